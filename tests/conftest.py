@@ -1,0 +1,65 @@
+"""Shared test set-up: offscreen Qt, isolated app folders, a fake keyring, no dangling threads.
+
+``QT_QPA_PLATFORM`` is set here, at import, before pytest-qt creates the QApplication.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.pop("AILABAPI_API_KEY", None)
+os.environ.pop("AILAB_API_BASE_URL", None)
+
+import keyring  # noqa: E402
+import keyring.backend  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.helpers.images import make_image  # noqa: E402,F401  (re-exported for tests)
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring that lives in memory, so tests never touch the machine's real one."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own app folder and an empty in-memory keyring."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("REFINER_GUI_HOME", str(home))
+    kr = MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(kr)
+    yield home
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads():
+    """Fail a test that leaves a Python thread running (QThreads are checked in the UI tests)."""
+    before = set(threading.enumerate())
+    yield
+    leftover = [
+        t for t in threading.enumerate()
+        if t not in before and t.is_alive() and not t.daemon
+    ]
+    for t in leftover:
+        t.join(timeout=2.0)
+    leftover = [t for t in leftover if t.is_alive()]
+    assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
