@@ -60,7 +60,9 @@ class RefinerError(Exception):
 
     retryable = False
     title = "Something went wrong"
-    advice = "Try again. If it keeps happening, send the request id and log id to AILabTools support."
+    advice = (
+        "Try again. If it keeps happening, send the request id and log id to AILabTools support."
+    )
 
     def __init__(self, user_message: str | None = None, info: ErrorInfo | None = None) -> None:
         self.info = info or ErrorInfo()
@@ -158,7 +160,9 @@ class RateLimited(RefinerError):
 
 class BadRequest(RefinerError):
     title = "Request rejected"
-    advice = "The service rejected the request as malformed. This is likely a bug: please report it."
+    advice = (
+        "The service rejected the request as malformed. This is likely a bug: please report it."
+    )
 
 
 class InputRejected(RefinerError):

@@ -1,0 +1,129 @@
+"""Plain data the client takes and returns. No Qt, no I/O."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
+
+
+@dataclass(frozen=True)
+class RefineInputs:
+    """The files and choice for one refinement. Paths are read at submit time."""
+
+    person: Path
+    top: Path
+    coarse: Path
+    gender: str
+    bottom: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.gender not in GENDERS:
+            raise ValueError(f"gender must be one of {', '.join(GENDERS)}, not {self.gender!r}")
+
+    def files(self) -> dict[str, Path]:
+        """The multipart file fields, in the order they are sent."""
+        files = {PERSON: Path(self.person), TOP: Path(self.top), COARSE: Path(self.coarse)}
+        if self.bottom is not None:
+            files[BOTTOM] = Path(self.bottom)
+        return files
+
+
+@dataclass(frozen=True)
+class Submission:
+    task_id: str
+    request_id: str | None = None
+    log_id: str | None = None
+
+
+class TaskState(enum.IntEnum):
+    QUEUED = 0
+    PROCESSING = 1
+    SUCCEEDED = 2
+    FAILED = 3
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    task_id: str
+    state: TaskState
+    image_url: str | None = None
+    image_count: int | None = None
+    request_id: str | None = None
+    log_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CreditBalance:
+    unique_sign: str
+    name: str
+    balance: float
+    total: float | None = None
+
+
+class Stage(str, enum.Enum):
+    CHECKING = "checking"
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DOWNLOADING = "downloading"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a job, for progress lines and the window's status.
+
+    ``bytes_done``/``bytes_total`` are set while uploading and downloading.
+    """
+
+    stage: Stage
+    elapsed: float
+    task_id: str | None = None
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    attempt: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RefineResult:
+    task_id: str
+    output: Path
+    image_url: str
+    request_id: str | None = None
+    log_id: str | None = None
+    submitted_request_id: str | None = None
+    submitted_log_id: str | None = None
+    elapsed: float = 0.0
+
+
+class CancelToken:
+    """A cancel flag shared between the thread that asks and the thread that works.
+
+    The working thread sleeps with :meth:`wait`, so a cancel is seen within one wake-up,
+    not after the full poll interval. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; return True at once if cancelled."""
+        return self._event.wait(max(0.0, seconds))
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+SubmittedCallback = Callable[[Submission], None]
+
