@@ -360,8 +360,9 @@ def _check_open_image(
     if too_small:
         problems.append(Problem(
             "too_small",
-            f"{subject} is {w}×{h} pixels; the service needs both sides larger than "
-            f"{MIN_SIDE_EXCLUSIVE} pixels. Enlarging would not add detail: use a bigger photo.",
+            f"{subject} is {w}×{h} pixels, too small: the service needs both sides larger "
+            f"than {MIN_SIDE_EXCLUSIVE} pixels, and Fix does not enlarge pictures. Replace it "
+            "with a bigger photo.",
             False,
         ))
     if w >= MAX_SIDE_EXCLUSIVE or h >= MAX_SIDE_EXCLUSIVE:
