@@ -63,3 +63,26 @@ def no_dangling_threads():
         t.join(timeout=2.0)
     leftover = [t for t in leftover if t.is_alive()]
     assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
+
+
+@pytest.fixture
+def sandbox():
+    """A running sandbox of the API on loopback, zero latency; stopped after the test."""
+    from refiner_gui.sandbox import SandboxServer
+
+    srv = SandboxServer(latency=0.0)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def job_images(tmp_path_factory):
+    """Valid inputs for one job: person, top, coarse (same size as person), bottom."""
+    d = tmp_path_factory.mktemp("inputs")
+    return {
+        "person": make_image(d / "person.jpg", (320, 480)),
+        "top": make_image(d / "top.png", (300, 300), color=(20, 90, 200)),
+        "coarse": make_image(d / "coarse.png", (320, 480), color=(200, 100, 90)),
+        "bottom": make_image(d / "bottom.jpg", (300, 300), color=(10, 10, 10)),
+    }

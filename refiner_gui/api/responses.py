@@ -204,6 +204,29 @@ def result_url(data: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _task_status(data: Mapping[str, Any]) -> int | None:
+    raw = data.get("task_status")
+    if raw is None:
+        raw = _get(data, "data", "task_status")
+    return _int(raw)
+
+
+def _task_failure(data: Mapping[str, Any], task_id: str) -> RefinerError:
+    """The terminal error of a task in status 3 (whatever its ``error_code`` says)."""
+    request_id, log_id = ids(data)
+    code, message = _error_fields(data)
+    status = _int(_get(data, "error_detail", "status_code"))
+    if status is None or status < 400:
+        numeric = _int(data.get("error_code"))
+        status = numeric if numeric is not None and numeric >= 400 else None
+    err = classify(status, code, message, request_id=request_id, log_id=log_id,
+                   task_id=task_id)
+    if isinstance(err, ServiceUnavailable) or not code:
+        err = TaskFailed(None, err.info)
+    err.retryable = False  # the task is over; polling again cannot change that
+    return err
+
+
 def parse_task(http_status: int, body: bytes, task_id: str, *,
                retry_after: str | None = None) -> TaskStatus:
     """A poll's answer as a :class:`TaskStatus`, or the typed error.
@@ -211,27 +234,18 @@ def parse_task(http_status: int, body: bytes, task_id: str, *,
     Raises the task's terminal error for ``task_status`` 3 (with its code and ids), and a
     transient :class:`ServiceUnavailable` for a success that is missing its status or URL.
     """
+    peek = parse_json_object(body)
+    if 200 <= http_status < 300 and peek is not None and _task_status(peek) == 3:
+        raise _task_failure(peek, task_id)
     data = check(http_status, body, retry_after=retry_after, task_id=task_id)
     request_id, log_id = ids(data)
-    raw = data.get("task_status")
-    if raw is None:
-        raw = _get(data, "data", "task_status")
-    status = _int(raw)
-    if status not in (0, 1, 2, 3):
+    status = _task_status(data)
+    if status not in (0, 1, 2):
         raise ServiceUnavailable(
             "The service sent a task status we do not understand. Retrying.",
             _info(http_status, request_id, log_id, task_id),
         )
     state = TaskState(status)
-    if state is TaskState.FAILED:
-        code, message = _error_fields(data)
-        err: RefinerError = classify(
-            _int(_get(data, "error_detail", "status_code")) or None, code, message,
-            request_id=request_id, log_id=log_id, task_id=task_id)
-        if isinstance(err, ServiceUnavailable) or not code:
-            err = TaskFailed(None, err.info)
-        err.retryable = False
-        raise err
     url = result_url(data) if state is TaskState.SUCCEEDED else None
     if state is TaskState.SUCCEEDED and not url:
         raise ServiceUnavailable(

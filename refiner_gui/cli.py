@@ -1,0 +1,462 @@
+"""``refiner-cli``: the same core as the window, from a terminal.
+
+Exit codes (stable, for scripts):
+    0   done
+    2   usage error, or an input rejected before upload (nothing was sent)
+    3   the service rejected the request or the task failed
+    4   service or network unavailable after retries (also: submission outcome unknown)
+    5   timed out waiting (the task id is printed for ``refiner-cli resume``)
+    130 interrupted
+
+Progress lines go to stderr; stdout carries only the result (one JSON object with
+``--json``). The API key never appears in either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from PIL import Image
+
+from refiner_gui import __version__
+from refiner_gui.api import (
+    Cancelled,
+    CancelToken,
+    ConfigError,
+    DownloadError,
+    NetworkError,
+    ProgressEvent,
+    RateLimited,
+    RefineInputs,
+    RefinerClient,
+    RefinerError,
+    RetryPolicy,
+    ServiceUnavailable,
+    SubmissionOutcomeUnknown,
+    TimedOut,
+)
+from refiner_gui.api.errors import ErrorInfo, redact
+from refiner_gui.config import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_FILENAME_PATTERN,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    app_paths,
+)
+from refiner_gui.images import ImageFixError, ImageReport, check_image, check_inputs, fix_image
+from refiner_gui.outputs import export_image, render_name, suffix_from_url
+from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+EXIT_UNAVAILABLE = 4
+EXIT_TIMEOUT = 5
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """Bad arguments or inputs found before anything was sent (exit 2)."""
+
+
+def exit_code_for(err: RefinerError) -> int:
+    if isinstance(err, Cancelled):
+        return EXIT_INTERRUPTED
+    if isinstance(err, TimedOut):
+        return EXIT_TIMEOUT
+    if isinstance(err, (ServiceUnavailable, NetworkError, RateLimited,
+                        SubmissionOutcomeUnknown)):
+        return EXIT_UNAVAILABLE
+    if isinstance(err, DownloadError) and err.retryable:
+        return EXIT_UNAVAILABLE
+    return EXIT_REJECTED
+
+
+def _status_word(code: int) -> str:
+    return {EXIT_OK: "done", EXIT_USAGE: "rejected_before_upload", EXIT_REJECTED: "failed",
+            EXIT_UNAVAILABLE: "unavailable", EXIT_TIMEOUT: "timed_out",
+            EXIT_INTERRUPTED: "interrupted"}[code]
+
+
+# -- argument parsing -----------------------------------------------------------------------
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-url", default=None,
+                   help=f"service root (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})")
+    p.add_argument("--api-key", default=None,
+                   help=f"API key (env {API_KEY_ENV}, else the OS keyring)")
+    p.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL,
+                   metavar="SECONDS", help="seconds between polls (default 5)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="overall seconds to wait for the task (default 600)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="refiner-cli",
+        description="Refine a coarse virtual try-on image with the AILabTools "
+                    "Try on Clothes Refiner API.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("refine", help="submit four images, wait, save the refined image")
+    p.add_argument("--person", required=True, type=Path, help="the person photo")
+    p.add_argument("--top", required=True, type=Path, help="the top garment (or dress)")
+    p.add_argument("--coarse", required=True, type=Path, help="the coarse try-on result")
+    p.add_argument("--bottom", type=Path, default=None, help="the bottom garment (optional)")
+    p.add_argument("--gender", required=True, choices=["woman", "man"])
+    p.add_argument("--out", type=Path, default=None,
+                   help="where to save the result (.png or .jpg); default: the output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--fix", action="store_true",
+                   help="upload conforming copies of images that break the rules "
+                        "(originals untouched)")
+    _common(p)
+
+    p = sub.add_parser("resume", help="wait for a submitted task and save its result")
+    p.add_argument("task_id")
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--overwrite", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("check", help="check images against the service's rules (no upload)")
+    p.add_argument("files", nargs="+", type=Path)
+    _common(p)
+
+    p = sub.add_parser("credits", help="show the account's credit balance")
+    _common(p)
+
+    p = sub.add_parser("sandbox", help="run the local sandbox of the API")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--latency", type=float, default=3.0, metavar="SECONDS",
+                   help="seconds a task takes (default 3)")
+    _common(p)
+    return parser
+
+
+# -- output helpers ------------------------------------------------------------------------
+
+class Reporter:
+    """Progress on stderr, result on stdout (text or one JSON object)."""
+
+    def __init__(self, as_json: bool, stdout: TextIO | None = None,
+                 stderr: TextIO | None = None) -> None:
+        self.as_json = as_json
+        self.out = stdout or sys.stdout
+        self.err = stderr or sys.stderr
+
+    def progress(self, text: str) -> None:
+        print(redact(text), file=self.err, flush=True)
+
+    def event(self, ev: ProgressEvent) -> None:
+        parts = [f"[{ev.elapsed:6.1f}s] {ev.stage.value}"]
+        if ev.bytes_done is not None and ev.bytes_total:
+            parts.append(f"{ev.bytes_done * 100 // max(ev.bytes_total, 1)}%")
+        if ev.task_id:
+            parts.append(f"task {ev.task_id}")
+        self.progress("  ".join(parts))
+
+    def result(self, payload: dict[str, Any], text: str) -> None:
+        if self.as_json:
+            print(redact(json.dumps(payload, sort_keys=True)), file=self.out, flush=True)
+        else:
+            print(redact(text), file=self.out, flush=True)
+
+
+def _payload(status: str, **kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"status": status, "task_id": None, "request_id": None,
+                            "log_id": None, "output": None, "image_url": None, "error": None}
+    base.update(kw)
+    return base
+
+
+def _error_payload(code: int, err: RefinerError) -> dict[str, Any]:
+    return _payload(_status_word(code), task_id=err.task_id, request_id=err.request_id,
+                    log_id=err.log_id,
+                    error={"http_status": err.http_status, "code": err.code,
+                           "message": err.user_message, "type": type(err).__name__,
+                           "slot": err.slot})
+
+
+def _report_error(rep: Reporter, err: RefinerError) -> int:
+    code = exit_code_for(err)
+    rep.progress(f"error: {err.title}: {err.user_message}")
+    for label, value in (("code", err.code), ("http status", err.http_status),
+                         ("vendor message", err.vendor_message), ("request_id", err.request_id),
+                         ("log_id", err.log_id)):
+        if value:
+            rep.progress(f"  {label}: {value}")
+    if err.task_id and code in (EXIT_TIMEOUT, EXIT_UNAVAILABLE, EXIT_INTERRUPTED):
+        rep.progress(f"  task id: {err.task_id}  (continue with: refiner-cli resume "
+                     f"{err.task_id})")
+    rep.result(_error_payload(code, err), f"failed: {err.user_message}")
+    return code
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def _api_key(args: argparse.Namespace, base_url: str) -> str:
+    if args.api_key:
+        return args.api_key
+    from refiner_gui.keystore import get_api_key
+
+    found = get_api_key().key
+    if found:
+        return found
+    raise UsageError(f"No API key. Pass --api-key, set {API_KEY_ENV}, or save one in the app's "
+                     "Settings (it goes to the OS keyring).")
+
+
+def make_client(args: argparse.Namespace) -> RefinerClient:
+    base_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    key = _api_key(args, base_url)
+    try:
+        return RefinerClient(key, base_url, poll_interval=args.poll_interval,
+                             timeout=args.timeout, retry=getattr(args, "retry", None))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _results_dir() -> Path:
+    d = app_paths().data / "results"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    if args.out is not None:
+        if args.out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            raise UsageError(f"--out must end in .png or .jpg (got {args.out.name}).")
+        if args.out.exists() and not args.overwrite:
+            raise UsageError(f"{args.out} already exists. Choose another --out or pass "
+                             "--overwrite.")
+
+
+def _finish(args: argparse.Namespace, rep: Reporter, client: RefinerClient, task_id: str,
+            cancel: CancelToken, gender: str | None, extra: dict[str, Any]) -> int:
+    """Wait for ``task_id``, store the result in the data folder, export it, report it."""
+    # The result first lands in the app's data folder (its URL dies in 24 h), then is
+    # exported to --out, so an export problem never costs the refinement.
+    st = client.wait(task_id, cancel=cancel,
+                     on_status=lambda s: rep.progress(f"status: {s.state.name.lower()}"))
+    assert st.image_url
+    stored = _results_dir() / f"{task_id}{suffix_from_url(st.image_url)}"
+    rep.progress("downloading result")
+    client.download(st.image_url, stored, cancel=cancel, task_id=task_id)
+    if args.out is not None:
+        out = args.out
+    else:
+        outdir = app_paths().outputs
+        stem = render_name(DEFAULT_FILENAME_PATTERN, task_id=task_id, when=datetime.now(),
+                           gender=gender)
+        out = outdir / f"{stem}{stored.suffix}"
+    try:
+        export_image(stored, out, overwrite=args.overwrite)
+    except (OSError, ValueError) as exc:
+        rep.progress(f"error: could not write {out}: {exc}. The result is kept at {stored}.")
+        rep.result(_payload("failed", task_id=task_id, output=str(stored),
+                            image_url=st.image_url,
+                            error={"http_status": None, "code": None,
+                                   "message": f"could not write {out}"}),
+                   f"saved to {stored} (could not write {out})")
+        return EXIT_USAGE
+    rep.result(_payload("done", task_id=task_id, request_id=st.request_id, log_id=st.log_id,
+                        output=str(out), image_url=st.image_url, **extra),
+               str(out))
+    return EXIT_OK
+
+
+def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    _check_out(args)
+    files = {"person": args.person, "top": args.top, "coarse": args.coarse,
+             "bottom": args.bottom}
+    reports = check_inputs(args.person, args.top, args.coarse, args.bottom)
+    bad = {slot: r for slot, r in reports.items() if not r.ok}
+    if bad and args.fix:
+        bad, files = _apply_fixes(reports, files, rep)
+    if bad:
+        for slot, r in bad.items():
+            for p in r.problems:
+                rep.progress(f"{slot}: {r.path.name}: {p.message}")
+        hint = " (try --fix)" if any(r.fixable for r in bad.values()) and not args.fix else ""
+        if hint:
+            rep.progress("Run again with --fix to upload conforming copies "
+                         "(the originals are not touched).")
+        rep.result(_payload("rejected_before_upload",
+                            error={"http_status": None, "code": "PREFLIGHT",
+                                   "message": "input images break the service's rules" + hint,
+                                   "slots": sorted(bad)}),
+                   "rejected before upload: input images break the service's rules" + hint)
+        return EXIT_USAGE
+    client = make_client(args)
+    inputs = RefineInputs(person=files["person"], top=files["top"], coarse=files["coarse"],
+                          bottom=files["bottom"], gender=args.gender)
+    rep.progress("uploading")
+    shown = [-1]
+
+    def on_upload(done: int, total: int) -> None:
+        quarter = done * 4 // max(total, 1)
+        if quarter != shown[0]:
+            shown[0] = quarter
+            rep.progress(f"uploading {done * 100 // max(total, 1)}%")
+
+    sub = client.submit(inputs, cancel=cancel, on_upload=on_upload)
+    # Printed at once, before any wait, so the id survives whatever happens next.
+    rep.progress(f"submitted: task id {sub.task_id} (request_id {sub.request_id})")
+    return _follow(args, rep, client, sub.task_id, cancel, args.gender,
+                   {"submit_request_id": sub.request_id})
+
+
+def _follow(args: argparse.Namespace, rep: Reporter, client: RefinerClient, task_id: str,
+            cancel: CancelToken, gender: str | None, extra: dict[str, Any]) -> int:
+    """:func:`_finish`, with the task id attached to whatever stops it."""
+    try:
+        return _finish(args, rep, client, task_id, cancel, gender, extra)
+    except RefinerError as err:
+        err.task_id = err.task_id or task_id
+        raise
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise Cancelled("Interrupted while waiting; the task goes on at the service.",
+                        ErrorInfo(task_id=task_id)) from None
+
+
+def _apply_fixes(reports: dict[str, ImageReport], files: dict[str, Path | None],
+                 rep: Reporter) -> tuple[dict[str, ImageReport], dict[str, Path | None]]:
+    """Replace fixable inputs with conforming copies; return the remaining problems."""
+    slot_arg = {PERSON: "person", TOP: "top", COARSE: "coarse", BOTTOM: "bottom"}
+    fixed_dir = app_paths().data / "fixed"
+    fixed_dir.mkdir(parents=True, exist_ok=True)
+    files = dict(files)
+    for slot, r in reports.items():
+        if r.ok or not r.fixable or slot == COARSE:
+            continue
+        try:
+            files[slot_arg[slot]] = fix_image(r.path, fixed_dir, slot=slot)
+            rep.progress(f"{slot}: fixed copy {files[slot_arg[slot]].name}")
+        except ImageFixError as exc:
+            rep.progress(f"{slot}: cannot fix: {exc}")
+    # The coarse image must match the (possibly fixed) person photo's size exactly.
+    coarse = reports.get(COARSE)
+    if coarse is not None and not coarse.ok and coarse.fixable:
+        with Image.open(files["person"]) as im:
+            target = im.size
+        try:
+            files["coarse"] = fix_image(coarse.path, fixed_dir, slot=COARSE, target_size=target)
+            rep.progress(f"{COARSE}: fixed copy {files['coarse'].name}")
+        except ImageFixError as exc:
+            rep.progress(f"{COARSE}: cannot fix: {exc}")
+    again = check_inputs(files["person"], files["top"], files["coarse"], files["bottom"])
+    return {slot: r for slot, r in again.items() if not r.ok}, files
+
+
+def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    _check_out(args)
+    client = make_client(args)
+    return _follow(args, rep, client, args.task_id, cancel, None, {})
+
+
+def cmd_check(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    reports = [check_image(p) for p in args.files]
+    ok = all(r.ok for r in reports)
+    items = [{"path": str(r.path), "ok": r.ok, "format": r.format, "width": r.width,
+              "height": r.height, "file_size": r.file_size, "fixable": r.fixable,
+              "problems": [{"code": p.code, "message": p.message, "fixable": p.fixable}
+                           for p in r.problems]} for r in reports]
+    text = "\n".join(f"{r.path}: {r.summary()}" for r in reports)
+    if rep.as_json:
+        rep.result({"status": "ok" if ok else "problems", "files": items}, text)
+    else:
+        rep.result({}, text)
+    return EXIT_OK if ok else EXIT_USAGE
+
+
+def cmd_credits(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    client = make_client(args)
+    balances = client.credits(cancel=cancel)
+    text = "\n".join(f"{b.name or b.unique_sign}: {b.balance:g}"
+                     + (f" of {b.total:g}" if b.total is not None else "") for b in balances)
+    rep.result({"status": "ok", "credits": [b.__dict__ for b in balances]},
+               text or "no credit entries")
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    from refiner_gui.sandbox import SandboxServer
+
+    srv = SandboxServer(port=args.port, latency=args.latency)
+    url = srv.start()
+    rep.progress(f"sandbox listening on {url} (Ctrl+C to stop); use --base-url {url} "
+                 "with any API key")
+    rep.result({"status": "running", "base_url": url}, url)
+    try:
+        while not cancel.wait(0.5):
+            pass
+    finally:
+        srv.stop()
+    return EXIT_OK
+
+
+COMMANDS = {"refine": cmd_refine, "resume": cmd_resume, "check": cmd_check,
+            "credits": cmd_credits, "sandbox": cmd_sandbox}
+
+
+def run(argv: list[str] | None = None, *, cancel: CancelToken | None = None,
+        stdout: TextIO | None = None, stderr: TextIO | None = None,
+        retry: RetryPolicy | None = None) -> int:
+    """Run the command line; return the exit code. Used by :func:`main` and by tests.
+
+    ``cancel`` lets a test (or a signal handler) interrupt a running command; ``retry``
+    replaces the backoff policy (tests make it fast).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return int(exc.code or 0) and EXIT_USAGE
+    args.retry = retry
+    rep = Reporter(args.json, stdout, stderr)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, stream=rep.err,
+                            format="%(levelname)s %(name)s: %(message)s")
+    cancel = cancel or CancelToken()
+    try:
+        return COMMANDS[args.command](args, rep, cancel)
+    except UsageError as exc:
+        rep.progress(f"error: {exc}")
+        rep.result(_payload("rejected_before_upload",
+                            error={"http_status": None, "code": "USAGE", "message": str(exc)}),
+                   f"error: {exc}")
+        return EXIT_USAGE
+    except RefinerError as err:
+        return _report_error(rep, err)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        rep.progress("interrupted")
+        rep.result(_payload("interrupted"), "interrupted")
+        return EXIT_INTERRUPTED
+
+
+def main(argv: list[str] | None = None) -> None:
+    # Ctrl+C in the main thread raises KeyboardInterrupt inside whatever blocks; the
+    # handler in run() turns it into exit 130 and prints the task id when there is one.
+    assert threading.current_thread() is threading.main_thread()
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The API key: from the environment, the OS keyring, or (with no keyring) this session only.
+
+Never written to disk in plain text, never logged. ``AILABAPI_API_KEY`` wins over the
+keyring so scripts and CI can inject a key without touching the user's store.
+No Qt; safe to call from any thread (keyring backends serialise themselves).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+
+import keyring
+import keyring.errors
+
+from refiner_gui.api.errors import register_secret
+from refiner_gui.config import API_KEY_ENV
+
+log = logging.getLogger(__name__)
+
+SERVICE = "refiner-gui"
+USERNAME = "ailabapi-api-key"
+
+_session_key: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    key: str | None
+    source: str  # "env", "keyring", "session", or "none"
+
+
+def keyring_available() -> bool:
+    """True when a real keyring backend exists (not the fail/null/plaintext ones)."""
+    try:
+        kr = keyring.get_keyring()
+    except Exception:  # a broken backend configuration is the same as none
+        return False
+    module = type(kr).__module__
+    if module.startswith(("keyring.backends.fail", "keyring.backends.null",
+                          "keyrings.alt.file")):
+        return False
+    priority = getattr(kr, "priority", 1)
+    return bool(priority and priority > 0)
+
+
+def get_api_key() -> KeyLookup:
+    """Where the key comes from, in order: env, keyring, session memory."""
+    env = os.environ.get(API_KEY_ENV, "").strip()
+    if env:
+        register_secret(env)
+        return KeyLookup(env, "env")
+    if keyring_available():
+        try:
+            stored = keyring.get_password(SERVICE, USERNAME)
+        except keyring.errors.KeyringError as exc:
+            log.warning("keyring read failed: %s", type(exc).__name__)
+            stored = None
+        if stored:
+            register_secret(stored)
+            return KeyLookup(stored, "keyring")
+    if _session_key:
+        return KeyLookup(_session_key, "session")
+    return KeyLookup(None, "none")
+
+
+def set_api_key(key: str) -> str:
+    """Store ``key``; return where it went: ``"keyring"`` or ``"session"`` (no backend).
+
+    The caller must tell the user when the answer is ``"session"``: the key is then
+    forgotten when the app quits, by design (no plain-text fallback on disk).
+    """
+    global _session_key
+    key = key.strip()
+    register_secret(key)
+    if keyring_available():
+        try:
+            keyring.set_password(SERVICE, USERNAME, key)
+            _session_key = None
+            return "keyring"
+        except keyring.errors.KeyringError as exc:
+            log.warning("keyring write failed (%s); keeping the key for this session only",
+                        type(exc).__name__)
+    _session_key = key
+    return "session"
+
+
+def clear_api_key() -> None:
+    global _session_key
+    _session_key = None
+    if keyring_available():
+        # Nothing stored is the state we want, so a "not found" error is fine.
+        with contextlib.suppress(keyring.errors.KeyringError):
+            keyring.delete_password(SERVICE, USERNAME)

@@ -1,0 +1,52 @@
+"""Logging set-up: a rotating file in the platform's log folder, with secrets redacted.
+
+Every record passes through :class:`RedactingFilter`, so even a third-party library that
+logs a header or URL cannot write the API key to disk. No Qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+from refiner_gui.api.errors import redact
+from refiner_gui.config import app_paths
+
+LOG_FILE = "refiner-gui.log"
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces registered secrets in the formatted message (and drops the args)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not kill logging
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        return True
+
+
+def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> Path:
+    """Send the root logger to a rotating file (1 MB x 5). Returns the file's path."""
+    folder = log_dir or app_paths().logs
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOG_FILE
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_refiner_gui", False):
+            root.removeHandler(h)
+            h.close()
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    handler._refiner_gui = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # urllib3 logs full URLs at DEBUG; our own lines say what matters.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    return path

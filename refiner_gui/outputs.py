@@ -1,0 +1,98 @@
+"""Names and places for saved results. No Qt.
+
+File names come from a user pattern with ``{date}``, ``{time}``, ``{task_id}`` and
+``{gender}``; anything a file system dislikes is replaced, so a pattern can never escape
+the output folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+TOKENS = ("date", "time", "task_id", "gender")
+
+
+def render_name(pattern: str, *, task_id: str, when: datetime | None = None,
+                gender: str | None = None) -> str:
+    """The file stem for ``pattern`` (no extension). Unknown tokens are left out."""
+    when = when or datetime.now()
+    values = {
+        "date": when.strftime("%Y-%m-%d"),
+        "time": when.strftime("%H%M%S"),
+        "task_id": task_id,
+        "gender": gender or "",
+    }
+
+    def sub(m: re.Match[str]) -> str:
+        return values.get(m.group(1), "")
+
+    stem = re.sub(r"\{(\w+)\}", sub, pattern or "{task_id}")
+    stem = _UNSAFE.sub("_", stem).strip("._") or "refined"
+    return stem[:150]
+
+
+def image_suffix(path: Path) -> str:
+    """``.png`` or ``.jpg`` etc. from the file's real content (not its name)."""
+    with Image.open(path) as im:
+        fmt = (im.format or "PNG").upper()
+    return {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp"}.get(fmt, ".png")
+
+
+def suffix_from_url(url: str) -> str:
+    path = url.split("?", 1)[0].lower()
+    for ext in (".png", ".jpg", ".jpeg", ".webp"):
+        if path.endswith(ext):
+            return ".jpg" if ext == ".jpeg" else ext
+    return ".png"
+
+
+_FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP",
+                     ".webp": "WEBP"}
+
+
+def export_image(src: Path, dest: Path, *, overwrite: bool = False,
+                 pnginfo: dict[str, str] | None = None) -> Path:
+    """Write ``src`` to ``dest`` in the format ``dest``'s suffix names, atomically.
+
+    Bytes are copied untouched when the formats already agree and there is no metadata to
+    add; otherwise the image is re-encoded (JPEG at quality 95). ``pnginfo`` becomes PNG
+    text chunks. Raises FileExistsError rather than overwrite unless ``overwrite``.
+    """
+    src, dest = Path(src), Path(dest)
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest} already exists")
+    target = _FORMAT_BY_SUFFIX.get(dest.suffix.lower())
+    if target is None:
+        raise ValueError(f"Unsupported output type {dest.suffix!r}: use .png or .jpg")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with Image.open(src) as im:
+            same = (im.format or "").upper() == target
+            if same and not (pnginfo and target == "PNG"):
+                shutil.copyfile(src, tmp)
+            else:
+                img = im.convert("RGB") if target == "JPEG" and im.mode != "RGB" else im
+                kwargs: dict[str, object] = {}
+                if target == "JPEG":
+                    kwargs["quality"] = 95
+                if target == "PNG" and pnginfo:
+                    info = PngImagePlugin.PngInfo()
+                    for k, v in pnginfo.items():
+                        info.add_itxt(k, v)
+                    kwargs["pnginfo"] = info
+                img.save(tmp, format=target, **kwargs)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest

@@ -1,0 +1,91 @@
+"""User settings: one JSON file in the config folder, read and written as a dataclass.
+
+No Qt and no secrets: the API key lives in the OS keyring (:mod:`refiner_gui.keystore`).
+Unknown or ill-typed values in the file fall back to defaults, so a hand-edited or older
+file never stops the app from starting. Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from refiner_gui.config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FILENAME_PATTERN,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    app_paths,
+)
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "settings.json"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Settings:
+    base_url: str = DEFAULT_BASE_URL
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+    output_dir: str = ""  # empty: the platform's pictures folder / refiner-gui
+    filename_pattern: str = DEFAULT_FILENAME_PATTERN
+    gender: str = ""  # last explicit choice; empty until the user picks one
+    save_format: str = "png"  # "png" or "jpg"
+
+    def output_path(self) -> Path:
+        return Path(self.output_dir).expanduser() if self.output_dir else app_paths().outputs
+
+
+def settings_path() -> Path:
+    return app_paths().config / SETTINGS_FILE
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings; missing file or bad values give defaults (logged, never raised)."""
+    path = path or settings_path()
+    s = Settings()
+    try:
+        raw: Any = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return s
+    except (OSError, ValueError) as exc:
+        log.warning("settings file unreadable (%s); using defaults", type(exc).__name__)
+        return s
+    if not isinstance(raw, dict):
+        return s
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        default = getattr(s, f.name)
+        if isinstance(default, float) and isinstance(value, (int, float)) and \
+                not isinstance(value, bool) and value > 0:
+            setattr(s, f.name, float(value))
+        elif isinstance(default, str) and isinstance(value, str):
+            setattr(s, f.name, value)
+    if s.gender not in ("", "woman", "man"):
+        s.gender = ""
+    if s.save_format not in ("png", "jpg"):
+        s.save_format = "png"
+    return s
+
+
+def save_settings(s: Settings, path: Path | None = None) -> Path:
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"schema": SCHEMA_VERSION, **asdict(s)}
+    fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path

@@ -1,0 +1,228 @@
+"""The one module that crosses threads: the job worker and small background tasks.
+
+Threading rules kept here (see STYLE.md):
+
+* A :class:`JobWorker` is a plain QObject moved to a QThread; its single ``run`` slot runs
+  submit -> poll -> download through the core client, linearly, on that thread.
+* It never touches a widget: it emits plain data (events, errors, paths, ``QImage``s).
+  ``QPixmap``s are built by the receivers on the GUI thread.
+* Cancel is a :class:`~refiner_gui.api.CancelToken` (a ``threading.Event``), not a queued
+  signal: a busy worker never sees a queued signal, but it checks the token every wake-up.
+* :class:`JobRunner` keeps Python references to the thread and worker until the thread
+  has finished, and :meth:`JobRunner.stop` (cancel, quit, wait) is what ``closeEvent`` calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QObject,
+    QRunnable,
+    QSize,
+    Qt,
+    QThread,
+    QThreadPool,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QImage, QImageReader
+
+from refiner_gui.api import (
+    CancelToken,
+    RefineInputs,
+    RefinerClient,
+    RefinerError,
+    RefineResult,
+    Submission,
+)
+from refiner_gui.api.errors import ErrorInfo
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[], RefinerClient]
+
+
+def load_image(path: Path, max_side: int | None = None) -> QImage:
+    """Decode ``path`` (EXIF-rotated) to a QImage, scaled so no side exceeds ``max_side``.
+
+    Safe on any thread (QImage is not a GUI object). JPEG decoders honour the scaled size
+    during decoding, so a thumbnail of a 4095 px photo never holds the full pixels.
+    """
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    if max_side:
+        size = reader.size()
+        if size.isValid() and max(size.width(), size.height()) > max_side:
+            scaled = size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio)
+            reader.setScaledSize(scaled)
+    image = reader.read()
+    return image
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a successful job hands to the GUI thread."""
+
+    result: RefineResult
+    coarse: QImage
+    refined: QImage
+
+
+class JobWorker(QObject):
+    """Runs one refinement on a worker thread. Create on the GUI thread, then move.
+
+    Signals are emitted on the worker thread and delivered queued to GUI-thread slots.
+    """
+
+    progress = Signal(object)  # ProgressEvent
+    submitted = Signal(object)  # Submission: the task id exists from here on
+    succeeded = Signal(object)  # JobOutcome
+    failed = Signal(object)  # RefinerError (Cancelled included)
+    finished = Signal()
+
+    def __init__(self, client_factory: ClientFactory, inputs: RefineInputs, dest: Path,
+                 *, on_submitted: Callable[[Submission], None] | None = None,
+                 resume_task_id: str | None = None) -> None:
+        super().__init__()
+        self._client_factory = client_factory
+        self._inputs = inputs
+        self._dest = Path(dest)
+        self._resume = resume_task_id
+        self._store_submitted = on_submitted
+        self.token = CancelToken()
+
+    def cancel(self) -> None:
+        """Ask the job to stop. Any thread; takes effect at the worker's next check."""
+        self.token.cancel()
+
+    @Slot()
+    def run(self) -> None:
+        """The whole job, linearly. Worker thread only."""
+        client: RefinerClient | None = None
+        task_id: str | None = self._resume
+        try:
+            client = self._client_factory()
+
+            def submitted(sub: Submission) -> None:
+                nonlocal task_id
+                task_id = sub.task_id
+                if self._store_submitted is not None:
+                    self._store_submitted(sub)  # durable before the first poll
+                self.submitted.emit(sub)
+
+            if self._resume:
+                result = client.resume(self._resume, self._dest, cancel=self.token,
+                                       on_event=self.progress.emit)
+            else:
+                result = client.refine(self._inputs, self._dest, cancel=self.token,
+                                       on_event=self.progress.emit, on_submitted=submitted)
+            coarse = load_image(self._inputs.coarse)
+            refined = load_image(result.output)
+            self.succeeded.emit(JobOutcome(result, coarse, refined))
+        except RefinerError as err:
+            if task_id and not err.task_id:
+                err.task_id = task_id
+            self.failed.emit(err)
+        except Exception as exc:  # a bug must still end the job visibly, never hang it
+            log.exception("job crashed")
+            err = RefinerError(f"Unexpected error: {type(exc).__name__}: {exc}",
+                               ErrorInfo(task_id=task_id))
+            self.failed.emit(err)
+        finally:
+            if client is not None:
+                client.close()
+            self.finished.emit()
+
+
+class JobRunner(QObject):
+    """Owns one job's QThread and worker, from start until the thread has finished.
+
+    GUI thread only. ``done`` is emitted after the thread finished, so a receiver may
+    start the next job at once.
+    """
+
+    done = Signal()
+
+    def __init__(self, worker: JobWorker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.thread: QThread | None = QThread()
+        self.thread.setObjectName("refiner-job")
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        worker.finished.connect(self.thread.quit)
+        worker.finished.connect(worker.deleteLater)
+        self.thread.finished.connect(self.thread.deleteLater)
+        self.thread.finished.connect(self._on_thread_finished)
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        assert self.thread is not None
+        self.started_at = time.monotonic()
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def stop(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel, quit and wait for the thread (never terminate). True when it ended."""
+        if self.thread is None:
+            return True
+        self.worker.cancel()
+        self.thread.quit()
+        ended = self.thread.wait(timeout_ms)
+        return bool(ended)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        self.thread = None
+        self.done.emit()
+
+
+# -- small background tasks ---------------------------------------------------------------
+
+class _TaskSignals(QObject):
+    done = Signal(object, object)  # (tag, result)
+    error = Signal(object, object)  # (tag, exception)
+
+
+class BackgroundTask(QRunnable):
+    """Runs ``fn()`` on the global thread pool; reports ``(tag, result)`` via signals.
+
+    Connect ``signals.done``/``signals.error`` to ``@Slot`` methods of a GUI-thread
+    object before :func:`submit_task`.
+    """
+
+    def __init__(self, tag: Any, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self.tag = tag
+        self.fn = fn
+        self.signals = _TaskSignals()
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except Exception as exc:  # reported as data, never swallowed
+            self.signals.error.emit(self.tag, exc)
+            return
+        self.signals.done.emit(self.tag, result)
+
+
+def submit_task(task: BackgroundTask) -> None:
+    QThreadPool.globalInstance().start(task)
+
+
+def wait_for_background_tasks(timeout_ms: int = 10_000) -> bool:
+    """Block until the pool is idle (app exit and tests)."""
+    return QThreadPool.globalInstance().waitForDone(timeout_ms)
+
