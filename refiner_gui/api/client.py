@@ -128,6 +128,9 @@ def _mime(data: bytes) -> str:
     return "application/octet-stream"
 
 
+_EXT_BY_MIME = {"image/jpeg": ".jpg", "image/png": ".png", "image/bmp": ".bmp"}
+
+
 class _UploadBody:
     """A multipart body that reports progress and stops on cancel while it is being sent.
 
@@ -302,7 +305,10 @@ class RefinerClient:
         fields: list[tuple[str, Any]] = [("task_type", "async"), ("gender", inputs.gender)]
         for name, path in inputs.files().items():
             data = Path(path).read_bytes()
-            fields.append((name, (Path(path).name, data, _mime(data))))
+            mime = _mime(data)
+            # The service may judge by the file name: name it after the real content.
+            filename = Path(path).stem + _EXT_BY_MIME.get(mime, Path(path).suffix)
+            fields.append((name, (filename, data, mime)))
         body, content_type = encode_multipart_formdata(fields)
         headers = {**self._headers(), "Content-Type": content_type}
         attempt = 0
