@@ -188,7 +188,7 @@ def assert_matches_openapi(body: dict, path: str, method: str) -> None:
 # --- happy path ---------------------------------------------------------------------------
 
 def test_happy_path_walks_statuses_and_serves_a_stamped_result(imgs):
-    with SandboxServer(latency=0.3) as server:
+    with SandboxServer(latency=0.6) as server:  # queued for the first 0.2 s
         r = submit(server, imgs)
         assert r.status_code == 200
         body = r.json()
@@ -454,7 +454,7 @@ def test_unknown_result_is_404_nosuchkey(srv):
 # --- shapes -------------------------------------------------------------------------------
 
 def test_shape_data_image_url(imgs):
-    with SandboxServer(shape="data_image_url", latency=0.2) as server:
+    with SandboxServer(shape="data_image_url", latency=0.4) as server:
         final, seen = wait_final(server, submit_ok(server, imgs))
         body = final.json()
         assert_matches_openapi(body, POLL, "get")
@@ -517,7 +517,7 @@ def test_fault_error_in_200(srv, imgs):
 
 
 def test_fault_task_failed(imgs):
-    with SandboxServer(latency=0.2) as server:
+    with SandboxServer(latency=0.4) as server:
         server.inject(Fault("submit", "task_failed", code="ERROR_FACE_COUNT_INVALID"))
         final, seen = wait_final(server, submit_ok(server, imgs))
         assert seen  # queued / processing first, like any task
@@ -532,7 +532,7 @@ def test_fault_task_failed(imgs):
 
 @pytest.mark.parametrize("code", ["ERROR_NO_FACE_IN_FILE", "FILE_SIZE_EXCEEDS_LIMIT"])
 def test_fault_poll_http_error(imgs, code):
-    with SandboxServer(latency=0.2) as server:
+    with SandboxServer(latency=0.4) as server:
         server.inject(Fault("submit", "poll_http_error", code=code))
         final, seen = wait_final(server, submit_ok(server, imgs))
         assert seen and set(seen) <= {0, 1}

@@ -15,8 +15,9 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 from .bodies import (
@@ -47,12 +48,12 @@ SHAPES = ("old", "data_image_url", "data_image")
 
 @dataclass
 class Request:
-    """One parsed HTTP request; ``headers`` is case-insensitive (``http.client.HTTPMessage``)."""
+    """One parsed HTTP request."""
 
     method: str
     path: str  # without the query string
     query: dict[str, str]
-    headers: Mapping[str, str]
+    headers: Message  # case-insensitive get(); an http.client.HTTPMessage in practice
     body: bytes = b""
 
 

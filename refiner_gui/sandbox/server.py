@@ -120,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.untrack(self.connection)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         # Request lines and errors only: headers (and so the API key) are never logged.
         logger.debug("%s - " + format, self.address_string(), *args)
 
@@ -239,8 +239,7 @@ class SandboxServer:
         if self._httpd is not None:
             raise RuntimeError("the sandbox is already started")
         httpd = _Server(self._address, self._app)
-        host, port = httpd.server_address[:2]
-        self._base_url = f"http://{host}:{port}"
+        self._base_url = f"http://{self._address[0]}:{httpd.server_port}"
         self._app.base_url = self._base_url
         # A short poll interval makes shutdown() (which waits for the loop to notice) prompt.
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
