@@ -1,0 +1,68 @@
+"""``refiner-gui``: start the window (``--demo`` for the in-process sandbox).
+
+Order matters: logging first (so start-up problems are recorded), then the
+QApplication, then the exception hook (it needs a GUI to show its dialog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from refiner_gui import __version__
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="refiner-gui",
+                                description="Refine virtual try-on images with AILabTools.")
+    p.add_argument("--demo", action="store_true",
+                   help="use a local sandbox and sample images: no key, no network")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+
+    from refiner_gui.logs import setup_logging
+
+    log_file = setup_logging()
+    log.info("refiner-gui %s starting (demo=%s)", __version__, args.demo)
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Refiner")
+    app.setApplicationDisplayName("Refiner")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("refiner-gui")
+
+    from refiner_gui.ui.crash_dialog import install_exception_hook
+    from refiner_gui.ui.main_window import MainWindow
+
+    demo = None
+    if args.demo:
+        from refiner_gui.demo import DemoSession, sample_paths
+
+        demo = DemoSession.start()
+        window = MainWindow(client_factory=demo.client, demo=True)
+        for slot, path in sample_paths().items():
+            window.inputs.set_file(slot, path)
+    else:
+        window = MainWindow()
+    install_exception_hook(lambda: window)
+    window.show()
+    log.info("window shown; log file %s", log_file.name)
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        if demo is not None:
+            demo.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

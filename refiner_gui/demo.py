@@ -1,0 +1,51 @@
+"""Demo mode: the sandbox in-process on loopback, and the bundled sample images.
+
+No Qt. A newcomer sees the whole flow with no key, no network and no credits. The
+sandbox's "refined" image is the coarse image stamped SANDBOX: demo mode never pretends
+to be the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from refiner_gui.api import RefinerClient, RetryPolicy
+from refiner_gui.sandbox import SandboxServer
+from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
+
+DEMO_KEY = "demo-key"
+SAMPLE_FILES = {PERSON: "person.jpg", TOP: "top.jpg", COARSE: "coarse.jpg",
+                BOTTOM: "bottom.jpg"}
+
+
+def sample_paths() -> dict[str, Path]:
+    """The bundled sample images, by slot (real files in an installed or frozen app)."""
+    root = resources.files("refiner_gui.resources.samples")
+    return {slot: Path(str(root.joinpath(name))) for slot, name in SAMPLE_FILES.items()}
+
+
+@dataclass
+class DemoSession:
+    """A running sandbox plus how to build clients for it. ``stop()`` on exit."""
+
+    server: SandboxServer
+    poll_interval: float = 0.5
+
+    @classmethod
+    def start(cls, latency: float = 4.0, poll_interval: float = 0.5) -> DemoSession:
+        server = SandboxServer(latency=latency)
+        server.start()
+        return cls(server, poll_interval)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def client(self) -> RefinerClient:
+        return RefinerClient(DEMO_KEY, self.base_url, poll_interval=self.poll_interval,
+                             timeout=120, retry=RetryPolicy(base=0.2, cap=2.0))
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -1,0 +1,94 @@
+"""Where a refined image came from, saved beside it: PNG text chunk and a sidecar JSON.
+
+No Qt. The record holds ids support asks for, the gender, a sha256 of every input as it
+was uploaded, timestamps and the app version. It never holds the API key or the
+temporary result URL's query string (which may carry a signature).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from refiner_gui import __version__
+from refiner_gui.api import RefineInputs, RefineResult
+from refiner_gui.outputs import export_image
+
+PNG_KEY = "refiner-gui"
+MB = 1024 * 1024
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(MB), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.astimezone(timezone.utc).isoformat(timespec="seconds") if t else None
+
+
+def build_record(inputs: RefineInputs, result: RefineResult, *,
+                 submitted_at: datetime | None = None,
+                 finished_at: datetime | None = None) -> dict[str, Any]:
+    """The provenance record of one finished job."""
+    files = {slot: {"name": Path(p).name, "sha256": sha256_file(Path(p))}
+             for slot, p in inputs.files().items()}
+    return {
+        "app": "refiner-gui",
+        "app_version": __version__,
+        "task_id": result.task_id,
+        "request_id": result.request_id,
+        "log_id": result.log_id,
+        "submit_request_id": result.submitted_request_id,
+        "submit_log_id": result.submitted_log_id,
+        "gender": inputs.gender,
+        "inputs": files,
+        "result_sha256": sha256_file(result.output),
+        "submitted_at": _iso(submitted_at),
+        "finished_at": _iso(finished_at),
+        "saved_at": _iso(datetime.now(timezone.utc)),
+        "result_url_host": result.image_url.split("/")[2] if "://" in result.image_url else None,
+    }
+
+
+def sidecar_path(image_path: Path) -> Path:
+    return image_path.with_name(image_path.name + ".json")
+
+
+def save_with_provenance(src: Path, dest: Path, record: dict[str, Any], *,
+                         overwrite: bool = False) -> tuple[Path, Path]:
+    """Write the image (PNG gets the record as an iTXt chunk) and ``<name>.json`` beside it.
+
+    Both files are written atomically. Raises FileExistsError unless ``overwrite``.
+    """
+    dest = Path(dest)
+    side = sidecar_path(dest)
+    if not overwrite and (dest.exists() or side.exists()):
+        raise FileExistsError(f"{dest} already exists")
+    text = json.dumps(record, indent=2, sort_keys=True)
+    export_image(src, dest, overwrite=overwrite, pnginfo={PNG_KEY: text})
+    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, side)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return dest, side
+
+
+def read_png_record(path: Path) -> dict[str, Any] | None:
+    """The record embedded in a saved PNG, or None."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        raw = getattr(im, "text", {}).get(PNG_KEY)
+    return json.loads(raw) if raw else None

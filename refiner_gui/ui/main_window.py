@@ -1,0 +1,594 @@
+"""The main window: inputs on the left, coarse vs refined on the right, one job at a time.
+
+The window is the controller between views (InputsPanel, CompareViewer, ErrorPanel) and
+the job worker. It never calls the API itself: a :class:`~refiner_gui.workers.JobWorker`
+on a QThread does, through a client built by the injected ``client_factory``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from refiner_gui import __version__
+from refiner_gui.api import (
+    AuthError,
+    ConfigError,
+    ProgressEvent,
+    RefineInputs,
+    RefinerClient,
+    RefinerError,
+    Stage,
+    Submission,
+)
+from refiner_gui.config import app_paths
+from refiner_gui.keystore import get_api_key
+from refiner_gui.outputs import render_name
+from refiner_gui.provenance import build_record, save_with_provenance
+from refiner_gui.settings import Settings, load_settings, save_settings
+from refiner_gui.slots import BOTTOM, COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
+from refiner_gui.ui.error_panel import ErrorPanel
+from refiner_gui.ui.inputs_panel import InputsPanel
+from refiner_gui.ui.viewer import CompareViewer, ViewMode
+from refiner_gui.workers import JobOutcome, JobRunner, JobWorker, wait_for_background_tasks
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[], RefinerClient]
+
+STAGE_TEXT = {
+    Stage.CHECKING: "Checking images",
+    Stage.UPLOADING: "Uploading",
+    Stage.QUEUED: "Queued at the service",
+    Stage.PROCESSING: "Refining",
+    Stage.DOWNLOADING: "Downloading the result",
+    Stage.DONE: "Done",
+}
+
+
+@dataclass
+class FinishedJob:
+    inputs: RefineInputs
+    outcome: JobOutcome
+    submitted_at: datetime
+    finished_at: datetime
+
+
+class MainWindow(QMainWindow):
+    """The app's window. GUI thread only.
+
+    Args:
+        client_factory: builds a client for a job (called on the worker thread). None means
+            "from the settings and the stored key".
+        demo: True marks the window as DEMO (the factory then points at the sandbox).
+        settings: injected settings (tests); default: loaded from disk.
+    """
+
+    def __init__(self, *, client_factory: ClientFactory | None = None, demo: bool = False,
+                 settings: Settings | None = None) -> None:
+        super().__init__()
+        self.demo = demo
+        self.settings = settings or load_settings()
+        self._client_factory = client_factory
+        self._runner: JobRunner | None = None
+        self._job_inputs: RefineInputs | None = None
+        self._submitted_at: datetime | None = None
+        self._task_id: str | None = None
+        self._last: FinishedJob | None = None
+        self._job_start = 0.0
+        self._stage_text = ""
+
+        self.setWindowTitle("Refiner — DEMO (local sandbox)" if demo else "Refiner")
+        self.setObjectName("mainWindow")
+        self.resize(1400, 860)
+        paths = app_paths().ensure()
+        self._results_dir = paths.data / "results"
+        self._results_dir.mkdir(parents=True, exist_ok=True)
+
+        self.inputs = InputsPanel(paths.data / "inputs")
+        self.inputs.changed.connect(self._update_actions)
+        if self.settings.gender:
+            self.inputs.set_gender(self.settings.gender)
+
+        self.refine_button = QPushButton("Refine")
+        self.refine_button.setObjectName("refineButton")
+        self.refine_button.setMinimumHeight(44)
+        self.refine_button.setAccessibleName("Refine")
+        self.refine_button.setStyleSheet("font-size: 13pt; font-weight: bold;")
+        self.refine_button.clicked.connect(self._refine_or_cancel)
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Job progress")
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()
+        self.stage_label = QLabel("")
+        self.stage_label.setAccessibleName("Job status")
+        self.stage_label.setWordWrap(True)
+        self.stage_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(8, 8, 8, 8)
+        if demo:
+            lv.addWidget(self._demo_banner())
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.inputs)
+        lv.addWidget(scroll, 1)
+        lv.addWidget(self.refine_button)
+        lv.addWidget(self.progress)
+        lv.addWidget(self.stage_label)
+
+        self.error_panel = ErrorPanel()
+        self.error_panel.resumeRequested.connect(self.resume_task)
+        self.viewer = CompareViewer()
+        self.viewer.setAccessibleName("Coarse and refined comparison")
+        self.placeholder = QLabel(
+            "<h2>Coarse vs refined</h2>"
+            "<p>Drop the person photo, the top garment and the coarse try-on result on the "
+            "left, choose Woman or Man, then press <b>Refine</b> (Ctrl+Enter).</p>"
+            "<p>The refined image appears here beside the coarse one: zoom with the wheel, "
+            "drag to pan, and switch to Swipe, Flicker or Difference to judge it.</p>")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setMargin(40)
+
+        self.result_bar = self._build_result_bar()
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 8, 8, 8)
+        rv.addWidget(self.error_panel)
+        rv.addWidget(self.placeholder, 1)
+        rv.addWidget(self.viewer, 1)
+        rv.addWidget(self.result_bar)
+        self.viewer.hide()
+        self.result_bar.hide()
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([470, 930])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self._build_menus()
+        self.statusBar().showMessage("Demo mode: no key, no network, no credits." if demo
+                                     else "Ready.")
+        self._tick = QTimer(self)
+        self._tick.setInterval(200)
+        self._tick.timeout.connect(self._show_elapsed)
+        self._update_actions()
+
+    # -- construction ---------------------------------------------------------------------
+
+    def _demo_banner(self) -> QLabel:
+        banner = QLabel("DEMO — results come from a local sandbox: the coarse image stamped "
+                        "SANDBOX. It is not the refiner model. No key, no network, no credits.")
+        banner.setObjectName("demoBanner")
+        banner.setWordWrap(True)
+        banner.setAccessibleName("Demo mode notice")
+        banner.setStyleSheet("#demoBanner { background: #f5c542; color: #222; padding: 6px;"
+                             " border-radius: 4px; font-weight: bold; }")
+        return banner
+
+    def _build_result_bar(self) -> QWidget:
+        bar = QWidget()
+        h = QHBoxLayout(bar)
+        h.setContentsMargins(0, 0, 0, 0)
+        self.save_button = QPushButton("Save refined…")
+        self.save_button.setToolTip("Save the refined image with its provenance (Ctrl+S)")
+        self.save_button.clicked.connect(self.save_refined)
+        self.save_cmp_button = QPushButton("Save comparison…")
+        self.save_cmp_button.setToolTip("Save coarse and refined side by side as one image")
+        self.save_cmp_button.clicked.connect(self.save_comparison)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the refined image to the clipboard")
+        self.copy_button.clicked.connect(self.copy_refined)
+        self.folder_button = QPushButton("Open output folder")
+        self.folder_button.clicked.connect(self.open_output_folder)
+        self.result_label = QLabel("")
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for b in (self.save_button, self.save_cmp_button, self.copy_button, self.folder_button):
+            b.setAccessibleName(b.text().rstrip("…"))
+            h.addWidget(b)
+        h.addStretch(1)
+        h.addWidget(self.result_label)
+        return bar
+
+    def _action(self, text: str, slot: Callable[[], object], shortcut: QKeySequence | str |
+                None = None, tip: str | None = None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(tip)
+        act.triggered.connect(slot)
+        return act
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        self.open_action = self._action("&Open images…", self.open_images,
+                                        QKeySequence.StandardKey.Open,
+                                        "Choose images for the empty slots, in order")
+        self.save_action = self._action("&Save refined…", self.save_refined,
+                                        QKeySequence.StandardKey.Save)
+        self.save_cmp_action = self._action("Save &comparison…", self.save_comparison,
+                                            "Ctrl+Shift+S")
+        self.copy_action = self._action("&Copy refined image", self.copy_refined,
+                                        "Ctrl+Shift+C")
+        self.folder_action = self._action("Open output &folder", self.open_output_folder)
+        quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        for a in (self.open_action, None, self.save_action, self.save_cmp_action,
+                  self.copy_action, self.folder_action, None, quit_action):
+            if a is None:
+                file_menu.addSeparator()
+            else:
+                file_menu.addAction(a)
+
+        edit_menu = mb.addMenu("&Edit")
+        self.settings_action = self._action("&Settings…", self.open_settings,
+                                            QKeySequence.StandardKey.Preferences)
+        if self.settings_action.shortcut().isEmpty():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        edit_menu.addAction(self.settings_action)
+
+        job_menu = mb.addMenu("&Job")
+        self.refine_action = self._action("&Refine", self._refine_or_cancel, "Ctrl+Return",
+                                          "Submit the images to the refiner")
+        self.refine_action.setShortcuts([QKeySequence("Ctrl+Return"),
+                                         QKeySequence("Ctrl+Enter")])
+        self.cancel_action = self._action("&Cancel", self.cancel_job, "Esc")
+        job_menu.addAction(self.refine_action)
+        job_menu.addAction(self.cancel_action)
+
+        view_menu = mb.addMenu("&View")
+        for i, (mode, label) in enumerate(((ViewMode.SIDE_BY_SIDE, "Side by side"),
+                                           (ViewMode.SWIPE, "Swipe"),
+                                           (ViewMode.FLICKER, "Flicker (A/B)"),
+                                           (ViewMode.DIFFERENCE, "Difference")), start=1):
+            act = QAction(label, self)
+            act.setShortcut(QKeySequence(f"Ctrl+{i}"))
+            act.triggered.connect(lambda _=False, m=mode: self.viewer.set_mode(m))
+            view_menu.addAction(act)
+        view_menu.addSeparator()
+        view_menu.addAction(self._action("&Fit", self.viewer.fit, "0"))
+        view_menu.addAction(self._action("&Actual size", self.viewer.actual_size, "1"))
+
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self._action("&Photo rules", self.show_rules, "F1"))
+        help_menu.addAction(self._action("&About Refiner", self.show_about))
+
+    # -- state ----------------------------------------------------------------------------
+
+    def job_running(self) -> bool:
+        return self._runner is not None
+
+    @Slot()
+    def _update_actions(self) -> None:
+        running = self.job_running()
+        ready, reason = self.inputs.ready()
+        key_ok = self.demo or self._client_factory is not None or bool(get_api_key().key)
+        if running:
+            self.refine_button.setText("Cancel")
+            self.refine_button.setEnabled(True)
+            self.refine_button.setToolTip("Stop waiting for this job (Esc)")
+        else:
+            self.refine_button.setText("Refine")
+            enabled = ready and key_ok
+            self.refine_button.setEnabled(enabled)
+            if not ready:
+                tip = reason
+            elif not key_ok:
+                tip = "Add your AILabTools API key in Settings (Ctrl+,), or start with --demo"
+            else:
+                tip = "Submit to the refiner (Ctrl+Enter). Costs 25 credits when it succeeds."
+            self.refine_button.setToolTip(tip)
+            if not running and not self.error_panel.isVisible() and self._last is None:
+                self.stage_label.setText(tip if not enabled else "Ready to refine.")
+        self.refine_action.setEnabled(not running and ready and key_ok)
+        self.cancel_action.setEnabled(running)
+        has_result = self._last is not None
+        for a in (self.save_action, self.save_cmp_action, self.copy_action):
+            a.setEnabled(has_result)
+        self.inputs.set_enabled_inputs(not running)
+        if self.inputs.gender() and self.inputs.gender() != self.settings.gender:
+            self.settings.gender = self.inputs.gender() or ""
+            save_settings(self.settings)
+
+    # -- running a job --------------------------------------------------------------------
+
+    def _make_client(self) -> RefinerClient:
+        """Build the job's client (worker thread)."""
+        if self._client_factory is not None:
+            return self._client_factory()
+        key = get_api_key().key
+        if not key:
+            raise AuthError("No API key is set. Add your AILabTools key in Settings.")
+        try:
+            return RefinerClient(key, self.settings.base_url,
+                                 poll_interval=self.settings.poll_interval,
+                                 timeout=self.settings.timeout)
+        except ConfigError as exc:
+            raise RefinerError(f"{exc} Fix it in Settings.") from None
+
+    @Slot()
+    def _refine_or_cancel(self) -> None:
+        if self.job_running():
+            self.cancel_job()
+        else:
+            self.start_job()
+
+    def start_job(self, resume_task_id: str | None = None) -> bool:
+        """Start a job from the current inputs (or resume a task). False if not startable."""
+        if self.job_running():
+            return False
+        ready, reason = self.inputs.ready()
+        if not ready and resume_task_id is None:
+            self.statusBar().showMessage(reason, 5000)
+            return False
+        gender = self.inputs.gender() or self.settings.gender or "woman"
+        person, top, coarse = (self.inputs.path(s) for s in (PERSON, TOP, COARSE))
+        if person is None or top is None or coarse is None:
+            return False
+        inputs = RefineInputs(person=person, top=top, coarse=coarse,
+                              bottom=self.inputs.path(BOTTOM), gender=gender)
+        dest = self._results_dir / f"job-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.png"
+        worker = JobWorker(self._make_client, inputs, dest, resume_task_id=resume_task_id)
+        worker.progress.connect(self._on_progress)
+        worker.submitted.connect(self._on_submitted)
+        worker.succeeded.connect(self._on_succeeded)
+        worker.failed.connect(self._on_failed)
+        self._runner = JobRunner(worker, self)
+        self._runner.done.connect(self._on_runner_done)
+        self._job_inputs = inputs
+        self._task_id = resume_task_id
+        self._submitted_at = datetime.now().astimezone()
+        self._job_start = time.monotonic()
+        self._stage_text = "Resuming" if resume_task_id else "Uploading"
+        self.error_panel.hide()
+        self.inputs.highlight(None, None)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self._tick.start()
+        self._runner.start()
+        self._update_actions()
+        self._show_elapsed()
+        log.info("job started (resume=%s)", bool(resume_task_id))
+        return True
+
+    @Slot(str)
+    def resume_task(self, task_id: str) -> None:
+        self.start_job(resume_task_id=task_id)
+
+    @Slot()
+    def cancel_job(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            self._stage_text = "Cancelling"
+            self._show_elapsed()
+
+    @Slot(object)
+    def _on_progress(self, ev: ProgressEvent) -> None:
+        if ev.task_id:
+            self._task_id = ev.task_id
+        text = STAGE_TEXT.get(ev.stage, ev.stage.value)
+        if ev.bytes_total and ev.bytes_done is not None:
+            pct = ev.bytes_done * 100 // max(ev.bytes_total, 1)
+            text += f" {pct}%"
+            self.progress.setRange(0, 100)
+            self.progress.setValue(pct)
+        else:
+            self.progress.setRange(0, 0)
+        self._stage_text = text
+        self._show_elapsed()
+
+    @Slot(object)
+    def _on_submitted(self, sub: Submission) -> None:
+        self._task_id = sub.task_id
+        log.info("task %s submitted", sub.task_id)
+        self.statusBar().showMessage(f"Submitted: task {sub.task_id}", 5000)
+
+    @Slot()
+    def _show_elapsed(self) -> None:
+        if not self.job_running():
+            return
+        elapsed = time.monotonic() - self._job_start
+        task = f" · task {self._task_id}" if self._task_id else ""
+        self.stage_label.setText(f"{self._stage_text} · {elapsed:.0f} s{task}")
+
+    @Slot(object)
+    def _on_succeeded(self, outcome: JobOutcome) -> None:
+        assert self._job_inputs is not None
+        self._last = FinishedJob(self._job_inputs, outcome, self._submitted_at or
+                                 datetime.now().astimezone(), datetime.now().astimezone())
+        self.viewer.set_images(outcome.coarse, outcome.refined)
+        self.placeholder.hide()
+        self.viewer.show()
+        self.result_bar.show()
+        r = outcome.result
+        self.result_label.setText(f"Task {r.task_id} · {r.elapsed:.0f} s")
+        self.stage_label.setText(f"Done in {r.elapsed:.0f} s · task {r.task_id}")
+        self.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
+
+    @Slot(object)
+    def _on_failed(self, err: RefinerError) -> None:
+        log.info("job failed: %s %s", type(err).__name__, err.code or "")
+        self.error_panel.show_error(err)
+        if err.slot:
+            self.inputs.highlight(err.slot, err.user_message)
+        self.stage_label.setText(err.title + (f" · task {err.task_id}" if err.task_id else ""))
+
+    @Slot()
+    def _on_runner_done(self) -> None:
+        self._runner = None
+        self._tick.stop()
+        self.progress.hide()
+        self._update_actions()
+
+    # -- results --------------------------------------------------------------------------
+
+    def _default_name(self, suffix: str) -> Path:
+        assert self._last is not None
+        r = self._last.outcome.result
+        stem = render_name(self.settings.filename_pattern, task_id=r.task_id,
+                           when=self._last.finished_at, gender=self._last.inputs.gender)
+        return self.settings.output_path() / f"{stem}{suffix}"
+
+    @Slot()
+    def save_refined(self) -> Path | None:
+        """Ask where, then save the refined image with provenance. Never overwrites silently
+        (the file dialog confirms replacing)."""
+        if self._last is None:
+            return None
+        suffix = ".jpg" if self.settings.save_format == "jpg" else ".png"
+        default = self._default_name(suffix)
+        default.parent.mkdir(parents=True, exist_ok=True)
+        name, _ = QFileDialog.getSaveFileName(self, "Save refined image", str(default),
+                                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)")
+        if not name:
+            return None
+        dest = Path(name)
+        if dest.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            dest = dest.with_suffix(suffix)
+        record = build_record(self._last.inputs, self._last.outcome.result,
+                              submitted_at=self._last.submitted_at,
+                              finished_at=self._last.finished_at)
+        try:
+            # The dialog already asked before replacing an existing file.
+            save_with_provenance(self._last.outcome.result.output, dest, record,
+                                 overwrite=True)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Could not save", f"Could not save {dest.name}: {exc}")
+            return None
+        self.statusBar().showMessage(f"Saved {dest}", 8000)
+        return dest
+
+    @Slot()
+    def save_comparison(self) -> Path | None:
+        if self._last is None:
+            return None
+        default = self._default_name("_comparison.png")
+        default.parent.mkdir(parents=True, exist_ok=True)
+        name, _ = QFileDialog.getSaveFileName(self, "Save comparison", str(default),
+                                              "PNG image (*.png);;JPEG image (*.jpg)")
+        if not name:
+            return None
+        image: QImage = self.viewer.comparison_image()
+        if not image.save(name):
+            QMessageBox.warning(self, "Could not save", f"Could not save {Path(name).name}.")
+            return None
+        self.statusBar().showMessage(f"Saved {name}", 8000)
+        return Path(name)
+
+    @Slot()
+    def copy_refined(self) -> None:
+        if self._last is not None:
+            QGuiApplication.clipboard().setImage(self._last.outcome.refined)
+            self.statusBar().showMessage("Refined image copied.", 4000)
+
+    @Slot()
+    def open_output_folder(self) -> None:
+        folder = self.settings.output_path()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    # -- dialogs and files ----------------------------------------------------------------
+
+    @Slot()
+    def open_images(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(
+            self, "Open images (person, top, coarse, bottom)", "",
+            "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif *.heic);;All files (*)")
+        empty = [s for s in SLOTS if self.inputs.original_path(s) is None]
+        for slot, name in zip(empty, names, strict=False):  # extra files are ignored
+            self.inputs.set_file(slot, Path(name))
+
+    @Slot()
+    def open_settings(self) -> None:
+        from refiner_gui.ui.settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(self.settings, self)
+        dlg.saved.connect(self._on_settings_saved)
+        dlg.exec()
+
+    @Slot(object)
+    def _on_settings_saved(self, settings: Settings) -> None:
+        self.settings = settings
+        self._update_actions()
+
+    @Slot()
+    def show_rules(self) -> None:
+        QMessageBox.information(
+            self, "Photo rules",
+            f"<p><b>Person photo.</b> {POSE_RULES}</p><p><b>Every image.</b> {IMAGE_RULES}</p>"
+            "<p>The coarse result is the image the try-on service produced from this person "
+            "photo and garments; send the same files you sent to the try-on call.</p>")
+
+    @Slot()
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About Refiner",
+            f"<p><b>Refiner</b> {__version__}</p><p>A desktop client for the AILabTools Try on "
+            "Clothes Refiner API. Images are sent only to the service; results are kept there "
+            "for 24 hours. A refinement costs 25 credits.</p>")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(1400, 860)
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop the job thread and background tasks (cancel, quit, wait; never terminate)."""
+        if self._runner is not None:
+            self._runner.stop()
+            QGuiApplication.processEvents()  # deliver the queued finished signals
+        self.inputs.shutdown()
+        wait_for_background_tasks()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self._runner is not None:
+            task = f" (task {self._task_id})" if self._task_id else ""
+            answer = QMessageBox.question(
+                self, "A job is running",
+                f"A refinement is still running{task}. Quit anyway?\n\nThe service keeps "
+                "working on a submitted task; its id is in the log so it can be resumed "
+                "within 24 hours.")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            log.info("closing during task %s; it stays resumable by id", self._task_id)
+        self.shutdown()
+        super().closeEvent(event)
