@@ -226,3 +226,28 @@ def wait_for_background_tasks(timeout_ms: int = 10_000) -> bool:
     """Block until the pool is idle (app exit and tests)."""
     return QThreadPool.globalInstance().waitForDone(timeout_ms)
 
+
+
+def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
+    """Save ``image`` as a new PNG file in ``dest_dir`` (created if missing); return its path.
+
+    Safe on any thread (QImage is not a GUI object; the caller must not modify ``image``
+    meanwhile). Written to a temporary name and renamed, so a reader never sees a partial
+    file. The name is ``<stem>-<random>.png``, never an existing file. Raises ``OSError``
+    with a plain message when the image is empty or cannot be written.
+    """
+    # Imported here, not at the top, so this helper is appended without touching the rest.
+    import os
+    import uuid
+
+    if image.isNull():
+        raise OSError("The pasted or dropped picture is empty.")
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    out = dest_dir / f"{stem}-{uuid.uuid4().hex[:10]}.png"
+    tmp = out.with_name(f".{out.name}.part")
+    if not image.save(str(tmp), "PNG"):
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"Could not save the picture into {dest_dir.name}.")
+    os.replace(tmp, out)
+    return out

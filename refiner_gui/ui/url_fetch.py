@@ -1,0 +1,209 @@
+"""Download an image whose web address was dropped or pasted onto an input slot (no Qt here).
+
+Contracts kept here:
+
+* Only ``http://`` and ``https://`` addresses are fetched (also after redirects); anything
+  else raises :class:`UrlFetchError` before any network traffic.
+* Every exchange has a connect and a read timeout, and the whole download an overall
+  deadline, so a server that drips bytes cannot hold a worker thread for ever.
+* At most :data:`MAX_FETCH_BYTES` are accepted, judged by ``Content-Length`` when the server
+  sends it and by counting while streaming when it does not.
+* The body is streamed to a temporary file in ``dest_dir`` and renamed into place only when
+  complete, so a reader never sees a partial image; on failure nothing is left behind.
+* Whether the bytes are an image the service takes is pre-flight's job
+  (:func:`refiner_gui.images.check_image`); here we only refuse what is plainly a web page.
+
+:func:`fetch_url` blocks; the window runs it on a background thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+MAX_FETCH_BYTES = 20 * 1024 * 1024
+"""Largest download accepted (20 MB). Larger than the service's 5 MB, because Fix can shrink
+a big photo; small enough that a wrong drop (a video, an archive) is refused quickly."""
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+TOTAL_TIMEOUT = 120.0
+_CHUNK = 64 * 1024
+
+# Extensions for a name when the address has none, by the server's Content-Type.
+_EXT_BY_TYPE = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/bmp": ".bmp",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "image/tiff": ".tif",
+    "image/heic": ".heic",
+}
+_IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff",
+                         ".heic", ".jfif"})
+# Types that are certainly not a picture: a link to a page, an API answer.
+_NOT_IMAGE_TYPES = ("text/", "application/json", "application/xhtml", "application/xml")
+
+
+class UrlFetchError(Exception):
+    """The address could not be downloaded. ``message`` is plain words for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def is_web_url(text: str) -> bool:
+    """True when ``text`` (stripped) is one http(s) address with a host, and nothing else."""
+    text = text.strip()
+    if not text or any(c.isspace() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def fetch_url(
+    url: str,
+    dest_dir: Path,
+    *,
+    session: requests.Session | None = None,
+    max_bytes: int = MAX_FETCH_BYTES,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+    total_timeout: float = TOTAL_TIMEOUT,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """Download ``url`` into ``dest_dir`` (created if missing) and return the new file's path.
+
+    Blocking; call it from a worker thread. ``cancel``, when set by another thread, stops the
+    download at the next chunk. Raises :class:`UrlFetchError` with a plain message for every
+    failure: a non-web address, a network error or timeout, an HTTP error status, a web page
+    instead of a picture, an empty answer, more than ``max_bytes``, or cancellation.
+
+    The file is named after the last part of the address (made safe) plus a short hash of the
+    address, so two different ``image.jpg`` addresses never overwrite each other.
+    """
+    url = url.strip()
+    if not is_web_url(url):
+        raise UrlFetchError(
+            "Only web addresses starting with http:// or https:// can be downloaded."
+        )
+    host = urlsplit(url).hostname or url
+    dest_dir = Path(dest_dir)
+    own_session = session is None
+    http = session if session is not None else requests.Session()
+    deadline = time.monotonic() + total_timeout
+    try:
+        try:
+            response = http.get(url, stream=True, allow_redirects=True,
+                                timeout=(connect_timeout, read_timeout))
+        except requests.Timeout as e:
+            raise UrlFetchError(f"{host} did not answer in time. Try again later.") from e
+        except requests.RequestException as e:
+            raise UrlFetchError(
+                f"Could not connect to {host}. Check the address and your connection."
+            ) from e
+        with response:
+            final = urlsplit(response.url or url)
+            if final.scheme.lower() not in ("http", "https"):  # pragma: no cover - requests
+                raise UrlFetchError("The address redirected to something that is not a web page.")
+            if response.status_code >= 400:
+                reason = response.reason or "error"
+                raise UrlFetchError(
+                    f"{host} refused the download (HTTP {response.status_code} {reason})."
+                )
+            ctype = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if ctype.startswith(_NOT_IMAGE_TYPES):
+                raise UrlFetchError(
+                    "That address leads to a web page, not to a picture. Drag the picture "
+                    "itself, or right-click it and copy the image address."
+                )
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise UrlFetchError(_too_large_message(max_bytes))
+            name = _file_name(response.url or url, ctype)
+            return _stream_to_file(response, dest_dir, name, max_bytes, deadline, cancel, host)
+    finally:
+        if own_session:
+            http.close()
+
+
+def _too_large_message(max_bytes: int) -> str:
+    return (
+        f"The download is larger than {max_bytes // (1024 * 1024)} MB, too big for a photo. "
+        "Save the picture to a file and check it is the right one."
+    )
+
+
+def _stream_to_file(
+    response: requests.Response,
+    dest_dir: Path,
+    name: str,
+    max_bytes: int,
+    deadline: float,
+    cancel: threading.Event | None,
+    host: str,
+) -> Path:
+    """Write the body to a temporary file beside the target, then rename it into place."""
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=".download-", suffix=".part")
+    except OSError as e:
+        raise UrlFetchError(f"Cannot save the download ({e.strerror}).") from e
+    tmp = Path(tmp_name)
+    try:
+        received = 0
+        with os.fdopen(fd, "wb") as f:
+            try:
+                for chunk in response.iter_content(_CHUNK):
+                    if cancel is not None and cancel.is_set():
+                        raise UrlFetchError("The download was cancelled.")
+                    if time.monotonic() > deadline:
+                        raise UrlFetchError(f"{host} is sending the picture too slowly. "
+                                            "Try again later.")
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise UrlFetchError(_too_large_message(max_bytes))
+                    f.write(chunk)
+            except requests.RequestException as e:
+                raise UrlFetchError(
+                    f"The download from {host} broke off. Try again."
+                ) from e
+        if received == 0:
+            raise UrlFetchError(f"{host} sent an empty answer instead of a picture.")
+        out = dest_dir / name
+        os.replace(tmp, out)
+        return out
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _file_name(url: str, content_type: str) -> str:
+    """A safe, readable, unique-per-address file name for the download."""
+    path = unquote(urlsplit(url).path)
+    base = path.rsplit("/", 1)[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    ext = f".{ext.lower()}" if ext else ""
+    if ext not in _IMAGE_EXTS:
+        # The address says nothing useful (".php", none at all): trust the server's type.
+        ext = _EXT_BY_TYPE.get(content_type, ".img")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:60] or "downloaded"
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    return f"{stem}.{digest}{ext}"
