@@ -8,10 +8,10 @@ to be the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from refiner_gui.api import RefinerClient, RetryPolicy
+from refiner_gui.resource_files import resource_dir
 from refiner_gui.sandbox import SandboxServer
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
@@ -22,8 +22,8 @@ SAMPLE_FILES = {PERSON: "person.jpg", TOP: "top.jpg", COARSE: "coarse.jpg",
 
 def sample_paths() -> dict[str, Path]:
     """The bundled sample images, by slot (real files in an installed or frozen app)."""
-    root = resources.files("refiner_gui.resources.samples")
-    return {slot: Path(str(root.joinpath(name))) for slot, name in SAMPLE_FILES.items()}
+    root = resource_dir("samples")
+    return {slot: root / name for slot, name in SAMPLE_FILES.items()}
 
 
 @dataclass

@@ -86,3 +86,25 @@ def job_images(tmp_path_factory):
         "coarse": make_image(d / "coarse.png", (320, 480), color=(200, 100, 90)),
         "bottom": make_image(d / "bottom.jpg", (300, 300), color=(10, 10, 10)),
     }
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_qthreads(request):
+    """Fail a Qt test that leaves a QThread running (napari's ``_dangling_qthreads``)."""
+    yield
+    if "qtbot" not in request.fixturenames:
+        return
+    import gc
+
+    from PySide6.QtCore import QThread, QThreadPool
+
+    assert QThreadPool.globalInstance().waitForDone(10_000), "background tasks still running"
+    running = [t for t in gc.get_objects() if isinstance(t, QThread) and _is_running(t)]
+    assert not running, f"test left QThreads running: {running}"
+
+
+def _is_running(thread) -> bool:
+    try:
+        return thread.isRunning()
+    except RuntimeError:  # the C++ object is already deleted: not running
+        return False

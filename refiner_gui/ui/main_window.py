@@ -114,7 +114,6 @@ class MainWindow(QMainWindow):
         self._results_dir.mkdir(parents=True, exist_ok=True)
 
         self.inputs = InputsPanel(paths.data / "inputs")
-        self.inputs.changed.connect(self._update_actions)
         if self.settings.gender:
             self.inputs.set_gender(self.settings.gender)
 
@@ -188,6 +187,8 @@ class MainWindow(QMainWindow):
         self._tick = QTimer(self)
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._show_elapsed)
+        # Connected last: the panel may emit while the window is still being built.
+        self.inputs.changed.connect(self._update_actions)
         self._update_actions()
 
     # -- construction ---------------------------------------------------------------------
@@ -316,7 +317,7 @@ class MainWindow(QMainWindow):
             else:
                 tip = "Submit to the refiner (Ctrl+Enter). Costs 25 credits when it succeeds."
             self.refine_button.setToolTip(tip)
-            if not running and not self.error_panel.isVisible() and self._last is None:
+            if not running and self.error_panel.isHidden() and self._last is None:
                 self.stage_label.setText(tip if not enabled else "Ready to refine.")
         self.refine_action.setEnabled(not running and ready and key_ok)
         self.cancel_action.setEnabled(running)
