@@ -433,6 +433,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_succeeded(self, outcome: JobOutcome) -> None:
         assert self._job_inputs is not None
+        self._tick.stop()  # the final text below must not be overwritten by the ticker
         self._last = FinishedJob(self._job_inputs, outcome, self._submitted_at or
                                  datetime.now().astimezone(), datetime.now().astimezone())
         self.viewer.set_images(outcome.coarse, outcome.refined)
@@ -446,6 +447,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_failed(self, err: RefinerError) -> None:
+        self._tick.stop()
         log.info("job failed: %s %s", type(err).__name__, err.code or "")
         self.error_panel.show_error(err)
         if err.slot:
