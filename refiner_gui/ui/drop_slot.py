@@ -59,8 +59,11 @@ IMAGE_FILTER = (
 )
 """Browse filter: the formats the service takes plus those Fix can convert."""
 
-THUMB_HEIGHT = 200
+THUMB_HEIGHT = 170
 """Logical height of the thumbnail area; decode thumbnails at about twice this for 2x screens."""
+
+MIN_WIDTH = 190
+"""Narrowest a slot gets: two fit side by side in the window's input column."""
 
 # Verdict kinds the controller passes to set_verdict().
 NONE, BUSY, OK, PROBLEM, ERROR = "none", "busy", "ok", "problem", "error"
@@ -83,6 +86,15 @@ def status_colour(kind: str, palette: QPalette) -> QColor:
         light, dark = _COLOURS[kind]
         return QColor(dark if _is_dark(palette) else light)
     return palette.color(QPalette.ColorRole.PlaceholderText)
+
+
+def _wrap_in_given_width(label: QLabel) -> None:
+    """Let a word-wrapped label take the width it is given instead of widening the slot,
+    keeping height-for-width so every wrapped line stays visible."""
+    policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    policy.setHeightForWidth(True)
+    label.setSizePolicy(policy)
+    label.setMinimumWidth(1)
 
 
 class DropSlot(QFrame):
@@ -127,13 +139,15 @@ class DropSlot(QFrame):
             f"Drop the {subject} here (a file, a picture or a web address),\n"
             "click to choose a file, or select and paste with Ctrl+V."
         )
-        self.setMinimumWidth(190)
+        self.setMinimumWidth(MIN_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
         self._title_label = QLabel(title)
         font = self._title_label.font()
         font.setBold(True)
         self._title_label.setFont(font)
+        self._title_label.setWordWrap(True)  # "Top garment (or dress)" in a narrow column
+        _wrap_in_given_width(self._title_label)
         self._title_label.setAccessibleName(f"{title} label")
 
         self._clear_button = QToolButton()
@@ -201,9 +215,7 @@ class DropSlot(QFrame):
         label = QLabel()
         label.setWordWrap(True)
         label.setAccessibleName(accessible_name)
-        # Wrapped labels must not widen the slot; they take the width they are given.
-        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        label.setMinimumWidth(1)
+        _wrap_in_given_width(label)
         return label
 
     # -- what the controller tells the view to show ----------------------------------------
@@ -470,7 +482,7 @@ class DropSlot(QFrame):
     # -- drawing -------------------------------------------------------------------------------
 
     def sizeHint(self) -> QSize:
-        return QSize(220, super().sizeHint().height())
+        return QSize(MIN_WIDTH + 30, super().sizeHint().height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
