@@ -45,7 +45,12 @@ from refiner_gui.ui.viewer.difference import DEFAULT_THRESHOLD, count_above
 from refiner_gui.ui.viewer.difference_worker import DifferenceJob, DifferenceResult
 from refiner_gui.ui.viewer.flicker import FlickerCanvas
 from refiner_gui.ui.viewer.heatmap import DifferenceCanvas
-from refiner_gui.ui.viewer.image_canvas import ImageCanvas, make_pixmap_item
+from refiner_gui.ui.viewer.image_canvas import (
+    ImageCanvas,
+    PhotoItem,
+    build_levels,
+    make_pixmap_item,
+)
 from refiner_gui.ui.viewer.modes import ViewMode
 from refiner_gui.ui.viewer.swipe import SwipeCanvas
 
@@ -182,6 +187,8 @@ class CompareViewer(QWidget):
         self._right_image = QImage(refined)
         left_pixmap = QPixmap.fromImage(coarse)
         right_pixmap = QPixmap.fromImage(refined)
+        left_levels = build_levels(coarse)
+        right_levels = build_levels(refined)
         width, height = coarse.width(), coarse.height()
         right_transform = QTransform()
         if refined.size() != coarse.size():
@@ -189,12 +196,11 @@ class CompareViewer(QWidget):
                 width / refined.width(), height / refined.height()
             )
         for item in self._left_items():
-            item.setPixmap(left_pixmap)
+            item.set_photo(left_pixmap, left_levels)
         for item in self._right_items():
-            item.setPixmap(right_pixmap)
+            item.set_photo(right_pixmap, right_levels)
             item.setTransform(right_transform)
         self.difference_canvas.set_difference(None)
-        self.difference_canvas.base_item.setPixmap(left_pixmap)
         rect = QRectF(0, 0, width, height)
         for canvas in self._all_canvases():
             canvas.set_image_rect(rect)
@@ -210,8 +216,7 @@ class CompareViewer(QWidget):
         self._left_image = QImage()
         self._right_image = QImage()
         for item in (*self._left_items(), *self._right_items()):
-            item.setPixmap(QPixmap())
-        self.difference_canvas.base_item.setPixmap(QPixmap())
+            item.set_photo(QPixmap())
         self.difference_canvas.set_difference(None)
         for canvas in self._all_canvases():
             canvas.set_image_rect(QRectF())
@@ -481,10 +486,15 @@ class CompareViewer(QWidget):
             return (self.left_pane, self.right_pane)
         return (self.active_canvas(),)
 
-    def _left_items(self):  # -> tuple[QGraphicsPixmapItem, ...]
-        return (self._left_pane_item, self.swipe_canvas.left_item, self.flicker_canvas.left_item)
+    def _left_items(self) -> tuple[PhotoItem, ...]:
+        return (
+            self._left_pane_item,
+            self.swipe_canvas.left_item,
+            self.flicker_canvas.left_item,
+            self.difference_canvas.base_item,
+        )
 
-    def _right_items(self):  # -> tuple[QGraphicsPixmapItem, ...]
+    def _right_items(self) -> tuple[PhotoItem, ...]:
         return (
             self._right_pane_item,
             self.swipe_canvas.right_item,
@@ -678,13 +688,12 @@ class CompareViewer(QWidget):
         )
 
     def _difference_text(self) -> str:
-        names = f"{self._position_name(1)} vs {self._position_name(0)}"
+        names = f"{self._position_name(1).capitalize()} vs {self._position_name(0)}"
         if self._diff_error:
             return f"Difference failed: {self._diff_error}"
         fraction = self.changed_fraction()
         if fraction is None:
             return f"Computing difference {names}\u2026"
         return (
-            f"Difference {names} \u00b7 threshold {self._threshold} \u00b7 "
-            f"{fraction * 100:.1f} % of pixels changed"
+            f"{names} \u00b7 {fraction * 100:.1f} % of pixels differ by more than {self._threshold}"
         )

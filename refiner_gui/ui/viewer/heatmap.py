@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from refiner_gui.ui.viewer.difference import DEFAULT_THRESHOLD, heatmap_color_table
-from refiner_gui.ui.viewer.image_canvas import ImageCanvas, make_pixmap_item
+from refiner_gui.ui.viewer.image_canvas import ImageCanvas, build_levels, make_pixmap_item
 
 
 class DifferenceCanvas(ImageCanvas):
@@ -71,6 +71,9 @@ class DifferenceCanvas(ImageCanvas):
 
     def _render(self) -> None:
         if self._difference.isNull():
-            self.heat_item.setPixmap(QPixmap())
+            self.heat_item.set_photo(QPixmap())
             return
-        self.heat_item.setPixmap(QPixmap.fromImage(self._colored()))
+        colored = self._colored().convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        # Averaged levels keep a few changed pixels visible (faded) at fit zoom, where
+        # plain bilinear sampling could skip them entirely.
+        self.heat_item.set_photo(QPixmap.fromImage(colored), build_levels(colored))
