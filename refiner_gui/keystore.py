@@ -12,9 +12,6 @@ import logging
 import os
 from dataclasses import dataclass
 
-import keyring
-import keyring.errors
-
 from refiner_gui.api.errors import register_secret
 from refiner_gui.config import API_KEY_ENV
 
@@ -33,7 +30,13 @@ class KeyLookup:
 
 
 def keyring_available() -> bool:
-    """True when a real keyring backend exists (not the fail/null/plaintext ones)."""
+    """True when a real keyring backend exists (not the fail/null/plaintext ones).
+
+    The first call imports keyring and probes the platform's backends (~150 ms): the window
+    makes it on a background thread after its first paint.
+    """
+    import keyring
+
     try:
         kr = keyring.get_keyring()
     except Exception:  # a broken backend configuration is the same as none
@@ -53,6 +56,8 @@ def get_api_key() -> KeyLookup:
         register_secret(env)
         return KeyLookup(env, "env")
     if keyring_available():
+        import keyring.errors  # also binds `keyring`
+
         try:
             stored = keyring.get_password(SERVICE, USERNAME)
         except keyring.errors.KeyringError as exc:
@@ -76,6 +81,8 @@ def set_api_key(key: str) -> str:
     key = key.strip()
     register_secret(key)
     if keyring_available():
+        import keyring.errors  # also binds `keyring`
+
         try:
             keyring.set_password(SERVICE, USERNAME, key)
             _session_key = None
@@ -91,6 +98,8 @@ def clear_api_key() -> None:
     global _session_key
     _session_key = None
     if keyring_available():
+        import keyring.errors  # also binds `keyring`
+
         # Nothing stored is the state we want, so a "not found" error is fine.
         with contextlib.suppress(keyring.errors.KeyringError):
             keyring.delete_password(SERVICE, USERNAME)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QObject,
@@ -36,7 +36,6 @@ from PySide6.QtGui import QImage, QImageReader
 from refiner_gui.api import (
     CancelToken,
     RefineInputs,
-    RefinerClient,
     RefinerError,
     RefineResult,
     Submission,
@@ -45,7 +44,10 @@ from refiner_gui.api.errors import ErrorInfo
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[], RefinerClient]
+if TYPE_CHECKING:
+    from refiner_gui.api import RefinerClient
+
+ClientFactory = Callable[[], "RefinerClient"]
 
 
 def load_image(path: Path, max_side: int | None = None) -> QImage:

@@ -41,6 +41,7 @@ from refiner_gui.api import responses
 from refiner_gui.api.errors import (
     AuthError,
     Cancelled,
+    ConfigError,
     DownloadError,
     ErrorInfo,
     NetworkError,
@@ -79,10 +80,6 @@ MB = 1024 * 1024
 MAX_DOWNLOAD_BYTES = 50 * MB
 MAX_RESULT_PIXELS = 8192 * 8192
 _CHUNK = 64 * 1024
-
-
-class ConfigError(ValueError):
-    """The client was set up with values it refuses (plain-http remote URL, tiny poll interval)."""
 
 
 @dataclass(frozen=True)

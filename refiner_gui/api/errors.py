@@ -37,6 +37,10 @@ def redact(text: str | None) -> str:
     return re.sub(r"(?i)(ailabapi-api-key\s*[:=]\s*)\S+", r"\1***", text)
 
 
+class ConfigError(ValueError):
+    """The client was set up with values it refuses (plain-http remote URL, tiny poll interval)."""
+
+
 @dataclass
 class ErrorInfo:
     """What the service said, as data (the part of an error that is not prose)."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import (
@@ -44,25 +45,32 @@ from refiner_gui.api import (
     ConfigError,
     ProgressEvent,
     RefineInputs,
-    RefinerClient,
     RefinerError,
     Stage,
     Submission,
 )
 from refiner_gui.config import app_paths
 from refiner_gui.keystore import get_api_key
-from refiner_gui.outputs import render_name
-from refiner_gui.provenance import build_record, save_with_provenance
 from refiner_gui.settings import Settings, load_settings, save_settings
 from refiner_gui.slots import BOTTOM, COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
 from refiner_gui.ui.error_panel import ErrorPanel
 from refiner_gui.ui.inputs_panel import InputsPanel
 from refiner_gui.ui.viewer import CompareViewer, ViewMode
-from refiner_gui.workers import JobOutcome, JobRunner, JobWorker, wait_for_background_tasks
+from refiner_gui.workers import (
+    BackgroundTask,
+    JobOutcome,
+    JobRunner,
+    JobWorker,
+    submit_task,
+    wait_for_background_tasks,
+)
+
+if TYPE_CHECKING:
+    from refiner_gui.api import RefinerClient
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[], RefinerClient]
+ClientFactory = Callable[[], "RefinerClient"]
 
 STAGE_TEXT = {
     Stage.CHECKING: "Checking images",
@@ -105,6 +113,9 @@ class MainWindow(QMainWindow):
         self._last: FinishedJob | None = None
         self._job_start = 0.0
         self._stage_text = ""
+        # Whether a key is stored is learnt off the GUI thread: probing the keyring's
+        # backends takes longer than the whole first paint.
+        self._has_key: bool | None = None
 
         self.setWindowTitle("Refiner — DEMO (local sandbox)" if demo else "Refiner")
         self.setObjectName("mainWindow")
@@ -189,6 +200,26 @@ class MainWindow(QMainWindow):
         self._tick.timeout.connect(self._show_elapsed)
         # Connected last: the panel may emit while the window is still being built.
         self.inputs.changed.connect(self._update_actions)
+        self._update_actions()
+        if not demo and client_factory is None:
+            self.refresh_key_status()
+
+    def refresh_key_status(self) -> None:
+        """Look up (in the background) whether an API key is available, then update."""
+        task = BackgroundTask("key", lambda: bool(get_api_key().key))
+        task.signals.done.connect(self._on_key_status)
+        task.signals.error.connect(self._on_key_status_error)
+        submit_task(task)
+
+    @Slot(object, object)
+    def _on_key_status(self, _tag: object, has_key: object) -> None:
+        self._has_key = bool(has_key)
+        self._update_actions()
+
+    @Slot(object, object)
+    def _on_key_status_error(self, _tag: object, exc: object) -> None:
+        log.warning("key lookup failed: %s", type(exc).__name__)
+        self._has_key = False
         self._update_actions()
 
     # -- construction ---------------------------------------------------------------------
@@ -301,7 +332,7 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         running = self.job_running()
         ready, reason = self.inputs.ready()
-        key_ok = self.demo or self._client_factory is not None or bool(get_api_key().key)
+        key_ok = self.demo or self._client_factory is not None or bool(self._has_key)
         if running:
             self.refine_button.setText("Cancel")
             self.refine_button.setEnabled(True)
@@ -312,6 +343,8 @@ class MainWindow(QMainWindow):
             self.refine_button.setEnabled(enabled)
             if not ready:
                 tip = reason
+            elif self._has_key is None and not key_ok:
+                tip = "Looking for your API key…"
             elif not key_ok:
                 tip = "Add your AILabTools API key in Settings (Ctrl+,), or start with --demo"
             else:
@@ -333,6 +366,8 @@ class MainWindow(QMainWindow):
 
     def _make_client(self) -> RefinerClient:
         """Build the job's client (worker thread)."""
+        from refiner_gui.api import RefinerClient
+
         if self._client_factory is not None:
             return self._client_factory()
         key = get_api_key().key
@@ -464,6 +499,8 @@ class MainWindow(QMainWindow):
     # -- results --------------------------------------------------------------------------
 
     def _default_name(self, suffix: str) -> Path:
+        from refiner_gui.outputs import render_name
+
         assert self._last is not None
         r = self._last.outcome.result
         stem = render_name(self.settings.filename_pattern, task_id=r.task_id,
@@ -486,6 +523,8 @@ class MainWindow(QMainWindow):
         dest = Path(name)
         if dest.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             dest = dest.with_suffix(suffix)
+        from refiner_gui.provenance import build_record, save_with_provenance
+
         record = build_record(self._last.inputs, self._last.outcome.result,
                               submitted_at=self._last.submitted_at,
                               finished_at=self._last.finished_at)
@@ -551,6 +590,8 @@ class MainWindow(QMainWindow):
     def _on_settings_saved(self, settings: Settings) -> None:
         self.settings = settings
         self._update_actions()
+        if not self.demo and self._client_factory is None:
+            self.refresh_key_status()
 
     @Slot()
     def show_rules(self) -> None:
