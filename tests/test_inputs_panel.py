@@ -410,3 +410,36 @@ def test_two_columns_when_narrow_four_when_wide(qtbot, panel):
     scroll.resize(1100, 800)
     qtbot.waitUntil(lambda: panel.columns() == 4)
     scroll.takeWidget()  # the panel fixture owns it
+
+
+# -- the download helper the panel uses (Qt-free) ------------------------------------------------
+
+def sandbox_result_url(sandbox, job_images) -> str:
+    client = RefinerClient("k", sandbox.base_url, poll_interval=0.05)
+    try:
+        sub = client.submit(RefineInputs(person=job_images["person"], top=job_images["top"],
+                                         coarse=job_images["coarse"], gender="man"))
+        return client.wait(sub.task_id).image_url
+    finally:
+        client.close()
+
+
+def test_fetch_url_refuses_and_caps(sandbox, job_images, tmp_path):
+    from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url, is_web_url
+
+    assert is_web_url("https://example.com/a.jpg")
+    assert not is_web_url("file:///tmp/a.jpg") and not is_web_url("see https://x.y/a")
+    with pytest.raises(UrlFetchError, match="http:// or https://"):
+        fetch_url("ftp://example.com/a.jpg", tmp_path)
+
+    url = sandbox_result_url(sandbox, job_images)
+    with pytest.raises(UrlFetchError, match="larger than"):
+        fetch_url(url, tmp_path, max_bytes=1000)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+    with pytest.raises(UrlFetchError, match="HTTP 404"):
+        fetch_url(url + "x", tmp_path)
+
+    got = fetch_url(url, tmp_path / "new")
+    again = fetch_url(url, tmp_path / "new")
+    assert got == again and check_image(got).ok  # same address, same name: no pile-up

@@ -13,7 +13,8 @@ Contracts kept here:
 * Whether the bytes are an image the service takes is pre-flight's job
   (:func:`refiner_gui.images.check_image`); here we only refuse what is plainly a web page.
 
-:func:`fetch_url` blocks; the window runs it on a background thread.
+:func:`fetch_url` blocks; the window runs it on a background thread. ``requests`` is
+imported on first use, so importing this module costs the window's start-up nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 MAX_FETCH_BYTES = 20 * 1024 * 1024
 """Largest download accepted (20 MB). Larger than the service's 5 MB, because Fix can shrink
@@ -96,6 +99,10 @@ def fetch_url(
     The file is named after the last part of the address (made safe) plus a short hash of the
     address, so two different ``image.jpg`` addresses never overwrite each other.
     """
+    # Imported here: requests takes ~80 ms to load, and the window must paint before any
+    # address is dropped.
+    import requests
+
     url = url.strip()
     if not is_web_url(url):
         raise UrlFetchError(
@@ -158,6 +165,8 @@ def _stream_to_file(
     host: str,
 ) -> Path:
     """Write the body to a temporary file beside the target, then rename it into place."""
+    import requests  # already loaded by fetch_url
+
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=".download-", suffix=".part")
