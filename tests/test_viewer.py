@@ -27,11 +27,6 @@ from refiner_gui.ui.viewer.image_canvas import ZOOM_STEP
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Showing a top-level widget whose layout sets a minimum size makes the offscreen platform
-# plugin warn that it cannot pass size hints to a window manager it does not have. That one
-# message is about the test platform, not the viewer; every other Qt warning still fails.
-pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")
-
 SKIN = QColor(180, 140, 120)
 SHIRT = QColor(40, 60, 160)
 TROUSERS = QColor(30, 30, 30)

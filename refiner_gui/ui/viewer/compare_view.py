@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollBar,
     QSlider,
     QStackedWidget,
     QToolButton,
@@ -527,7 +528,7 @@ class CompareViewer(QWidget):
         finally:
             self._syncing = False
 
-    def _copy_scroll(self, target_bar, value: int) -> None:  # target_bar: QScrollBar
+    def _copy_scroll(self, target_bar: QScrollBar, value: int) -> None:
         if self._syncing:
             return
         self._syncing = True

@@ -61,7 +61,7 @@ def qimage_to_pil(image: QImage) -> tuple[Image.Image, QImage]:
     pil = Image.frombuffer(
         "RGBX",
         (rgb32.width(), rgb32.height()),
-        rgb32.constBits(),
+        rgb32.constBits(),  # type: ignore[arg-type]  # a buffer; Pillow's stub is narrower
         "raw",
         "RGBX",
         rgb32.bytesPerLine(),

@@ -330,6 +330,11 @@ class PhotoItem(QGraphicsPixmapItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         scale = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        # On a 2x screen the photo covers twice as many device pixels as the logical scale
+        # says; choosing by logical size would upscale a level and blur fine detail.
+        device = painter.device()
+        if device is not None:
+            scale *= device.devicePixelRatioF()
         level = self.level_for(scale) if scale < 0.5 else None
         if level is None:
             super().paint(painter, option, widget)
