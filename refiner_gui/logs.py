@@ -24,6 +24,13 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not kill logging
             message = str(record.msg)
+        if record.exc_info:
+            # The traceback is formatted here, redacted, and folded into the message, so a
+            # secret in an exception's text cannot reach the file through exc_info.
+            text = logging.Formatter().formatException(record.exc_info)
+            message = f"{message}\n{text}"
+            record.exc_info = None
+            record.exc_text = None
         record.msg = redact(message)
         record.args = None
         return True

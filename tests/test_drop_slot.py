@@ -29,8 +29,9 @@ def file_mime(*paths: Path) -> QMimeData:
 
 def drag_enter(widget, mime: QMimeData) -> QDragEnterEvent:
     """Send a drag-enter of ``mime`` to ``widget``; return the event to inspect acceptance."""
+    # Qt's C++ signature takes a QPoint here (QDropEvent takes a QPointF).
     event = QDragEnterEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+        QPoint(20, 20), Qt.DropAction.CopyAction, mime,
         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, event)

@@ -584,6 +584,7 @@ class MainWindow(QMainWindow):
 
         dlg = SettingsDialog(self.settings, self)
         dlg.saved.connect(self._on_settings_saved)
+        dlg.key_stored.connect(self._on_key_stored)
         dlg.exec()
 
     @Slot(object)
@@ -592,6 +593,15 @@ class MainWindow(QMainWindow):
         self._update_actions()
         if not self.demo and self._client_factory is None:
             self.refresh_key_status()
+
+    @Slot(str)
+    def _on_key_stored(self, where: str) -> None:
+        text = {"keyring": "API key saved in the system keyring.",
+                "session": "No system keyring: the API key is kept for this session only "
+                           "and never written to disk.",
+                "cleared": "API key removed."}.get(where, "")
+        if text:
+            self.statusBar().showMessage(text, 10_000)
 
     @Slot()
     def show_rules(self) -> None:
@@ -620,6 +630,7 @@ class MainWindow(QMainWindow):
             self._runner.stop()
             QGuiApplication.processEvents()  # deliver the queued finished signals
         self.inputs.shutdown()
+        self.viewer.shutdown()
         wait_for_background_tasks()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
