@@ -65,10 +65,9 @@ def main() -> None:
         inputs = RefineInputs(person=person, top=top, coarse=coarse, gender="woman")
         raw_t, app_t = [], []
         for i in range(args.runs + 2):
-            for name, fn, bucket in (("raw", lambda: raw_job(srv.base_url, files,
-                                                             d / f"r{i}.png"), raw_t),
-                                     ("app", lambda: app_job(srv.base_url, inputs,
-                                                             d / f"a{i}.png"), app_t)):
+            jobs = ((lambda: raw_job(srv.base_url, files, d / f"r{i}.png"), raw_t),  # noqa: B023
+                    (lambda: app_job(srv.base_url, inputs, d / f"a{i}.png"), app_t))  # noqa: B023
+            for fn, bucket in jobs:
                 t0 = time.perf_counter()
                 fn()
                 if i >= 2:  # two warm-up rounds
