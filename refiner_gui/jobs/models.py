@@ -1,0 +1,95 @@
+"""What a job is, as plain data. No Qt, no SQL."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class JobState(str, enum.Enum):
+    """Where a job is. The durable-job rule: once ``SUBMITTING`` starts, a job can only end
+    in a state that says what happened; it is never silently dropped or re-sent."""
+
+    PENDING = "pending"  # inputs stored, nothing sent yet
+    SUBMITTING = "submitting"  # the upload is under way: the service may or may not get it
+    SUBMITTED = "submitted"  # the task id is stored; waiting / downloading (resumable)
+    SUCCEEDED = "succeeded"  # the result file is stored in the data folder
+    FAILED = "failed"  # the service refused the request or the task failed (not billed)
+    OUTCOME_UNKNOWN = "outcome_unknown"  # uploaded, no answer: may exist and bill; not re-sent
+    EXPIRED = "expired"  # older than 24 h before its result was stored
+    CANCELLED = "cancelled"  # stopped by the user before anything was taken
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobState.PENDING, JobState.SUBMITTING, JobState.SUBMITTED)
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    JobState.PENDING: "Not sent",
+    JobState.SUBMITTING: "Uploading",
+    JobState.SUBMITTED: "Waiting",
+    JobState.SUCCEEDED: "Done",
+    JobState.FAILED: "Failed",
+    JobState.OUTCOME_UNKNOWN: "Outcome unknown",
+    JobState.EXPIRED: "Expired",
+    JobState.CANCELLED: "Cancelled",
+}
+
+VERDICTS = ("pass", "fail")
+
+DEFECT_TAGS: dict[str, str] = {
+    "face_identity": "Face or identity changed",
+    "hands": "Hands",
+    "garment_colour": "Garment colour",
+    "pattern_logo": "Pattern or logo lost",
+    "garment_shape": "Garment shape or fit",
+    "background": "Background changed",
+    "artifacts": "Artifacts",
+    "crop_framing": "Crop or framing",
+    "other": "Other",
+}
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """One input file as kept in the data folder (copied by content hash)."""
+
+    path: Path
+    sha256: str
+    name: str  # the original file name, for display
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    state: JobState
+    gender: str
+    inputs: dict[str, StoredInput]  # by slot name (refiner_gui.slots)
+    created_at: float  # unix seconds
+    updated_at: float
+    task_id: str | None = None
+    request_id: str | None = None
+    log_id: str | None = None
+    submitted_at: float | None = None
+    finished_at: float | None = None
+    error: dict[str, Any] | None = None  # RefinerError.to_dict() or {"message": ...}
+    result_path: Path | None = None
+    verdict: str | None = None  # "pass" | "fail" | None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    note: str = ""
+    reviewed_at: float | None = None
+    parent_id: int | None = None  # the job this one re-runs
+
+    def input_path(self, slot: str) -> Path | None:
+        item = self.inputs.get(slot)
+        return item.path if item else None
+
+    @property
+    def error_message(self) -> str:
+        return str((self.error or {}).get("message") or "")

@@ -1,0 +1,203 @@
+"""Run and recover durable jobs: the store is written before every step that needs it.
+
+No Qt. Used by the command line directly and by the window's worker thread.
+
+Order of a job, each line committed before the next starts::
+
+    PENDING -> SUBMITTING -> (upload) -> SUBMITTED(task id) -> (poll, download) -> SUCCEEDED
+
+A crash between any two lines leaves a state :func:`recover` knows how to finish: a
+SUBMITTED job is polled again (never re-submitted), a SUBMITTING job is marked
+OUTCOME_UNKNOWN (the upload may have reached the service: it is never sent again), a
+PENDING job is marked CANCELLED (nothing was sent), and anything older than 24 hours is
+EXPIRED with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from refiner_gui.api.errors import (
+    Cancelled,
+    DownloadError,
+    ErrorInfo,
+    NetworkError,
+    RefinerError,
+    ResultUnavailable,
+    ServiceUnavailable,
+    SubmissionOutcomeUnknown,
+    TaskNotFound,
+    TimedOut,
+)
+from refiner_gui.api.models import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    RefineInputs,
+    Stage,
+    Submission,
+)
+from refiner_gui.jobs.models import Job, JobState
+from refiner_gui.jobs.store import RESULT_TTL, JobStore
+from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
+
+if TYPE_CHECKING:
+    from refiner_gui.api.client import RefinerClient
+
+log = logging.getLogger(__name__)
+
+# Errors after which the task may still finish: the job stays SUBMITTED and resumable.
+_RESUMABLE = (TimedOut, NetworkError, ServiceUnavailable, Cancelled)
+
+
+def job_inputs(job: Job) -> RefineInputs:
+    """The stored copies of a job's inputs, as the client takes them."""
+    return RefineInputs(person=job.inputs[PERSON].path, top=job.inputs[TOP].path,
+                        coarse=job.inputs[COARSE].path, gender=job.gender,
+                        bottom=job.input_path(BOTTOM))
+
+
+def _suffix(url: str) -> str:
+    path = url.split("?", 1)[0].lower()
+    return ".jpg" if path.endswith((".jpg", ".jpeg")) else ".png"
+
+
+def run_job(store: JobStore, client: RefinerClient, job: Job, *,
+            cancel: CancelToken | None = None, on_event: ProgressCallback | None = None,
+            on_submitted: Callable[[Submission], None] | None = None) -> Job:
+    """Take ``job`` as far as it can go; return it finished (or still SUBMITTED).
+
+    A PENDING job is submitted; a SUBMITTED job is only polled and downloaded. Every
+    failure is recorded in the store first, then re-raised (with the task id attached).
+    Worker thread (or the command line's main thread).
+    """
+    start = time.monotonic()
+
+    def emit(stage: Stage, **kw: object) -> None:
+        if on_event is not None:
+            on_event(ProgressEvent(stage=stage, elapsed=time.monotonic() - start, **kw))
+
+    if job.state is JobState.PENDING:
+        store.mark_submitting(job.id)
+        emit(Stage.UPLOADING, bytes_done=0)
+        try:
+            sub = client.submit(job_inputs(job), cancel=cancel,
+                                on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d,
+                                                            bytes_total=t))
+        except RefinerError as err:
+            if isinstance(err, SubmissionOutcomeUnknown):
+                state = JobState.OUTCOME_UNKNOWN
+            elif isinstance(err, Cancelled):
+                state = JobState.CANCELLED
+            else:
+                state = JobState.FAILED
+            store.mark_finished(job.id, state, err.to_dict())
+            raise
+        except BaseException as exc:
+            # A bug or an interrupt while the upload may be under way: we cannot tell.
+            store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN,
+                                SubmissionOutcomeUnknown().to_dict())
+            raise exc
+        job = store.mark_submitted(job.id, sub.task_id, sub.request_id, sub.log_id)
+        log.info("job %d submitted as task %s", job.id, sub.task_id)
+        emit(Stage.QUEUED, task_id=sub.task_id)
+        if on_submitted is not None:
+            on_submitted(sub)
+    if job.state is not JobState.SUBMITTED or not job.task_id:
+        raise ValueError(f"job {job.id} is {job.state.value}; nothing to run")
+    return _finish(store, client, job, cancel, emit)
+
+
+def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToken | None,
+            emit: Callable[..., None]) -> Job:
+    task_id = job.task_id
+    assert task_id is not None
+    try:
+        def on_status(st: object) -> None:
+            state = getattr(st, "state", None)
+            emit(Stage.PROCESSING if int(state or 0) == 1 else Stage.QUEUED, task_id=task_id)
+
+        final = client.wait(task_id, cancel=cancel, on_status=on_status)
+        assert final.image_url is not None
+        emit(Stage.DOWNLOADING, task_id=task_id)
+        dest = store.result_path_for(job.id, _suffix(final.image_url))
+        client.download(final.image_url, dest, cancel=cancel, task_id=task_id,
+                        on_progress=lambda d, t: emit(Stage.DOWNLOADING, task_id=task_id,
+                                                      bytes_done=d, bytes_total=t))
+    except RefinerError as err:
+        err.task_id = err.task_id or task_id
+        if isinstance(err, _RESUMABLE) or (isinstance(err, DownloadError) and err.retryable):
+            store.note_error(job.id, err.to_dict())  # still SUBMITTED: resumable by id
+        elif isinstance(err, (TaskNotFound, ResultUnavailable)):
+            store.mark_finished(job.id, JobState.EXPIRED, err.to_dict())
+        else:
+            store.mark_finished(job.id, JobState.FAILED, err.to_dict())
+        raise
+    done = store.mark_succeeded(job.id, dest, final.request_id, final.log_id)
+    emit(Stage.DONE, task_id=task_id)
+    return done
+
+
+def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Job | None:
+    """Settle a job that cannot be resumed; return it, or None if it can be resumed."""
+    now = time.time() if now is None else now
+    born = job.submitted_at or job.created_at
+    if now - born > RESULT_TTL:
+        return store.mark_finished(job.id, JobState.EXPIRED, {
+            "type": "Expired",
+            "message": "Older than 24 hours before its result was stored: the service no "
+                       "longer keeps it. Re-run the job to refine these images again.",
+            "task_id": job.task_id})
+    if job.state is JobState.SUBMITTING:
+        err = SubmissionOutcomeUnknown(
+            "The app stopped while uploading this job, so we cannot tell whether the service "
+            "took it. It was NOT sent again (that could bill twice). Check your AILabTools "
+            "usage, then re-run if needed.", ErrorInfo())
+        return store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN, err.to_dict())
+    if job.state is JobState.PENDING:
+        return store.mark_finished(job.id, JobState.CANCELLED, {
+            "type": "Cancelled",
+            "message": "The app stopped before the upload started: nothing was sent. "
+                       "Re-run the job to submit it."})
+    return None
+
+
+def recover(store: JobStore, client_factory: Callable[[], RefinerClient], *,
+            cancel: CancelToken | None = None,
+            on_job: Callable[[Job, RefinerError | None], None] | None = None,
+            now: float | None = None) -> list[Job]:
+    """Finish every unfinished job: resume the young SUBMITTED ones, settle the rest.
+
+    Returns the jobs as they ended up. ``on_job(job, error)`` is called after each one.
+    Worker thread.
+    """
+    out: list[Job] = []
+    client: RefinerClient | None = None
+    try:
+        for job in store.unfinished():
+            if cancel is not None and cancel.cancelled:
+                break
+            settled = expire_or_abandon(store, job, now)
+            if settled is not None:
+                out.append(settled)
+                if on_job is not None:
+                    on_job(settled, None)
+                continue
+            if client is None:
+                client = client_factory()
+            error: RefinerError | None = None
+            try:
+                run_job(store, client, job, cancel=cancel)
+            except RefinerError as err:
+                error = err
+            current = store.get(job.id)
+            out.append(current)
+            if on_job is not None:
+                on_job(current, error)
+    finally:
+        if client is not None:
+            client.close()
+    return out

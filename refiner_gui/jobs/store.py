@@ -1,0 +1,409 @@
+"""The durable job store: SQLite (WAL) in the app's data folder. No Qt.
+
+Every step of a job is committed before the next network call that depends on it: above
+all, the task id is committed before the first poll, so a crash can never lose a task the
+service is billing for. Inputs are copied into the data folder by content hash, so the
+history stays viewable after the originals move; paths are stored relative to the store's
+folder, so the whole data folder can move too.
+
+Threads: each thread gets its own connection (SQLite connections are not shared across
+threads here); WAL lets the GUI read while a worker writes. All methods are thread-safe.
+
+Schema: versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` lists every step from
+an empty file, applied in order inside a transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from refiner_gui.config import app_paths
+from refiner_gui.jobs.models import VERDICTS, Job, JobState, StoredInput
+
+DB_NAME = "jobs.sqlite3"
+RESULT_TTL = 24 * 3600.0  # the service keeps results (and their links) for 24 hours
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: jobs and their inputs
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        state TEXT NOT NULL,
+        gender TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        task_id TEXT,
+        request_id TEXT,
+        log_id TEXT,
+        submitted_at REAL,
+        finished_at REAL,
+        error TEXT,
+        result_path TEXT,
+        verdict TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        note TEXT NOT NULL DEFAULT '',
+        reviewed_at REAL,
+        parent_id INTEGER
+    );
+    CREATE TABLE job_inputs (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        slot TEXT NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (job_id, slot)
+    );
+    CREATE INDEX jobs_by_state ON jobs(state);
+    CREATE INDEX jobs_by_created ON jobs(created_at);
+    CREATE INDEX jobs_by_task ON jobs(task_id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_SORT_COLUMNS = {"created_at", "updated_at", "state", "gender", "verdict", "id", "task_id"}
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used (newer schema, unwritable folder)."""
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What the history shows. Empty fields do not filter."""
+
+    states: tuple[JobState, ...] = ()
+    verdict: str | None = None  # "pass", "fail", or "unreviewed"
+    text: str = ""
+    tag: str | None = None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class JobStore:
+    """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.root = self.path.parent
+        self.inputs_dir = self.root / "inputs"
+        self.results_dir = self.root / "results"
+        for d in (self.root, self.inputs_dir, self.results_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._migrate()
+
+    @classmethod
+    def open_default(cls) -> JobStore:
+        return cls(app_paths().data / DB_NAME)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable against a killed process in WAL mode (only power loss can
+            # cost the last transactions), and much faster than FULL.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every thread's connection (call when no thread uses the store any more)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            c.close()
+        self._local = threading.local()
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The job history at {self.path.name} was written by a newer version of "
+                f"the app (schema {version}, this app knows {SCHEMA_VERSION}). Update the app.")
+        for step in range(version, SCHEMA_VERSION):
+            with self._write() as c:
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute(f"PRAGMA user_version = {step + 1}")
+
+    def schema_version(self) -> int:
+        return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(Path(path).resolve())
+
+    def _abs(self, stored: str | None) -> Path | None:
+        if not stored:
+            return None
+        p = Path(stored)
+        return p if p.is_absolute() else self.root / p
+
+    def store_input(self, path: Path) -> StoredInput:
+        """Copy ``path`` into the inputs folder under its content hash (once per content)."""
+        path = Path(path)
+        digest = sha256_file(path)
+        dest = self.inputs_dir / f"{digest}{path.suffix.lower() or '.img'}"
+        if not dest.exists():
+            fd, tmp = tempfile.mkstemp(prefix=".in.", suffix=".part", dir=self.inputs_dir)
+            os.close(fd)
+            try:
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, dest)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        return StoredInput(path=dest, sha256=digest, name=path.name)
+
+    def result_path_for(self, job_id: int, suffix: str = ".png") -> Path:
+        return self.results_dir / f"job-{job_id}{suffix}"
+
+    # -- writing --------------------------------------------------------------------------
+
+    def create_job(self, files: dict[str, Path], gender: str, *,
+                   parent_id: int | None = None) -> Job:
+        """Store the inputs and a PENDING job; returns it. Nothing is sent yet."""
+        stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
+        now = time.time()
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id) "
+                "VALUES (?, ?, ?, ?, ?)", (JobState.PENDING.value, gender, now, now, parent_id))
+            job_id = int(cur.lastrowid or 0)
+            c.executemany(
+                "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
+                [(job_id, slot, self._rel(s.path), s.sha256, s.name)
+                 for slot, s in stored.items()])
+        return self.get(job_id)
+
+    def create_resumed(self, task_id: str, gender: str = "") -> Job:
+        """A job for a task submitted elsewhere (``refiner-cli resume`` of an unknown id)."""
+        now = time.time()
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO jobs (state, gender, created_at, updated_at, task_id, "
+                "submitted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (JobState.SUBMITTED.value, gender, now, now, task_id, now))
+            job_id = int(cur.lastrowid or 0)
+        return self.get(job_id)
+
+    def _update(self, job_id: int, **fields: Any) -> Job:
+        fields["updated_at"] = time.time()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._write() as c:
+            cur = c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
+            if cur.rowcount != 1:
+                raise KeyError(job_id)
+        return self.get(job_id)
+
+    def mark_submitting(self, job_id: int) -> Job:
+        """Committed before the first byte is uploaded."""
+        return self._update(job_id, state=JobState.SUBMITTING.value, error=None)
+
+    def mark_submitted(self, job_id: int, task_id: str, request_id: str | None = None,
+                       log_id: str | None = None) -> Job:
+        """Committed before the first poll: from here on the task can always be resumed."""
+        return self._update(job_id, state=JobState.SUBMITTED.value, task_id=task_id,
+                            request_id=request_id, log_id=log_id, submitted_at=time.time())
+
+    def note_error(self, job_id: int, error: dict[str, Any]) -> Job:
+        """Record a passing problem (timeout, network) without changing the state."""
+        return self._update(job_id, error=json.dumps(error))
+
+    def mark_succeeded(self, job_id: int, result_path: Path, request_id: str | None = None,
+                       log_id: str | None = None) -> Job:
+        fields: dict[str, Any] = {"state": JobState.SUCCEEDED.value,
+                                  "result_path": self._rel(result_path),
+                                  "finished_at": time.time(), "error": None}
+        if request_id:
+            fields["request_id"] = request_id
+        if log_id:
+            fields["log_id"] = log_id
+        return self._update(job_id, **fields)
+
+    def mark_finished(self, job_id: int, state: JobState, error: dict[str, Any]) -> Job:
+        """End a job without a result: FAILED, OUTCOME_UNKNOWN, EXPIRED or CANCELLED."""
+        assert state.finished and state is not JobState.SUCCEEDED
+        fields: dict[str, Any] = {"state": state.value, "error": json.dumps(error),
+                                  "finished_at": time.time()}
+        for key in ("request_id", "log_id"):
+            if error.get(key):
+                fields[key] = error[key]
+        return self._update(job_id, **fields)
+
+    def set_review(self, job_id: int, verdict: str | None, tags: Iterable[str] = (),
+                   note: str = "") -> Job:
+        if verdict is not None and verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS} or None")
+        return self._update(job_id, verdict=verdict, tags=json.dumps(sorted(set(tags))),
+                            note=note, reviewed_at=time.time() if verdict else None)
+
+    def delete(self, job_id: int, *, delete_files: bool = True) -> None:
+        """Remove a job; its result file too, and inputs no other job uses."""
+        job = self.get(job_id)
+        with self._write() as c:
+            c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        if not delete_files:
+            return
+        if job.result_path is not None:
+            job.result_path.unlink(missing_ok=True)
+        for item in job.inputs.values():
+            still_used = self._conn().execute(
+                "SELECT 1 FROM job_inputs WHERE sha256 = ? LIMIT 1", (item.sha256,)).fetchone()
+            if not still_used:
+                item.path.unlink(missing_ok=True)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _job(self, row: sqlite3.Row, inputs: dict[str, StoredInput]) -> Job:
+        try:
+            tags = tuple(json.loads(row["tags"] or "[]"))
+        except ValueError:
+            tags = ()
+        try:
+            error = json.loads(row["error"]) if row["error"] else None
+        except ValueError:
+            error = {"message": str(row["error"])}
+        try:
+            state = JobState(row["state"])
+        except ValueError:
+            state = JobState.FAILED
+        return Job(
+            id=row["id"], state=state, gender=row["gender"], inputs=inputs,
+            created_at=row["created_at"], updated_at=row["updated_at"], task_id=row["task_id"],
+            request_id=row["request_id"], log_id=row["log_id"],
+            submitted_at=row["submitted_at"], finished_at=row["finished_at"], error=error,
+            result_path=self._abs(row["result_path"]), verdict=row["verdict"], tags=tags,
+            note=row["note"] or "", reviewed_at=row["reviewed_at"], parent_id=row["parent_id"])
+
+    def _inputs_for(self, ids: Sequence[int]) -> dict[int, dict[str, StoredInput]]:
+        out: dict[int, dict[str, StoredInput]] = {i: {} for i in ids}
+        conn = self._conn()
+        for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
+            chunk = list(ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(f"SELECT * FROM job_inputs WHERE job_id IN ({marks})", chunk):
+                path = self._abs(r["path"])
+                assert path is not None
+                out[r["job_id"]][r["slot"]] = StoredInput(path, r["sha256"], r["name"])
+        return out
+
+    def get(self, job_id: int) -> Job:
+        row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return self._job(row, self._inputs_for([job_id])[job_id])
+
+    def get_many(self, ids: Sequence[int]) -> list[Job]:
+        """Jobs in the order of ``ids`` (missing ids are skipped)."""
+        if not ids:
+            return []
+        rows: dict[int, sqlite3.Row] = {}
+        conn = self._conn()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk):
+                rows[r["id"]] = r
+        inputs = self._inputs_for([i for i in ids if i in rows])
+        return [self._job(rows[i], inputs[i]) for i in ids if i in rows]
+
+    def find_by_task(self, task_id: str) -> Job | None:
+        row = self._conn().execute(
+            "SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)
+        ).fetchone()
+        return self.get(row["id"]) if row else None
+
+    def _where(self, f: JobFilter | None) -> tuple[str, list[Any]]:
+        if f is None:
+            return "", []
+        clauses: list[str] = []
+        args: list[Any] = []
+        if f.states:
+            clauses.append(f"state IN ({','.join('?' * len(f.states))})")
+            args += [s.value for s in f.states]
+        if f.verdict == "unreviewed":
+            clauses.append("verdict IS NULL")
+        elif f.verdict:
+            clauses.append("verdict = ?")
+            args.append(f.verdict)
+        if f.tag:
+            clauses.append("tags LIKE ?")
+            args.append(f'%"{f.tag}"%')
+        text = f.text.strip()
+        if text:
+            like = f"%{text}%"
+            clauses.append(
+                "(task_id LIKE ? OR note LIKE ? OR gender LIKE ? OR error LIKE ? OR tags LIKE ?"
+                " OR CAST(id AS TEXT) = ? OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
+                " i.job_id = jobs.id AND i.name LIKE ?))")
+            args += [like, like, like, like, like, text, like]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def list_ids(self, f: JobFilter | None = None, *, sort: str = "created_at",
+                 descending: bool = True) -> list[int]:
+        """Ids of the jobs that match, sorted; cheap enough for tens of thousands."""
+        if sort not in _SORT_COLUMNS:
+            raise ValueError(f"cannot sort by {sort!r}")
+        where, args = self._where(f)
+        order = "DESC" if descending else "ASC"
+        sql = f"SELECT id FROM jobs{where} ORDER BY {sort} {order}, id {order}"
+        return [r[0] for r in self._conn().execute(sql, args)]
+
+    def list_jobs(self, f: JobFilter | None = None, *, sort: str = "created_at",
+                  descending: bool = True, limit: int | None = None) -> list[Job]:
+        ids = self.list_ids(f, sort=sort, descending=descending)
+        return self.get_many(ids[:limit] if limit is not None else ids)
+
+    def count(self, f: JobFilter | None = None) -> int:
+        where, args = self._where(f)
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM jobs{where}", args).fetchone()[0])
+
+    def unfinished(self) -> list[Job]:
+        """Jobs that a crash or a quit left in PENDING, SUBMITTING or SUBMITTED."""
+        return self.list_jobs(JobFilter(states=(JobState.PENDING, JobState.SUBMITTING,
+                                                JobState.SUBMITTED)), descending=False)
