@@ -2,7 +2,7 @@
 
 No Qt. The record holds ids support asks for, the gender, a sha256 of every input as it
 was uploaded, timestamps and the app version. It never holds the API key or the
-temporary result URL's query string (which may carry a signature).
+temporary result URL (which may carry a signature).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from refiner_gui import __version__
-from refiner_gui.api import RefineInputs, RefineResult
+from refiner_gui.jobs import Job
 from refiner_gui.outputs import export_image
 
 PNG_KEY = "refiner-gui"
@@ -31,31 +31,30 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.astimezone(timezone.utc).isoformat(timespec="seconds") if t else None
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
 
 
-def build_record(inputs: RefineInputs, result: RefineResult, *,
-                 submitted_at: datetime | None = None,
-                 finished_at: datetime | None = None) -> dict[str, Any]:
-    """The provenance record of one finished job."""
-    files = {slot: {"name": Path(p).name, "sha256": sha256_file(Path(p))}
-             for slot, p in inputs.files().items()}
+def build_record(job: Job) -> dict[str, Any]:
+    """The provenance record of one finished job (inputs hashed as they were uploaded)."""
+    files = {slot: {"name": item.name, "sha256": item.sha256}
+             for slot, item in job.inputs.items()}
     return {
         "app": "refiner-gui",
         "app_version": __version__,
-        "task_id": result.task_id,
-        "request_id": result.request_id,
-        "log_id": result.log_id,
-        "submit_request_id": result.submitted_request_id,
-        "submit_log_id": result.submitted_log_id,
-        "gender": inputs.gender,
+        "job_id": job.id,
+        "task_id": job.task_id,
+        "request_id": job.request_id,
+        "log_id": job.log_id,
+        "gender": job.gender,
         "inputs": files,
-        "result_sha256": sha256_file(result.output),
-        "submitted_at": _iso(submitted_at),
-        "finished_at": _iso(finished_at),
-        "saved_at": _iso(datetime.now(timezone.utc)),
-        "result_url_host": result.image_url.split("/")[2] if "://" in result.image_url else None,
+        "result_sha256": sha256_file(job.result_path) if job.result_path else None,
+        "created_at": _iso(job.created_at),
+        "submitted_at": _iso(job.submitted_at),
+        "finished_at": _iso(job.finished_at),
+        "saved_at": _iso(datetime.now(timezone.utc).timestamp()),
     }
 
 

@@ -33,14 +33,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QImageReader
 
-from refiner_gui.api import (
-    CancelToken,
-    RefineInputs,
-    RefinerError,
-    RefineResult,
-    Submission,
-)
+from refiner_gui.api import CancelToken, RefinerError
 from refiner_gui.api.errors import ErrorInfo
+from refiner_gui.jobs import Job, JobStore, recover, run_job
+from refiner_gui.slots import COARSE
 
 log = logging.getLogger(__name__)
 
@@ -68,35 +64,57 @@ def load_image(path: Path, max_side: int | None = None) -> QImage:
 
 
 @dataclass(frozen=True)
-class JobOutcome:
-    """What a successful job hands to the GUI thread."""
+class JobRequest:
+    """A new job: the files to upload by slot (fixed copies where the user pressed Fix)."""
 
-    result: RefineResult
+    files: dict[str, Path]
+    gender: str
+    parent_id: int | None = None
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a successful job hands to the GUI thread: the stored job and decoded images."""
+
+    job: Job
     coarse: QImage
     refined: QImage
 
 
-class JobWorker(QObject):
-    """Runs one refinement on a worker thread. Create on the GUI thread, then move.
+def load_job_images(job: Job) -> JobOutcome:
+    """Decode a finished job's coarse input and refined result. Any thread."""
+    coarse_path = job.input_path(COARSE)
+    if coarse_path is None or job.result_path is None:
+        raise ValueError(f"job {job.id} has no result to show")
+    return JobOutcome(job, load_image(coarse_path), load_image(job.result_path))
 
-    Signals are emitted on the worker thread and delivered queued to GUI-thread slots.
+
+class JobWorker(QObject):
+    """Runs one durable job on a worker thread. Create on the GUI thread, then move.
+
+    A new job is written to the store (inputs copied) on the worker thread, so large
+    inputs never stall the GUI; ``created(job_id)`` says so before anything is sent. The
+    store is updated before every step (see :mod:`refiner_gui.jobs.runner`). Signals are
+    emitted on the worker thread and delivered queued to GUI-thread slots.
     """
 
+    created = Signal(int)  # job id: the job exists durably from here on
     progress = Signal(object)  # ProgressEvent
-    submitted = Signal(object)  # Submission: the task id exists from here on
+    submitted = Signal(object)  # Submission: the task id is stored from here on
     succeeded = Signal(object)  # JobOutcome
     failed = Signal(object)  # RefinerError (Cancelled included)
     finished = Signal()
 
-    def __init__(self, client_factory: ClientFactory, inputs: RefineInputs, dest: Path,
-                 *, on_submitted: Callable[[Submission], None] | None = None,
-                 resume_task_id: str | None = None) -> None:
+    def __init__(self, client_factory: ClientFactory, store: JobStore,
+                 request: JobRequest | None = None, *,
+                 resume_job_id: int | None = None) -> None:
         super().__init__()
+        if (request is None) == (resume_job_id is None):
+            raise ValueError("give either a request or a job id to resume")
         self._client_factory = client_factory
-        self._inputs = inputs
-        self._dest = Path(dest)
-        self._resume = resume_task_id
-        self._store_submitted = on_submitted
+        self._store = store
+        self._request = request
+        self._resume_job_id = resume_job_id
         self.token = CancelToken()
 
     def cancel(self) -> None:
@@ -107,26 +125,20 @@ class JobWorker(QObject):
     def run(self) -> None:
         """The whole job, linearly. Worker thread only."""
         client: RefinerClient | None = None
-        task_id: str | None = self._resume
+        task_id: str | None = None
         try:
-            client = self._client_factory()
-
-            def submitted(sub: Submission) -> None:
-                nonlocal task_id
-                task_id = sub.task_id
-                if self._store_submitted is not None:
-                    self._store_submitted(sub)  # durable before the first poll
-                self.submitted.emit(sub)
-
-            if self._resume:
-                result = client.resume(self._resume, self._dest, cancel=self.token,
-                                       on_event=self.progress.emit)
+            if self._request is not None:
+                job = self._store.create_job(self._request.files, self._request.gender,
+                                             parent_id=self._request.parent_id)
             else:
-                result = client.refine(self._inputs, self._dest, cancel=self.token,
-                                       on_event=self.progress.emit, on_submitted=submitted)
-            coarse = load_image(self._inputs.coarse)
-            refined = load_image(result.output)
-            self.succeeded.emit(JobOutcome(result, coarse, refined))
+                assert self._resume_job_id is not None
+                job = self._store.get(self._resume_job_id)
+            task_id = job.task_id
+            self.created.emit(job.id)
+            client = self._client_factory()
+            final = run_job(self._store, client, job, cancel=self.token,
+                            on_event=self.progress.emit, on_submitted=self.submitted.emit)
+            self.succeeded.emit(load_job_images(final))
         except RefinerError as err:
             if task_id and not err.task_id:
                 err.task_id = task_id
@@ -142,6 +154,37 @@ class JobWorker(QObject):
             self.finished.emit()
 
 
+class RecoveryWorker(QObject):
+    """Finishes the jobs a crash or quit left unfinished (see ``jobs.recover``).
+
+    Worker thread; ``settled(job_id)`` after each job, ``summary(list[Job])`` at the end.
+    """
+
+    settled = Signal(int)
+    summary = Signal(object)
+    finished = Signal()
+
+    def __init__(self, client_factory: ClientFactory, store: JobStore) -> None:
+        super().__init__()
+        self._client_factory = client_factory
+        self._store = store
+        self.token = CancelToken()
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            jobs = recover(self._store, self._client_factory, cancel=self.token,
+                           on_job=lambda job, _err: self.settled.emit(job.id))
+            self.summary.emit(jobs)
+        except Exception:  # reported in the log; the jobs stay resumable next time
+            log.exception("recovery failed")
+        finally:
+            self.finished.emit()
+
+
 class JobRunner(QObject):
     """Owns one job's QThread and worker, from start until the thread has finished.
 
@@ -151,7 +194,8 @@ class JobRunner(QObject):
 
     done = Signal()
 
-    def __init__(self, worker: JobWorker, parent: QObject | None = None) -> None:
+    def __init__(self, worker: JobWorker | RecoveryWorker,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
         self.thread: QThread | None = QThread()

@@ -205,9 +205,10 @@ def test_save_refined_with_provenance(qtbot, make_window, sandbox, job_images, t
     record = read_png_record(target)
     side = json.loads(sidecar_path(target).read_text())
     assert record == side
-    r = w._last.outcome.result
-    assert record["task_id"] == r.task_id and record["request_id"] == r.request_id
-    assert record["log_id"] == r.log_id and record["gender"] == "woman"
+    job = w._last.job
+    assert record["task_id"] == job.task_id and record["request_id"] == job.request_id
+    assert record["log_id"] == job.log_id and record["gender"] == "woman"
+    assert record["job_id"] == job.id
     assert record["inputs"]["person_image"]["sha256"] == sha256_file(job_images["person"])
     assert record["app_version"] and record["finished_at"]
     assert KEY not in sidecar_path(target).read_text()
@@ -249,3 +250,44 @@ def test_demo_mode_end_to_end(qtbot):
         w.shutdown()
     finally:
         demo.stop()
+
+
+def test_jobs_are_stored_and_unfinished_ones_resume_on_start(qtbot, job_images, sandbox):
+    from refiner_gui.api import RefineInputs
+    from refiner_gui.jobs import JobState, JobStore
+
+    store = JobStore.open_default()
+    files = {PERSON: job_images["person"], TOP: job_images["top"],
+             COARSE: job_images["coarse"]}
+    # A job submitted by a session that then died before polling...
+    waiting = store.create_job(files, "woman")
+    store.mark_submitting(waiting.id)
+    sub = factory(sandbox)().submit(RefineInputs(person=files[PERSON], top=files[TOP],
+                                                 coarse=files[COARSE], gender="woman"))
+    store.mark_submitted(waiting.id, sub.task_id, sub.request_id, sub.log_id)
+    # ...and one that died mid-upload.
+    uploading = store.create_job(files, "man")
+    store.mark_submitting(uploading.id)
+
+    w = MainWindow(client_factory=factory(sandbox), settings=Settings(), store=store)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: store.get(waiting.id).state is JobState.SUCCEEDED, timeout=20_000)
+    qtbot.waitUntil(lambda: w._recovery is None, timeout=10_000)
+    assert store.get(waiting.id).result_path.is_file()
+    assert store.get(uploading.id).state is JobState.OUTCOME_UNKNOWN
+    assert sandbox.submissions == 1  # nothing was submitted again
+    w.shutdown()
+    store.close()
+
+
+def test_a_window_job_is_recorded_in_the_store(qtbot, make_window, sandbox, job_images):
+    from refiner_gui.jobs import JobState
+
+    w = make_window(sandbox)
+    fill(qtbot, w, job_images)
+    run_job(qtbot, w)
+    job = w.store.get(w._job_id)
+    assert job.state is JobState.SUCCEEDED and job.task_id and job.result_path.is_file()
+    # the inputs were copied by content: the history survives the originals moving
+    assert job.inputs[PERSON].path != job_images["person"]
+    assert job.inputs[PERSON].path.read_bytes() == job_images["person"].read_bytes()

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,23 +42,25 @@ from refiner_gui.api import (
     AuthError,
     ConfigError,
     ProgressEvent,
-    RefineInputs,
     RefinerError,
     Stage,
     Submission,
 )
 from refiner_gui.config import app_paths
+from refiner_gui.jobs import JobStore
 from refiner_gui.keystore import get_api_key
 from refiner_gui.settings import Settings, load_settings, save_settings
-from refiner_gui.slots import BOTTOM, COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
+from refiner_gui.slots import COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
 from refiner_gui.ui.error_panel import ErrorPanel
 from refiner_gui.ui.inputs_panel import InputsPanel
 from refiner_gui.ui.viewer import CompareViewer, ViewMode
 from refiner_gui.workers import (
     BackgroundTask,
     JobOutcome,
+    JobRequest,
     JobRunner,
     JobWorker,
+    RecoveryWorker,
     submit_task,
     wait_for_background_tasks,
 )
@@ -82,14 +82,6 @@ STAGE_TEXT = {
 }
 
 
-@dataclass
-class FinishedJob:
-    inputs: RefineInputs
-    outcome: JobOutcome
-    submitted_at: datetime
-    finished_at: datetime
-
-
 class MainWindow(QMainWindow):
     """The app's window. GUI thread only.
 
@@ -101,16 +93,19 @@ class MainWindow(QMainWindow):
     """
 
     def __init__(self, *, client_factory: ClientFactory | None = None, demo: bool = False,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, store: JobStore | None = None,
+                 recover_on_start: bool = True) -> None:
         super().__init__()
         self.demo = demo
         self.settings = settings or load_settings()
+        self._owns_store = store is None
+        self.store = store or JobStore.open_default()
         self._client_factory = client_factory
         self._runner: JobRunner | None = None
-        self._job_inputs: RefineInputs | None = None
-        self._submitted_at: datetime | None = None
+        self._recovery: JobRunner | None = None
+        self._job_id: int | None = None  # the running (or last started) job
         self._task_id: str | None = None
-        self._last: FinishedJob | None = None
+        self._last: JobOutcome | None = None  # the finished job shown in the viewer
         self._job_start = 0.0
         self._stage_text = ""
         # Whether a key is stored is learnt off the GUI thread: probing the keyring's
@@ -121,8 +116,6 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.resize(1400, 860)
         paths = app_paths().ensure()
-        self._results_dir = paths.data / "results"
-        self._results_dir.mkdir(parents=True, exist_ok=True)
 
         self.inputs = InputsPanel(paths.data / "inputs")
         if self.settings.gender:
@@ -203,6 +196,9 @@ class MainWindow(QMainWindow):
         self._update_actions()
         if not demo and client_factory is None:
             self.refresh_key_status()
+        if recover_on_start:
+            # After the first paint: resume what a crash or quit left unfinished.
+            QTimer.singleShot(0, self.recover_unfinished)
 
     def refresh_key_status(self) -> None:
         """Look up (in the background) whether an API key is available, then update."""
@@ -387,33 +383,43 @@ class MainWindow(QMainWindow):
         else:
             self.start_job()
 
-    def start_job(self, resume_task_id: str | None = None) -> bool:
-        """Start a job from the current inputs (or resume a task). False if not startable."""
+    def start_job(self, *, parent_id: int | None = None) -> bool:
+        """Start a job from the current inputs. False if not startable (reason shown)."""
         if self.job_running():
             return False
         ready, reason = self.inputs.ready()
-        if not ready and resume_task_id is None:
+        if not ready:
             self.statusBar().showMessage(reason, 5000)
             return False
-        gender = self.inputs.gender() or self.settings.gender or "woman"
-        person, top, coarse = (self.inputs.path(s) for s in (PERSON, TOP, COARSE))
-        if person is None or top is None or coarse is None:
+        gender = self.inputs.gender()
+        files = {s: self.inputs.path(s) for s in SLOTS}
+        if gender is None or any(files[s] is None for s in (PERSON, TOP, COARSE)):
             return False
-        inputs = RefineInputs(person=person, top=top, coarse=coarse,
-                              bottom=self.inputs.path(BOTTOM), gender=gender)
-        dest = self._results_dir / f"job-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.png"
-        worker = JobWorker(self._make_client, inputs, dest, resume_task_id=resume_task_id)
+        request = JobRequest({s: p for s, p in files.items() if p is not None}, gender,
+                             parent_id=parent_id)
+        self._launch(JobWorker(self._make_client, self.store, request), "Uploading")
+        return True
+
+    def resume_job(self, job_id: int) -> bool:
+        """Wait again for a submitted job (never re-submits it)."""
+        if self.job_running():
+            return False
+        self._launch(JobWorker(self._make_client, self.store, resume_job_id=job_id),
+                     "Resuming")
+        return True
+
+    def _launch(self, worker: JobWorker, stage_text: str) -> None:
+        worker.created.connect(self._on_created)
         worker.progress.connect(self._on_progress)
         worker.submitted.connect(self._on_submitted)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
         self._runner = JobRunner(worker, self)
         self._runner.done.connect(self._on_runner_done)
-        self._job_inputs = inputs
-        self._task_id = resume_task_id
-        self._submitted_at = datetime.now().astimezone()
+        self._job_id = None
+        self._task_id = None
         self._job_start = time.monotonic()
-        self._stage_text = "Resuming" if resume_task_id else "Uploading"
+        self._stage_text = stage_text
         self.error_panel.hide()
         self.inputs.highlight(None, None)
         self.progress.setRange(0, 0)
@@ -422,12 +428,48 @@ class MainWindow(QMainWindow):
         self._runner.start()
         self._update_actions()
         self._show_elapsed()
-        log.info("job started (resume=%s)", bool(resume_task_id))
-        return True
 
     @Slot(str)
     def resume_task(self, task_id: str) -> None:
-        self.start_job(resume_task_id=task_id)
+        """The error panel's "Resume task": the job with that task id."""
+        job = self.store.find_by_task(task_id)
+        if job is not None:
+            self.resume_job(job.id)
+
+    @Slot(int)
+    def _on_created(self, job_id: int) -> None:
+        self._job_id = job_id
+        self.job_stored(job_id)
+
+    def job_stored(self, job_id: int) -> None:
+        """A job row changed in the store (hook for the history panel)."""
+
+    def recover_unfinished(self) -> None:
+        """Resume, in the background, every job a crash or quit left unfinished."""
+        if self._recovery is not None or not self.store.unfinished():
+            return
+        worker = RecoveryWorker(self._make_client, self.store)
+        worker.settled.connect(self.job_stored)
+        worker.summary.connect(self._on_recovered)
+        self._recovery = JobRunner(worker, self)
+        self._recovery.done.connect(self._on_recovery_done)
+        self._recovery.start()
+        self.statusBar().showMessage("Resuming unfinished jobs from the last session…")
+
+    @Slot(object)
+    def _on_recovered(self, jobs: list) -> None:
+        if not jobs:
+            return
+        counts: dict[str, int] = {}
+        for job in jobs:
+            counts[job.state.label] = counts.get(job.state.label, 0) + 1
+        parts = ", ".join(f"{n} {label.lower()}" for label, n in counts.items())
+        self.statusBar().showMessage(f"Unfinished jobs from the last session: {parts}.",
+                                     15_000)
+
+    @Slot()
+    def _on_recovery_done(self) -> None:
+        self._recovery = None
 
     @Slot()
     def cancel_job(self) -> None:
@@ -467,22 +509,30 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_succeeded(self, outcome: JobOutcome) -> None:
-        assert self._job_inputs is not None
         self._tick.stop()  # the final text below must not be overwritten by the ticker
-        self._last = FinishedJob(self._job_inputs, outcome, self._submitted_at or
-                                 datetime.now().astimezone(), datetime.now().astimezone())
+        elapsed = time.monotonic() - self._job_start
+        self.show_outcome(outcome)
+        self.stage_label.setText(f"Done in {elapsed:.0f} s · task {outcome.job.task_id}")
+        self.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
+        self.job_stored(outcome.job.id)
+
+    def show_outcome(self, outcome: JobOutcome) -> None:
+        """Show a finished job in the viewer. GUI thread."""
+        self._last = outcome
         self.viewer.set_images(outcome.coarse, outcome.refined)
         self.placeholder.hide()
         self.viewer.show()
         self.result_bar.show()
-        r = outcome.result
-        self.result_label.setText(f"Task {r.task_id} · {r.elapsed:.0f} s")
-        self.stage_label.setText(f"Done in {r.elapsed:.0f} s · task {r.task_id}")
-        self.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
+        job = outcome.job
+        when = datetime.fromtimestamp(job.finished_at or job.created_at)
+        self.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
+        self._update_actions()
 
     @Slot(object)
     def _on_failed(self, err: RefinerError) -> None:
         self._tick.stop()
+        if self._job_id is not None:
+            self.job_stored(self._job_id)
         log.info("job failed: %s %s", type(err).__name__, err.code or "")
         self.error_panel.show_error(err)
         if err.slot:
@@ -502,9 +552,10 @@ class MainWindow(QMainWindow):
         from refiner_gui.outputs import render_name
 
         assert self._last is not None
-        r = self._last.outcome.result
-        stem = render_name(self.settings.filename_pattern, task_id=r.task_id,
-                           when=self._last.finished_at, gender=self._last.inputs.gender)
+        job = self._last.job
+        stem = render_name(self.settings.filename_pattern, task_id=job.task_id or str(job.id),
+                           when=datetime.fromtimestamp(job.finished_at or job.created_at),
+                           gender=job.gender)
         return self.settings.output_path() / f"{stem}{suffix}"
 
     @Slot()
@@ -525,12 +576,12 @@ class MainWindow(QMainWindow):
             dest = dest.with_suffix(suffix)
         from refiner_gui.provenance import build_record, save_with_provenance
 
-        record = build_record(self._last.inputs, self._last.outcome.result,
-                              submitted_at=self._last.submitted_at,
-                              finished_at=self._last.finished_at)
+        job = self._last.job
+        assert job.result_path is not None
+        record = build_record(job)
         try:
             # The dialog already asked before replacing an existing file.
-            save_with_provenance(self._last.outcome.result.output, dest, record,
+            save_with_provenance(job.result_path, dest, record,
                                  overwrite=True)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self, "Could not save", f"Could not save {dest.name}: {exc}")
@@ -558,7 +609,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def copy_refined(self) -> None:
         if self._last is not None:
-            QGuiApplication.clipboard().setImage(self._last.outcome.refined)
+            QGuiApplication.clipboard().setImage(self._last.refined)
             self.statusBar().showMessage("Refined image copied.", 4000)
 
     @Slot()
@@ -626,21 +677,24 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the job thread and background tasks (cancel, quit, wait; never terminate)."""
-        if self._runner is not None:
-            self._runner.stop()
-            QGuiApplication.processEvents()  # deliver the queued finished signals
+        for runner in (self._runner, self._recovery):
+            if runner is not None:
+                runner.stop()
+        QGuiApplication.processEvents()  # deliver the queued finished signals
         self.inputs.shutdown()
         self.viewer.shutdown()
         wait_for_background_tasks()
+        if self._owns_store:
+            self.store.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self._runner is not None:
             task = f" (task {self._task_id})" if self._task_id else ""
             answer = QMessageBox.question(
                 self, "A job is running",
-                f"A refinement is still running{task}. Quit anyway?\n\nThe service keeps "
-                "working on a submitted task; its id is in the log so it can be resumed "
-                "within 24 hours.")
+                f"A refinement is still running{task}. Quit anyway?\n\nA submitted task "
+                "is kept in the job history and resumed the next time the app starts "
+                "(results are kept for 24 hours).")
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
