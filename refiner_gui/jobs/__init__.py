@@ -2,8 +2,15 @@
 
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
 from refiner_gui.jobs.runner import expire_or_abandon, job_inputs, recover, run_job
-from refiner_gui.jobs.store import RESULT_TTL, SCHEMA_VERSION, JobFilter, JobStore, StoreError
+from refiner_gui.jobs.store import (
+    RESULT_TTL,
+    SCHEMA_VERSION,
+    JobFilter,
+    JobStateError,
+    JobStore,
+    StoreError,
+)
 
 __all__ = ["DEFECT_TAGS", "RESULT_TTL", "SCHEMA_VERSION", "VERDICTS", "Job", "JobFilter",
-           "JobState", "JobStore", "StoreError", "StoredInput", "expire_or_abandon",
-           "job_inputs", "recover", "run_job"]
+           "JobState", "JobStateError", "JobStore", "StoreError", "StoredInput",
+           "expire_or_abandon", "job_inputs", "recover", "run_job"]

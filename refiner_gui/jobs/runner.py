@@ -24,6 +24,7 @@ from refiner_gui.api.errors import (
     Cancelled,
     DownloadError,
     ErrorInfo,
+    InputRejected,
     NetworkError,
     RefinerError,
     ResultUnavailable,
@@ -39,10 +40,12 @@ from refiner_gui.api.models import (
     RefineInputs,
     Stage,
     Submission,
+    TaskState,
+    TaskStatus,
 )
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.store import RESULT_TTL, JobStore
-from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
+from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
 if TYPE_CHECKING:
     from refiner_gui.api.client import RefinerClient
@@ -62,17 +65,51 @@ def job_inputs(job: Job) -> RefineInputs:
 
 def _suffix(url: str) -> str:
     path = url.split("?", 1)[0].lower()
-    return ".jpg" if path.endswith((".jpg", ".jpeg")) else ".png"
+    for ext in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+        if path.endswith(ext):
+            return ".jpg" if ext == ".jpeg" else ext
+    return ".png"
+
+
+def _input_problem(job: Job) -> str | None:
+    """Why the stored inputs cannot be uploaded, or None.
+
+    Checked before SUBMITTING, so a job with a missing file fails plainly (nothing sent)
+    instead of ending "outcome unknown".
+    """
+    missing = [slot for slot in (PERSON, TOP, COARSE) if slot not in job.inputs]
+    if missing:
+        return f"The job has no {', '.join(missing)}; it cannot be sent."
+    if job.gender not in GENDERS:
+        return f"The job's gender is {job.gender!r}; it must be one of {', '.join(GENDERS)}."
+    gone = [item.name for item in job.inputs.values() if not item.path.is_file()]
+    if gone:
+        return (f"The stored copies of {', '.join(gone)} are missing from the data folder; "
+                "nothing was sent. Create the job again from the original images.")
+    return None
 
 
 def run_job(store: JobStore, client: RefinerClient, job: Job, *,
             cancel: CancelToken | None = None, on_event: ProgressCallback | None = None,
             on_submitted: Callable[[Submission], None] | None = None) -> Job:
-    """Take ``job`` as far as it can go; return it finished (or still SUBMITTED).
+    """Take ``job`` as far as it can go; return it finished (SUCCEEDED).
 
-    A PENDING job is submitted; a SUBMITTED job is only polled and downloaded. Every
-    failure is recorded in the store first, then re-raised (with the task id attached).
-    Worker thread (or the command line's main thread).
+    A PENDING job is submitted; a SUBMITTED job is only polled and downloaded (never
+    submitted again). Every failure is recorded in the store first, then re-raised (with
+    the task id attached). Commit order: SUBMITTING before the upload starts, SUBMITTED
+    with the task id before the first poll, SUCCEEDED once the result file is stored
+    under its final name.
+
+    Raises:
+        RefinerError: the failure, after it was recorded. The job's state tells what
+            next: SUBMITTED (timeout, network, cancel while waiting) is resumable by
+            calling ``run_job`` again; the other states are final.
+        JobStateError: the job is no longer PENDING in the store (another thread or
+            process took it): nothing was sent.
+        ValueError: the job is finished; nothing to run.
+
+    Thread: one worker thread (or the command line's main thread) per job; the store may
+    be shared with other threads. Two runs of the same PENDING job never both upload.
     """
     start = time.monotonic()
 
@@ -81,10 +118,16 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
             on_event(ProgressEvent(stage=stage, elapsed=time.monotonic() - start, **kw))
 
     if job.state is JobState.PENDING:
-        store.mark_submitting(job.id)
+        problem = _input_problem(job)
+        if problem is not None:
+            store.mark_finished(job.id, JobState.FAILED, {"type": "InputMissing",
+                                                          "message": problem})
+            raise InputRejected(problem)
+        inputs = job_inputs(job)
+        store.mark_submitting(job.id)  # JobStateError if another run got here first
         emit(Stage.UPLOADING, bytes_done=0)
         try:
-            sub = client.submit(job_inputs(job), cancel=cancel,
+            sub = client.submit(inputs, cancel=cancel,
                                 on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d,
                                                             bytes_total=t))
         except RefinerError as err:
@@ -96,11 +139,11 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
                 state = JobState.FAILED
             store.mark_finished(job.id, state, err.to_dict())
             raise
-        except BaseException as exc:
+        except BaseException:
             # A bug or an interrupt while the upload may be under way: we cannot tell.
             store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN,
                                 SubmissionOutcomeUnknown().to_dict())
-            raise exc
+            raise
         job = store.mark_submitted(job.id, sub.task_id, sub.request_id, sub.log_id)
         log.info("job %d submitted as task %s", job.id, sub.task_id)
         emit(Stage.QUEUED, task_id=sub.task_id)
@@ -115,10 +158,18 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
             emit: Callable[..., None]) -> Job:
     task_id = job.task_id
     assert task_id is not None
+    # A previous run may have stored the file and died before committing SUCCEEDED: the
+    # file is whole (downloads appear under their final name only when complete and
+    # verified), and by now its URL may be dead, so take it as it is.
+    already = store.existing_result(job.id)
+    if already is not None:
+        done = store.mark_succeeded(job.id, already)
+        emit(Stage.DONE, task_id=task_id)
+        return done
     try:
-        def on_status(st: object) -> None:
-            state = getattr(st, "state", None)
-            emit(Stage.PROCESSING if int(state or 0) == 1 else Stage.QUEUED, task_id=task_id)
+        def on_status(st: TaskStatus) -> None:
+            emit(Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
+                 task_id=task_id)
 
         final = client.wait(task_id, cancel=cancel, on_status=on_status)
         assert final.image_url is not None
@@ -142,15 +193,21 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
 
 
 def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Job | None:
-    """Settle a job that cannot be resumed; return it, or None if it can be resumed."""
+    """Settle a job that cannot be resumed; return it, or None if it can be resumed.
+
+    Based on ``job`` as given; the store only changes a job that is still unfinished.
+    """
     now = time.time() if now is None else now
     born = job.submitted_at or job.created_at
     if now - born > RESULT_TTL:
+        if job.state is JobState.PENDING:
+            message = ("Older than 24 hours and never sent (nothing was billed). "
+                       "Re-run the job to refine these images.")
+        else:
+            message = ("Older than 24 hours before its result was stored: the service no "
+                       "longer keeps it. Re-run the job to refine these images again.")
         return store.mark_finished(job.id, JobState.EXPIRED, {
-            "type": "Expired",
-            "message": "Older than 24 hours before its result was stored: the service no "
-                       "longer keeps it. Re-run the job to refine these images again.",
-            "task_id": job.task_id})
+            "type": "Expired", "message": message, "task_id": job.task_id})
     if job.state is JobState.SUBMITTING:
         err = SubmissionOutcomeUnknown(
             "The app stopped while uploading this job, so we cannot tell whether the service "
@@ -171,8 +228,14 @@ def recover(store: JobStore, client_factory: Callable[[], RefinerClient], *,
             now: float | None = None) -> list[Job]:
     """Finish every unfinished job: resume the young SUBMITTED ones, settle the rest.
 
-    Returns the jobs as they ended up. ``on_job(job, error)`` is called after each one.
-    Worker thread.
+    Never submits anything: SUBMITTED jobs are polled and downloaded, SUBMITTING ones
+    become OUTCOME_UNKNOWN, PENDING ones CANCELLED, and any older than 24 h EXPIRED
+    (``now`` replaces the clock, for tests). Partial downloads of the jobs it handles are
+    removed. A job that fails unexpectedly is reported and the others still run.
+
+    Returns the jobs as they ended up. ``on_job(job, error)`` is called after each one,
+    on the calling thread. Worker thread; call it when this process runs no other job
+    (at start-up): it takes PENDING and SUBMITTING jobs for abandoned ones.
     """
     out: list[Job] = []
     client: RefinerClient | None = None
@@ -182,17 +245,25 @@ def recover(store: JobStore, client_factory: Callable[[], RefinerClient], *,
                 break
             settled = expire_or_abandon(store, job, now)
             if settled is not None:
+                store.remove_partial_files(job.id)
                 out.append(settled)
                 if on_job is not None:
                     on_job(settled, None)
                 continue
             if client is None:
                 client = client_factory()
+            # Only this job's leftovers: another process may be downloading other jobs.
+            store.remove_partial_files(job.id)
             error: RefinerError | None = None
             try:
                 run_job(store, client, job, cancel=cancel)
             except RefinerError as err:
                 error = err
+            except Exception as exc:  # one broken job must not stop the others
+                log.exception("recovering job %d failed", job.id)
+                error = RefinerError(f"Could not resume this job: {type(exc).__name__}: {exc}",
+                                     ErrorInfo(task_id=job.task_id))
+                store.note_error(job.id, error.to_dict())
             current = store.get(job.id)
             out.append(current)
             if on_job is not None:

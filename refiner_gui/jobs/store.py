@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -30,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from refiner_gui.config import app_paths
-from refiner_gui.jobs.models import VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "jobs.sqlite3"
 RESULT_TTL = 24 * 3600.0  # the service keeps results (and their links) for 24 hours
@@ -79,6 +82,18 @@ class StoreError(RuntimeError):
     """The store cannot be used (newer schema, unwritable folder)."""
 
 
+class JobStateError(StoreError):
+    """A state change was refused because the job is no longer in a state that allows it.
+
+    Raised above all by :meth:`JobStore.mark_submitting` when the job is not PENDING any
+    more: another thread or process took it (or settled it), so uploading it again could
+    bill twice.
+    """
+
+
+_UNFINISHED = (JobState.PENDING.value, JobState.SUBMITTING.value, JobState.SUBMITTED.value)
+
+
 @dataclass(frozen=True)
 class JobFilter:
     """What the history shows. Empty fields do not filter."""
@@ -87,6 +102,10 @@ class JobFilter:
     verdict: str | None = None  # "pass", "fail", or "unreviewed"
     text: str = ""
     tag: str | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def sha256_file(path: Path) -> str:
@@ -154,18 +173,24 @@ class JobStore:
         self._local = threading.local()
 
     def _migrate(self) -> None:
-        conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The job history at {self.path.name} was written by a newer version of "
-                f"the app (schema {version}, this app knows {SCHEMA_VERSION}). Update the app.")
-        for step in range(version, SCHEMA_VERSION):
+        # The version is read inside the write transaction: two processes opening a fresh
+        # file at once (the window and refiner-cli) must not both run the same step.
+        try:
             with self._write() as c:
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        c.execute(statement)
-                c.execute(f"PRAGMA user_version = {step + 1}")
+                version = int(c.execute("PRAGMA user_version").fetchone()[0])
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"The job history at {self.path} was written by a newer version of "
+                        f"the app (schema {version}; this app knows up to {SCHEMA_VERSION}). "
+                        "Update the app to open it; the file was left untouched.")
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            c.execute(statement)
+                    c.execute(f"PRAGMA user_version = {step + 1}")
+        except BaseException:
+            self.close()
+            raise
 
     def schema_version(self) -> int:
         return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
@@ -185,19 +210,55 @@ class JobStore:
         return p if p.is_absolute() else self.root / p
 
     def store_input(self, path: Path) -> StoredInput:
-        """Copy ``path`` into the inputs folder under its content hash (once per content)."""
+        """Copy ``path`` into the inputs folder under its content hash (once per content).
+
+        The copy appears under its final name only when complete (temp file + rename).
+        """
         path = Path(path)
         digest = sha256_file(path)
         dest = self.inputs_dir / f"{digest}{path.suffix.lower() or '.img'}"
-        if not dest.exists():
-            fd, tmp = tempfile.mkstemp(prefix=".in.", suffix=".part", dir=self.inputs_dir)
-            os.close(fd)
-            try:
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, dest)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+        self._copy_in(path, dest)
         return StoredInput(path=dest, sha256=digest, name=path.name)
+
+    def _copy_in(self, src: Path, dest: Path) -> None:
+        if dest.exists():
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".in.", suffix=".part", dir=self.inputs_dir)
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def remove_partial_files(self, job_id: int | None = None) -> int:
+        """Delete ``.part`` files left by a killed download (or input copy); return the count.
+
+        With ``job_id``, only that job's partial downloads go (safe while other jobs are
+        downloading in this or another process); without it, every ``.part`` file in the
+        results and inputs folders goes, so call that only when nothing else runs.
+        """
+        if job_id is not None:
+            patterns = [(self.results_dir, f".job-{job_id}.*.part")]
+        else:
+            patterns = [(self.results_dir, "*.part"), (self.inputs_dir, "*.part")]
+        removed = 0
+        for folder, pattern in patterns:
+            for p in folder.glob(pattern):
+                p.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def existing_result(self, job_id: int) -> Path | None:
+        """A complete result file already in the results folder for ``job_id``, if any.
+
+        Downloads land under their final name only once complete and verified, so a file
+        found here is whole, even if the process died before the job was marked done.
+        """
+        for p in sorted(self.results_dir.glob(f"job-{job_id}.*")):
+            if p.suffix != ".part" and p.is_file():
+                return p
+        return None
 
     def result_path_for(self, job_id: int, suffix: str = ".png") -> Path:
         return self.results_dir / f"job-{job_id}{suffix}"
@@ -210,6 +271,10 @@ class JobStore:
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
         now = time.time()
         with self._write() as c:
+            # Under the write lock, so a concurrent delete() cannot remove a shared input
+            # between the copy above and the insert below.
+            for slot, s in stored.items():
+                self._copy_in(Path(files[slot]), s.path)
             cur = c.execute(
                 "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id) "
                 "VALUES (?, ?, ?, ?, ?)", (JobState.PENDING.value, gender, now, now, parent_id))
@@ -240,19 +305,57 @@ class JobStore:
                 raise KeyError(job_id)
         return self.get(job_id)
 
+    def _update_if(self, job_id: int, states: Sequence[str], **fields: Any) -> bool:
+        """Update only while the job is in one of ``states``; True if it was updated."""
+        fields["updated_at"] = time.time()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        marks = ",".join("?" * len(states))
+        with self._write() as c:
+            cur = c.execute(f"UPDATE jobs SET {cols} WHERE id = ? AND state IN ({marks})",
+                            (*fields.values(), job_id, *states))
+            if cur.rowcount == 1:
+                return True
+            if c.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise KeyError(job_id)
+            return False
+
     def mark_submitting(self, job_id: int) -> Job:
-        """Committed before the first byte is uploaded."""
-        return self._update(job_id, state=JobState.SUBMITTING.value, error=None)
+        """Committed before the first byte is uploaded.
+
+        Atomic compare-and-set from PENDING: of two threads or processes that try to run
+        the same job, exactly one gets it; the other gets :class:`JobStateError` and must
+        not upload (that would bill twice).
+        """
+        if not self._update_if(job_id, (JobState.PENDING.value,),
+                               state=JobState.SUBMITTING.value, error=None):
+            current = self.get(job_id)
+            raise JobStateError(f"Job {job_id} is {current.state.value}, not pending: it is "
+                                "not uploaded (again).")
+        return self.get(job_id)
 
     def mark_submitted(self, job_id: int, task_id: str, request_id: str | None = None,
                        log_id: str | None = None) -> Job:
-        """Committed before the first poll: from here on the task can always be resumed."""
-        return self._update(job_id, state=JobState.SUBMITTED.value, task_id=task_id,
-                            request_id=request_id, log_id=log_id, submitted_at=time.time())
+        """Committed before the first poll: from here on the task can always be resumed.
+
+        The task id is stored whatever the job's state (unless it already SUCCEEDED): if
+        another process settled the upload as OUTCOME_UNKNOWN meanwhile, the id we now
+        hold is the better truth, and losing it would lose a billed task.
+        """
+        if not self._update_if(job_id, [s.value for s in JobState
+                                        if s is not JobState.SUCCEEDED],
+                               state=JobState.SUBMITTED.value, task_id=task_id,
+                               request_id=request_id, log_id=log_id, submitted_at=time.time(),
+                               error=None, finished_at=None):
+            log.warning("job %d already succeeded; task id %s not recorded", job_id, task_id)
+        return self.get(job_id)
 
     def note_error(self, job_id: int, error: dict[str, Any]) -> Job:
-        """Record a passing problem (timeout, network) without changing the state."""
-        return self._update(job_id, error=json.dumps(error))
+        """Record a passing problem (timeout, network) without changing the state.
+
+        Ignored once the job is finished (its own error, or none, stays).
+        """
+        self._update_if(job_id, _UNFINISHED, error=json.dumps(error))
+        return self.get(job_id)
 
     def mark_succeeded(self, job_id: int, result_path: Path, request_id: str | None = None,
                        log_id: str | None = None) -> Job:
@@ -266,36 +369,61 @@ class JobStore:
         return self._update(job_id, **fields)
 
     def mark_finished(self, job_id: int, state: JobState, error: dict[str, Any]) -> Job:
-        """End a job without a result: FAILED, OUTCOME_UNKNOWN, EXPIRED or CANCELLED."""
-        assert state.finished and state is not JobState.SUCCEEDED
+        """End a job without a result: FAILED, OUTCOME_UNKNOWN, EXPIRED or CANCELLED.
+
+        Only an unfinished job changes: a job another thread or process already finished
+        (above all one that SUCCEEDED) is returned as it is.
+        """
+        if not state.finished or state is JobState.SUCCEEDED:
+            raise ValueError(f"mark_finished cannot set {state.value}")
         fields: dict[str, Any] = {"state": state.value, "error": json.dumps(error),
                                   "finished_at": time.time()}
         for key in ("request_id", "log_id"):
             if error.get(key):
                 fields[key] = error[key]
-        return self._update(job_id, **fields)
+        self._update_if(job_id, _UNFINISHED, **fields)
+        return self.get(job_id)
 
     def set_review(self, job_id: int, verdict: str | None, tags: Iterable[str] = (),
                    note: str = "") -> Job:
+        """Set the review (replacing the previous one).
+
+        Raises ValueError for a verdict not in :data:`VERDICTS` (or None), a tag not in
+        :data:`DEFECT_TAGS`, or a note that is not a string; KeyError for an unknown job.
+        """
         if verdict is not None and verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS} or None")
-        return self._update(job_id, verdict=verdict, tags=json.dumps(sorted(set(tags))),
+            raise ValueError(f"verdict must be one of {VERDICTS} or None, not {verdict!r}")
+        if isinstance(tags, str):  # a bare string would be split into letters
+            raise ValueError("tags must be a collection of tag names, not one string")
+        tag_set = set(tags)
+        unknown = sorted(str(t) for t in tag_set if t not in DEFECT_TAGS)
+        if unknown:
+            raise ValueError(f"unknown defect tags {unknown}; known: {sorted(DEFECT_TAGS)}")
+        if not isinstance(note, str):
+            raise ValueError("note must be a string")
+        return self._update(job_id, verdict=verdict, tags=json.dumps(sorted(tag_set)),
                             note=note, reviewed_at=time.time() if verdict else None)
 
     def delete(self, job_id: int, *, delete_files: bool = True) -> None:
-        """Remove a job; its result file too, and inputs no other job uses."""
+        """Remove a job; its result file too, and stored inputs no other job uses.
+
+        The "still used?" check and the unlink run under the write lock, so a job being
+        created at the same time with the same input keeps its file.
+        """
         job = self.get(job_id)
         with self._write() as c:
             c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-        if not delete_files:
-            return
-        if job.result_path is not None:
-            job.result_path.unlink(missing_ok=True)
-        for item in job.inputs.values():
-            still_used = self._conn().execute(
-                "SELECT 1 FROM job_inputs WHERE sha256 = ? LIMIT 1", (item.sha256,)).fetchone()
-            if not still_used:
-                item.path.unlink(missing_ok=True)
+            if not delete_files:
+                return
+            if job.result_path is not None:
+                job.result_path.unlink(missing_ok=True)
+            for item in job.inputs.values():
+                # By stored path, not by hash: the same content can sit under two names
+                # (.jpg and .jpeg copies), and each file is unused on its own terms.
+                still_used = c.execute("SELECT 1 FROM job_inputs WHERE path = ? LIMIT 1",
+                                       (self._rel(item.path),)).fetchone()
+                if not still_used:
+                    item.path.unlink(missing_ok=True)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -372,15 +500,19 @@ class JobStore:
             clauses.append("verdict = ?")
             args.append(f.verdict)
         if f.tag:
-            clauses.append("tags LIKE ?")
-            args.append(f'%"{f.tag}"%')
+            # An exact element of the JSON list (LIKE would treat "_" in names as a wildcard).
+            clauses.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) t WHERE t.value = ?)")
+            args.append(f.tag)
         text = f.text.strip()
         if text:
-            like = f"%{text}%"
+            # The user's text is matched literally: % and _ are escaped.
+            like = "%" + _escape_like(text) + "%"
             clauses.append(
-                "(task_id LIKE ? OR note LIKE ? OR gender LIKE ? OR error LIKE ? OR tags LIKE ?"
-                " OR CAST(id AS TEXT) = ? OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
-                " i.job_id = jobs.id AND i.name LIKE ?))")
+                "(task_id LIKE ? ESCAPE '\\' OR note LIKE ? ESCAPE '\\'"
+                " OR gender LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
+                " OR tags LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?"
+                " OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
+                " i.job_id = jobs.id AND i.name LIKE ? ESCAPE '\\'))")
             args += [like, like, like, like, like, text, like]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
