@@ -1,0 +1,16 @@
+"""The job history: every stored job in a filterable, sortable table with thumbnails.
+
+Public name: :class:`HistoryPanel` (the widget the main window embeds as a tab or dock).
+Its parts:
+
+* ``model`` – :class:`HistoryModel`, a table model over the store's ids; SQLite filters and
+  sorts, jobs are fetched a page at a time for the rows being painted.
+* ``thumbnails`` – the lazy, bounded thumbnail cache; decoding runs on the thread pool.
+* ``panel`` – the widget: filters, count, row actions, the table.
+"""
+
+from __future__ import annotations
+
+from refiner_gui.ui.history.panel import HistoryPanel
+
+__all__ = ["HistoryPanel"]
