@@ -1,0 +1,640 @@
+"""The review bar: record a verdict, defect tags and a note for the shown look, by keyboard.
+
+A view in the STYLE.md sense: it shows one review and reports what the user changed; it
+never stores anything and does not know which job is shown. The main window embeds it
+under the result viewer, feeds it with :meth:`ReviewBar.set_review` /
+:meth:`ReviewBar.set_position` and saves what :attr:`ReviewBar.reviewChanged` reports.
+
+Keys (window-wide, see :data:`KEY_MAP`) work wherever the focus is in the bar's window,
+except in an editable text field, where letters and digits are typed instead.
+
+Threads: everything here runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+import shiboken6
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSizePolicy,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS
+from refiner_gui.ui.drop_slot import ERROR, OK, PROBLEM, status_colour
+
+log = logging.getLogger(__name__)
+
+PASS, FAIL = VERDICTS
+
+NOTE_DEBOUNCE_MS = 400
+"""Quiet time after the last keystroke before a note edit is reported."""
+
+NOTE_MAX_LENGTH = 2000
+
+# Short button captions for the known tags, so nine toggles fit one row of a 1200 px
+# window; the full DEFECT_TAGS label is the tooltip and accessible name. Tags added to
+# DEFECT_TAGS later fall back to their full label.
+_SHORT_TAG_LABELS = {
+    "face_identity": "Face/identity",
+    "hands": "Hands",
+    "garment_colour": "Colour",
+    "pattern_logo": "Pattern/logo",
+    "garment_shape": "Shape/fit",
+    "background": "Background",
+    "artifacts": "Artifacts",
+    "crop_framing": "Crop/framing",
+    "other": "Other",
+}
+
+KEY_MAP: dict[str, str] = {
+    "P": "Pass (again: clear the verdict)",
+    "F": "Fail (again: clear the verdict)",
+    "1–9": "Toggle the defect tags, in DEFECT_TAGS order",
+    "E": "Edit the note (Enter or Esc: back to where you were)",
+    "N or ]": "Next look",
+    "B or [": "Previous look",
+    "Ctrl+B": "Blind review on/off",
+}
+"""What each key does (for help texts); the bar shows a short form of it."""
+
+_KEY_HINT = "P pass · F fail · 1–9 tags · E note · N next · B back · Ctrl+B blind"
+_BLIND_HIDDEN_HINT = "Blind: sides shuffled as A and B. Which looks better? A verdict reveals."
+_BLIND_REVEALED_HINT = "Blind: revealed, see the captions. N for the next look."
+
+
+@dataclass(frozen=True)
+class Review:
+    """One look's review as the user left it.
+
+    Attributes:
+        verdict: ``"pass"``, ``"fail"`` or None (not judged).
+        tags: defect tag ids, DEFECT_TAGS order first, then any stored ids this version
+            does not know (kept so that saving never drops them).
+        note: the free note, exactly as typed.
+    """
+
+    verdict: str | None
+    tags: tuple[str, ...]
+    note: str
+
+
+def _is_editing_text(widget: QWidget | None) -> bool:
+    """True when ``widget`` takes typed characters, so single-key shortcuts must not fire."""
+    if widget is None:
+        return False
+    if isinstance(widget, QLineEdit | QPlainTextEdit | QTextEdit):
+        return not widget.isReadOnly()
+    if isinstance(widget, QAbstractSpinBox):
+        return True
+    return isinstance(widget, QComboBox) and widget.isEditable()
+
+
+class _NoteEdit(QLineEdit):
+    """The note field. Esc and Enter leave it (``leaveRequested``); losing focus is
+    reported (``focusLeft``) so the bar can report the edit at once."""
+
+    leaveRequested = Signal()
+    focusLeft = Signal()
+
+    def event(self, event: QEvent) -> bool:
+        # Claim Esc before the window's shortcuts see it: the main window binds Esc to
+        # "Cancel job", and leaving the note must never cancel a running job.
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and not event.modifiers()
+        ):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        if not event.modifiers() and event.key() in (
+            Qt.Key.Key_Escape,
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
+        ):
+            event.accept()
+            self.leaveRequested.emit()
+            return
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt override)
+        super().focusOutEvent(event)
+        self.focusLeft.emit()
+
+
+class ReviewBar(QWidget):
+    """Verdict, defect tags and note for the shown look, plus look navigation and the
+    blind-review toggle; one or two compact rows for under the viewer.
+
+    Signals (all emitted on the GUI thread, only for user actions unless stated):
+        reviewChanged(Review): the user set or cleared the verdict, toggled a tag, or
+            edited the note. Note edits are reported 400 ms after the last keystroke, on
+            leaving the note, and before ``nextRequested`` / ``previousRequested`` and
+            :meth:`set_review`, so no typed text is lost when the look changes.
+        nextRequested(): go to the next look (N, ], the Next button, or auto-advance after
+            a verdict key). Not emitted on the last look (see :meth:`set_position`).
+        previousRequested(): go to the previous look (B, [, the Back button); not emitted
+            on the first look.
+        revealRequested(): blind mode is on and the user has just given a verdict on a
+            still-hidden look: the main window should now show the real labels
+            (``BlindAssignment.labels(revealed=True)``). Emitted right after
+            ``reviewChanged``. In blind mode a verdict key does not auto-advance, so the
+            reviewer sees the reveal; N moves on.
+        blindChanged(bool): blind mode was switched (by the user, Ctrl+B, or
+            :meth:`set_blind`); not emitted when it stays the same.
+
+    Contract with the main window, per shown job: ``set_position``, then ``set_review``
+    with the stored review, then ``set_enabled_review(job is finished)``. In blind mode,
+    draw a ``BlindAssignment``, show the images in its ``order`` with
+    ``labels(revealed=verdict is not None)``, and reveal on ``revealRequested``.
+
+    Keys are ``Qt.WindowShortcut`` shortcuts: they work anywhere in the bar's window
+    while the bar is visible, but not while an editable text field has the focus. They
+    claim 1–9, P, F, E, N, B, [, ] and Ctrl+B in that window; another window-wide action
+    on the same key makes Qt treat both as ambiguous and neither fires.
+    """
+
+    reviewChanged = Signal(object)
+    nextRequested = Signal()
+    previousRequested = Signal()
+    revealRequested = Signal()
+    blindChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Review")
+        self.setAccessibleDescription(
+            "Verdict, defect tags and note for the shown look. " + _KEY_HINT
+        )
+        self._verdict: str | None = None
+        self._extra_tags: tuple[str, ...] = ()  # stored tags this version does not know
+        self._reported_note = ""
+        self._review_enabled = True
+        self._revealed = False
+        self._index: int | None = None
+        self._total: int | None = None
+        self._return_focus: QWidget | None = None
+
+        self._note_timer = QTimer(self)
+        self._note_timer.setSingleShot(True)
+        self._note_timer.setInterval(NOTE_DEBOUNCE_MS)
+        self._note_timer.timeout.connect(self.commit_pending)
+
+        self._build()
+        self._build_shortcuts()
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_focus_changed)
+        self._update_verdict_buttons()
+        self._update_position()
+        self._update_blind_hint()
+
+    # ================================================================ public API
+    def review(self) -> Review:
+        """The review as shown now (the note as typed, even if not reported yet)."""
+        known = tuple(tag for tag, button in self._tag_buttons.items() if button.isChecked())
+        return Review(self._verdict, known + self._extra_tags, self._note.text())
+
+    def set_review(self, verdict: str | None, tags: Iterable[str], note: str) -> None:
+        """Show a job's stored review; emits nothing about it.
+
+        A note edit still waiting for its debounce is reported first (``reviewChanged``
+        with the review shown until now), so call this *before* switching the job your
+        ``reviewChanged`` handler saves to, or call :meth:`commit_pending` yourself.
+        Also resets the blind "revealed" state: a look with a verdict counts as revealed.
+
+        Raises:
+            ValueError: ``verdict`` is not None, "pass" or "fail".
+        """
+        if verdict is not None and verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {verdict!r}; expected one of {VERDICTS}")
+        self.commit_pending()
+        tag_set = list(dict.fromkeys(tags))
+        self._verdict = verdict
+        for tag, button in self._tag_buttons.items():
+            button.setChecked(tag in tag_set)
+        self._extra_tags = tuple(t for t in tag_set if t not in self._tag_buttons)
+        self._note.setText(note)  # setText does not emit textEdited: no debounce starts
+        self._note.setCursorPosition(0)
+        self._reported_note = note
+        self._revealed = verdict is not None
+        self._update_verdict_buttons()
+        self._update_blind_hint()
+
+    def commit_pending(self) -> None:
+        """Report a note edit now if it has not been reported yet (no-op otherwise)."""
+        self._note_timer.stop()
+        if self._note.text() != self._reported_note:
+            self._emit_review()
+
+    def set_position(self, index: int | None, total: int | None) -> None:
+        """Show "Look 3 of 27": ``index`` is 0-based (index 2 is the third look); None for
+        either means unknown. Back is disabled on index 0, Next on the last look."""
+        self._index = index
+        self._total = total
+        self._update_position()
+
+    def set_enabled_review(self, enabled: bool) -> None:
+        """Allow or block reviewing (block it while no finished job is shown). Blocked,
+        the verdict, tag and note controls are disabled and their keys do nothing;
+        navigation and the blind toggle keep working."""
+        if not enabled:
+            self.commit_pending()
+        self._review_enabled = enabled
+        for widget in (
+            self._pass_button,
+            self._fail_button,
+            self._note,
+            *self._tag_buttons.values(),
+        ):
+            widget.setEnabled(enabled)
+        for shortcut in self._review_shortcuts:
+            shortcut.setEnabled(enabled)
+
+    def review_enabled(self) -> bool:
+        return self._review_enabled
+
+    def blind(self) -> bool:
+        return self._blind_button.isChecked()
+
+    def set_blind(self, on: bool) -> None:
+        """Switch blind mode; emits ``blindChanged`` if it changes."""
+        self._blind_button.setChecked(on)
+
+    def auto_advance(self) -> bool:
+        return self._auto_button.isChecked()
+
+    def set_auto_advance(self, on: bool) -> None:
+        """After a verdict *key*, also emit ``nextRequested`` (not in blind mode, not for
+        mouse clicks, not when the verdict is cleared)."""
+        self._auto_button.setChecked(on)
+
+    def position_text(self) -> str:
+        return self._position_label.text()
+
+    def hint_text(self) -> str:
+        """The line of key hints."""
+        return self._hint_label.text()
+
+    def blind_text(self) -> str:
+        """What the bar says about blind review ("" while blind mode is off)."""
+        return self._blind_label.text() if self.blind() else ""
+
+    # ================================================================ building
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 3, 6, 3)
+        layout.setSpacing(2)
+        top = QHBoxLayout()
+        top.setSpacing(3)
+        bottom = QHBoxLayout()
+        bottom.setSpacing(6)
+        layout.addLayout(top)
+        layout.addLayout(bottom)
+
+        self._pass_button = self._button(
+            "\u2713 Pass (P)", "Pass", "The refined look is acceptable (P; press again to clear)"
+        )
+        self._fail_button = self._button(
+            "\u2717 Fail (F)",
+            "Fail",
+            "The refined look is not acceptable (F; press again to clear)",
+        )
+        self._pass_button.clicked.connect(self._on_pass_clicked)
+        self._fail_button.clicked.connect(self._on_fail_clicked)
+        top.addWidget(self._pass_button)
+        top.addWidget(self._fail_button)
+        top.addWidget(self._separator())
+
+        self._tag_buttons: dict[str, QToolButton] = {}
+        for number, (tag, label) in enumerate(DEFECT_TAGS.items(), start=1):
+            short = _SHORT_TAG_LABELS.get(tag, label)
+            key = f" ({number})" if number <= 9 else ""
+            button = self._button(
+                f"{number} {short}" if number <= 9 else short,
+                label,
+                f"Defect: {label}{key}. Toggle on or off.",
+            )
+            button.setAccessibleDescription(f"Defect tag{key}")
+            button.clicked.connect(self._on_tag_clicked)
+            button.toggled.connect(self._style_tags)
+            self._tag_buttons[tag] = button
+            top.addWidget(button)
+        top.addStretch(1)
+
+        self._back_button = self._button("\u25c0 Back", "Previous look", "Previous look (B or [)")
+        self._back_button.setCheckable(False)
+        self._back_button.clicked.connect(self._request_previous)
+        self._position_label = QLabel()
+        self._position_label.setAccessibleName("Look position")
+        self._position_label.setToolTip("Which look of the list is shown")
+        self._position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._position_label.setMinimumWidth(
+            self._position_label.fontMetrics().horizontalAdvance("Look 888 of 888")
+        )
+        self._next_button = self._button("Next \u25b6", "Next look", "Next look (N or ])")
+        self._next_button.setCheckable(False)
+        self._next_button.clicked.connect(self._request_next)
+        bottom.addWidget(self._back_button)
+        bottom.addWidget(self._position_label)
+        bottom.addWidget(self._next_button)
+
+        note_label = QLabel("&Note")
+        note_label.setAccessibleName("Note")
+        self._note = _NoteEdit()
+        self._note.setMaxLength(NOTE_MAX_LENGTH)
+        self._note.setPlaceholderText("What did you see? (E to type, Enter or Esc to leave)")
+        self._note.setAccessibleName("Review note")
+        self._note.setToolTip(
+            "A free note for this look (E). Keys type text here; Enter or Esc goes back."
+        )
+        self._note.setClearButtonEnabled(True)
+        note_label.setBuddy(self._note)
+        note_label.setToolTip(self._note.toolTip())
+        self._note.textEdited.connect(self._on_note_edited)
+        self._note.focusLeft.connect(self.commit_pending)
+        self._note.leaveRequested.connect(self._leave_note)
+        bottom.addWidget(note_label)
+        bottom.addWidget(self._note, 1)
+
+        self._auto_button = QCheckBox("Auto-advance")
+        self._auto_button.setChecked(True)
+        self._auto_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self._auto_button.setAccessibleName("Auto-advance")
+        self._auto_button.setToolTip(
+            "After a verdict key (P or F), go to the next look.\n"
+            "In blind mode the verdict reveals the sides instead; N moves on."
+        )
+        self._blind_button = self._button(
+            "Blind (Ctrl+B)",
+            "Blind review",
+            "Blind review (Ctrl+B): the sides are shuffled and called A and B\n"
+            "until you give a verdict, which reveals which one is refined.",
+        )
+        self._blind_button.toggled.connect(self._on_blind_toggled)
+        bottom.addWidget(self._auto_button)
+        bottom.addWidget(self._blind_button)
+
+        # Third line: the keys on the left, the blind-review state on the right, where a
+        # reviewer looks when the captions say "A" and "B".
+        hints = QHBoxLayout()
+        hints.setSpacing(12)
+        layout.addLayout(hints)
+        self._hint_label = QLabel(_KEY_HINT)
+        self._hint_label.setAccessibleName("Key hints")
+        self._hint_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self._hint_label.setToolTip("\n".join(f"{k}: {v}" for k, v in KEY_MAP.items()))
+        # Clipped in a narrow window rather than widening it.
+        self._hint_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._hint_label.setMinimumWidth(120)
+        self._blind_label = QLabel()
+        self._blind_label.setAccessibleName("Blind review state")
+        self._blind_label.setToolTip(self._blind_button.toolTip())
+        self._blind_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for label in (self._hint_label, self._blind_label):
+            font = label.font()
+            font.setPointSizeF(font.pointSizeF() * 0.92)
+            label.setFont(font)
+        bold = self._blind_label.font()
+        bold.setBold(True)
+        self._blind_label.setFont(bold)
+        hints.addWidget(self._hint_label, 1)
+        hints.addWidget(self._blind_label)
+
+    @staticmethod
+    def _button(text: str, name: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setCheckable(True)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        button.setAccessibleName(name)
+        button.setToolTip(tip)
+        # A click must not take the focus from the viewer: Space (flicker) and the zoom
+        # keys keep working after a mouse click; Tab still reaches every button.
+        button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        return button
+
+    @staticmethod
+    def _separator() -> QFrame:
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.VLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        return line
+
+    def _build_shortcuts(self) -> None:
+        self._review_shortcuts: list[QShortcut] = []
+
+        def add(key: str, slot: object, *, review: bool) -> QShortcut:
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            if review:
+                self._review_shortcuts.append(shortcut)
+            return shortcut
+
+        add("P", self._on_pass_key, review=True)
+        add("F", self._on_fail_key, review=True)
+        for number, tag in enumerate(list(self._tag_buttons)[:9], start=1):
+            add(str(number), partial(self._on_tag_key, tag), review=True)
+        add("E", self._focus_note, review=True)
+        for key in ("N", "]"):
+            add(key, self._on_next_key, review=False)
+        for key in ("B", "["):
+            add(key, self._on_previous_key, review=False)
+        add("Ctrl+B", self._blind_button.toggle, review=False)
+
+    # ================================================================ slots
+    @Slot(bool)
+    def _on_pass_clicked(self, checked: bool) -> None:
+        self._set_verdict(PASS if checked else None, by_key=False)
+
+    @Slot(bool)
+    def _on_fail_clicked(self, checked: bool) -> None:
+        self._set_verdict(FAIL if checked else None, by_key=False)
+
+    @Slot()
+    def _on_pass_key(self) -> None:
+        if self._keys_allowed(review=True):
+            self._set_verdict(None if self._verdict == PASS else PASS, by_key=True)
+
+    @Slot()
+    def _on_fail_key(self) -> None:
+        if self._keys_allowed(review=True):
+            self._set_verdict(None if self._verdict == FAIL else FAIL, by_key=True)
+
+    @Slot()
+    def _on_tag_clicked(self) -> None:
+        self._emit_review()
+
+    def _on_tag_key(self, tag: str) -> None:
+        if self._keys_allowed(review=True):
+            self._tag_buttons[tag].toggle()
+            self._emit_review()
+
+    @Slot()
+    def _on_next_key(self) -> None:
+        if self._keys_allowed(review=False):
+            self._request_next()
+
+    @Slot()
+    def _on_previous_key(self) -> None:
+        if self._keys_allowed(review=False):
+            self._request_previous()
+
+    @Slot()
+    def _request_next(self) -> None:
+        if self._next_button.isEnabled():
+            self.commit_pending()
+            self.nextRequested.emit()
+
+    @Slot()
+    def _request_previous(self) -> None:
+        if self._back_button.isEnabled():
+            self.commit_pending()
+            self.previousRequested.emit()
+
+    @Slot(str)
+    def _on_note_edited(self, _text: str) -> None:
+        self._note_timer.start()
+
+    @Slot()
+    def _focus_note(self) -> None:
+        if self._keys_allowed(review=True):
+            self._note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self._note.end(False)
+
+    @Slot()
+    def _leave_note(self) -> None:
+        self.commit_pending()
+        target = self._return_focus
+        self._return_focus = None
+        if (
+            target is not None
+            and shiboken6.isValid(target)
+            and target.isVisible()
+            and (target.isEnabled() and target.window() is self.window())
+        ):
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
+            # Nowhere sensible to go back to: with no focus widget the window's keys work.
+            self._note.clearFocus()
+
+    @Slot(QWidget, QWidget)
+    def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        # Remember where the user came from, so Esc/Enter in the note returns there.
+        if new is self._note and old is not None and old is not self._note:
+            self._return_focus = old
+
+    @Slot(bool)
+    def _on_blind_toggled(self, on: bool) -> None:
+        self._update_blind_hint()
+        self.blindChanged.emit(on)
+
+    # ================================================================ internals
+    def _keys_allowed(self, *, review: bool) -> bool:
+        """Whether a single-key shortcut may act now. Text fields normally claim typed
+        keys themselves (ShortcutOverride); this also covers those that do not."""
+        if review and not self._review_enabled:
+            return False
+        return not _is_editing_text(QApplication.focusWidget())
+
+    def _set_verdict(self, verdict: str | None, *, by_key: bool) -> None:
+        if verdict == self._verdict:
+            self._update_verdict_buttons()
+            return
+        self._verdict = verdict
+        self._update_verdict_buttons()
+        reveal = verdict is not None and self.blind() and not self._revealed
+        if verdict is not None:
+            self._revealed = True
+        self._update_blind_hint()
+        self._emit_review()
+        if reveal:
+            self.revealRequested.emit()
+        elif by_key and verdict is not None and self.auto_advance() and not self.blind():
+            self._request_next()
+
+    def _emit_review(self) -> None:
+        self._note_timer.stop()
+        self._reported_note = self._note.text()
+        self.reviewChanged.emit(self.review())
+
+    def _update_verdict_buttons(self) -> None:
+        self._pass_button.setChecked(self._verdict == PASS)
+        self._fail_button.setChecked(self._verdict == FAIL)
+        for button, kind in ((self._pass_button, OK), (self._fail_button, ERROR)):
+            font = button.font()
+            font.setBold(button.isChecked())
+            button.setFont(font)
+            pal = QPalette(self.palette())
+            if button.isChecked():
+                pal.setColor(QPalette.ColorRole.ButtonText, status_colour(kind, self.palette()))
+            button.setPalette(pal)
+
+    @Slot()
+    def _style_tags(self) -> None:
+        # Fusion shades a checked tool button only slightly darker; a reviewer scanning
+        # the row must see at a glance which defects are marked, so use the highlight.
+        for button in self._tag_buttons.values():
+            pal = QPalette(self.palette())
+            if button.isChecked():
+                pal.setColor(QPalette.ColorRole.Button, pal.color(QPalette.ColorRole.Highlight))
+                pal.setColor(
+                    QPalette.ColorRole.ButtonText, pal.color(QPalette.ColorRole.HighlightedText)
+                )
+            button.setPalette(pal)
+
+    def _update_position(self) -> None:
+        index, total = self._index, self._total
+        if index is None:
+            text = "No look" if not total else f"– of {total}"
+        elif total is None:
+            text = f"Look {index + 1}"
+        else:
+            text = f"Look {index + 1} of {total}"
+        self._position_label.setText(text)
+        self._back_button.setEnabled(index is None or index > 0)
+        self._next_button.setEnabled(index is None or total is None or index < total - 1)
+
+    def _update_blind_hint(self) -> None:
+        on = self.blind()
+        self._blind_label.setVisible(on)
+        text = _BLIND_REVEALED_HINT if self._revealed else _BLIND_HIDDEN_HINT
+        self._blind_label.setText(text)
+        # Amber while hidden (judge now), green once revealed; readable on light and dark.
+        pal = QPalette(self.palette())
+        kind = OK if self._revealed else PROBLEM
+        pal.setColor(QPalette.ColorRole.WindowText, status_colour(kind, self.palette()))
+        self._blind_label.setPalette(pal)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._update_verdict_buttons()
+            self._style_tags()
+            self._update_blind_hint()
+
+
+__all__ = ["KEY_MAP", "NOTE_DEBOUNCE_MS", "Review", "ReviewBar"]
