@@ -143,7 +143,7 @@ class JobStore:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(conn)
             # NORMAL is durable against a killed process in WAL mode (only power loss can
             # cost the last transactions), and much faster than FULL.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -152,6 +152,23 @@ class JobStore:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    @staticmethod
+    def _enable_wal(conn: sqlite3.Connection) -> None:
+        # The switch to WAL (first open of a fresh file) takes an exclusive lock and does
+        # not wait on the busy handler: two openers at once (the window and refiner-cli,
+        # or two threads) get "database is locked" at once. Retry for a while instead.
+        deadline = time.monotonic() + 30.0
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
