@@ -146,7 +146,8 @@ class _NoteEdit(QLineEdit):
 
 class ReviewBar(QWidget):
     """Verdict, defect tags and note for the shown look, plus look navigation and the
-    blind-review toggle; one or two compact rows for under the viewer.
+    blind-review toggle, for under the viewer: two rows of controls and a line of key
+    hints (about 66 px high at 1x with the default font).
 
     Signals (all emitted on the GUI thread, only for user actions unless stated):
         reviewChanged(Review): the user set or cleared the verdict, toggled a tag, or
@@ -339,7 +340,7 @@ class ReviewBar(QWidget):
             )
             button.setAccessibleDescription(f"Defect tag{key}")
             button.clicked.connect(self._on_tag_clicked)
-            button.toggled.connect(self._style_tags)
+            button.toggled.connect(self._style_toggles)
             self._tag_buttons[tag] = button
             top.addWidget(button)
         top.addStretch(1)
@@ -549,6 +550,7 @@ class ReviewBar(QWidget):
 
     @Slot(bool)
     def _on_blind_toggled(self, on: bool) -> None:
+        self._style_toggles()
         self._update_blind_hint()
         self.blindChanged.emit(on)
 
@@ -594,10 +596,10 @@ class ReviewBar(QWidget):
             button.setPalette(pal)
 
     @Slot()
-    def _style_tags(self) -> None:
+    def _style_toggles(self) -> None:
         # Fusion shades a checked tool button only slightly darker; a reviewer scanning
         # the row must see at a glance which defects are marked, so use the highlight.
-        for button in self._tag_buttons.values():
+        for button in (*self._tag_buttons.values(), self._blind_button):
             pal = QPalette(self.palette())
             if button.isChecked():
                 pal.setColor(QPalette.ColorRole.Button, pal.color(QPalette.ColorRole.Highlight))
@@ -633,7 +635,7 @@ class ReviewBar(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._update_verdict_buttons()
-            self._style_tags()
+            self._style_toggles()
             self._update_blind_hint()
 
 
