@@ -10,6 +10,7 @@ GUI thread only. The store is thread-safe; this model uses the GUI thread's conn
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -111,8 +112,9 @@ def matches(job: Job, f: JobFilter) -> bool:
         return False
     text = f.text.strip().lower()
     if text:
-        hay = [job.task_id or "", job.note, job.gender, str(job.error or ""),
-               " ".join(job.tags)] + [i.name for i in job.inputs.values()]
+        hay = [job.task_id or "", job.note, job.gender,
+               json.dumps(job.error) if job.error else "", json.dumps(list(job.tags))]
+        hay += [i.name for i in job.inputs.values()]
         if str(job.id) != text and not any(text in h.lower() for h in hay):
             return False
     return True
@@ -341,10 +343,18 @@ class HistoryModel(QAbstractTableModel):
             return {"pass": "Pass", "fail": "Fail"}.get(job.verdict or "", "Not reviewed")
         return self._display(job, col)
 
+    def thumbnail_loaded(self, row: int) -> bool:
+        """Whether ``row``'s pictures are in the cache (without asking for them)."""
+        job = self._jobs.get(self._ids[row])
+        return job is not None and self._thumbs.peek(self._thumb_key(job)) is not None
+
+    def _thumb_key(self, job: Job) -> ThumbKey:
+        return ThumbKey(str(job.input_path(COARSE) or ""), str(job.result_path or ""),
+                        round(self._dpr * 100))
+
     def _thumbnail(self, job: Job) -> QPixmap:
         """The cached pair, or a placeholder after asking for it (rows being painted only)."""
-        key = ThumbKey(str(job.input_path(COARSE) or ""), str(job.result_path or ""),
-                       round(self._dpr * 100))
+        key = self._thumb_key(job)
         pixmap = self._thumbs.get(key)
         if pixmap is not None:
             return pixmap

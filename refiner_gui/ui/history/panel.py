@@ -42,6 +42,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QMessageBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -282,6 +284,9 @@ class HistoryPanel(QWidget):
         self.table.setAccessibleDescription(
             "One row per job. Enter opens it; the context menu has more actions.")
         self.table.setModel(self.model)
+        # Task ids differ at both ends; cut them in the middle (the tooltip has all of it).
+        self._middle_elide = MiddleElideDelegate(self.table)
+        self.table.setItemDelegateForColumn(TASK, self._middle_elide)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -319,21 +324,28 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.table, 1)
 
     def _size_columns(self) -> None:
-        """Widths from the font, so 2x screens and large fonts keep every label readable."""
+        """Widths from the font, so 2x screens and large fonts keep every label readable,
+        and the note column (the last, stretched) still shows in a 1,100 px window."""
         fm = self.table.fontMetrics()
-        pad = 3 * fm.averageCharWidth() + 24  # cell margins and the header's sort arrow
+        margin = 2 * fm.averageCharWidth() + 4  # cell margins on both sides
+        arrow = 18  # the header's sort arrow
+
+        def fit(sample: str, header: str, extra: int = 0, sortable: bool = False) -> int:
+            return max(fm.horizontalAdvance(sample) + extra,
+                       fm.horizontalAdvance(header) + (arrow if sortable else 0)) + margin
+
         widths = {
-            THUMBS: max(PAIR_SIZE.width() + 12, fm.horizontalAdvance("Coarse · Refined") + pad),
-            STATE: fm.horizontalAdvance("Outcome unknown") + 16 + pad,
-            DATE: fm.horizontalAdvance("30 Sep 2099 23:59") + pad,
-            GENDER: fm.horizontalAdvance("Gender") + pad,
-            VERDICT: fm.horizontalAdvance("Verdict") + pad,
-            TAGS: fm.horizontalAdvance("Face or identity changed, Hands") + pad // 2,
-            TASK: fm.horizontalAdvance("0" * 22) + pad // 2,
+            THUMBS: fit("", "Coarse · Refined", PAIR_SIZE.width()),
+            STATE: fit("Outcome unknown", "State", 12 + 6, sortable=True),  # dot + gap
+            DATE: fit("30 Sep 2099 23:59", "Date", sortable=True),
+            GENDER: fit("Woman", "Gender", sortable=True),
+            VERDICT: fit("✗ Fail", "Verdict", sortable=True),
+            TAGS: fit("Garment colour, Hands", "Tags"),
+            TASK: fit("0" * 16, "Task id"),
         }
         for col, width in widths.items():
             self.table.setColumnWidth(col, width)
-        self.table.horizontalHeader().setMinimumSectionSize(fm.horizontalAdvance("Note") + 16)
+        self.table.horizontalHeader().setMinimumSectionSize(fm.horizontalAdvance("Note") + margin)
         assert self.model.columnCount() - 1 == NOTE  # the note column takes the rest
 
     # -- querying -------------------------------------------------------------------------------
@@ -583,6 +595,14 @@ class HistoryPanel(QWidget):
         elif event.type() == QEvent.Type.DevicePixelRatioChange:
             self.model.set_device_pixel_ratio(self.devicePixelRatioF())
         super().changeEvent(event)
+
+
+class MiddleElideDelegate(QStyledItemDelegate):
+    """Draws text elided in the middle rather than at the end."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
 
 
 def job_folder(job: Job, store: JobStore) -> Path:

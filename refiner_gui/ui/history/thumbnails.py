@@ -121,6 +121,10 @@ class ThumbnailCache(QObject):
         self._pump()
         return None
 
+    def peek(self, key: ThumbKey) -> QPixmap | None:
+        """The cached picture for ``key`` without asking for it (tests, diagnostics)."""
+        return self._pixmaps.get(key)
+
     def set_palette(self, palette: QPalette) -> None:
         """Colours for outlines of missing pictures; drops pictures drawn with the old one."""
         self._palette = QPalette(palette)
