@@ -1,5 +1,11 @@
 """``refiner-cli``: the same core as the window, from a terminal.
 
+Every refinement is a durable job in the same store as the window's history
+(:class:`~refiner_gui.jobs.JobStore` in the app's data folder, ``REFINER_GUI_HOME``
+moves it): the inputs are copied in before anything is sent, the task id is committed
+before the first poll, and the result is stored there before it is exported to ``--out``.
+A killed run is finished by ``refiner-cli resume --all`` without submitting anything twice.
+
 Exit codes (stable, for scripts):
     0   done
     2   usage error, or an input rejected before upload (nothing was sent)
@@ -18,6 +24,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 import threading
 from datetime import datetime
@@ -35,7 +42,6 @@ from refiner_gui.api import (
     NetworkError,
     ProgressEvent,
     RateLimited,
-    RefineInputs,
     RefinerClient,
     RefinerError,
     RetryPolicy,
@@ -44,6 +50,7 @@ from refiner_gui.api import (
     TimedOut,
 )
 from refiner_gui.api.errors import ErrorInfo, redact
+from refiner_gui.api.models import Stage, TaskStatus
 from refiner_gui.config import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -54,7 +61,8 @@ from refiner_gui.config import (
     app_paths,
 )
 from refiner_gui.images import ImageFixError, ImageReport, check_image, check_inputs, fix_image
-from refiner_gui.outputs import export_image, render_name, suffix_from_url
+from refiner_gui.jobs import Job, JobFilter, JobState, JobStore, StoreError, recover, run_job
+from refiner_gui.outputs import export_image, render_name
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 EXIT_OK = 0
@@ -127,11 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "(originals untouched)")
     _common(p)
 
-    p = sub.add_parser("resume", help="wait for a submitted task and save its result")
-    p.add_argument("task_id")
+    p = sub.add_parser("resume", help="wait for a submitted task and save its result; "
+                                      "--all finishes every unfinished job")
+    p.add_argument("task_id", nargs="?", default=None,
+                   help="the task id printed by refine (a job of the history, or any task)")
+    p.add_argument("--all", action="store_true",
+                   help="finish every unfinished job (after a crash); never re-submits")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--overwrite", action="store_true")
     _common(p)
+
+    p = sub.add_parser("jobs", help="list the stored jobs, newest first")
+    p.add_argument("--state", action="append", choices=[s.value for s in JobState],
+                   help="only jobs in this state (repeatable)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="at most N jobs (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
     p = sub.add_parser("check", help="check images against the service's rules (no upload)")
     p.add_argument("files", nargs="+", type=Path)
@@ -178,21 +198,22 @@ class Reporter:
 
 
 def _payload(status: str, **kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"status": status, "task_id": None, "request_id": None,
-                            "log_id": None, "output": None, "image_url": None, "error": None}
+    base: dict[str, Any] = {"status": status, "job_id": None, "task_id": None,
+                            "request_id": None, "log_id": None, "output": None,
+                            "image_url": None, "error": None}
     base.update(kw)
     return base
 
 
-def _error_payload(code: int, err: RefinerError) -> dict[str, Any]:
+def _error_payload(code: int, err: RefinerError, job_id: int | None = None) -> dict[str, Any]:
     return _payload(_status_word(code), task_id=err.task_id, request_id=err.request_id,
-                    log_id=err.log_id,
+                    log_id=err.log_id, job_id=job_id,
                     error={"http_status": err.http_status, "code": err.code,
                            "message": err.user_message, "type": type(err).__name__,
                            "slot": err.slot})
 
 
-def _report_error(rep: Reporter, err: RefinerError) -> int:
+def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -> int:
     code = exit_code_for(err)
     rep.progress(f"error: {err.title}: {err.user_message}")
     for label, value in (("code", err.code), ("http status", err.http_status),
@@ -203,7 +224,9 @@ def _report_error(rep: Reporter, err: RefinerError) -> int:
     if err.task_id and code in (EXIT_TIMEOUT, EXIT_UNAVAILABLE, EXIT_INTERRUPTED):
         rep.progress(f"  task id: {err.task_id}  (continue with: refiner-cli resume "
                      f"{err.task_id})")
-    rep.result(_error_payload(code, err), f"failed: {err.user_message}")
+    if job_id is not None:
+        rep.progress(f"  job: {job_id}  (see: refiner-cli jobs)")
+    rep.result(_error_payload(code, err, job_id), f"failed: {err.user_message}")
     return code
 
 
@@ -231,10 +254,12 @@ def make_client(args: argparse.Namespace) -> RefinerClient:
         raise UsageError(str(exc)) from None
 
 
-def _results_dir() -> Path:
-    d = app_paths().data / "results"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+def _open_store() -> JobStore:
+    """The window's job store (``JobStore.open_default()``); StoreError if unusable."""
+    try:
+        return JobStore.open_default()
+    except sqlite3.Error as exc:  # an unreadable or locked file: say so, exit 2
+        raise StoreError(f"The job history cannot be opened: {exc}") from None
 
 
 def _check_out(args: argparse.Namespace) -> None:
@@ -246,36 +271,87 @@ def _check_out(args: argparse.Namespace) -> None:
                              "--overwrite.")
 
 
-def _finish(args: argparse.Namespace, rep: Reporter, client: RefinerClient, task_id: str,
-            cancel: CancelToken, gender: str | None, extra: dict[str, Any]) -> int:
-    """Wait for ``task_id``, store the result in the data folder, export it, report it."""
-    # The result first lands in the app's data folder (its URL dies in 24 h), then is
-    # exported to --out, so an export problem never costs the refinement.
-    st = client.wait(task_id, cancel=cancel,
-                     on_status=lambda s: rep.progress(f"status: {s.state.name.lower()}"))
-    assert st.image_url
-    stored = _results_dir() / f"{task_id}{suffix_from_url(st.image_url)}"
-    rep.progress("downloading result")
-    client.download(st.image_url, stored, cancel=cancel, task_id=task_id)
-    if args.out is not None:
-        out = args.out
-    else:
-        outdir = app_paths().outputs
-        stem = render_name(DEFAULT_FILENAME_PATTERN, task_id=task_id, when=datetime.now(),
-                           gender=gender)
-        out = outdir / f"{stem}{stored.suffix}"
+def _default_out(job: Job) -> Path:
+    stem = render_name(DEFAULT_FILENAME_PATTERN, task_id=job.task_id or f"job{job.id}",
+                       when=datetime.now(), gender=job.gender or None)
+    suffix = job.result_path.suffix if job.result_path is not None else ".png"
+    return app_paths().outputs / f"{stem}{suffix}"
+
+
+class _Progress:
+    """Turns a job's progress events into a few stderr lines (not one per chunk)."""
+
+    def __init__(self, rep: Reporter) -> None:
+        self.rep = rep
+        self._quarter = -1
+        self._downloading = False
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if ev.stage is Stage.UPLOADING:
+            if ev.bytes_total:
+                quarter = (ev.bytes_done or 0) * 4 // max(ev.bytes_total, 1)
+                if quarter != self._quarter:
+                    self._quarter = quarter
+                    self.rep.progress(
+                        f"uploading {(ev.bytes_done or 0) * 100 // ev.bytes_total}%")
+        elif ev.stage in (Stage.QUEUED, Stage.PROCESSING):
+            self.rep.progress(f"status: {ev.stage.value}")
+        elif ev.stage is Stage.DOWNLOADING and not self._downloading:
+            self._downloading = True
+            self.rep.progress("downloading result")
+
+
+def _run_stored(args: argparse.Namespace, rep: Reporter, store: JobStore,
+                client: RefinerClient, job: Job, cancel: CancelToken) -> int:
+    """Run ``job`` through the store, then export its stored result and report it."""
+    args.job_id = job.id
+    final: list[TaskStatus] = []
+    submit_ids: dict[str, Any] = {}
+
+    def on_submitted(sub: Any) -> None:
+        # Printed at once, after the id is committed and before any wait.
+        rep.progress(f"submitted: task id {sub.task_id} (request_id {sub.request_id})")
+        submit_ids["submit_request_id"] = sub.request_id
+
     try:
-        export_image(stored, out, overwrite=args.overwrite)
+        done = run_job(store, client, job, cancel=cancel, on_event=_Progress(rep),
+                       on_submitted=on_submitted, on_result=final.append)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        current = store.get(job.id)
+        if current.state is not JobState.SUBMITTED:
+            raise  # interrupted during the upload: run_job recorded OUTCOME_UNKNOWN
+        err = Cancelled("Interrupted while waiting; the task goes on at the service.",
+                        ErrorInfo(task_id=current.task_id))
+        store.note_error(job.id, err.to_dict())
+        raise err from None
+    image_url = final[-1].image_url if final else None
+    return _export(args, rep, done, image_url, submit_ids)
+
+
+def _export(args: argparse.Namespace, rep: Reporter, job: Job, image_url: str | None,
+            extra: dict[str, Any]) -> int:
+    """Copy the stored result of a SUCCEEDED ``job`` to ``--out`` (or the default name).
+
+    The result is already in the data folder, so an export problem never costs the
+    refinement: it is reported with the stored path.
+    """
+    stored = job.result_path
+    assert stored is not None
+    out = args.out if getattr(args, "out", None) is not None else _default_out(job)
+    try:
+        export_image(stored, out, overwrite=bool(getattr(args, "overwrite", False)))
     except (OSError, ValueError) as exc:
         rep.progress(f"error: could not write {out}: {exc}. The result is kept at {stored}.")
-        rep.result(_payload("failed", task_id=task_id, output=str(stored),
-                            image_url=st.image_url,
+        rep.result(_payload("failed", task_id=job.task_id, output=str(stored),
+                            image_url=image_url, job_id=job.id,
                             error={"http_status": None, "code": None,
                                    "message": f"could not write {out}"}),
                    f"saved to {stored} (could not write {out})")
         return EXIT_USAGE
-    rep.result(_payload("done", task_id=task_id, request_id=st.request_id, log_id=st.log_id,
-                        output=str(out), image_url=st.image_url, **extra),
+    rep.result(_payload("done", task_id=job.task_id, request_id=job.request_id,
+                        log_id=job.log_id, output=str(out), image_url=image_url,
+                        job_id=job.id, **extra),
                str(out))
     return EXIT_OK
 
@@ -302,37 +378,18 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
                                    "slots": sorted(bad)}),
                    "rejected before upload: input images break the service's rules" + hint)
         return EXIT_USAGE
-    client = make_client(args)
-    inputs = RefineInputs(person=files["person"], top=files["top"], coarse=files["coarse"],
-                          bottom=files["bottom"], gender=args.gender)
-    rep.progress("uploading")
-    shown = [-1]
-
-    def on_upload(done: int, total: int) -> None:
-        quarter = done * 4 // max(total, 1)
-        if quarter != shown[0]:
-            shown[0] = quarter
-            rep.progress(f"uploading {done * 100 // max(total, 1)}%")
-
-    sub = client.submit(inputs, cancel=cancel, on_upload=on_upload)
-    # Printed at once, before any wait, so the id survives whatever happens next.
-    rep.progress(f"submitted: task id {sub.task_id} (request_id {sub.request_id})")
-    return _follow(args, rep, client, sub.task_id, cancel, args.gender,
-                   {"submit_request_id": sub.request_id})
-
-
-def _follow(args: argparse.Namespace, rep: Reporter, client: RefinerClient, task_id: str,
-            cancel: CancelToken, gender: str | None, extra: dict[str, Any]) -> int:
-    """:func:`_finish`, with the task id attached to whatever stops it."""
+    client = make_client(args)  # before the job exists: a missing key leaves no job behind
+    store = _open_store()
     try:
-        return _finish(args, rep, client, task_id, cancel, gender, extra)
-    except RefinerError as err:
-        err.task_id = err.task_id or task_id
-        raise
-    except KeyboardInterrupt:
-        cancel.cancel()
-        raise Cancelled("Interrupted while waiting; the task goes on at the service.",
-                        ErrorInfo(task_id=task_id)) from None
+        # The job (with copies of exactly what is uploaded) is committed before the upload.
+        job = store.create_job({PERSON: files["person"], TOP: files["top"],
+                                COARSE: files["coarse"], BOTTOM: files["bottom"]},
+                               args.gender)
+        rep.progress(f"job {job.id}: uploading")
+        return _run_stored(args, rep, store, client, job, cancel)
+    finally:
+        client.close()
+        store.close()
 
 
 def _apply_fixes(reports: dict[str, ImageReport], files: dict[str, Path | None],
@@ -365,9 +422,126 @@ def _apply_fixes(reports: dict[str, ImageReport], files: dict[str, Path | None],
 
 
 def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    if args.all:
+        if args.task_id or args.out is not None:
+            raise UsageError("resume --all takes no task id and no --out (each result goes "
+                             "to the output folder).")
+        return _resume_all(args, rep, cancel)
+    if not args.task_id:
+        raise UsageError("Give a TASK_ID to resume, or --all for every unfinished job.")
     _check_out(args)
-    client = make_client(args)
-    return _follow(args, rep, client, args.task_id, cancel, None, {})
+    store = _open_store()
+    try:
+        job = store.find_by_task(args.task_id)
+        if job is None:  # submitted elsewhere (or before the store existed): record it now
+            job = store.create_resumed(args.task_id)
+            rep.progress(f"job {job.id}: new record for task {args.task_id}")
+        else:
+            rep.progress(f"job {job.id}: {job.state.label.lower()}")
+        args.job_id = job.id
+        if job.state is JobState.SUCCEEDED and job.result_path is not None \
+                and job.result_path.is_file():
+            return _export(args, rep, job, None, {})  # already stored: no network needed
+        if job.state is not JobState.SUBMITTED:
+            return _report_settled(rep, job)
+        client = make_client(args)
+        try:
+            return _run_stored(args, rep, store, client, job, cancel)
+        finally:
+            client.close()
+    finally:
+        store.close()
+
+
+def _report_settled(rep: Reporter, job: Job) -> int:
+    """A finished job that cannot be resumed: say what happened to it (exit 3 or 4)."""
+    code = EXIT_UNAVAILABLE if job.state is JobState.OUTCOME_UNKNOWN else EXIT_REJECTED
+    message = job.error_message or f"The job is {job.state.label.lower()}."
+    rep.progress(f"error: job {job.id} is {job.state.label.lower()}: {message}")
+    rep.result(_payload(_status_word(code), task_id=job.task_id, request_id=job.request_id,
+                        log_id=job.log_id, job_id=job.id,
+                        error={"http_status": (job.error or {}).get("http_status"),
+                               "code": (job.error or {}).get("code"), "message": message,
+                               "type": (job.error or {}).get("type"),
+                               "state": job.state.value}),
+               f"failed: {message}")
+    return code
+
+
+def _job_code(job: Job, err: RefinerError | None) -> int:
+    """Exit code a recovered job contributes (resume --all exits with the highest)."""
+    if job.state in (JobState.SUCCEEDED, JobState.CANCELLED):
+        return EXIT_OK  # done, or nothing was ever sent
+    if job.state is JobState.OUTCOME_UNKNOWN:
+        return EXIT_UNAVAILABLE
+    if job.state is JobState.SUBMITTED:  # still resumable: why it stopped
+        return exit_code_for(err) if err is not None else EXIT_UNAVAILABLE
+    return EXIT_REJECTED  # FAILED, EXPIRED
+
+
+def _job_dict(job: Job) -> dict[str, Any]:
+    return {"job_id": job.id, "state": job.state.value,
+            "created": datetime.fromtimestamp(job.created_at).isoformat(timespec="seconds"),
+            "gender": job.gender or None, "task_id": job.task_id, "verdict": job.verdict,
+            "result_path": str(job.result_path) if job.result_path else None,
+            "error": job.error_message or None, "request_id": job.request_id,
+            "log_id": job.log_id}
+
+
+def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``resume --all``: :func:`recover` every unfinished job, export what succeeded."""
+    store = _open_store()
+    items: list[dict[str, Any]] = []
+    codes: list[int] = [EXIT_OK]
+
+    def on_job(job: Job, err: RefinerError | None) -> None:
+        item = _job_dict(job)
+        if job.state is JobState.SUCCEEDED and job.result_path is not None:
+            out = _default_out(job)
+            try:
+                export_image(job.result_path, out, overwrite=False)
+                item["output"] = str(out)
+            except (OSError, ValueError) as exc:
+                rep.progress(f"job {job.id}: could not write {out}: {exc}; the result is "
+                             f"kept at {job.result_path}")
+                item["output"] = None
+        codes.append(_job_code(job, err))
+        items.append(item)
+        detail = item.get("output") or item["error"] or ""
+        rep.progress(f"job {job.id}: {job.state.label.lower()}"
+                     + (f"  task {job.task_id}" if job.task_id else "")
+                     + (f"  {detail}" if detail else ""))
+
+    try:
+        recover(store, lambda: make_client(args), cancel=cancel, on_job=on_job)
+    finally:
+        store.close()
+    code = max(codes)
+    lines = [f"{i['job_id']}\t{i['state']}\t{i['task_id'] or '-'}\t"
+             f"{i.get('output') or i['result_path'] or i['error'] or ''}" for i in items]
+    rep.result({"status": _status_word(code), "jobs": items},
+               "\n".join(lines) if lines else "nothing to resume")
+    return code
+
+
+def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be 0 or more.")
+    store = _open_store()
+    try:
+        f = JobFilter(states=tuple(JobState(s) for s in args.state or ()))
+        jobs = store.list_jobs(f, sort="created_at", descending=True, limit=args.limit)
+        total = store.count(f)
+    finally:
+        store.close()
+    items = [_job_dict(j) for j in jobs]
+    header = "id\tstate\tcreated\tgender\ttask_id\tverdict\tresult\terror"
+    lines = [header] + ["\t".join(str(v) if v is not None else "-" for v in (
+        i["job_id"], i["state"], i["created"], i["gender"], i["task_id"], i["verdict"],
+        i["result_path"], i["error"])) for i in items]
+    rep.result({"status": "ok", "total": total, "jobs": items},
+               "\n".join(lines) if items else "no jobs")
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
@@ -411,8 +585,8 @@ def cmd_sandbox(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
     return EXIT_OK
 
 
-COMMANDS = {"refine": cmd_refine, "resume": cmd_resume, "check": cmd_check,
-            "credits": cmd_credits, "sandbox": cmd_sandbox}
+COMMANDS = {"refine": cmd_refine, "resume": cmd_resume, "jobs": cmd_jobs,
+            "check": cmd_check, "credits": cmd_credits, "sandbox": cmd_sandbox}
 
 
 def run(argv: list[str] | None = None, *, cancel: CancelToken | None = None,
@@ -429,6 +603,7 @@ def run(argv: list[str] | None = None, *, cancel: CancelToken | None = None,
     except SystemExit as exc:  # argparse already printed the usage message
         return int(exc.code or 0) and EXIT_USAGE
     args.retry = retry
+    args.job_id = None  # set by commands once a stored job is involved (error payloads)
     rep = Reporter(args.json, stdout, stderr)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, stream=rep.err,
@@ -442,12 +617,18 @@ def run(argv: list[str] | None = None, *, cancel: CancelToken | None = None,
                             error={"http_status": None, "code": "USAGE", "message": str(exc)}),
                    f"error: {exc}")
         return EXIT_USAGE
+    except StoreError as exc:
+        rep.progress(f"error: {exc}")
+        rep.result(_payload("rejected_before_upload",
+                            error={"http_status": None, "code": "STORE", "message": str(exc)}),
+                   f"error: {exc}")
+        return EXIT_USAGE
     except RefinerError as err:
-        return _report_error(rep, err)
+        return _report_error(rep, err, args.job_id)
     except KeyboardInterrupt:
         cancel.cancel()
         rep.progress("interrupted")
-        rep.result(_payload("interrupted"), "interrupted")
+        rep.result(_payload("interrupted", job_id=args.job_id), "interrupted")
         return EXIT_INTERRUPTED
 
 

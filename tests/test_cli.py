@@ -14,7 +14,9 @@ from PIL import Image
 
 from refiner_gui import cli
 from refiner_gui.api import CancelToken
+from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.sandbox import Fault, SandboxServer
+from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 from tests.helpers.fast import fast_retry
 from tests.helpers.images import make_image
 
@@ -49,9 +51,16 @@ def test_refine_json(sandbox, job_images, tmp_path):
     with Image.open(out) as im:
         assert im.format == "JPEG"  # converted to what --out asked for
     assert "uploading" in stderr and payload["task_id"] in stderr
-    # The result was also stored in the app's data folder, named by task id.
-    stored = list((cli.app_paths().data / "results").glob(payload["task_id"] + ".*"))
-    assert len(stored) == 1
+    # The job, its input copies and its result are in the store the window uses.
+    store = JobStore.open_default()
+    try:
+        job = store.get(payload["job_id"])
+    finally:
+        store.close()
+    assert job.state is JobState.SUCCEEDED and job.task_id == payload["task_id"]
+    assert job.result_path.is_file() and job.result_path.parent == cli.app_paths().data / "results"
+    assert set(job.inputs) == {PERSON, TOP, COARSE, BOTTOM} and job.gender == "man"
+    assert payload["submit_request_id"]
 
 
 def test_refine_default_output_name(sandbox, job_images):
@@ -161,7 +170,10 @@ def test_interrupt_while_waiting_exits_130_with_task_id(job_images):
         t.join(10)
     rc, stdout, stderr = result["r"]
     assert rc == cli.EXIT_INTERRUPTED
-    assert json.loads(stdout)["task_id"] in stderr
+    payload = json.loads(stdout)
+    assert payload["task_id"] in stderr
+    job = stored_job(payload["job_id"])  # still resumable, with why it stopped
+    assert job.state is JobState.SUBMITTED and job.error["type"] == "Cancelled"
 
 
 def test_check_command(job_images, tmp_path):
@@ -214,3 +226,149 @@ def test_console_script_runs_as_a_process(sandbox, job_images, tmp_path):
 @pytest.mark.parametrize("argv", [["--version"], ["refine", "--help"]])
 def test_help_and_version_exit_0(argv, capsys):
     assert cli.run(argv) == 0
+
+
+# -- the job store: jobs, resume --all ----------------------------------------------------
+
+def srv_args(srv):
+    return ["--base-url", srv.base_url, "--api-key", KEY, "--poll-interval", "0.05"]
+
+
+def stored_job(job_id):
+    store = JobStore.open_default()
+    try:
+        return store.get(job_id)
+    finally:
+        store.close()
+
+
+def test_jobs_lists_newest_first_with_filters(sandbox, job_images):
+    rc, stdout, _ = run(["jobs"])
+    assert rc == 0 and stdout.strip() == "no jobs"
+    ok = json.loads(run(refine_args(sandbox, job_images, "--json"))[1])
+    sandbox.inject(Fault("submit", "error", code="ERROR_NO_FACE_IN_FILE"))
+    bad = json.loads(run(refine_args(sandbox, job_images, "--json"))[1])
+    assert bad["status"] == "failed" and bad["job_id"] and bad["job_id"] != ok["job_id"]
+
+    rc, stdout, _ = run(["jobs", "--json"])
+    listed = json.loads(stdout)
+    assert rc == 0 and listed["total"] == 2
+    first, second = listed["jobs"]
+    assert (first["job_id"], second["job_id"]) == (bad["job_id"], ok["job_id"])  # newest first
+    assert first["state"] == "failed" and first["error"] and first["result_path"] is None
+    assert second["state"] == "succeeded" and second["task_id"] == ok["task_id"]
+    assert second["gender"] == "man" and second["verdict"] is None
+    assert os.path.isfile(second["result_path"]) and second["created"]
+
+    rc, stdout, _ = run(["jobs", "--json", "--state", "succeeded"])
+    assert [j["job_id"] for j in json.loads(stdout)["jobs"]] == [ok["job_id"]]
+    rc, stdout, _ = run(["jobs", "--json", "--limit", "1"])
+    assert len(json.loads(stdout)["jobs"]) == 1 and json.loads(stdout)["total"] == 2
+    rc, stdout, _ = run(["jobs"])  # text: a header and one tab-separated line per job
+    lines = stdout.strip().splitlines()
+    assert lines[0].startswith("id\tstate") and len(lines) == 3
+    assert lines[2].split("\t")[:2] == [str(ok["job_id"]), "succeeded"]
+    assert run(["jobs", "--state", "nonsense"])[0] == cli.EXIT_USAGE
+
+
+def test_timeout_then_resume_all_finishes_without_resubmitting(job_images):
+    with SandboxServer(latency=0.6) as srv:
+        rc, stdout, _ = run(refine_args(srv, job_images, "--timeout", "0.1", "--json"))
+        assert rc == cli.EXIT_TIMEOUT
+        timed_out = json.loads(stdout)
+        job = stored_job(timed_out["job_id"])
+        assert job.state is JobState.SUBMITTED and job.task_id == timed_out["task_id"]
+        assert job.error["type"] == "TimedOut"
+        rc, stdout, stderr = run(["resume", "--all", "--json", *srv_args(srv)])
+        assert rc == 0, stderr
+        [item] = json.loads(stdout)["jobs"]
+        assert item["job_id"] == job.id and item["state"] == "succeeded"
+        assert os.path.isfile(item["output"]) and os.path.isfile(item["result_path"])
+        assert f"job {job.id}: done" in stderr
+        assert srv.submissions == 1
+        # Nothing left: a second resume --all has nothing to do.
+        rc, stdout, _ = run(["resume", "--all", *srv_args(srv)])
+        assert rc == 0 and stdout.strip() == "nothing to resume"
+
+
+def test_resume_all_settles_crashed_uploads_and_reports_each(sandbox, job_images):
+    store = JobStore.open_default()
+    try:
+        files = {PERSON: job_images["person"], TOP: job_images["top"],
+                 COARSE: job_images["coarse"]}
+        pending = store.create_job(files, "woman").id
+        uploading = store.create_job(files, "man").id
+        store.mark_submitting(uploading)
+    finally:
+        store.close()
+    rc, stdout, stderr = run(["resume", "--all", "--json", *srv_args(sandbox)])
+    assert rc == cli.EXIT_UNAVAILABLE  # an outcome unknown needs the user's attention
+    states = {j["job_id"]: (j["state"], j["error"]) for j in json.loads(stdout)["jobs"]}
+    assert states[pending][0] == "cancelled" and "nothing was sent" in states[pending][1]
+    assert states[uploading][0] == "outcome_unknown" and "NOT sent again" in states[uploading][1]
+    assert sandbox.requests == []  # settling needs no network, and nothing is re-sent
+
+
+def test_resume_task_id_of_a_stored_job_and_of_an_unknown_task(sandbox, job_images, tmp_path):
+    from refiner_gui.api import RefineInputs, RefinerClient
+
+    rc, stdout, _ = run(refine_args(sandbox, job_images, "--json"))
+    done = json.loads(stdout)
+    requests_before = len(sandbox.requests)
+    out = tmp_path / "again.png"
+    rc, stdout, _ = run(["resume", done["task_id"], "--out", str(out), "--json",
+                         *srv_args(sandbox)])
+    assert rc == 0 and json.loads(stdout)["job_id"] == done["job_id"] and out.is_file()
+    assert len(sandbox.requests) == requests_before  # taken from the store, no network
+
+    client = RefinerClient(KEY, sandbox.base_url)  # a task submitted outside the app
+    sub = client.submit(RefineInputs(person=job_images["person"], top=job_images["top"],
+                                     coarse=job_images["coarse"], gender="woman"))
+    client.close()
+    rc, stdout, stderr = run(["resume", sub.task_id, "--json", *srv_args(sandbox)])
+    assert rc == 0, stderr
+    payload = json.loads(stdout)
+    job = stored_job(payload["job_id"])
+    assert job.task_id == sub.task_id and job.state is JobState.SUCCEEDED
+    assert os.path.isfile(payload["output"]) and sandbox.submissions == 2
+
+
+def test_resume_of_a_settled_job_says_what_happened(sandbox, job_images):
+    sandbox.inject(Fault("submit", "task_failed"))
+    rc, stdout, _ = run(refine_args(sandbox, job_images, "--json"))
+    failed = json.loads(stdout)
+    assert rc == cli.EXIT_REJECTED and failed["task_id"]
+    assert stored_job(failed["job_id"]).state is JobState.FAILED
+    rc, stdout, stderr = run(["resume", failed["task_id"], "--json", *srv_args(sandbox)])
+    payload = json.loads(stdout)
+    assert rc == cli.EXIT_REJECTED and payload["error"]["state"] == "failed"
+    assert payload["job_id"] == failed["job_id"] and sandbox.submissions == 1
+
+
+@pytest.mark.parametrize("argv", [["resume"], ["resume", "abc", "--all"],
+                                  ["resume", "--all", "--out", "x.png"]])
+def test_resume_argument_errors(argv):
+    assert run(argv)[0] == cli.EXIT_USAGE
+
+
+def test_outcome_unknown_is_recorded_with_its_job(sandbox, job_images):
+    sandbox.inject(Fault("submit", "drop_connection"))
+    rc, stdout, stderr = run(refine_args(sandbox, job_images, "--json"))
+    payload = json.loads(stdout)
+    assert rc == cli.EXIT_UNAVAILABLE and f"job: {payload['job_id']}" in stderr
+    assert stored_job(payload["job_id"]).state is JobState.OUTCOME_UNKNOWN
+
+
+def test_a_store_from_a_newer_app_is_refused_before_anything_is_sent(sandbox, job_images):
+    import sqlite3
+
+    data = cli.app_paths().data
+    data.mkdir(parents=True)
+    with sqlite3.connect(data / "jobs.sqlite3") as conn:
+        conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    rc, stdout, stderr = run(refine_args(sandbox, job_images, "--json"))
+    assert rc == cli.EXIT_USAGE and "newer version" in stderr
+    assert json.loads(stdout)["error"]["code"] == "STORE"
+    assert sandbox.requests == []
+    assert run(["jobs"])[0] == cli.EXIT_USAGE

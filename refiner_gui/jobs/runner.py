@@ -91,7 +91,8 @@ def _input_problem(job: Job) -> str | None:
 
 def run_job(store: JobStore, client: RefinerClient, job: Job, *,
             cancel: CancelToken | None = None, on_event: ProgressCallback | None = None,
-            on_submitted: Callable[[Submission], None] | None = None) -> Job:
+            on_submitted: Callable[[Submission], None] | None = None,
+            on_result: Callable[[TaskStatus], None] | None = None) -> Job:
     """Take ``job`` as far as it can go; return it finished (SUCCEEDED).
 
     A PENDING job is submitted; a SUBMITTED job is only polled and downloaded (never
@@ -107,6 +108,10 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
         JobStateError: the job is no longer PENDING in the store (another thread or
             process took it): nothing was sent.
         ValueError: the job is finished; nothing to run.
+
+    ``on_submitted(submission)`` runs after the task id is committed, before the first
+    poll; ``on_result(status)`` runs with the task's final status (it carries the result
+    URL, which the store does not keep) before the download. Both on the calling thread.
 
     Thread: one worker thread (or the command line's main thread) per job; the store may
     be shared with other threads. Two runs of the same PENDING job never both upload.
@@ -151,11 +156,12 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
             on_submitted(sub)
     if job.state is not JobState.SUBMITTED or not job.task_id:
         raise ValueError(f"job {job.id} is {job.state.value}; nothing to run")
-    return _finish(store, client, job, cancel, emit)
+    return _finish(store, client, job, cancel, emit, on_result)
 
 
 def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToken | None,
-            emit: Callable[..., None]) -> Job:
+            emit: Callable[..., None],
+            on_result: Callable[[TaskStatus], None] | None = None) -> Job:
     task_id = job.task_id
     assert task_id is not None
     # A previous run may have stored the file and died before committing SUCCEEDED: the
@@ -173,6 +179,8 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
 
         final = client.wait(task_id, cancel=cancel, on_status=on_status)
         assert final.image_url is not None
+        if on_result is not None:
+            on_result(final)
         emit(Stage.DOWNLOADING, task_id=task_id)
         dest = store.result_path_for(job.id, _suffix(final.image_url))
         client.download(final.image_url, dest, cancel=cancel, task_id=task_id,
