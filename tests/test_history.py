@@ -267,6 +267,9 @@ def test_search_is_debounced_then_filters(qtbot, make_panel, mixed):
     panel.search_edit.setText("task-waiting")
     panel.search_edit.returnPressed.emit()  # Enter applies at once
     assert panel.visible_job_ids() == [mixed["waiting"]]
+    panel.search_edit.setText(f"#{mixed['expired']}")  # a job number as dialogs write it
+    panel.search_edit.returnPressed.emit()
+    assert panel.visible_job_ids() == [mixed["expired"]]
     panel.search_edit.clear()
     qtbot.waitUntil(lambda: len(panel.visible_job_ids()) == 9)
 

@@ -22,6 +22,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    Slot,
 )
 from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 
@@ -376,6 +377,7 @@ class HistoryModel(QAbstractTableModel):
             self._placeholder = self._thumbs.placeholder(self._dpr)
         return self._placeholder
 
+    @Slot(object)
     def _on_thumbnail_ready(self, key: object) -> None:
         assert isinstance(key, ThumbKey)
         for job_id in self._thumb_rows.pop(key, ()):

@@ -351,10 +351,14 @@ class HistoryPanel(QWidget):
     # -- querying -------------------------------------------------------------------------------
 
     def current_filter(self) -> JobFilter:
+        """The filter the controls describe."""
+        text = self.search_edit.text().strip()
+        if text.startswith("#") and text[1:].isdigit():
+            text = text[1:]  # "#123" is how jobs are named in dialogs; the store wants "123"
         return JobFilter(
             states=tuple(self.state_combo.currentData() or ()),
             verdict=self.verdict_combo.currentData(),
-            text=self.search_edit.text().strip(),
+            text=text,
             tag=self.tag_combo.currentData(),
         )
 
