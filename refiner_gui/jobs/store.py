@@ -6,8 +6,12 @@ service is billing for. Inputs are copied into the data folder by content hash, 
 history stays viewable after the originals move; paths are stored relative to the store's
 folder, so the whole data folder can move too.
 
-Threads: each thread gets its own connection (SQLite connections are not shared across
-threads here); WAL lets the GUI read while a worker writes. All methods are thread-safe.
+Threads and processes: each thread gets its own connection (SQLite connections are not
+shared across threads here); WAL lets the GUI read while a worker writes, and the window
+and ``refiner-cli`` may use the same file at once. All methods are thread-safe. State
+changes are compare-and-set where it matters: only a PENDING job can start uploading
+(:meth:`JobStore.mark_submitting`), and a finished job is never overwritten by a late
+:meth:`JobStore.mark_finished`, so stale ``Job`` snapshots cannot cause a second upload.
 
 Schema: versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` lists every step from
 an empty file, applied in order inside a transaction.
