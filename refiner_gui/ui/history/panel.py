@@ -12,6 +12,7 @@ stops it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -19,6 +20,7 @@ from PySide6.QtCore import (
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
+    QPersistentModelIndex,
     QPoint,
     Qt,
     QTimer,
@@ -184,8 +186,8 @@ class HistoryPanel(QWidget):
 
     # -- construction ---------------------------------------------------------------------------
 
-    def _action(self, text: str, tip: str, slot: object,
-                shortcuts: tuple[QKeySequence | QKeySequence.StandardKey, ...] = ()) -> QAction:
+    def _action(self, text: str, tip: str, slot: Callable[[], None],
+                shortcuts: tuple[QKeySequence, ...] = ()) -> QAction:
         action = QAction(text, self)
         action.setToolTip(tip)
         action.setStatusTip(tip)
@@ -237,11 +239,11 @@ class HistoryPanel(QWidget):
             ("Searc&h", self.search_edit, "Search jobs",
              "Matches task ids, notes, input file names, errors, tags and job numbers"),
         ):
-            label = QLabel(label_text)
-            label.setBuddy(widget)
+            buddy = QLabel(label_text)
+            buddy.setBuddy(widget)
             widget.setAccessibleName(name)
             widget.setToolTip(tip)
-            filters.addWidget(label)
+            filters.addWidget(buddy)
             filters.addWidget(widget, 1 if widget is self.search_edit else 0)
             if widget is not self.search_edit:
                 filters.addSpacing(6)
@@ -604,7 +606,8 @@ class HistoryPanel(QWidget):
 class MiddleElideDelegate(QStyledItemDelegate):
     """Draws text elided in the middle rather than at the end."""
 
-    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def initStyleOption(self, option: QStyleOptionViewItem,
+                        index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
 

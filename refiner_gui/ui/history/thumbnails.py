@@ -182,7 +182,9 @@ class ThumbnailCache(QObject):
         self._running.pop(key, None)
         if self._closed:
             return
-        coarse, refined = result  # type: ignore[misc]
+        assert isinstance(result, tuple)
+        coarse: QImage | None = result[0]
+        refined: QImage | None = result[1]
         self._store(key, self._compose(coarse, refined, key.dpr_x100 / 100,
                                        loading=False, has_result=bool(key.result)))
         self._pump()
