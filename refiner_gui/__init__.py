@@ -11,12 +11,21 @@ The package is layered so the folder list shows it:
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
-try:
-    __version__ = _metadata.version("refiner-gui")
-except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
+from typing import Any
 
 APP_NAME = "refiner-gui"
 APP_AUTHOR = "refiner-gui"
+
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata costs ~20 ms at start-up; the version is read when first asked for.
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            version = metadata.version("refiner-gui")
+        except metadata.PackageNotFoundError:  # a source tree that is not installed
+            version = "0.0.0+source"
+        globals()["__version__"] = version
+        return version
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

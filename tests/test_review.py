@@ -134,17 +134,20 @@ def test_verdict_buttons_are_exclusive_and_clearable_by_mouse(qtbot, win):
     assert win.viewer.hasFocus(), "a click on the bar must leave the focus on the viewer"
 
 
-def test_digit_keys_toggle_tags_in_defect_tags_order(qtbot, win):
+def test_letter_keys_toggle_tags(qtbot, win):
+    from refiner_gui.ui.review import TAG_KEYS
+
     bar = win.bar
-    for number in range(1, min(9, len(TAG_IDS)) + 1):
-        tag = TAG_IDS[number - 1]
+    assert len(set(TAG_KEYS.values())) == len(TAG_KEYS) == len(TAG_IDS)
+    assert not set(TAG_KEYS.values()) & {"P", "F", "E", "N", "B", "0", "1"}
+    for tag in TAG_IDS:
         with qtbot.waitSignal(bar.reviewChanged) as blocker:
-            key(qtbot, win, str(number))
+            key(qtbot, win, TAG_KEYS[tag])
         assert tag in blocker.args[0].tags
-        assert bar._tag_buttons[tag].text().startswith(f"{number} ")
-    assert bar.review().tags == tuple(TAG_IDS[:9])
+        assert bar._tag_buttons[tag].text().startswith(f"{TAG_KEYS[tag]} ")
+    assert bar.review().tags == tuple(TAG_IDS)
     with qtbot.waitSignal(bar.reviewChanged) as blocker:
-        key(qtbot, win, "3")
+        key(qtbot, win, TAG_KEYS[TAG_IDS[2]])
     assert TAG_IDS[2] not in blocker.args[0].tags
     assert not bar._tag_buttons[TAG_IDS[2]].isChecked()
 
@@ -303,7 +306,7 @@ def test_disabled_review_ignores_keys(qtbot, win):
     bar.set_review("pass", (TAG_IDS[0],), "x")
     bar.set_enabled_review(False)
     with qtbot.assertNotEmitted(bar.reviewChanged):
-        for text in "PF12E":
+        for text in "PFIHE":
             key(qtbot, win, text)
     assert bar.review() == Review("pass", (TAG_IDS[0],), "x")
     assert not bar._note.hasFocus() and not bar._pass_button.isEnabled()
@@ -312,7 +315,7 @@ def test_disabled_review_ignores_keys(qtbot, win):
         key(qtbot, win, "N")
     bar.set_enabled_review(True)
     with qtbot.waitSignal(bar.reviewChanged, timeout=100):
-        key(qtbot, win, "2")
+        key(qtbot, win, "H")
 
 
 def test_keys_are_dead_while_the_bar_is_hidden(qtbot, win):

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from refiner_gui import __version__
 from refiner_gui.api import (
     AuthError,
     ConfigError,
@@ -53,7 +52,7 @@ from refiner_gui.settings import Settings, load_settings, save_settings
 from refiner_gui.slots import COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
 from refiner_gui.ui.error_panel import ErrorPanel
 from refiner_gui.ui.inputs_panel import InputsPanel
-from refiner_gui.ui.viewer import CompareViewer, ViewMode
+from refiner_gui.ui.viewer import ViewMode
 from refiner_gui.workers import (
     BackgroundTask,
     JobOutcome,
@@ -67,6 +66,7 @@ from refiner_gui.workers import (
 
 if TYPE_CHECKING:
     from refiner_gui.api import RefinerClient
+    from refiner_gui.ui.viewer.compare_view import CompareViewer
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,7 @@ class MainWindow(QMainWindow):
 
         self.error_panel = ErrorPanel()
         self.error_panel.resumeRequested.connect(self.resume_task)
-        self.viewer = CompareViewer()
-        self.viewer.setAccessibleName("Coarse and refined comparison")
+        self._viewer: CompareViewer | None = None  # built with the first result
         self.placeholder = QLabel(
             "<h2>Coarse vs refined</h2>"
             "<p>Drop the person photo, the top garment and the coarse try-on result on the "
@@ -171,9 +170,8 @@ class MainWindow(QMainWindow):
         rv.setContentsMargins(0, 8, 8, 8)
         rv.addWidget(self.error_panel)
         rv.addWidget(self.placeholder, 1)
-        rv.addWidget(self.viewer, 1)
         rv.addWidget(self.result_bar)
-        self.viewer.hide()
+        self._right_layout = rv
         self.result_bar.hide()
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -312,12 +310,26 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, m=mode: self.viewer.set_mode(m))
             view_menu.addAction(act)
         view_menu.addSeparator()
-        view_menu.addAction(self._action("&Fit", self.viewer.fit, "0"))
-        view_menu.addAction(self._action("&Actual size", self.viewer.actual_size, "1"))
+        view_menu.addAction(self._action("&Fit", lambda: self.viewer.fit(), "0"))
+        view_menu.addAction(self._action("&Actual size", lambda: self.viewer.actual_size(),
+                                         "1"))
 
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(self._action("&Photo rules", self.show_rules, "F1"))
         help_menu.addAction(self._action("&About Refiner", self.show_about))
+
+    @property
+    def viewer(self) -> CompareViewer:
+        """The compare viewer, built on first use (it is the heaviest widget to import)."""
+        if self._viewer is None:
+            from refiner_gui.ui.viewer import CompareViewer
+
+            self._viewer = CompareViewer()
+            self._viewer.setAccessibleName("Coarse and refined comparison")
+            index = self._right_layout.indexOf(self.placeholder)
+            self._right_layout.insertWidget(index + 1, self._viewer, 1)
+            self._viewer.hide()
+        return self._viewer
 
     # -- state ----------------------------------------------------------------------------
 
@@ -664,6 +676,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
+        from refiner_gui import __version__
+
         QMessageBox.about(
             self, "About Refiner",
             f"<p><b>Refiner</b> {__version__}</p><p>A desktop client for the AILabTools Try on "
@@ -682,7 +696,8 @@ class MainWindow(QMainWindow):
                 runner.stop()
         QGuiApplication.processEvents()  # deliver the queued finished signals
         self.inputs.shutdown()
-        self.viewer.shutdown()
+        if self._viewer is not None:
+            self._viewer.shutdown()
         wait_for_background_tasks()
         if self._owns_store:
             self.store.close()

@@ -65,10 +65,24 @@ _SHORT_TAG_LABELS = {
     "other": "Other",
 }
 
+# One letter per defect tag (digits stay with the viewer: 0 fits, 1 shows 1:1). Chosen so
+# none collides with P, F, E, N, B or the viewer's keys.
+TAG_KEYS: dict[str, str] = {
+    "face_identity": "I",
+    "hands": "H",
+    "garment_colour": "C",
+    "pattern_logo": "L",
+    "garment_shape": "S",
+    "background": "G",
+    "artifacts": "A",
+    "crop_framing": "R",
+    "other": "O",
+}
+
 KEY_MAP: dict[str, str] = {
     "P": "Pass (again: clear the verdict)",
     "F": "Fail (again: clear the verdict)",
-    "1–9": "Toggle the defect tags, in DEFECT_TAGS order",
+    "I H C L S G A R O": "Toggle a defect tag (the letter is on its button)",
     "E": "Edit the note (Enter or Esc: back to where you were)",
     "N or ]": "Next look",
     "B or [": "Previous look",
@@ -76,7 +90,8 @@ KEY_MAP: dict[str, str] = {
 }
 """What each key does (for help texts); the bar shows a short form of it."""
 
-_KEY_HINT = "P pass · F fail · 1–9 tags · E note · N next · B back · Ctrl+B blind"
+_KEY_HINT = "P pass · F fail · letters on the tags toggle them · E note · N next · B back · " \
+    "Ctrl+B blind"
 _BLIND_HIDDEN_HINT = "Blind: sides shuffled as A and B. Which looks better? A verdict reveals."
 _BLIND_REVEALED_HINT = "Blind: revealed, see the captions. N for the next look."
 
@@ -173,8 +188,9 @@ class ReviewBar(QWidget):
 
     Keys are ``Qt.WindowShortcut`` shortcuts: they work anywhere in the bar's window
     while the bar is visible, but not while an editable text field has the focus. They
-    claim 1–9, P, F, E, N, B, [, ] and Ctrl+B in that window; another window-wide action
-    on the same key makes Qt treat both as ambiguous and neither fires.
+    claim the tag letters (:data:`TAG_KEYS`), P, F, E, N, B, [, ] and Ctrl+B in that
+    window; another window-wide action on the same key makes Qt treat both as ambiguous
+    and neither fires.
     """
 
     reviewChanged = Signal(object)
@@ -330,11 +346,12 @@ class ReviewBar(QWidget):
         top.addWidget(self._separator())
 
         self._tag_buttons: dict[str, QToolButton] = {}
-        for number, (tag, label) in enumerate(DEFECT_TAGS.items(), start=1):
+        for tag, label in DEFECT_TAGS.items():
             short = _SHORT_TAG_LABELS.get(tag, label)
-            key = f" ({number})" if number <= 9 else ""
+            letter = TAG_KEYS.get(tag)
+            key = f" ({letter})" if letter else ""
             button = self._button(
-                f"{number} {short}" if number <= 9 else short,
+                f"{letter} {short}" if letter else short,
                 label,
                 f"Defect: {label}{key}. Toggle on or off.",
             )
@@ -457,8 +474,9 @@ class ReviewBar(QWidget):
 
         add("P", self._on_pass_key, review=True)
         add("F", self._on_fail_key, review=True)
-        for number, tag in enumerate(list(self._tag_buttons)[:9], start=1):
-            add(str(number), partial(self._on_tag_key, tag), review=True)
+        for tag in self._tag_buttons:
+            if tag in TAG_KEYS:
+                add(TAG_KEYS[tag], partial(self._on_tag_key, tag), review=True)
         add("E", self._focus_note, review=True)
         for key in ("N", "]"):
             add(key, self._on_next_key, review=False)
@@ -639,4 +657,4 @@ class ReviewBar(QWidget):
             self._update_blind_hint()
 
 
-__all__ = ["KEY_MAP", "NOTE_DEBOUNCE_MS", "Review", "ReviewBar"]
+__all__ = ["KEY_MAP", "NOTE_DEBOUNCE_MS", "TAG_KEYS", "Review", "ReviewBar"]

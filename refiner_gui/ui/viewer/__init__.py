@@ -12,7 +12,21 @@ Public names: :class:`CompareViewer` (the widget the main window embeds) and
 
 from __future__ import annotations
 
-from refiner_gui.ui.viewer.compare_view import CompareViewer
+from typing import TYPE_CHECKING, Any
+
 from refiner_gui.ui.viewer.modes import ViewMode
 
+if TYPE_CHECKING:
+    from refiner_gui.ui.viewer.compare_view import CompareViewer
+
 __all__ = ["CompareViewer", "ViewMode"]
+
+
+def __getattr__(name: str) -> Any:
+    # The widget (and Pillow behind its difference view) loads when first used, so the
+    # main window can paint before a result exists.
+    if name == "CompareViewer":
+        from refiner_gui.ui.viewer.compare_view import CompareViewer
+
+        return CompareViewer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
