@@ -28,6 +28,7 @@ from refiner_gui.reports.summary import (
     human_utc,
     summarize,
     tag_label,
+    verdict_text,
 )
 
 JPEG_QUALITY = 82  # thumbnails: small files, no visible blocking at 240 px
@@ -145,7 +146,7 @@ def _refined_problem(job: Job, img: _Img) -> str:
 
 def _card(job: Job, cache: ThumbnailCache[_Img], thumb_px: int) -> str:
     verdict = job.verdict if job.verdict in ("pass", "fail") else "none"
-    badge = job.verdict.upper() if verdict != "none" else "UNREVIEWED"
+    badge = verdict_text(job).upper()
     figures: list[str] = []
     for slot, _short, label in INPUT_SLOTS:
         item = job.inputs.get(slot)
