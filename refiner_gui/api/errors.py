@@ -356,3 +356,31 @@ def classify(
         return ServiceUnavailable(None, info)
     return ServiceUnavailable(
         "The service answered in a way we do not understand. Try again later.", info)
+
+
+def error_from_dict(data: dict[str, Any] | None) -> RefinerError:
+    """Rebuild a stored error (:meth:`RefinerError.to_dict`) for display. Never raises."""
+    data = data or {}
+    classes = {c.__name__: c for c in _all_error_classes(RefinerError)}
+    cls = classes.get(str(data.get("type")), RefinerError)
+
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        return str(value) if value not in (None, "") else None
+
+    status = data.get("http_status")
+    info = ErrorInfo(http_status=status if isinstance(status, int) else None,
+                     code=text("code"), vendor_message=text("vendor_message"),
+                     request_id=text("request_id"), log_id=text("log_id"),
+                     task_id=text("task_id"), slot=text("slot"))
+    err = cls(text("message"), info)
+    if str(data.get("type")) not in classes and data.get("type"):
+        err.title = str(data["type"])  # e.g. "Expired": a state, not an exception class
+    return err
+
+
+def _all_error_classes(base: type[RefinerError]) -> list[type[RefinerError]]:
+    out = [base]
+    for sub in base.__subclasses__():
+        out += _all_error_classes(sub)
+    return out
