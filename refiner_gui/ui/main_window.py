@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -45,13 +46,17 @@ from refiner_gui.api import (
     Stage,
     Submission,
 )
+from refiner_gui.api.errors import error_from_dict
 from refiner_gui.config import app_paths
 from refiner_gui.jobs import JobStore
 from refiner_gui.keystore import get_api_key
 from refiner_gui.settings import Settings, load_settings, save_settings
 from refiner_gui.slots import COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
 from refiner_gui.ui.error_panel import ErrorPanel
+from refiner_gui.ui.history import HistoryPanel
 from refiner_gui.ui.inputs_panel import InputsPanel
+from refiner_gui.ui.review import ReviewBar
+from refiner_gui.ui.review_controller import ReviewController
 from refiner_gui.ui.viewer import ViewMode
 from refiner_gui.workers import (
     BackgroundTask,
@@ -106,6 +111,7 @@ class MainWindow(QMainWindow):
         self._job_id: int | None = None  # the running (or last started) job
         self._task_id: str | None = None
         self._last: JobOutcome | None = None  # the finished job shown in the viewer
+        self._pending_rerun: int | None = None
         self._job_start = 0.0
         self._stage_text = ""
         # Whether a key is stored is learnt off the GUI thread: probing the keyring's
@@ -165,14 +171,35 @@ class MainWindow(QMainWindow):
         self.placeholder.setMargin(40)
 
         self.result_bar = self._build_result_bar()
+        self.review_bar = ReviewBar()
+        self.review_bar.hide()
+        compare = QWidget()
+        cv = QVBoxLayout(compare)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.addWidget(self.placeholder, 1)
+        cv.addWidget(self.review_bar)
+        cv.addWidget(self.result_bar)
+        self._right_layout = cv
+        self.result_bar.hide()
+        self.compare_page = compare
+
+        self.history = HistoryPanel(self.store)
+        self.history.rerunRequested.connect(self.rerun_job)
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Result and history")
+        self.tabs.addTab(compare, "Compare")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.setTabToolTip(0, "Coarse vs refined, with the QA review of the shown look")
+        self.tabs.setTabToolTip(1, "Every job: open, review, re-run, delete, export")
+        self.review = ReviewController(self.store, self.history, self.review_bar,
+                                       self._display, self)
+        self.review.openFailed.connect(self._on_open_failed)
+
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 8, 8, 8)
         rv.addWidget(self.error_panel)
-        rv.addWidget(self.placeholder, 1)
-        rv.addWidget(self.result_bar)
-        self._right_layout = rv
-        self.result_bar.hide()
+        rv.addWidget(self.tabs, 1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -191,6 +218,7 @@ class MainWindow(QMainWindow):
         self._tick.timeout.connect(self._show_elapsed)
         # Connected last: the panel may emit while the window is still being built.
         self.inputs.changed.connect(self._update_actions)
+        self.inputs.changed.connect(self._maybe_start_rerun)
         self._update_actions()
         if not demo and client_factory is None:
             self.refresh_key_status()
@@ -276,9 +304,14 @@ class MainWindow(QMainWindow):
         self.copy_action = self._action("&Copy refined image", self.copy_refined,
                                         "Ctrl+Shift+C")
         self.folder_action = self._action("Open output &folder", self.open_output_folder)
+        self.export_action = self._action(
+            "&Export review…", self.export_review, "Ctrl+E",
+            "Export the jobs shown in History (with their filter) as HTML, CSV, JSON or a "
+            "contact sheet")
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         for a in (self.open_action, None, self.save_action, self.save_cmp_action,
-                  self.copy_action, self.folder_action, None, quit_action):
+                  self.copy_action, self.folder_action, None, self.export_action, None,
+                  quit_action):
             if a is None:
                 file_menu.addSeparator()
             else:
@@ -453,8 +486,10 @@ class MainWindow(QMainWindow):
         self._job_id = job_id
         self.job_stored(job_id)
 
+    @Slot(int)
     def job_stored(self, job_id: int) -> None:
-        """A job row changed in the store (hook for the history panel)."""
+        """A job row changed in the store: the history shows it."""
+        self.history.job_changed(job_id)
 
     def recover_unfinished(self) -> None:
         """Resume, in the background, every job a crash or quit left unfinished."""
@@ -529,16 +564,68 @@ class MainWindow(QMainWindow):
         self.job_stored(outcome.job.id)
 
     def show_outcome(self, outcome: JobOutcome) -> None:
-        """Show a finished job in the viewer. GUI thread."""
+        """Show a finished job in the viewer, with its review. GUI thread."""
+        self.review.present(outcome)
+
+    def _display(self, outcome: JobOutcome, left: QImage, right: QImage, left_label: str,
+                 right_label: str) -> None:
+        """Put two images in the viewer (the review controller decides which and how)."""
         self._last = outcome
-        self.viewer.set_images(outcome.coarse, outcome.refined)
+        self.viewer.set_images(left, right)
+        self.viewer.set_labels(left_label, right_label)
         self.placeholder.hide()
         self.viewer.show()
+        self.review_bar.show()
         self.result_bar.show()
+        self.tabs.setCurrentWidget(self.compare_page)
         job = outcome.job
         when = datetime.fromtimestamp(job.finished_at or job.created_at)
         self.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
         self._update_actions()
+
+    @Slot(int, str)
+    def _on_open_failed(self, job_id: int, message: str) -> None:
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if job.error:
+            self.error_panel.show_error(error_from_dict({**job.error,
+                                                         "task_id": job.task_id}))
+        self.statusBar().showMessage(message, 8000)
+
+    @Slot(int)
+    def rerun_job(self, job_id: int) -> None:
+        """Load a past job's stored inputs and gender; start it when they check out."""
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if self.job_running():
+            self.statusBar().showMessage("Wait for the running job to finish first.", 5000)
+            return
+        for slot in SLOTS:
+            path = job.input_path(slot)
+            if path is not None:
+                self.inputs.set_file(slot, path)
+            else:
+                self.inputs.clear_slot(slot)
+        self.inputs.set_gender(job.gender or None)
+        self._pending_rerun = job_id
+        self.statusBar().showMessage(f"Re-running job {job_id} with the same inputs…", 5000)
+        self._maybe_start_rerun()
+
+    def _maybe_start_rerun(self) -> None:
+        if self._pending_rerun is None or self.job_running():
+            return
+        ready, reason = self.inputs.ready()
+        if ready:
+            parent, self._pending_rerun = self._pending_rerun, None
+            self.start_job(parent_id=parent)
+        elif not any(word in reason for word in ("Checking", "Wait")):
+            # The inputs need the user (a problem to fix): stop waiting to auto-start.
+            self._pending_rerun = None
+            self.statusBar().showMessage(f"Re-run needs you: {reason}", 8000)
 
     @Slot(object)
     def _on_failed(self, err: RefinerError) -> None:
@@ -619,6 +706,53 @@ class MainWindow(QMainWindow):
         return Path(name)
 
     @Slot()
+    def export_review(self) -> None:
+        """Export the history's current (filtered) jobs; the file is written in the
+        background and announced in the status bar."""
+        ids = self.history.visible_job_ids()
+        if not ids:
+            self.statusBar().showMessage("No jobs to export: the history list is empty.", 6000)
+            return
+        folder = self.settings.output_path()
+        folder.mkdir(parents=True, exist_ok=True)
+        default = folder / f"review_{datetime.now():%Y-%m-%d_%H%M}.html"
+        name, _ = QFileDialog.getSaveFileName(
+            self, f"Export the review of {len(ids)} jobs", str(default),
+            "HTML report (*.html);;CSV table (*.csv);;JSON (*.json);;"
+            "Contact sheet PDF (*.pdf);;Contact sheet PNG (*.png)")
+        if not name:
+            return
+        dest = Path(name)
+        from refiner_gui import reports
+
+        exporters = {".html": reports.export_html, ".csv": reports.export_csv,
+                     ".json": reports.export_json, ".pdf": reports.export_contact_sheet,
+                     ".png": reports.export_contact_sheet}
+        export = exporters.get(dest.suffix.lower())
+        if export is None:
+            QMessageBox.warning(self, "Export", "Choose a .html, .csv, .json, .pdf or .png "
+                                                "file name.")
+            return
+        store = self.store
+
+        def work() -> Path:
+            return export(store.get_many(ids), dest)
+
+        task = BackgroundTask(len(ids), work)
+        task.signals.done.connect(self._on_exported)
+        task.signals.error.connect(self._on_export_failed)
+        self.statusBar().showMessage(f"Exporting {len(ids)} jobs…")
+        submit_task(task)
+
+    @Slot(object, object)
+    def _on_exported(self, count: object, path: object) -> None:
+        self.statusBar().showMessage(f"Exported {count} jobs to {path}", 10_000)
+
+    @Slot(object, object)
+    def _on_export_failed(self, _count: object, exc: object) -> None:
+        QMessageBox.warning(self, "Export failed", f"The export could not be written: {exc}")
+
+    @Slot()
     def copy_refined(self) -> None:
         if self._last is not None:
             QGuiApplication.clipboard().setImage(self._last.refined)
@@ -696,6 +830,7 @@ class MainWindow(QMainWindow):
                 runner.stop()
         QGuiApplication.processEvents()  # deliver the queued finished signals
         self.inputs.shutdown()
+        self.history.shutdown()
         if self._viewer is not None:
             self._viewer.shutdown()
         wait_for_background_tasks()
