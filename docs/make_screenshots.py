@@ -18,7 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def capture(out: Path, scale: float = 1.0) -> list[Path]:
+def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
     """Drive a demo window through its states and grab each. Returns the files written."""
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -52,8 +52,9 @@ def capture(out: Path, scale: float = 1.0) -> list[Path]:
         w.grab().save(str(path))
         written.append(path)
 
-    demo = DemoSession.start(latency=1.5, poll_interval=0.1)
-    w = MainWindow(client_factory=demo.client, demo=True, settings=Settings())
+    demo = DemoSession.start(latency=latency, poll_interval=0.1)
+    w = MainWindow(client_factory=demo.client, demo=True, settings=Settings(),
+                   recover_on_start=False)
     try:
         w.resize(int(1400 * scale), int(860 * scale))
         w.show()
@@ -88,6 +89,17 @@ def capture(out: Path, scale: float = 1.0) -> list[Path]:
                     QCoreApplication.processEvents()
             shot(w, name)
         w.viewer.set_mode(ViewMode.SIDE_BY_SIDE)
+        w.tabs.setCurrentWidget(w.history)
+        pump_until(lambda: True)
+        for _ in range(10):
+            QCoreApplication.processEvents()
+        from refiner_gui.workers import wait_for_background_tasks as _wait
+
+        _wait()
+        for _ in range(10):
+            QCoreApplication.processEvents()
+        shot(w, "window_history")
+        w.tabs.setCurrentWidget(w.compare_page)
         demo.server.inject(Fault("submit", "poll_http_error", code="ERROR_NO_FACE_IN_FILE"))
         w.start_job()
         pump_until(lambda: not w.job_running())
