@@ -20,12 +20,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 description="Refine virtual try-on images with AILabTools.")
     p.add_argument("--demo", action="store_true",
                    help="use a local sandbox and sample images: no key, no network")
+    p.add_argument("--self-test", action="store_true",
+                   help="offscreen: run one demo job end to end, report, exit 0 if whole")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from refiner_gui.self_test import run_self_test
+
+        return run_self_test()
 
     from refiner_gui.logs import setup_logging
 
