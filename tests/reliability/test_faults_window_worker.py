@@ -1,0 +1,118 @@
+"""Every sandbox fault through the window's JobWorker on a real QThread (via JobRunner).
+
+For each fault: the outcome signal (succeeded after transient faults, failed with the
+right type, code and ids otherwise), the job's final state in the store, every task the
+sandbox created recorded by id, never more than one task per job (and a POST re-sent only
+when the service surely took nothing), no partial file under the data folder, and the
+thread finished.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QObject, Slot
+
+from refiner_gui.api import RefinerClient, RefinerError
+from refiner_gui.jobs import JobState, JobStore
+from refiner_gui.workers import JobOutcome, JobRequest, JobRunner, JobWorker
+from tests.helpers.fast import fast_retry
+from tests.helpers.fault_cases import CASES, FaultCase, check_task_bookkeeping, part_files
+from tests.helpers.jobs import slot_files
+
+KEY = "window-worker-key-31337"
+
+
+class Outcomes(QObject):
+    """Lives on the GUI thread: the worker's signals arrive here queued, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[int] = []
+        self.submitted: list = []
+        self.succeeded: list[JobOutcome] = []
+        self.failed: list[RefinerError] = []
+
+    @Slot(int)
+    def on_created(self, job_id: int) -> None:
+        self.created.append(job_id)
+
+    @Slot(object)
+    def on_submitted(self, sub) -> None:
+        self.submitted.append(sub)
+
+    @Slot(object)
+    def on_succeeded(self, outcome) -> None:
+        self.succeeded.append(outcome)
+
+    @Slot(object)
+    def on_failed(self, err) -> None:
+        self.failed.append(err)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = JobStore(tmp_path / "data" / "jobs.sqlite3")
+    yield s
+    s.close()
+
+
+def run_in_thread(qtbot, store: JobStore, factory, files, gender="woman") -> Outcomes:
+    worker = JobWorker(factory, store, JobRequest(files, gender))
+    seen = Outcomes()
+    worker.created.connect(seen.on_created)
+    worker.submitted.connect(seen.on_submitted)
+    worker.succeeded.connect(seen.on_succeeded)
+    worker.failed.connect(seen.on_failed)
+    runner = JobRunner(worker)
+    with qtbot.waitSignal(runner.done, timeout=30_000):
+        runner.start()
+    assert runner.thread is None and not runner.is_running()  # the QThread has finished
+    return seen
+
+
+@pytest.mark.parametrize("case", [c.param() for c in CASES])
+def test_fault_through_the_window_worker(qtbot, sandbox, store, job_images, tmp_path,
+                                         isolated_home, case: FaultCase):
+    for fault in case.faults:
+        sandbox.inject(fault)
+    retry = fast_retry(**case.retry)
+
+    def factory() -> RefinerClient:  # called on the worker thread
+        kw = {"poll_interval": 0.02, "retry": retry, "timeout": 30, **case.client}
+        return RefinerClient(KEY, sandbox.base_url, **kw)
+
+    seen = run_in_thread(qtbot, store, factory, slot_files(job_images))
+
+    [job_id] = seen.created
+    job = store.get(job_id)
+    if case.error is None:
+        assert not seen.failed, seen.failed and seen.failed[0].to_dict()
+        [outcome] = seen.succeeded
+        assert outcome.job.id == job_id and not outcome.refined.isNull()
+        assert job.state is JobState.SUCCEEDED and job.result_path.is_file()
+        assert job.result_path.parent == store.results_dir
+    else:
+        assert not seen.succeeded
+        [err] = seen.failed
+        assert type(err) is case.error, err.to_dict()
+        assert job.state is case.state, (job.state, job.error)
+        assert job.error and job.error["type"] == case.error.__name__
+        assert err.code == case.code
+        if case.http_status is not None:
+            assert err.http_status == case.http_status
+        if case.slot is not None:
+            assert err.slot == case.slot
+        if case.ids:  # the service sent them: they reach the error and the stored row
+            assert err.request_id and err.log_id
+            assert job.error["request_id"] == err.request_id
+            assert job.error["log_id"] == err.log_id
+        assert err.task_id == job.task_id
+        assert job.result_path is None
+        assert not list(store.results_dir.iterdir())  # no result, whole or partial
+    if job.task_id:
+        assert [s.task_id for s in seen.submitted] == [job.task_id]
+    rows = {j.task_id for j in store.list_jobs()}
+    check_task_bookkeeping(case, sandbox, rows, job.state)
+    if case.state is JobState.SUBMITTED and case.error is not None:
+        assert job in store.unfinished()  # resumable: recovery will poll it again
+    assert not part_files(store.root, isolated_home, tmp_path)
