@@ -121,7 +121,18 @@ def child(mode: str, base_url: str, inputs: dict[str, str], seconds: float) -> d
     poll.setInterval(20)
     poll.timeout.connect(step)
     poll.start()
+    profile = None
+    if os.environ.get("BENCH_PROFILE"):  # where the GUI thread's time goes (to stderr)
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     app.exec()
+    if profile is not None:
+        import pstats
+
+        profile.disable()
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     ok = w._last is not None
     w.shutdown()
     return {"ok": ok, "max_stall_ms": max(v for k, v in gaps.items() if k != "start"),

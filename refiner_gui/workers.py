@@ -83,10 +83,16 @@ class JobOutcome:
 
 def load_job_images(job: Job) -> JobOutcome:
     """Decode a finished job's coarse input and refined result. Any thread."""
+    from refiner_gui.ui.viewer.image_canvas import prepare_levels
+
     coarse_path = job.input_path(COARSE)
     if coarse_path is None or job.result_path is None:
         raise ValueError(f"job {job.id} has no result to show")
-    return JobOutcome(job, load_image(coarse_path), load_image(job.result_path))
+    coarse, refined = load_image(coarse_path), load_image(job.result_path)
+    # The viewer's zoomed-out copies are made here, off the GUI thread.
+    prepare_levels(coarse)
+    prepare_levels(refined)
+    return JobOutcome(job, coarse, refined)
 
 
 class JobWorker(QObject):

@@ -24,6 +24,7 @@ import os
 import random
 import tempfile
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +35,6 @@ from urllib.parse import urlsplit
 
 import requests
 from PIL import Image
-from urllib3 import encode_multipart_formdata
 
 from refiner_gui import __version__
 from refiner_gui.api import responses
@@ -126,6 +126,35 @@ def _mime(data: bytes) -> str:
 
 
 _EXT_BY_MIME = {"image/jpeg": ".jpg", "image/png": ".png", "image/bmp": ".bmp"}
+
+
+def _quote(value: str) -> str:
+    # The HTML5 form-data rules for a name or file name inside quotes (as browsers do).
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace(
+        "\n", "%0A")
+
+
+def encode_multipart(fields: list[tuple[str, Any]]) -> tuple[bytes, str]:
+    """``multipart/form-data`` of text fields and ``(filename, bytes, mime)`` files.
+
+    One ``bytes.join`` and nothing else: ~20 MB of images are copied once, so the worker
+    holds the GIL (and stalls the GUI thread) for a few milliseconds, not tens.
+    """
+    boundary = uuid.uuid4().hex
+    parts: list[bytes] = []
+    for name, value in fields:
+        if isinstance(value, tuple):
+            filename, data, mime = value
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"; '
+                f'filename="{_quote(filename)}"\r\nContent-Type: {mime}\r\n\r\n'.encode())
+            parts.append(data)
+            parts.append(b"\r\n")
+        else:
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; '
+                         f'name="{_quote(name)}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 class _UploadBody:
@@ -306,7 +335,7 @@ class RefinerClient:
             # The service may judge by the file name: name it after the real content.
             filename = Path(path).stem + _EXT_BY_MIME.get(mime, Path(path).suffix)
             fields.append((name, (filename, data, mime)))
-        body, content_type = encode_multipart_formdata(fields)
+        body, content_type = encode_multipart(fields)
         headers = {**self._headers(), "Content-Type": content_type}
         attempt = 0
         while True:

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QImage,
     QKeySequence,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -817,6 +818,13 @@ class MainWindow(QMainWindow):
             f"<p><b>Refiner</b> {__version__}</p><p>A desktop client for the AILabTools Try on "
             "Clothes Refiner API. Images are sent only to the service; results are kept there "
             "for 24 hours. A refinement costs 25 credits.</p>")
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._viewer is None:
+            # Built just after the first paint, so neither start-up nor the first result
+            # pays for importing and constructing it.
+            QTimer.singleShot(0, lambda: self.viewer)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(1400, 860)

@@ -267,15 +267,19 @@ class ImageCanvas(QGraphicsView):
         event.accept()
 
 
-def build_levels(image: QImage, smallest: int = 256) -> tuple[QPixmap, ...]:
+_PREPARED: dict[int, tuple[QImage, ...]] = {}
+_PREPARED_MAX = 8  # a few images' worth: entries are used within moments of being made
+
+
+def scaled_levels(image: QImage, smallest: int = 256) -> tuple[QImage, ...]:
     """Half, quarter, … size copies of ``image`` (area-averaged), down to ``smallest`` px.
 
     Drawing a 4095 px photo at 15 % with bilinear filtering samples one pixel in six and
     turns knits and stripes into moiré a stylist could mistake for a refiner artefact.
     Pre-averaged levels avoid that; they cost ~30 ms and a third more memory per image,
-    once per image, never per frame. GUI thread (QPixmap).
+    once per image, never per frame. Any thread (QImage only).
     """
-    levels: list[QPixmap] = []
+    levels: list[QImage] = []
     if image.format() not in (
         QImage.Format.Format_RGB32,
         QImage.Format.Format_ARGB32_Premultiplied,
@@ -293,8 +297,29 @@ def build_levels(image: QImage, smallest: int = 256) -> tuple[QPixmap, ...]:
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
-        levels.append(QPixmap.fromImage(image))
+        levels.append(image)
     return tuple(levels)
+
+
+def prepare_levels(image: QImage) -> None:
+    """Compute ``image``'s levels ahead of time, on a worker thread, so that showing it
+    later costs the GUI thread only the QPixmap conversion. Keyed by the image's cacheKey
+    (kept by the implicit-sharing copies a queued signal makes)."""
+    levels = scaled_levels(image)
+    _PREPARED[image.cacheKey()] = levels
+    while len(_PREPARED) > _PREPARED_MAX:
+        _PREPARED.pop(next(iter(_PREPARED)), None)
+
+
+def build_levels(image: QImage, smallest: int = 256) -> tuple[QPixmap, ...]:
+    """The levels of ``image`` as pixmaps (prepared ones when :func:`prepare_levels` ran).
+
+    GUI thread (QPixmap).
+    """
+    levels = _PREPARED.pop(image.cacheKey(), None)
+    if levels is None:
+        levels = scaled_levels(image, smallest)
+    return tuple(QPixmap.fromImage(level) for level in levels)
 
 
 class PhotoItem(QGraphicsPixmapItem):
