@@ -26,6 +26,7 @@ from refiner_gui.api.errors import (
     ErrorInfo,
     InputRejected,
     NetworkError,
+    RateLimited,
     RefinerError,
     ResultUnavailable,
     ServiceUnavailable,
@@ -53,7 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Errors after which the task may still finish: the job stays SUBMITTED and resumable.
-_RESUMABLE = (TimedOut, NetworkError, ServiceUnavailable, Cancelled)
+# A rate limit on polls says nothing about the task itself: it goes on (and bills).
+_RESUMABLE = (TimedOut, NetworkError, ServiceUnavailable, Cancelled, RateLimited)
 
 
 def job_inputs(job: Job) -> RefineInputs:
