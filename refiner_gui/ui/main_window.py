@@ -822,9 +822,9 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
         if self._viewer is None:
-            # Built just after the first paint, so neither start-up nor the first result
-            # pays for importing and constructing it.
-            QTimer.singleShot(0, lambda: self.viewer)
+            # Built a moment after the first paint (a zero timer would run before the
+            # paint), so neither start-up nor the first result pays for it.
+            QTimer.singleShot(250, lambda: self.viewer)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(1400, 860)
