@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QObject, Slot
 
-from refiner_gui.api import RefinerClient, RefinerError
+from refiner_gui.api import RefinerClient, RefinerError, TaskFailed
 from refiner_gui.jobs import JobState, JobStore
+from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.workers import JobOutcome, JobRequest, JobRunner, JobWorker
 from tests.helpers.fast import fast_retry
 from tests.helpers.fault_cases import CASES, FaultCase, check_task_bookkeeping, part_files
@@ -116,3 +117,23 @@ def test_fault_through_the_window_worker(qtbot, sandbox, store, job_images, tmp_
     if case.state is JobState.SUBMITTED and case.error is not None:
         assert job in store.unfinished()  # resumable: recovery will poll it again
     assert not part_files(store.root, isolated_home, tmp_path)
+
+
+@pytest.mark.parametrize("shape", ["old", "data_image_url", "data_image"])
+@pytest.mark.parametrize("fault", [None, "task_failed"])
+def test_every_result_shape_through_the_window_worker(qtbot, store, job_images, shape, fault):
+    """The three places the service may put the result (and status 3) all work."""
+    with SandboxServer(shape=shape) as srv:
+        if fault:
+            srv.inject(Fault("submit", fault))
+        seen = run_in_thread(qtbot, store, lambda: RefinerClient(
+            KEY, srv.base_url, poll_interval=0.02, retry=fast_retry()), slot_files(job_images))
+        [task_id] = srv.tasks
+    job = store.get(seen.created[0])
+    assert job.task_id == task_id
+    if fault:
+        [err] = seen.failed
+        assert isinstance(err, TaskFailed) and err.task_id == task_id and err.request_id
+        assert job.state is JobState.FAILED
+    else:
+        assert seen.succeeded and job.state is JobState.SUCCEEDED
