@@ -45,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("Refiner")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("refiner-gui")
+    from PySide6.QtGui import QIcon
+
+    from refiner_gui.resource_files import resource_dir
+
+    icon = resource_dir("icons") / "refiner-gui.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
 
     from refiner_gui.ui.crash_dialog import install_exception_hook
     from refiner_gui.ui.main_window import MainWindow

@@ -24,12 +24,13 @@ import argparse
 import json
 import logging
 import os
+import re
 import sqlite3
 import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, NoReturn, TextIO
 
 from PIL import Image
 
@@ -113,8 +114,34 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors never echo argument values and go to the given stream.
+
+    A mistyped flag (``--apikey KEY``) makes argparse list the key among the
+    "unrecognized arguments"; only the option names are shown instead.
+    """
+
+    stream: TextIO | None = None  # set by run() for the duration of one parse
+
+    def error(self, message: str) -> NoReturn:
+        def hide_values(m: re.Match[str]) -> str:
+            tokens = m.group(2).split()
+            return m.group(1) + " ".join(t if t.startswith("-") else "…" for t in tokens)
+
+        message = re.sub(r"(unrecognized arguments: )(.*)", hide_values, message)
+        self.print_usage(self.stream or sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        # Help and --version go to stdout as usual; only error output is redirected.
+        if file is None or file is sys.stderr:
+            file = self.stream or sys.stderr
+        if message:
+            file.write(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="refiner-cli",
         description="Refine a coarse virtual try-on image with the AILabTools "
                     "Try on Clothes Refiner API.")
@@ -598,10 +625,13 @@ def run(argv: list[str] | None = None, *, cancel: CancelToken | None = None,
     replaces the backoff policy (tests make it fast).
     """
     parser = build_parser()
+    _Parser.stream = stderr
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message
         return int(exc.code or 0) and EXIT_USAGE
+    finally:
+        _Parser.stream = None
     args.retry = retry
     args.job_id = None  # set by commands once a stored job is involved (error payloads)
     rep = Reporter(args.json, stdout, stderr)

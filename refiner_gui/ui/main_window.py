@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self._task_id: str | None = None
         self._last: JobOutcome | None = None  # the finished job shown in the viewer
         self._pending_rerun: int | None = None
+        self._shut_down = False
         self._job_start = 0.0
         self._stage_text = ""
         # Whether a key is stored is learnt off the GUI thread: probing the keyring's
@@ -214,6 +215,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.statusBar().showMessage("Demo mode: no key, no network, no credits." if demo
                                      else "Ready.")
+        self._viewer_timer = QTimer(self)
+        self._viewer_timer.setSingleShot(True)
+        self._viewer_timer.timeout.connect(self._ensure_viewer)
         self._tick = QTimer(self)
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._show_elapsed)
@@ -351,6 +355,11 @@ class MainWindow(QMainWindow):
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(self._action("&Photo rules", self.show_rules, "F1"))
         help_menu.addAction(self._action("&About Refiner", self.show_about))
+
+    @Slot()
+    def _ensure_viewer(self) -> None:
+        if not self._shut_down:
+            _ = self.viewer
 
     @property
     def viewer(self) -> CompareViewer:
@@ -823,8 +832,9 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._viewer is None:
             # Built a moment after the first paint (a zero timer would run before the
-            # paint), so neither start-up nor the first result pays for it.
-            QTimer.singleShot(250, lambda: self.viewer)
+            # paint), so neither start-up nor the first result pays for it. A child timer
+            # dies with the window, so it can never fire into a deleted one.
+            self._viewer_timer.start(250)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(1400, 860)
@@ -833,6 +843,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the job thread and background tasks (cancel, quit, wait; never terminate)."""
+        self._shut_down = True
+        self._viewer_timer.stop()
         for runner in (self._runner, self._recovery):
             if runner is not None:
                 runner.stop()
