@@ -58,10 +58,16 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = None
     if args.demo:
+        from refiner_gui.config import app_paths
         from refiner_gui.demo import DemoSession, sample_paths
+        from refiner_gui.jobs import JobStore
+        from refiner_gui.jobs.store import DB_NAME
 
         demo = DemoSession.start()
-        window = MainWindow(client_factory=demo.client, demo=True)
+        # Demo jobs live in their own store: the sandbox must never "recover" (and so
+        # expire) a real task, and its task ids do not belong in the real history.
+        demo_store = JobStore(app_paths().data / "demo" / DB_NAME)
+        window = MainWindow(client_factory=demo.client, demo=True, store=demo_store)
         for slot, path in sample_paths().items():
             window.inputs.set_file(slot, path)
     else:
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         window.shutdown()
         if demo is not None:
             demo.stop()
+            demo_store.close()
 
 
 if __name__ == "__main__":

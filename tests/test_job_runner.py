@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from refiner_gui.api import (
+    AuthError,
     Cancelled,
     CancelToken,
     InputRejected,
@@ -305,14 +306,66 @@ def test_task_not_found_is_expired(store, new_job, sandbox):
     assert got.state is JobState.EXPIRED and got.task_id and got.error["type"] == "TaskNotFound"
 
 
-def test_expired_result_url_is_expired(store, new_job, sandbox):
+def test_a_refused_result_link_leaves_a_young_job_resumable(store, new_job, sandbox):
+    """Within 24 h a refused link says nothing about the task: a new poll gives a new link."""
     sandbox.inject(Fault("download", "expire_url"))
     job = new_job()
     with pytest.raises(ResultUnavailable):
         run_job(store, client_for(sandbox), job)
     got = store.get(job.id)
+    assert got.state is JobState.SUBMITTED and got.error["type"] == "ResultUnavailable"
+    done = run_job(store, client_for(sandbox), got)
+    assert done.state is JobState.SUCCEEDED and done.result_path.is_file()
+    assert sandbox.submissions == 1
+
+
+def test_a_refused_result_link_of_an_old_job_is_expired(store, new_job, sandbox,
+                                                         monkeypatch):
+    import refiner_gui.jobs.runner as runner_module
+
+    sandbox.inject(Fault("download", "expire_url"))
+    job = new_job()
+    monkeypatch.setattr(runner_module, "RESULT_TTL", -1.0)  # every job counts as old
+    with pytest.raises(ResultUnavailable):
+        run_job(store, client_for(sandbox), job)
+    got = store.get(job.id)
     assert got.state is JobState.EXPIRED and got.error["type"] == "ResultUnavailable"
     assert sandbox.submissions == 1
+
+
+def test_an_auth_error_while_polling_keeps_the_job_resumable(store, new_job, sandbox):
+    sandbox.inject(Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"))
+    job = new_job()
+    with pytest.raises(AuthError):
+        run_job(store, client_for(sandbox), job)
+    got = store.get(job.id)
+    assert got.state is JobState.SUBMITTED and got.task_id
+    assert run_job(store, client_for(sandbox), got).state is JobState.SUCCEEDED
+    assert sandbox.submissions == 1
+
+
+def test_a_live_job_cannot_be_deleted(store, new_job):
+    from refiner_gui.jobs import JobStateError
+
+    job = new_job()
+    store.mark_submitting(job.id)
+    with pytest.raises(JobStateError):
+        store.delete(job.id)
+    store.mark_submitted(job.id, "task-live")
+    with pytest.raises(JobStateError):
+        store.delete(job.id)
+    assert store.get(job.id).task_id == "task-live"
+
+
+def test_recovery_does_not_overwrite_a_job_that_moved_on(store, new_job):
+    from refiner_gui.jobs import expire_or_abandon
+
+    job = new_job()
+    stale = store.mark_submitting(job.id)  # what a recovery snapshot saw
+    store.mark_submitted(job.id, "task-moved-on")  # another process got its answer
+    expire_or_abandon(store, stale)
+    got = store.get(job.id)
+    assert got.state is JobState.SUBMITTED and got.task_id == "task-moved-on"
 
 
 def test_a_stored_result_is_taken_without_asking_the_service(store, new_job, sandbox):

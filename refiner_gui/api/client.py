@@ -310,7 +310,10 @@ class RefinerClient:
     def _get_json(self, path: str, params: dict[str, str] | None,
                   task_id: str | None) -> tuple[int, bytes, str | None]:
         try:
+            # Never follow a redirect with the key: requests would resend this header to
+            # any host (and over plain http); only Authorization is stripped on redirects.
             r = self._session.get(self.base_url + path, params=params, headers=self._headers(),
+                                  allow_redirects=False,
                                   timeout=(self.connect_timeout, self.poll_read_timeout))
             body = r.content[: 4 * MB]
         except requests.RequestException as exc:
@@ -343,6 +346,7 @@ class RefinerClient:
             upload = _UploadBody(body, cancel, on_upload)
             try:
                 r = self._session.post(self.base_url + SUBMIT_PATH, data=upload, headers=headers,
+                                       allow_redirects=False,
                                        timeout=(self.connect_timeout, self.upload_read_timeout))
                 status, content = r.status_code, r.content[: 4 * MB]
                 retry_after = r.headers.get("Retry-After")
@@ -361,8 +365,9 @@ class RefinerClient:
             except RefinerError as err:
                 safe = (isinstance(err, RateLimited) and err.code == "EXCEEDING_LIMITS") or (
                     status == 503)
-                if not safe and status >= 500 and err.code is None:
-                    # A gateway page after a full upload: the backend may have the task.
+                if not safe and err.code is None and (status >= 500 or 200 <= status < 300):
+                    # A gateway page, or a success we cannot read, after a full upload: the
+                    # backend may have the task. Re-sending could bill twice.
                     raise SubmissionOutcomeUnknown(None, err.info) from None
                 attempt += 1
                 if not safe or attempt >= self.retry.submit_attempts:
@@ -484,7 +489,8 @@ class RefinerClient:
 
     def _too_large(self, task_id: str | None) -> DownloadError:
         return DownloadError(
-            f"The result is larger than {self.max_download_bytes // MB} MB; download stopped.",
+            f"The result is larger than {self.max_download_bytes // MB} MB; download stopped. "
+            "The refinement itself succeeded (and was billed); its link works for 24 hours.",
             ErrorInfo(task_id=task_id))
 
     def _verify_image(self, path: Path, task_id: str | None) -> None:

@@ -21,7 +21,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from refiner_gui.api.errors import (
+    AuthError,
+    BadRequest,
     Cancelled,
+    CreditsError,
     DownloadError,
     ErrorInfo,
     InputRejected,
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 # Errors after which the task may still finish: the job stays SUBMITTED and resumable.
 # A rate limit on polls says nothing about the task itself: it goes on (and bills).
 _RESUMABLE = (TimedOut, NetworkError, ServiceUnavailable, Cancelled, RateLimited)
+# Errors about our side of a poll (key, account, credits, a malformed request).
+_ABOUT_US = (AuthError, CreditsError, BadRequest)
 
 
 def job_inputs(job: Job) -> RefineInputs:
@@ -151,8 +156,16 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
             store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN,
                                 SubmissionOutcomeUnknown().to_dict())
             raise
-        job = store.mark_submitted(job.id, sub.task_id, sub.request_id, sub.log_id)
+        # Logged first: if the store write below fails, the log still holds the task id.
         log.info("job %d submitted as task %s", job.id, sub.task_id)
+        try:
+            job = store.mark_submitted(job.id, sub.task_id, sub.request_id, sub.log_id)
+        except Exception as exc:
+            raise RefinerError(
+                f"Task {sub.task_id} was created but could not be recorded ({exc!r}). "
+                f"Resume it with: refiner-cli resume {sub.task_id}",
+                ErrorInfo(task_id=sub.task_id, request_id=sub.request_id,
+                          log_id=sub.log_id)) from exc
         emit(Stage.QUEUED, task_id=sub.task_id)
         if on_submitted is not None:
             on_submitted(sub)
@@ -190,8 +203,13 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
                                                       bytes_done=d, bytes_total=t))
     except RefinerError as err:
         err.task_id = err.task_id or task_id
+        young = time.time() - (job.submitted_at or job.created_at) < RESULT_TTL
         if isinstance(err, _RESUMABLE) or (isinstance(err, DownloadError) and err.retryable):
             store.note_error(job.id, err.to_dict())  # still SUBMITTED: resumable by id
+        elif isinstance(err, _ABOUT_US) or (isinstance(err, ResultUnavailable) and young):
+            # The key, the account or a refused result link says nothing about the task:
+            # it goes on (and bills) at the service, and a later poll gives a fresh link.
+            store.note_error(job.id, err.to_dict())
         elif isinstance(err, (TaskNotFound, ResultUnavailable)):
             store.mark_finished(job.id, JobState.EXPIRED, err.to_dict())
         else:
@@ -216,16 +234,17 @@ def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Jo
         else:
             message = ("Older than 24 hours before its result was stored: the service no "
                        "longer keeps it. Re-run the job to refine these images again.")
-        return store.mark_finished(job.id, JobState.EXPIRED, {
+        return store.mark_finished(job.id, JobState.EXPIRED, expected=(job.state,), error={
             "type": "Expired", "message": message, "task_id": job.task_id})
     if job.state is JobState.SUBMITTING:
         err = SubmissionOutcomeUnknown(
             "The app stopped while uploading this job, so we cannot tell whether the service "
             "took it. It was NOT sent again (that could bill twice). Check your AILabTools "
             "usage, then re-run if needed.", ErrorInfo())
-        return store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN, err.to_dict())
+        return store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN, err.to_dict(),
+                                   expected=(job.state,))
     if job.state is JobState.PENDING:
-        return store.mark_finished(job.id, JobState.CANCELLED, {
+        return store.mark_finished(job.id, JobState.CANCELLED, expected=(job.state,), error={
             "type": "Cancelled",
             "message": "The app stopped before the upload started: nothing was sent. "
                        "Re-run the job to submit it."})
@@ -250,9 +269,17 @@ def recover(store: JobStore, client_factory: Callable[[], RefinerClient], *,
     out: list[Job] = []
     client: RefinerClient | None = None
     try:
-        for job in store.unfinished():
+        for snapshot in store.unfinished():
             if cancel is not None and cancel.cancelled:
                 break
+            # Re-read: earlier jobs may have taken minutes, and another process may have
+            # moved this one on meanwhile (mark_finished also checks the state it saw).
+            try:
+                job = store.get(snapshot.id)
+            except KeyError:
+                continue
+            if job.state.finished:
+                continue
             settled = expire_or_abandon(store, job, now)
             if settled is not None:
                 store.remove_partial_files(job.id)

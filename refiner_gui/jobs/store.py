@@ -389,11 +389,14 @@ class JobStore:
             fields["log_id"] = log_id
         return self._update(job_id, **fields)
 
-    def mark_finished(self, job_id: int, state: JobState, error: dict[str, Any]) -> Job:
+    def mark_finished(self, job_id: int, state: JobState, error: dict[str, Any], *,
+                      expected: Sequence[JobState] | None = None) -> Job:
         """End a job without a result: FAILED, OUTCOME_UNKNOWN, EXPIRED or CANCELLED.
 
         Only an unfinished job changes: a job another thread or process already finished
-        (above all one that SUCCEEDED) is returned as it is.
+        (above all one that SUCCEEDED) is returned as it is. ``expected`` narrows that to
+        the states the caller saw, so a decision taken on an old snapshot (recovery) cannot
+        overwrite a job that has moved on meanwhile (e.g. to SUBMITTED in another process).
         """
         if not state.finished or state is JobState.SUCCEEDED:
             raise ValueError(f"mark_finished cannot set {state.value}")
@@ -402,7 +405,9 @@ class JobStore:
         for key in ("request_id", "log_id"):
             if error.get(key):
                 fields[key] = error[key]
-        self._update_if(job_id, _UNFINISHED, **fields)
+        states = _UNFINISHED if expected is None else tuple(
+            st.value for st in expected if st.value in _UNFINISHED)
+        self._update_if(job_id, states, **fields)
         return self.get(job_id)
 
     def set_review(self, job_id: int, verdict: str | None, tags: Iterable[str] = (),
@@ -432,8 +437,18 @@ class JobStore:
         created at the same time with the same input keeps its file.
         """
         job = self.get(job_id)
+        if job.state in (JobState.SUBMITTING, JobState.SUBMITTED):
+            # Its task may exist (and bill) at the service: the row is the only record of
+            # its task id. It must finish, expire or be settled first.
+            raise JobStateError(
+                f"Job {job_id} is {job.state.label.lower()}: its task may still finish at the "
+                "service, so it cannot be deleted yet.")
         with self._write() as c:
-            c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            # Re-checked under the write lock: a worker may have just started its upload.
+            cur = c.execute("DELETE FROM jobs WHERE id = ? AND state NOT IN (?, ?)",
+                            (job_id, JobState.SUBMITTING.value, JobState.SUBMITTED.value))
+            if cur.rowcount != 1:
+                raise JobStateError(f"Job {job_id} started uploading; it cannot be deleted now.")
             if not delete_files:
                 return
             if job.result_path is not None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from refiner_gui.api import (
     Cancelled,
     NetworkError,
+    RateLimited,
     RefinerError,
     ServiceUnavailable,
     SubmissionOutcomeUnknown,
@@ -88,7 +89,9 @@ class ErrorPanel(QFrame):
     def error(self) -> RefinerError | None:
         return self._error
 
-    def show_error(self, err: RefinerError) -> None:
+    def show_error(self, err: RefinerError, *, resumable: bool | None = None) -> None:
+        """Show ``err``. ``resumable`` (when the caller knows, e.g. from the job store)
+        decides whether "Resume task" is offered; by default the error's type does."""
         self._error = err
         self.title.setText(err.title)
         self.message.setText(err.user_message)
@@ -105,8 +108,10 @@ class ErrorPanel(QFrame):
         # Resume only when waiting again is safe and useful: never after an unknown submit
         # (there is no task id to follow) and never for a task the service says failed.
         can_resume = bool(err.task_id) and isinstance(
-            err, (TimedOut, NetworkError, ServiceUnavailable, Cancelled)) and not isinstance(
-            err, SubmissionOutcomeUnknown)
+            err, (TimedOut, NetworkError, ServiceUnavailable, Cancelled, RateLimited)
+        ) and not isinstance(err, SubmissionOutcomeUnknown)
+        if resumable is not None:
+            can_resume = resumable and bool(err.task_id)
         self.resume_button.setVisible(can_resume)
         self.copy_button.setVisible(not isinstance(err, Cancelled))
         self.show()

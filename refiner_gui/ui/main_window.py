@@ -47,9 +47,9 @@ from refiner_gui.api import (
     Stage,
     Submission,
 )
-from refiner_gui.api.errors import error_from_dict
+from refiner_gui.api.errors import ErrorInfo, TimedOut, error_from_dict
 from refiner_gui.config import app_paths
-from refiner_gui.jobs import JobStore
+from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.keystore import get_api_key
 from refiner_gui.settings import Settings, load_settings, save_settings
 from refiner_gui.slots import COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
@@ -593,6 +593,15 @@ class MainWindow(QMainWindow):
         self.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
         self._update_actions()
 
+    def _job_resumable(self, job_id: int | None) -> bool | None:
+        """Whether waiting again for the job makes sense (it is still SUBMITTED)."""
+        if job_id is None:
+            return None
+        try:
+            return self.store.get(job_id).state is JobState.SUBMITTED
+        except KeyError:
+            return None
+
     @Slot(int, str)
     def _on_open_failed(self, job_id: int, message: str) -> None:
         try:
@@ -600,8 +609,13 @@ class MainWindow(QMainWindow):
         except KeyError:
             return
         if job.error:
-            self.error_panel.show_error(error_from_dict({**job.error,
-                                                         "task_id": job.task_id}))
+            self.error_panel.show_error(error_from_dict({**job.error, "task_id": job.task_id}),
+                                        resumable=job.state is JobState.SUBMITTED)
+        elif job.state is JobState.SUBMITTED and job.task_id:
+            self.error_panel.show_error(TimedOut(
+                f"Job {job.id} is still waiting for task {job.task_id}. Resume it to wait "
+                "for the result (nothing is submitted again).",
+                ErrorInfo(task_id=job.task_id)), resumable=True)
         self.statusBar().showMessage(message, 8000)
 
     @Slot(int)
@@ -643,7 +657,7 @@ class MainWindow(QMainWindow):
         if self._job_id is not None:
             self.job_stored(self._job_id)
         log.info("job failed: %s %s", type(err).__name__, err.code or "")
-        self.error_panel.show_error(err)
+        self.error_panel.show_error(err, resumable=self._job_resumable(self._job_id))
         if err.slot:
             self.inputs.highlight(err.slot, err.user_message)
         self.stage_label.setText(err.title + (f" · task {err.task_id}" if err.task_id else ""))
@@ -845,16 +859,20 @@ class MainWindow(QMainWindow):
         """Stop the job thread and background tasks (cancel, quit, wait; never terminate)."""
         self._shut_down = True
         self._viewer_timer.stop()
+        stopped = True
         for runner in (self._runner, self._recovery):
             if runner is not None:
-                runner.stop()
+                # Cancel is seen within 0.2 s except inside one blocked HTTP read, which
+                # ends at its timeout (the submit's answer: up to 2 minutes). Wait for it:
+                # a QThread destroyed while running aborts the process.
+                stopped = runner.stop(timeout_ms=180_000) and stopped
         QGuiApplication.processEvents()  # deliver the queued finished signals
         self.inputs.shutdown()
         self.history.shutdown()
         if self._viewer is not None:
             self._viewer.shutdown()
         wait_for_background_tasks()
-        if self._owns_store:
+        if self._owns_store and stopped:
             self.store.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API

@@ -94,6 +94,7 @@ class ReviewController(QObject):
 
     def present(self, outcome: JobOutcome) -> None:
         """Show a finished job: images (shuffled in blind mode), its review, its position."""
+        self._loading = None  # an older open request must not replace what is shown now
         self.bar.commit_pending()
         self._outcome = outcome
         job = outcome.job

@@ -53,7 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.jobs.models import DEFECT_TAGS, Job, JobState
-from refiner_gui.jobs.store import JobFilter, JobStore
+from refiner_gui.jobs.store import JobFilter, JobStateError, JobStore
 from refiner_gui.slots import COARSE, REQUIRED_SLOTS
 from refiner_gui.ui.history.model import (
     DATE,
@@ -538,6 +538,8 @@ class HistoryPanel(QWidget):
                     deleted.append(job_id)
                 except KeyError:
                     deleted.append(job_id)  # already gone: what the user wanted
+                except JobStateError as exc:  # a live task: its record must stay
+                    problems.append(str(exc))
                 except OSError as exc:
                     problems.append(f"job #{job_id}: {exc.strerror or exc}")
         finally:
@@ -546,8 +548,8 @@ class HistoryPanel(QWidget):
         if deleted:
             self.jobsDeleted.emit(deleted)
         if problems:
-            QMessageBox.warning(self, "Some files were not deleted",
-                                "These could not be deleted completely:\n"
+            QMessageBox.warning(self, "Some jobs were not deleted",
+                                "These could not be deleted (completely):\n"
                                 + "\n".join(problems[:10]))
 
     @Slot()
