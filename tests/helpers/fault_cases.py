@@ -65,12 +65,6 @@ def _submit_error(code: str, error: type[RefinerError], **kw) -> FaultCase:
                      JobState.FAILED, code, True, NO_TASK, submit_code=True, **kw)
 
 
-RATE_LIMIT_POLL_BUG = (
-    "BUG: a poll that stays rate limited (HTTP 429 EXCEEDING_LIMITS) beyond the retries "
-    "ends the job FAILED, though the task goes on (and bills) at the service: jobs.runner "
-    "_RESUMABLE lacks RateLimited, so the job is not resumable, and `refiner-cli resume "
-    "<task>` (which the CLI's own message suggests) refuses it as settled")
-
 CASES: list[FaultCase] = [
     # -- error: a few codes per family, on submit (nothing created, nothing re-sent) --------
     _submit_error("ERROR_PARAMETERS", BadRequest),
@@ -100,6 +94,9 @@ CASES: list[FaultCase] = [
               TaskNotFound, JobState.EXPIRED, "ERROR_RESOURCE_NOT_FOUND", True),
     FaultCase("error-poll-410-revoked", (Fault("poll", "error", code="ERROR_TASK_REVOKED"),),
               TaskNotFound, JobState.EXPIRED, "ERROR_TASK_REVOKED", True),
+    # A poll refused for our key or account says nothing about the task: resumable.
+    FaultCase("error-poll-401-key", (Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"),),
+              AuthError, JobState.SUBMITTED, "ERROR_USER_NOT_EXISTS", True),
     FaultCase("error-download-500-transient",
               (Fault("download", "error", code="SERVICE_INTERNAL_ERROR"),)),
     # -- error_in_200 ------------------------------------------------------------------------
@@ -129,8 +126,7 @@ CASES: list[FaultCase] = [
     FaultCase("rate_limit-poll", (Fault("poll", "rate_limit", retry_after=0.05, times=2),)),
     FaultCase("rate_limit-poll-always",
               (Fault("poll", "rate_limit", retry_after=0.01, times=100),), RateLimited,
-              JobState.SUBMITTED, "EXCEEDING_LIMITS", True,
-              marks=(pytest.mark.xfail(strict=True, reason=RATE_LIMIT_POLL_BUG),)),
+              JobState.SUBMITTED, "EXCEEDING_LIMITS", True),  # the task goes on: resumable
     # -- gateway_html: a proxy page, no vendor body ------------------------------------------
     FaultCase("gateway_html-submit-502", (Fault("submit", "gateway_html"),),
               SubmissionOutcomeUnknown, JobState.OUTCOME_UNKNOWN, None, False, NO_TASK,
@@ -155,10 +151,12 @@ CASES: list[FaultCase] = [
               JobState.OUTCOME_UNKNOWN, task=UNKNOWN, client={"upload_read_timeout": 0.5}),
     FaultCase("hang-poll", (Fault("poll", "hang"),), client={"poll_read_timeout": 0.5}),
     # -- expire_url: the storage host refuses the result link --------------------------------
+    # A refused link of a young task says nothing about the task: a later poll gives a
+    # fresh link, so the job stays resumable.
     FaultCase("expire_url-403", (Fault("download", "expire_url"),), ResultUnavailable,
-              JobState.EXPIRED, http_status=403),
+              JobState.SUBMITTED, http_status=403),
     FaultCase("expire_url-404", (Fault("download", "expire_url", http_status=404),),
-              ResultUnavailable, JobState.EXPIRED, http_status=404),
+              ResultUnavailable, JobState.SUBMITTED, http_status=404),
     # -- slow: within the read timeout it is just slow; beyond it, a resumable failure ------
     FaultCase("slow-download", (Fault("download", "slow", delay=0.3),)),
     FaultCase("slow-download-beyond-timeout",
@@ -166,6 +164,26 @@ CASES: list[FaultCase] = [
               JobState.SUBMITTED, client={"download_read_timeout": 0.3},
               retry={"attempts": 2}),
     FaultCase("slow-submit", (Fault("submit", "slow", delay=0.2),)),
+]
+
+
+# Faults that outlast exactly the first run's retries (then the service has recovered).
+RESUMABLE = [
+    FaultCase("gateway_html-poll", (Fault("poll", "gateway_html", times=3),),
+              ServiceUnavailable, JobState.SUBMITTED, retry={"attempts": 3}),
+    FaultCase("error-poll-500", (Fault("poll", "error", code="SERVICE_INTERNAL_ERROR",
+                                       times=3),), ServiceUnavailable, JobState.SUBMITTED,
+              retry={"attempts": 3}),
+    FaultCase("drop_connection-download", (Fault("download", "drop_connection", times=2),),
+              NetworkError, JobState.SUBMITTED, retry={"attempts": 2}),
+    FaultCase("slow-download", (Fault("download", "slow", delay=30, times=2),), NetworkError,
+              JobState.SUBMITTED, retry={"attempts": 2}, client={"download_read_timeout": 0.3}),
+    FaultCase("rate_limit-poll", (Fault("poll", "rate_limit", retry_after=0.01, times=3),),
+              RateLimited, JobState.SUBMITTED, retry={"attempts": 3}),
+    FaultCase("error-poll-401-key", (Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"),),
+              AuthError, JobState.SUBMITTED),
+    FaultCase("expire_url", (Fault("download", "expire_url"),), ResultUnavailable,
+              JobState.SUBMITTED),
 ]
 
 

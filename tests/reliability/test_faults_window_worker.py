@@ -17,8 +17,15 @@ from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.workers import JobOutcome, JobRequest, JobRunner, JobWorker
 from tests.helpers.fast import fast_retry
-from tests.helpers.fault_cases import CASES, FaultCase, check_task_bookkeeping, part_files
+from tests.helpers.fault_cases import (
+    CASES,
+    RESUMABLE,
+    FaultCase,
+    check_task_bookkeeping,
+    part_files,
+)
 from tests.helpers.jobs import slot_files
+from tests.helpers.qthreads import press_and_wait, wait_ended
 
 KEY = "window-worker-key-31337"
 
@@ -65,9 +72,11 @@ def run_in_thread(qtbot, store: JobStore, factory, files, gender="woman") -> Out
     worker.succeeded.connect(seen.on_succeeded)
     worker.failed.connect(seen.on_failed)
     runner = JobRunner(worker)
+    thread = runner.thread  # held until it has really ended: see tests/helpers/qthreads.py
     with qtbot.waitSignal(runner.done, timeout=30_000):
         runner.start()
-    assert runner.thread is None and not runner.is_running()  # the QThread has finished
+    assert runner.thread is None and not runner.is_running()
+    wait_ended(qtbot, thread)  # the QThread has finished
     return seen
 
 
@@ -137,3 +146,40 @@ def test_every_result_shape_through_the_window_worker(qtbot, store, job_images, 
         assert job.state is JobState.FAILED
     else:
         assert seen.succeeded and job.state is JobState.SUCCEEDED
+
+
+@pytest.mark.parametrize("case", [c.param() for c in RESUMABLE])
+def test_the_window_offers_resume_and_it_finishes_the_task(qtbot, sandbox, job_images, case):
+    """A failure that left the job resumable shows "Resume task"; pressing it waits again
+    (never re-submits) and brings the result."""
+    from refiner_gui.settings import Settings
+    from refiner_gui.slots import COARSE, PERSON, TOP
+    from refiner_gui.ui.main_window import MainWindow
+
+    retry = fast_retry(**case.retry)
+
+    def factory() -> RefinerClient:
+        kw = {"poll_interval": 0.02, "retry": retry, "timeout": 30, **case.client}
+        return RefinerClient(KEY, sandbox.base_url, **kw)
+
+    w = MainWindow(client_factory=factory, settings=Settings(), recover_on_start=False)
+    qtbot.addWidget(w)
+    try:
+        for slot, name in ((PERSON, "person"), (TOP, "top"), (COARSE, "coarse")):
+            w.inputs.set_file(slot, job_images[name])
+        w.inputs.set_gender("man")
+        qtbot.waitUntil(w.refine_button.isEnabled, timeout=10_000)
+        for fault in case.faults:
+            sandbox.inject(fault)
+        press_and_wait(qtbot, w, w.refine_button)
+        err = w.error_panel.error()
+        assert err is not None and err.task_id == next(iter(sandbox.tasks))
+        assert w.store.find_by_task(err.task_id).state is JobState.SUBMITTED
+        assert not sandbox.pending_faults  # the service has recovered meanwhile
+        assert w.error_panel.resume_button.isVisibleTo(w), type(err).__name__
+        press_and_wait(qtbot, w, w.error_panel.resume_button)
+        assert not w.error_panel.isVisibleTo(w)
+        assert w.store.find_by_task(err.task_id).state is JobState.SUCCEEDED
+        assert sandbox.submissions == 1 and len(sandbox.tasks) == 1
+    finally:
+        w.shutdown()
