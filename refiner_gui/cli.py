@@ -240,6 +240,21 @@ def _error_payload(code: int, err: RefinerError, job_id: int | None = None) -> d
                            "slot": err.slot})
 
 
+def _still_waiting(job_id: int | None) -> bool:
+    """Whether the job is still SUBMITTED: its task goes on, so resuming is the way on
+    (e.g. after a refused key or result link while polling), never submitting again."""
+    if job_id is None:
+        return False
+    try:
+        store = JobStore.open_default()
+        try:
+            return store.get(job_id).state is JobState.SUBMITTED
+        finally:
+            store.close()
+    except (KeyError, StoreError, OSError):
+        return False
+
+
 def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -> int:
     code = exit_code_for(err)
     rep.progress(f"error: {err.title}: {err.user_message}")
@@ -248,7 +263,8 @@ def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -
                          ("log_id", err.log_id)):
         if value:
             rep.progress(f"  {label}: {value}")
-    if err.task_id and code in (EXIT_TIMEOUT, EXIT_UNAVAILABLE, EXIT_INTERRUPTED):
+    if err.task_id and (code in (EXIT_TIMEOUT, EXIT_UNAVAILABLE, EXIT_INTERRUPTED)
+                        or _still_waiting(job_id)):
         rep.progress(f"  task id: {err.task_id}  (continue with: refiner-cli resume "
                      f"{err.task_id})")
     if job_id is not None:

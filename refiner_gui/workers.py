@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
+    QCoreApplication,
     QObject,
     QRunnable,
     QSize,
     Qt,
     QThread,
     QThreadPool,
+    QTimer,
     Signal,
     Slot,
 )
@@ -157,6 +159,7 @@ class JobWorker(QObject):
         finally:
             if client is not None:
                 client.close()
+            _return_to_gui_thread(self)
             self.finished.emit()
 
 
@@ -188,7 +191,17 @@ class RecoveryWorker(QObject):
         except Exception:  # reported in the log; the jobs stay resumable next time
             log.exception("recovery failed")
         finally:
+            _return_to_gui_thread(self)
             self.finished.emit()
+
+
+def _return_to_gui_thread(worker: QObject) -> None:
+    """Hand a finished worker back to the GUI thread (only its own thread may do that), so
+    that it is deleted there, after its thread has ended, never while the thread winds
+    down (deleting it in the worker thread raced with the GUI thread: crash)."""
+    app = QCoreApplication.instance()
+    if app is not None:
+        worker.moveToThread(app.thread())
 
 
 class JobRunner(QObject):
@@ -196,6 +209,11 @@ class JobRunner(QObject):
 
     GUI thread only. ``done`` is emitted after the thread finished, so a receiver may
     start the next job at once.
+
+    Lifetimes: the QThread is a child of the runner (Qt owns it, so dropping a Python
+    reference never destroys a running thread); the worker comes back to the GUI thread at
+    the end of ``run``; both are deleted with ``deleteLater`` on the GUI thread once
+    ``QThread.isFinished`` says the thread is really over.
     """
 
     done = Signal()
@@ -204,13 +222,11 @@ class JobRunner(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
-        self.thread: QThread | None = QThread()
+        self.thread: QThread | None = QThread(self)
         self.thread.setObjectName("refiner-job")
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
         worker.finished.connect(self.thread.quit)
-        worker.finished.connect(worker.deleteLater)
-        self.thread.finished.connect(self.thread.deleteLater)
         self.thread.finished.connect(self._on_thread_finished)
         self.started_at = 0.0
 
@@ -236,7 +252,17 @@ class JobRunner(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        thread = self.thread
+        if thread is not None and not thread.isFinished():
+            # ``finished`` is emitted just before the thread really ends. Blocking in
+            # wait() here would hold the GIL the ending thread may still need (deadlock),
+            # so look again in a moment instead.
+            QTimer.singleShot(5, self, self._on_thread_finished)
+            return
         self.thread = None
+        if thread is not None:
+            thread.deleteLater()
+        self.worker.deleteLater()
         self.done.emit()
 
 

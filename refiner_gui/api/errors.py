@@ -190,10 +190,11 @@ class TaskNotFound(RefinerError):
 
 
 class ResultUnavailable(RefinerError):
-    title = "Result link expired"
+    title = "Result link refused"
     advice = (
-        "The refined image could not be fetched: its link has expired or was refused "
-        "(links last 24 hours). Submit the job again."
+        "The refined image could not be fetched: its link was refused or has expired. "
+        "Within 24 hours of submitting, resume the task to get a fresh link (submitting "
+        "again would bill again); after that the result is gone."
     )
 
 

@@ -526,6 +526,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_recovery_done(self) -> None:
+        if self._recovery is not None:
+            self._recovery.deleteLater()
         self._recovery = None
 
     @Slot()
@@ -664,6 +666,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_runner_done(self) -> None:
+        if self._runner is not None:
+            self._runner.deleteLater()
         self._runner = None
         self._tick.stop()
         self.progress.hide()

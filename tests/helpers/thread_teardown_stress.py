@@ -29,6 +29,9 @@ def main(runs: int) -> int:
     from refiner_gui.workers import JobRunner, RecoveryWorker
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    # Hand the GIL over every millisecond (not every 5): more chances to hit the race, and
+    # the spinning threads below do not slow each run to a crawl.
+    sys.setswitchinterval(0.001)
     folder = tempfile.TemporaryDirectory()
     store = JobStore(Path(folder.name) / "jobs.sqlite3")
     stop = threading.Event()

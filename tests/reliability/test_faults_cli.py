@@ -133,19 +133,12 @@ def test_resume_of_a_resumable_failure_finishes_the_task(sandbox, job_images, tm
     assert job["state"] == JobState.SUCCEEDED.value and job["task_id"] == task_id
 
 
-HINT_BUG = (
-    "BUG: refine exits 3 ('failed') when a poll is refused for the key/account or the result "
-    "link is refused, although the job stays SUBMITTED (resumable): cli._report_error prints "
-    "'continue with: refiner-cli resume <task>' only for exit 4/5/130, and ResultUnavailable's "
-    "message says 'Submit the job again' - which bills a second time - instead of resuming")
-
-
 def _hint_params():
+    # Every failure that leaves the job SUBMITTED (its task goes on at the service), among
+    # them a refused key/account or result link while polling.
     for c in CLI_CASES:
         if c.error is not None and c.state is JobState.SUBMITTED:
-            bad = c.error.__name__ in ("AuthError", "ResultUnavailable")
-            yield pytest.param(c, id=c.id, marks=(
-                pytest.mark.xfail(strict=True, reason=HINT_BUG),) if bad else ())
+            yield pytest.param(c, id=c.id)
 
 
 @pytest.mark.parametrize("case", list(_hint_params()))
