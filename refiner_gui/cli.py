@@ -657,16 +657,11 @@ def run(argv: list[str] | None = None, *, cancel: CancelToken | None = None,
     cancel = cancel or CancelToken()
     try:
         return COMMANDS[args.command](args, rep, cancel)
-    except UsageError as exc:
+    except (UsageError, StoreError) as exc:  # found before anything was sent
+        code = "USAGE" if isinstance(exc, UsageError) else "STORE"
         rep.progress(f"error: {exc}")
         rep.result(_payload("rejected_before_upload",
-                            error={"http_status": None, "code": "USAGE", "message": str(exc)}),
-                   f"error: {exc}")
-        return EXIT_USAGE
-    except StoreError as exc:
-        rep.progress(f"error: {exc}")
-        rep.result(_payload("rejected_before_upload",
-                            error={"http_status": None, "code": "STORE", "message": str(exc)}),
+                            error={"http_status": None, "code": code, "message": str(exc)}),
                    f"error: {exc}")
         return EXIT_USAGE
     except RefinerError as err:
