@@ -1,13 +1,10 @@
-"""Keep a job's QThread referenced until it has really ended.
+"""Wait until a job's QThread has really ended (not just emitted ``finished``).
 
-``JobRunner._on_thread_finished`` drops the last Python reference to its (Python-owned)
-QThread in a slot of ``QThread.finished``, which Qt emits while the thread is still
-finishing. Destroying it there makes the GUI thread wait in ``~QThread`` while holding the
-GIL, and the finishing thread (deleting the worker through ``deleteLater``) then races it:
-a segmentation fault or a deadlock now and then (see tests/reliability/
-test_thread_teardown.py, which shows it). The suites that only *use* JobRunner hold their
-own reference until the thread has ended, so that product bug cannot kill the test run;
-the bug itself stays visible in its own test.
+``QThread.finished`` is emitted while the thread is still finishing. The suites that run
+jobs wait past that point, holding their own reference to the thread meanwhile, so "the
+thread finished" is checked for real and nothing of a job outlives its test. (Dropping the
+last reference in a slot of ``finished`` used to crash JobRunner now and then: see
+tests/reliability/test_thread_teardown.py, which guards the fix.)
 """
 
 from __future__ import annotations

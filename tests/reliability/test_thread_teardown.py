@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_many_job_threads_end_cleanly():
-    runs = 300
+    runs = 150  # the unfixed runner crashed within the first 20 runs (of 5 tries)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     try:
         proc = subprocess.run([sys.executable, "-m", "tests.helpers.thread_teardown_stress",
