@@ -41,6 +41,7 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
 from refiner_gui.jobs.models import DEFECT_TAGS, Job  # noqa: E402
+from refiner_gui.jobs.previews import write_preview  # noqa: E402
 from refiner_gui.jobs.store import JobStore  # noqa: E402
 from refiner_gui.reports import (  # noqa: E402
     export_contact_sheet,
@@ -93,6 +94,7 @@ def make_dataset(root: Path, jobs: int, input_sets: int, result_format: str
         x, y = (i * 7) % 300, (i * 13) % 300
         field.crop((x, y, x + W, y + H)).save(result, fmt, **({"quality": 90}
                                                               if fmt == "JPEG" else {}))
+        write_preview(result)  # as the job runner does when it stores a result
         store.mark_succeeded(job.id, result)
         verdict = None if i % 10 == 9 else ("fail" if i % 4 == 0 else "pass")
         store.set_review(job.id, verdict, [tags[i % len(tags)]] if verdict == "fail" else [],

@@ -502,3 +502,19 @@ def test_recover_with_nothing_to_do_makes_no_client(store):
         raise AssertionError("no client needed")
 
     assert recover(store, factory) == []
+
+
+def test_a_stored_result_gets_a_small_preview_that_reports_use(store, new_job, sandbox):
+    from PIL import Image
+
+    from refiner_gui.jobs.previews import PREVIEW_PX, preview_for, preview_path
+
+    done = run_job(store, client_for(sandbox), new_job())
+    preview = preview_path(done.result_path)
+    with Image.open(preview) as im:
+        assert im.format == "JPEG" and max(im.size) <= PREVIEW_PX
+    assert preview_for(done.result_path, 240) == preview
+    assert preview_for(done.result_path, 2000) == done.result_path  # too small for that
+    assert store.existing_result(done.id) == done.result_path
+    store.delete(done.id)
+    assert not preview.exists() and not done.result_path.exists()

@@ -48,6 +48,7 @@ from refiner_gui.api.models import (
     TaskStatus,
 )
 from refiner_gui.jobs.models import Job, JobState
+from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.store import RESULT_TTL, JobStore
 from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
@@ -215,6 +216,7 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
         else:
             store.mark_finished(job.id, JobState.FAILED, err.to_dict())
         raise
+    write_preview(dest)  # before SUCCEEDED: a listed result always has its preview
     done = store.mark_succeeded(job.id, dest, final.request_id, final.log_id)
     emit(Stage.DONE, task_id=task_id)
     return done

@@ -36,6 +36,7 @@ from typing import Any
 
 from refiner_gui.config import app_paths
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.previews import preview_path
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class JobStore:
         found here is whole, even if the process died before the job was marked done.
         """
         for p in sorted(self.results_dir.glob(f"job-{job_id}.*")):
-            if p.suffix != ".part" and p.is_file():
+            if p.suffix != ".part" and not p.name.endswith(".preview.jpg") and p.is_file():
                 return p
         return None
 
@@ -453,6 +454,7 @@ class JobStore:
                 return
             if job.result_path is not None:
                 job.result_path.unlink(missing_ok=True)
+                preview_path(job.result_path).unlink(missing_ok=True)
             for item in job.inputs.values():
                 # By stored path, not by hash: the same content can sit under two names
                 # (.jpg and .jpeg copies), and each file is unused on its own terms.
