@@ -7,7 +7,6 @@ temporary result URL (which may carry a signature).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,18 +16,10 @@ from typing import Any
 
 from refiner_gui import __version__
 from refiner_gui.jobs import Job
+from refiner_gui.jobs.store import sha256_file  # re-exported: one hashing helper
 from refiner_gui.outputs import export_image
 
 PNG_KEY = "refiner-gui"
-MB = 1024 * 1024
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(MB), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _iso(t: float | None) -> str | None:
