@@ -39,16 +39,10 @@ def render_name(pattern: str, *, task_id: str, when: datetime | None = None,
     return stem[:150]
 
 
-def image_suffix(path: Path) -> str:
-    """``.png`` or ``.jpg`` etc. from the file's real content (not its name)."""
-    with Image.open(path) as im:
-        fmt = (im.format or "PNG").upper()
-    return {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "WEBP": ".webp"}.get(fmt, ".png")
-
-
 def suffix_from_url(url: str) -> str:
+    """The file suffix a result link names (query string ignored); ``.png`` by default."""
     path = url.split("?", 1)[0].lower()
-    for ext in (".png", ".jpg", ".jpeg", ".webp"):
+    for ext in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
         if path.endswith(ext):
             return ".jpg" if ext == ".jpeg" else ext
     return ".png"

@@ -50,6 +50,7 @@ from refiner_gui.api.models import (
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.store import RESULT_TTL, JobStore
+from refiner_gui.outputs import suffix_from_url
 from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
 if TYPE_CHECKING:
@@ -69,14 +70,6 @@ def job_inputs(job: Job) -> RefineInputs:
     return RefineInputs(person=job.inputs[PERSON].path, top=job.inputs[TOP].path,
                         coarse=job.inputs[COARSE].path, gender=job.gender,
                         bottom=job.input_path(BOTTOM))
-
-
-def _suffix(url: str) -> str:
-    path = url.split("?", 1)[0].lower()
-    for ext in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
-        if path.endswith(ext):
-            return ".jpg" if ext == ".jpeg" else ext
-    return ".png"
 
 
 def _input_problem(job: Job) -> str | None:
@@ -198,7 +191,7 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
         if on_result is not None:
             on_result(final)
         emit(Stage.DOWNLOADING, task_id=task_id)
-        dest = store.result_path_for(job.id, _suffix(final.image_url))
+        dest = store.result_path_for(job.id, suffix_from_url(final.image_url))
         client.download(final.image_url, dest, cancel=cancel, task_id=task_id,
                         on_progress=lambda d, t: emit(Stage.DOWNLOADING, task_id=task_id,
                                                       bytes_done=d, bytes_total=t))
