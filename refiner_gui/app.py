@@ -10,9 +10,21 @@ import argparse
 import logging
 import sys
 
-from refiner_gui import __version__
-
 log = logging.getLogger(__name__)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, reading the version only when asked (importlib.metadata is slow)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from refiner_gui import __version__
+
+        parser.exit(message=f"{parser.prog} {__version__}\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -22,7 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="use a local sandbox and sample images: no key, no network")
     p.add_argument("--self-test", action="store_true",
                    help="offscreen: run one demo job end to end, report, exit 0 if whole")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action=_VersionAction,
+                   help="show the program's version number and exit")
     return p.parse_args(argv)
 
 
@@ -33,17 +46,36 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test()
 
-    from refiner_gui.logs import setup_logging
+    from refiner_gui.logs import buffer_startup_logs
 
-    log_file = setup_logging()
-    log.info("refiner-gui %s starting (demo=%s)", __version__, args.demo)
+    # Records are held in memory until the log file is opened, right after the first
+    # paint (see refiner_gui.logs); the finally below opens it on any other way out.
+    _log_file.clear()
+    buffer_startup_logs()
+    log.info("refiner-gui starting (demo=%s)", args.demo)
+    try:
+        return _run(args)
+    finally:
+        _open_log_file()
 
+
+_log_file: list[str] = []  # the log file's name, once open
+
+
+def _open_log_file() -> None:
+    """Open the rotating log file (once); it receives the records buffered so far."""
+    if not _log_file:
+        from refiner_gui.logs import setup_logging
+
+        _log_file.append(setup_logging().name)
+
+
+def _run(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Refiner")
     app.setApplicationDisplayName("Refiner")
-    app.setApplicationVersion(__version__)
     app.setOrganizationName("refiner-gui")
     from PySide6.QtGui import QIcon
 
@@ -53,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
 
-    from refiner_gui.ui.crash_dialog import install_exception_hook
+    from refiner_gui.ui.crash_hook import install_exception_hook
     from refiner_gui.ui.main_window import MainWindow
 
-    demo = None
+    demo = demo_store = None
     if args.demo:
         from refiner_gui.config import app_paths
         from refiner_gui.demo import DemoSession, sample_paths
@@ -67,21 +99,39 @@ def main(argv: list[str] | None = None) -> int:
         # Demo jobs live in their own store: the sandbox must never "recover" (and so
         # expire) a real task, and its task ids do not belong in the real history.
         demo_store = JobStore(app_paths().data / "demo" / DB_NAME)
-        window = MainWindow(client_factory=demo.client, demo=True, store=demo_store)
-        for slot, path in sample_paths().items():
-            window.inputs.set_file(slot, path)
+        window = MainWindow(client_factory=demo.client, demo=True, store=demo_store,
+                            deferred=True)
+
+        def preload() -> None:
+            for slot, path in sample_paths().items():
+                window.inputs.set_file(slot, path)
+
+        window.when_ready(preload)
     else:
-        window = MainWindow()
+        # The window paints an outline first and builds its content right after.
+        window = MainWindow(deferred=True)
     install_exception_hook(lambda: window)
     window.show()
-    log.info("window shown; log file %s", log_file.name)
+    window.when_ready(_on_window_ready)
     try:
         return int(app.exec())
     finally:
         window.shutdown()
         if demo is not None:
             demo.stop()
+        if demo_store is not None:
             demo_store.close()
+
+
+def _on_window_ready() -> None:
+    """Once the window is built (after its first paint): the log file and the version."""
+    from PySide6.QtCore import QCoreApplication
+
+    from refiner_gui import __version__
+
+    _open_log_file()
+    QCoreApplication.setApplicationVersion(__version__)
+    log.info("refiner-gui %s ready; log file %s", __version__, _log_file[0])
 
 
 if __name__ == "__main__":

@@ -2,16 +2,19 @@
 
 Every record passes through :class:`RedactingFilter`, so even a third-party library that
 logs a header or URL cannot write the API key to disk. No Qt.
+
+The window starts with :func:`buffer_startup_logs` (records kept in memory) and calls
+:func:`setup_logging` right after its first paint: opening the file needs
+``logging.handlers`` and ``platformdirs``, ~15 ms that would otherwise delay the window.
+:func:`setup_logging` writes the buffered records first, so nothing is lost.
 """
 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 from pathlib import Path
 
-from refiner_gui.api.errors import redact
-from refiner_gui.config import app_paths
+from refiner_gui.redaction import redact
 
 LOG_FILE = "refiner-gui.log"
 
@@ -36,8 +39,36 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class StartupBuffer(logging.Handler):
+    """Keeps the records logged before the log file exists (at most ``capacity``)."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.capacity:
+            self.records.append(record)
+
+
+def buffer_startup_logs(level: int = logging.INFO) -> StartupBuffer:
+    """Hold log records in memory until :func:`setup_logging` (cheap: no file, no imports).
+    Call once, first thing at start-up."""
+    root = logging.getLogger()
+    handler = StartupBuffer()
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
 def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> Path:
-    """Send the root logger to a rotating file (1 MB x 5). Returns the file's path."""
+    """Send the root logger to a rotating file (1 MB x 5), after the records held by a
+    :class:`StartupBuffer`, which it removes. Returns the file's path."""
+    import logging.handlers
+
+    from refiner_gui.config import app_paths
+
     folder = log_dir or app_paths().logs
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOG_FILE
@@ -54,6 +85,12 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> 
     handler._refiner_gui = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    for buffered in [h for h in root.handlers if isinstance(h, StartupBuffer)]:
+        root.removeHandler(buffered)
+        for record in buffered.records:
+            handler.handle(record)
+        buffered.records.clear()
+        buffered.close()
     # urllib3 logs full URLs at DEBUG; our own lines say what matters.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     return path

@@ -11,30 +11,12 @@ the code first and the status second, because the vendor moved 48 codes to new s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from refiner_gui.api.codes import lookup
+from refiner_gui.redaction import redact, register_secret  # noqa: F401 - re-exported
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, POSE_RULES, SLOT_LABELS, TOP
-
-_secrets: set[str] = set()
-
-
-def register_secret(secret: str | None) -> None:
-    """Remember a secret (the API key) so :func:`redact` removes it from any text."""
-    if secret and len(secret) >= 4:
-        _secrets.add(secret)
-
-
-def redact(text: str | None) -> str:
-    """Return ``text`` with every registered secret replaced by ``***``."""
-    if not text:
-        return ""
-    for s in _secrets:
-        text = text.replace(s, "***")
-    # A key-looking header echoed by a proxy page is removed even if it was never registered.
-    return re.sub(r"(?i)(ailabapi-api-key\s*[:=]\s*)\S+", r"\1***", text)
 
 
 class ConfigError(ValueError):

@@ -10,82 +10,45 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Slot
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDesktopServices,
-    QGuiApplication,
-    QImage,
-    QKeySequence,
-    QShowEvent,
-)
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+# Only what the first frame needs is imported here: the panels, the core and most Qt
+# classes are imported where they are used, after the first paint (see ``deferred``).
+# Each Qt class costs its enums' creation on first touch, and ``Qt`` itself ~15 ms.
+from PySide6.QtCore import QSize, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import QMainWindow, QMenu
 
-from refiner_gui.api import (
-    AuthError,
-    ConfigError,
-    ProgressEvent,
-    RefinerError,
-    Stage,
-    Submission,
-)
-from refiner_gui.api.errors import ErrorInfo, TimedOut, error_from_dict
-from refiner_gui.config import app_paths
-from refiner_gui.jobs import JobState, JobStore
-from refiner_gui.keystore import get_api_key
-from refiner_gui.settings import Settings, load_settings, save_settings
 from refiner_gui.slots import COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
-from refiner_gui.ui.error_panel import ErrorPanel
-from refiner_gui.ui.history import HistoryPanel
-from refiner_gui.ui.inputs_panel import InputsPanel
-from refiner_gui.ui.review import ReviewBar
-from refiner_gui.ui.review_controller import ReviewController
-from refiner_gui.ui.viewer import ViewMode
-from refiner_gui.workers import (
-    BackgroundTask,
-    JobOutcome,
-    JobRequest,
-    JobRunner,
-    JobWorker,
-    RecoveryWorker,
-    submit_task,
-    wait_for_background_tasks,
-)
+from refiner_gui.ui.skeleton import Skeleton
 
 if TYPE_CHECKING:
-    from refiner_gui.api import RefinerClient
+    from PySide6.QtGui import QAction, QImage, QKeySequence
+    from PySide6.QtWidgets import QLabel, QWidget
+
+    from refiner_gui.api import ProgressEvent, RefinerClient, RefinerError, Submission
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.settings import Settings
     from refiner_gui.ui.viewer.compare_view import CompareViewer
+    from refiner_gui.workers import JobOutcome, JobRunner, JobWorker
 
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[], "RefinerClient"]
 
+# Keyed by ``Stage`` values (a str enum), so this module need not import the core.
 STAGE_TEXT = {
-    Stage.CHECKING: "Checking images",
-    Stage.UPLOADING: "Uploading",
-    Stage.QUEUED: "Queued at the service",
-    Stage.PROCESSING: "Refining",
-    Stage.DOWNLOADING: "Downloading the result",
-    Stage.DONE: "Done",
+    "checking": "Checking images",
+    "uploading": "Uploading",
+    "queued": "Queued at the service",
+    "processing": "Refining",
+    "downloading": "Downloading the result",
+    "done": "Done",
 }
+
+MENU_TITLES = (("file", "&File"), ("edit", "&Edit"), ("job", "&Job"), ("view", "&View"),
+               ("help", "&Help"))
 
 
 class MainWindow(QMainWindow):
@@ -96,17 +59,29 @@ class MainWindow(QMainWindow):
             "from the settings and the stored key".
         demo: True marks the window as DEMO (the factory then points at the sandbox).
         settings: injected settings (tests); default: loaded from disk.
+        store: the job store; default: the user's store, opened (and closed) by the window.
+        recover_on_start: resume the jobs a crash or quit left unfinished, once built.
+        deferred: show an outline of the layout first and build the content right after
+            the window's first paint (what ``refiner-gui`` does, so the window appears as
+            fast as a bare one). Until :attr:`ready` is emitted only the frame exists:
+            use :meth:`when_ready`, or :meth:`ensure_built` to build at once. False (the
+            default) builds everything in the constructor.
     """
+
+    ready = Signal()  # the content is built (emitted once)
 
     def __init__(self, *, client_factory: ClientFactory | None = None, demo: bool = False,
                  settings: Settings | None = None, store: JobStore | None = None,
-                 recover_on_start: bool = True) -> None:
+                 recover_on_start: bool = True, deferred: bool = False) -> None:
         super().__init__()
         self.demo = demo
-        self.settings = settings or load_settings()
-        self._owns_store = store is None
-        self.store = store or JobStore.open_default()
         self._client_factory = client_factory
+        self._given_settings = settings
+        self._given_store = store
+        self._owns_store = store is None
+        self._recover_on_start = recover_on_start
+        self._built = False
+        self._when_ready: list[Callable[[], object]] = []
         self._runner: JobRunner | None = None
         self._recovery: JobRunner | None = None
         self._job_id: int | None = None  # the running (or last started) job
@@ -119,10 +94,92 @@ class MainWindow(QMainWindow):
         # Whether a key is stored is learnt off the GUI thread: probing the keyring's
         # backends takes longer than the whole first paint.
         self._has_key: bool | None = None
+        self._viewer: CompareViewer | None = None  # built a moment after the first paint
 
         self.setWindowTitle("Refiner — DEMO (local sandbox)" if demo else "Refiner")
         self.setObjectName("mainWindow")
         self.resize(1400, 860)
+        # The menu titles exist from the first frame (the bar keeps its height); their
+        # actions are added with the content.
+        bar = self.menuBar()
+        self._menus: dict[str, QMenu] = {key: bar.addMenu(title)
+                                         for key, title in MENU_TITLES}
+        # Child timers die with the window, so they can never fire into a deleted one.
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.timeout.connect(self.ensure_built)
+        self._viewer_timer = QTimer(self)
+        self._viewer_timer.setSingleShot(True)
+        self._viewer_timer.timeout.connect(self._ensure_viewer)
+        if deferred:
+            skeleton = Skeleton(demo)
+            # A zero timer started here could run before the first paint; one started
+            # from the paint runs after it.
+            skeleton.painted.connect(self._build_timer.start)
+            self.setCentralWidget(skeleton)
+            self.statusBar().showMessage("Starting…")
+        else:
+            self.ensure_built()
+
+    # -- construction ---------------------------------------------------------------------
+
+    def is_built(self) -> bool:
+        """Whether the content (panels, menus, store) exists."""
+        return self._built
+
+    def when_ready(self, fn: Callable[[], object]) -> None:
+        """Call ``fn`` once the content is built: now if it is, else right after."""
+        if self._built:
+            fn()
+        else:
+            self._when_ready.append(fn)
+
+    @Slot()
+    def ensure_built(self) -> None:
+        """Build the content now if it is not built yet (idempotent). GUI thread."""
+        if self._built or self._shut_down:
+            return
+        self._built = True
+        visible = self.isVisible()
+        if visible:
+            # The new widgets get their final geometry from events posted while they are
+            # built; painting before those are delivered would flash a half-laid-out
+            # frame. The outline stays on screen until the next turn of the event loop.
+            self.setUpdatesEnabled(False)
+        self._build()
+        if visible:
+            QTimer.singleShot(0, self, lambda: self.setUpdatesEnabled(True))
+            self._viewer_timer.start(250)
+        pending, self._when_ready = self._when_ready, []
+        for fn in pending:
+            fn()
+        self.ready.emit()
+
+    def _build(self) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import (
+            QLabel,
+            QProgressBar,
+            QPushButton,
+            QScrollArea,
+            QSplitter,
+            QTabWidget,
+            QVBoxLayout,
+            QWidget,
+        )
+
+        from refiner_gui.config import app_paths
+        from refiner_gui.jobs import JobStore
+        from refiner_gui.settings import load_settings
+        from refiner_gui.ui.error_panel import ErrorPanel
+        from refiner_gui.ui.history import HistoryPanel
+        from refiner_gui.ui.inputs_panel import InputsPanel
+        from refiner_gui.ui.review import ReviewBar
+        from refiner_gui.ui.review_controller import ReviewController
+
+        demo = self.demo
+        self.settings = self._given_settings or load_settings()
+        self.store = self._given_store or JobStore.open_default()
         paths = app_paths().ensure()
 
         self.inputs = InputsPanel(paths.data / "inputs")
@@ -161,7 +218,6 @@ class MainWindow(QMainWindow):
 
         self.error_panel = ErrorPanel()
         self.error_panel.resumeRequested.connect(self.resume_task)
-        self._viewer: CompareViewer | None = None  # built with the first result
         self.placeholder = QLabel(
             "<h2>Coarse vs refined</h2>"
             "<p>Drop the person photo, the top garment and the coarse try-on result on the "
@@ -210,14 +266,11 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([470, 930])
         splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.setCentralWidget(splitter)  # deletes the skeleton, if there was one
 
         self._build_menus()
         self.statusBar().showMessage("Demo mode: no key, no network, no credits." if demo
                                      else "Ready.")
-        self._viewer_timer = QTimer(self)
-        self._viewer_timer.setSingleShot(True)
-        self._viewer_timer.timeout.connect(self._ensure_viewer)
         self._tick = QTimer(self)
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._show_elapsed)
@@ -225,14 +278,17 @@ class MainWindow(QMainWindow):
         self.inputs.changed.connect(self._update_actions)
         self.inputs.changed.connect(self._maybe_start_rerun)
         self._update_actions()
-        if not demo and client_factory is None:
+        if not demo and self._client_factory is None:
             self.refresh_key_status()
-        if recover_on_start:
-            # After the first paint: resume what a crash or quit left unfinished.
+        if self._recover_on_start:
+            # After this turn of the event loop: resume what a crash or quit left unfinished.
             QTimer.singleShot(0, self.recover_unfinished)
 
     def refresh_key_status(self) -> None:
         """Look up (in the background) whether an API key is available, then update."""
+        from refiner_gui.keystore import get_api_key
+        from refiner_gui.workers import BackgroundTask, submit_task
+
         task = BackgroundTask("key", lambda: bool(get_api_key().key))
         task.signals.done.connect(self._on_key_status)
         task.signals.error.connect(self._on_key_status_error)
@@ -249,9 +305,9 @@ class MainWindow(QMainWindow):
         self._has_key = False
         self._update_actions()
 
-    # -- construction ---------------------------------------------------------------------
-
     def _demo_banner(self) -> QLabel:
+        from PySide6.QtWidgets import QLabel
+
         banner = QLabel("DEMO — results come from a local sandbox: the coarse image stamped "
                         "SANDBOX. It is not the refiner model. No key, no network, no credits.")
         banner.setObjectName("demoBanner")
@@ -262,6 +318,9 @@ class MainWindow(QMainWindow):
         return banner
 
     def _build_result_bar(self) -> QWidget:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
         bar = QWidget()
         h = QHBoxLayout(bar)
         h.setContentsMargins(0, 0, 0, 0)
@@ -287,6 +346,8 @@ class MainWindow(QMainWindow):
 
     def _action(self, text: str, slot: Callable[[], object], shortcut: QKeySequence | str |
                 None = None, tip: str | None = None) -> QAction:
+        from PySide6.QtGui import QAction, QKeySequence
+
         act = QAction(text, self)
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
@@ -297,8 +358,11 @@ class MainWindow(QMainWindow):
         return act
 
     def _build_menus(self) -> None:
-        mb = self.menuBar()
-        file_menu = mb.addMenu("&File")
+        from PySide6.QtGui import QAction, QKeySequence
+
+        from refiner_gui.ui.viewer import ViewMode
+
+        file_menu = self._menus["file"]
         self.open_action = self._action("&Open images…", self.open_images,
                                         QKeySequence.StandardKey.Open,
                                         "Choose images for the empty slots, in order")
@@ -322,14 +386,14 @@ class MainWindow(QMainWindow):
             else:
                 file_menu.addAction(a)
 
-        edit_menu = mb.addMenu("&Edit")
+        edit_menu = self._menus["edit"]
         self.settings_action = self._action("&Settings…", self.open_settings,
                                             QKeySequence.StandardKey.Preferences)
         if self.settings_action.shortcut().isEmpty():
             self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         edit_menu.addAction(self.settings_action)
 
-        job_menu = mb.addMenu("&Job")
+        job_menu = self._menus["job"]
         self.refine_action = self._action("&Refine", self._refine_or_cancel, "Ctrl+Return",
                                           "Submit the images to the refiner")
         self.refine_action.setShortcuts([QKeySequence("Ctrl+Return"),
@@ -338,7 +402,7 @@ class MainWindow(QMainWindow):
         job_menu.addAction(self.refine_action)
         job_menu.addAction(self.cancel_action)
 
-        view_menu = mb.addMenu("&View")
+        view_menu = self._menus["view"]
         for i, (mode, label) in enumerate(((ViewMode.SIDE_BY_SIDE, "Side by side"),
                                            (ViewMode.SWIPE, "Swipe"),
                                            (ViewMode.FLICKER, "Flicker (A/B)"),
@@ -352,13 +416,13 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self._action("&Actual size", lambda: self.viewer.actual_size(),
                                          "1"))
 
-        help_menu = mb.addMenu("&Help")
+        help_menu = self._menus["help"]
         help_menu.addAction(self._action("&Photo rules", self.show_rules, "F1"))
         help_menu.addAction(self._action("&About Refiner", self.show_about))
 
     @Slot()
     def _ensure_viewer(self) -> None:
-        if not self._shut_down:
+        if self._built and not self._shut_down:
             _ = self.viewer
 
     @property
@@ -366,6 +430,8 @@ class MainWindow(QMainWindow):
         """The compare viewer, built on first use (it is the heaviest widget to import)."""
         if self._viewer is None:
             from refiner_gui.ui.viewer import CompareViewer
+
+            self.ensure_built()
 
             self._viewer = CompareViewer()
             self._viewer.setAccessibleName("Coarse and refined comparison")
@@ -410,6 +476,8 @@ class MainWindow(QMainWindow):
             a.setEnabled(has_result)
         self.inputs.set_enabled_inputs(not running)
         if self.inputs.gender() and self.inputs.gender() != self.settings.gender:
+            from refiner_gui.settings import save_settings
+
             self.settings.gender = self.inputs.gender() or ""
             save_settings(self.settings)
 
@@ -417,7 +485,8 @@ class MainWindow(QMainWindow):
 
     def _make_client(self) -> RefinerClient:
         """Build the job's client (worker thread)."""
-        from refiner_gui.api import RefinerClient
+        from refiner_gui.api import AuthError, ConfigError, RefinerClient, RefinerError
+        from refiner_gui.keystore import get_api_key
 
         if self._client_factory is not None:
             return self._client_factory()
@@ -450,6 +519,8 @@ class MainWindow(QMainWindow):
         files = {s: self.inputs.path(s) for s in SLOTS}
         if gender is None or any(files[s] is None for s in (PERSON, TOP, COARSE)):
             return False
+        from refiner_gui.workers import JobRequest, JobWorker
+
         request = JobRequest({s: p for s, p in files.items() if p is not None}, gender,
                              parent_id=parent_id)
         self._launch(JobWorker(self._make_client, self.store, request), "Uploading")
@@ -459,11 +530,15 @@ class MainWindow(QMainWindow):
         """Wait again for a submitted job (never re-submits it)."""
         if self.job_running():
             return False
+        from refiner_gui.workers import JobWorker
+
         self._launch(JobWorker(self._make_client, self.store, resume_job_id=job_id),
                      "Resuming")
         return True
 
     def _launch(self, worker: JobWorker, stage_text: str) -> None:
+        from refiner_gui.workers import JobRunner
+
         worker.created.connect(self._on_created)
         worker.progress.connect(self._on_progress)
         worker.submitted.connect(self._on_submitted)
@@ -503,8 +578,10 @@ class MainWindow(QMainWindow):
 
     def recover_unfinished(self) -> None:
         """Resume, in the background, every job a crash or quit left unfinished."""
-        if self._recovery is not None or not self.store.unfinished():
+        if self._shut_down or self._recovery is not None or not self.store.unfinished():
             return
+        from refiner_gui.workers import JobRunner, RecoveryWorker
+
         worker = RecoveryWorker(self._make_client, self.store)
         worker.settled.connect(self.job_stored)
         worker.summary.connect(self._on_recovered)
@@ -591,12 +668,16 @@ class MainWindow(QMainWindow):
         self.result_bar.show()
         self.tabs.setCurrentWidget(self.compare_page)
         job = outcome.job
+        from datetime import datetime
+
         when = datetime.fromtimestamp(job.finished_at or job.created_at)
         self.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
         self._update_actions()
 
     def _job_resumable(self, job_id: int | None) -> bool | None:
         """Whether waiting again for the job makes sense (it is still SUBMITTED)."""
+        from refiner_gui.jobs import JobState
+
         if job_id is None:
             return None
         try:
@@ -606,6 +687,9 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str)
     def _on_open_failed(self, job_id: int, message: str) -> None:
+        from refiner_gui.api.errors import ErrorInfo, TimedOut, error_from_dict
+        from refiner_gui.jobs import JobState
+
         try:
             job = self.store.get(job_id)
         except KeyError:
@@ -676,6 +760,8 @@ class MainWindow(QMainWindow):
     # -- results --------------------------------------------------------------------------
 
     def _default_name(self, suffix: str) -> Path:
+        from datetime import datetime
+
         from refiner_gui.outputs import render_name
 
         assert self._last is not None
@@ -694,6 +780,8 @@ class MainWindow(QMainWindow):
         suffix = ".jpg" if self.settings.save_format == "jpg" else ".png"
         default = self._default_name(suffix)
         default.parent.mkdir(parents=True, exist_ok=True)
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
         name, _ = QFileDialog.getSaveFileName(self, "Save refined image", str(default),
                                               "PNG image (*.png);;JPEG image (*.jpg *.jpeg)")
         if not name:
@@ -722,6 +810,8 @@ class MainWindow(QMainWindow):
             return None
         default = self._default_name("_comparison.png")
         default.parent.mkdir(parents=True, exist_ok=True)
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
         name, _ = QFileDialog.getSaveFileName(self, "Save comparison", str(default),
                                               "PNG image (*.png);;JPEG image (*.jpg)")
         if not name:
@@ -743,7 +833,11 @@ class MainWindow(QMainWindow):
             return
         folder = self.settings.output_path()
         folder.mkdir(parents=True, exist_ok=True)
+        from datetime import datetime
+
         default = folder / f"review_{datetime.now():%Y-%m-%d_%H%M}.html"
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
         name, _ = QFileDialog.getSaveFileName(
             self, f"Export the review of {len(ids)} jobs", str(default),
             "HTML report (*.html);;CSV table (*.csv);;JSON (*.json);;"
@@ -752,6 +846,7 @@ class MainWindow(QMainWindow):
             return
         dest = Path(name)
         from refiner_gui import reports
+        from refiner_gui.workers import BackgroundTask, submit_task
 
         exporters = {".html": reports.export_html, ".csv": reports.export_csv,
                      ".json": reports.export_json, ".pdf": reports.export_contact_sheet,
@@ -778,11 +873,15 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_export_failed(self, _count: object, exc: object) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.warning(self, "Export failed", f"The export could not be written: {exc}")
 
     @Slot()
     def copy_refined(self) -> None:
         if self._last is not None:
+            from PySide6.QtGui import QGuiApplication
+
             QGuiApplication.clipboard().setImage(self._last.refined)
             self.statusBar().showMessage("Refined image copied.", 4000)
 
@@ -790,12 +889,17 @@ class MainWindow(QMainWindow):
     def open_output_folder(self) -> None:
         folder = self.settings.output_path()
         folder.mkdir(parents=True, exist_ok=True)
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     # -- dialogs and files ----------------------------------------------------------------
 
     @Slot()
     def open_images(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         names, _ = QFileDialog.getOpenFileNames(
             self, "Open images (person, top, coarse, bottom)", "",
             "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif *.heic);;All files (*)")
@@ -830,6 +934,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_rules(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.information(
             self, "Photo rules",
             f"<p><b>Person photo.</b> {POSE_RULES}</p><p><b>Every image.</b> {IMAGE_RULES}</p>"
@@ -838,6 +944,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from refiner_gui import __version__
 
         QMessageBox.about(
@@ -848,7 +956,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        if self._viewer is None:
+        if self._built and self._viewer is None:
             # Built a moment after the first paint (a zero timer would run before the
             # paint), so neither start-up nor the first result pays for it. A child timer
             # dies with the window, so it can never fire into a deleted one.
@@ -862,7 +970,14 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the job thread and background tasks (cancel, quit, wait; never terminate)."""
         self._shut_down = True
+        self._build_timer.stop()
         self._viewer_timer.stop()
+        if not self._built:
+            return  # only the frame exists: nothing runs, nothing was opened
+        from PySide6.QtGui import QGuiApplication
+
+        from refiner_gui.workers import wait_for_background_tasks
+
         stopped = True
         for runner in (self._runner, self._recovery):
             if runner is not None:
@@ -881,6 +996,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self._runner is not None:
+            from PySide6.QtWidgets import QMessageBox
+
             task = f" (task {self._task_id})" if self._task_id else ""
             answer = QMessageBox.question(
                 self, "A job is running",

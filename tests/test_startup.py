@@ -1,0 +1,144 @@
+"""Start-up: the window paints an outline first, then builds its content; ``refiner-gui``
+(the real entry point) goes through that path, demo preload included."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QSplitter
+
+from refiner_gui import app as app_module
+from refiner_gui.settings import Settings
+from refiner_gui.slots import SLOTS
+from refiner_gui.ui import crash_hook
+from refiner_gui.ui.main_window import MainWindow
+from refiner_gui.ui.skeleton import Skeleton
+
+
+def deferred_window(qtbot, **kw) -> MainWindow:
+    w = MainWindow(settings=Settings(), recover_on_start=False, deferred=True,
+                   client_factory=lambda: None, **kw)  # type: ignore[arg-type,return-value]
+    qtbot.addWidget(w)
+    return w
+
+
+def test_deferred_window_paints_an_outline_then_builds(qtbot, tmp_path):
+    w = deferred_window(qtbot)
+    assert not w.is_built()
+    assert isinstance(w.centralWidget(), Skeleton)
+    assert w.statusBar().currentMessage() == "Starting…"
+    # The menu bar has its titles from the first frame (no jump when actions arrive).
+    titles = [a.text() for a in w.menuBar().actions()]
+    assert titles == ["&File", "&Edit", "&Job", "&View", "&Help"]
+    seen: list[object] = []
+    w.when_ready(lambda: seen.append(w.inputs))
+    assert seen == []  # queued, not run: there are no inputs yet
+
+    with qtbot.waitSignal(w.ready, timeout=10_000):
+        w.show()
+    assert w.is_built()
+    assert seen == [w.inputs]
+    assert isinstance(w.centralWidget(), QSplitter)
+    assert w.statusBar().currentMessage() == "Ready."
+    assert w.refine_action.shortcut().toString() == "Ctrl+Return"
+    assert w.menuBar().actions()[0].menu().actions()  # File has its actions now
+    # Afterwards, when_ready runs at once.
+    w.when_ready(lambda: seen.append("now"))
+    assert seen[-1] == "now"
+    w.shutdown()
+
+
+def test_outline_looks_like_the_window(qtbot, tmp_path):
+    """A screenshot of the first frame: four slot outlines and the compare pane."""
+    w = deferred_window(qtbot, demo=True)
+    skeleton = w.centralWidget()
+    w.resize(1400, 860)
+    shot = tmp_path / "skeleton.png"
+    assert skeleton.grab().save(str(shot))
+    image = skeleton.grab().toImage()
+    # The compare pane is filled with the Base colour, the left column is not.
+    base = skeleton.palette().color(skeleton.palette().ColorRole.Base)
+    window_bg = skeleton.palette().color(skeleton.palette().ColorRole.Window)
+    assert image.pixelColor(image.width() - 100, image.height() // 3) == base
+    assert image.pixelColor(240, image.height() - 20) == window_bg
+    with qtbot.waitSignal(w.ready, timeout=10_000):
+        w.show()
+    w.shutdown()
+
+
+def test_ensure_built_builds_at_once(qtbot):
+    w = deferred_window(qtbot)
+    w.ensure_built()
+    assert w.is_built() and w.inputs is not None
+    w.ensure_built()  # idempotent
+    w.shutdown()
+
+
+def test_close_before_the_content_exists(qtbot):
+    w = deferred_window(qtbot)
+    ready: list[bool] = []
+    w.ready.connect(lambda: ready.append(True))
+    w.show()
+    w.centralWidget().repaint()  # the first paint: it schedules the build
+    w.close()  # before the event loop ran: only the frame exists
+    QApplication.processEvents()
+    QApplication.processEvents()
+    assert ready == [] and not w.is_built()
+    w.ensure_built()  # a closed (shut down) window is never built
+    assert not w.is_built()
+
+
+def test_refiner_gui_demo_starts_deferred_and_preloads_samples(qtbot, monkeypatch):
+    """The real entry point: ``refiner-gui --demo`` shows the window, builds it, loads the
+    four sample images, and exits 0 when the window is closed."""
+    captured: dict[str, MainWindow] = {}
+    failures: list[str] = []
+
+    def capture_hook(getter) -> None:
+        window = getter()
+        captured["window"] = window
+        assert not window.is_built(), "the window must be shown before it is built"
+
+        def on_ready() -> None:
+            def check() -> None:
+                if all(window.inputs.report(s) is not None for s in SLOTS):
+                    window.inputs.changed.disconnect(check)
+                    window.close()
+            window.inputs.changed.connect(check)
+            check()
+
+        window.ready.connect(on_ready)
+
+    def give_up() -> None:  # a guard, not a wait: fails the test instead of hanging
+        if "window" in captured and captured["window"].isVisible():
+            failures.append("the demo samples did not load within 30 s")
+            captured["window"].close()
+
+    monkeypatch.setattr(crash_hook, "install_exception_hook", capture_hook)
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(give_up)
+    guard.start(30_000)
+    try:
+        assert app_module.main(["--demo"]) == 0
+    finally:
+        guard.stop()
+        root = logging.getLogger()
+        for h in list(root.handlers):  # the app's log file handler
+            if getattr(h, "_refiner_gui", False):
+                root.removeHandler(h)
+                h.close()
+    assert failures == []
+    window = captured["window"]
+    assert window.is_built()
+    assert window.windowTitle().endswith("DEMO (local sandbox)")
+    for slot in SLOTS:
+        path = window.inputs.original_path(slot)
+        assert path is not None and Path(path).is_file()
+    # The records logged before the first paint were kept and written to the file.
+    from refiner_gui.config import app_paths
+
+    text = (app_paths().logs / "refiner-gui.log").read_text(encoding="utf-8")
+    assert text.index("refiner-gui starting (demo=True)") < text.index(" ready; log file ")
