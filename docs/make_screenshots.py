@@ -54,10 +54,14 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
 
     demo = DemoSession.start(latency=latency, poll_interval=0.1)
     w = MainWindow(client_factory=demo.client, demo=True, settings=Settings(),
-                   recover_on_start=False)
+                   recover_on_start=False, deferred=True)
+    ready: list[bool] = []
+    w.ready.connect(lambda: ready.append(True))
     try:
         w.resize(int(1400 * scale), int(860 * scale))
         w.show()
+        shot(w, "window_starting")  # the outline painted before the content is built
+        pump_until(lambda: bool(ready))
         shot(w, "window_empty")
         samples = sample_paths()
         for slot in (PERSON, TOP, COARSE, BOTTOM):

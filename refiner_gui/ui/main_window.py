@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 # classes are imported where they are used, after the first paint (see ``deferred``).
 # Each Qt class costs its enums' creation on first touch, and ``Qt`` itself ~15 ms.
 from PySide6.QtCore import QSize, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from refiner_gui.slots import COARSE, IMAGE_RULES, PERSON, POSE_RULES, SLOTS, TOP
-from refiner_gui.ui.skeleton import Skeleton
+from refiner_gui.ui.skeleton import DEMO_BANNER_COLOUR, Skeleton
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QImage, QKeySequence
@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
         self._owns_store = store is None
         self._recover_on_start = recover_on_start
         self._built = False
+        self._started = False  # the start-up after the build (key lookup, ready) ran
+        self._finish_on_paint = False
         self._when_ready: list[Callable[[], object]] = []
         self._runner: JobRunner | None = None
         self._recovery: JobRunner | None = None
@@ -116,8 +118,8 @@ class MainWindow(QMainWindow):
             # A zero timer started here could run before the first paint; one started
             # from the paint runs after it.
             skeleton.painted.connect(self._build_timer.start)
+            # No status bar yet (creating one costs ~4 ms): the outline says "Starting…".
             self.setCentralWidget(skeleton)
-            self.statusBar().showMessage("Starting…")
         else:
             self.ensure_built()
 
@@ -136,20 +138,51 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def ensure_built(self) -> None:
-        """Build the content now if it is not built yet (idempotent). GUI thread."""
+        """Build the content now if it is not built yet (idempotent). GUI thread.
+
+        On a visible window, the :meth:`when_ready` callbacks, :attr:`ready` and the
+        background start-up work (the key lookup, recovery) follow the built window's
+        first paint, so none of them delays it; on a hidden one they follow at once.
+        """
         if self._built or self._shut_down:
             return
         self._built = True
-        visible = self.isVisible()
-        if visible:
+        if self.isVisible():
             # The new widgets get their final geometry from events posted while they are
             # built; painting before those are delivered would flash a half-laid-out
             # frame. The outline stays on screen until the next turn of the event loop.
             self.setUpdatesEnabled(False)
-        self._build()
-        if visible:
-            QTimer.singleShot(0, self, lambda: self.setUpdatesEnabled(True))
+            self._build()
+            QTimer.singleShot(0, self, self._reveal)
+        else:
+            self._build()
+            self._finish_start()
+
+    def _reveal(self) -> None:
+        # The rest of the start-up follows the repaint this asks for (see paintEvent);
+        # the fallback covers a window that is not painted (minimised meanwhile).
+        self._finish_on_paint = True
+        self.setUpdatesEnabled(True)
+        QTimer.singleShot(1000, self, self._finish_start)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        super().paintEvent(event)
+        if self._finish_on_paint:
+            self._finish_on_paint = False
+            # Started from the paint, so it fires after this frame is on screen.
+            QTimer.singleShot(0, self, self._finish_start)
+
+    def _finish_start(self) -> None:
+        if self._shut_down or self._started:
+            return
+        self._started = True
+        if self.isVisible() and self._viewer is None:
             self._viewer_timer.start(250)
+        if not self.demo and self._client_factory is None:
+            self.refresh_key_status()
+        if self._recover_on_start:
+            # After this turn of the event loop: resume what a crash or quit left unfinished.
+            QTimer.singleShot(0, self, self.recover_unfinished)
         pending, self._when_ready = self._when_ready, []
         for fn in pending:
             fn()
@@ -278,11 +311,6 @@ class MainWindow(QMainWindow):
         self.inputs.changed.connect(self._update_actions)
         self.inputs.changed.connect(self._maybe_start_rerun)
         self._update_actions()
-        if not demo and self._client_factory is None:
-            self.refresh_key_status()
-        if self._recover_on_start:
-            # After this turn of the event loop: resume what a crash or quit left unfinished.
-            QTimer.singleShot(0, self.recover_unfinished)
 
     def refresh_key_status(self) -> None:
         """Look up (in the background) whether an API key is available, then update."""
@@ -313,7 +341,8 @@ class MainWindow(QMainWindow):
         banner.setObjectName("demoBanner")
         banner.setWordWrap(True)
         banner.setAccessibleName("Demo mode notice")
-        banner.setStyleSheet("#demoBanner { background: #f5c542; color: #222; padding: 6px;"
+        banner.setStyleSheet(f"#demoBanner {{ background: {DEMO_BANNER_COLOUR}; color: #222;"
+                             " padding: 6px;"
                              " border-radius: 4px; font-weight: bold; }")
         return banner
 

@@ -14,12 +14,16 @@ take ~15 ms to create on first use). GUI thread only.
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QWidget
 
 # Where the real layout puts things at the default size (MainWindow: splitter 470 | rest).
 LEFT_WIDTH = 470
 MARGIN = 8
+DEMO_BANNER_COLOUR = "#f5c542"  # as MainWindow's demo banner
+DEMO_BANNER_BORDER = DEMO_BANNER_COLOUR
+DEMO_BANNER_TEXT = "#222222"
+STATUS_BAR_HEIGHT = 22  # the window adds its status bar with the content
 SLOT_TITLES = (("Person photo", "Top garment (or dress)"),
                ("Coarse try-on result", "Bottom garment (optional)"))
 
@@ -50,9 +54,14 @@ class Skeleton(QWidget):
         fm = QFontMetrics(bold)
 
         top = MARGIN
-        if self._demo:
-            p.fillRect(QRectF(MARGIN, MARGIN, LEFT_WIDTH - 2 * MARGIN, 52),
-                       pal.color(QPalette.ColorRole.Highlight))
+        if self._demo:  # the window's DEMO banner, in its colours
+            p.setPen(QColor(DEMO_BANNER_BORDER))
+            p.setBrush(QColor(DEMO_BANNER_COLOUR))
+            p.drawRoundedRect(QRectF(MARGIN, MARGIN, LEFT_WIDTH - 2 * MARGIN, 52), 4, 4)
+            p.setFont(bold)
+            p.setPen(QColor(DEMO_BANNER_TEXT))
+            p.drawText(MARGIN + 10, MARGIN + 10 + fm.ascent(), "DEMO — local sandbox")
+            p.setBrush(QColor(0, 0, 0, 0))
             top += 60
         box_w = (LEFT_WIDTH - 3 * MARGIN - 5) / 2
         box_h = 204.0
@@ -68,7 +77,7 @@ class Skeleton(QWidget):
 
         # The compare pane, with the window's state in its middle.
         pane = QRectF(LEFT_WIDTH + 4.5, 30.5, self.width() - LEFT_WIDTH - 13,
-                      self.height() - 39)
+                      self.height() - 39 - STATUS_BAR_HEIGHT)
         p.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
         p.fillRect(pane, pal.color(QPalette.ColorRole.Base))
         p.drawRect(pane)
