@@ -66,13 +66,14 @@ def _window_job(out_dir: Path) -> str:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     demo = DemoSession.start(latency=0.3, poll_interval=0.1)
+    # Deferred, as refiner-gui starts it: the outline first, then the content (which
+    # imports most of the app lazily: a bundle missing a module fails here).
     window = MainWindow(client_factory=demo.client, demo=True, settings=Settings(),
-                        recover_on_start=False)
+                        recover_on_start=False, deferred=True)
+    ready: list[bool] = []
+    window.ready.connect(lambda: ready.append(True))
     try:
         window.show()
-        for slot, path in sample_paths().items():
-            window.inputs.set_file(slot, path)
-        window.inputs.set_gender("woman")
         deadline = time.monotonic() + TIMEOUT_S
 
         def pump(cond: Callable[[], bool], what: str) -> None:
@@ -83,6 +84,10 @@ def _window_job(out_dir: Path) -> str:
                 QTimer.singleShot(20, loop.quit)
                 loop.exec()
 
+        pump(lambda: bool(ready), "the window to be built")
+        for slot, path in sample_paths().items():
+            window.inputs.set_file(slot, path)
+        window.inputs.set_gender("woman")
         pump(lambda: window.inputs.ready()[0], "the inputs to pass pre-flight")
         if not window.start_job():
             raise RuntimeError("the job did not start")
