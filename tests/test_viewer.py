@@ -23,7 +23,7 @@ from refiner_gui.ui.viewer.difference import (
     heatmap_color_table,
     max_channel_difference,
 )
-from refiner_gui.ui.viewer.image_canvas import ZOOM_STEP
+from refiner_gui.ui.viewer.image_canvas import ZOOM_STEP, scaled_levels
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -331,6 +331,57 @@ def test_large_photos_are_drawn_from_averaged_levels(qtbot):
     right_key = widget._right_pane_item.levels()[0].cacheKey()
     assert widget.swipe_canvas.right_item.levels()[0].cacheKey() == right_key
     assert widget.flicker_canvas.right_item.levels()[0].cacheKey() == right_key
+
+
+def noisy_image(width: int, height: int, fmt: QImage.Format) -> QImage:
+    """Pixels that differ everywhere, so any misplaced strip would show."""
+    rgba = Image.effect_noise((width, height), 60).convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize((width, height)))
+    image = QImage(rgba.tobytes(), width, height, 4 * width, QImage.Format.Format_RGBA8888)
+    return image.convertToFormat(fmt)  # also detaches from the bytes object
+
+
+def whole_image_levels(image: QImage, fmt: QImage.Format) -> list[QImage]:
+    """The levels as one Qt call per level makes them (what the strips must reproduce)."""
+    levels, image = [], image.convertToFormat(fmt)
+    while max(image.width(), image.height()) // 2 >= 256:
+        image = image.scaled(max(1, image.width() // 2), max(1, image.height() // 2),
+                             Qt.AspectRatioMode.IgnoreAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+        levels.append(image)
+    return levels
+
+
+@pytest.mark.parametrize(("fmt", "level_fmt"), [
+    (QImage.Format.Format_RGB32, QImage.Format.Format_RGB32),
+    (QImage.Format.Format_ARGB32, QImage.Format.Format_ARGB32_Premultiplied),
+    (QImage.Format.Format_RGB888, QImage.Format.Format_RGB32),
+])
+def test_levels_made_in_strips_equal_whole_image_scaling(qapp, fmt, level_fmt):
+    # 2048 x 1536 halves evenly down to 256 px, where strips and one call agree exactly.
+    image = noisy_image(2048, 1536, fmt)
+    pauses: list[int] = []
+    levels = scaled_levels(image, pause=lambda: pauses.append(1))
+    expected = whole_image_levels(image, level_fmt)
+    assert [level.size() for level in levels] == [level.size() for level in expected]
+    assert [level.format() for level in levels] == [level_fmt] * len(expected)
+    assert all(a == b for a, b in zip(levels, expected, strict=True))
+    # The worker is offered a pause between strips, not once per level.
+    assert len(pauses) > len(levels)
+
+
+def test_levels_of_odd_sizes_keep_the_sizes_and_stay_close(qapp):
+    image = noisy_image(1501, 1023, QImage.Format.Format_RGB32)
+    levels = scaled_levels(image)
+    expected = whole_image_levels(image, QImage.Format.Format_RGB32)
+    assert [level.size() for level in levels] == [level.size() for level in expected]
+    for level, reference in zip(levels, expected, strict=True):
+        a = Image.frombytes("RGBA", (level.width(), level.height()), level.constBits())
+        b = Image.frombytes("RGBA", (level.width(), level.height()), reference.constBits())
+        # Qt's row mapping restarts per strip: rows may shift by a fraction of a source
+        # row, which changes a pixel of pure noise a little on average and never a lot.
+        diff = ImageChops.difference(a, b).convert("L")
+        assert sum(i * n for i, n in enumerate(diff.histogram())) / diff.width / diff.height < 8
 
 
 def test_mode_switch_keeps_zoom(viewer):
