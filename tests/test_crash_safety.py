@@ -88,6 +88,15 @@ def sigkill(proc: subprocess.Popen) -> None:
     assert proc.wait(10) == -signal.SIGKILL
 
 
+def sigkill_if_running(proc: subprocess.Popen) -> None:
+    """SIGKILL unless the child ends first: between poll() and kill() a child may finish
+    on its own (it is then a zombie, and the kill does nothing)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    code = proc.wait(10)
+    assert code == -signal.SIGKILL or code >= 0, code
+
+
 def seen(srv: SandboxServer, method: str, prefix: str) -> int:
     return len([1 for m, p in srv.requests if m == method and p.startswith(prefix)])
 
@@ -203,8 +212,7 @@ def test_several_children_killed_at_staggered_moments(job_images, tmp_path):
                 # Staggered: early (maybe before the job exists), mid-upload, waiting...
                 for proc, at in zip(procs, (0.25, 0.9, 1.3, 1.8), strict=True):
                     tick.wait(max(0.0, start + at - time.monotonic()))
-                    if proc.poll() is None:
-                        sigkill(proc)
+                    sigkill_if_running(proc)
         finally:
             for proc in procs:
                 assert proc.poll() is not None  # reaped by child()

@@ -142,3 +142,26 @@ def test_refiner_gui_demo_starts_deferred_and_preloads_samples(qtbot, monkeypatc
 
     text = (app_paths().logs / "refiner-gui.log").read_text(encoding="utf-8")
     assert text.index("refiner-gui starting (demo=True)") < text.index(" ready; log file ")
+
+
+def test_viewer_is_built_before_the_first_result_with_its_import_off_the_gui_thread(
+        qtbot, monkeypatch):
+    import threading
+
+    from refiner_gui.ui import main_window
+
+    threads: list[str] = []
+    real = main_window._import_viewer
+
+    def spy() -> None:
+        threads.append(threading.current_thread().name)
+        real()
+
+    monkeypatch.setattr(main_window, "_import_viewer", spy)
+    w = deferred_window(qtbot)
+    with qtbot.waitSignal(w.ready, timeout=10_000):
+        w.show()
+    qtbot.waitUntil(lambda: w._viewer is not None, timeout=10_000)
+    assert threads and threads[0] != threading.main_thread().name
+    assert w.viewer.isHidden()  # ready, not shown until there is a result
+    w.shutdown()

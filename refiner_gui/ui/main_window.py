@@ -51,6 +51,11 @@ MENU_TITLES = (("file", "&File"), ("edit", "&Edit"), ("job", "&Job"), ("view", "
                ("help", "&Help"))
 
 
+def _import_viewer() -> None:
+    """Load the compare viewer's modules (any thread: they create no Qt objects)."""
+    import refiner_gui.ui.viewer.compare_view  # noqa: F401
+
+
 class MainWindow(QMainWindow):
     """The app's window. GUI thread only.
 
@@ -451,6 +456,22 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _ensure_viewer(self) -> None:
+        """Timer, a moment after the first paint: get the viewer ready before the first
+        result. Its modules are imported on a pool thread (~30 ms of Python that would
+        stall the event loop in one piece, e.g. in the middle of a drop), and the widget
+        is built here once they are loaded."""
+        if not self._built or self._shut_down or self._viewer is not None:
+            return
+        from refiner_gui.workers import BackgroundTask, submit_task
+
+        task = BackgroundTask("viewer", _import_viewer)
+        # An import error is raised again, where it can be reported, by the build.
+        task.signals.done.connect(self._on_viewer_imported)
+        task.signals.error.connect(self._on_viewer_imported)
+        submit_task(task)
+
+    @Slot(object, object)
+    def _on_viewer_imported(self, _tag: object, _result: object) -> None:
         if self._built and not self._shut_down:
             _ = self.viewer
 
