@@ -24,7 +24,8 @@ class _VersionAction(argparse.Action):
                  values: object, option_string: str | None = None) -> None:
         from refiner_gui import __version__
 
-        parser.exit(message=f"{parser.prog} {__version__}\n")
+        print(f"{parser.prog} {__version__}")  # stdout, as argparse's own action
+        parser.exit()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -63,11 +64,17 @@ _log_file: list[str] = []  # the log file's name, once open
 
 
 def _open_log_file() -> None:
-    """Open the rotating log file (once); it receives the records buffered so far."""
-    if not _log_file:
-        from refiner_gui.logs import setup_logging
+    """Open the rotating log file (once); it receives the records buffered so far. A
+    folder that cannot be written is reported on stderr, not raised: the app still runs."""
+    if _log_file:
+        return
+    from refiner_gui.logs import setup_logging
 
+    try:
         _log_file.append(setup_logging().name)
+    except OSError as exc:
+        _log_file.append(f"none ({exc})")
+        print(f"refiner-gui: cannot write the log file: {exc}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -101,37 +108,43 @@ def _run(args: argparse.Namespace) -> int:
         demo_store = JobStore(app_paths().data / "demo" / DB_NAME)
         window = MainWindow(client_factory=demo.client, demo=True, store=demo_store,
                             deferred=True)
-
+    else:
+        # The window paints an outline first and builds its content right after.
+        window = MainWindow(deferred=True)
+    # The log file opens as the build starts (after the first paint), so anything that
+    # goes wrong while building is in it.
+    window.building.connect(_open_log_file)
+    window.when_ready(_on_window_ready)
+    if demo is not None:
         def preload() -> None:
             for slot, path in sample_paths().items():
                 window.inputs.set_file(slot, path)
 
         window.when_ready(preload)
-    else:
-        # The window paints an outline first and builds its content right after.
-        window = MainWindow(deferred=True)
     install_exception_hook(lambda: window)
     window.show()
-    window.when_ready(_on_window_ready)
     try:
-        return int(app.exec())
+        code = int(app.exec())
+        return 1 if window.build_error is not None else code
     finally:
-        window.shutdown()
-        if demo is not None:
-            demo.stop()
-        if demo_store is not None:
-            demo_store.close()
+        try:
+            window.shutdown()
+        finally:
+            if demo is not None:
+                demo.stop()
+            if demo_store is not None:
+                demo_store.close()
 
 
 def _on_window_ready() -> None:
-    """Once the window is built (after its first paint): the log file and the version."""
+    """Once the window is built and painted: the version, read now (it is slow)."""
     from PySide6.QtCore import QCoreApplication
 
     from refiner_gui import __version__
 
-    _open_log_file()
     QCoreApplication.setApplicationVersion(__version__)
-    log.info("refiner-gui %s ready; log file %s", __version__, _log_file[0])
+    log.info("refiner-gui %s ready; log file %s", __version__,
+             _log_file[0] if _log_file else "not open")
 
 
 if __name__ == "__main__":

@@ -40,16 +40,38 @@ class RedactingFilter(logging.Filter):
 
 
 class StartupBuffer(logging.Handler):
-    """Keeps the records logged before the log file exists (at most ``capacity``)."""
+    """Keeps the records logged before the log file exists (at most ``capacity``; the
+    rest are counted in ``dropped``). Once :meth:`drain_into` has run, a record that
+    reaches it anyway (another thread, mid-switch) goes straight to the file handler.
+    Any thread (``emit`` runs under the handler's lock)."""
 
     def __init__(self, capacity: int = 1000) -> None:
         super().__init__()
         self.capacity = capacity
         self.records: list[logging.LogRecord] = []
+        self.dropped = 0
+        self._target: logging.Handler | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if len(self.records) < self.capacity:
+        if self._target is not None:
+            self._target.handle(record)
+        elif len(self.records) < self.capacity:
             self.records.append(record)
+        else:
+            self.dropped += 1
+
+    def drain_into(self, target: logging.Handler) -> None:
+        """Write the held records to ``target`` in order; later ones follow directly."""
+        with self.lock:  # type: ignore[union-attr] - created by Handler.__init__
+            records, self.records = self.records, []
+            self._target = target
+            for record in records:
+                target.handle(record)
+            if self.dropped:
+                target.handle(logging.makeLogRecord({
+                    "name": __name__, "levelno": logging.WARNING, "levelname": "WARNING",
+                    "msg": f"{self.dropped} start-up log records were dropped "
+                           f"(more than {self.capacity})."}))
 
 
 def buffer_startup_logs(level: int = logging.INFO) -> StartupBuffer:
@@ -86,11 +108,8 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> 
     root.addHandler(handler)
     root.setLevel(level)
     for buffered in [h for h in root.handlers if isinstance(h, StartupBuffer)]:
+        buffered.drain_into(handler)
         root.removeHandler(buffered)
-        for record in buffered.records:
-            handler.handle(record)
-        buffered.records.clear()
-        buffered.close()
     # urllib3 logs full URLs at DEBUG; our own lines say what matters.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     return path

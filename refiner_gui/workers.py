@@ -40,6 +40,9 @@ from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
 
+# Imported here, on the GUI thread: load_job_images uses it on workers (see its docstring).
+from refiner_gui.ui.viewer.levels import prepare_levels
+
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
@@ -84,9 +87,9 @@ class JobOutcome:
 
 
 def load_job_images(job: Job) -> JobOutcome:
-    """Decode a finished job's coarse input and refined result. Any thread."""
-    from refiner_gui.ui.viewer.image_canvas import prepare_levels
-
+    """Decode a finished job's coarse input and refined result, and make the viewer's zoom
+    levels. Any thread (it touches only Qt classes the GUI thread loaded: see
+    :mod:`refiner_gui.ui.viewer.levels`)."""
     coarse_path = job.input_path(COARSE)
     if coarse_path is None or job.result_path is None:
         raise ValueError(f"job {job.id} has no result to show")

@@ -144,24 +144,146 @@ def test_refiner_gui_demo_starts_deferred_and_preloads_samples(qtbot, monkeypatc
     assert text.index("refiner-gui starting (demo=True)") < text.index(" ready; log file ")
 
 
-def test_viewer_is_built_before_the_first_result_with_its_import_off_the_gui_thread(
-        qtbot, monkeypatch):
-    import threading
+VIEWER_PROBE = r"""
+import importlib, json, sys, threading
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from refiner_gui.settings import Settings
+from refiner_gui.ui import main_window
 
-    from refiner_gui.ui import main_window
+turns = []
+real = importlib.import_module
 
-    threads: list[str] = []
-    real = main_window._import_viewer
+def spy(name, package=None):
+    already = sorted(m for m in main_window.VIEWER_MODULES if m in sys.modules)
+    turns.append([name, threading.current_thread() is threading.main_thread(), already])
+    return real(name, package)
 
-    def spy() -> None:
-        threads.append(threading.current_thread().name)
-        real()
+main_window.importlib.import_module = spy
+w = main_window.MainWindow(settings=Settings(), recover_on_start=False, deferred=True,
+                           client_factory=lambda: None)
+w.show()
+while w._viewer is None:  # the subprocess's timeout bounds this
+    app.processEvents()
+print(json.dumps({"turns": turns, "hidden": w.viewer.isHidden()}))
+w.shutdown()
+"""
 
-    monkeypatch.setattr(main_window, "_import_viewer", spy)
+
+def test_viewer_is_built_before_the_first_result_one_module_per_turn(tmp_path):
+    """In a fresh process (the modules not yet imported): after the window is ready, the
+    viewer's modules are imported one per event-loop turn on the GUI thread, in order,
+    then the (hidden) viewer is built."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from refiner_gui.ui.main_window import VIEWER_MODULES
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "REFINER_GUI_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", VIEWER_PROBE], env=env, capture_output=True,
+                         text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    turns = result["turns"]
+    first_loaded = turns[0][2]  # the window's own imports already brought some (levels)
+    pending = [m for m in VIEWER_MODULES if m not in first_loaded]
+    assert [name for name, _, _ in turns] == pending
+    assert "refiner_gui.ui.viewer.compare_view" in pending
+    assert all(on_gui for _, on_gui, _ in turns)
+    # One module per turn: when each is asked for, only the ones before it are loaded.
+    for i, (_, _, already) in enumerate(turns):
+        assert already == sorted(first_loaded + pending[:i])
+    assert result["hidden"]
+
+
+def test_a_build_that_fails_is_reported_and_closes_the_window(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.jobs.store import StoreError
+
+    def newer(*_a, **_k):
+        raise StoreError("The job history was written by a newer version of the app.")
+
+    shown: list[str] = []
+    monkeypatch.setattr(JobStore, "open_default", classmethod(newer))
+    monkeypatch.setattr(QMessageBox, "critical",
+                        staticmethod(lambda _parent, _title, text: shown.append(text)))
+    w = MainWindow(settings=Settings(), recover_on_start=False, deferred=True)
+    qtbot.addWidget(w)
+    ready: list[bool] = []
+    w.ready.connect(lambda: ready.append(True))
+    w.show()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=10_000)
+    assert isinstance(w.build_error, StoreError) and not w.is_built()
+    assert shown and "newer version" in shown[0] and "Nothing was sent" in shown[0]
+    assert ready == []
+    assert w.updatesEnabled()  # never left frozen
+    w.shutdown()  # idempotent after the close did it
+    w.ensure_built()  # a failed window is not built again
+    assert not w.is_built()
+
+
+def test_refiner_gui_exits_1_when_the_window_cannot_be_built(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from refiner_gui.config import app_paths
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.jobs.store import StoreError
+
+    def newer(*_a, **_k):
+        raise StoreError("The job history was written by a newer version of the app.")
+
+    monkeypatch.setattr(JobStore, "open_default", classmethod(newer))
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda *_a: None))
+    monkeypatch.setattr(crash_hook, "install_exception_hook", lambda _getter: None)
+    try:
+        assert app_module.main([]) == 1
+    finally:
+        root = logging.getLogger()
+        for h in list(root.handlers):
+            if getattr(h, "_refiner_gui", False):
+                root.removeHandler(h)
+                h.close()
+    text = (app_paths().logs / "refiner-gui.log").read_text(encoding="utf-8")
+    assert "the window could not be built" in text and "newer version" in text
+
+
+def test_a_failing_ready_callback_does_not_stop_the_others(qtbot):
     w = deferred_window(qtbot)
+    calls: list[str] = []
+
+    def broken() -> None:
+        calls.append("broken")
+        raise RuntimeError("a callback bug")
+
+    w.when_ready(broken)
+    w.when_ready(lambda: calls.append("after"))
+    ready: list[bool] = []
+    w.ready.connect(lambda: ready.append(True))
+    with qtbot.captureExceptions() as errors, qtbot.waitSignal(w.ready, timeout=10_000):
+        w.show()
+    assert calls == ["broken", "after"] and ready == [True]
+    assert [str(e[1]) for e in errors] == ["a callback bug"]  # reported, not swallowed
+    w.shutdown()
+
+
+def test_a_window_whose_outline_is_never_painted_is_still_built(qtbot):
+    w = deferred_window(qtbot)
+    w.centralWidget().painted.disconnect()  # as if shown minimised: no first paint
     with qtbot.waitSignal(w.ready, timeout=10_000):
         w.show()
-    qtbot.waitUntil(lambda: w._viewer is not None, timeout=10_000)
-    assert threads and threads[0] != threading.main_thread().name
-    assert w.viewer.isHidden()  # ready, not shown until there is a result
+    assert w.is_built()
     w.shutdown()
+
+
+def test_version_goes_to_stdout(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.parse_args(["--version"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("refiner-gui ") and out.err == ""

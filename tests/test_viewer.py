@@ -23,7 +23,8 @@ from refiner_gui.ui.viewer.difference import (
     heatmap_color_table,
     max_channel_difference,
 )
-from refiner_gui.ui.viewer.image_canvas import ZOOM_STEP, scaled_levels
+from refiner_gui.ui.viewer.image_canvas import ZOOM_STEP
+from refiner_gui.ui.viewer.levels import scaled_levels
 
 REPO = Path(__file__).resolve().parent.parent
 

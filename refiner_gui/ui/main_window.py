@@ -7,7 +7,9 @@ on a QThread does, through a client built by the injected ``client_factory``.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,13 +49,15 @@ STAGE_TEXT = {
     "done": "Done",
 }
 
+# The compare viewer's modules, in import order (each imports only earlier ones).
+VIEWER_MODULES = tuple(f"refiner_gui.ui.viewer.{name}" for name in (
+    "levels", "image_canvas", "swipe", "flicker", "difference", "heatmap",
+    "difference_worker", "composite", "compare_view"))
+
+BUILD_FALLBACK_MS = 500
+
 MENU_TITLES = (("file", "&File"), ("edit", "&Edit"), ("job", "&Job"), ("view", "&View"),
                ("help", "&Help"))
-
-
-def _import_viewer() -> None:
-    """Load the compare viewer's modules (any thread: they create no Qt objects)."""
-    import refiner_gui.ui.viewer.compare_view  # noqa: F401
 
 
 class MainWindow(QMainWindow):
@@ -73,7 +77,8 @@ class MainWindow(QMainWindow):
             default) builds everything in the constructor.
     """
 
-    ready = Signal()  # the content is built (emitted once)
+    building = Signal()  # the content is about to be built (deferred: after the outline)
+    ready = Signal()  # the content is built and painted (emitted once)
 
     def __init__(self, *, client_factory: ClientFactory | None = None, demo: bool = False,
                  settings: Settings | None = None, store: JobStore | None = None,
@@ -86,6 +91,7 @@ class MainWindow(QMainWindow):
         self._owns_store = store is None
         self._recover_on_start = recover_on_start
         self._built = False
+        self.build_error: BaseException | None = None  # why the content could not be built
         self._started = False  # the start-up after the build (key lookup, ready) ran
         self._finish_on_paint = False
         self._when_ready: list[Callable[[], object]] = []
@@ -114,15 +120,16 @@ class MainWindow(QMainWindow):
         # Child timers die with the window, so they can never fire into a deleted one.
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
-        self._build_timer.timeout.connect(self.ensure_built)
+        self._build_timer.timeout.connect(self._build_deferred)
         self._viewer_timer = QTimer(self)
         self._viewer_timer.setSingleShot(True)
         self._viewer_timer.timeout.connect(self._ensure_viewer)
+        self._deferred = deferred
         if deferred:
             skeleton = Skeleton(demo)
             # A zero timer started here could run before the first paint; one started
             # from the paint runs after it.
-            skeleton.painted.connect(self._build_timer.start)
+            skeleton.painted.connect(self._on_outline_painted)
             # No status bar yet (creating one costs ~4 ms): the outline says "Starting…".
             self.setCentralWidget(skeleton)
         else:
@@ -135,11 +142,32 @@ class MainWindow(QMainWindow):
         return self._built
 
     def when_ready(self, fn: Callable[[], object]) -> None:
-        """Call ``fn`` once the content is built: now if it is, else right after."""
-        if self._built:
+        """Call ``fn`` once the window is ready (:attr:`ready`): now if it is, else then,
+        in the order given. A callback that raises is reported like any error in a slot
+        and does not stop the others."""
+        if self._started:
             fn()
         else:
             self._when_ready.append(fn)
+
+    @Slot()
+    def _on_outline_painted(self) -> None:
+        self._build_timer.start(0)
+
+    @Slot()
+    def _build_deferred(self) -> None:
+        """The build timer: build, and if that fails say so and close (nothing ran yet)."""
+        try:
+            self.ensure_built()
+        except Exception as exc:  # the window cannot work; the app must not hang on it
+            log.exception("the window could not be built")
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.critical(
+                self, "Refiner could not start",
+                f"Refiner could not start: {exc}\n\nThe details are in the log file. "
+                "Nothing was sent and no job was changed.")
+            self.close()
 
     @Slot()
     def ensure_built(self) -> None:
@@ -148,19 +176,32 @@ class MainWindow(QMainWindow):
         On a visible window, the :meth:`when_ready` callbacks, :attr:`ready` and the
         background start-up work (the key lookup, recovery) follow the built window's
         first paint, so none of them delays it; on a hidden one they follow at once.
+
+        Raises what building raised (a store written by a newer version, an unwritable
+        folder…), after recording it in :attr:`build_error`; the window then stays
+        unbuilt, and :meth:`shutdown` releases what was made.
         """
-        if self._built or self._shut_down:
+        if self._built or self._shut_down or self.build_error is not None:
             return
+        self._build_timer.stop()
         self._built = True
-        if self.isVisible():
+        self.building.emit()
+        visible = self.isVisible()
+        if visible:
             # The new widgets get their final geometry from events posted while they are
             # built; painting before those are delivered would flash a half-laid-out
             # frame. The outline stays on screen until the next turn of the event loop.
             self.setUpdatesEnabled(False)
+        try:
             self._build()
+        except BaseException as exc:
+            self._built = False
+            self.build_error = exc
+            self.setUpdatesEnabled(True)
+            raise
+        if visible:
             QTimer.singleShot(0, self, self._reveal)
         else:
-            self._build()
             self._finish_start()
 
     def _reveal(self) -> None:
@@ -190,7 +231,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, self.recover_unfinished)
         pending, self._when_ready = self._when_ready, []
         for fn in pending:
-            fn()
+            try:
+                fn()
+            except Exception:  # reported like an error in a slot; the rest still run
+                sys.excepthook(*sys.exc_info())
         self.ready.emit()
 
     def _build(self) -> None:
@@ -457,23 +501,18 @@ class MainWindow(QMainWindow):
     @Slot()
     def _ensure_viewer(self) -> None:
         """Timer, a moment after the first paint: get the viewer ready before the first
-        result. Its modules are imported on a pool thread (~30 ms of Python that would
-        stall the event loop in one piece, e.g. in the middle of a drop), and the widget
-        is built here once they are loaded."""
+        result. Its modules are imported one per turn of the event loop (a few ms each;
+        ~30 ms in one piece would stall whatever the user is doing, e.g. a drop), then the
+        widget is built. On the GUI thread, not a pool thread: PySide6 can crash when two
+        threads touch Qt classes for the first time at once."""
         if not self._built or self._shut_down or self._viewer is not None:
             return
-        from refiner_gui.workers import BackgroundTask, submit_task
-
-        task = BackgroundTask("viewer", _import_viewer)
-        # An import error is raised again, where it can be reported, by the build.
-        task.signals.done.connect(self._on_viewer_imported)
-        task.signals.error.connect(self._on_viewer_imported)
-        submit_task(task)
-
-    @Slot(object, object)
-    def _on_viewer_imported(self, _tag: object, _result: object) -> None:
-        if self._built and not self._shut_down:
-            _ = self.viewer
+        pending = [name for name in VIEWER_MODULES if name not in sys.modules]
+        if pending:
+            importlib.import_module(pending[0])
+            self._viewer_timer.start(0)  # the next module, after pending events
+            return
+        _ = self.viewer
 
     @property
     def viewer(self) -> CompareViewer:
@@ -1006,6 +1045,10 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
+        if self._deferred and not self._built and not self._build_timer.isActive():
+            # Normally the outline's first paint starts the build at once; a window that
+            # is not painted (shown minimised) is built after this fallback.
+            self._build_timer.start(BUILD_FALLBACK_MS)
         if self._built and self._viewer is None:
             # Built a moment after the first paint (a zero timer would run before the
             # paint), so neither start-up nor the first result pays for it. A child timer
@@ -1018,11 +1061,14 @@ class MainWindow(QMainWindow):
     # -- shutdown -------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop the job thread and background tasks (cancel, quit, wait; never terminate)."""
+        """Stop the job thread and background tasks (cancel, quit, wait; never terminate).
+        Idempotent; also after a failed build (it releases what was made)."""
+        if self._shut_down:
+            return
         self._shut_down = True
         self._build_timer.stop()
         self._viewer_timer.stop()
-        if not self._built:
+        if not self._built and self.build_error is None:
             return  # only the frame exists: nothing runs, nothing was opened
         from PySide6.QtGui import QGuiApplication
 
@@ -1036,13 +1082,15 @@ class MainWindow(QMainWindow):
                 # a QThread destroyed while running aborts the process.
                 stopped = runner.stop(timeout_ms=180_000) and stopped
         QGuiApplication.processEvents()  # deliver the queued finished signals
-        self.inputs.shutdown()
-        self.history.shutdown()
-        if self._viewer is not None:
-            self._viewer.shutdown()
+        # getattr: after a failed build only some of the parts exist.
+        for part in (getattr(self, "inputs", None), getattr(self, "history", None),
+                     self._viewer):
+            if part is not None:
+                part.shutdown()
         wait_for_background_tasks()
-        if self._owns_store and stopped:
-            self.store.close()
+        store = getattr(self, "store", None)
+        if self._owns_store and stopped and store is not None:
+            store.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self._runner is not None:
