@@ -15,6 +15,8 @@ Threading rules kept here (see STYLE.md):
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +104,11 @@ def load_job_images(job: Job) -> JobOutcome:
     return JobOutcome(job, coarse, refined)
 
 
+# Before Python 3.11, time.sleep on Windows rounds up to the ~15.6 ms system tick, which
+# would make every pause 30x longer; Sleep(0) there still gives up the GIL and the core.
+_GIL_PAUSE = 0.0 if os.name == "nt" and sys.version_info < (3, 11) else 0.0005
+
+
 class GilYield:
     """Lets a waiting thread (the GUI thread) take the GIL from a busy worker loop.
 
@@ -120,11 +127,11 @@ class GilYield:
     time). ``clock`` and ``sleep`` are for tests.
     """
 
-    def __init__(self, *, every: float = 0.004, pause: float = 0.0005,
+    def __init__(self, *, every: float = 0.004, pause: float | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._every = every
-        self._pause = pause
+        self._pause = _GIL_PAUSE if pause is None else pause
         self._clock = clock
         self._sleep = sleep
         self._last = clock()
@@ -401,8 +408,6 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     file. The name is ``<stem>-<random>.png``, never an existing file. Raises ``OSError``
     with a plain message when the image is empty or cannot be written.
     """
-    # Imported here, not at the top, so this helper is appended without touching the rest.
-    import os
     import uuid
 
     if image.isNull():
