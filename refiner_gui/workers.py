@@ -15,8 +15,6 @@ Threading rules kept here (see STYLE.md):
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,11 +102,6 @@ def load_job_images(job: Job) -> JobOutcome:
     return JobOutcome(job, coarse, refined)
 
 
-# Before Python 3.11, time.sleep on Windows rounds up to the ~15.6 ms system tick, which
-# would make every pause 30x longer; Sleep(0) there still gives up the GIL and the core.
-_GIL_PAUSE = 0.0 if os.name == "nt" and sys.version_info < (3, 11) else 0.0005
-
-
 class GilYield:
     """Lets a waiting thread (the GUI thread) take the GIL from a busy worker loop.
 
@@ -127,11 +120,11 @@ class GilYield:
     time). ``clock`` and ``sleep`` are for tests.
     """
 
-    def __init__(self, *, every: float = 0.004, pause: float | None = None,
+    def __init__(self, *, every: float = 0.004, pause: float = 0.0005,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._every = every
-        self._pause = _GIL_PAUSE if pause is None else pause
+        self._pause = pause
         self._clock = clock
         self._sleep = sleep
         self._last = clock()
@@ -408,6 +401,8 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     file. The name is ``<stem>-<random>.png``, never an existing file. Raises ``OSError``
     with a plain message when the image is empty or cannot be written.
     """
+    # Imported here, not at the top, so this helper is appended without touching the rest.
+    import os
     import uuid
 
     if image.isNull():
