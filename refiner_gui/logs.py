@@ -105,11 +105,16 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> 
         "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     handler._refiner_gui = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+    buffers = [h for h in root.handlers if isinstance(h, StartupBuffer)]
+    for buffered in buffers:
+        buffered.drain_into(handler)  # from now on it forwards to the file
+    # One assignment swaps the buffer for the file: a record logged meanwhile on another
+    # thread reaches exactly one of them, never both (addHandler then removeHandler would
+    # leave a moment with both attached, and the line written twice).
+    root.handlers = [h for h in root.handlers if h not in buffers] + [handler]
     root.setLevel(level)
-    for buffered in [h for h in root.handlers if isinstance(h, StartupBuffer)]:
-        buffered.drain_into(handler)
-        root.removeHandler(buffered)
+    for buffered in buffers:
+        buffered.close()
     # urllib3 logs full URLs at DEBUG; our own lines say what matters.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     return path

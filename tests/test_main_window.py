@@ -291,3 +291,20 @@ def test_a_window_job_is_recorded_in_the_store(qtbot, make_window, sandbox, job_
     # the inputs were copied by content: the history survives the originals moving
     assert job.inputs[PERSON].path != job_images["person"]
     assert job.inputs[PERSON].path.read_bytes() == job_images["person"].read_bytes()
+
+
+def test_nothing_starts_once_the_window_is_shutting_down(qtbot, make_window, sandbox,
+                                                         job_images):
+    """A re-run waiting for its inputs' checks must not start a job during or after
+    shutdown (its thread would outlive the window, and a job could bill after quit)."""
+    w = make_window(sandbox)
+    job = w.store.create_job({PERSON: job_images["person"], TOP: job_images["top"],
+                              COARSE: job_images["coarse"]}, "woman")
+    w.rerun_job(job.id)  # inputs are being checked; the re-run waits for them
+    w.shutdown()
+    assert w._pending_rerun is None
+    # The checks finishing now (or a direct call) start nothing.
+    w.inputs.changed.emit()
+    assert not w.start_job() and not w.resume_job(job.id)
+    assert not w.job_running()
+    w.shutdown()  # a second call is harmless

@@ -101,7 +101,8 @@ class MainWindow(QMainWindow):
         self._task_id: str | None = None
         self._last: JobOutcome | None = None  # the finished job shown in the viewer
         self._pending_rerun: int | None = None
-        self._shut_down = False
+        self._shut_down = False  # shutdown() began: nothing new may start
+        self._shutdown_complete = False
         self._job_start = 0.0
         self._stage_text = ""
         # Whether a key is stored is learnt off the GUI thread: probing the keyring's
@@ -597,8 +598,9 @@ class MainWindow(QMainWindow):
             self.start_job()
 
     def start_job(self, *, parent_id: int | None = None) -> bool:
-        """Start a job from the current inputs. False if not startable (reason shown)."""
-        if self.job_running():
+        """Start a job from the current inputs. False if not startable (reason shown), or
+        once the window is shutting down (nothing may start after that)."""
+        if self.job_running() or self._shut_down:
             return False
         ready, reason = self.inputs.ready()
         if not ready:
@@ -617,7 +619,7 @@ class MainWindow(QMainWindow):
 
     def resume_job(self, job_id: int) -> bool:
         """Wait again for a submitted job (never re-submits it)."""
-        if self.job_running():
+        if self.job_running() or self._shut_down:
             return False
         from refiner_gui.workers import JobWorker
 
@@ -815,7 +817,7 @@ class MainWindow(QMainWindow):
         self._maybe_start_rerun()
 
     def _maybe_start_rerun(self) -> None:
-        if self._pending_rerun is None or self.job_running():
+        if self._pending_rerun is None or self.job_running() or self._shut_down:
             return
         ready, reason = self.inputs.ready()
         if ready:
@@ -1062,13 +1064,18 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the job thread and background tasks (cancel, quit, wait; never terminate).
-        Idempotent; also after a failed build (it releases what was made)."""
-        if self._shut_down:
+
+        Once called, no job starts any more. Repeatable: a call after a complete one does
+        nothing, a call after one whose thread did not stop in time tries again. Also
+        after a failed build (it releases what was made)."""
+        if self._shutdown_complete:
             return
         self._shut_down = True
+        self._pending_rerun = None
         self._build_timer.stop()
         self._viewer_timer.stop()
         if not self._built and self.build_error is None:
+            self._shutdown_complete = True
             return  # only the frame exists: nothing runs, nothing was opened
         from PySide6.QtGui import QGuiApplication
 
@@ -1091,6 +1098,7 @@ class MainWindow(QMainWindow):
         store = getattr(self, "store", None)
         if self._owns_store and stopped and store is not None:
             store.close()
+        self._shutdown_complete = stopped
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self._runner is not None:
