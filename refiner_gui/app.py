@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     finally:
-        _open_log_file()
+        from refiner_gui.logs import stop_logging
+
+        _open_log_file()  # what was buffered, if the window never got that far
+        stop_logging()
 
 
 _log_file: list[str] = []  # the log file's name, once open
@@ -68,10 +71,14 @@ def _open_log_file() -> None:
     folder that cannot be written is reported on stderr, not raised: the app still runs."""
     if _log_file:
         return
+    from refiner_gui import __version__
     from refiner_gui.logs import setup_logging
 
     try:
         _log_file.append(setup_logging().name)
+        # Read here, while the window is being built anyway: importlib.metadata takes
+        # ~20 ms, which after the window is ready would stall the user's first drop.
+        log.info("refiner-gui %s, log file %s", __version__, _log_file[0])
     except OSError as exc:
         _log_file.append(f"none ({exc})")
         print(f"refiner-gui: cannot write the log file: {exc}", file=sys.stderr)
@@ -137,14 +144,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _on_window_ready() -> None:
-    """Once the window is built and painted: the version, read now (it is slow)."""
-    from PySide6.QtCore import QCoreApplication
-
-    from refiner_gui import __version__
-
-    QCoreApplication.setApplicationVersion(__version__)
-    log.info("refiner-gui %s ready; log file %s", __version__,
-             _log_file[0] if _log_file else "not open")
+    log.info("window ready; log file %s", _log_file[0] if _log_file else "not open")
 
 
 if __name__ == "__main__":

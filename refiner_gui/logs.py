@@ -12,6 +12,7 @@ The window starts with :func:`buffer_startup_logs` (records kept in memory) and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from refiner_gui.redaction import redact
@@ -95,10 +96,7 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOG_FILE
     root = logging.getLogger()
-    for h in list(root.handlers):
-        if getattr(h, "_refiner_gui", False):
-            root.removeHandler(h)
-            h.close()
+    _remove_handlers(lambda h: getattr(h, "_refiner_gui", False))  # a file set up before
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5,
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter(
@@ -118,3 +116,17 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> 
     # urllib3 logs full URLs at DEBUG; our own lines say what matters.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     return path
+
+
+def stop_logging() -> None:
+    """Detach, flush and close the app's log file and any start-up buffer (the end of
+    :func:`buffer_startup_logs` / :func:`setup_logging`). Safe to call when neither ran."""
+    _remove_handlers(lambda h: getattr(h, "_refiner_gui", False)
+                     or isinstance(h, StartupBuffer))
+
+
+def _remove_handlers(which: Callable[[logging.Handler], bool]) -> None:
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if which(h)]:
+        root.removeHandler(h)
+        h.close()

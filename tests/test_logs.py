@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from refiner_gui.api.errors import register_secret
-from refiner_gui.logs import StartupBuffer, buffer_startup_logs, setup_logging
+from refiner_gui.logs import buffer_startup_logs, setup_logging, stop_logging
 
 
 def test_secrets_are_redacted_from_messages_and_tracebacks(tmp_path):
@@ -24,20 +24,10 @@ def test_secrets_are_redacted_from_messages_and_tracebacks(tmp_path):
             h.flush()
         text = path.read_text()
     finally:
-        for h in [h for h in root.handlers if getattr(h, "_refiner_gui", False)]:
-            root.removeHandler(h)
-            h.close()
+        stop_logging()
     assert "boom with ***" in text and "key is ***" in text
     assert "Traceback" in text
     assert secret not in text
-
-
-def _drop_app_handlers() -> None:
-    root = logging.getLogger()
-    for h in [h for h in root.handlers
-              if getattr(h, "_refiner_gui", False) or isinstance(h, StartupBuffer)]:
-        root.removeHandler(h)
-        h.close()
 
 
 def test_startup_records_are_kept_until_the_file_opens_then_written_first(tmp_path):
@@ -60,7 +50,7 @@ def test_startup_records_are_kept_until_the_file_opens_then_written_first(tmp_pa
             h.flush()
         text = path.read_text(encoding="utf-8")
     finally:
-        _drop_app_handlers()
+        stop_logging()
     assert text.index("first, with ***") < text.index("second") < text.index("third")
     assert "early failure quoting ***" in text and secret not in text
     assert "late, from another thread" in text  # drained buffers forward, never drop
@@ -78,6 +68,6 @@ def test_a_full_startup_buffer_says_how_many_records_it_dropped(tmp_path):
             h.flush()
         text = path.read_text(encoding="utf-8")
     finally:
-        _drop_app_handlers()
+        stop_logging()
     assert "record 2" in text and "record 3" not in text
     assert "2 start-up log records were dropped (more than 3)" in text

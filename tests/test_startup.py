@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -125,11 +124,6 @@ def test_refiner_gui_demo_starts_deferred_and_preloads_samples(qtbot, monkeypatc
         assert app_module.main(["--demo"]) == 0
     finally:
         guard.stop()
-        root = logging.getLogger()
-        for h in list(root.handlers):  # the app's log file handler
-            if getattr(h, "_refiner_gui", False):
-                root.removeHandler(h)
-                h.close()
     assert failures == []
     window = captured["window"]
     assert window.is_built()
@@ -239,14 +233,7 @@ def test_refiner_gui_exits_1_when_the_window_cannot_be_built(qtbot, monkeypatch)
     monkeypatch.setattr(JobStore, "open_default", classmethod(newer))
     monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda *_a: None))
     monkeypatch.setattr(crash_hook, "install_exception_hook", lambda _getter: None)
-    try:
-        assert app_module.main([]) == 1
-    finally:
-        root = logging.getLogger()
-        for h in list(root.handlers):
-            if getattr(h, "_refiner_gui", False):
-                root.removeHandler(h)
-                h.close()
+    assert app_module.main([]) == 1
     text = (app_paths().logs / "refiner-gui.log").read_text(encoding="utf-8")
     assert "the window could not be built" in text and "newer version" in text
 

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QWidget
 LEFT_WIDTH = 470
 MARGIN = 8
 DEMO_BANNER_COLOUR = "#f5c542"  # as MainWindow's demo banner
-DEMO_BANNER_BORDER = DEMO_BANNER_COLOUR
 DEMO_BANNER_TEXT = "#222222"
 STATUS_BAR_HEIGHT = 22  # the window adds its status bar with the content
 SLOT_TITLES = (("Person photo", "Top garment (or dress)"),
@@ -55,7 +54,7 @@ class Skeleton(QWidget):
 
         top = MARGIN
         if self._demo:  # the window's DEMO banner, in its colours
-            p.setPen(QColor(DEMO_BANNER_BORDER))
+            p.setPen(QColor(DEMO_BANNER_COLOUR))
             p.setBrush(QColor(DEMO_BANNER_COLOUR))
             p.drawRoundedRect(QRectF(MARGIN, MARGIN, LEFT_WIDTH - 2 * MARGIN, 52), 4, 4)
             p.setFont(bold)

@@ -44,7 +44,7 @@ from refiner_gui.api import (
 )
 from refiner_gui.api.errors import error_from_dict
 from refiner_gui.jobs import JobState, JobStore, run_job
-from refiner_gui.logs import setup_logging
+from refiner_gui.logs import setup_logging, stop_logging
 from refiner_gui.provenance import build_record, read_png_record, save_with_provenance, sidecar_path
 from refiner_gui.reports import export_contact_sheet, export_csv, export_html, export_json
 from refiner_gui.sandbox import Fault
@@ -127,10 +127,7 @@ def log_file(tmp_path):
     path = setup_logging(logging.DEBUG, log_dir=tmp_path / "logs")
     logging.getLogger("urllib3").setLevel(logging.DEBUG)  # the chattiest library we use
     yield path
-    for h in list(root.handlers):
-        if getattr(h, "_refiner_gui", False):
-            root.removeHandler(h)
-            h.close()
+    stop_logging()
     root.setLevel(level)
     logging.getLogger("urllib3").setLevel(urllib3_level)
 
