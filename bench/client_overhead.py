@@ -32,13 +32,21 @@ def raw_job(base: str, files: dict[str, Path], out: Path) -> None:
     """The shortest script that does the job: no checks, no retries, no atomic writes."""
     s = requests.Session()
     h = {"ailabapi-api-key": KEY}
-    r = s.post(base + "/api/portrait/enhance/try-on-clothes-refiner", headers=h,
-               data={"task_type": "async", "gender": "woman"},
-               files={k: (p.name, p.read_bytes()) for k, p in files.items()}, timeout=30)
+    r = s.post(
+        base + "/api/portrait/enhance/try-on-clothes-refiner",
+        headers=h,
+        data={"task_type": "async", "gender": "woman"},
+        files={k: (p.name, p.read_bytes()) for k, p in files.items()},
+        timeout=30,
+    )
     task = r.json()["task_id"]
     while True:
-        d = s.get(base + "/api/common/query-async-task-result", params={"task_id": task},
-                  headers=h, timeout=30).json()
+        d = s.get(
+            base + "/api/common/query-async-task-result",
+            params={"task_id": task},
+            headers=h,
+            timeout=30,
+        ).json()
         if d["task_status"] == 2:
             break
         time.sleep(0.05)
@@ -65,8 +73,10 @@ def main() -> None:
         inputs = RefineInputs(person=person, top=top, coarse=coarse, gender="woman")
         raw_t, app_t = [], []
         for i in range(args.runs + 2):
-            jobs = ((lambda: raw_job(srv.base_url, files, d / f"r{i}.png"), raw_t),  # noqa: B023
-                    (lambda: app_job(srv.base_url, inputs, d / f"a{i}.png"), app_t))  # noqa: B023
+            jobs = (
+                (lambda: raw_job(srv.base_url, files, d / f"r{i}.png"), raw_t),  # noqa: B023
+                (lambda: app_job(srv.base_url, inputs, d / f"a{i}.png"), app_t),  # noqa: B023
+            )
             for fn, bucket in jobs:
                 t0 = time.perf_counter()
                 fn()

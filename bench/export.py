@@ -66,8 +66,9 @@ def photo_field(seed: int, size: tuple[int, int]) -> Image.Image:
     return Image.blend(noise, gradient.rotate(90 * (seed % 4), expand=False), 0.45)
 
 
-def make_dataset(root: Path, jobs: int, input_sets: int, result_format: str
-                 ) -> tuple[JobStore, list[Job]]:
+def make_dataset(
+    root: Path, jobs: int, input_sets: int, result_format: str
+) -> tuple[JobStore, list[Job]]:
     src = root / "src"
     src.mkdir()
     store = JobStore(root / "data" / "jobs.sqlite3")
@@ -92,13 +93,18 @@ def make_dataset(root: Path, jobs: int, input_sets: int, result_format: str
         store.mark_submitted(job.id, f"task-{i:05d}", f"req-{i}", f"log-{i}")
         result = store.result_path_for(job.id, f".{result_format}")
         x, y = (i * 7) % 300, (i * 13) % 300
-        field.crop((x, y, x + W, y + H)).save(result, fmt, **({"quality": 90}
-                                                              if fmt == "JPEG" else {}))
+        field.crop((x, y, x + W, y + H)).save(
+            result, fmt, **({"quality": 90} if fmt == "JPEG" else {})
+        )
         write_preview(result)  # as the job runner does when it stores a result
         store.mark_succeeded(job.id, result)
         verdict = None if i % 10 == 9 else ("fail" if i % 4 == 0 else "pass")
-        store.set_review(job.id, verdict, [tags[i % len(tags)]] if verdict == "fail" else [],
-                         f"look {i}: sleeve length, ok? <check> ünï" if i % 5 == 0 else "")
+        store.set_review(
+            job.id,
+            verdict,
+            [tags[i % len(tags)]] if verdict == "fail" else [],
+            f"look {i}: sleeve length, ok? <check> ünï" if i % 5 == 0 else "",
+        )
     return store, store.list_jobs(descending=False)
 
 
@@ -139,10 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         store, jobs = make_dataset(root, args.jobs, args.input_sets, args.result_format)
         files = distinct_files(jobs)
         sizes = [p.stat().st_size for p in files]
-        print(f"set-up {time.perf_counter() - t0:.1f} s: {len(jobs)} jobs, {len(files)} distinct "
-              f"files to decode ({len(jobs)} results .{args.result_format}, "
-              f"{len(files) - len(jobs)} shared inputs), {W}x{H}, median "
-              f"{statistics.median(sizes) / 1e6:.2f} MB each")
+        print(
+            f"set-up {time.perf_counter() - t0:.1f} s: {len(jobs)} jobs, {len(files)} distinct "
+            f"files to decode ({len(jobs)} results .{args.result_format}, "
+            f"{len(files) - len(jobs)} shared inputs), {W}x{H}, median "
+            f"{statistics.median(sizes) / 1e6:.2f} MB each"
+        )
         out = root / "out"
         out.mkdir()
 
@@ -157,15 +165,23 @@ def main(argv: list[str] | None = None) -> int:
 
         b, h = statistics.median(base_t), statistics.median(html_t)
         size = (out / "review.html").stat().st_size
-        print(f"baseline (plain Pillow thumbnails of the {len(files)} files, 1 thread): "
-              f"{b:.2f} s (median of {args.runs})")
-        print(f"export_html of {len(jobs)} jobs ({default_workers()} decode threads): "
-              f"{h:.2f} s (median of {args.runs}), {size / 1e6:.1f} MB")
-        print(f"ratio html / baseline: {h / b:.2f}   goal: html < 10 s -> "
-              f"{'OK' if h < 10 else 'MISSED'}")
-        print(f"export_csv {csv_t * 1000:.0f} ms, export_json {json_t * 1000:.0f} ms, "
-              f"export_contact_sheet PDF {pdf_t:.2f} s "
-              f"({(out / 'lookbook.pdf').stat().st_size / 1e6:.1f} MB)")
+        print(
+            f"baseline (plain Pillow thumbnails of the {len(files)} files, 1 thread): "
+            f"{b:.2f} s (median of {args.runs})"
+        )
+        print(
+            f"export_html of {len(jobs)} jobs ({default_workers()} decode threads): "
+            f"{h:.2f} s (median of {args.runs}), {size / 1e6:.1f} MB"
+        )
+        print(
+            f"ratio html / baseline: {h / b:.2f}   goal: html < 10 s -> "
+            f"{'OK' if h < 10 else 'MISSED'}"
+        )
+        print(
+            f"export_csv {csv_t * 1000:.0f} ms, export_json {json_t * 1000:.0f} ms, "
+            f"export_contact_sheet PDF {pdf_t:.2f} s "
+            f"({(out / 'lookbook.pdf').stat().st_size / 1e6:.1f} MB)"
+        )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the process: {peak:.0f} MB")
     return 0

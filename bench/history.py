@@ -68,9 +68,11 @@ def build_store(folder: Path, n: int) -> JobStore:
     templates = []
     for i in range(DISTINCT_PICTURES):
         c = (40 + i * 9, 120, 200 - i * 7)
-        files = {"person_image": _picture(src / f"person-{i}.png", c),
-                 "top_garment": _picture(src / f"top-{i}.png", (c[2], c[0], c[1])),
-                 "coarse_image": _picture(src / f"coarse-{i}.png", (c[1], c[2], c[0]))}
+        files = {
+            "person_image": _picture(src / f"person-{i}.png", c),
+            "top_garment": _picture(src / f"top-{i}.png", (c[2], c[0], c[1])),
+            "coarse_image": _picture(src / f"coarse-{i}.png", (c[1], c[2], c[0])),
+        }
         job = store.create_job(files, "woman")
         result = store.result_path_for(job.id)
         _picture(result, (c[1], c[0], c[2]))
@@ -83,29 +85,40 @@ def build_store(folder: Path, n: int) -> JobStore:
     for i in range(n - DISTINCT_PICTURES):
         state = states[i % len(states)] if i % 3 else JobState.SUCCEEDED.value
         done = state == JobState.SUCCEEDED.value
-        rows.append((state, "woman" if i % 2 else "man", now - i * 60, now - i * 60,
-                     f"bench-{i:06d}-{i * 7919 % 100000:05d}",
-                     templates[i % DISTINCT_PICTURES][1] if done else None,
-                     verdicts[i % 3] if done else None,
-                     f'["{tags[i % len(tags)]}"]' if done and i % 3 == 2 else "[]",
-                     f"note {i}" if i % 5 == 0 else ""))
+        rows.append(
+            (
+                state,
+                "woman" if i % 2 else "man",
+                now - i * 60,
+                now - i * 60,
+                f"bench-{i:06d}-{i * 7919 % 100000:05d}",
+                templates[i % DISTINCT_PICTURES][1] if done else None,
+                verdicts[i % 3] if done else None,
+                f'["{tags[i % len(tags)]}"]' if done and i % 3 == 2 else "[]",
+                f"note {i}" if i % 5 == 0 else "",
+            )
+        )
     with sqlite3.connect(store.path) as conn:
         first = conn.execute("SELECT MAX(id) FROM jobs").fetchone()[0] + 1
         conn.executemany(
             "INSERT INTO jobs (state, gender, created_at, updated_at, task_id, result_path, "
-            "verdict, tags, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "verdict, tags, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         for k, (template_id, _) in enumerate(templates):
             conn.execute(
                 "INSERT INTO job_inputs (job_id, slot, path, sha256, name) "
                 "SELECT j.id, i.slot, i.path, i.sha256, i.name FROM jobs j, job_inputs i "
                 "WHERE i.job_id = ? AND j.id >= ? AND (j.id - ?) % ? = ?",
-                (template_id, first, first, DISTINCT_PICTURES, k))
+                (template_id, first, first, DISTINCT_PICTURES, k),
+            )
     assert store.count() == n, store.count()
     return store
 
 
 # Local QEventLoops, not app.exec()/app.quit(): in Qt 6 quitting the application closes
 # every window, and a hidden table never paints (the scroll would measure nothing).
+
 
 class FirstPaint(QObject):
     """Stops ``loop`` at the watched widget's first Paint event."""
@@ -135,8 +148,9 @@ def new_panel(store: JobStore, page_size: int | None) -> HistoryPanel:
     return panel
 
 
-def time_to_first_paint(app: QApplication, store: JobStore | None,
-                        page_size: int | None = None) -> float:
+def time_to_first_paint(
+    app: QApplication, store: JobStore | None, page_size: int | None = None
+) -> float:
     """Seconds from constructing the window (and the panel) to the table's first paint."""
     t = QElapsedTimer()
     t.start()
@@ -203,8 +217,9 @@ class Heartbeat(QObject):
         return gaps[int(len(gaps) * 0.99)] if gaps else 0.0
 
 
-def scroll_stalls(app: QApplication, store: JobStore, steps: int,
-                  page_size: int | None = None) -> dict[str, float]:
+def scroll_stalls(
+    app: QApplication, store: JobStore, steps: int, page_size: int | None = None
+) -> dict[str, float]:
     """Idle for as long as the scroll takes, then scroll end to end in ``steps`` timer
     steps. Longest gaps of the heartbeat in each phase."""
     window = QWidget()
@@ -251,10 +266,16 @@ def scroll_stalls(app: QApplication, store: JobStore, steps: int,
     window.close()
     window.deleteLater()
     app.processEvents()
-    return {"scroll_max": beat.longest_ms(), "scroll_p99": beat.p99_ms(),
-            "idle_max": idle_max, "idle_p99": idle_p99, "scroll_s": scroll_s,
-            "at_end": float(at_end), "decodes": float(decodes),
-            "top_row": float(painted_rows)}
+    return {
+        "scroll_max": beat.longest_ms(),
+        "scroll_p99": beat.p99_ms(),
+        "idle_max": idle_max,
+        "idle_p99": idle_p99,
+        "scroll_s": scroll_s,
+        "at_end": float(at_end),
+        "decodes": float(decodes),
+        "top_row": float(painted_rows),
+    }
 
 
 def _quiet_offscreen_notice(mode: QtMsgType, context: object, message: str) -> None:
@@ -269,8 +290,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--scrolls", type=int, default=3, help="scroll runs (worst one reported)")
-    ap.add_argument("--page-size", type=int, default=None,
-                    help="jobs fetched per page (default: the model's)")
+    ap.add_argument(
+        "--page-size", type=int, default=None, help="jobs fetched per page (default: the model's)"
+    )
     args = ap.parse_args()
     qInstallMessageHandler(_quiet_offscreen_notice)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -285,25 +307,29 @@ def main() -> None:
             panel_t.append(time_to_first_paint(app, store, args.page_size))
             bare_t.append(time_to_first_paint(app, None))
         p, b = statistics.median(panel_t), statistics.median(bare_t)
-        print(f"first paint, empty QTableView window: median {b * 1000:.0f} ms "
-              f"({args.runs} runs)")
-        print(f"first paint, HistoryPanel ({args.jobs:,} jobs): median {p * 1000:.0f} ms, "
-              f"max {max(panel_t) * 1000:.0f} ms (goal < 1000 ms)")
+        print(f"first paint, empty QTableView window: median {b * 1000:.0f} ms ({args.runs} runs)")
+        print(
+            f"first paint, HistoryPanel ({args.jobs:,} jobs): median {p * 1000:.0f} ms, "
+            f"max {max(panel_t) * 1000:.0f} ms (goal < 1000 ms)"
+        )
         print(f"ratio panel/baseline: {p / b:.2f}")
-        runs = [scroll_stalls(app, store, args.steps, args.page_size)
-                for _ in range(args.scrolls)]
+        runs = [scroll_stalls(app, store, args.steps, args.page_size) for _ in range(args.scrolls)]
         for i, s in enumerate(runs, 1):
-            print(f"scroll run {i}: idle longest gap {s['idle_max']:.1f} ms (p99 "
-                  f"{s['idle_p99']:.1f}); scrolling {s['scroll_s']:.1f} s, longest gap "
-                  f"{s['scroll_max']:.1f} ms (p99 {s['scroll_p99']:.1f}), reached end: "
-                  f"{bool(s['at_end'])} (top row {int(s['top_row'])}), "
-                  f"{int(s['decodes'])} thumbnail decodes")
+            print(
+                f"scroll run {i}: idle longest gap {s['idle_max']:.1f} ms (p99 "
+                f"{s['idle_p99']:.1f}); scrolling {s['scroll_s']:.1f} s, longest gap "
+                f"{s['scroll_max']:.1f} ms (p99 {s['scroll_p99']:.1f}), reached end: "
+                f"{bool(s['at_end'])} (top row {int(s['top_row'])}), "
+                f"{int(s['decodes'])} thumbnail decodes"
+            )
         idle = max(s["idle_max"] for s in runs)
         worst = max(s["scroll_max"] for s in runs)
         median_worst = statistics.median(s["scroll_max"] for s in runs)
         print(f"idle window, 5 ms heartbeat: longest gap {idle:.1f} ms")
-        print(f"scrolling end to end ({args.steps} steps): longest gap {worst:.1f} ms "
-              f"(median over runs {median_worst:.1f} ms; goal < 50 ms)")
+        print(
+            f"scrolling end to end ({args.steps} steps): longest gap {worst:.1f} ms "
+            f"(median over runs {median_worst:.1f} ms; goal < 50 ms)"
+        )
         print(f"ratio longest gap scrolling/idle: {worst / idle:.2f}")
         store.close()
 

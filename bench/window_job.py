@@ -88,8 +88,10 @@ def child(mode: str, base_url: str, inputs: dict[str, str], seconds: float) -> d
     from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
     from refiner_gui.ui.main_window import MainWindow
 
-    w = MainWindow(client_factory=lambda: RefinerClient("bench", base_url, poll_interval=0.2),
-                   settings=Settings())
+    w = MainWindow(
+        client_factory=lambda: RefinerClient("bench", base_url, poll_interval=0.2),
+        settings=Settings(),
+    )
     w.resize(1400, 860)
     w.show()
     slots = {PERSON: "person", TOP: "top", COARSE: "coarse", BOTTOM: "bottom"}
@@ -135,9 +137,14 @@ def child(mode: str, base_url: str, inputs: dict[str, str], seconds: float) -> d
         pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     ok = w._last is not None
     w.shutdown()
-    return {"ok": ok, "max_stall_ms": max(v for k, v in gaps.items() if k != "start"),
-            "gaps": gaps, "peak_rss_mb": peak_rss_mb(), "timings": timings,
-            "error": None if ok else w.error_panel.message.text()}
+    return {
+        "ok": ok,
+        "max_stall_ms": max(v for k, v in gaps.items() if k != "start"),
+        "gaps": gaps,
+        "peak_rss_mb": peak_rss_mb(),
+        "timings": timings,
+        "error": None if ok else w.error_panel.message.text(),
+    }
 
 
 def main() -> None:
@@ -148,8 +155,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.base_url, json.loads(args.inputs or "{}"),
-                               args.seconds)))
+        print(
+            json.dumps(
+                child(args.child, args.base_url, json.loads(args.inputs or "{}"), args.seconds)
+            )
+        )
         return
 
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as pyc:
@@ -160,35 +170,57 @@ def main() -> None:
         env.update(REFINER_GUI_HOME=tmp, PYTHONPYCACHEPREFIX=pyc)
         inputs = {k: str(v) for k, v in make_inputs(Path(tmp)).items()}
         sandbox = subprocess.Popen(
-            [sys.executable, "-m", "refiner_gui.cli", "sandbox", "--port", "0",
-             "--latency", "3"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env=env, cwd=ROOT)
+            [sys.executable, "-m", "refiner_gui.cli", "sandbox", "--port", "0", "--latency", "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         try:
             assert sandbox.stdout is not None
             base_url = sandbox.stdout.readline().strip()
-            cmd = [sys.executable, __file__, "--base-url", base_url, "--inputs",
-                   json.dumps(inputs)]
+            cmd = [sys.executable, __file__, "--base-url", base_url, "--inputs", json.dumps(inputs)]
             for _ in range(2):  # the first run only warms the bytecode and file caches
-                app = json.loads(subprocess.run(cmd + ["--child", "app"], env=env, cwd=ROOT,
-                                                capture_output=True, text=True,
-                                                check=True).stdout.splitlines()[-1])
+                app = json.loads(
+                    subprocess.run(
+                        cmd + ["--child", "app"],
+                        env=env,
+                        cwd=ROOT,
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    ).stdout.splitlines()[-1]
+                )
             seconds = app["timings"].get("job_done_s", 5.0) + 1.5
-            bare = json.loads(subprocess.run(cmd + ["--child", "bare", "--seconds",
-                                                    f"{seconds:.1f}"], env=env, cwd=ROOT,
-                                             capture_output=True, text=True,
-                                             check=True).stdout.splitlines()[-1])
+            bare = json.loads(
+                subprocess.run(
+                    cmd + ["--child", "bare", "--seconds", f"{seconds:.1f}"],
+                    env=env,
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.splitlines()[-1]
+            )
         finally:
             sandbox.terminate()
             sandbox.wait(10)
     print(f"job finished: {app['ok']} {app.get('error') or ''}".rstrip())
     print(f"phases (s from start): {app['timings']}")
-    print("longest event-loop stall per phase (ms): "
-          + ", ".join(f"{k} {v:.0f}" for k, v in app["gaps"].items()))
-    print(f"longest stall: app {app['max_stall_ms']:.0f} ms, idle bare window "
-          f"{bare['max_stall_ms']:.0f} ms, ratio {app['max_stall_ms'] / bare['max_stall_ms']:.1f}"
-          " (goal: app < 50 ms)")
-    print(f"peak RSS: app {app['peak_rss_mb']:.0f} MB, bare window {bare['peak_rss_mb']:.0f} MB,"
-          f" ratio {app['peak_rss_mb'] / bare['peak_rss_mb']:.2f} (goal: app <= 400 MB)")
+    print(
+        "longest event-loop stall per phase (ms): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in app["gaps"].items())
+    )
+    print(
+        f"longest stall: app {app['max_stall_ms']:.0f} ms, idle bare window "
+        f"{bare['max_stall_ms']:.0f} ms, ratio {app['max_stall_ms'] / bare['max_stall_ms']:.1f}"
+        " (goal: app < 50 ms)"
+    )
+    print(
+        f"peak RSS: app {app['peak_rss_mb']:.0f} MB, bare window {bare['peak_rss_mb']:.0f} MB,"
+        f" ratio {app['peak_rss_mb'] / bare['peak_rss_mb']:.2f} (goal: app <= 400 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,14 @@ else:
 def one(mode: str, env: dict[str, str]) -> tuple[float, float | None]:
     """Seconds from spawn to "painted" (and to "ready" for the app)."""
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-c", CHILD, mode], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    p = subprocess.Popen(
+        [sys.executable, "-c", CHILD, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     assert p.stdout is not None
     line = p.stdout.readline()
     painted = time.perf_counter() - t0
@@ -110,11 +116,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as pyc:
         # A fresh HOME rather than REFINER_GUI_HOME, so the app finds its folders the way
         # it does for a user (platformdirs), in an empty profile.
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("XDG_") and k not in ("REFINER_GUI_HOME",
-                                                          "PYTHONDONTWRITEBYTECODE")}
-        env.update(HOME=home, PYTHONPYCACHEPREFIX=pyc,
-                   QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("XDG_") and k not in ("REFINER_GUI_HOME", "PYTHONDONTWRITEBYTECODE")
+        }
+        env.update(
+            HOME=home,
+            PYTHONPYCACHEPREFIX=pyc,
+            QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        )
         for _ in range(2):  # compile and cache bytecode, warm the file cache
             one("app", env)
             one("bare", env)
@@ -126,8 +137,10 @@ def main() -> None:
             bare_t.append(one("bare", env)[0])
     a, r, b = (statistics.median(x) for x in (app_t, ready_t, bare_t))
     print(f"bare QMainWindow: median {b * 1000:.0f} ms to first paint ({args.runs} runs)")
-    print(f"refiner-gui: median {a * 1000:.0f} ms to first paint (the outline), "
-          f"{r * 1000:.0f} ms to the built window's first paint")
+    print(
+        f"refiner-gui: median {a * 1000:.0f} ms to first paint (the outline), "
+        f"{r * 1000:.0f} ms to the built window's first paint"
+    )
     print(f"ratio first paint app/bare: {a / b:.2f} (goal <= 1.3)")
     print(f"ratio built window/bare: {r / b:.2f}")
 

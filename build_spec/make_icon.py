@@ -29,8 +29,10 @@ def draw() -> Image.Image:
 def main() -> None:
     icon = draw()
     icon.save(ICONS / "refiner-gui.png", optimize=True)
-    icon.save(ICONS / "refiner-gui.ico", sizes=[(16, 16), (32, 32), (48, 48), (64, 64),
-                                                (128, 128), (256, 256)])
+    icon.save(
+        ICONS / "refiner-gui.ico",
+        sizes=[(16, 16), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)],
+    )
     print(f"wrote {ICONS / 'refiner-gui.png'} and .ico")
 
 

@@ -53,8 +53,13 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         written.append(path)
 
     demo = DemoSession.start(latency=latency, poll_interval=0.1)
-    w = MainWindow(client_factory=demo.client, demo=True, settings=Settings(),
-                   recover_on_start=False, deferred=True)
+    w = MainWindow(
+        client_factory=demo.client,
+        demo=True,
+        settings=Settings(),
+        recover_on_start=False,
+        deferred=True,
+    )
     ready: list[bool] = []
     w.ready.connect(lambda: ready.append(True))
     try:
@@ -68,8 +73,9 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
             w.inputs.set_file(slot, samples[slot])
         w.inputs.set_gender("woman")
         pump_until(lambda: w.inputs.ready()[0])
-        pump_until(lambda: all(w.inputs.report(s) is not None for s in (PERSON, TOP, COARSE,
-                                                                        BOTTOM)))
+        pump_until(
+            lambda: all(w.inputs.report(s) is not None for s in (PERSON, TOP, COARSE, BOTTOM))
+        )
         shot(w, "window_filled")
         w.start_job()
         pump_until(lambda: w._task_id is not None and "Refining" in w.stage_label.text())
@@ -77,9 +83,11 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         pump_until(lambda: not w.job_running())
         w.viewer.set_mode(ViewMode.SIDE_BY_SIDE)
         shot(w, "window_result")
-        for mode, name in ((ViewMode.SWIPE, "window_swipe"), (ViewMode.FLICKER,
-                                                              "window_flicker"),
-                           (ViewMode.DIFFERENCE, "window_difference")):
+        for mode, name in (
+            (ViewMode.SWIPE, "window_swipe"),
+            (ViewMode.FLICKER, "window_flicker"),
+            (ViewMode.DIFFERENCE, "window_difference"),
+        ):
             w.viewer.set_mode(mode)
             pump_until(lambda: True)
             QTimer.singleShot(0, lambda: None)

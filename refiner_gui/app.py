@@ -16,12 +16,22 @@ log = logging.getLogger(__name__)
 class _VersionAction(argparse.Action):
     """``--version``, reading the version only when asked (importlib.metadata is slow)."""
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
-                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+    def __init__(
+        self,
+        option_strings: list[str],
+        dest: str = argparse.SUPPRESS,
+        default: str = argparse.SUPPRESS,
+        help: str | None = None,
+    ) -> None:
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         from refiner_gui import __version__
 
         print(f"{parser.prog} {__version__}")  # stdout, as argparse's own action
@@ -29,14 +39,22 @@ class _VersionAction(argparse.Action):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="refiner-gui",
-                                description="Refine virtual try-on images with AILabTools.")
-    p.add_argument("--demo", action="store_true",
-                   help="use a local sandbox and sample images: no key, no network")
-    p.add_argument("--self-test", action="store_true",
-                   help="offscreen: run one demo job end to end, report, exit 0 if whole")
-    p.add_argument("--version", action=_VersionAction,
-                   help="show the program's version number and exit")
+    p = argparse.ArgumentParser(
+        prog="refiner-gui", description="Refine virtual try-on images with AILabTools."
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="use a local sandbox and sample images: no key, no network",
+    )
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="offscreen: run one demo job end to end, report, exit 0 if whole",
+    )
+    p.add_argument(
+        "--version", action=_VersionAction, help="show the program's version number and exit"
+    )
     return p.parse_args(argv)
 
 
@@ -113,8 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         # Demo jobs live in their own store: the sandbox must never "recover" (and so
         # expire) a real task, and its task ids do not belong in the real history.
         demo_store = JobStore(app_paths().data / "demo" / DB_NAME)
-        window = MainWindow(client_factory=demo.client, demo=True, store=demo_store,
-                            deferred=True)
+        window = MainWindow(client_factory=demo.client, demo=True, store=demo_store, deferred=True)
     else:
         # The window paints an outline first and builds its content right after.
         window = MainWindow(deferred=True)
@@ -123,6 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     window.building.connect(_open_log_file)
     window.when_ready(_on_window_ready)
     if demo is not None:
+
         def preload() -> None:
             for slot, path in sample_paths().items():
                 window.inputs.set_file(slot, path)

@@ -16,8 +16,7 @@ from refiner_gui.sandbox import SandboxServer
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 DEMO_KEY = "demo-key"
-SAMPLE_FILES = {PERSON: "person.jpg", TOP: "top.jpg", COARSE: "coarse.jpg",
-                BOTTOM: "bottom.jpg"}
+SAMPLE_FILES = {PERSON: "person.jpg", TOP: "top.jpg", COARSE: "coarse.jpg", BOTTOM: "bottom.jpg"}
 
 
 def sample_paths() -> dict[str, Path]:
@@ -44,8 +43,13 @@ class DemoSession:
         return self.server.base_url
 
     def client(self) -> RefinerClient:
-        return RefinerClient(DEMO_KEY, self.base_url, poll_interval=self.poll_interval,
-                             timeout=120, retry=RetryPolicy(base=0.2, cap=2.0))
+        return RefinerClient(
+            DEMO_KEY,
+            self.base_url,
+            poll_interval=self.poll_interval,
+            timeout=120,
+            retry=RetryPolicy(base=0.2, cap=2.0),
+        )
 
     def stop(self) -> None:
         self.server.stop()

@@ -42,8 +42,7 @@ def keyring_available() -> bool:
     except Exception:  # a broken backend configuration is the same as none
         return False
     module = type(kr).__module__
-    if module.startswith(("keyring.backends.fail", "keyring.backends.null",
-                          "keyrings.alt.file")):
+    if module.startswith(("keyring.backends.fail", "keyring.backends.null", "keyrings.alt.file")):
         return False
     priority = getattr(kr, "priority", 1)
     return bool(priority and priority > 0)
@@ -88,8 +87,10 @@ def set_api_key(key: str) -> str:
             _session_key = None
             return "keyring"
         except keyring.errors.KeyringError as exc:
-            log.warning("keyring write failed (%s); keeping the key for this session only",
-                        type(exc).__name__)
+            log.warning(
+                "keyring write failed (%s); keeping the key for this session only",
+                type(exc).__name__,
+            )
     _session_key = key
     return "session"
 

@@ -69,10 +69,17 @@ class StartupBuffer(logging.Handler):
             for record in records:
                 target.handle(record)
             if self.dropped:
-                target.handle(logging.makeLogRecord({
-                    "name": __name__, "levelno": logging.WARNING, "levelname": "WARNING",
-                    "msg": f"{self.dropped} start-up log records were dropped "
-                           f"(more than {self.capacity})."}))
+                target.handle(
+                    logging.makeLogRecord(
+                        {
+                            "name": __name__,
+                            "levelno": logging.WARNING,
+                            "levelname": "WARNING",
+                            "msg": f"{self.dropped} start-up log records were dropped "
+                            f"(more than {self.capacity}).",
+                        }
+                    )
+                )
 
 
 def buffer_startup_logs(level: int = logging.INFO) -> StartupBuffer:
@@ -97,10 +104,12 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> 
     path = folder / LOG_FILE
     root = logging.getLogger()
     _remove_handlers(lambda h: getattr(h, "_refiner_gui", False))  # a file set up before
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5,
-                                                   encoding="utf-8")
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
     handler.addFilter(RedactingFilter())
     handler._refiner_gui = True  # type: ignore[attr-defined]
     buffers = [h for h in root.handlers if isinstance(h, StartupBuffer)]
@@ -121,8 +130,7 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None) -> 
 def stop_logging() -> None:
     """Detach, flush and close the app's log file and any start-up buffer (the end of
     :func:`buffer_startup_logs` / :func:`setup_logging`). Safe to call when neither ran."""
-    _remove_handlers(lambda h: getattr(h, "_refiner_gui", False)
-                     or isinstance(h, StartupBuffer))
+    _remove_handlers(lambda h: getattr(h, "_refiner_gui", False) or isinstance(h, StartupBuffer))
 
 
 def _remove_handlers(which: Callable[[logging.Handler], bool]) -> None:

@@ -20,8 +20,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 TOKENS = ("date", "time", "task_id", "gender")
 
 
-def render_name(pattern: str, *, task_id: str, when: datetime | None = None,
-                gender: str | None = None) -> str:
+def render_name(
+    pattern: str, *, task_id: str, when: datetime | None = None, gender: str | None = None
+) -> str:
     """The file stem for ``pattern`` (no extension). Unknown tokens are left out."""
     when = when or datetime.now()
     values = {
@@ -48,12 +49,12 @@ def suffix_from_url(url: str) -> str:
     return ".png"
 
 
-_FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP",
-                     ".webp": "WEBP"}
+_FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}
 
 
-def export_image(src: Path, dest: Path, *, overwrite: bool = False,
-                 pnginfo: dict[str, str] | None = None) -> Path:
+def export_image(
+    src: Path, dest: Path, *, overwrite: bool = False, pnginfo: dict[str, str] | None = None
+) -> Path:
     """Write ``src`` to ``dest`` in the format ``dest``'s suffix names, atomically.
 
     Bytes are copied untouched when the formats already agree and there is no metadata to

@@ -30,8 +30,7 @@ def _iso(t: float | None) -> str | None:
 
 def build_record(job: Job) -> dict[str, Any]:
     """The provenance record of one finished job (inputs hashed as they were uploaded)."""
-    files = {slot: {"name": item.name, "sha256": item.sha256}
-             for slot, item in job.inputs.items()}
+    files = {slot: {"name": item.name, "sha256": item.sha256} for slot, item in job.inputs.items()}
     return {
         "app": "refiner-gui",
         "app_version": __version__,
@@ -53,8 +52,9 @@ def sidecar_path(image_path: Path) -> Path:
     return image_path.with_name(image_path.name + ".json")
 
 
-def save_with_provenance(src: Path, dest: Path, record: dict[str, Any], *,
-                         overwrite: bool = False) -> tuple[Path, Path]:
+def save_with_provenance(
+    src: Path, dest: Path, record: dict[str, Any], *, overwrite: bool = False
+) -> tuple[Path, Path]:
     """Write the image (PNG gets the record as an iTXt chunk) and ``<name>.json`` beside it.
 
     Both files are written atomically. Raises FileExistsError unless ``overwrite``.

@@ -68,8 +68,13 @@ def _window_job(out_dir: Path) -> str:
     demo = DemoSession.start(latency=0.3, poll_interval=0.1)
     # Deferred, as refiner-gui starts it: the outline first, then the content (which
     # imports most of the app lazily: a bundle missing a module fails here).
-    window = MainWindow(client_factory=demo.client, demo=True, settings=Settings(),
-                        recover_on_start=False, deferred=True)
+    window = MainWindow(
+        client_factory=demo.client,
+        demo=True,
+        settings=Settings(),
+        recover_on_start=False,
+        deferred=True,
+    )
     ready: list[bool] = []
     window.ready.connect(lambda: ready.append(True))
     try:

@@ -65,8 +65,12 @@ def load_settings(path: Path | None = None) -> Settings:
             continue
         value = raw[f.name]
         default = getattr(s, f.name)
-        if isinstance(default, float) and isinstance(value, (int, float)) and \
-                not isinstance(value, bool) and value > 0:
+        if (
+            isinstance(default, float)
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and value > 0
+        ):
             setattr(s, f.name, float(value))
         elif isinstance(default, str) and isinstance(value, str):
             setattr(s, f.name, value)

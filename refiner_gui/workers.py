@@ -120,9 +120,14 @@ class GilYield:
     time). ``clock`` and ``sleep`` are for tests.
     """
 
-    def __init__(self, *, every: float = 0.004, pause: float = 0.0005,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        every: float = 0.004,
+        pause: float = 0.0005,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._every = every
         self._pause = pause
         self._clock = clock
@@ -152,9 +157,13 @@ class ProgressThrottle:
     for tests.
     """
 
-    def __init__(self, forward: Callable[[ProgressEvent], None], *,
-                 interval: float = PROGRESS_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        forward: Callable[[ProgressEvent], None],
+        *,
+        interval: float = PROGRESS_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._forward = forward
         self._interval = interval
         self._clock = clock
@@ -191,9 +200,14 @@ class JobWorker(QObject):
     failed = Signal(object)  # RefinerError (Cancelled included)
     finished = Signal()
 
-    def __init__(self, client_factory: ClientFactory, store: JobStore,
-                 request: JobRequest | None = None, *,
-                 resume_job_id: int | None = None) -> None:
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        store: JobStore,
+        request: JobRequest | None = None,
+        *,
+        resume_job_id: int | None = None,
+    ) -> None:
         super().__init__()
         if (request is None) == (resume_job_id is None):
             raise ValueError("give either a request or a job id to resume")
@@ -214,8 +228,9 @@ class JobWorker(QObject):
         task_id: str | None = None
         try:
             if self._request is not None:
-                job = self._store.create_job(self._request.files, self._request.gender,
-                                             parent_id=self._request.parent_id)
+                job = self._store.create_job(
+                    self._request.files, self._request.gender, parent_id=self._request.parent_id
+                )
             else:
                 assert self._resume_job_id is not None
                 job = self._store.get(self._resume_job_id)
@@ -231,8 +246,14 @@ class JobWorker(QObject):
                 give_way()
                 throttle(event)
 
-            final = run_job(self._store, client, job, cancel=self.token,
-                            on_event=on_event, on_submitted=self.submitted.emit)
+            final = run_job(
+                self._store,
+                client,
+                job,
+                cancel=self.token,
+                on_event=on_event,
+                on_submitted=self.submitted.emit,
+            )
             self.succeeded.emit(load_job_images(final))
         except RefinerError as err:
             if task_id and not err.task_id:
@@ -240,8 +261,9 @@ class JobWorker(QObject):
             self.failed.emit(err)
         except Exception as exc:  # a bug must still end the job visibly, never hang it
             log.exception("job crashed")
-            err = RefinerError(f"Unexpected error: {type(exc).__name__}: {exc}",
-                               ErrorInfo(task_id=task_id))
+            err = RefinerError(
+                f"Unexpected error: {type(exc).__name__}: {exc}", ErrorInfo(task_id=task_id)
+            )
             self.failed.emit(err)
         finally:
             if client is not None:
@@ -272,8 +294,12 @@ class RecoveryWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            jobs = recover(self._store, self._client_factory, cancel=self.token,
-                           on_job=lambda job, _err: self.settled.emit(job.id))
+            jobs = recover(
+                self._store,
+                self._client_factory,
+                cancel=self.token,
+                on_job=lambda job, _err: self.settled.emit(job.id),
+            )
             self.summary.emit(jobs)
         except Exception:  # reported in the log; the jobs stay resumable next time
             log.exception("recovery failed")
@@ -305,8 +331,7 @@ class JobRunner(QObject):
 
     done = Signal()
 
-    def __init__(self, worker: JobWorker | RecoveryWorker,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, worker: JobWorker | RecoveryWorker, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
         self.thread: QThread | None = QThread(self)
@@ -355,6 +380,7 @@ class JobRunner(QObject):
 
 # -- small background tasks ---------------------------------------------------------------
 
+
 class _TaskSignals(QObject):
     done = Signal(object, object)  # (tag, result)
     error = Signal(object, object)  # (tag, exception)
@@ -390,7 +416,6 @@ def submit_task(task: BackgroundTask) -> None:
 def wait_for_background_tasks(timeout_ms: int = 10_000) -> bool:
     """Block until the pool is idle (app exit and tests)."""
     return QThreadPool.globalInstance().waitForDone(timeout_ms)
-
 
 
 def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:

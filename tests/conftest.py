@@ -56,8 +56,7 @@ def no_dangling_threads():
     before = set(threading.enumerate())
     yield
     leftover = [
-        t for t in threading.enumerate()
-        if t not in before and t.is_alive() and not t.daemon
+        t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon
     ]
     for t in leftover:
         t.join(timeout=2.0)

@@ -27,7 +27,8 @@ def _spec_tree() -> ast.Module:
 def _assigned(name: str) -> ast.expr:
     for node in ast.walk(_spec_tree()):
         if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
             return node.value
     raise AssertionError(f"the spec assigns no {name}")
 
@@ -79,7 +80,7 @@ def test_spec_collects_the_dynamic_imports_and_the_launcher_exists():
     text = SPEC.read_text("utf-8")
     assert 'collect_submodules("keyring.backends")' in text
     assert 'collect_submodules("refiner_gui.resources")' in text
-    assert 'copy_metadata(NAME)' in text
+    assert "copy_metadata(NAME)" in text
     launcher = (ROOT / "build_spec" / "launch_gui.py").read_text("utf-8")
     assert "from refiner_gui.app import main" in launcher
     assert (ROOT / "resources" / "icons" / "refiner-gui.ico").is_file()

@@ -30,9 +30,23 @@ def run(argv, cancel=None):
 
 
 def refine_args(srv, imgs, *extra, out=None, bottom=False):
-    argv = ["refine", "--person", str(imgs["person"]), "--top", str(imgs["top"]),
-            "--coarse", str(imgs["coarse"]), "--gender", "man",
-            "--base-url", srv.base_url, "--api-key", KEY, "--poll-interval", "0.05"]
+    argv = [
+        "refine",
+        "--person",
+        str(imgs["person"]),
+        "--top",
+        str(imgs["top"]),
+        "--coarse",
+        str(imgs["coarse"]),
+        "--gender",
+        "man",
+        "--base-url",
+        srv.base_url,
+        "--api-key",
+        KEY,
+        "--poll-interval",
+        "0.05",
+    ]
     if bottom:
         argv += ["--bottom", str(imgs["bottom"])]
     if out is not None:
@@ -110,7 +124,7 @@ def test_key_from_environment(sandbox, job_images, monkeypatch):
     monkeypatch.setenv("AILABAPI_API_KEY", KEY)
     argv = refine_args(sandbox, job_images)
     i = argv.index("--api-key")
-    del argv[i:i + 2]
+    del argv[i : i + 2]
     rc, _, _ = run(argv)
     assert rc == 0
 
@@ -128,8 +142,21 @@ def test_timeout_prints_task_id_and_resume_finishes(job_images, tmp_path):
         task_id = json.loads(stdout)["task_id"]
         assert task_id and f"refiner-cli resume {task_id}" in stderr
         out = tmp_path / "resumed.png"
-        rc, stdout, stderr = run(["resume", task_id, "--base-url", srv.base_url, "--api-key",
-                                  KEY, "--poll-interval", "0.05", "--out", str(out), "--json"])
+        rc, stdout, stderr = run(
+            [
+                "resume",
+                task_id,
+                "--base-url",
+                srv.base_url,
+                "--api-key",
+                KEY,
+                "--poll-interval",
+                "0.05",
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
         assert rc == 0, stderr
         assert out.is_file() and srv.submissions == 1
 
@@ -198,9 +225,11 @@ def test_usage_error_exit_2():
 
 
 def test_key_never_printed_even_on_failures(sandbox, job_images):
-    faults = [Fault("submit", "error", code="ERROR_USER_NOT_EXISTS"),
-              Fault("submit", "error", code="ERROR_NOT_ENOUGH_CREDITS"),
-              Fault("poll", "error", code="AI_SERVICE_ERROR", times=6)]
+    faults = [
+        Fault("submit", "error", code="ERROR_USER_NOT_EXISTS"),
+        Fault("submit", "error", code="ERROR_NOT_ENOUGH_CREDITS"),
+        Fault("poll", "error", code="AI_SERVICE_ERROR", times=6),
+    ]
     for f in faults:
         for extra in ((), ("--json",), ("--verbose",)):
             sandbox.inject(f)
@@ -215,9 +244,14 @@ def test_console_script_runs_as_a_process(sandbox, job_images, tmp_path):
     env = {**os.environ, "AILABAPI_API_KEY": KEY}
     argv = refine_args(sandbox, job_images, "--json", out=out)
     i = argv.index("--api-key")
-    del argv[i:i + 2]
-    proc = subprocess.run([sys.executable, "-m", "refiner_gui.cli", *argv], env=env,
-                          capture_output=True, text=True, timeout=60)
+    del argv[i : i + 2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "refiner_gui.cli", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["output"] == str(out)
     assert KEY not in proc.stdout + proc.stderr
@@ -229,6 +263,7 @@ def test_help_and_version_exit_0(argv, capsys):
 
 
 # -- the job store: jobs, resume --all ----------------------------------------------------
+
 
 def srv_args(srv):
     return ["--base-url", srv.base_url, "--api-key", KEY, "--poll-interval", "0.05"]
@@ -294,8 +329,7 @@ def test_timeout_then_resume_all_finishes_without_resubmitting(job_images):
 def test_resume_all_settles_crashed_uploads_and_reports_each(sandbox, job_images):
     store = JobStore.open_default()
     try:
-        files = {PERSON: job_images["person"], TOP: job_images["top"],
-                 COARSE: job_images["coarse"]}
+        files = {PERSON: job_images["person"], TOP: job_images["top"], COARSE: job_images["coarse"]}
         pending = store.create_job(files, "woman").id
         uploading = store.create_job(files, "man").id
         store.mark_submitting(uploading)
@@ -316,14 +350,21 @@ def test_resume_task_id_of_a_stored_job_and_of_an_unknown_task(sandbox, job_imag
     done = json.loads(stdout)
     requests_before = len(sandbox.requests)
     out = tmp_path / "again.png"
-    rc, stdout, _ = run(["resume", done["task_id"], "--out", str(out), "--json",
-                         *srv_args(sandbox)])
+    rc, stdout, _ = run(
+        ["resume", done["task_id"], "--out", str(out), "--json", *srv_args(sandbox)]
+    )
     assert rc == 0 and json.loads(stdout)["job_id"] == done["job_id"] and out.is_file()
     assert len(sandbox.requests) == requests_before  # taken from the store, no network
 
     client = RefinerClient(KEY, sandbox.base_url)  # a task submitted outside the app
-    sub = client.submit(RefineInputs(person=job_images["person"], top=job_images["top"],
-                                     coarse=job_images["coarse"], gender="woman"))
+    sub = client.submit(
+        RefineInputs(
+            person=job_images["person"],
+            top=job_images["top"],
+            coarse=job_images["coarse"],
+            gender="woman",
+        )
+    )
     client.close()
     rc, stdout, stderr = run(["resume", sub.task_id, "--json", *srv_args(sandbox)])
     assert rc == 0, stderr
@@ -345,8 +386,9 @@ def test_resume_of_a_settled_job_says_what_happened(sandbox, job_images):
     assert payload["job_id"] == failed["job_id"] and sandbox.submissions == 1
 
 
-@pytest.mark.parametrize("argv", [["resume"], ["resume", "abc", "--all"],
-                                  ["resume", "--all", "--out", "x.png"]])
+@pytest.mark.parametrize(
+    "argv", [["resume"], ["resume", "abc", "--all"], ["resume", "--all", "--out", "x.png"]]
+)
 def test_resume_argument_errors(argv):
     assert run(argv)[0] == cli.EXIT_USAGE
 

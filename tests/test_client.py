@@ -43,8 +43,13 @@ def client_for(srv: SandboxServer, **kw) -> RefinerClient:
 
 
 def inputs(imgs, bottom: bool = False) -> RefineInputs:
-    return RefineInputs(person=imgs["person"], top=imgs["top"], coarse=imgs["coarse"],
-                        gender="woman", bottom=imgs["bottom"] if bottom else None)
+    return RefineInputs(
+        person=imgs["person"],
+        top=imgs["top"],
+        coarse=imgs["coarse"],
+        gender="woman",
+        bottom=imgs["bottom"] if bottom else None,
+    )
 
 
 def no_partials(folder: Path) -> None:
@@ -54,12 +59,17 @@ def no_partials(folder: Path) -> None:
 
 # -- the happy path -----------------------------------------------------------------------
 
+
 def test_refine_end_to_end_stores_a_decodable_marked_image(sandbox, job_images, tmp_path):
     events, submitted = [], []
     c = client_for(sandbox)
     out = tmp_path / "out.png"
-    res = c.refine(inputs(job_images, bottom=True), out, on_event=events.append,
-                   on_submitted=lambda s: submitted.append((s.task_id, len(sandbox.requests))))
+    res = c.refine(
+        inputs(job_images, bottom=True),
+        out,
+        on_event=events.append,
+        on_submitted=lambda s: submitted.append((s.task_id, len(sandbox.requests))),
+    )
     assert res.output == out and out.is_file()
     with Image.open(out) as im, Image.open(job_images["coarse"]) as coarse:
         assert im.size == coarse.size
@@ -106,6 +116,7 @@ def test_upload_progress_reaches_the_total(sandbox, job_images):
 
 
 # -- submit: billing-safe retries ----------------------------------------------------------
+
 
 def test_rate_limit_on_submit_is_retried_honouring_retry_after(sandbox, job_images, tmp_path):
     sandbox.inject(Fault("submit", "rate_limit", retry_after=7))
@@ -177,8 +188,7 @@ def test_size_mismatch_points_at_the_coarse_slot(sandbox, job_images, tmp_path):
     from tests.helpers.images import make_image
 
     bad = make_image(tmp_path / "coarse_small.png", (300, 300))
-    inp = RefineInputs(person=job_images["person"], top=job_images["top"], coarse=bad,
-                       gender="man")
+    inp = RefineInputs(person=job_images["person"], top=job_images["top"], coarse=bad, gender="man")
     with pytest.raises(InputRejected) as ei:
         client_for(sandbox).submit(inp)
     assert ei.value.slot == COARSE
@@ -186,6 +196,7 @@ def test_size_mismatch_points_at_the_coarse_slot(sandbox, job_images, tmp_path):
 
 
 # -- account -------------------------------------------------------------------------------
+
 
 def test_unknown_key_is_an_auth_error(job_images):
     with SandboxServer(api_keys={"the-right-key"}) as srv, pytest.raises(AuthError) as ei:
@@ -206,6 +217,7 @@ def test_empty_key_never_reaches_the_wire(sandbox, job_images):
 
 # -- polling -------------------------------------------------------------------------------
 
+
 def test_task_failed_status_3_carries_code_and_ids(sandbox, job_images):
     sandbox.inject(Fault("submit", "task_failed", code="PROCESSING_FAILURE"))
     c = client_for(sandbox)
@@ -217,9 +229,14 @@ def test_task_failed_status_3_carries_code_and_ids(sandbox, job_images):
     assert e.code == "PROCESSING_FAILURE"
 
 
-@pytest.mark.parametrize("code,slot", [("ERROR_NO_FACE_IN_FILE", PERSON),
-                                       ("ERROR_POSE_NOT_ENOUGH_KEYPOINTS", PERSON),
-                                       ("FILE_SIZE_EXCEEDS_LIMIT", None)])
+@pytest.mark.parametrize(
+    "code,slot",
+    [
+        ("ERROR_NO_FACE_IN_FILE", PERSON),
+        ("ERROR_POSE_NOT_ENOUGH_KEYPOINTS", PERSON),
+        ("FILE_SIZE_EXCEEDS_LIMIT", None),
+    ],
+)
 def test_http_error_on_poll_is_terminal(sandbox, job_images, code, slot):
     sandbox.inject(Fault("submit", "poll_http_error", code=code))
     retry = fast_retry()
@@ -295,6 +312,7 @@ def test_cancel_stops_the_wait_promptly(job_images):
 
 # -- download ------------------------------------------------------------------------------
 
+
 def test_dropped_download_is_retried(sandbox, job_images, tmp_path):
     sandbox.inject(Fault("download", "drop_connection"))
     res = client_for(sandbox).refine(inputs(job_images), tmp_path / "r.png")
@@ -329,8 +347,9 @@ def test_download_size_cap(sandbox, job_images, tmp_path):
     no_partials(tmp_path)
 
 
-@pytest.mark.parametrize("url", ["file:///etc/hosts", "ftp://example.invalid/x.png",
-                                 "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/hosts", "ftp://example.invalid/x.png", "javascript:alert(1)"]
+)
 def test_only_http_result_urls(sandbox, tmp_path, url):
     with pytest.raises(DownloadError):
         client_for(sandbox).download(url, tmp_path / "x.png")
@@ -339,8 +358,10 @@ def test_only_http_result_urls(sandbox, tmp_path, url):
 
 # -- configuration -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["http://www.ailabapi.com", "http://10.0.0.5:8080",
-                                 "ftp://x", "not a url"])
+
+@pytest.mark.parametrize(
+    "url", ["http://www.ailabapi.com", "http://10.0.0.5:8080", "ftp://x", "not a url"]
+)
 def test_insecure_or_bad_base_urls_are_refused(url):
     with pytest.raises(ConfigError):
         RefinerClient(KEY, url)
@@ -356,12 +377,15 @@ def test_fast_polling_only_on_loopback():
 
 # -- the key stays secret ------------------------------------------------------------------
 
+
 def test_key_never_in_logs_errors_or_repr(job_images, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    faults = [Fault("submit", "error", code="ERROR_USER_NOT_EXISTS"),
-              Fault("submit", "gateway_html", http_status=502),
-              Fault("submit", "task_failed"),
-              Fault("poll", "rate_limit", retry_after=0)]
+    faults = [
+        Fault("submit", "error", code="ERROR_USER_NOT_EXISTS"),
+        Fault("submit", "gateway_html", http_status=502),
+        Fault("submit", "task_failed"),
+        Fault("poll", "rate_limit", retry_after=0),
+    ]
     texts: list[str] = []
     with SandboxServer() as srv:
         c = client_for(srv)

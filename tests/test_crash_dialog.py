@@ -152,8 +152,9 @@ def test_one_dialog_at_a_time(qtbot, monkeypatch):
 
 def test_open_log_folder(qtbot, hook, monkeypatch):
     opened: list[QUrl] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(
-        lambda url: opened.append(url) or True))
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url) or True)
+    )
     excepthook_with(raise_with_secret)
     qtbot.mouseClick(hook[0].log_button, Qt.MouseButton.LeftButton)
     assert opened == [QUrl.fromLocalFile(str(app_paths().logs))]

@@ -46,22 +46,46 @@ def child_env() -> dict[str, str]:
 
 
 def cli_argv(srv: SandboxServer, *args: str) -> list[str]:
-    return [sys.executable, "-m", "refiner_gui.cli", *args, "--base-url", srv.base_url,
-            "--poll-interval", "0.05", "--json"]
+    return [
+        sys.executable,
+        "-m",
+        "refiner_gui.cli",
+        *args,
+        "--base-url",
+        srv.base_url,
+        "--poll-interval",
+        "0.05",
+        "--json",
+    ]
 
 
 def refine_argv(srv: SandboxServer, images: dict[str, Path]) -> list[str]:
-    return cli_argv(srv, "refine", "--person", str(images["person"]), "--top",
-                    str(images["top"]), "--coarse", str(images["coarse"]),
-                    "--gender", "woman")
+    return cli_argv(
+        srv,
+        "refine",
+        "--person",
+        str(images["person"]),
+        "--top",
+        str(images["top"]),
+        "--coarse",
+        str(images["coarse"]),
+        "--gender",
+        "woman",
+    )
 
 
 @contextmanager
 def child(argv: list[str], log: Path) -> Iterator[subprocess.Popen]:
     """Start ``argv``; on the way out kill it (if still running) and reap it, always."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=child_env(), cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv,
+            env=child_env(),
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             yield proc
         finally:
@@ -70,8 +94,9 @@ def child(argv: list[str], log: Path) -> Iterator[subprocess.Popen]:
             proc.wait(10)
 
 
-def wait_until(cond: Callable[[], bool], what: str, proc: subprocess.Popen | None = None,
-               timeout: float = 10.0) -> None:
+def wait_until(
+    cond: Callable[[], bool], what: str, proc: subprocess.Popen | None = None, timeout: float = 10.0
+) -> None:
     """Poll ``cond`` every 20 ms; fail after ``timeout`` s or if ``proc`` ended first."""
     tick = threading.Event()  # never set: wait() is an interruptible 20 ms sleep
     deadline = time.monotonic() + timeout
@@ -103,8 +128,15 @@ def seen(srv: SandboxServer, method: str, prefix: str) -> int:
 
 def start_again(srv: SandboxServer, tmp_path: Path) -> dict:
     """Run ``refiner-cli resume --all`` as a new process; return its JSON."""
-    proc = subprocess.run(cli_argv(srv, "resume", "--all"), env=child_env(), cwd=REPO,
-                          capture_output=True, text=True, timeout=30, check=False)
+    proc = subprocess.run(
+        cli_argv(srv, "resume", "--all"),
+        env=child_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     (tmp_path / "resume.log").write_text(proc.stderr)
     assert proc.returncode in (0, 3, 4), proc.stderr
     payload = json.loads(proc.stdout)
@@ -125,8 +157,12 @@ def check_settled(srv: SandboxServer, refine_runs: int) -> list:
     jobs = all_jobs()
     assert srv.submissions <= refine_runs, "a job was submitted twice"
     for job in jobs:
-        assert job.state in (JobState.SUCCEEDED, JobState.OUTCOME_UNKNOWN, JobState.FAILED,
-                             JobState.CANCELLED), (job.id, job.state, job.error)
+        assert job.state in (
+            JobState.SUCCEEDED,
+            JobState.OUTCOME_UNKNOWN,
+            JobState.FAILED,
+            JobState.CANCELLED,
+        ), (job.id, job.state, job.error)
         if job.state is JobState.SUCCEEDED:
             assert job.result_path is not None and job.result_path.is_file()
         else:
@@ -202,10 +238,12 @@ def test_several_children_killed_at_staggered_moments(job_images, tmp_path):
         srv.inject(Fault("submit", "slow", delay=0.6, times=2))
         procs: list[subprocess.Popen] = []
         try:
-            with child(refine_argv(srv, job_images), tmp_path / "c0.log") as p0, \
-                    child(refine_argv(srv, job_images), tmp_path / "c1.log") as p1, \
-                    child(refine_argv(srv, job_images), tmp_path / "c2.log") as p2, \
-                    child(refine_argv(srv, job_images), tmp_path / "c3.log") as p3:
+            with (
+                child(refine_argv(srv, job_images), tmp_path / "c0.log") as p0,
+                child(refine_argv(srv, job_images), tmp_path / "c1.log") as p1,
+                child(refine_argv(srv, job_images), tmp_path / "c2.log") as p2,
+                child(refine_argv(srv, job_images), tmp_path / "c3.log") as p3,
+            ):
                 procs = [p0, p1, p2, p3]
                 tick = threading.Event()
                 start = time.monotonic()

@@ -31,8 +31,11 @@ def drag_enter(widget, mime: QMimeData) -> QDragEnterEvent:
     """Send a drag-enter of ``mime`` to ``widget``; return the event to inspect acceptance."""
     # Qt's C++ signature takes a QPoint here (QDropEvent takes a QPointF).
     event = QDragEnterEvent(
-        QPoint(20, 20), Qt.DropAction.CopyAction, mime,
-        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+        QPoint(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, event)
     return event
@@ -43,8 +46,11 @@ def drop_mime(widget, mime: QMimeData) -> bool:
     if not drag_enter(widget, mime).isAccepted():
         return False
     event = QDropEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, mime,
-        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+        QPointF(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, event)
     return event.isAccepted()
@@ -186,9 +192,7 @@ def test_fix_button_only_for_fixable_problems(qtbot, slot):
 
 
 def test_locked_slot_refuses_input(qtbot, slot, photo, monkeypatch):
-    monkeypatch.setattr(
-        QFileDialog, "getOpenFileName", staticmethod(lambda *a: (str(photo), ""))
-    )
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a: (str(photo), "")))
     slot.set_locked(True)
     with qtbot.assertNotEmitted(slot.fileDropped):
         assert not drop_mime(slot, file_mime(photo))
@@ -226,8 +230,9 @@ def test_thumbnail_scaled_to_fit_and_never_enlarged(slot):
     big = QImage(400, 600, QImage.Format.Format_RGB32)
     big.fill(QColor("gray"))
     slot.set_thumbnail(big)
-    thumb = next(lbl for lbl in slot.findChildren(QLabel)
-                 if lbl.accessibleName().startswith("Preview"))
+    thumb = next(
+        lbl for lbl in slot.findChildren(QLabel) if lbl.accessibleName().startswith("Preview")
+    )
     pix = thumb.pixmap()
     assert not pix.isNull()
     assert pix.height() <= thumb.height() * pix.devicePixelRatio() + 1

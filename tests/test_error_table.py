@@ -32,21 +32,32 @@ ALL_CODES = sorted(error_table())
 
 # The contract's family table, by code (section 4).
 FAMILY = {
-    "ERROR_PARAMETERS": BadRequest, "MISSING_PARAMETERS": BadRequest,
+    "ERROR_PARAMETERS": BadRequest,
+    "MISSING_PARAMETERS": BadRequest,
     "ERROR_INVALID_PARAMETER": BadRequest,
-    "ERROR_USER_NOT_EXISTS": AuthError, "ERROR_APPLICATIONS_NOT_EXISTS": AuthError,
+    "ERROR_USER_NOT_EXISTS": AuthError,
+    "ERROR_APPLICATIONS_NOT_EXISTS": AuthError,
     "ERROR_USER_LOCKED": AuthError,
-    "ERROR_RESOURCE_NOT_FOUND": TaskNotFound, "ERROR_TASK_REVOKED": TaskNotFound,
+    "ERROR_RESOURCE_NOT_FOUND": TaskNotFound,
+    "ERROR_TASK_REVOKED": TaskNotFound,
     "ERROR_RESOURCE_RECLAIMED": TaskNotFound,
-    "FILE_SIZE_EXCEEDS_LIMIT": InputRejected, "FILE_RESOLUTION_EXCEEDS_LIMITS": InputRejected,
-    "UNSUPPORTED_FILE_TYPES": InputRejected, "ERROR_NO_FACE_IN_FILE": InputRejected,
-    "ERROR_POSE_NOT_ENOUGH_KEYPOINTS": InputRejected, "ERROR_FACE_COUNT_INVALID": InputRejected,
-    "FILE_DECODING_FAILURE": InputRejected, "ERROR_CONTENT_NON_COMPLIANCE": InputRejected,
-    "ERROR_NOT_ENOUGH_CREDITS": CreditsError, "EXCEEDING_LIMITS": RateLimited,
-    "PROCESSING_FAILURE": ServiceUnavailable, "UNKNOWN_ERROR": ServiceUnavailable,
-    "SERVICE_INTERNAL_ERROR": ServiceUnavailable, "AI_SERVICE_ERROR": ServiceUnavailable,
+    "FILE_SIZE_EXCEEDS_LIMIT": InputRejected,
+    "FILE_RESOLUTION_EXCEEDS_LIMITS": InputRejected,
+    "UNSUPPORTED_FILE_TYPES": InputRejected,
+    "ERROR_NO_FACE_IN_FILE": InputRejected,
+    "ERROR_POSE_NOT_ENOUGH_KEYPOINTS": InputRejected,
+    "ERROR_FACE_COUNT_INVALID": InputRejected,
+    "FILE_DECODING_FAILURE": InputRejected,
+    "ERROR_CONTENT_NON_COMPLIANCE": InputRejected,
+    "ERROR_NOT_ENOUGH_CREDITS": CreditsError,
+    "EXCEEDING_LIMITS": RateLimited,
+    "PROCESSING_FAILURE": ServiceUnavailable,
+    "UNKNOWN_ERROR": ServiceUnavailable,
+    "SERVICE_INTERNAL_ERROR": ServiceUnavailable,
+    "AI_SERVICE_ERROR": ServiceUnavailable,
     "AI_SERVICE_FLOW_RESTRICTION": ServiceUnavailable,
-    "ERROR_INSUFFICIENT_RESOURCES": ServiceUnavailable, "AI_SERVICE_TIMEOUT": ServiceUnavailable,
+    "ERROR_INSUFFICIENT_RESOURCES": ServiceUnavailable,
+    "AI_SERVICE_TIMEOUT": ServiceUnavailable,
     "ERROR_TASK_STOPPED_PROCESSING": TaskFailed,
 }
 
@@ -63,8 +74,10 @@ def test_contract_families(code):
 @pytest.mark.parametrize("code", ALL_CODES)
 def test_every_code_is_typed_whatever_its_status(code):
     row = error_table()[code]
-    kinds = {type(classify(s, code, "m")) for s in
-             {row.http_status, row.previous_http_status or row.http_status, 200}}
+    kinds = {
+        type(classify(s, code, "m"))
+        for s in {row.http_status, row.previous_http_status or row.http_status, 200}
+    }
     # Decided by the code first: the status move of 2026-01-08 does not change the type.
     assert len(kinds) == 1, (code, kinds)
 
@@ -81,10 +94,26 @@ def run_cli(argv):
 
 
 def refine_argv(sandbox, imgs, out):
-    return ["refine", "--person", str(imgs["person"]), "--top", str(imgs["top"]),
-            "--coarse", str(imgs["coarse"]), "--gender", "woman", "--out", str(out),
-            "--base-url", sandbox.base_url, "--api-key", "k-123456", "--poll-interval", "0.05",
-            "--json"]
+    return [
+        "refine",
+        "--person",
+        str(imgs["person"]),
+        "--top",
+        str(imgs["top"]),
+        "--coarse",
+        str(imgs["coarse"]),
+        "--gender",
+        "woman",
+        "--out",
+        str(out),
+        "--base-url",
+        sandbox.base_url,
+        "--api-key",
+        "k-123456",
+        "--poll-interval",
+        "0.05",
+        "--json",
+    ]
 
 
 @pytest.mark.parametrize("code", ALL_CODES)

@@ -170,9 +170,10 @@ def test_incompressible_jpeg_steps_quality_down(tmp_path, dest):
     assert info(out)[0][0] <= 2000
 
 
-@pytest.mark.parametrize(("size", "expected"), [((6000, 3000), (4095, 2048)),
-                                                ((3000, 6000), (2048, 4095)),
-                                                ((4096, 4096), (4095, 4095))])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((6000, 3000), (4095, 2048)), ((3000, 6000), (2048, 4095)), ((4096, 4096), (4095, 4095))],
+)
 def test_downscale_keeps_aspect(tmp_path, dest, size, expected):
     src = make_image(tmp_path / "huge.jpg", size, quality=70)
     out = fix_and_verify(src, dest)

@@ -39,6 +39,7 @@ SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 # -- fixtures and helpers ---------------------------------------------------------------------
 
+
 @pytest.fixture
 def store(tmp_path):
     s = JobStore(tmp_path / "data" / "jobs.sqlite3")
@@ -57,13 +58,28 @@ def files(tmp_path):
     }
 
 
-def add_job(store: JobStore, files: dict[str, Path], state: JobState = JobState.SUCCEEDED, *,
-            task: str | None = "task-x", verdict: str | None = None, tags: tuple[str, ...] = (),
-            note: str = "", gender: str = "woman", coarse: Path | None = None,
-            result: Path | None = None) -> int:
+def add_job(
+    store: JobStore,
+    files: dict[str, Path],
+    state: JobState = JobState.SUCCEEDED,
+    *,
+    task: str | None = "task-x",
+    verdict: str | None = None,
+    tags: tuple[str, ...] = (),
+    note: str = "",
+    gender: str = "woman",
+    coarse: Path | None = None,
+    result: Path | None = None,
+) -> int:
     """A job in ``state`` made through the store's own steps; returns its id."""
-    job = store.create_job({"person_image": files["person"], "top_garment": files["top"],
-                            "coarse_image": coarse or files["coarse"]}, gender)
+    job = store.create_job(
+        {
+            "person_image": files["person"],
+            "top_garment": files["top"],
+            "coarse_image": coarse or files["coarse"],
+        },
+        gender,
+    )
     if state is JobState.PENDING:
         return job.id
     store.mark_submitting(job.id)
@@ -83,18 +99,35 @@ def add_job(store: JobStore, files: dict[str, Path], state: JobState = JobState.
 def clone_jobs(store: JobStore, template_id: int, n: int) -> None:
     """``n`` copies of a job (same files), inserted in one transaction: fast for 10,000."""
     with sqlite3.connect(store.path) as conn:
-        row = conn.execute("SELECT state, gender, created_at, result_path, verdict, tags "
-                           "FROM jobs WHERE id = ?", (template_id,)).fetchone()
+        row = conn.execute(
+            "SELECT state, gender, created_at, result_path, verdict, tags FROM jobs WHERE id = ?",
+            (template_id,),
+        ).fetchone()
         state, gender, created, result, verdict, tags = row
         conn.executemany(
             "INSERT INTO jobs (state, gender, created_at, updated_at, task_id, result_path, "
             "verdict, tags, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(state, gender, created - i, created - i, f"bulk-{i:05d}", result, verdict, tags,
-              f"bulk note {i}") for i in range(n)])
+            [
+                (
+                    state,
+                    gender,
+                    created - i,
+                    created - i,
+                    f"bulk-{i:05d}",
+                    result,
+                    verdict,
+                    tags,
+                    f"bulk note {i}",
+                )
+                for i in range(n)
+            ],
+        )
         conn.execute(
             "INSERT INTO job_inputs (job_id, slot, path, sha256, name) "
             "SELECT j.id, i.slot, i.path, i.sha256, i.name FROM jobs j, job_inputs i "
-            "WHERE i.job_id = ? AND j.id > ?", (template_id, template_id))
+            "WHERE i.job_id = ? AND j.id > ?",
+            (template_id, template_id),
+        )
 
 
 class CountingLoader:
@@ -153,8 +186,14 @@ def mixed(store, files):
     """One job in each state the filters know, with reviews on some; ids by name."""
     ids = {
         "done_pass": add_job(store, files, verdict="pass", tags=("hands",), note="ok hands"),
-        "done_fail": add_job(store, files, verdict="fail", tags=("garment_colour", "hands"),
-                             note="colour is off", gender="man"),
+        "done_fail": add_job(
+            store,
+            files,
+            verdict="fail",
+            tags=("garment_colour", "hands"),
+            note="colour is off",
+            gender="man",
+        ),
         "done_new": add_job(store, files, task="task-unreviewed"),
         "failed": add_job(store, files, JobState.FAILED),
         "waiting": add_job(store, files, JobState.SUBMITTED, task="task-waiting"),
@@ -168,9 +207,11 @@ def mixed(store, files):
 
 # -- rows and count ---------------------------------------------------------------------------
 
+
 def test_rows_shown_newest_first_and_counted(make_panel, store, files):
-    first = add_job(store, files, verdict="pass", tags=("hands", "garment_colour"),
-                    note="Sleeve\nslightly long")
+    first = add_job(
+        store, files, verdict="pass", tags=("hands", "garment_colour"), note="Sleeve\nslightly long"
+    )
     second = add_job(store, files, JobState.FAILED, task="task-failed", gender="man")
     panel = make_panel()
     assert panel.model.rowCount() == 2
@@ -186,8 +227,14 @@ def test_rows_shown_newest_first_and_counted(make_panel, store, files):
     assert re.fullmatch(r"\d{1,2} \w+ \d\d:\d\d", cell(panel, 0, DATE))
     assert "Failed for a test" in cell(panel, 0, STATE, Qt.ItemDataRole.ToolTipRole)
     assert cell(panel, 0, STATE, Qt.ItemDataRole.DecorationRole) is not None  # colour dot
-    for w in [panel.state_combo, panel.verdict_combo, panel.tag_combo, panel.search_edit,
-              panel.table, *panel.action_buttons.values()]:
+    for w in [
+        panel.state_combo,
+        panel.verdict_combo,
+        panel.tag_combo,
+        panel.search_edit,
+        panel.table,
+        *panel.action_buttons.values(),
+    ]:
         assert w.accessibleName(), w
         assert w.toolTip() or w is panel.table, w
 
@@ -206,21 +253,25 @@ def test_empty_store_says_so(make_panel):
 
 # -- filters and sorting ------------------------------------------------------------------------
 
+
 def choose(combo, text: str) -> None:
     index = combo.findText(text)
     assert index >= 0, text
     combo.setCurrentIndex(index)
 
 
-@pytest.mark.parametrize(("label", "names"), [
-    ("Done", {"done_pass", "done_fail", "done_new"}),
-    ("Failed", {"failed"}),
-    ("Waiting", {"waiting", "pending"}),
-    ("Outcome unknown", {"unknown"}),
-    ("Expired", {"expired"}),
-    ("Cancelled", {"cancelled"}),
-    ("All states", None),
-])
+@pytest.mark.parametrize(
+    ("label", "names"),
+    [
+        ("Done", {"done_pass", "done_fail", "done_new"}),
+        ("Failed", {"failed"}),
+        ("Waiting", {"waiting", "pending"}),
+        ("Outcome unknown", {"unknown"}),
+        ("Expired", {"expired"}),
+        ("Cancelled", {"cancelled"}),
+        ("All states", None),
+    ],
+)
 def test_state_filter(make_panel, mixed, label, names):
     panel = make_panel()
     choose(panel.state_combo, label)
@@ -239,8 +290,10 @@ def test_verdict_filter_including_unreviewed(make_panel, mixed):
     choose(panel.verdict_combo, "✗ Fail")
     assert panel.visible_job_ids() == [mixed["done_fail"]]
     choose(panel.verdict_combo, "Unreviewed")
-    assert set(panel.visible_job_ids()) == set(mixed.values()) - {mixed["done_pass"],
-                                                                   mixed["done_fail"]}
+    assert set(panel.visible_job_ids()) == set(mixed.values()) - {
+        mixed["done_pass"],
+        mixed["done_fail"],
+    }
     choose(panel.state_combo, "Done")  # filters combine
     assert panel.visible_job_ids() == [mixed["done_new"]]
 
@@ -277,8 +330,9 @@ def test_search_is_debounced_then_filters(qtbot, make_panel, mixed):
 def click_header(qtbot, panel: HistoryPanel, col: int) -> None:
     header = panel.table.horizontalHeader()
     x = header.sectionViewportPosition(col) + header.sectionSize(col) // 2
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(x, header.height() // 2))
+    qtbot.mouseClick(
+        header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, header.height() // 2)
+    )
 
 
 def test_sorting_by_header_requeries_the_store(qtbot, make_panel, store, mixed):
@@ -318,9 +372,12 @@ def test_sort_keeps_the_selection(qtbot, make_panel, mixed):
 
 # -- thumbnails -----------------------------------------------------------------------------------
 
+
 def test_thumbnails_load_lazily_for_painted_rows_only(qtbot, make_panel, store, files, tmp_path):
-    coarse_files = [make_image(tmp_path / "c" / f"coarse-{i}.png", (60, 90),
-                               color=(10 + i * 5, 100, 90)) for i in range(40)]
+    coarse_files = [
+        make_image(tmp_path / "c" / f"coarse-{i}.png", (60, 90), color=(10 + i * 5, 100, 90))
+        for i in range(40)
+    ]
     ids = [add_job(store, files, coarse=c) for c in coarse_files]
     stored_coarse = {store.get(i).input_path("coarse_image"): i for i in ids}
     loader = CountingLoader()
@@ -352,8 +409,7 @@ def test_thumbnails_load_lazily_for_painted_rows_only(qtbot, make_panel, store, 
     assert len({p for p in loader.decoded() if p in stored_coarse}) < 40
 
 
-def test_missing_result_file_shows_an_empty_slot_without_retrying(qtbot, make_panel, store,
-                                                                 files):
+def test_missing_result_file_shows_an_empty_slot_without_retrying(qtbot, make_panel, store, files):
     job_id = add_job(store, files)
     store.get(job_id).result_path.unlink()
     loader = CountingLoader()
@@ -365,6 +421,7 @@ def test_missing_result_file_shows_an_empty_slot_without_retrying(qtbot, make_pa
 
 
 # -- row actions ----------------------------------------------------------------------------------
+
 
 def test_double_click_and_enter_open(qtbot, make_panel, mixed):
     panel = make_panel()
@@ -409,8 +466,11 @@ def test_rerun_one_job_with_inputs(qtbot, make_panel, store, mixed):
 
 def test_delete_asks_then_removes_rows_and_files(qtbot, make_panel, store, files, monkeypatch):
     keep = add_job(store, files)
-    a = add_job(store, files, coarse=make_image(files["coarse"].parent / "c-a.png", (60, 90),
-                                                 color=(1, 2, 3)))
+    a = add_job(
+        store,
+        files,
+        coarse=make_image(files["coarse"].parent / "c-a.png", (60, 90), color=(1, 2, 3)),
+    )
     b = add_job(store, files)
     a_job, b_job = store.get(a), store.get(b)
     panel = make_panel()
@@ -424,8 +484,10 @@ def test_delete_asks_then_removes_rows_and_files(qtbot, make_panel, store, files
     monkeypatch.setattr(QMessageBox, "question", fake_question)
     sm = panel.table.selectionModel()
     panel.select_job(a)
-    sm.select(panel.model.index(panel.model.row_of(b), 0),
-              QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+    sm.select(
+        panel.model.index(panel.model.row_of(b), 0),
+        QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+    )
     assert set(panel.selected_job_ids()) == {a, b}
     assert panel.delete_action.text() == "Delete 2…"
 
@@ -447,8 +509,9 @@ def test_delete_asks_then_removes_rows_and_files(qtbot, make_panel, store, files
 def test_open_folder_and_copy_task_ids(make_panel, store, mixed, monkeypatch):
     panel = make_panel()
     opened: list[str] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile())
-                        or True)
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True
+    )
     panel.select_job(mixed["done_pass"])
     panel.folder_action.trigger()
     assert Path(opened[-1]) == store.results_dir
@@ -466,8 +529,11 @@ def test_context_menu_offers_the_row_actions(qtbot, make_panel, mixed, monkeypat
 
     panel = make_panel()
     shown: list[list[str]] = []
-    monkeypatch.setattr(QMenu, "popup", lambda menu, pos, at=None: shown.append(
-        [a.text() for a in menu.actions() if a.text()]))
+    monkeypatch.setattr(
+        QMenu,
+        "popup",
+        lambda menu, pos, at=None: shown.append([a.text() for a in menu.actions() if a.text()]),
+    )
     rect = panel.table.visualRect(panel.model.index(3, STATE))
     panel.table.customContextMenuRequested.emit(rect.center())
     assert shown == [["Open", "Re-run", "Open folder", "Copy task id", "Delete…"]]
@@ -476,17 +542,20 @@ def test_context_menu_offers_the_row_actions(qtbot, make_panel, mixed, monkeypat
 
 # -- refresh, job_changed, selection ------------------------------------------------------------
 
+
 def test_refresh_keeps_the_selection(make_panel, store, files, mixed):
     panel = make_panel()
     panel.select_job(mixed["failed"])
     panel.table.selectionModel().select(
         panel.model.index(panel.model.row_of(mixed["expired"]), 0),
-        QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+        QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+    )
     new = add_job(store, files)
     panel.refresh()
     assert panel.visible_job_ids()[0] == new
     assert panel.selected_job_ids() == sorted(
-        [mixed["failed"], mixed["expired"]], key=panel.visible_job_ids().index)
+        [mixed["failed"], mixed["expired"]], key=panel.visible_job_ids().index
+    )
     assert panel.table.currentIndex().row() == panel.model.row_of(mixed["failed"])
 
 
@@ -499,8 +568,10 @@ def test_job_changed_updates_one_row(qtbot, make_panel, store, files, mixed):
     dest.write_bytes(files["result"].read_bytes())
     store.mark_succeeded(job_id, dest)
     store.set_review(job_id, "pass", ["artifacts"], "")
-    with qtbot.assertNotEmitted(panel.model.modelReset), \
-            qtbot.waitSignal(panel.model.dataChanged) as blocker:
+    with (
+        qtbot.assertNotEmitted(panel.model.modelReset),
+        qtbot.waitSignal(panel.model.dataChanged) as blocker,
+    ):
         panel.job_changed(job_id)
     assert blocker.args[0].row() == row
     assert cell(panel, row, STATE) == "Done"
@@ -553,17 +624,30 @@ def test_ten_thousand_jobs_open_and_scroll_to_the_end(qtbot, make_panel, store, 
 
 # -- screenshot ---------------------------------------------------------------------------------
 
+
 def test_screenshot(qtbot, make_panel, store, tmp_path):
     """docs/screenshots/history.png when REFINER_SCREENSHOTS=1; tmp_path otherwise."""
     out = SCREENSHOT_DIR if os.environ.get("REFINER_SCREENSHOTS") == "1" else tmp_path
     out.mkdir(parents=True, exist_ok=True)
     src = tmp_path / "shots"
-    palette = [(196, 120, 98), (120, 160, 200), (90, 150, 110), (210, 180, 80),
-               (150, 110, 170), (80, 80, 90), (200, 200, 190), (160, 70, 70)]
+    palette = [
+        (196, 120, 98),
+        (120, 160, 200),
+        (90, 150, 110),
+        (210, 180, 80),
+        (150, 110, 170),
+        (80, 80, 90),
+        (200, 200, 190),
+        (160, 70, 70),
+    ]
     specs = [
         (JobState.SUCCEEDED, "pass", (), "Clean result, ready for the lookbook"),
-        (JobState.SUCCEEDED, "fail", ("hands", "garment_colour"),
-         "Left hand has six fingers; navy came out black"),
+        (
+            JobState.SUCCEEDED,
+            "fail",
+            ("hands", "garment_colour"),
+            "Left hand has six fingers; navy came out black",
+        ),
         (JobState.SUCCEEDED, None, (), ""),
         (JobState.FAILED, None, (), ""),
         (JobState.SUBMITTED, None, (), ""),
@@ -573,13 +657,24 @@ def test_screenshot(qtbot, make_panel, store, tmp_path):
     ]
     for i, (state, verdict, tags, note) in enumerate(specs):
         r, g, b = palette[i]
-        jf = {"person": make_image(src / f"person-{i}.jpg", (200, 300), color=(r, g, b)),
-              "top": make_image(src / f"top-{i}.png", (200, 200), color=(g, b, r)),
-              "coarse": make_image(src / f"coarse-{i}.png", (200, 300), color=(r, g, b)),
-              "result": make_image(src / f"result-{i}.png", (200, 300),
-                                   color=(min(r + 30, 255), min(g + 30, 255), b))}
-        add_job(store, jf, state, task=f"2f9c{i:02d}a1-7d3e-4b8a-9c{i:02d}-5e1f0a8b{i:04d}",
-                verdict=verdict, tags=tags, note=note, gender="man" if i % 3 == 1 else "woman")
+        jf = {
+            "person": make_image(src / f"person-{i}.jpg", (200, 300), color=(r, g, b)),
+            "top": make_image(src / f"top-{i}.png", (200, 200), color=(g, b, r)),
+            "coarse": make_image(src / f"coarse-{i}.png", (200, 300), color=(r, g, b)),
+            "result": make_image(
+                src / f"result-{i}.png", (200, 300), color=(min(r + 30, 255), min(g + 30, 255), b)
+            ),
+        }
+        add_job(
+            store,
+            jf,
+            state,
+            task=f"2f9c{i:02d}a1-7d3e-4b8a-9c{i:02d}-5e1f0a8b{i:04d}",
+            verdict=verdict,
+            tags=tags,
+            note=note,
+            gender="man" if i % 3 == 1 else "woman",
+        )
     panel = make_panel((1100, 600))
     qtbot.waitUntil(lambda: all(panel.model.thumbnail_loaded(r) for r in rows_on_screen(panel)))
     panel.select_job(panel.visible_job_ids()[1])

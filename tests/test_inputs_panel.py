@@ -45,8 +45,9 @@ def settled(panel: InputsPanel, *slots: str) -> bool:
 
 def thumbnail_shown(panel: InputsPanel, slot: str) -> bool:
     view = panel.slot_view(slot)
-    thumb = next(c for c in view.findChildren(QWidget)
-                 if c.accessibleName().startswith("Preview of"))
+    thumb = next(
+        c for c in view.findChildren(QWidget) if c.accessibleName().startswith("Preview of")
+    )
     return not thumb.pixmap().isNull()
 
 
@@ -64,6 +65,7 @@ def fill(qtbot, panel: InputsPanel, images: dict[str, Path]) -> None:
 
 
 # -- the four ways in --------------------------------------------------------------------------
+
 
 def test_drop_local_file_shows_thumbnail_facts_and_ok(qtbot, panel, job_images):
     view = panel.slot_view(PERSON)
@@ -83,8 +85,14 @@ def test_drop_local_file_shows_thumbnail_facts_and_ok(qtbot, panel, job_images):
 def test_drop_web_address_downloads_into_work_dir(qtbot, panel, sandbox, job_images, tmp_path):
     client = RefinerClient("k", sandbox.base_url, poll_interval=0.05)
     try:
-        sub = client.submit(RefineInputs(person=job_images["person"], top=job_images["top"],
-                                         coarse=job_images["coarse"], gender="woman"))
+        sub = client.submit(
+            RefineInputs(
+                person=job_images["person"],
+                top=job_images["top"],
+                coarse=job_images["coarse"],
+                gender="woman",
+            )
+        )
         url = client.wait(sub.task_id).image_url
     finally:
         client.close()
@@ -132,7 +140,8 @@ def test_drop_image_data_is_saved_as_png(qtbot, panel, tmp_path):
 
 def test_browse_with_the_file_dialog(qtbot, panel, job_images, monkeypatch):
     monkeypatch.setattr(
-        QFileDialog, "getOpenFileName",
+        QFileDialog,
+        "getOpenFileName",
         staticmethod(lambda *args: (str(job_images["top"]), "Images")),
     )
     view = panel.slot_view(TOP)
@@ -178,6 +187,7 @@ def test_stale_results_are_ignored(qtbot, panel, tmp_path):
 
 
 # -- verdicts and Fix ---------------------------------------------------------------------------
+
 
 def test_too_small_has_no_fix(qtbot, panel, tmp_path):
     tiny = make_image(tmp_path / "tiny.png", (120, 300))
@@ -229,6 +239,7 @@ def test_fix_failure_is_shown_not_raised(qtbot, panel, tmp_path):
 
 # -- the coarse size rule ------------------------------------------------------------------------
 
+
 def test_coarse_of_another_size_is_flagged_without_fix(qtbot, panel, job_images, tmp_path):
     panel.set_file(PERSON, job_images["person"])
     panel.set_file(COARSE, make_image(tmp_path / "square.png", (300, 300)))
@@ -241,7 +252,8 @@ def test_coarse_of_another_size_is_flagged_without_fix(qtbot, panel, job_images,
     panel.set_gender("woman")
     wait_report(qtbot, panel, TOP)
     assert panel.ready() == (
-        False, "Make the coarse try-on result again at the person photo's size"
+        False,
+        "Make the coarse try-on result again at the person photo's size",
     )
 
 
@@ -278,6 +290,7 @@ def test_coarse_is_rechecked_when_the_person_changes(qtbot, panel, job_images, t
 
 
 # -- ready(), gender, highlight, locking ---------------------------------------------------------
+
 
 def test_ready_rules(qtbot, panel, job_images, tmp_path):
     assert panel.ready() == (False, "Add the person photo")
@@ -368,6 +381,7 @@ def test_pose_rules_are_visible_and_controls_are_named(panel):
 
 # -- screenshots ---------------------------------------------------------------------------------
 
+
 def test_screenshots(qtbot, panel, job_images, tmp_path):
     """docs/screenshots/inputs_{empty,filled}.png when REFINER_SCREENSHOTS=1; tmp_path else."""
     out = SCREENSHOT_DIR if os.environ.get("REFINER_SCREENSHOTS") == "1" else tmp_path
@@ -376,10 +390,12 @@ def test_screenshots(qtbot, panel, job_images, tmp_path):
     assert panel.grab().save(str(out / "inputs_empty.png"))
 
     panel.set_file(PERSON, job_images["person"])
-    panel.set_file(TOP, make_image(tmp_path / "blouse.webp", (300, 300), fmt="WEBP",
-                                   color=(20, 90, 200)))
-    panel.set_file(COARSE, make_image(tmp_path / "coarse-square.png", (300, 300),
-                                      color=(200, 100, 90)))
+    panel.set_file(
+        TOP, make_image(tmp_path / "blouse.webp", (300, 300), fmt="WEBP", color=(20, 90, 200))
+    )
+    panel.set_file(
+        COARSE, make_image(tmp_path / "coarse-square.png", (300, 300), color=(200, 100, 90))
+    )
     panel.set_file(BOTTOM, job_images["bottom"])
     panel.set_gender("woman")
     for slot in SLOTS:
@@ -414,11 +430,18 @@ def test_two_columns_when_narrow_four_when_wide(qtbot, panel):
 
 # -- the download helper the panel uses (Qt-free) ------------------------------------------------
 
+
 def sandbox_result_url(sandbox, job_images) -> str:
     client = RefinerClient("k", sandbox.base_url, poll_interval=0.05)
     try:
-        sub = client.submit(RefineInputs(person=job_images["person"], top=job_images["top"],
-                                         coarse=job_images["coarse"], gender="man"))
+        sub = client.submit(
+            RefineInputs(
+                person=job_images["person"],
+                top=job_images["top"],
+                coarse=job_images["coarse"],
+                gender="man",
+            )
+        )
         return client.wait(sub.task_id).image_url
     finally:
         client.close()

@@ -65,6 +65,7 @@ def polls(srv: SandboxServer) -> int:
 
 # -- the happy path ---------------------------------------------------------------------
 
+
 def test_happy_path_commits_the_task_id_before_the_first_poll(store, new_job, job_images):
     job = new_job(bottom=True)
     seen_at_wait: list = []
@@ -101,8 +102,12 @@ def test_on_submitted_sees_the_stored_task_id(store, new_job, sandbox):
     states: list = []
     client = client_for(sandbox)
     try:
-        run_job(store, client, job,
-                on_submitted=lambda sub: states.append((sub.task_id, store.get(job.id))))
+        run_job(
+            store,
+            client,
+            job,
+            on_submitted=lambda sub: states.append((sub.task_id, store.get(job.id))),
+        )
     finally:
         client.close()
     [(task_id, at)] = states
@@ -111,11 +116,15 @@ def test_on_submitted_sees_the_stored_task_id(store, new_job, sandbox):
 
 # -- failures of the submit ----------------------------------------------------------------
 
-@pytest.mark.parametrize("fault, error", [
-    (Fault("submit", "error", code="ERROR_NO_FACE_IN_FILE"), InputRejected),
-    (Fault("submit", "task_failed"), TaskFailed),
-    (Fault("submit", "poll_http_error"), InputRejected),
-])
+
+@pytest.mark.parametrize(
+    "fault, error",
+    [
+        (Fault("submit", "error", code="ERROR_NO_FACE_IN_FILE"), InputRejected),
+        (Fault("submit", "task_failed"), TaskFailed),
+        (Fault("submit", "poll_http_error"), InputRejected),
+    ],
+)
 def test_rejections_and_failed_tasks_end_failed(store, new_job, sandbox, fault, error):
     sandbox.inject(fault)
     job = new_job()
@@ -149,14 +158,18 @@ def test_no_answer_to_an_upload_is_outcome_unknown_and_never_resent(store, new_j
 
 def noisy_inputs(folder: Path) -> dict[str, Path]:
     """Inputs whose upload takes many chunks (noise does not compress): about 2 MB."""
+
     def noise(name: str, size: tuple[int, int]) -> Path:
         path = folder / name
         Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(path)
         return path
 
     folder.mkdir(parents=True, exist_ok=True)
-    return {PERSON: noise("p.png", (600, 900)), TOP: noise("t.png", (300, 300)),
-            COARSE: noise("c.png", (600, 900))}
+    return {
+        PERSON: noise("p.png", (600, 900)),
+        TOP: noise("t.png", (300, 300)),
+        COARSE: noise("c.png", (600, 900)),
+    }
 
 
 def test_cancel_before_the_upload_finishes_is_cancelled(store, sandbox, tmp_path):
@@ -165,8 +178,7 @@ def test_cancel_before_the_upload_finishes_is_cancelled(store, sandbox, tmp_path
 
     def on_event(ev: ProgressEvent) -> None:
         # Mid-body: part of the upload has left, the rest will not.
-        if ev.stage is Stage.UPLOADING and ev.bytes_done and ev.bytes_done < (
-                ev.bytes_total or 0):
+        if ev.stage is Stage.UPLOADING and ev.bytes_done and ev.bytes_done < (ev.bytes_total or 0):
             token.cancel()
 
     client = client_for(sandbox)
@@ -215,6 +227,7 @@ def test_two_runs_of_one_pending_job_submit_once(store, new_job):
 
 # -- failures while waiting: resumable -------------------------------------------------
 
+
 def resume_without_resubmit(store: JobStore, srv: SandboxServer, job_id: int) -> None:
     before = posts(srv)
     client = client_for(srv)
@@ -244,10 +257,13 @@ def test_timeout_stays_submitted_and_resumes(store, new_job):
         resume_without_resubmit(store, srv, job.id)
 
 
-@pytest.mark.parametrize("fault, error", [
-    (Fault("poll", "gateway_html", times=6), ServiceUnavailable),
-    (Fault("poll", "drop_connection", times=6), NetworkError),
-])
+@pytest.mark.parametrize(
+    "fault, error",
+    [
+        (Fault("poll", "gateway_html", times=6), ServiceUnavailable),
+        (Fault("poll", "drop_connection", times=6), NetworkError),
+    ],
+)
 def test_network_trouble_while_polling_stays_submitted(store, new_job, fault, error):
     with SandboxServer(latency=0.05) as srv:
         srv.inject(fault)  # as many as the retry policy's attempts: the wait gives up
@@ -297,11 +313,16 @@ def test_cancel_during_download_stays_submitted(store, new_job):
 
 # -- expired ----------------------------------------------------------------------------
 
+
 def test_task_not_found_is_expired(store, new_job, sandbox):
     job = new_job()
     with pytest.raises(TaskNotFound):
-        run_job(store, client_for(sandbox), job,
-                on_submitted=lambda sub: sandbox.expire_task(sub.task_id))
+        run_job(
+            store,
+            client_for(sandbox),
+            job,
+            on_submitted=lambda sub: sandbox.expire_task(sub.task_id),
+        )
     got = store.get(job.id)
     assert got.state is JobState.EXPIRED and got.task_id and got.error["type"] == "TaskNotFound"
 
@@ -319,8 +340,7 @@ def test_a_refused_result_link_leaves_a_young_job_resumable(store, new_job, sand
     assert sandbox.submissions == 1
 
 
-def test_a_refused_result_link_of_an_old_job_is_expired(store, new_job, sandbox,
-                                                         monkeypatch):
+def test_a_refused_result_link_of_an_old_job_is_expired(store, new_job, sandbox, monkeypatch):
     import refiner_gui.jobs.runner as runner_module
 
     sandbox.inject(Fault("download", "expire_url"))
@@ -390,6 +410,7 @@ def test_a_finished_job_cannot_run(store, new_job, sandbox):
 
 # -- recover ----------------------------------------------------------------------------
 
+
 def submitted_job(store: JobStore, srv: SandboxServer, files) -> int:
     """A job as a crash after the task id was committed leaves it."""
     job = store.create_job(files, "woman")
@@ -452,9 +473,11 @@ def test_recover_expires_anything_older_than_a_day(store, job_images):
         later = time.time() + RESULT_TTL + 60
         jobs = recover(store, lambda: client_for(srv), now=later)
         assert polls(srv) == 0 and srv.submissions == 1  # nothing asked, nothing re-sent
-    assert {j.id: j.state for j in jobs} == {waiting: JobState.EXPIRED,
-                                             uploading: JobState.EXPIRED,
-                                             pending: JobState.EXPIRED}
+    assert {j.id: j.state for j in jobs} == {
+        waiting: JobState.EXPIRED,
+        uploading: JobState.EXPIRED,
+        pending: JobState.EXPIRED,
+    }
     assert all("24 hours" in j.error_message for j in jobs)
     assert store.get(waiting).error["task_id"] == store.get(waiting).task_id
 
@@ -465,8 +488,10 @@ def test_recover_judges_age_by_submission_time(store, job_images):
         young = submitted_job(store, srv, files)
         old = submitted_job(store, srv, files)
         with raw(store.path) as conn:  # submitted 25 hours ago
-            conn.execute("UPDATE jobs SET submitted_at = ?, created_at = ? WHERE id = ?",
-                         (time.time() - 25 * 3600, time.time() - 25 * 3600, old))
+            conn.execute(
+                "UPDATE jobs SET submitted_at = ?, created_at = ? WHERE id = ?",
+                (time.time() - 25 * 3600, time.time() - 25 * 3600, old),
+            )
         jobs = {j.id: j.state for j in recover(store, lambda: client_for(srv))}
         assert srv.submissions == 2
     assert jobs == {young: JobState.SUCCEEDED, old: JobState.EXPIRED}
@@ -478,8 +503,9 @@ def test_recover_reports_failures_and_goes_on(store, job_images):
         unknown = store.create_resumed("no-such-task", "woman").id
         good = submitted_job(store, srv, files)
         errors: dict[int, object] = {}
-        jobs = recover(store, lambda: client_for(srv),
-                       on_job=lambda j, e: errors.__setitem__(j.id, e))
+        jobs = recover(
+            store, lambda: client_for(srv), on_job=lambda j, e: errors.__setitem__(j.id, e)
+        )
     states = {j.id: j.state for j in jobs}
     assert states == {unknown: JobState.EXPIRED, good: JobState.SUCCEEDED}
     assert isinstance(errors[unknown], TaskNotFound) and errors[good] is None

@@ -39,13 +39,16 @@ def store(tmp_path):
 def own_images(tmp_path):
     """Inputs in a folder the test may delete (job_images is shared by the session)."""
     d = tmp_path / "originals"
-    return {"person": make_image(d / "me.jpg", (320, 480)),
-            "top": make_image(d / "shirt.png", (300, 300), color=(1, 2, 3)),
-            "coarse": make_image(d / "coarse.png", (320, 480), color=(9, 9, 9)),
-            "bottom": make_image(d / "jeans.jpg", (300, 300), color=(5, 5, 90))}
+    return {
+        "person": make_image(d / "me.jpg", (320, 480)),
+        "top": make_image(d / "shirt.png", (300, 300), color=(1, 2, 3)),
+        "coarse": make_image(d / "coarse.png", (320, 480), color=(9, 9, 9)),
+        "bottom": make_image(d / "jeans.jpg", (300, 300), color=(5, 5, 90)),
+    }
 
 
 # -- fields -----------------------------------------------------------------------------
+
 
 def test_every_field_round_trips_through_a_reopen(store, job_images):
     parent = store.create_job(slot_files(job_images), "woman")
@@ -82,25 +85,35 @@ def test_every_field_round_trips_through_a_reopen(store, job_images):
     assert got.created_at <= got.submitted_at <= got.finished_at <= got.updated_at
     assert got.inputs == store.get(job.id).inputs
     for slot, item in got.inputs.items():
-        assert item.path.read_bytes() == Path(slot_files(job_images, bottom=True)[slot]
-                                              ).read_bytes()
+        assert (
+            item.path.read_bytes() == Path(slot_files(job_images, bottom=True)[slot]).read_bytes()
+        )
 
 
 def test_finished_errors_keep_their_ids(store, job_images):
     job = store.create_job(slot_files(job_images), "woman")
     store.mark_submitting(job.id)
-    err = {"type": "InputRejected", "message": "no face", "request_id": "r9", "log_id": "l9",
-           "code": "ERROR_NO_FACE_IN_FILE", "slot": PERSON}
+    err = {
+        "type": "InputRejected",
+        "message": "no face",
+        "request_id": "r9",
+        "log_id": "l9",
+        "code": "ERROR_NO_FACE_IN_FILE",
+        "slot": PERSON,
+    }
     got = store.mark_finished(job.id, JobState.FAILED, err)
     assert got.state is JobState.FAILED and got.error == err and got.error_message == "no face"
     assert (got.request_id, got.log_id) == ("r9", "l9") and got.finished_at is not None
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(note=st.text(max_size=200),
-       tags=st.sets(st.sampled_from(sorted(DEFECT_TAGS))),
-       verdict=st.sampled_from([None, "pass", "fail"]))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    note=st.text(max_size=200),
+    tags=st.sets(st.sampled_from(sorted(DEFECT_TAGS))),
+    verdict=st.sampled_from([None, "pass", "fail"]),
+)
 def test_any_review_round_trips(store, note, tags, verdict):
     job = store.create_resumed("t")
     got = store.set_review(job.id, verdict, tags, note)
@@ -127,6 +140,7 @@ def test_set_review_validation(store):
 
 
 # -- state changes ----------------------------------------------------------------------
+
 
 def test_a_job_is_taken_for_upload_only_once(store, job_images):
     job = store.create_job(slot_files(job_images), "woman")
@@ -164,8 +178,9 @@ def test_finished_jobs_are_not_overwritten(store, job_images):
     result = make_image(store.result_path_for(job.id))
     store.mark_succeeded(job.id, result)
     # A late recover() elsewhere must not turn a success into EXPIRED, nor add errors.
-    assert store.mark_finished(job.id, JobState.EXPIRED, {"message": "x"}).state \
-        is JobState.SUCCEEDED
+    assert (
+        store.mark_finished(job.id, JobState.EXPIRED, {"message": "x"}).state is JobState.SUCCEEDED
+    )
     assert store.note_error(job.id, {"message": "late"}).error is None
     with pytest.raises(ValueError):
         store.mark_finished(job.id, JobState.SUCCEEDED, {})
@@ -199,8 +214,8 @@ def test_unfinished_find_by_task_and_create_resumed(store, job_images):
 
 # -- files ------------------------------------------------------------------------------
 
-def test_inputs_are_stored_once_by_content_and_outlive_the_originals(store, own_images,
-                                                                    tmp_path):
+
+def test_inputs_are_stored_once_by_content_and_outlive_the_originals(store, own_images, tmp_path):
     twin = tmp_path / "elsewhere" / "same-person.jpg"
     twin.parent.mkdir()
     shutil.copyfile(own_images["person"], twin)
@@ -238,16 +253,16 @@ def test_paths_are_relative_so_the_data_folder_can_move(store, job_images, tmp_p
     try:
         got = again.get(job.id)
         assert got.result_path.is_file() and got.result_path.is_relative_to(moved)
-        assert all(i.path.is_file() and i.path.is_relative_to(moved)
-                   for i in got.inputs.values())
+        assert all(i.path.is_file() and i.path.is_relative_to(moved) for i in got.inputs.values())
     finally:
         again.close()
 
 
 def test_delete_removes_the_result_and_unshared_inputs_only(store, own_images):
     keep = store.create_job(slot_files(own_images), "woman")
-    other_top = make_image(own_images["top"].parent / "other-top.png", (300, 300),
-                           color=(200, 0, 0))
+    other_top = make_image(
+        own_images["top"].parent / "other-top.png", (300, 300), color=(200, 0, 0)
+    )
     gone = store.create_job({**slot_files(own_images, bottom=True), TOP: other_top}, "man")
     result = make_image(store.result_path_for(gone.id))
     store.mark_submitting(gone.id)
@@ -261,8 +276,12 @@ def test_delete_removes_the_result_and_unshared_inputs_only(store, own_images):
     for item in store.get(keep.id).inputs.values():  # shared with the kept job
         assert item.path.is_file()
     with raw(store.path) as conn:  # the cascade removed the input rows
-        assert conn.execute("SELECT COUNT(*) FROM job_inputs WHERE job_id = ?",
-                            (gone.id,)).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT COUNT(*) FROM job_inputs WHERE job_id = ?", (gone.id,)).fetchone()[
+                0
+            ]
+            == 0
+        )
     with pytest.raises(KeyError):
         store.delete(gone.id)
 
@@ -288,6 +307,7 @@ def test_partial_files_and_existing_results(store):
 
 
 # -- schema -----------------------------------------------------------------------------
+
 
 def test_a_fresh_file_gets_the_current_schema_in_wal_mode(store):
     assert store.schema_version() == SCHEMA_VERSION
@@ -333,9 +353,12 @@ def test_two_openers_of_a_fresh_file_both_succeed(tmp_path):
         errors: list[BaseException] = []
         opened: list[JobStore] = []
 
-        def open_it(path: Path = path, barrier: threading.Barrier = barrier,
-                    opened: list[JobStore] = opened,
-                    errors: list[BaseException] = errors) -> None:
+        def open_it(
+            path: Path = path,
+            barrier: threading.Barrier = barrier,
+            opened: list[JobStore] = opened,
+            errors: list[BaseException] = errors,
+        ) -> None:
             barrier.wait()
             try:
                 opened.append(JobStore(path))
@@ -365,6 +388,7 @@ def test_reopening_does_not_migrate_again(store):
 
 # -- queries ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def varied(store, job_images):
     """Five jobs with distinct states, reviews, notes and input names; ids by role."""
@@ -376,14 +400,16 @@ def varied(store, job_images):
     for role in ("ok_pass", "ok_fail", "waiting", "failed"):
         store.mark_submitting(ids[role])
         store.mark_submitted(ids[role], f"TASK_{role}")
-    for role, verdict, tags, note in (("ok_pass", "pass", [], "lovely 100% match"),
-                                      ("ok_fail", "fail", ["hands", "garment_colour"],
-                                       "wrong sleeve")):
+    for role, verdict, tags, note in (
+        ("ok_pass", "pass", [], "lovely 100% match"),
+        ("ok_fail", "fail", ["hands", "garment_colour"], "wrong sleeve"),
+    ):
         store.mark_succeeded(ids[role], make_image(store.result_path_for(ids[role])))
         store.set_review(ids[role], verdict, tags, note)
     store.mark_finished(ids["failed"], JobState.FAILED, {"message": "no face"})
-    other = make_image(job_images["person"].parent / "holiday_photo.png", (320, 480),
-                       color=(7, 7, 7))
+    other = make_image(
+        job_images["person"].parent / "holiday_photo.png", (320, 480), color=(7, 7, 7)
+    )
     ids["named"] = store.create_job({**files, PERSON: other}, "woman").id
     return ids
 
@@ -396,7 +422,10 @@ def test_filters(store, varied):
     v = varied
     assert q(store, states=(JobState.SUCCEEDED,)) == {v["ok_pass"], v["ok_fail"]}
     assert q(store, states=(JobState.PENDING, JobState.FAILED)) == {
-        v["pending"], v["failed"], v["named"]}
+        v["pending"],
+        v["failed"],
+        v["named"],
+    }
     assert q(store, verdict="pass") == {v["ok_pass"]}
     assert q(store, verdict="fail") == {v["ok_fail"]}
     assert q(store, verdict="unreviewed") == set(v.values()) - {v["ok_pass"], v["ok_fail"]}
@@ -411,8 +440,9 @@ def test_filters(store, varied):
     assert q(store, text="no face") == {v["failed"]}  # error message
     assert q(store, text=str(v["pending"])) >= {v["pending"]}  # id
     assert q(store, text="   ") == set(v.values())
-    assert q(store, states=(JobState.SUCCEEDED,), verdict="fail", tag="hands",
-             text="sleeve") == {v["ok_fail"]}
+    assert q(store, states=(JobState.SUCCEEDED,), verdict="fail", tag="hands", text="sleeve") == {
+        v["ok_fail"]
+    }
     assert store.count() == len(v)
     assert store.count(JobFilter(states=(JobState.SUCCEEDED,))) == 2
 
@@ -438,7 +468,8 @@ def test_ten_thousand_rows(store):
     ok = store.list_ids(JobFilter(states=(JobState.SUCCEEDED,)))
     assert len(ok) == 10_000 // len(JobState) + (1 if 10_000 % len(JobState) > 3 else 0)
     assert store.count(JobFilter(verdict="pass")) == len(
-        [i for i in range(10_000) if i % len(JobState) == 3 and i % 3 == 1])
+        [i for i in range(10_000) if i % len(JobState) == 3 and i % 3 == 1]
+    )
     assert store.count(JobFilter(tag="artifacts")) == 2_000
     assert store.list_ids(JobFilter(text="task-004242")) == [ids[4242]]
     assert store.list_ids(JobFilter(text=f"person_image-{ids[77]}.png")) == [ids[77]]
@@ -450,6 +481,7 @@ def test_ten_thousand_rows(store):
 
 
 # -- threads ----------------------------------------------------------------------------
+
 
 def test_a_writer_thread_and_reads_on_the_main_thread(store, job_images):
     files = slot_files(job_images)
@@ -476,8 +508,11 @@ def test_a_writer_thread_and_reads_on_the_main_thread(store, job_images):
         while not done.is_set():
             ids = store.list_ids()
             for job in store.get_many(ids[:10]):
-                assert job.inputs and job.state in (JobState.PENDING, JobState.SUBMITTING,
-                                                    JobState.SUBMITTED)
+                assert job.inputs and job.state in (
+                    JobState.PENDING,
+                    JobState.SUBMITTING,
+                    JobState.SUBMITTED,
+                )
             seen = max(seen, store.count())
     finally:
         t.join(30)

@@ -23,8 +23,14 @@ SLOT_KEYS = {PERSON: "person", TOP: "top", COARSE: "coarse", BOTTOM: "bottom"}
 
 def factory(srv: SandboxServer, **kw):
     def make() -> RefinerClient:
-        return RefinerClient(kw.get("key", KEY), srv.base_url, poll_interval=0.05,
-                             retry=fast_retry(), timeout=kw.get("timeout", 60))
+        return RefinerClient(
+            kw.get("key", KEY),
+            srv.base_url,
+            poll_interval=0.05,
+            retry=fast_retry(),
+            timeout=kw.get("timeout", 60),
+        )
+
     return make
 
 
@@ -33,8 +39,11 @@ def make_window(qtbot):
     windows: list[MainWindow] = []
 
     def make(srv: SandboxServer | None = None, **kw) -> MainWindow:
-        w = MainWindow(client_factory=factory(srv, **kw) if srv else None,
-                       settings=Settings(), demo=kw.get("demo", False))
+        w = MainWindow(
+            client_factory=factory(srv, **kw) if srv else None,
+            settings=Settings(),
+            demo=kw.get("demo", False),
+        )
         qtbot.addWidget(w)
         windows.append(w)
         return w
@@ -86,8 +95,9 @@ def test_full_job_reaches_the_viewer(qtbot, make_window, job_images):
         stages = []
         w.refine_button.click()
         assert w.refine_button.text() == "Cancel"
-        qtbot.waitUntil(lambda: (stages.append(w.stage_label.text()) or not w.job_running()),
-                        timeout=20_000)
+        qtbot.waitUntil(
+            lambda: stages.append(w.stage_label.text()) or not w.job_running(), timeout=20_000
+        )
     assert w.viewer.isVisibleTo(w) and w._last is not None
     assert not w.error_panel.isVisibleTo(w)
     assert w.refine_button.text() == "Refine"
@@ -110,8 +120,9 @@ def test_cancel_stops_the_job(qtbot, make_window, job_images):
 
 
 def test_close_during_a_job_stops_the_thread(qtbot, make_window, job_images, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
+    )
     with SandboxServer(latency=60) as srv:
         w = make_window(srv)
         fill(qtbot, w, job_images)
@@ -124,8 +135,9 @@ def test_close_during_a_job_stops_the_thread(qtbot, make_window, job_images, mon
 
 
 def test_close_during_a_job_can_be_refused(qtbot, make_window, job_images, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.No))
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.No)
+    )
     with SandboxServer(latency=60) as srv:
         w = make_window(srv)
         w.show()
@@ -137,19 +149,40 @@ def test_close_during_a_job_can_be_refused(qtbot, make_window, job_images, monke
         qtbot.waitUntil(lambda: not w.job_running(), timeout=5_000)
 
 
-@pytest.mark.parametrize("fault,slot,code", [
-    (Fault("submit", "poll_http_error", code="ERROR_NO_FACE_IN_FILE"), PERSON,
-     "ERROR_NO_FACE_IN_FILE"),
-    (Fault("submit", "poll_http_error", code="ERROR_POSE_NOT_ENOUGH_KEYPOINTS"), PERSON,
-     "ERROR_POSE_NOT_ENOUGH_KEYPOINTS"),
-    (Fault("submit", "error", code="FILE_SIZE_EXCEEDS_LIMIT",
-           message="top_garment: file size exceeds limit"), TOP, "FILE_SIZE_EXCEEDS_LIMIT"),
-    (Fault("submit", "error", code="ERROR_NOT_ENOUGH_CREDITS"), None,
-     "ERROR_NOT_ENOUGH_CREDITS"),
-    (Fault("submit", "task_failed", code="PROCESSING_FAILURE"), None, "PROCESSING_FAILURE"),
-])
-def test_failures_are_shown_with_ids_and_slot(qtbot, make_window, sandbox, job_images,
-                                              fault, slot, code):
+@pytest.mark.parametrize(
+    "fault,slot,code",
+    [
+        (
+            Fault("submit", "poll_http_error", code="ERROR_NO_FACE_IN_FILE"),
+            PERSON,
+            "ERROR_NO_FACE_IN_FILE",
+        ),
+        (
+            Fault("submit", "poll_http_error", code="ERROR_POSE_NOT_ENOUGH_KEYPOINTS"),
+            PERSON,
+            "ERROR_POSE_NOT_ENOUGH_KEYPOINTS",
+        ),
+        (
+            Fault(
+                "submit",
+                "error",
+                code="FILE_SIZE_EXCEEDS_LIMIT",
+                message="top_garment: file size exceeds limit",
+            ),
+            TOP,
+            "FILE_SIZE_EXCEEDS_LIMIT",
+        ),
+        (
+            Fault("submit", "error", code="ERROR_NOT_ENOUGH_CREDITS"),
+            None,
+            "ERROR_NOT_ENOUGH_CREDITS",
+        ),
+        (Fault("submit", "task_failed", code="PROCESSING_FAILURE"), None, "PROCESSING_FAILURE"),
+    ],
+)
+def test_failures_are_shown_with_ids_and_slot(
+    qtbot, make_window, sandbox, job_images, fault, slot, code
+):
     highlighted = []
     w = make_window(sandbox)
     original = w.inputs.highlight
@@ -193,14 +226,18 @@ def test_timeout_then_resume_from_the_error_panel(qtbot, make_window, job_images
         assert w._last is not None and srv.submissions == 1
 
 
-def test_save_refined_with_provenance(qtbot, make_window, sandbox, job_images, tmp_path,
-                                      monkeypatch):
+def test_save_refined_with_provenance(
+    qtbot, make_window, sandbox, job_images, tmp_path, monkeypatch
+):
     w = make_window(sandbox)
     fill(qtbot, w, job_images)
     run_job(qtbot, w)
     target = tmp_path / "look.png"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *a, **k: (str(target), "PNG image (*.png)")))
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        staticmethod(lambda *a, **k: (str(target), "PNG image (*.png)")),
+    )
     assert w.save_refined() == target
     record = read_png_record(target)
     side = json.loads(sidecar_path(target).read_text())
@@ -214,12 +251,14 @@ def test_save_refined_with_provenance(qtbot, make_window, sandbox, job_images, t
     assert KEY not in sidecar_path(target).read_text()
     # JPEG too, and the comparison image.
     jpg = tmp_path / "look.jpg"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *a, **k: (str(jpg), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(jpg), ""))
+    )
     assert w.save_refined() == jpg and sidecar_path(jpg).is_file()
     cmp_path = tmp_path / "cmp.png"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *a, **k: (str(cmp_path), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(cmp_path), ""))
+    )
     assert w.save_comparison() == cmp_path and cmp_path.stat().st_size > 0
 
 
@@ -257,13 +296,13 @@ def test_jobs_are_stored_and_unfinished_ones_resume_on_start(qtbot, job_images, 
     from refiner_gui.jobs import JobState, JobStore
 
     store = JobStore.open_default()
-    files = {PERSON: job_images["person"], TOP: job_images["top"],
-             COARSE: job_images["coarse"]}
+    files = {PERSON: job_images["person"], TOP: job_images["top"], COARSE: job_images["coarse"]}
     # A job submitted by a session that then died before polling...
     waiting = store.create_job(files, "woman")
     store.mark_submitting(waiting.id)
-    sub = factory(sandbox)().submit(RefineInputs(person=files[PERSON], top=files[TOP],
-                                                 coarse=files[COARSE], gender="woman"))
+    sub = factory(sandbox)().submit(
+        RefineInputs(person=files[PERSON], top=files[TOP], coarse=files[COARSE], gender="woman")
+    )
     store.mark_submitted(waiting.id, sub.task_id, sub.request_id, sub.log_id)
     # ...and one that died mid-upload.
     uploading = store.create_job(files, "man")
@@ -293,13 +332,14 @@ def test_a_window_job_is_recorded_in_the_store(qtbot, make_window, sandbox, job_
     assert job.inputs[PERSON].path.read_bytes() == job_images["person"].read_bytes()
 
 
-def test_nothing_starts_once_the_window_is_shutting_down(qtbot, make_window, sandbox,
-                                                         job_images):
+def test_nothing_starts_once_the_window_is_shutting_down(qtbot, make_window, sandbox, job_images):
     """A re-run waiting for its inputs' checks must not start a job during or after
     shutdown (its thread would outlive the window, and a job could bill after quit)."""
     w = make_window(sandbox)
-    job = w.store.create_job({PERSON: job_images["person"], TOP: job_images["top"],
-                              COARSE: job_images["coarse"]}, "woman")
+    job = w.store.create_job(
+        {PERSON: job_images["person"], TOP: job_images["top"], COARSE: job_images["coarse"]},
+        "woman",
+    )
     w.rerun_job(job.id)  # inputs are being checked; the re-run waits for them
     w.shutdown()
     assert w._pending_rerun is None

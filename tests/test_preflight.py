@@ -260,8 +260,10 @@ def test_random_bytes_never_raise(data):
 
 
 @settings(max_examples=30, deadline=None)
-@given(prefix=st.sampled_from([b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF89a"]),
-       data=st.binary(max_size=512))
+@given(
+    prefix=st.sampled_from([b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF89a"]),
+    data=st.binary(max_size=512),
+)
 def test_garbage_with_a_real_signature_never_raises(prefix, data):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "x"
@@ -364,8 +366,14 @@ def test_exif_orientation_one_is_fine(tmp_path):
 
 
 def test_several_problems_are_all_reported(tmp_path):
-    path = make_image(tmp_path / "x.webp", (5000, 300), fmt="WEBP", mode="RGBA",
-                      color=(0, 0, 0, 0), lossless=False)
+    path = make_image(
+        tmp_path / "x.webp",
+        (5000, 300),
+        fmt="WEBP",
+        mode="RGBA",
+        color=(0, 0, 0, 0),
+        lossless=False,
+    )
     r = check_image(path)
     assert set(codes(r)) == {"unsupported_format", "too_large_resolution", "alpha"}
     assert r.fixable

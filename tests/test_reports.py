@@ -99,9 +99,15 @@ def jobs(store: JobStore, tmp_path: Path) -> list[Job]:
 
     j = store.create_job(shared, "man")
     store.mark_submitting(j.id)
-    store.mark_finished(j.id, JobState.FAILED,
-                        {"message": "The person photo is not a full-body view", "code": -2003,
-                         "request_id": "req-5"})
+    store.mark_finished(
+        j.id,
+        JobState.FAILED,
+        {
+            "message": "The person photo is not a full-body view",
+            "code": -2003,
+            "request_id": "req-5",
+        },
+    )
     ids.append(j.id)
 
     j = store.create_job(shared, "woman")
@@ -206,7 +212,7 @@ def test_summary_counts_and_pass_rate(jobs):
     counts = {t["id"]: t["count"] for t in s["tags"]}
     assert counts["hands"] == 2 and counts["artifacts"] == 1 and counts["garment_colour"] == 1
     assert counts["sparkles"] == 1 and counts["background"] == 0
-    assert [t["id"] for t in s["tags"]][:len(DEFECT_TAGS)] == list(DEFECT_TAGS)
+    assert [t["id"] for t in s["tags"]][: len(DEFECT_TAGS)] == list(DEFECT_TAGS)
     assert {t["id"]: t["label"] for t in s["tags"]}["sparkles"] == "sparkles"
     assert s["states"] == {"failed": 1, "submitted": 1, "succeeded": 4}
 
@@ -242,8 +248,12 @@ def test_csv_round_trips_through_dictreader(jobs, tmp_path):
         assert row["tag_labels"] == "; ".join(DEFECT_TAGS.get(t, t) for t in job.tags)
         assert row["note"] == guard_cell(job.note)
         assert row["error_message"] == job.error_message
-        for slot, short in ((PERSON, "person"), (TOP, "top"), (COARSE, "coarse"),
-                            (BOTTOM, "bottom")):
+        for slot, short in (
+            (PERSON, "person"),
+            (TOP, "top"),
+            (COARSE, "coarse"),
+            (BOTTOM, "bottom"),
+        ):
             item = job.inputs.get(slot)
             assert row[f"{short}_file"] == (item.name if item else "")
             assert row[f"{short}_sha256"] == (item.sha256 if item else "")
@@ -260,11 +270,22 @@ def test_csv_round_trips_through_dictreader(jobs, tmp_path):
     assert rows[2]["bottom_file"] == "bottom-b.png"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\t=x", "'\t=x"), ("\r=x", "'\r=x"), ("-3", "-3"), ("+4.5", "+4.5"), ("a=b", "a=b"),
-    ("", ""), ("ok, fine", "ok, fine"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd", "'+cmd"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=x", "'\t=x"),
+        ("\r=x", "'\r=x"),
+        ("-3", "-3"),
+        ("+4.5", "+4.5"),
+        ("a=b", "a=b"),
+        ("", ""),
+        ("ok, fine", "ok, fine"),
+    ],
+)
 def test_formula_guard(text, expected):
     assert guard_cell(text) == expected
 
@@ -276,8 +297,12 @@ def test_csv_guards_every_free_text_cell(store, tmp_path):
     out = export_csv([store.get(j.id)], tmp_path / "r.csv")
     with open(out, encoding="utf-8", newline="") as fh:
         row = next(csv.DictReader(fh))
-    assert (row["gender"], row["task_id"], row["request_id"], row["log_id"]) == \
-        ("'=woman", "'+task", "'-req", "'@log")
+    assert (row["gender"], row["task_id"], row["request_id"], row["log_id"]) == (
+        "'=woman",
+        "'+task",
+        "'-req",
+        "'@log",
+    )
 
 
 def test_csv_excel_bom(jobs, tmp_path):
@@ -305,8 +330,11 @@ def test_json_export(jobs, tmp_path):
     assert first["inputs"]["person"]["sha256"] == jobs[0].inputs[PERSON].sha256
     assert first["result_path"] == str(jobs[0].result_path)
     failed = doc["jobs"][4]
-    assert failed["error"] == {"message": "The person photo is not a full-body view",
-                               "code": -2003, "request_id": "req-5"}
+    assert failed["error"] == {
+        "message": "The person photo is not a full-body view",
+        "code": -2003,
+        "request_id": "req-5",
+    }
     assert failed["result_path"] is None and failed["state_label"] == "Failed"
 
 
@@ -335,8 +363,11 @@ def test_html_is_self_contained_and_complete(jobs, store, tmp_path):
 
     assert doc.by_id["pass-rate"] == "50%"
     assert doc.by_id["count-jobs"] == "6"
-    assert (doc.by_id["count-pass"], doc.by_id["count-fail"],
-            doc.by_id["count-unreviewed"]) == ("2", "2", "2")
+    assert (doc.by_id["count-pass"], doc.by_id["count-fail"], doc.by_id["count-unreviewed"]) == (
+        "2",
+        "2",
+        "2",
+    )
     assert doc.tag_counts["hands"] == 2 and doc.tag_counts["artifacts"] == 1
     assert doc.tag_counts["garment_colour"] == 1 and doc.tag_counts["sparkles"] == 1
     assert doc.tag_counts["background"] == 0
@@ -377,7 +408,8 @@ def test_html_decodes_each_file_once(jobs, tmp_path, monkeypatch):
     export_html(jobs, tmp_path / "review.html")
     assert len(calls) == len(set(calls))
     distinct = {i.path for j in jobs for i in j.inputs.values()} | {
-        j.result_path for j in jobs if j.result_path}
+        j.result_path for j in jobs if j.result_path
+    }
     assert set(calls) == distinct
 
 
@@ -466,10 +498,10 @@ def test_thumbnail_problems(tmp_path):
 
 
 def test_thumbnail_cache_is_bounded_and_parallel(tmp_path):
-    paths = [make_image(tmp_path / f"{i}.jpg", (200, 300), color=(i * 20, 0, 0))
-             for i in range(6)]
-    with ThumbnailCache(64, lambda t: t.image.size if t.image else None, max_entries=4,
-                        workers=3) as cache:
+    paths = [make_image(tmp_path / f"{i}.jpg", (200, 300), color=(i * 20, 0, 0)) for i in range(6)]
+    with ThumbnailCache(
+        64, lambda t: t.image.size if t.image else None, max_entries=4, workers=3
+    ) as cache:
         cache.prefetch([*paths[:3], paths[0], None])
         assert cache.made == 3
         assert cache.get(paths[0]) == (43, 64)
@@ -563,8 +595,9 @@ def test_unwritable_destination_raises_and_leaves_nothing(jobs, tmp_path, name, 
     assert blocker.read_text() == "x"
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="needs POSIX permissions that apply (not root)")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions that apply (not root)"
+)
 @pytest.mark.parametrize("name,export", EXPORTS)
 def test_read_only_folder(jobs, tmp_path, name, export):
     folder = tmp_path / "ro"
@@ -578,11 +611,14 @@ def test_read_only_folder(jobs, tmp_path, name, export):
         folder.chmod(0o700)
 
 
-@pytest.mark.parametrize("name,export,target", [
-    ("review.html", export_html, (html_report, "_card")),
-    ("look.png", export_contact_sheet, (contact_sheet, "_draw_look")),
-    ("look.pdf", export_contact_sheet, (contact_sheet, "_draw_look")),
-])
+@pytest.mark.parametrize(
+    "name,export,target",
+    [
+        ("review.html", export_html, (html_report, "_card")),
+        ("look.png", export_contact_sheet, (contact_sheet, "_draw_look")),
+        ("look.pdf", export_contact_sheet, (contact_sheet, "_draw_look")),
+    ],
+)
 def test_failure_midway_keeps_the_old_file(jobs, tmp_path, monkeypatch, name, export, target):
     out_dir = tmp_path / "out"
     out_dir.mkdir()

@@ -20,9 +20,14 @@ from refiner_gui.api import (
 from refiner_gui.api import responses as r
 from refiner_gui.slots import PERSON
 
-OLD_OK = {"request_id": "rq", "log_id": "lg", "error_code": 0, "error_code_str": "",
-          "error_msg": "", "error_detail": {"status_code": 200, "code": "", "code_message": "",
-                                            "message": ""}}
+OLD_OK = {
+    "request_id": "rq",
+    "log_id": "lg",
+    "error_code": 0,
+    "error_code_str": "",
+    "error_msg": "",
+    "error_detail": {"status_code": 200, "code": "", "code_message": "", "message": ""},
+}
 
 
 def body(d) -> bytes:
@@ -35,8 +40,17 @@ def test_submit_old_shape():
 
 
 def test_submit_new_shape_without_legacy_fields():
-    sub = r.parse_submission(200, body({"request_id": "a", "log_id": "b", "task_id": "T2",
-                                        "error_detail": {"code": "", "message": ""}}))
+    sub = r.parse_submission(
+        200,
+        body(
+            {
+                "request_id": "a",
+                "log_id": "b",
+                "task_id": "T2",
+                "error_detail": {"code": "", "message": ""},
+            }
+        ),
+    )
     assert sub.task_id == "T2"
 
 
@@ -45,19 +59,26 @@ def test_submit_success_without_task_id_is_outcome_unknown():
         r.parse_submission(200, body(OLD_OK))
 
 
-@pytest.mark.parametrize("payload", [
-    {"task_status": 2, "output": {"image_url": "https://x/a.png"}},
-    {"task_status": "2", "data": {"image_url": "https://x/a.png"}},
-    {"data": {"task_status": 2, "image": "https://x/a.png"}},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"task_status": 2, "output": {"image_url": "https://x/a.png"}},
+        {"task_status": "2", "data": {"image_url": "https://x/a.png"}},
+        {"data": {"task_status": 2, "image": "https://x/a.png"}},
+    ],
+)
 def test_result_url_from_every_documented_place(payload):
     st_ = r.parse_task(200, body({**OLD_OK, **payload}), "T")
     assert st_.state is TaskState.SUCCEEDED and st_.image_url == "https://x/a.png"
 
 
 def test_status_3_raises_with_code():
-    payload = {**OLD_OK, "task_status": 3, "error_code": 0,
-               "error_detail": {"code": "ERROR_NO_FACE_IN_FILE", "message": "pic not has face"}}
+    payload = {
+        **OLD_OK,
+        "task_status": 3,
+        "error_code": 0,
+        "error_detail": {"code": "ERROR_NO_FACE_IN_FILE", "message": "pic not has face"},
+    }
     with pytest.raises(InputRejected) as ei:
         r.parse_task(200, body(payload), "T")
     assert ei.value.slot == PERSON and ei.value.task_id == "T" and not ei.value.retryable
@@ -69,16 +90,23 @@ def test_status_3_without_code_is_task_failed():
 
 
 def test_error_in_200_body_uses_error_detail_status():
-    payload = {"request_id": "a", "log_id": "b", "error_code": 401,
-               "error_detail": {"status_code": 401, "code": "ERROR_USER_NOT_EXISTS"}}
+    payload = {
+        "request_id": "a",
+        "log_id": "b",
+        "error_code": 401,
+        "error_detail": {"status_code": 401, "code": "ERROR_USER_NOT_EXISTS"},
+    }
     with pytest.raises(AuthError) as ei:
         r.check(200, body(payload))
     assert ei.value.http_status == 401 and ei.value.request_id == "a"
 
 
 def test_legacy_error_msg_with_embedded_upstream_message():
-    payload = {"error_code": 422, "error_code_str": "ERROR_NO_FACE_IN_FILE",
-               "error_msg": "Image recognition error - 222202 - pic not has face"}
+    payload = {
+        "error_code": 422,
+        "error_code_str": "ERROR_NO_FACE_IN_FILE",
+        "error_msg": "Image recognition error - 222202 - pic not has face",
+    }
     with pytest.raises(InputRejected) as ei:
         r.check(422, body(payload))
     assert "222202" in ei.value.vendor_message
@@ -98,8 +126,14 @@ def test_retry_after_forms():
 
 
 def test_credits_skips_malformed_entries():
-    payload = {**OLD_OK, "data": [{"unique_sign": "common", "name": "U", "balance": 100,
-                                   "total": 500}, "junk", {"balance": None}]}
+    payload = {
+        **OLD_OK,
+        "data": [
+            {"unique_sign": "common", "name": "U", "balance": 100, "total": 500},
+            "junk",
+            {"balance": None},
+        ],
+    }
     out = r.parse_credits(200, body(payload))
     assert [(c.unique_sign, c.balance, c.total) for c in out] == [("common", 100.0, 500.0)]
 
@@ -108,26 +142,54 @@ def test_credits_skips_malformed_entries():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["task_status", "task_id", "error_code", "error_detail",
-                                       "code", "message", "status_code", "output", "data",
-                                       "image_url", "image", "usage", "image_count",
-                                       "request_id", "log_id", "error_msg", "error_code_str",
-                                       "balance", "total", "unique_sign"]) | st.text(),
-                      children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "task_status",
+                    "task_id",
+                    "error_code",
+                    "error_detail",
+                    "code",
+                    "message",
+                    "status_code",
+                    "output",
+                    "data",
+                    "image_url",
+                    "image",
+                    "usage",
+                    "image_count",
+                    "request_id",
+                    "log_id",
+                    "error_msg",
+                    "error_code_str",
+                    "balance",
+                    "total",
+                    "unique_sign",
+                ]
+            )
+            | st.text(),
+            children,
+            max_size=6,
+        )
+    ),
     max_leaves=20,
 )
-statuses = st.sampled_from([200, 201, 204, 400, 401, 403, 404, 410, 413, 415, 422, 429, 500,
-                            502, 503, 504]) | st.integers(min_value=100, max_value=599)
+statuses = st.sampled_from(
+    [200, 201, 204, 400, 401, 403, 404, 410, 413, 415, 422, 429, 500, 502, 503, 504]
+) | st.integers(min_value=100, max_value=599)
 
 
 @settings(max_examples=300, deadline=None)
 @given(status=statuses, payload=json_values)
 def test_parser_never_crashes_on_json(status, payload):
     raw = json.dumps(payload).encode()
-    for fn in (lambda: r.parse_submission(status, raw),
-               lambda: r.parse_task(status, raw, "T"),
-               lambda: r.parse_credits(status, raw)):
+    for fn in (
+        lambda: r.parse_submission(status, raw),
+        lambda: r.parse_task(status, raw, "T"),
+        lambda: r.parse_credits(status, raw),
+    ):
         try:
             fn()
         except RefinerError as err:

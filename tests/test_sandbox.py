@@ -33,6 +33,7 @@ SPEC = json.loads((Path(__file__).parent / "data" / "openapi-subset.json").read_
 
 # --- helpers ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def imgs(tmp_path: Path) -> dict[str, bytes]:
     """Valid inputs: person and coarse share a size (300x400), as the service requires."""
@@ -50,21 +51,33 @@ def srv():
         yield server
 
 
-def submit(server: SandboxServer, imgs: dict[str, bytes], *, headers=HEADERS,
-           data: dict[str, str] | None = None, drop: tuple[str, ...] = (),
-           **timeout: Any) -> requests.Response:
+def submit(
+    server: SandboxServer,
+    imgs: dict[str, bytes],
+    *,
+    headers=HEADERS,
+    data: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    **timeout: Any,
+) -> requests.Response:
     fields = {"task_type": "async", "gender": "woman", **(data or {})}
-    files = {name: (f"{name}.img", content) for name, content in imgs.items()
-             if name not in drop}
+    files = {name: (f"{name}.img", content) for name, content in imgs.items() if name not in drop}
     fields = {k: v for k, v in fields.items() if k not in drop}
-    return requests.post(server.base_url + SUBMIT, headers=headers, data=fields, files=files,
-                         timeout=timeout.get("timeout", 10))
+    return requests.post(
+        server.base_url + SUBMIT,
+        headers=headers,
+        data=fields,
+        files=files,
+        timeout=timeout.get("timeout", 10),
+    )
 
 
-def poll(server: SandboxServer, task_id: str, *, headers=HEADERS,
-         timeout: float = 10) -> requests.Response:
-    return requests.get(server.base_url + POLL, params={"task_id": task_id}, headers=headers,
-                        timeout=timeout)
+def poll(
+    server: SandboxServer, task_id: str, *, headers=HEADERS, timeout: float = 10
+) -> requests.Response:
+    return requests.get(
+        server.base_url + POLL, params={"task_id": task_id}, headers=headers, timeout=timeout
+    )
 
 
 def submit_ok(server: SandboxServer, imgs: dict[str, bytes]) -> str:
@@ -73,8 +86,9 @@ def submit_ok(server: SandboxServer, imgs: dict[str, bytes]) -> str:
     return r.json()["task_id"]
 
 
-def wait_final(server: SandboxServer, task_id: str, limit: float = 5.0
-               ) -> tuple[requests.Response, list[int]]:
+def wait_final(
+    server: SandboxServer, task_id: str, limit: float = 5.0
+) -> tuple[requests.Response, list[int]]:
     """Poll until the task leaves statuses 0/1 (or a poll is not a 200); bounded."""
     seen: list[int] = []
     deadline = time.monotonic() + limit
@@ -90,9 +104,11 @@ def wait_final(server: SandboxServer, task_id: str, limit: float = 5.0
 
 def result_url(body: dict[str, Any]) -> str:
     """The contract's reading order: output.image_url, data.image_url, data.image."""
-    return ((body.get("output") or {}).get("image_url")
-            or (body.get("data") or {}).get("image_url")
-            or (body.get("data") or {}).get("image"))
+    return (
+        (body.get("output") or {}).get("image_url")
+        or (body.get("data") or {}).get("image_url")
+        or (body.get("data") or {}).get("image")
+    )
 
 
 def assert_vendor_error(r: requests.Response, code: str, status: int | None = None) -> dict:
@@ -126,8 +142,14 @@ def raw_get(url: str) -> tuple[bytes, bytes]:
 
 # --- a tiny OpenAPI checker (types, enums, required, allOf, $ref) -------------------------
 
-_TYPES = {"string": str, "integer": int, "number": (int, float), "object": dict,
-          "array": list, "boolean": bool}
+_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "object": dict,
+    "array": list,
+    "boolean": bool,
+}
 
 
 def _resolve(schema: dict) -> dict:
@@ -145,8 +167,10 @@ def schema_errors(value: Any, schema: dict, where: str = "$") -> list[str]:
     for sub in schema.get("allOf", []):
         errors += schema_errors(value, sub, where)
     kind = schema.get("type")
-    if kind and (not isinstance(value, _TYPES[kind])
-                 or (kind in ("integer", "number") and isinstance(value, bool))):
+    if kind and (
+        not isinstance(value, _TYPES[kind])
+        or (kind in ("integer", "number") and isinstance(value, bool))
+    ):
         return errors + [f"{where}: {type(value).__name__} is not {kind}"]
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{where}: {value!r} not in {schema['enum']}")
@@ -166,16 +190,23 @@ def example_errors(value: Any, example: Any, where: str = "$") -> list[str]:
     if isinstance(example, dict):
         if not isinstance(value, dict):
             return [f"{where}: not an object"]
-        return [e for k, v in example.items()
-                for e in ([f"{where}.{k}: missing"] if k not in value
-                          else example_errors(value[k], v, f"{where}.{k}"))]
+        return [
+            e
+            for k, v in example.items()
+            for e in (
+                [f"{where}.{k}: missing"]
+                if k not in value
+                else example_errors(value[k], v, f"{where}.{k}")
+            )
+        ]
     if isinstance(example, list):
         if not isinstance(value, list):
             return [f"{where}: not an array"]
         return [e for item in value for e in example_errors(item, example[0], f"{where}[]")]
     number = (int, float)
-    same = (isinstance(value, number) and isinstance(example, number)) or \
-        type(value) is type(example)
+    same = (isinstance(value, number) and isinstance(example, number)) or type(value) is type(
+        example
+    )
     return [] if same else [f"{where}: {type(value).__name__} vs {type(example).__name__}"]
 
 
@@ -186,6 +217,7 @@ def assert_matches_openapi(body: dict, path: str, method: str) -> None:
 
 
 # --- happy path ---------------------------------------------------------------------------
+
 
 def test_happy_path_walks_statuses_and_serves_a_stamped_result(imgs):
     with SandboxServer(latency=0.6) as server:  # queued for the first 0.2 s
@@ -270,16 +302,19 @@ def test_concurrent_submissions_each_create_one_task(srv, imgs):
 
 # --- validation ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("field", ["task_type", "person_image", "top_garment", "coarse_image",
-                                   "gender"])
+
+@pytest.mark.parametrize(
+    "field", ["task_type", "person_image", "top_garment", "coarse_image", "gender"]
+)
 def test_missing_required_field(srv, imgs, field):
     body = assert_vendor_error(submit(srv, imgs, drop=(field,)), "MISSING_PARAMETERS")
     assert body["error_detail"]["message"].startswith(f"{field}:")
     assert srv.submissions == 0
 
 
-@pytest.mark.parametrize(("data", "field"), [({"task_type": "sync"}, "task_type"),
-                                             ({"gender": "other"}, "gender")])
+@pytest.mark.parametrize(
+    ("data", "field"), [({"task_type": "sync"}, "task_type"), ({"gender": "other"}, "gender")]
+)
 def test_unsupported_values(srv, imgs, data, field):
     body = assert_vendor_error(submit(srv, imgs, data=data), "UNSUPPORTED_PARAMETER_VALUES")
     assert body["error_detail"]["message"].startswith(f"{field}:")
@@ -296,8 +331,10 @@ def _bad_image(tmp: Path, case: str) -> tuple[bytes, str]:
     if case == "small":
         return make_image(tmp / "s.png", (150, 400)).read_bytes(), "ERROR_LOW_RESOLUTION"
     if case == "huge":
-        return (make_image(tmp / "h.png", (4096, 200)).read_bytes(),
-                "FILE_RESOLUTION_EXCEEDS_LIMITS")
+        return (
+            make_image(tmp / "h.png", (4096, 200)).read_bytes(),
+            "FILE_RESOLUTION_EXCEEDS_LIMITS",
+        )
     if case == "garbage_png":
         return b"\x89PNG\r\n\x1a\n" + os.urandom(400), "FILE_DECODING_FAILURE"
     assert case == "truncated_jpeg"
@@ -305,8 +342,9 @@ def _bad_image(tmp: Path, case: str) -> tuple[bytes, str]:
     return whole[: len(whole) // 2], "FILE_DECODING_FAILURE"
 
 
-@pytest.mark.parametrize("case", ["gif", "text", "big", "small", "huge", "garbage_png",
-                                  "truncated_jpeg"])
+@pytest.mark.parametrize(
+    "case", ["gif", "text", "big", "small", "huge", "garbage_png", "truncated_jpeg"]
+)
 @pytest.mark.parametrize("field", ["top_garment", "bottom_garment"])
 def test_bad_image_is_rejected_naming_its_field(srv, imgs, tmp_path, case, field):
     content, code = _bad_image(tmp_path, case)
@@ -332,23 +370,26 @@ def test_size_limits_are_exclusive(srv, imgs, tmp_path):
 
 def test_coarse_size_must_match_person(srv, imgs, tmp_path):
     other = make_image(tmp_path / "c.png", (300, 401)).read_bytes()
-    body = assert_vendor_error(submit(srv, {**imgs, "coarse_image": other}),
-                               "ERROR_INVALID_PARAMETER")
+    body = assert_vendor_error(
+        submit(srv, {**imgs, "coarse_image": other}), "ERROR_INVALID_PARAMETER"
+    )
     message = body["error_detail"]["message"]
     assert "The size of person image and coarse_image are not the same" in message
     assert infer_slot("ERROR_INVALID_PARAMETER", message) == "coarse_image"
 
 
 def test_body_must_be_multipart(srv):
-    r = requests.post(srv.base_url + SUBMIT, headers=HEADERS, data={"task_type": "async"},
-                      timeout=10)
+    r = requests.post(
+        srv.base_url + SUBMIT, headers=HEADERS, data={"task_type": "async"}, timeout=10
+    )
     assert_vendor_error(r, "ERROR_PARAMETERS")
 
 
 def test_multipart_parser_keeps_binary_exact():
     blob = os.urandom(200_000) + b"\r\n--\r\n\r\n"
-    prepared = requests.Request("POST", "http://x/", data={"a": "1"},
-                                files={"f": ("f\u00e9.bin", blob)}).prepare()
+    prepared = requests.Request(
+        "POST", "http://x/", data={"a": "1"}, files={"f": ("f\u00e9.bin", blob)}
+    ).prepare()
     parts = parse_multipart(prepared.headers["Content-Type"], prepared.body)
     assert [(p.name, p.filename) for p in parts] == [("a", None), ("f", "f\u00e9.bin")]
     assert parts[1].data == blob
@@ -359,6 +400,7 @@ def test_multipart_parser_keeps_binary_exact():
 
 
 # --- auth ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("headers", [{}, {"ailabapi-api-key": ""}])
 def test_missing_key_is_refused_everywhere(srv, imgs, headers):
@@ -371,8 +413,9 @@ def test_missing_key_is_refused_everywhere(srv, imgs, headers):
 
 def test_only_known_keys_when_configured(imgs):
     with SandboxServer(api_keys={"good-key"}) as server:
-        body = assert_vendor_error(submit(server, imgs, headers={"ailabapi-api-key": "bad-key"}),
-                                   "ERROR_USER_NOT_EXISTS")
+        body = assert_vendor_error(
+            submit(server, imgs, headers={"ailabapi-api-key": "bad-key"}), "ERROR_USER_NOT_EXISTS"
+        )
         assert "bad-key" not in json.dumps(body)  # the key is never echoed
         assert submit(server, imgs, headers={"ailabapi-api-key": "good-key"}).status_code == 200
 
@@ -387,6 +430,7 @@ def test_api_key_is_never_logged(srv, imgs, caplog):
 
 
 # --- credits ------------------------------------------------------------------------------
+
 
 def test_credits_endpoint_and_billing(srv, imgs):
     r = requests.get(srv.base_url + CREDITS, headers=HEADERS, timeout=10)
@@ -413,6 +457,7 @@ def test_out_of_credits(imgs):
 
 
 # --- expiry -------------------------------------------------------------------------------
+
 
 def test_unknown_task_and_missing_id(srv):
     assert_vendor_error(poll(srv, "no-such-task"), "ERROR_RESOURCE_NOT_FOUND")
@@ -453,6 +498,7 @@ def test_unknown_result_is_404_nosuchkey(srv):
 
 # --- shapes -------------------------------------------------------------------------------
 
+
 def test_shape_data_image_url(imgs):
     with SandboxServer(shape="data_image_url", latency=0.4) as server:
         final, seen = wait_final(server, submit_ok(server, imgs))
@@ -480,17 +526,22 @@ def test_bad_shape_is_refused():
 
 # --- unknown paths ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/unknown"),
-    ("POST", "/api/portrait/editing/try-on-clothes-pro"),  # deliberately not implemented
-    ("GET", SUBMIT),
-])
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/unknown"),
+        ("POST", "/api/portrait/editing/try-on-clothes-pro"),  # deliberately not implemented
+        ("GET", SUBMIT),
+    ],
+)
 def test_unknown_paths_answer_ai_not_exists(srv, method, path):
     r = requests.request(method, srv.base_url + path, headers=HEADERS, timeout=10)
     assert_vendor_error(r, "ERROR_AI_NOT_EXISTS")
 
 
 # --- faults -------------------------------------------------------------------------------
+
 
 def test_fault_error_uses_table_status_and_times(srv, imgs):
     srv.inject(Fault("submit", "error", code="AI_SERVICE_ERROR", times=2))
@@ -501,8 +552,7 @@ def test_fault_error_uses_table_status_and_times(srv, imgs):
 
 
 def test_fault_error_with_explicit_status_and_message(srv, imgs):
-    srv.inject(Fault("poll", "error", code="EXCEEDING_LIMITS", http_status=422,
-                     message="too many"))
+    srv.inject(Fault("poll", "error", code="EXCEEDING_LIMITS", http_status=422, message="too many"))
     task_id = submit_ok(srv, imgs)  # a poll fault leaves the submit alone
     body = assert_vendor_error(poll(srv, task_id), "EXCEEDING_LIMITS", 422)
     assert body["error_detail"]["message"] == "too many"
@@ -608,20 +658,24 @@ def test_fault_expire_url(srv, imgs, status, xml_code):
     assert requests.get(url, timeout=10).status_code == 200
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"endpoint": "upload", "kind": "error"},
-    {"endpoint": "poll", "kind": "explode"},
-    {"endpoint": "poll", "kind": "task_failed"},
-    {"endpoint": "poll", "kind": "expire_url"},
-    {"endpoint": "poll", "kind": "error", "code": "NOT_A_CODE"},
-    {"endpoint": "poll", "kind": "error", "times": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"endpoint": "upload", "kind": "error"},
+        {"endpoint": "poll", "kind": "explode"},
+        {"endpoint": "poll", "kind": "task_failed"},
+        {"endpoint": "poll", "kind": "expire_url"},
+        {"endpoint": "poll", "kind": "error", "code": "NOT_A_CODE"},
+        {"endpoint": "poll", "kind": "error", "times": 0},
+    ],
+)
 def test_invalid_faults_fail_loudly(kwargs):
     with pytest.raises(ValueError):
         Fault(**kwargs)
 
 
 # --- lifecycle ----------------------------------------------------------------------------
+
 
 def _sandbox_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("sandbox-") and t.is_alive()]

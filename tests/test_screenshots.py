@@ -12,16 +12,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_screenshot_script_captures_every_state(qtbot, tmp_path):
-    spec = importlib.util.spec_from_file_location("make_screenshots",
-                                                  ROOT / "docs" / "make_screenshots.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_screenshots", ROOT / "docs" / "make_screenshots.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     written = module.capture(tmp_path, latency=0.3)
     names = {p.stem for p in written}
-    assert {"window_empty", "window_filled", "window_running", "window_result",
-            "window_swipe", "window_flicker", "window_difference", "window_history",
-            "window_error"} <= names
+    assert {
+        "window_empty",
+        "window_filled",
+        "window_running",
+        "window_result",
+        "window_swipe",
+        "window_flicker",
+        "window_difference",
+        "window_history",
+        "window_error",
+    } <= names
     for p in written:
         with Image.open(p) as im:
             assert im.size[0] >= 1000

@@ -28,8 +28,9 @@ def make_dialog(qtbot):
     made: list[SettingsDialog] = []
 
     def factory(settings: Settings | None = None, **kw) -> SettingsDialog:
-        kw.setdefault("client_factory",
-                      lambda key, url: RefinerClient(key, url, retry=fast_retry()))
+        kw.setdefault(
+            "client_factory", lambda key, url: RefinerClient(key, url, retry=fast_retry())
+        )
         dlg = SettingsDialog(settings or load_settings(), **kw)
         qtbot.addWidget(dlg)
         made.append(dlg)
@@ -59,13 +60,13 @@ def set_text(qtbot, edit, text: str) -> None:
     qtbot.keyClicks(edit, text)
 
 
-def test_round_trip_saves_settings_and_key_in_keyring(qtbot, make_dialog, monkeypatch,
-                                                      tmp_path, caplog):
+def test_round_trip_saves_settings_and_key_in_keyring(
+    qtbot, make_dialog, monkeypatch, tmp_path, caplog
+):
     caplog.set_level(logging.DEBUG)
     key = "sk-live-roundtrip-123"
     out = tmp_path / "results"
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
-                        staticmethod(lambda *a, **k: str(out)))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(out)))
     dlg = make_dialog()
 
     set_text(qtbot, dlg.key_edit, key)
@@ -80,8 +81,13 @@ def test_round_trip_saves_settings_and_key_in_keyring(qtbot, make_dialog, monkey
     with qtbot.waitSignal(dlg.saved) as saved:
         qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
 
-    expected = Settings(base_url="https://api.example.test", poll_interval=7.5, timeout=900.0,
-                        output_dir=str(out), filename_pattern="{task_id}_{gender}")
+    expected = Settings(
+        base_url="https://api.example.test",
+        poll_interval=7.5,
+        timeout=900.0,
+        output_dir=str(out),
+        filename_pattern="{task_id}_{gender}",
+    )
     assert saved.args[0] == expected
     assert load_settings() == expected
     assert dlg.key_storage == "keyring"
@@ -183,8 +189,9 @@ class RefusingKeyring(keyring.backend.KeyringBackend):
         raise keyring.errors.PasswordDeleteError("locked")
 
 
-def test_keyring_refusing_the_key_keeps_dialog_open_once(qtbot, make_dialog,
-                                                         session_key_cleanup, caplog):
+def test_keyring_refusing_the_key_keeps_dialog_open_once(
+    qtbot, make_dialog, session_key_cleanup, caplog
+):
     keyring.set_keyring(RefusingKeyring())
     dlg = make_dialog()
     dlg.show()
@@ -204,12 +211,15 @@ def test_keyring_refusing_the_key_keeps_dialog_open_once(qtbot, make_dialog,
     assert "refused-key-456" not in caplog.text
 
 
-@pytest.mark.parametrize("url, fragment", [
-    ("http://api.example.com", "https"),
-    ("ftp://example.com", "https"),
-    ("https://", "https"),
-    ("", "Enter the service address"),
-])
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("http://api.example.com", "https"),
+        ("ftp://example.com", "https"),
+        ("https://", "https"),
+        ("", "Enter the service address"),
+    ],
+)
 def test_invalid_base_url_disables_ok_with_message(qtbot, make_dialog, url, fragment):
     dlg = make_dialog()
     dlg.show()
@@ -262,11 +272,21 @@ def test_timeout_units_keep_exact_seconds(qtbot, make_dialog):
 
 def test_restore_defaults_keeps_key_and_hidden_fields(qtbot, make_dialog):
     keyring.set_password(SERVICE, USERNAME, "kept-key-1")
-    dlg = make_dialog(Settings(base_url="https://other.example", poll_interval=9.0,
-                               timeout=120.0, output_dir="somewhere", filename_pattern="{date}",
-                               gender="man", save_format="jpg"))
-    qtbot.mouseClick(dlg._buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults),
-                     Qt.MouseButton.LeftButton)
+    dlg = make_dialog(
+        Settings(
+            base_url="https://other.example",
+            poll_interval=9.0,
+            timeout=120.0,
+            output_dir="somewhere",
+            filename_pattern="{date}",
+            gender="man",
+            save_format="jpg",
+        )
+    )
+    qtbot.mouseClick(
+        dlg._buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults),
+        Qt.MouseButton.LeftButton,
+    )
     assert dlg.settings() == Settings(gender="man", save_format="jpg")
     assert dlg.api_key_text() == "kept-key-1"
 
@@ -352,8 +372,12 @@ def test_every_control_has_accessible_name_and_tooltip(qtbot, make_dialog):
     from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
 
     dlg = make_dialog()
-    controls = dlg.findChildren(QLineEdit) + dlg.findChildren(QAbstractButton) + \
-        dlg.findChildren(QAbstractSpinBox) + dlg.findChildren(QComboBox)
+    controls = (
+        dlg.findChildren(QLineEdit)
+        + dlg.findChildren(QAbstractButton)
+        + dlg.findChildren(QAbstractSpinBox)
+        + dlg.findChildren(QComboBox)
+    )
     # Spin boxes own an inner line edit; it is reached through the spin box itself.
     controls = [c for c in controls if not isinstance(c.parent(), QAbstractSpinBox)]
     assert len(controls) > 10

@@ -17,8 +17,13 @@ from refiner_gui.ui.skeleton import Skeleton
 
 
 def deferred_window(qtbot, **kw) -> MainWindow:
-    w = MainWindow(settings=Settings(), recover_on_start=False, deferred=True,
-                   client_factory=lambda: None, **kw)  # type: ignore[arg-type,return-value]
+    w = MainWindow(
+        settings=Settings(),
+        recover_on_start=False,
+        deferred=True,
+        client_factory=lambda: None,
+        **kw,
+    )  # type: ignore[arg-type,return-value]
     qtbot.addWidget(w)
     return w
 
@@ -105,6 +110,7 @@ def test_refiner_gui_demo_starts_deferred_and_preloads_samples(qtbot, monkeypatc
                 if all(window.inputs.report(s) is not None for s in SLOTS):
                     window.inputs.changed.disconnect(check)
                     window.close()
+
             window.inputs.changed.connect(check)
             check()
 
@@ -176,8 +182,14 @@ def test_viewer_is_built_before_the_first_result_one_module_per_turn(tmp_path):
     from refiner_gui.ui.main_window import VIEWER_MODULES
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "REFINER_GUI_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", VIEWER_PROBE], env=env, capture_output=True,
-                         text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", VIEWER_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.splitlines()[-1])
     turns = result["turns"]
@@ -203,8 +215,9 @@ def test_a_build_that_fails_is_reported_and_closes_the_window(qtbot, monkeypatch
 
     shown: list[str] = []
     monkeypatch.setattr(JobStore, "open_default", classmethod(newer))
-    monkeypatch.setattr(QMessageBox, "critical",
-                        staticmethod(lambda _parent, _title, text: shown.append(text)))
+    monkeypatch.setattr(
+        QMessageBox, "critical", staticmethod(lambda _parent, _title, text: shown.append(text))
+    )
     w = MainWindow(settings=Settings(), recover_on_start=False, deferred=True)
     qtbot.addWidget(w)
     ready: list[bool] = []

@@ -346,18 +346,24 @@ def whole_image_levels(image: QImage, fmt: QImage.Format) -> list[QImage]:
     """The levels as one Qt call per level makes them (what the strips must reproduce)."""
     levels, image = [], image.convertToFormat(fmt)
     while max(image.width(), image.height()) // 2 >= 256:
-        image = image.scaled(max(1, image.width() // 2), max(1, image.height() // 2),
-                             Qt.AspectRatioMode.IgnoreAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(
+            max(1, image.width() // 2),
+            max(1, image.height() // 2),
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
         levels.append(image)
     return levels
 
 
-@pytest.mark.parametrize(("fmt", "level_fmt"), [
-    (QImage.Format.Format_RGB32, QImage.Format.Format_RGB32),
-    (QImage.Format.Format_ARGB32, QImage.Format.Format_ARGB32_Premultiplied),
-    (QImage.Format.Format_RGB888, QImage.Format.Format_RGB32),
-])
+@pytest.mark.parametrize(
+    ("fmt", "level_fmt"),
+    [
+        (QImage.Format.Format_RGB32, QImage.Format.Format_RGB32),
+        (QImage.Format.Format_ARGB32, QImage.Format.Format_ARGB32_Premultiplied),
+        (QImage.Format.Format_RGB888, QImage.Format.Format_RGB32),
+    ],
+)
 def test_levels_made_in_strips_equal_whole_image_scaling(qapp, fmt, level_fmt):
     # 2048 x 1536 halves evenly down to 256 px, where strips and one call agree exactly.
     image = noisy_image(2048, 1536, fmt)

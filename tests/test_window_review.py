@@ -34,11 +34,11 @@ def finished_job(store: JobStore, imgs, tmp_path, n: int, gender="woman"):
 @pytest.fixture
 def window(qtbot, store, sandbox):
     def factory() -> RefinerClient:
-        return RefinerClient("k-review-1234", sandbox.base_url, poll_interval=0.05,
-                             retry=fast_retry())
+        return RefinerClient(
+            "k-review-1234", sandbox.base_url, poll_interval=0.05, retry=fast_retry()
+        )
 
-    w = MainWindow(client_factory=factory, settings=Settings(), store=store,
-                   recover_on_start=False)
+    w = MainWindow(client_factory=factory, settings=Settings(), store=store, recover_on_start=False)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
@@ -50,8 +50,7 @@ def press(qtbot, w, key: str) -> None:
     qtbot.keyClick(w.viewer if w._viewer else w, key)
 
 
-def test_open_a_past_job_and_record_a_verdict_with_keys(qtbot, window, store, job_images,
-                                                        tmp_path):
+def test_open_a_past_job_and_record_a_verdict_with_keys(qtbot, window, store, job_images, tmp_path):
     jobs = [finished_job(store, job_images, tmp_path, n) for n in range(3)]
     window.history.refresh()
     window.review_bar.set_auto_advance(False)
@@ -126,13 +125,13 @@ def test_a_job_run_in_the_window_appears_in_history(qtbot, window, store, job_im
     assert window.review.job_id == window._job_id  # the new result is the shown look
 
 
-def test_rerun_submits_a_new_job_with_the_same_inputs(qtbot, window, store, job_images,
-                                                      tmp_path, sandbox):
+def test_rerun_submits_a_new_job_with_the_same_inputs(
+    qtbot, window, store, job_images, tmp_path, sandbox
+):
     old = finished_job(store, job_images, tmp_path, 1, gender="man")
     window.history.refresh()
     window.history.rerunRequested.emit(old.id)
-    qtbot.waitUntil(lambda: window.job_running() or window._job_id is not None,
-                    timeout=10_000)
+    qtbot.waitUntil(lambda: window.job_running() or window._job_id is not None, timeout=10_000)
     qtbot.waitUntil(lambda: not window.job_running(), timeout=20_000)
     new = store.get(window._job_id)
     assert new.id != old.id and new.parent_id == old.id and new.gender == "man"
@@ -140,15 +139,17 @@ def test_rerun_submits_a_new_job_with_the_same_inputs(qtbot, window, store, job_
     assert new.inputs["person_image"].sha256 == old.inputs["person_image"].sha256
 
 
-def test_export_review_writes_the_filtered_jobs(qtbot, window, store, job_images, tmp_path,
-                                                monkeypatch):
+def test_export_review_writes_the_filtered_jobs(
+    qtbot, window, store, job_images, tmp_path, monkeypatch
+):
     jobs = [finished_job(store, job_images, tmp_path, n) for n in range(2)]
     store.set_review(jobs[0].id, "pass", ["hands"], "nice")
     window.history.refresh()
     dest = tmp_path / "out" / "review.html"
     dest.parent.mkdir()
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *a, **k: (str(dest), "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(dest), ""))
+    )
     window.export_review()
     qtbot.waitUntil(dest.exists, timeout=20_000)
     text = dest.read_text()

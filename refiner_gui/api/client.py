@@ -98,7 +98,7 @@ class RetryPolicy:
     retry_after_cap: float = 120.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        d = min(self.cap, self.base * (2 ** attempt))
+        d = min(self.cap, self.base * (2**attempt))
         d *= 1 + random.uniform(-self.jitter, self.jitter)
         if retry_after is not None:
             d = max(d, min(retry_after, self.retry_after_cap))
@@ -130,8 +130,7 @@ _EXT_BY_MIME = {"image/jpeg": ".jpg", "image/png": ".png", "image/bmp": ".bmp"}
 
 def _quote(value: str) -> str:
     # The HTML5 form-data rules for a name or file name inside quotes (as browsers do).
-    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace(
-        "\n", "%0A")
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def encode_multipart(fields: list[tuple[str, Any]]) -> tuple[bytes, str]:
@@ -147,12 +146,15 @@ def encode_multipart(fields: list[tuple[str, Any]]) -> tuple[bytes, str]:
             filename, data, mime = value
             parts.append(
                 f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"; '
-                f'filename="{_quote(filename)}"\r\nContent-Type: {mime}\r\n\r\n'.encode())
+                f'filename="{_quote(filename)}"\r\nContent-Type: {mime}\r\n\r\n'.encode()
+            )
             parts.append(data)
             parts.append(b"\r\n")
         else:
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; '
-                         f'name="{_quote(name)}"\r\n\r\n{value}\r\n'.encode())
+            parts.append(
+                f"--{boundary}\r\nContent-Disposition: form-data; "
+                f'name="{_quote(name)}"\r\n\r\n{value}\r\n'.encode()
+            )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -164,8 +166,12 @@ class _UploadBody:
     whether a failed submit is safe to re-send.
     """
 
-    def __init__(self, body: bytes, cancel: CancelToken | None,
-                 on_progress: Callable[[int, int], None] | None) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        cancel: CancelToken | None,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> None:
         self._body = body
         self._pos = 0
         self._cancel = cancel
@@ -185,7 +191,7 @@ class _UploadBody:
         if size is None or size < 0:
             size = self.len - self._pos
         size = min(size, _CHUNK)
-        chunk = self._body[self._pos:self._pos + size]
+        chunk = self._body[self._pos : self._pos + size]
         self._pos += len(chunk)
         if self._on_progress is not None and chunk:
             self._on_progress(self._pos, self.len)
@@ -232,10 +238,13 @@ class RefinerClient:
         if parts.scheme != "https" and not loopback:
             raise ConfigError(
                 "The base URL must use https:// (plain http is allowed only for a local "
-                "sandbox on 127.0.0.1 or localhost): the API key would travel unencrypted.")
+                "sandbox on 127.0.0.1 or localhost): the API key would travel unencrypted."
+            )
         if poll_interval < 1.0 and not loopback:
-            raise ConfigError("The poll interval must be at least 1 second for the real service"
-                              " (the vendor recommends 5 s).")
+            raise ConfigError(
+                "The poll interval must be at least 1 second for the real service"
+                " (the vendor recommends 5 s)."
+            )
         if poll_interval <= 0 or timeout <= 0:
             raise ConfigError("The poll interval and timeout must be positive.")
         register_secret(api_key)
@@ -264,8 +273,10 @@ class RefinerClient:
 
     def _headers(self) -> dict[str, str]:
         if not self._api_key:
-            raise AuthError("No API key is set. Add your AILabTools key in Settings "
-                            "(or set AILABAPI_API_KEY), or use demo mode.")
+            raise AuthError(
+                "No API key is set. Add your AILabTools key in Settings "
+                "(or set AILABAPI_API_KEY), or use demo mode."
+            )
         return {KEY_HEADER: self._api_key}
 
     def _sleep(self, seconds: float, cancel: CancelToken | None, task_id: str | None) -> None:
@@ -280,8 +291,14 @@ class RefinerClient:
         if cancel is not None and cancel.cancelled:
             raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
 
-    def _retrying(self, what: str, call: Callable[[], Any], *, cancel: CancelToken | None,
-                  task_id: str | None = None) -> Any:
+    def _retrying(
+        self,
+        what: str,
+        call: Callable[[], Any],
+        *,
+        cancel: CancelToken | None,
+        task_id: str | None = None,
+    ) -> Any:
         """Run ``call`` and retry transient errors (safe for idempotent calls only)."""
         attempt = 0
         while True:
@@ -296,8 +313,14 @@ class RefinerClient:
                     raise
                 retry_after = err.info.retry_after
                 delay = self.retry.delay(attempt - 1, retry_after)
-                log.info("%s failed (%s %s); retry %d in %.1fs", what, type(err).__name__,
-                         err.code or err.http_status or "", attempt, delay)
+                log.info(
+                    "%s failed (%s %s); retry %d in %.1fs",
+                    what,
+                    type(err).__name__,
+                    err.code or err.http_status or "",
+                    attempt,
+                    delay,
+                )
                 self._sleep(delay, cancel, task_id)
 
     def _network_error(self, exc: Exception, task_id: str | None = None) -> RefinerError:
@@ -305,16 +328,22 @@ class RefinerClient:
         return NetworkError(
             f"The connection to the service {kind}. Check the internet connection; "
             "the app retries automatically.",
-            ErrorInfo(task_id=task_id, vendor_message=redact(type(exc).__name__)))
+            ErrorInfo(task_id=task_id, vendor_message=redact(type(exc).__name__)),
+        )
 
-    def _get_json(self, path: str, params: dict[str, str] | None,
-                  task_id: str | None) -> tuple[int, bytes, str | None]:
+    def _get_json(
+        self, path: str, params: dict[str, str] | None, task_id: str | None
+    ) -> tuple[int, bytes, str | None]:
         try:
             # Never follow a redirect with the key: requests would resend this header to
             # any host (and over plain http); only Authorization is stripped on redirects.
-            r = self._session.get(self.base_url + path, params=params, headers=self._headers(),
-                                  allow_redirects=False,
-                                  timeout=(self.connect_timeout, self.poll_read_timeout))
+            r = self._session.get(
+                self.base_url + path,
+                params=params,
+                headers=self._headers(),
+                allow_redirects=False,
+                timeout=(self.connect_timeout, self.poll_read_timeout),
+            )
             body = r.content[: 4 * MB]
         except requests.RequestException as exc:
             raise self._network_error(exc, task_id) from None
@@ -322,8 +351,13 @@ class RefinerClient:
 
     # -- submit --------------------------------------------------------------------------
 
-    def submit(self, inputs: RefineInputs, *, cancel: CancelToken | None = None,
-               on_upload: Callable[[int, int], None] | None = None) -> Submission:
+    def submit(
+        self,
+        inputs: RefineInputs,
+        *,
+        cancel: CancelToken | None = None,
+        on_upload: Callable[[int, int], None] | None = None,
+    ) -> Submission:
         """Upload the inputs and return the new task's id. Called on a worker thread.
 
         Raises:
@@ -345,15 +379,20 @@ class RefinerClient:
             self._check_cancel(cancel, None)
             upload = _UploadBody(body, cancel, on_upload)
             try:
-                r = self._session.post(self.base_url + SUBMIT_PATH, data=upload, headers=headers,
-                                       allow_redirects=False,
-                                       timeout=(self.connect_timeout, self.upload_read_timeout))
+                r = self._session.post(
+                    self.base_url + SUBMIT_PATH,
+                    data=upload,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=(self.connect_timeout, self.upload_read_timeout),
+                )
                 status, content = r.status_code, r.content[: 4 * MB]
                 retry_after = r.headers.get("Retry-After")
             except (_UploadCancelled, requests.RequestException, OSError) as exc:
                 if cancel is not None and cancel.cancelled and upload.bytes_read < upload.len:
-                    raise Cancelled("Cancelled before the upload finished; nothing was sent "
-                                    "for processing.") from None
+                    raise Cancelled(
+                        "Cancelled before the upload finished; nothing was sent for processing."
+                    ) from None
                 err = self._submit_transport_error(exc, upload)
                 attempt += 1
                 if not err.retryable or attempt >= self.retry.submit_attempts:
@@ -364,7 +403,8 @@ class RefinerClient:
                 return responses.parse_submission(status, content, retry_after=retry_after)
             except RefinerError as err:
                 safe = (isinstance(err, RateLimited) and err.code == "EXCEEDING_LIMITS") or (
-                    status == 503)
+                    status == 503
+                )
                 if not safe and err.code is None and (status >= 500 or 200 <= status < 300):
                     # A gateway page, or a success we cannot read, after a full upload: the
                     # backend may have the task. Re-sending could bill twice.
@@ -384,7 +424,8 @@ class RefinerClient:
         if upload.bytes_read < upload.len:
             err = NetworkError(
                 "The connection broke during the upload, before the images were fully sent. "
-                "The service cannot have started the job and nothing was billed: try again.")
+                "The service cannot have started the job and nothing was billed: try again."
+            )
             err.retryable = False
             return err
         return SubmissionOutcomeUnknown()
@@ -396,9 +437,14 @@ class RefinerClient:
         status, body, retry_after = self._get_json(QUERY_PATH, {"task_id": task_id}, task_id)
         return responses.parse_task(status, body, task_id, retry_after=retry_after)
 
-    def wait(self, task_id: str, *, cancel: CancelToken | None = None,
-             on_status: Callable[[TaskStatus], None] | None = None,
-             timeout: float | None = None) -> TaskStatus:
+    def wait(
+        self,
+        task_id: str,
+        *,
+        cancel: CancelToken | None = None,
+        on_status: Callable[[TaskStatus], None] | None = None,
+        timeout: float | None = None,
+    ) -> TaskStatus:
         """Poll until the task succeeds; return its final status. Worker thread.
 
         Raises:
@@ -408,8 +454,7 @@ class RefinerClient:
         """
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
-            st = self._retrying("poll", lambda: self.query(task_id), cancel=cancel,
-                                task_id=task_id)
+            st = self._retrying("poll", lambda: self.query(task_id), cancel=cancel, task_id=task_id)
             if on_status is not None:
                 on_status(st)
             if st.state is TaskState.SUCCEEDED:
@@ -419,14 +464,22 @@ class RefinerClient:
                 raise TimedOut(
                     f"Task {task_id} was still {st.state.name.lower()} after the time limit. "
                     "It may still finish: resume it later with this task id "
-                    "(results are kept for 24 hours).", ErrorInfo(task_id=task_id))
+                    "(results are kept for 24 hours).",
+                    ErrorInfo(task_id=task_id),
+                )
             self._sleep(min(self.poll_interval, remaining), cancel, task_id)
 
     # -- download ------------------------------------------------------------------------
 
-    def download(self, url: str, dest: Path, *, cancel: CancelToken | None = None,
-                 on_progress: Callable[[int, int | None], None] | None = None,
-                 task_id: str | None = None) -> Path:
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        cancel: CancelToken | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
+        task_id: str | None = None,
+    ) -> Path:
         """Fetch the result image into ``dest`` atomically. Worker thread.
 
         The file appears at ``dest`` only once complete and decodable; a partial download
@@ -434,34 +487,52 @@ class RefinerClient:
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            raise DownloadError(f"Refusing to download the result from a {scheme or 'bare'} "
-                                "link: only http and https are allowed.",
-                                ErrorInfo(task_id=task_id))
+            raise DownloadError(
+                f"Refusing to download the result from a {scheme or 'bare'} "
+                "link: only http and https are allowed.",
+                ErrorInfo(task_id=task_id),
+            )
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        return self._retrying("download",
-                              lambda: self._download_once(url, dest, cancel, on_progress,
-                                                          task_id),
-                              cancel=cancel, task_id=task_id)
+        return self._retrying(
+            "download",
+            lambda: self._download_once(url, dest, cancel, on_progress, task_id),
+            cancel=cancel,
+            task_id=task_id,
+        )
 
-    def _download_once(self, url: str, dest: Path, cancel: CancelToken | None,
-                       on_progress: Callable[[int, int | None], None] | None,
-                       task_id: str | None) -> Path:
+    def _download_once(
+        self,
+        url: str,
+        dest: Path,
+        cancel: CancelToken | None,
+        on_progress: Callable[[int, int | None], None] | None,
+        task_id: str | None,
+    ) -> Path:
         with self._temp_beside(dest) as tmp:
             try:
                 # The result host is a storage bucket: it gets no API key.
-                with self._session.get(url, stream=True, allow_redirects=True,
-                                       timeout=(self.connect_timeout,
-                                                self.download_read_timeout)) as r:
+                with self._session.get(
+                    url,
+                    stream=True,
+                    allow_redirects=True,
+                    timeout=(self.connect_timeout, self.download_read_timeout),
+                ) as r:
                     if r.status_code in (401, 403, 404, 410):
-                        raise ResultUnavailable(None, ErrorInfo(http_status=r.status_code,
-                                                                task_id=task_id))
+                        raise ResultUnavailable(
+                            None, ErrorInfo(http_status=r.status_code, task_id=task_id)
+                        )
                     if r.status_code != 200:
                         raise ServiceUnavailable(
                             f"The result host answered HTTP {r.status_code}. Retrying.",
-                            ErrorInfo(http_status=r.status_code, task_id=task_id,
-                                      retry_after=responses.parse_retry_after(
-                                          r.headers.get("Retry-After"))))
+                            ErrorInfo(
+                                http_status=r.status_code,
+                                task_id=task_id,
+                                retry_after=responses.parse_retry_after(
+                                    r.headers.get("Retry-After")
+                                ),
+                            ),
+                        )
                     declared = r.headers.get("Content-Length")
                     total = int(declared) if declared and declared.isdigit() else None
                     if total is not None and total > self.max_download_bytes:
@@ -479,8 +550,9 @@ class RefinerClient:
                         fh.flush()
                         os.fsync(fh.fileno())
                     if total is not None and done != total:
-                        raise NetworkError("The download was cut short. Retrying.",
-                                           ErrorInfo(task_id=task_id))
+                        raise NetworkError(
+                            "The download was cut short. Retrying.", ErrorInfo(task_id=task_id)
+                        )
             except requests.RequestException as exc:
                 raise self._network_error(exc, task_id) from None
             self._verify_image(tmp, task_id)
@@ -491,7 +563,8 @@ class RefinerClient:
         return DownloadError(
             f"The result is larger than {self.max_download_bytes // MB} MB; download stopped. "
             "The refinement itself succeeded (and was billed); its link works for 24 hours.",
-            ErrorInfo(task_id=task_id))
+            ErrorInfo(task_id=task_id),
+        )
 
     def _verify_image(self, path: Path, task_id: str | None) -> None:
         try:
@@ -500,15 +573,24 @@ class RefinerClient:
                 with Image.open(path) as im:
                     w, h = im.size
                     if w * h > self.max_result_pixels:
-                        raise DownloadError(f"The result is {w}x{h} pixels, over the limit.",
-                                            ErrorInfo(task_id=task_id))
+                        raise DownloadError(
+                            f"The result is {w}x{h} pixels, over the limit.",
+                            ErrorInfo(task_id=task_id),
+                        )
                     im.verify()
         except RefinerError:
             raise
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning) as exc:
-            err = DownloadError("The downloaded result is not a valid image.",
-                                ErrorInfo(task_id=task_id, vendor_message=str(exc)[:200]))
+        except (
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ) as exc:
+            err = DownloadError(
+                "The downloaded result is not a valid image.",
+                ErrorInfo(task_id=task_id, vendor_message=str(exc)[:200]),
+            )
             err.retryable = True  # a stalled host can send a truncated body with a 200
             raise err from None
 
@@ -527,6 +609,7 @@ class RefinerClient:
 
     def credits(self, *, cancel: CancelToken | None = None) -> list[CreditBalance]:
         """The account's credit balances (also the cheapest check that a key works)."""
+
         def once() -> list[CreditBalance]:
             status, body, _ = self._get_json(CREDITS_PATH, None, None)
             return responses.parse_credits(status, body)
@@ -535,9 +618,15 @@ class RefinerClient:
 
     # -- whole jobs ----------------------------------------------------------------------
 
-    def refine(self, inputs: RefineInputs, dest: Path, *, cancel: CancelToken | None = None,
-               on_event: ProgressCallback | None = None,
-               on_submitted: SubmittedCallback | None = None) -> RefineResult:
+    def refine(
+        self,
+        inputs: RefineInputs,
+        dest: Path,
+        *,
+        cancel: CancelToken | None = None,
+        on_event: ProgressCallback | None = None,
+        on_submitted: SubmittedCallback | None = None,
+    ) -> RefineResult:
         """Submit, wait and download in one call. Worker thread.
 
         ``on_submitted`` runs right after the task id is known and before the first poll,
@@ -559,30 +648,50 @@ class RefinerClient:
         if on_submitted is not None:
             on_submitted(sub)
         result = self.resume(sub.task_id, dest, cancel=cancel, on_event=on_event, _start=start)
-        return replace(result, submitted_request_id=sub.request_id,
-                       submitted_log_id=sub.log_id)
+        return replace(result, submitted_request_id=sub.request_id, submitted_log_id=sub.log_id)
 
-    def resume(self, task_id: str, dest: Path, *, cancel: CancelToken | None = None,
-               on_event: ProgressCallback | None = None,
-               _start: float | None = None) -> RefineResult:
+    def resume(
+        self,
+        task_id: str,
+        dest: Path,
+        *,
+        cancel: CancelToken | None = None,
+        on_event: ProgressCallback | None = None,
+        _start: float | None = None,
+    ) -> RefineResult:
         """Wait for an already submitted task and download its result. Worker thread."""
         start = time.monotonic() if _start is None else _start
         emit = _Emitter(on_event, start)
 
         def on_status(st: TaskStatus) -> None:
-            stage = {TaskState.QUEUED: Stage.QUEUED, TaskState.PROCESSING: Stage.PROCESSING,
-                     TaskState.SUCCEEDED: Stage.DOWNLOADING}[st.state]
+            stage = {
+                TaskState.QUEUED: Stage.QUEUED,
+                TaskState.PROCESSING: Stage.PROCESSING,
+                TaskState.SUCCEEDED: Stage.DOWNLOADING,
+            }[st.state]
             emit(stage, task_id=task_id)
 
         final = self.wait(task_id, cancel=cancel, on_status=on_status)
         assert final.image_url is not None
-        self.download(final.image_url, dest, cancel=cancel, task_id=task_id,
-                      on_progress=lambda d, t: emit(Stage.DOWNLOADING, task_id=task_id,
-                                                    bytes_done=d, bytes_total=t))
+        self.download(
+            final.image_url,
+            dest,
+            cancel=cancel,
+            task_id=task_id,
+            on_progress=lambda d, t: emit(
+                Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
+            ),
+        )
         elapsed = time.monotonic() - start
         emit(Stage.DONE, task_id=task_id)
-        return RefineResult(task_id=task_id, output=Path(dest), image_url=final.image_url,
-                            request_id=final.request_id, log_id=final.log_id, elapsed=elapsed)
+        return RefineResult(
+            task_id=task_id,
+            output=Path(dest),
+            image_url=final.image_url,
+            request_id=final.request_id,
+            log_id=final.log_id,
+            elapsed=elapsed,
+        )
 
 
 class _Emitter:
@@ -602,4 +711,3 @@ class _Emitter:
                 return
             self._last_bytes = now
         self._cb(ProgressEvent(stage=stage, elapsed=now - self._start, **kw))
-

@@ -223,22 +223,46 @@ class DownloadError(RefinerError):
 
 # --- classification ---------------------------------------------------------------------
 
-_AUTH = {"ERROR_USER_NOT_EXISTS", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_LOCKED",
-         "ERROR_ILLEGAL_OPERATION", "AI_SERVICE_UNAUTHORIZED_KEY"}
+_AUTH = {
+    "ERROR_USER_NOT_EXISTS",
+    "ERROR_APPLICATIONS_NOT_EXISTS",
+    "ERROR_USER_LOCKED",
+    "ERROR_ILLEGAL_OPERATION",
+    "AI_SERVICE_UNAUTHORIZED_KEY",
+}
 _CREDITS = {"ERROR_NOT_ENOUGH_CREDITS"}
 _RATE = {"EXCEEDING_LIMITS", "ERROR_BATCH_TASK_LIMIT_EXCEEDED"}
-_NOT_FOUND = {"ERROR_RESOURCE_NOT_FOUND", "ERROR_TASK_REVOKED", "ERROR_RESOURCE_RECLAIMED",
-              "ERROR_CONTENT_NOT_FOUND", "ERROR_FILE_NOT_FOUND"}
+_NOT_FOUND = {
+    "ERROR_RESOURCE_NOT_FOUND",
+    "ERROR_TASK_REVOKED",
+    "ERROR_RESOURCE_RECLAIMED",
+    "ERROR_CONTENT_NOT_FOUND",
+    "ERROR_FILE_NOT_FOUND",
+}
 _RETIRED = {"ERROR_AI_NOT_EXISTS"}
 _TASK_FAILED = {"ERROR_TASK_STOPPED_PROCESSING", "ERROR_TASK_CONFLICT"}
 # 400-status codes that are about an input file's content, not the request's form.
 _INPUT_400 = {"ERROR_QUALITY_CONTROL_ERROR", "ERROR_LIVENESS_CONTROL_ERROR"}
 # Codes about the person photo's content (face, pose, count).
-_PERSON_CODES_PREFIX = ("ERROR_FACE", "ERROR_NO_FACE", "ERROR_POSE", "ERROR_SMALL_FACE",
-                        "ERROR_POOR_FACE", "ERROR_BLURRY_FACE", "ERROR_OBSTRUCTED_FACE",
-                        "ERROR_INCOMPLETE_FACE", "ERROR_CARTOON_FACE", "ERROR_LEFT_",
-                        "ERROR_RIGHT_", "ERROR_CHIN_", "ERROR_NOSE_", "ERROR_MOUTH_",
-                        "ERROR_LIVENESS", "ERROR_SYNTHESIS", "ERROR_ACTION_")
+_PERSON_CODES_PREFIX = (
+    "ERROR_FACE",
+    "ERROR_NO_FACE",
+    "ERROR_POSE",
+    "ERROR_SMALL_FACE",
+    "ERROR_POOR_FACE",
+    "ERROR_BLURRY_FACE",
+    "ERROR_OBSTRUCTED_FACE",
+    "ERROR_INCOMPLETE_FACE",
+    "ERROR_CARTOON_FACE",
+    "ERROR_LEFT_",
+    "ERROR_RIGHT_",
+    "ERROR_CHIN_",
+    "ERROR_NOSE_",
+    "ERROR_MOUTH_",
+    "ERROR_LIVENESS",
+    "ERROR_SYNTHESIS",
+    "ERROR_ACTION_",
+)
 _SLOT_WORDS = (
     (COARSE, ("coarse_image", "coarse image", "coarse")),
     (BOTTOM, ("bottom_garment", "bottom garment")),
@@ -270,11 +294,18 @@ def _input_message(code: str | None, description: str, slot: str | None) -> str:
     msg = f"{where} was rejected: {what}."
     if slot == PERSON or (code or "").startswith(("ERROR_POSE", "ERROR_FACE", "ERROR_NO_FACE")):
         msg += " " + POSE_RULES
-    elif code in {"FILE_SIZE_EXCEEDS_LIMIT", "FILE_RESOLUTION_EXCEEDS_LIMITS",
-                  "ERROR_HIGH_RESOLUTION", "ERROR_LOW_RESOLUTION", "UNSUPPORTED_FILE_TYPES",
-                  "ERROR_REQUEST_BODY_TOO_LARGE"}:
-        msg += (" Each image must be JPG, PNG or BMP, at most 5 MB, and between 150 and 4096 "
-                "pixels per side. Use Fix to make a conforming copy.")
+    elif code in {
+        "FILE_SIZE_EXCEEDS_LIMIT",
+        "FILE_RESOLUTION_EXCEEDS_LIMITS",
+        "ERROR_HIGH_RESOLUTION",
+        "ERROR_LOW_RESOLUTION",
+        "UNSUPPORTED_FILE_TYPES",
+        "ERROR_REQUEST_BODY_TOO_LARGE",
+    }:
+        msg += (
+            " Each image must be JPG, PNG or BMP, at most 5 MB, and between 150 and 4096 "
+            "pixels per side. Use Fix to make a conforming copy."
+        )
     elif code == "ERROR_CONTENT_NON_COMPLIANCE" or code == "FILE_CONTENT_NON_COMPLIANCE":
         msg += " The content policy refused this image; use another one."
     else:
@@ -300,9 +331,15 @@ def classify(
         message: the vendor's message, shown as detail.
     """
     code = (code or "").strip() or None
-    info = ErrorInfo(http_status=http_status, code=code, vendor_message=message,
-                     request_id=request_id, log_id=log_id, task_id=task_id,
-                     retry_after=retry_after)
+    info = ErrorInfo(
+        http_status=http_status,
+        code=code,
+        vendor_message=message,
+        request_id=request_id,
+        log_id=log_id,
+        task_id=task_id,
+        retry_after=retry_after,
+    )
     known = lookup(code)
     family_status = known.http_status if known else http_status
     desc = known.description if known else (message or "")
@@ -318,7 +355,9 @@ def classify(
     if code in _RETIRED:
         err = ServiceUnavailable(
             "The refiner endpoint does not exist or was deactivated for this account. "
-            "Contact AILabTools support.", info)
+            "Contact AILabTools support.",
+            info,
+        )
         err.retryable = False
         return err
     if code in _TASK_FAILED:
@@ -338,7 +377,8 @@ def classify(
     if family_status is not None and family_status >= 500:
         return ServiceUnavailable(None, info)
     return ServiceUnavailable(
-        "The service answered in a way we do not understand. Try again later.", info)
+        "The service answered in a way we do not understand. Try again later.", info
+    )
 
 
 def error_from_dict(data: dict[str, Any] | None) -> RefinerError:
@@ -352,10 +392,15 @@ def error_from_dict(data: dict[str, Any] | None) -> RefinerError:
         return str(value) if value not in (None, "") else None
 
     status = data.get("http_status")
-    info = ErrorInfo(http_status=status if isinstance(status, int) else None,
-                     code=text("code"), vendor_message=text("vendor_message"),
-                     request_id=text("request_id"), log_id=text("log_id"),
-                     task_id=text("task_id"), slot=text("slot"))
+    info = ErrorInfo(
+        http_status=status if isinstance(status, int) else None,
+        code=text("code"),
+        vendor_message=text("vendor_message"),
+        request_id=text("request_id"),
+        log_id=text("log_id"),
+        task_id=text("task_id"),
+        slot=text("slot"),
+    )
     err = cls(text("message"), info)
     if str(data.get("type")) not in classes and data.get("type"):
         err.title = str(data["type"])  # e.g. "Expired": a state, not an exception class

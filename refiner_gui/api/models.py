@@ -126,4 +126,3 @@ class CancelToken:
 
 ProgressCallback = Callable[[ProgressEvent], None]
 SubmittedCallback = Callable[[Submission], None]
-

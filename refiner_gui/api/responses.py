@@ -30,8 +30,14 @@ from refiner_gui.api.errors import (
 )
 from refiner_gui.api.models import CreditBalance, Submission, TaskState, TaskStatus
 
-_PUBLIC_FIELDS = ("error_code", "error_detail", "error_msg", "error_code_str", "request_id",
-                  "log_id")
+_PUBLIC_FIELDS = (
+    "error_code",
+    "error_detail",
+    "error_msg",
+    "error_code_str",
+    "request_id",
+    "log_id",
+)
 
 
 def _get(obj: Any, *keys: str) -> Any:
@@ -95,8 +101,10 @@ def ids(data: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """``(request_id, log_id)`` of a response, wherever they are."""
     if data is None:
         return None, None
-    return (_text(data.get("request_id")) or _text(_get(data, "data", "request_id")),
-            _text(data.get("log_id")) or _text(_get(data, "data", "log_id")))
+    return (
+        _text(data.get("request_id")) or _text(_get(data, "data", "request_id")),
+        _text(data.get("log_id")) or _text(_get(data, "data", "log_id")),
+    )
 
 
 def _error_fields(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -136,8 +144,7 @@ def check(
     if not 200 <= http_status < 300:
         if data is None or not _is_error_body(data):
             snippet = redact(body[:200].decode("utf-8", "replace")).strip()
-            err = classify(http_status, None, snippet or None, task_id=task_id,
-                           retry_after=wait)
+            err = classify(http_status, None, snippet or None, task_id=task_id, retry_after=wait)
             if not isinstance(err, ServiceUnavailable) and http_status not in (401, 403, 429):
                 err = ServiceUnavailable(None, err.info)
             if http_status < 500 and http_status not in (401, 403, 429):
@@ -145,8 +152,15 @@ def check(
                 err.retryable = True
             raise err
         code, message = _error_fields(data)
-        raise classify(http_status, code, message, request_id=request_id, log_id=log_id,
-                       task_id=task_id, retry_after=wait)
+        raise classify(
+            http_status,
+            code,
+            message,
+            request_id=request_id,
+            log_id=log_id,
+            task_id=task_id,
+            retry_after=wait,
+        )
     if data is None:
         raise ServiceUnavailable(
             "The service sent an answer that is not JSON. Try again in a moment.",
@@ -164,19 +178,27 @@ def check(
             status = numeric if numeric is not None and numeric >= 400 else None
         if code is None and isinstance(error_code, str) and not error_code.isdigit():
             code = error_code.strip()
-        raise classify(status or http_status, code, message, request_id=request_id,
-                       log_id=log_id, task_id=task_id, retry_after=wait)
+        raise classify(
+            status or http_status,
+            code,
+            message,
+            request_id=request_id,
+            log_id=log_id,
+            task_id=task_id,
+            retry_after=wait,
+        )
     return data
 
 
-def _info(http_status: int | None, request_id: str | None, log_id: str | None,
-          task_id: str | None) -> ErrorInfo:
-    return ErrorInfo(http_status=http_status, request_id=request_id, log_id=log_id,
-                     task_id=task_id)
+def _info(
+    http_status: int | None, request_id: str | None, log_id: str | None, task_id: str | None
+) -> ErrorInfo:
+    return ErrorInfo(http_status=http_status, request_id=request_id, log_id=log_id, task_id=task_id)
 
 
-def parse_submission(http_status: int, body: bytes, *, retry_after: str | None = None
-                     ) -> Submission:
+def parse_submission(
+    http_status: int, body: bytes, *, retry_after: str | None = None
+) -> Submission:
     """A submit's answer as a :class:`Submission`.
 
     A success without a task id is :class:`SubmissionOutcomeUnknown`: the service may have
@@ -196,8 +218,12 @@ def parse_submission(http_status: int, body: bytes, *, retry_after: str | None =
 
 def result_url(data: Mapping[str, Any]) -> str | None:
     """The result URL: ``output.image_url``, else ``data.image_url``, else ``data.image``."""
-    for path in (("output", "image_url"), ("data", "image_url"), ("data", "image"),
-                 ("output", "image")):
+    for path in (
+        ("output", "image_url"),
+        ("data", "image_url"),
+        ("data", "image"),
+        ("output", "image"),
+    ):
         url = _text(_get(data, *path))
         if url:
             return url
@@ -219,16 +245,16 @@ def _task_failure(data: Mapping[str, Any], task_id: str) -> RefinerError:
     if status is None or status < 400:
         numeric = _int(data.get("error_code"))
         status = numeric if numeric is not None and numeric >= 400 else None
-    err = classify(status, code, message, request_id=request_id, log_id=log_id,
-                   task_id=task_id)
+    err = classify(status, code, message, request_id=request_id, log_id=log_id, task_id=task_id)
     if isinstance(err, ServiceUnavailable) or not code:
         err = TaskFailed(None, err.info)
     err.retryable = False  # the task is over; polling again cannot change that
     return err
 
 
-def parse_task(http_status: int, body: bytes, task_id: str, *,
-               retry_after: str | None = None) -> TaskStatus:
+def parse_task(
+    http_status: int, body: bytes, task_id: str, *, retry_after: str | None = None
+) -> TaskStatus:
     """A poll's answer as a :class:`TaskStatus`, or the typed error.
 
     Raises the task's terminal error for ``task_status`` 3 (with its code and ids), and a
@@ -253,8 +279,14 @@ def parse_task(http_status: int, body: bytes, task_id: str, *,
             _info(http_status, request_id, log_id, task_id),
         )
     count = _int(_get(data, "usage", "image_count"))
-    return TaskStatus(task_id=task_id, state=state, image_url=url, image_count=count,
-                      request_id=request_id, log_id=log_id)
+    return TaskStatus(
+        task_id=task_id,
+        state=state,
+        image_url=url,
+        image_count=count,
+        request_id=request_id,
+        log_id=log_id,
+    )
 
 
 def parse_credits(http_status: int, body: bytes) -> list[CreditBalance]:
@@ -278,10 +310,19 @@ def parse_credits(http_status: int, body: bytes) -> list[CreditBalance]:
             continue
         total_raw = e.get("total")
         try:
-            total = float(total_raw) if isinstance(total_raw, (int, float, str)) and \
-                not isinstance(total_raw, bool) else None
+            total = (
+                float(total_raw)
+                if isinstance(total_raw, (int, float, str)) and not isinstance(total_raw, bool)
+                else None
+            )
         except ValueError:
             total = None
-        out.append(CreditBalance(unique_sign=_text(e.get("unique_sign")) or "",
-                                 name=_text(e.get("name")) or "", balance=balance, total=total))
+        out.append(
+            CreditBalance(
+                unique_sign=_text(e.get("unique_sign")) or "",
+                name=_text(e.get("name")) or "",
+                balance=balance,
+                total=total,
+            )
+        )
     return out

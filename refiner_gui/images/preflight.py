@@ -181,7 +181,7 @@ def format_bytes(n: int, *, round_up: bool = False) -> str:
 
 
 def _subject(slot: str | None) -> str:
-    """"The person photo" for a known slot, else "The image"."""
+    """ "The person photo" for a known slot, else "The image"."""
     label = SLOT_LABELS.get(slot or "")
     return f"The {label}" if label else "The image"
 
@@ -252,7 +252,12 @@ def check_image(path: str | Path | None, slot: str | None = None) -> ImageReport
     subject = _subject(slot)
     if path is None:
         return ImageReport(
-            Path(), slot, None, None, None, 0,
+            Path(),
+            slot,
+            None,
+            None,
+            None,
+            0,
             (Problem("missing", f"{subject} has not been chosen yet.", False),),
         )
     path = Path(path)
@@ -332,39 +337,47 @@ def _check_open_image(
 
     truncated = _looks_truncated(im, path, size, fmt, head)
     if truncated:
-        problems.append(Problem(
-            "truncated",
-            f"{subject} file is incomplete (it ends before the picture does), so it cannot be "
-            "used or fixed. Export or download it again.",
-            False,
-        ))
+        problems.append(
+            Problem(
+                "truncated",
+                f"{subject} file is incomplete (it ends before the picture does), so it cannot be "
+                "used or fixed. Export or download it again.",
+                False,
+            )
+        )
 
     if fmt not in ACCEPTED_FORMATS and fmt not in _JPEG_LIKE:
-        problems.append(Problem(
-            "unsupported_format",
-            f"{subject} is a {fmt} image; the service accepts only JPG, PNG or BMP. "
-            "Use Fix to convert it.",
-            True,
-        ))
+        problems.append(
+            Problem(
+                "unsupported_format",
+                f"{subject} is a {fmt} image; the service accepts only JPG, PNG or BMP. "
+                "Use Fix to convert it.",
+                True,
+            )
+        )
 
     if size > MAX_FILE_BYTES:
-        problems.append(Problem(
-            "file_too_large",
-            f"{subject} is {format_bytes(size, round_up=True)}; the service accepts at most "
-            "5 MB. Use Fix to make a smaller copy.",
-            True,
-        ))
+        problems.append(
+            Problem(
+                "file_too_large",
+                f"{subject} is {format_bytes(size, round_up=True)}; the service accepts at most "
+                "5 MB. Use Fix to make a smaller copy.",
+                True,
+            )
+        )
 
     orientation = _orientation(im)
     too_small = w <= MIN_SIDE_EXCLUSIVE or h <= MIN_SIDE_EXCLUSIVE
     if too_small:
-        problems.append(Problem(
-            "too_small",
-            f"{subject} is {w}×{h} pixels, too small: the service needs both sides larger "
-            f"than {MIN_SIDE_EXCLUSIVE} pixels, and Fix does not enlarge pictures. Replace it "
-            "with a bigger photo.",
-            False,
-        ))
+        problems.append(
+            Problem(
+                "too_small",
+                f"{subject} is {w}×{h} pixels, too small: the service needs both sides larger "
+                f"than {MIN_SIDE_EXCLUSIVE} pixels, and Fix does not enlarge pictures. Replace it "
+                "with a bigger photo.",
+                False,
+            )
+        )
     if w >= MAX_SIDE_EXCLUSIVE or h >= MAX_SIDE_EXCLUSIVE:
         small_after = min(downscaled_size(w, h)) <= MIN_SIDE_EXCLUSIVE
         if small_after and not too_small:
@@ -381,35 +394,43 @@ def _check_open_image(
         problems.append(Problem("too_large_resolution", message, not small_after))
 
     if orientation != 1:
-        problems.append(Problem(
-            "exif_rotated",
-            f"{subject} is stored sideways or flipped and only shown upright by a camera tag "
-            "that the service ignores. Use Fix to make an upright copy.",
-            True,
-        ))
+        problems.append(
+            Problem(
+                "exif_rotated",
+                f"{subject} is stored sideways or flipped and only shown upright by a camera tag "
+                "that the service ignores. Use Fix to make an upright copy.",
+                True,
+            )
+        )
 
     mode = im.mode
     if mode == "CMYK":
-        problems.append(Problem(
-            "cmyk",
-            f"{subject} uses print colours (CMYK), which the service may refuse or show with "
-            "wrong colours. Use Fix to convert it to screen colours (RGB).",
-            True,
-        ))
+        problems.append(
+            Problem(
+                "cmyk",
+                f"{subject} uses print colours (CMYK), which the service may refuse or show with "
+                "wrong colours. Use Fix to convert it to screen colours (RGB).",
+                True,
+            )
+        )
     if _is_sixteen_bit(im, head):
-        problems.append(Problem(
-            "sixteen_bit",
-            f"{subject} has 16 bits per colour channel; the service expects ordinary 8-bit "
-            "images. Use Fix to convert it.",
-            True,
-        ))
+        problems.append(
+            Problem(
+                "sixteen_bit",
+                f"{subject} has 16 bits per colour channel; the service expects ordinary 8-bit "
+                "images. Use Fix to convert it.",
+                True,
+            )
+        )
     if _has_alpha(im):
-        problems.append(Problem(
-            "alpha",
-            f"{subject} has transparent areas; the service ignores transparency, so they may "
-            "turn black. Use Fix to put the picture on a white background.",
-            True,
-        ))
+        problems.append(
+            Problem(
+                "alpha",
+                f"{subject} has transparent areas; the service ignores transparency, so they may "
+                "turn black. Use Fix to put the picture on a white background.",
+                True,
+            )
+        )
 
     return ImageReport(
         path=path,
@@ -495,7 +516,7 @@ def _find_after(f: BinaryIO, marker: bytes, start: int, size: int) -> bool:
         pos += len(chunk)
         if marker in carry + chunk:
             return True
-        carry = chunk[-(len(marker) - 1):]
+        carry = chunk[-(len(marker) - 1) :]
     # The marker could straddle the tail boundary.
     f.seek(max(start, tail_start - len(marker)))
     return marker in f.read(2 * len(marker))
@@ -548,9 +569,7 @@ def check_inputs(
         assert c.width is not None and c.height is not None
         rotated = any(p.code == "exif_rotated" for p in c.problems)
         source = upright_size(c.width, c.height, c.orientation if rotated else 1)
-        fixable = (
-            source[0] >= want[0] and source[1] >= want[1] and aspects_match(source, want)
-        )
+        fixable = source[0] >= want[0] and source[1] >= want[1] and aspects_match(source, want)
         if fixable:
             message = (
                 f"The coarse try-on result is {have[0]}×{have[1]} pixels but the person photo "
@@ -564,8 +583,5 @@ def check_inputs(
                 "cannot be resized to match without distorting or enlarging it. Make the coarse "
                 "result again from this person photo (try-on resolution set to keep the size)."
             )
-        reports[COARSE] = reports[COARSE].with_problem(
-            Problem("size_mismatch", message, fixable)
-        )
+        reports[COARSE] = reports[COARSE].with_problem(Problem("size_mismatch", message, fixable))
     return reports
-

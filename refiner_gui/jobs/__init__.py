@@ -11,6 +11,20 @@ from refiner_gui.jobs.store import (
     StoreError,
 )
 
-__all__ = ["DEFECT_TAGS", "RESULT_TTL", "SCHEMA_VERSION", "VERDICTS", "Job", "JobFilter",
-           "JobState", "JobStateError", "JobStore", "StoreError", "StoredInput",
-           "expire_or_abandon", "job_inputs", "recover", "run_job"]
+__all__ = [
+    "DEFECT_TAGS",
+    "RESULT_TTL",
+    "SCHEMA_VERSION",
+    "VERDICTS",
+    "Job",
+    "JobFilter",
+    "JobState",
+    "JobStateError",
+    "JobStore",
+    "StoreError",
+    "StoredInput",
+    "expire_or_abandon",
+    "job_inputs",
+    "recover",
+    "run_job",
+]

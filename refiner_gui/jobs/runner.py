@@ -67,9 +67,13 @@ _ABOUT_US = (AuthError, CreditsError, BadRequest)
 
 def job_inputs(job: Job) -> RefineInputs:
     """The stored copies of a job's inputs, as the client takes them."""
-    return RefineInputs(person=job.inputs[PERSON].path, top=job.inputs[TOP].path,
-                        coarse=job.inputs[COARSE].path, gender=job.gender,
-                        bottom=job.input_path(BOTTOM))
+    return RefineInputs(
+        person=job.inputs[PERSON].path,
+        top=job.inputs[TOP].path,
+        coarse=job.inputs[COARSE].path,
+        gender=job.gender,
+        bottom=job.input_path(BOTTOM),
+    )
 
 
 def _input_problem(job: Job) -> str | None:
@@ -85,15 +89,23 @@ def _input_problem(job: Job) -> str | None:
         return f"The job's gender is {job.gender!r}; it must be one of {', '.join(GENDERS)}."
     gone = [item.name for item in job.inputs.values() if not item.path.is_file()]
     if gone:
-        return (f"The stored copies of {', '.join(gone)} are missing from the data folder; "
-                "nothing was sent. Create the job again from the original images.")
+        return (
+            f"The stored copies of {', '.join(gone)} are missing from the data folder; "
+            "nothing was sent. Create the job again from the original images."
+        )
     return None
 
 
-def run_job(store: JobStore, client: RefinerClient, job: Job, *,
-            cancel: CancelToken | None = None, on_event: ProgressCallback | None = None,
-            on_submitted: Callable[[Submission], None] | None = None,
-            on_result: Callable[[TaskStatus], None] | None = None) -> Job:
+def run_job(
+    store: JobStore,
+    client: RefinerClient,
+    job: Job,
+    *,
+    cancel: CancelToken | None = None,
+    on_event: ProgressCallback | None = None,
+    on_submitted: Callable[[Submission], None] | None = None,
+    on_result: Callable[[TaskStatus], None] | None = None,
+) -> Job:
     """Take ``job`` as far as it can go; return it finished (SUCCEEDED).
 
     A PENDING job is submitted; a SUBMITTED job is only polled and downloaded (never
@@ -126,16 +138,19 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
     if job.state is JobState.PENDING:
         problem = _input_problem(job)
         if problem is not None:
-            store.mark_finished(job.id, JobState.FAILED, {"type": "InputMissing",
-                                                          "message": problem})
+            store.mark_finished(
+                job.id, JobState.FAILED, {"type": "InputMissing", "message": problem}
+            )
             raise InputRejected(problem)
         inputs = job_inputs(job)
         store.mark_submitting(job.id)  # JobStateError if another run got here first
         emit(Stage.UPLOADING, bytes_done=0)
         try:
-            sub = client.submit(inputs, cancel=cancel,
-                                on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d,
-                                                            bytes_total=t))
+            sub = client.submit(
+                inputs,
+                cancel=cancel,
+                on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d, bytes_total=t),
+            )
         except RefinerError as err:
             if isinstance(err, SubmissionOutcomeUnknown):
                 state = JobState.OUTCOME_UNKNOWN
@@ -147,8 +162,9 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
             raise
         except BaseException:
             # A bug or an interrupt while the upload may be under way: we cannot tell.
-            store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN,
-                                SubmissionOutcomeUnknown().to_dict())
+            store.mark_finished(
+                job.id, JobState.OUTCOME_UNKNOWN, SubmissionOutcomeUnknown().to_dict()
+            )
             raise
         # Logged first: if the store write below fails, the log still holds the task id.
         log.info("job %d submitted as task %s", job.id, sub.task_id)
@@ -158,8 +174,8 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
             raise RefinerError(
                 f"Task {sub.task_id} was created but could not be recorded ({exc!r}). "
                 f"Resume it with: refiner-cli resume {sub.task_id}",
-                ErrorInfo(task_id=sub.task_id, request_id=sub.request_id,
-                          log_id=sub.log_id)) from exc
+                ErrorInfo(task_id=sub.task_id, request_id=sub.request_id, log_id=sub.log_id),
+            ) from exc
         emit(Stage.QUEUED, task_id=sub.task_id)
         if on_submitted is not None:
             on_submitted(sub)
@@ -168,9 +184,14 @@ def run_job(store: JobStore, client: RefinerClient, job: Job, *,
     return _finish(store, client, job, cancel, emit, on_result)
 
 
-def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToken | None,
-            emit: Callable[..., None],
-            on_result: Callable[[TaskStatus], None] | None = None) -> Job:
+def _finish(
+    store: JobStore,
+    client: RefinerClient,
+    job: Job,
+    cancel: CancelToken | None,
+    emit: Callable[..., None],
+    on_result: Callable[[TaskStatus], None] | None = None,
+) -> Job:
     task_id = job.task_id
     assert task_id is not None
     # A previous run may have stored the file and died before committing SUCCEEDED: the
@@ -182,9 +203,12 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
         emit(Stage.DONE, task_id=task_id)
         return done
     try:
+
         def on_status(st: TaskStatus) -> None:
-            emit(Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
-                 task_id=task_id)
+            emit(
+                Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
+                task_id=task_id,
+            )
 
         final = client.wait(task_id, cancel=cancel, on_status=on_status)
         assert final.image_url is not None
@@ -192,9 +216,15 @@ def _finish(store: JobStore, client: RefinerClient, job: Job, cancel: CancelToke
             on_result(final)
         emit(Stage.DOWNLOADING, task_id=task_id)
         dest = store.result_path_for(job.id, suffix_from_url(final.image_url))
-        client.download(final.image_url, dest, cancel=cancel, task_id=task_id,
-                        on_progress=lambda d, t: emit(Stage.DOWNLOADING, task_id=task_id,
-                                                      bytes_done=d, bytes_total=t))
+        client.download(
+            final.image_url,
+            dest,
+            cancel=cancel,
+            task_id=task_id,
+            on_progress=lambda d, t: emit(
+                Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
+            ),
+        )
     except RefinerError as err:
         err.task_id = err.task_id or task_id
         young = time.time() - (job.submitted_at or job.created_at) < RESULT_TTL
@@ -224,32 +254,53 @@ def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Jo
     born = job.submitted_at or job.created_at
     if now - born > RESULT_TTL:
         if job.state is JobState.PENDING:
-            message = ("Older than 24 hours and never sent (nothing was billed). "
-                       "Re-run the job to refine these images.")
+            message = (
+                "Older than 24 hours and never sent (nothing was billed). "
+                "Re-run the job to refine these images."
+            )
         else:
-            message = ("Older than 24 hours before its result was stored: the service no "
-                       "longer keeps it. Re-run the job to refine these images again.")
-        return store.mark_finished(job.id, JobState.EXPIRED, expected=(job.state,), error={
-            "type": "Expired", "message": message, "task_id": job.task_id})
+            message = (
+                "Older than 24 hours before its result was stored: the service no "
+                "longer keeps it. Re-run the job to refine these images again."
+            )
+        return store.mark_finished(
+            job.id,
+            JobState.EXPIRED,
+            expected=(job.state,),
+            error={"type": "Expired", "message": message, "task_id": job.task_id},
+        )
     if job.state is JobState.SUBMITTING:
         err = SubmissionOutcomeUnknown(
             "The app stopped while uploading this job, so we cannot tell whether the service "
             "took it. It was NOT sent again (that could bill twice). Check your AILabTools "
-            "usage, then re-run if needed.", ErrorInfo())
-        return store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN, err.to_dict(),
-                                   expected=(job.state,))
+            "usage, then re-run if needed.",
+            ErrorInfo(),
+        )
+        return store.mark_finished(
+            job.id, JobState.OUTCOME_UNKNOWN, err.to_dict(), expected=(job.state,)
+        )
     if job.state is JobState.PENDING:
-        return store.mark_finished(job.id, JobState.CANCELLED, expected=(job.state,), error={
-            "type": "Cancelled",
-            "message": "The app stopped before the upload started: nothing was sent. "
-                       "Re-run the job to submit it."})
+        return store.mark_finished(
+            job.id,
+            JobState.CANCELLED,
+            expected=(job.state,),
+            error={
+                "type": "Cancelled",
+                "message": "The app stopped before the upload started: nothing was sent. "
+                "Re-run the job to submit it.",
+            },
+        )
     return None
 
 
-def recover(store: JobStore, client_factory: Callable[[], RefinerClient], *,
-            cancel: CancelToken | None = None,
-            on_job: Callable[[Job, RefinerError | None], None] | None = None,
-            now: float | None = None) -> list[Job]:
+def recover(
+    store: JobStore,
+    client_factory: Callable[[], RefinerClient],
+    *,
+    cancel: CancelToken | None = None,
+    on_job: Callable[[Job, RefinerError | None], None] | None = None,
+    now: float | None = None,
+) -> list[Job]:
     """Finish every unfinished job: resume the young SUBMITTED ones, settle the rest.
 
     Never submits anything: SUBMITTED jobs are polled and downloaded, SUBMITTING ones
@@ -293,8 +344,10 @@ def recover(store: JobStore, client_factory: Callable[[], RefinerClient], *,
                 error = err
             except Exception as exc:  # one broken job must not stop the others
                 log.exception("recovering job %d failed", job.id)
-                error = RefinerError(f"Could not resume this job: {type(exc).__name__}: {exc}",
-                                     ErrorInfo(task_id=job.task_id))
+                error = RefinerError(
+                    f"Could not resume this job: {type(exc).__name__}: {exc}",
+                    ErrorInfo(task_id=job.task_id),
+                )
                 store.note_error(job.id, error.to_dict())
             current = store.get(job.id)
             out.append(current)

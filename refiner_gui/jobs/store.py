@@ -145,8 +145,9 @@ class JobStore:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             self._enable_wal(conn)
             # NORMAL is durable against a killed process in WAL mode (only power loss can
@@ -204,7 +205,8 @@ class JobStore:
                     raise StoreError(
                         f"The job history at {self.path} was written by a newer version of "
                         f"the app (schema {version}; this app knows up to {SCHEMA_VERSION}). "
-                        "Update the app to open it; the file was left untouched.")
+                        "Update the app to open it; the file was left untouched."
+                    )
                 for step in range(version, SCHEMA_VERSION):
                     for statement in MIGRATIONS[step].split(";"):
                         if statement.strip():
@@ -287,8 +289,9 @@ class JobStore:
 
     # -- writing --------------------------------------------------------------------------
 
-    def create_job(self, files: dict[str, Path], gender: str, *,
-                   parent_id: int | None = None) -> Job:
+    def create_job(
+        self, files: dict[str, Path], gender: str, *, parent_id: int | None = None
+    ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet."""
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
         now = time.time()
@@ -299,12 +302,14 @@ class JobStore:
                 self._copy_in(Path(files[slot]), s.path)
             cur = c.execute(
                 "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id) "
-                "VALUES (?, ?, ?, ?, ?)", (JobState.PENDING.value, gender, now, now, parent_id))
+                "VALUES (?, ?, ?, ?, ?)",
+                (JobState.PENDING.value, gender, now, now, parent_id),
+            )
             job_id = int(cur.lastrowid or 0)
             c.executemany(
                 "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
-                [(job_id, slot, self._rel(s.path), s.sha256, s.name)
-                 for slot, s in stored.items()])
+                [(job_id, slot, self._rel(s.path), s.sha256, s.name) for slot, s in stored.items()],
+            )
         return self.get(job_id)
 
     def create_resumed(self, task_id: str, gender: str = "") -> Job:
@@ -314,7 +319,8 @@ class JobStore:
             cur = c.execute(
                 "INSERT INTO jobs (state, gender, created_at, updated_at, task_id, "
                 "submitted_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (JobState.SUBMITTED.value, gender, now, now, task_id, now))
+                (JobState.SUBMITTED.value, gender, now, now, task_id, now),
+            )
             job_id = int(cur.lastrowid or 0)
         return self.get(job_id)
 
@@ -333,8 +339,10 @@ class JobStore:
         cols = ", ".join(f"{k} = ?" for k in fields)
         marks = ",".join("?" * len(states))
         with self._write() as c:
-            cur = c.execute(f"UPDATE jobs SET {cols} WHERE id = ? AND state IN ({marks})",
-                            (*fields.values(), job_id, *states))
+            cur = c.execute(
+                f"UPDATE jobs SET {cols} WHERE id = ? AND state IN ({marks})",
+                (*fields.values(), job_id, *states),
+            )
             if cur.rowcount == 1:
                 return True
             if c.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
@@ -348,26 +356,35 @@ class JobStore:
         the same job, exactly one gets it; the other gets :class:`JobStateError` and must
         not upload (that would bill twice).
         """
-        if not self._update_if(job_id, (JobState.PENDING.value,),
-                               state=JobState.SUBMITTING.value, error=None):
+        if not self._update_if(
+            job_id, (JobState.PENDING.value,), state=JobState.SUBMITTING.value, error=None
+        ):
             current = self.get(job_id)
-            raise JobStateError(f"Job {job_id} is {current.state.value}, not pending: it is "
-                                "not uploaded (again).")
+            raise JobStateError(
+                f"Job {job_id} is {current.state.value}, not pending: it is not uploaded (again)."
+            )
         return self.get(job_id)
 
-    def mark_submitted(self, job_id: int, task_id: str, request_id: str | None = None,
-                       log_id: str | None = None) -> Job:
+    def mark_submitted(
+        self, job_id: int, task_id: str, request_id: str | None = None, log_id: str | None = None
+    ) -> Job:
         """Committed before the first poll: from here on the task can always be resumed.
 
         The task id is stored whatever the job's state (unless it already SUCCEEDED): if
         another process settled the upload as OUTCOME_UNKNOWN meanwhile, the id we now
         hold is the better truth, and losing it would lose a billed task.
         """
-        if not self._update_if(job_id, [s.value for s in JobState
-                                        if s is not JobState.SUCCEEDED],
-                               state=JobState.SUBMITTED.value, task_id=task_id,
-                               request_id=request_id, log_id=log_id, submitted_at=time.time(),
-                               error=None, finished_at=None):
+        if not self._update_if(
+            job_id,
+            [s.value for s in JobState if s is not JobState.SUCCEEDED],
+            state=JobState.SUBMITTED.value,
+            task_id=task_id,
+            request_id=request_id,
+            log_id=log_id,
+            submitted_at=time.time(),
+            error=None,
+            finished_at=None,
+        ):
             log.warning("job %d already succeeded; task id %s not recorded", job_id, task_id)
         return self.get(job_id)
 
@@ -379,19 +396,33 @@ class JobStore:
         self._update_if(job_id, _UNFINISHED, error=json.dumps(error))
         return self.get(job_id)
 
-    def mark_succeeded(self, job_id: int, result_path: Path, request_id: str | None = None,
-                       log_id: str | None = None) -> Job:
-        fields: dict[str, Any] = {"state": JobState.SUCCEEDED.value,
-                                  "result_path": self._rel(result_path),
-                                  "finished_at": time.time(), "error": None}
+    def mark_succeeded(
+        self,
+        job_id: int,
+        result_path: Path,
+        request_id: str | None = None,
+        log_id: str | None = None,
+    ) -> Job:
+        fields: dict[str, Any] = {
+            "state": JobState.SUCCEEDED.value,
+            "result_path": self._rel(result_path),
+            "finished_at": time.time(),
+            "error": None,
+        }
         if request_id:
             fields["request_id"] = request_id
         if log_id:
             fields["log_id"] = log_id
         return self._update(job_id, **fields)
 
-    def mark_finished(self, job_id: int, state: JobState, error: dict[str, Any], *,
-                      expected: Sequence[JobState] | None = None) -> Job:
+    def mark_finished(
+        self,
+        job_id: int,
+        state: JobState,
+        error: dict[str, Any],
+        *,
+        expected: Sequence[JobState] | None = None,
+    ) -> Job:
         """End a job without a result: FAILED, OUTCOME_UNKNOWN, EXPIRED or CANCELLED.
 
         Only an unfinished job changes: a job another thread or process already finished
@@ -401,18 +432,25 @@ class JobStore:
         """
         if not state.finished or state is JobState.SUCCEEDED:
             raise ValueError(f"mark_finished cannot set {state.value}")
-        fields: dict[str, Any] = {"state": state.value, "error": json.dumps(error),
-                                  "finished_at": time.time()}
+        fields: dict[str, Any] = {
+            "state": state.value,
+            "error": json.dumps(error),
+            "finished_at": time.time(),
+        }
         for key in ("request_id", "log_id"):
             if error.get(key):
                 fields[key] = error[key]
-        states = _UNFINISHED if expected is None else tuple(
-            st.value for st in expected if st.value in _UNFINISHED)
+        states = (
+            _UNFINISHED
+            if expected is None
+            else tuple(st.value for st in expected if st.value in _UNFINISHED)
+        )
         self._update_if(job_id, states, **fields)
         return self.get(job_id)
 
-    def set_review(self, job_id: int, verdict: str | None, tags: Iterable[str] = (),
-                   note: str = "") -> Job:
+    def set_review(
+        self, job_id: int, verdict: str | None, tags: Iterable[str] = (), note: str = ""
+    ) -> Job:
         """Set the review (replacing the previous one).
 
         Raises ValueError for a verdict not in :data:`VERDICTS` (or None), a tag not in
@@ -428,8 +466,13 @@ class JobStore:
             raise ValueError(f"unknown defect tags {unknown}; known: {sorted(DEFECT_TAGS)}")
         if not isinstance(note, str):
             raise ValueError("note must be a string")
-        return self._update(job_id, verdict=verdict, tags=json.dumps(sorted(tag_set)),
-                            note=note, reviewed_at=time.time() if verdict else None)
+        return self._update(
+            job_id,
+            verdict=verdict,
+            tags=json.dumps(sorted(tag_set)),
+            note=note,
+            reviewed_at=time.time() if verdict else None,
+        )
 
     def delete(self, job_id: int, *, delete_files: bool = True) -> None:
         """Remove a job; its result file too, and stored inputs no other job uses.
@@ -443,11 +486,14 @@ class JobStore:
             # its task id. It must finish, expire or be settled first.
             raise JobStateError(
                 f"Job {job_id} is {job.state.label.lower()}: its task may still finish at the "
-                "service, so it cannot be deleted yet.")
+                "service, so it cannot be deleted yet."
+            )
         with self._write() as c:
             # Re-checked under the write lock: a worker may have just started its upload.
-            cur = c.execute("DELETE FROM jobs WHERE id = ? AND state NOT IN (?, ?)",
-                            (job_id, JobState.SUBMITTING.value, JobState.SUBMITTED.value))
+            cur = c.execute(
+                "DELETE FROM jobs WHERE id = ? AND state NOT IN (?, ?)",
+                (job_id, JobState.SUBMITTING.value, JobState.SUBMITTED.value),
+            )
             if cur.rowcount != 1:
                 raise JobStateError(f"Job {job_id} started uploading; it cannot be deleted now.")
             if not delete_files:
@@ -458,8 +504,9 @@ class JobStore:
             for item in job.inputs.values():
                 # By stored path, not by hash: the same content can sit under two names
                 # (.jpg and .jpeg copies), and each file is unused on its own terms.
-                still_used = c.execute("SELECT 1 FROM job_inputs WHERE path = ? LIMIT 1",
-                                       (self._rel(item.path),)).fetchone()
+                still_used = c.execute(
+                    "SELECT 1 FROM job_inputs WHERE path = ? LIMIT 1", (self._rel(item.path),)
+                ).fetchone()
                 if not still_used:
                     item.path.unlink(missing_ok=True)
 
@@ -479,18 +526,31 @@ class JobStore:
         except ValueError:
             state = JobState.FAILED
         return Job(
-            id=row["id"], state=state, gender=row["gender"], inputs=inputs,
-            created_at=row["created_at"], updated_at=row["updated_at"], task_id=row["task_id"],
-            request_id=row["request_id"], log_id=row["log_id"],
-            submitted_at=row["submitted_at"], finished_at=row["finished_at"], error=error,
-            result_path=self._abs(row["result_path"]), verdict=row["verdict"], tags=tags,
-            note=row["note"] or "", reviewed_at=row["reviewed_at"], parent_id=row["parent_id"])
+            id=row["id"],
+            state=state,
+            gender=row["gender"],
+            inputs=inputs,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            task_id=row["task_id"],
+            request_id=row["request_id"],
+            log_id=row["log_id"],
+            submitted_at=row["submitted_at"],
+            finished_at=row["finished_at"],
+            error=error,
+            result_path=self._abs(row["result_path"]),
+            verdict=row["verdict"],
+            tags=tags,
+            note=row["note"] or "",
+            reviewed_at=row["reviewed_at"],
+            parent_id=row["parent_id"],
+        )
 
     def _inputs_for(self, ids: Sequence[int]) -> dict[int, dict[str, StoredInput]]:
         out: dict[int, dict[str, StoredInput]] = {i: {} for i in ids}
         conn = self._conn()
         for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
-            chunk = list(ids[start:start + 500])
+            chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for r in conn.execute(f"SELECT * FROM job_inputs WHERE job_id IN ({marks})", chunk):
                 path = self._abs(r["path"])
@@ -511,7 +571,7 @@ class JobStore:
         rows: dict[int, sqlite3.Row] = {}
         conn = self._conn()
         for start in range(0, len(ids), 500):
-            chunk = list(ids[start:start + 500])
+            chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for r in conn.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk):
                 rows[r["id"]] = r
@@ -519,9 +579,11 @@ class JobStore:
         return [self._job(rows[i], inputs[i]) for i in ids if i in rows]
 
     def find_by_task(self, task_id: str) -> Job | None:
-        row = self._conn().execute(
-            "SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,))
+            .fetchone()
+        )
         return self.get(row["id"]) if row else None
 
     def _where(self, f: JobFilter | None) -> tuple[str, list[Any]]:
@@ -550,12 +612,14 @@ class JobStore:
                 " OR gender LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
                 " OR tags LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?"
                 " OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
-                " i.job_id = jobs.id AND i.name LIKE ? ESCAPE '\\'))")
+                " i.job_id = jobs.id AND i.name LIKE ? ESCAPE '\\'))"
+            )
             args += [like, like, like, like, like, text, like]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-    def list_ids(self, f: JobFilter | None = None, *, sort: str = "created_at",
-                 descending: bool = True) -> list[int]:
+    def list_ids(
+        self, f: JobFilter | None = None, *, sort: str = "created_at", descending: bool = True
+    ) -> list[int]:
         """Ids of the jobs that match, sorted; cheap enough for tens of thousands."""
         if sort not in _SORT_COLUMNS:
             raise ValueError(f"cannot sort by {sort!r}")
@@ -564,8 +628,14 @@ class JobStore:
         sql = f"SELECT id FROM jobs{where} ORDER BY {sort} {order}, id {order}"
         return [r[0] for r in self._conn().execute(sql, args)]
 
-    def list_jobs(self, f: JobFilter | None = None, *, sort: str = "created_at",
-                  descending: bool = True, limit: int | None = None) -> list[Job]:
+    def list_jobs(
+        self,
+        f: JobFilter | None = None,
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        limit: int | None = None,
+    ) -> list[Job]:
         ids = self.list_ids(f, sort=sort, descending=descending)
         return self.get_many(ids[:limit] if limit is not None else ids)
 
@@ -575,5 +645,7 @@ class JobStore:
 
     def unfinished(self) -> list[Job]:
         """Jobs that a crash or a quit left in PENDING, SUBMITTING or SUBMITTED."""
-        return self.list_jobs(JobFilter(states=(JobState.PENDING, JobState.SUBMITTING,
-                                                JobState.SUBMITTED)), descending=False)
+        return self.list_jobs(
+            JobFilter(states=(JobState.PENDING, JobState.SUBMITTING, JobState.SUBMITTED)),
+            descending=False,
+        )

@@ -78,8 +78,14 @@ class ThumbnailCache(Generic[T]):
     "No file"))`` without touching the disk. Use as a context manager to shut the pool down.
     """
 
-    def __init__(self, box: int, render: Callable[[Thumb], T], *,
-                 max_entries: int = DEFAULT_CACHE_ENTRIES, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        box: int,
+        render: Callable[[Thumb], T],
+        *,
+        max_entries: int = DEFAULT_CACHE_ENTRIES,
+        workers: int | None = None,
+    ) -> None:
         if box < 16:
             raise ValueError("thumbnail box must be at least 16 px")
         self.box = box

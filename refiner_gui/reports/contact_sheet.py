@@ -102,8 +102,10 @@ def pdf_layout(cell_px: int = 220, page: tuple[int, int] = A4_150DPI) -> SheetLa
     while cell > 40:
         layout = SheetLayout(cell)
         side = max(layout.margin, PDF_MIN_MARGIN)
-        if layout.width - 2 * layout.margin + 2 * side <= page[0] \
-                and layout.looks_per_page(page) >= 1:
+        if (
+            layout.width - 2 * layout.margin + 2 * side <= page[0]
+            and layout.looks_per_page(page) >= 1
+        ):
             return layout
         cell -= 4
     return SheetLayout(40)
@@ -120,8 +122,12 @@ def pdf_page_count(looks: int, cell_px: int = 220) -> int:
 MAX_PNG_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
-def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont |
-              ImageFont.ImageFont, width: int) -> str:
+def _fit_text(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    width: int,
+) -> str:
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
@@ -129,8 +135,16 @@ def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont
     return text + "…"
 
 
-def _draw_cell(canvas: Image.Image, draw: ImageDraw.ImageDraw, x: int, y: int,
-               layout: SheetLayout, label: str, thumb: Thumb | None, problem: str) -> None:
+def _draw_cell(
+    canvas: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    x: int,
+    y: int,
+    layout: SheetLayout,
+    label: str,
+    thumb: Thumb | None,
+    problem: str,
+) -> None:
     """One box at (x, y): the picture centred with its aspect kept, or ``problem`` text;
     ``thumb=None`` with no problem draws a blank cell (no bottom garment)."""
     c = layout.cell
@@ -145,12 +159,24 @@ def _draw_cell(canvas: Image.Image, draw: ImageDraw.ImageDraw, x: int, y: int,
         text = _fit_text(draw, problem, font, c - 8)
         draw.text((x + c / 2, y + c / 2), text, fill=_MUTED, font=font, anchor="mm")
     font = _font(layout.label_font)
-    draw.text((x + c / 2, y + c + layout.label_height / 2), label,
-              fill=_MUTED if blank else _INK, font=font, anchor="mm")
+    draw.text(
+        (x + c / 2, y + c + layout.label_height / 2),
+        label,
+        fill=_MUTED if blank else _INK,
+        font=font,
+        anchor="mm",
+    )
 
 
-def _draw_look(canvas: Image.Image, draw: ImageDraw.ImageDraw, y: int, job: Job,
-               layout: SheetLayout, cache: ThumbnailCache[Thumb], dx: int = 0) -> None:
+def _draw_look(
+    canvas: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    y: int,
+    job: Job,
+    layout: SheetLayout,
+    cache: ThumbnailCache[Thumb],
+    dx: int = 0,
+) -> None:
     """The row of ``job`` with its top edge at ``y``, shifted right by ``dx``."""
     m, c, g = layout.margin + dx, layout.cell, layout.gap
     right = dx + layout.width - layout.margin
@@ -161,8 +187,7 @@ def _draw_look(canvas: Image.Image, draw: ImageDraw.ImageDraw, y: int, job: Job,
     draw.text((m, cy), head, fill=_INK, font=font, anchor="lm")
     x = m + draw.textlength(head, font=font)
     verdict = verdict_text(job)
-    draw.text((x, cy), verdict, fill=_VERDICT_COLOURS.get(verdict, _MUTED), font=font,
-              anchor="lm")
+    draw.text((x, cy), verdict, fill=_VERDICT_COLOURS.get(verdict, _MUTED), font=font, anchor="lm")
     x += draw.textlength(verdict, font=font)
     extra = ", ".join(tag_label(t) for t in job.tags)
     if not job.state.finished or job.result_path is None:
@@ -191,8 +216,9 @@ def _draw_look(canvas: Image.Image, draw: ImageDraw.ImageDraw, y: int, job: Job,
     draw.line((m, rule_y, right, rule_y), fill=_RULE, width=1)
 
 
-def _draw_title(draw: ImageDraw.ImageDraw, layout: SheetLayout, text: str, *, x: int,
-                y: int) -> None:
+def _draw_title(
+    draw: ImageDraw.ImageDraw, layout: SheetLayout, text: str, *, x: int, y: int
+) -> None:
     """The sheet or page heading, its box's top-left corner at (x, y)."""
     font = _font(round(layout.caption_font * 1.25))
     draw.text((x, y + layout.title_height / 2 - 4), text, fill=_INK, font=font, anchor="lm")
@@ -211,8 +237,9 @@ class _Pages(Image.Image):
     ``tell``), as multi-frame TIFF or GIF files do.
     """
 
-    def __init__(self, size: tuple[int, int], count: int,
-                 draw_page: Callable[[Image.Image, int], None]) -> None:
+    def __init__(
+        self, size: tuple[int, int], count: int, draw_page: Callable[[Image.Image, int], None]
+    ) -> None:
         super().__init__()
         blank = Image.new("RGB", size, "white")
         # A subclass cannot be made by Image.new; take over its pixel store instead (these
@@ -263,17 +290,24 @@ def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220)
         layout = SheetLayout(cell_px)
         w, h = layout.png_size(len(jobs))
         if w * h > MAX_PNG_PIXELS:
-            raise ValueError(f"{len(jobs)} looks make a {w}×{h} PNG, too large for one "
-                             "image: export a PDF instead")
+            raise ValueError(
+                f"{len(jobs)} looks make a {w}×{h} PNG, too large for one "
+                "image: export a PDF instead"
+            )
         with atomic_path(dest) as tmp, ThumbnailCache(layout.cell, lambda t: t) as cache:
             sheet = Image.new("RGB", (w, h), "white")
             draw = ImageDraw.Draw(sheet)
             n = len(jobs)
-            _draw_title(draw, layout, f"{TITLE} · {n} {'look' if n == 1 else 'looks'} · "
-                                      f"{generated}", x=layout.margin, y=layout.margin)
+            _draw_title(
+                draw,
+                layout,
+                f"{TITLE} · {n} {'look' if n == 1 else 'looks'} · {generated}",
+                x=layout.margin,
+                y=layout.margin,
+            )
             y = layout.margin + layout.title_height
             for start in range(0, len(jobs), 64):
-                batch = jobs[start:start + 64]
+                batch = jobs[start : start + 64]
                 cache.prefetch(_paths(batch))
                 for job in batch:
                     _draw_look(sheet, draw, y, job, layout, cache)
@@ -290,11 +324,16 @@ def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220)
     with atomic_path(dest) as tmp, ThumbnailCache(layout.cell, lambda t: t) as cache:
 
         def draw_page(page: Image.Image, k: int) -> None:
-            batch = jobs[k * per_page:(k + 1) * per_page]
+            batch = jobs[k * per_page : (k + 1) * per_page]
             cache.prefetch(_paths(batch))
             draw = ImageDraw.Draw(page)
-            _draw_title(draw, layout, f"{TITLE} · page {k + 1} of {pages} · {generated}",
-                        x=dx + layout.margin, y=top)
+            _draw_title(
+                draw,
+                layout,
+                f"{TITLE} · page {k + 1} of {pages} · {generated}",
+                x=dx + layout.margin,
+                y=top,
+            )
             y = top + layout.title_height
             for job in batch:
                 _draw_look(page, draw, y, job, layout, cache, dx)
@@ -302,6 +341,13 @@ def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220)
 
         doc = _Pages(A4_150DPI, pages, draw_page)
         # Pillow writes RGB pages as JPEG (DCTDecode); 88 keeps caption text crisp.
-        doc.save(tmp, format="PDF", save_all=True, resolution=PDF_DPI, quality=88,
-                 title=TITLE, creator="refiner-gui")
+        doc.save(
+            tmp,
+            format="PDF",
+            save_all=True,
+            resolution=PDF_DPI,
+            quality=88,
+            title=TITLE,
+            creator="refiner-gui",
+        )
     return dest

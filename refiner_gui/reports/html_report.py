@@ -120,8 +120,9 @@ code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
 
 def _thumb_html(img: _Img, label: str, *, thumb_px: int, missing_text: str = "") -> str:
     if img.uri:
-        return (f'<img src="{img.uri}" alt="{escape(label)}" width="{img.width}" '
-                f'height="{img.height}">')
+        return (
+            f'<img src="{img.uri}" alt="{escape(label)}" width="{img.width}" height="{img.height}">'
+        )
     return _placeholder(missing_text or img.problem or "No image", thumb_px)
 
 
@@ -158,13 +159,23 @@ def _card(job: Job, cache: ThumbnailCache[_Img], thumb_px: int) -> str:
         img = cache.get(item.path)
         figures.append(_figure(label, _thumb_html(img, label, thumb_px=thumb_px), item.name))
     res = cache.get(job.result_path)
-    figures.append(_figure("Refined", _thumb_html(
-        res, "Refined", thumb_px=thumb_px,
-        missing_text="" if res.uri else _refined_problem(job, res)), cls="refined"))
+    figures.append(
+        _figure(
+            "Refined",
+            _thumb_html(
+                res,
+                "Refined",
+                thumb_px=thumb_px,
+                missing_text="" if res.uri else _refined_problem(job, res),
+            ),
+            cls="refined",
+        )
+    )
 
     facts: list[str] = []
-    tags = "".join(f'<span class="tag" data-tag="{escape(t)}">{escape(tag_label(t))}</span>'
-                   for t in job.tags)
+    tags = "".join(
+        f'<span class="tag" data-tag="{escape(t)}">{escape(tag_label(t))}</span>' for t in job.tags
+    )
     none = '<span class="muted">none</span>'
     facts.append(f'<dt>Tags</dt><dd class="tags">{tags or none}</dd>')
     note = escape(job.note) if job.note else none
@@ -207,11 +218,12 @@ def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
         f'<td>{escape(t["label"])}</td><td class="n">{t["count"]}</td>'
         f'<td><span class="bar" style="width:{round(160 * t["count"] / top)}px"></span></td>'
         "</tr>"
-        for t in s["tags"])
+        for t in s["tags"]
+    )
     return (
         f'<header class="summary"><h1>{escape(title)}</h1>'
         f'<p class="meta">Generated {escape(human_utc(generated))} · {s["jobs"]} '
-        f'{"look" if s["jobs"] == 1 else "looks"} · refiner-gui '
+        f"{'look' if s['jobs'] == 1 else 'looks'} · refiner-gui "
         f"{escape(refiner_gui.__version__)}</p>"
         f'<dl class="stats">{stats}</dl>'
         '<table class="tags"><thead><tr><th>Defect tag</th><th>Looks</th><th></th></tr>'
@@ -219,30 +231,39 @@ def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
     )
 
 
-def _write(fh: IO[str], jobs: Sequence[Job], title: str, thumb_px: int, generated: float,
-           cache: ThumbnailCache[_Img]) -> None:
+def _write(
+    fh: IO[str],
+    jobs: Sequence[Job],
+    title: str,
+    thumb_px: int,
+    generated: float,
+    cache: ThumbnailCache[_Img],
+) -> None:
     fh.write(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         # No network, no local files, no script: only inline styles and data: images.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "img-src data:; style-src 'unsafe-inline'\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
-        f'<body style="--thumb:{thumb_px}px">\n')
+        f'<body style="--thumb:{thumb_px}px">\n'
+    )
     fh.write(_header(jobs, title, generated))
     fh.write("<main>\n")
     for start in range(0, len(jobs), BATCH):
-        batch = jobs[start:start + BATCH]
+        batch = jobs[start : start + BATCH]
         # One parallel pass per batch over the files not cached yet; then cards in order.
-        cache.prefetch(p for j in batch for p in
-                       [*(i.path for i in j.inputs.values()), j.result_path])
+        cache.prefetch(
+            p for j in batch for p in [*(i.path for i in j.inputs.values()), j.result_path]
+        )
         for job in batch:
             fh.write(_card(job, cache, thumb_px))
     fh.write("</main></body></html>\n")
 
 
-def export_html(jobs: Sequence[Job], dest: Path, *, title: str = "Refiner review",
-                thumb_px: int = 240) -> Path:
+def export_html(
+    jobs: Sequence[Job], dest: Path, *, title: str = "Refiner review", thumb_px: int = 240
+) -> Path:
     """Write the review of ``jobs`` (in the given order) as one HTML file; return ``dest``.
 
     Header: ``title``, generation time (UTC), number of looks, pass rate (passes /
@@ -260,8 +281,6 @@ def export_html(jobs: Sequence[Job], dest: Path, *, title: str = "Refiner review
     if not 32 <= thumb_px <= 1024:
         raise ValueError("thumb_px must be between 32 and 1024")
     dest = Path(dest)
-    with ThumbnailCache(thumb_px, _encode) as cache, \
-            atomic_output(dest, encoding="utf-8") as fh:
+    with ThumbnailCache(thumb_px, _encode) as cache, atomic_output(dest, encoding="utf-8") as fh:
         _write(fh, jobs, title, thumb_px, time.time(), cache)
     return dest
-

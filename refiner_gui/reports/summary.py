@@ -22,8 +22,17 @@ INPUT_SLOTS: tuple[tuple[str, str, str], ...] = (
 )
 
 # Only these keys of a stored error are exported: a future field can never leak by accident.
-ERROR_FIELDS = ("type", "http_status", "code", "message", "vendor_message", "request_id",
-                "log_id", "task_id", "slot")
+ERROR_FIELDS = (
+    "type",
+    "http_status",
+    "code",
+    "message",
+    "vendor_message",
+    "request_id",
+    "log_id",
+    "task_id",
+    "slot",
+)
 
 
 def iso_utc(ts: float | None) -> str:

@@ -23,8 +23,19 @@ from refiner_gui.reports.summary import (
 )
 
 CSV_FIELDS: tuple[str, ...] = (
-    "job_id", "created", "state", "gender", "task_id", "request_id", "log_id", "verdict",
-    "tags", "tag_labels", "note", "error_code", "error_message",
+    "job_id",
+    "created",
+    "state",
+    "gender",
+    "task_id",
+    "request_id",
+    "log_id",
+    "verdict",
+    "tags",
+    "tag_labels",
+    "note",
+    "error_code",
+    "error_message",
     *(f"{short}_{part}" for _slot, short, _label in INPUT_SLOTS for part in ("file", "sha256")),
     "result_path",
 )
@@ -88,8 +99,7 @@ def export_csv(jobs: Sequence[Job], dest: Path, *, excel_bom: bool = False) -> P
     """
     dest = Path(dest)
     raw_cells = {"job_id", "created", "state", "verdict"}  # made here, never user text
-    with atomic_output(dest, encoding="utf-8-sig" if excel_bom else "utf-8",
-                       newline="") as fh:
+    with atomic_output(dest, encoding="utf-8-sig" if excel_bom else "utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, lineterminator="\r\n")
         writer.writeheader()
         for job in jobs:

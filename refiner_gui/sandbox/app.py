@@ -85,9 +85,17 @@ class _Task:
 class SandboxApp:
     """State and behaviour of the fake service. See :class:`SandboxServer` for the knobs."""
 
-    def __init__(self, *, latency: float, credits: int, api_keys: set[str] | None,
-                 task_ttl: float, result_ttl: float, shape: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float,
+        credits: int,
+        api_keys: set[str] | None,
+        task_ttl: float,
+        result_ttl: float,
+        shape: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES}")
         self.latency = latency  # read at each submit, so it may be changed while running
@@ -179,14 +187,19 @@ class SandboxApp:
         endpoint = self.endpoint_of(req.method, req.path)
         if endpoint is None:
             # Also the answer for the Pro/Premium try-on endpoints, which the sandbox lacks.
-            return error_response(ApiError("ERROR_AI_NOT_EXISTS",
-                                           f"{req.method} {req.path} does not exist"))
+            return error_response(
+                ApiError("ERROR_AI_NOT_EXISTS", f"{req.method} {req.path} does not exist")
+            )
         fault = self.faults.take(endpoint, ANSWER_KINDS | DELIVERY_KINDS)
         if fault is not None and fault.kind in ANSWER_KINDS:
             logger.debug("fault %s on %s", fault.kind, endpoint)
             return self._fault_answer(fault)
-        handler = {"submit": self._submit, "poll": self._poll,
-                   "credits": self._credits, "download": self._download}[endpoint]
+        handler = {
+            "submit": self._submit,
+            "poll": self._poll,
+            "credits": self._credits,
+            "download": self._download,
+        }[endpoint]
         try:
             response = handler(req)
         except ApiError as err:
@@ -230,22 +243,34 @@ class SandboxApp:
         with self._lock:
             now = self._clock()
             self._settle(now)
-            reserved = sum(COST for t in self._tasks.values()
-                           if not t.charged and not t.revoked and t.fault is None)
+            reserved = sum(
+                COST
+                for t in self._tasks.values()
+                if not t.charged and not t.revoked and t.fault is None
+            )
             if self._balance - reserved < COST:
-                raise ApiError("ERROR_NOT_ENOUGH_CREDITS",
-                               f"A refinement costs {COST} credits; the balance is "
-                               f"{self._balance} ({reserved} reserved by running tasks).")
-            task = _Task(task_id=uuid.uuid4().hex, created=now, latency=self.latency,
-                         submission=submission, token=secrets.token_urlsafe(24),
-                         fault=self.faults.take("submit", TASK_KINDS))
+                raise ApiError(
+                    "ERROR_NOT_ENOUGH_CREDITS",
+                    f"A refinement costs {COST} credits; the balance is "
+                    f"{self._balance} ({reserved} reserved by running tasks).",
+                )
+            task = _Task(
+                task_id=uuid.uuid4().hex,
+                created=now,
+                latency=self.latency,
+                submission=submission,
+                token=secrets.token_urlsafe(24),
+                fault=self.faults.take("submit", TASK_KINDS),
+            )
             self._tasks[task.task_id] = task
             self._by_token[task.token] = task
             self._submissions += 1
-        logger.debug("task %s created (fault: %s)", task.task_id,
-                     task.fault.kind if task.fault else None)
-        return json_response(200, {**success_fields(), "task_type": "async",
-                                   "task_id": task.task_id})
+        logger.debug(
+            "task %s created (fault: %s)", task.task_id, task.fault.kind if task.fault else None
+        )
+        return json_response(
+            200, {**success_fields(), "task_type": "async", "task_id": task.task_id}
+        )
 
     def _poll(self, req: Request) -> Response:
         self._authorize(req)
@@ -308,7 +333,7 @@ class SandboxApp:
 
     def _download(self, req: Request) -> Response:
         # A storage host: no API key expected, and refusals are XML, not vendor JSON.
-        name = req.path[len(RESULTS_PREFIX):]
+        name = req.path[len(RESULTS_PREFIX) :]
         token = name[:-4] if name.endswith(".png") else None
         with self._lock:
             now = self._clock()
@@ -333,8 +358,7 @@ class SandboxApp:
     def _settle(self, now: float) -> None:
         """Charge every task that has succeeded since the last look."""
         for task in self._tasks.values():
-            if (not task.charged and not task.revoked and task.fault is None
-                    and now >= task.done_at):
+            if not task.charged and not task.revoked and task.fault is None and now >= task.done_at:
                 task.charged = True
                 self._balance -= COST
                 self._last_update = int(time.time())
@@ -344,4 +368,3 @@ class SandboxApp:
 
     def _result_url(self, task: _Task) -> str:
         return f"{self.base_url}{RESULTS_PREFIX}{task.token}.png"
-

@@ -61,8 +61,9 @@ def success_fields() -> dict[str, Any]:
     }
 
 
-def error_fields(code: str, message: str | None = None, http_status: int | None = None
-                 ) -> dict[str, Any]:
+def error_fields(
+    code: str, message: str | None = None, http_status: int | None = None
+) -> dict[str, Any]:
     """The public fields of a failed answer, with both the legacy and the new error fields."""
     status = status_of(code, http_status)
     known = lookup(code)
@@ -82,8 +83,9 @@ def error_fields(code: str, message: str | None = None, http_status: int | None 
     }
 
 
-def json_response(status: int, payload: dict[str, Any],
-                  headers: list[tuple[str, str]] | None = None) -> Response:
+def json_response(
+    status: int, payload: dict[str, Any], headers: list[tuple[str, str]] | None = None
+) -> Response:
     body = json.dumps(payload).encode("utf-8")
     return Response(status, body, [("Content-Type", "application/json"), *(headers or [])])
 
@@ -96,20 +98,30 @@ def error_response(err: ApiError) -> Response:
 
 def gateway_page(status: int = 502) -> Response:
     """A proxy's HTML error page: no JSON, no vendor code (transient for the client)."""
-    reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable",
-              504: "Gateway Time-out"}.get(status, "Error")
-    html = (f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-            f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-            "</body>\r\n</html>\r\n")
+    reason = {
+        502: "Bad Gateway",
+        503: "Service Temporarily Unavailable",
+        504: "Gateway Time-out",
+    }.get(status, "Error")
+    html = (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
     return Response(status, html.encode("ascii"), [("Content-Type", "text/html")])
 
 
 def storage_error(status: int = 403) -> Response:
     """A cloud storage host's refusal: 403 AccessDenied (expired link) or 404 NoSuchKey."""
-    code, text = (("NoSuchKey", "The specified key does not exist.") if status == 404
-                  else ("AccessDenied", "Request has expired."))
-    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-           f"<Error>\n  <Code>{code}</Code>\n  <Message>{text}</Message>\n"
-           f"  <RequestId>{uuid.uuid4().hex[:24].upper()}</RequestId>\n"
-           "  <HostId>sandbox-results.invalid</HostId>\n</Error>\n")
+    code, text = (
+        ("NoSuchKey", "The specified key does not exist.")
+        if status == 404
+        else ("AccessDenied", "Request has expired.")
+    )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error>\n  <Code>{code}</Code>\n  <Message>{text}</Message>\n"
+        f"  <RequestId>{uuid.uuid4().hex[:24].upper()}</RequestId>\n"
+        "  <HostId>sandbox-results.invalid</HostId>\n</Error>\n"
+    )
     return Response(status, xml.encode("utf-8"), [("Content-Type", "application/xml")])

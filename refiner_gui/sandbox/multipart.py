@@ -48,7 +48,7 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
         line_end = chunk.find(b"\r\n")
         if line_end < 0 or chunk[:line_end].strip(b" \t"):
             raise MultipartError("malformed boundary line")
-        rest = chunk[line_end + 2:]
+        rest = chunk[line_end + 2 :]
         if rest.startswith(b"\r\n"):  # a part with no headers at all
             head, data = b"", rest[2:]
         else:

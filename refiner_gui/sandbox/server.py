@@ -50,8 +50,12 @@ class _Server(ThreadingHTTPServer):
         # Serve thread. Same as ThreadingMixIn's, but keeps the thread to join it later.
         with self._lock:
             self._count += 1
-            thread = threading.Thread(target=self._run, args=(request, client_address),
-                                      name=f"sandbox-request-{self._count}", daemon=True)
+            thread = threading.Thread(
+                target=self._run,
+                args=(request, client_address),
+                name=f"sandbox-request-{self._count}",
+                daemon=True,
+            )
             self._request_threads.add(thread)
         thread.start()
 
@@ -211,10 +215,18 @@ class SandboxServer:
     properties and :meth:`inject` are also safe from any other thread.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0,
-                 credits: int = 1000, api_keys: set[str] | None = None,
-                 task_ttl: float = 86400.0, result_ttl: float = 86400.0,
-                 shape: str = "old") -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        credits: int = 1000,
+        api_keys: set[str] | None = None,
+        task_ttl: float = 86400.0,
+        result_ttl: float = 86400.0,
+        shape: str = "old",
+    ) -> None:
         """
         Args:
             latency: seconds from submit to a finished task (queued for the first third).
@@ -226,8 +238,14 @@ class SandboxServer:
                 ``"data_image"`` (``data.image``).
         """
         self._address = (host, port)
-        self._app = SandboxApp(latency=latency, credits=credits, api_keys=api_keys,
-                               task_ttl=task_ttl, result_ttl=result_ttl, shape=shape)
+        self._app = SandboxApp(
+            latency=latency,
+            credits=credits,
+            api_keys=api_keys,
+            task_ttl=task_ttl,
+            result_ttl=result_ttl,
+            shape=shape,
+        )
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url = ""
@@ -242,8 +260,12 @@ class SandboxServer:
         self._base_url = f"http://{self._address[0]}:{httpd.server_port}"
         self._app.base_url = self._base_url
         # A short poll interval makes shutdown() (which waits for the loop to notice) prompt.
-        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name="sandbox-serve", daemon=False)
+        thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-serve",
+            daemon=False,
+        )
         self._httpd, self._thread = httpd, thread
         thread.start()
         logger.info("sandbox serving at %s", self._base_url)

@@ -47,8 +47,7 @@ class Submission:
 def check_image(field: str, data: bytes) -> tuple[int, int]:
     """Return the pixel size of an acceptable image, else raise :class:`ApiError`."""
     if len(data) > MAX_FILE_BYTES:
-        raise ApiError("FILE_SIZE_EXCEEDS_LIMIT",
-                       f"{field}: {len(data)} bytes is more than 5 MB")
+        raise ApiError("FILE_SIZE_EXCEEDS_LIMIT", f"{field}: {len(data)} bytes is more than 5 MB")
     plugin = next((cls for magic, _, cls in _SIGNATURES if data.startswith(magic)), None)
     if plugin is None:
         raise ApiError("UNSUPPORTED_FILE_TYPES", f"{field}: the file is not a JPG, PNG or BMP")
@@ -59,16 +58,20 @@ def check_image(field: str, data: bytes) -> tuple[int, int]:
     with image:
         width, height = image.size
         if width <= MIN_SIDE or height <= MIN_SIDE:
-            raise ApiError("ERROR_LOW_RESOLUTION",
-                           f"{field}: {width}x{height} is not larger than 150x150")
+            raise ApiError(
+                "ERROR_LOW_RESOLUTION", f"{field}: {width}x{height} is not larger than 150x150"
+            )
         if width >= MAX_SIDE or height >= MAX_SIDE:
-            raise ApiError("FILE_RESOLUTION_EXCEEDS_LIMITS",
-                           f"{field}: {width}x{height} is not smaller than 4096x4096")
+            raise ApiError(
+                "FILE_RESOLUTION_EXCEEDS_LIMITS",
+                f"{field}: {width}x{height} is not smaller than 4096x4096",
+            )
         try:
             image.load()  # a truncated or corrupt body only shows when the pixels are read
         except Exception as exc:
-            raise ApiError("FILE_DECODING_FAILURE",
-                           f"{field}: the image cannot be decoded") from exc
+            raise ApiError(
+                "FILE_DECODING_FAILURE", f"{field}: the image cannot be decoded"
+            ) from exc
     return width, height
 
 
@@ -87,17 +90,24 @@ def validate_submission(parts: list[Part]) -> Submission:
 
     task_type = values["task_type"].decode("utf-8", "replace").strip()
     if task_type != "async":
-        raise ApiError("UNSUPPORTED_PARAMETER_VALUES",
-                       f"task_type: {task_type!r} is not supported; use 'async'")
+        raise ApiError(
+            "UNSUPPORTED_PARAMETER_VALUES",
+            f"task_type: {task_type!r} is not supported; use 'async'",
+        )
     gender = values["gender"].decode("utf-8", "replace").strip()
     if gender not in GENDERS:
-        raise ApiError("UNSUPPORTED_PARAMETER_VALUES",
-                       f"gender: {gender!r} is not supported; use 'woman' or 'man'")
+        raise ApiError(
+            "UNSUPPORTED_PARAMETER_VALUES",
+            f"gender: {gender!r} is not supported; use 'woman' or 'man'",
+        )
 
     sizes = {name: check_image(name, values[name]) for name in IMAGE_FIELDS if values.get(name)}
     if sizes[COARSE] != sizes[PERSON]:
         # The upstream model's own wording, prefixed with the field to replace.
-        raise ApiError("ERROR_INVALID_PARAMETER",
-                       f"{COARSE}: The size of person image and coarse_image are not the same")
-    return Submission(gender=gender, size=sizes[PERSON], coarse=values[COARSE],
-                      has_bottom=BOTTOM in sizes)
+        raise ApiError(
+            "ERROR_INVALID_PARAMETER",
+            f"{COARSE}: The size of person image and coarse_image are not the same",
+        )
+    return Submission(
+        gender=gender, size=sizes[PERSON], coarse=values[COARSE], has_bottom=BOTTOM in sizes
+    )

@@ -19,8 +19,9 @@ def _font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(8.0, size))
 
 
-def _fit_font(draw: ImageDraw.ImageDraw, text: str, size: float, max_width: float
-              ) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _fit_font(
+    draw: ImageDraw.ImageDraw, text: str, size: float, max_width: float
+) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """The largest font up to ``size`` whose rendering of ``text`` fits ``max_width``."""
     font = _font(size)
     width = draw.textlength(text, font=font)
@@ -29,8 +30,13 @@ def _fit_font(draw: ImageDraw.ImageDraw, text: str, size: float, max_width: floa
     return font
 
 
-def _draw_centered(draw: ImageDraw.ImageDraw, text: str, font, center: tuple[float, float],
-                   fill: tuple[int, int, int, int]) -> None:
+def _draw_centered(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font,
+    center: tuple[float, float],
+    fill: tuple[int, int, int, int],
+) -> None:
     # textbbox, not anchor="mm": anchors are unsupported by the bitmap fallback font.
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x = center[0] - (right - left) / 2 - left

@@ -31,8 +31,13 @@ from refiner_gui.ui.crash_hook import (
     uninstall_exception_hook,
 )
 
-__all__ = ["CrashDialog", "CrashReport", "current_dialog", "install_exception_hook",
-           "uninstall_exception_hook"]
+__all__ = [
+    "CrashDialog",
+    "CrashReport",
+    "current_dialog",
+    "install_exception_hook",
+    "uninstall_exception_hook",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +56,24 @@ class CrashDialog(QDialog):
 
         icon = QLabel(self)
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize)
-        icon.setPixmap(self.style().standardIcon(
-            QStyle.StandardPixmap.SP_MessageBoxCritical).pixmap(size, size))
+        icon.setPixmap(
+            self.style()
+            .standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical)
+            .pixmap(size, size)
+        )
         icon.setAccessibleName("Error icon")
         intro = QLabel(
             "refiner-gui hit an unexpected error. It has been written to the log. If it "
             "keeps happening, copy the report and send it to the developers (it never "
-            "contains your API key).", self)
+            "contains your API key).",
+            self,
+        )
         intro.setWordWrap(True)
         intro.setAccessibleName("Explanation")
         self.message_label = QLabel(report.summary(), self)
         self.message_label.setWordWrap(True)
         self.message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.message_label.font()
         font.setBold(True)
         self.message_label.setFont(font)

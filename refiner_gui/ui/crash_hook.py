@@ -49,8 +49,13 @@ class CrashReport(NamedTuple):
     when: str
 
     @classmethod
-    def from_exception(cls, exc_type: type[BaseException], exc: BaseException | None,
-                       tb: TracebackType | None, thread: str | None = None) -> CrashReport:
+    def from_exception(
+        cls,
+        exc_type: type[BaseException],
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        thread: str | None = None,
+    ) -> CrashReport:
         """Format and redact ``exc``. Any thread."""
         from datetime import datetime, timezone
 
@@ -87,7 +92,6 @@ class CrashReport(NamedTuple):
         # Redacted again as a whole: the version and platform lines are not secret, but a
         # secret registered after the crash was formatted must not leak either.
         return redact("\n".join(lines)) + "\n"
-
 
 
 class _CrashRelay(QObject):
@@ -138,8 +142,12 @@ _previous_excepthook: Callable[..., Any] | None = None
 _previous_threading_hook: Callable[[threading.ExceptHookArgs], Any] | None = None
 
 
-def _handle(exc_type: type[BaseException], exc: BaseException | None,
-            tb: TracebackType | None, thread: str | None) -> bool:
+def _handle(
+    exc_type: type[BaseException],
+    exc: BaseException | None,
+    tb: TracebackType | None,
+    thread: str | None,
+) -> bool:
     """Log and relay one exception. Any thread. False when no GUI can show it."""
     report = CrashReport.from_exception(exc_type, exc, tb, thread)
     # The traceback is formatted and redacted here rather than passed as exc_info: the log
@@ -152,8 +160,7 @@ def _handle(exc_type: type[BaseException], exc: BaseException | None,
     return True
 
 
-def _sys_hook(exc_type: type[BaseException], exc: BaseException,
-              tb: TracebackType | None) -> None:
+def _sys_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     if issubclass(exc_type, KeyboardInterrupt) and _previous_excepthook is not None:
         _previous_excepthook(exc_type, exc, tb)  # Ctrl+C in a terminal keeps its meaning
         return
@@ -165,8 +172,10 @@ def _threading_hook(args: threading.ExceptHookArgs) -> None:
     if issubclass(args.exc_type, SystemExit):
         return  # what the default hook does: a thread that exits is not a crash
     name = args.thread.name if args.thread is not None else None
-    if not _handle(args.exc_type, args.exc_value, args.exc_traceback, name) and \
-            _previous_threading_hook is not None:
+    if (
+        not _handle(args.exc_type, args.exc_value, args.exc_traceback, name)
+        and _previous_threading_hook is not None
+    ):
         _previous_threading_hook(args)
 
 

@@ -330,8 +330,8 @@ class DropSlot(QFrame):
         pal.setColor(QPalette.ColorRole.WindowText, status_colour(ERROR, self.palette()))
         self._highlight_label.setPalette(pal)
         self.setAccessibleDescription(
-            message or f"Drop the {self._subject} here, press Enter to choose a file, "
-            "or paste with Ctrl+V."
+            message
+            or f"Drop the {self._subject} here, press Enter to choose a file, or paste with Ctrl+V."
         )
         self.update()
 
@@ -562,7 +562,8 @@ class DropSlot(QFrame):
             pix = QPixmap(src)
         else:
             pix = src.scaled(
-                target, Qt.AspectRatioMode.KeepAspectRatio,
+                target,
+                Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
         pix.setDevicePixelRatio(dpr)
@@ -582,5 +583,4 @@ class DropSlot(QFrame):
         label.setPalette(pal)
 
 
-__all__ = ["DropSlot", "IMAGE_FILTER", "NONE", "BUSY", "OK", "PROBLEM", "ERROR",
-           "status_colour"]
+__all__ = ["DropSlot", "IMAGE_FILTER", "NONE", "BUSY", "OK", "PROBLEM", "ERROR", "status_colour"]

@@ -44,8 +44,9 @@ class ErrorPanel(QFrame):
         self._error: RefinerError | None = None
 
         icon = QLabel()
-        icon.setPixmap(self.style().standardIcon(
-            QStyle.StandardPixmap.SP_MessageBoxCritical).pixmap(32, 32))
+        icon.setPixmap(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical).pixmap(32, 32)
+        )
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.title = QLabel()
         self.title.setStyleSheet("font-weight: bold; font-size: 13pt;")
@@ -63,8 +64,10 @@ class ErrorPanel(QFrame):
         self.copy_button.setAccessibleName("Copy error details")
         self.copy_button.clicked.connect(self.copy_details)
         self.resume_button = QPushButton("Resume task")
-        self.resume_button.setToolTip("Keep waiting for this task: it may still finish "
-                                      "(results are kept 24 hours). Nothing is submitted again.")
+        self.resume_button.setToolTip(
+            "Keep waiting for this task: it may still finish "
+            "(results are kept 24 hours). Nothing is submitted again."
+        )
         self.resume_button.setAccessibleName("Resume task")
         self.resume_button.clicked.connect(self._resume)
         self.dismiss_button = QPushButton("Dismiss")
@@ -96,9 +99,13 @@ class ErrorPanel(QFrame):
         self.title.setText(err.title)
         self.message.setText(err.user_message)
         parts = []
-        for label, value in (("Code", err.code), ("HTTP", err.http_status),
-                             ("Task id", err.task_id), ("request_id", err.request_id),
-                             ("log_id", err.log_id)):
+        for label, value in (
+            ("Code", err.code),
+            ("HTTP", err.http_status),
+            ("Task id", err.task_id),
+            ("request_id", err.request_id),
+            ("log_id", err.log_id),
+        ):
             if value not in (None, ""):
                 parts.append(f"{label}: {value}")
         if err.vendor_message and err.vendor_message not in err.user_message:
@@ -107,9 +114,13 @@ class ErrorPanel(QFrame):
         self.details.setVisible(bool(parts))
         # Resume only when waiting again is safe and useful: never after an unknown submit
         # (there is no task id to follow) and never for a task the service says failed.
-        can_resume = bool(err.task_id) and isinstance(
-            err, (TimedOut, NetworkError, ServiceUnavailable, Cancelled, RateLimited)
-        ) and not isinstance(err, SubmissionOutcomeUnknown)
+        can_resume = (
+            bool(err.task_id)
+            and isinstance(
+                err, (TimedOut, NetworkError, ServiceUnavailable, Cancelled, RateLimited)
+            )
+            and not isinstance(err, SubmissionOutcomeUnknown)
+        )
         if resumable is not None:
             can_resume = resumable and bool(err.task_id)
         self.resume_button.setVisible(can_resume)

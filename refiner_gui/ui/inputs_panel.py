@@ -134,6 +134,7 @@ class _CheckResult:
 
 # -- background work: plain functions of plain data, run on pool threads --------------------
 
+
 def _check_one(path: Path, slot: str, person: Path | None) -> ImageReport:
     """Pre-flight of one file; the coarse image is also compared with the person photo."""
     if slot == COARSE and person is not None:
@@ -221,8 +222,9 @@ class InputsPanel(QWidget):
 
         self._gender_label = QLabel("Person in the photo:")
         self._gender_label.setAccessibleName("Gender of the person")
-        self._gender_label.setToolTip("The service needs to know whether the person photo "
-                                      "shows a woman or a man.")
+        self._gender_label.setToolTip(
+            "The service needs to know whether the person photo shows a woman or a man."
+        )
         self._gender_group = QButtonGroup(self)
         self._gender_group.setExclusive(True)
         self._gender_buttons: dict[str, QRadioButton] = {}
@@ -324,10 +326,12 @@ class InputsPanel(QWidget):
         view.set_browse_dir(str(state.original.parent))
         for other in self._slots.values():  # the next file is usually in the same folder
             other.set_browse_dir(str(state.original.parent))
-        self._start(BackgroundTask(
-            self._tag("thumb", slot),
-            functools.partial(load_image, state.original, THUMB_DECODE_SIDE),
-        ))
+        self._start(
+            BackgroundTask(
+                self._tag("thumb", slot),
+                functools.partial(load_image, state.original, THUMB_DECODE_SIDE),
+            )
+        )
         self._start_check(slot)
         if slot == PERSON:
             self._recheck_coarse()
@@ -357,7 +361,7 @@ class InputsPanel(QWidget):
         return None if state.busy in (_CHECK, _FIX) else state.report
 
     def gender(self) -> str | None:
-        """"woman", "man", or None when the user has not chosen (there is no default)."""
+        """ "woman", "man", or None when the user has not chosen (there is no default)."""
         for gender, button in self._gender_buttons.items():
             if button.isChecked():
                 return gender
@@ -433,10 +437,12 @@ class InputsPanel(QWidget):
         state.busy = _DOWNLOAD
         host = urlsplit(url).hostname or "the web"
         self._slots[slot].show_busy_empty(f"Downloading from {host}…")
-        self._start(BackgroundTask(
-            self._tag("download", slot),
-            functools.partial(fetch_url, url, self._work_dir, cancel=self._cancel),
-        ))
+        self._start(
+            BackgroundTask(
+                self._tag("download", slot),
+                functools.partial(fetch_url, url, self._work_dir, cancel=self._cancel),
+            )
+        )
         if slot == PERSON:
             self._recheck_coarse()
         self.changed.emit()
@@ -449,10 +455,12 @@ class InputsPanel(QWidget):
         # Encoding a big PNG takes a while; do it off the GUI thread. QImage is shared
         # copy-on-write and nobody changes this one, so reading it there is safe.
         stem = slot.split("_")[0] + "-pasted"
-        self._start(BackgroundTask(
-            self._tag("save", slot),
-            functools.partial(save_image_png, QImage(image), self._work_dir, stem),
-        ))
+        self._start(
+            BackgroundTask(
+                self._tag("save", slot),
+                functools.partial(save_image_png, QImage(image), self._work_dir, stem),
+            )
+        )
         if slot == PERSON:
             self._recheck_coarse()
         self.changed.emit()
@@ -465,10 +473,12 @@ class InputsPanel(QWidget):
         state.busy = _FIX
         state.error = None
         person = self._state(PERSON).upload_path() if slot == COARSE else None
-        self._start(BackgroundTask(
-            self._tag("fix", slot),
-            functools.partial(_fix_job, slot, state.original, self._work_dir, person),
-        ))
+        self._start(
+            BackgroundTask(
+                self._tag("fix", slot),
+                functools.partial(_fix_job, slot, state.original, self._work_dir, person),
+            )
+        )
         self._render(slot)
         self.changed.emit()
 
@@ -512,10 +522,12 @@ class InputsPanel(QWidget):
                 state.report = report
                 view.set_highlight(None)  # what the service rejected is not what we send now
                 if not state.has_thumbnail:  # e.g. a format Qt cannot preview
-                    self._start(BackgroundTask(
-                        self._tag("thumb", tag.slot),
-                        functools.partial(load_image, state.fixed, THUMB_DECODE_SIDE),
-                    ))
+                    self._start(
+                        BackgroundTask(
+                            self._tag("thumb", tag.slot),
+                            functools.partial(load_image, state.fixed, THUMB_DECODE_SIDE),
+                        )
+                    )
             else:
                 state.error = f"Fix did not help: {_shown_problem(report).message}"
             self._render(tag.slot)
@@ -597,10 +609,12 @@ class InputsPanel(QWidget):
         state.busy = _CHECK
         state.error = None
         person = self._states[PERSON].upload_path() if slot == COARSE else None
-        self._start(BackgroundTask(
-            self._tag("check", slot),
-            functools.partial(_check_job, slot, state.original, state.fixed, person),
-        ))
+        self._start(
+            BackgroundTask(
+                self._tag("check", slot),
+                functools.partial(_check_job, slot, state.original, state.fixed, person),
+            )
+        )
 
     def _recheck_coarse(self) -> None:
         """The person photo changed: the coarse verdict (its size rule) must be redone."""

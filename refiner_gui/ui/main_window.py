@@ -50,14 +50,30 @@ STAGE_TEXT = {
 }
 
 # The compare viewer's modules, in import order (each imports only earlier ones).
-VIEWER_MODULES = tuple(f"refiner_gui.ui.viewer.{name}" for name in (
-    "levels", "image_canvas", "swipe", "flicker", "difference", "heatmap",
-    "difference_worker", "composite", "compare_view"))
+VIEWER_MODULES = tuple(
+    f"refiner_gui.ui.viewer.{name}"
+    for name in (
+        "levels",
+        "image_canvas",
+        "swipe",
+        "flicker",
+        "difference",
+        "heatmap",
+        "difference_worker",
+        "composite",
+        "compare_view",
+    )
+)
 
 BUILD_FALLBACK_MS = 500
 
-MENU_TITLES = (("file", "&File"), ("edit", "&Edit"), ("job", "&Job"), ("view", "&View"),
-               ("help", "&Help"))
+MENU_TITLES = (
+    ("file", "&File"),
+    ("edit", "&Edit"),
+    ("job", "&Job"),
+    ("view", "&View"),
+    ("help", "&Help"),
+)
 
 
 class MainWindow(QMainWindow):
@@ -80,9 +96,16 @@ class MainWindow(QMainWindow):
     building = Signal()  # the content is about to be built (deferred: after the outline)
     ready = Signal()  # the content is built and painted (emitted once)
 
-    def __init__(self, *, client_factory: ClientFactory | None = None, demo: bool = False,
-                 settings: Settings | None = None, store: JobStore | None = None,
-                 recover_on_start: bool = True, deferred: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        client_factory: ClientFactory | None = None,
+        demo: bool = False,
+        settings: Settings | None = None,
+        store: JobStore | None = None,
+        recover_on_start: bool = True,
+        deferred: bool = False,
+    ) -> None:
         super().__init__()
         self.demo = demo
         self._client_factory = client_factory
@@ -116,8 +139,7 @@ class MainWindow(QMainWindow):
         # The menu titles exist from the first frame (the bar keeps its height); their
         # actions are added with the content.
         bar = self.menuBar()
-        self._menus: dict[str, QMenu] = {key: bar.addMenu(title)
-                                         for key, title in MENU_TITLES}
+        self._menus: dict[str, QMenu] = {key: bar.addMenu(title) for key, title in MENU_TITLES}
         # Child timers die with the window, so they can never fire into a deleted one.
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
@@ -165,9 +187,11 @@ class MainWindow(QMainWindow):
             from PySide6.QtWidgets import QMessageBox
 
             QMessageBox.critical(
-                self, "Refiner could not start",
+                self,
+                "Refiner could not start",
                 f"Refiner could not start: {exc}\n\nThe details are in the log file. "
-                "Nothing was sent and no job was changed.")
+                "Nothing was sent and no job was changed.",
+            )
             self.close()
 
     @Slot()
@@ -306,7 +330,8 @@ class MainWindow(QMainWindow):
             "<p>Drop the person photo, the top garment and the coarse try-on result on the "
             "left, choose Woman or Man, then press <b>Refine</b> (Ctrl+Enter).</p>"
             "<p>The refined image appears here beside the coarse one: zoom with the wheel, "
-            "drag to pan, and switch to Swipe, Flicker or Difference to judge it.</p>")
+            "drag to pan, and switch to Swipe, Flicker or Difference to judge it.</p>"
+        )
         self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setMargin(40)
@@ -332,8 +357,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.history, "History")
         self.tabs.setTabToolTip(0, "Coarse vs refined, with the QA review of the shown look")
         self.tabs.setTabToolTip(1, "Every job: open, review, re-run, delete, export")
-        self.review = ReviewController(self.store, self.history, self.review_bar,
-                                       self._display, self)
+        self.review = ReviewController(
+            self.store, self.history, self.review_bar, self._display, self
+        )
         self.review.openFailed.connect(self._on_open_failed)
 
         right = QWidget()
@@ -352,8 +378,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)  # deletes the skeleton, if there was one
 
         self._build_menus()
-        self.statusBar().showMessage("Demo mode: no key, no network, no credits." if demo
-                                     else "Ready.")
+        self.statusBar().showMessage(
+            "Demo mode: no key, no network, no credits." if demo else "Ready."
+        )
         self._tick = QTimer(self)
         self._tick.setInterval(200)
         self._tick.timeout.connect(self._show_elapsed)
@@ -386,14 +413,18 @@ class MainWindow(QMainWindow):
     def _demo_banner(self) -> QLabel:
         from PySide6.QtWidgets import QLabel
 
-        banner = QLabel("DEMO — results come from a local sandbox: the coarse image stamped "
-                        "SANDBOX. It is not the refiner model. No key, no network, no credits.")
+        banner = QLabel(
+            "DEMO — results come from a local sandbox: the coarse image stamped "
+            "SANDBOX. It is not the refiner model. No key, no network, no credits."
+        )
         banner.setObjectName("demoBanner")
         banner.setWordWrap(True)
         banner.setAccessibleName("Demo mode notice")
-        banner.setStyleSheet(f"#demoBanner {{ background: {DEMO_BANNER_COLOUR}; color: #222;"
-                             " padding: 6px;"
-                             " border-radius: 4px; font-weight: bold; }")
+        banner.setStyleSheet(
+            f"#demoBanner {{ background: {DEMO_BANNER_COLOUR}; color: #222;"
+            " padding: 6px;"
+            " border-radius: 4px; font-weight: bold; }"
+        )
         return banner
 
     def _build_result_bar(self) -> QWidget:
@@ -423,8 +454,13 @@ class MainWindow(QMainWindow):
         h.addWidget(self.result_label)
         return bar
 
-    def _action(self, text: str, slot: Callable[[], object], shortcut: QKeySequence | str |
-                None = None, tip: str | None = None) -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | str | None = None,
+        tip: str | None = None,
+    ) -> QAction:
         from PySide6.QtGui import QAction, QKeySequence
 
         act = QAction(text, self)
@@ -442,58 +478,79 @@ class MainWindow(QMainWindow):
         from refiner_gui.ui.viewer import ViewMode
 
         file_menu = self._menus["file"]
-        self.open_action = self._action("&Open images…", self.open_images,
-                                        QKeySequence.StandardKey.Open,
-                                        "Choose images for the empty slots, in order")
-        self.save_action = self._action("&Save refined…", self.save_refined,
-                                        QKeySequence.StandardKey.Save)
-        self.save_cmp_action = self._action("Save &comparison…", self.save_comparison,
-                                            "Ctrl+Shift+S")
-        self.copy_action = self._action("&Copy refined image", self.copy_refined,
-                                        "Ctrl+Shift+C")
+        self.open_action = self._action(
+            "&Open images…",
+            self.open_images,
+            QKeySequence.StandardKey.Open,
+            "Choose images for the empty slots, in order",
+        )
+        self.save_action = self._action(
+            "&Save refined…", self.save_refined, QKeySequence.StandardKey.Save
+        )
+        self.save_cmp_action = self._action(
+            "Save &comparison…", self.save_comparison, "Ctrl+Shift+S"
+        )
+        self.copy_action = self._action("&Copy refined image", self.copy_refined, "Ctrl+Shift+C")
         self.folder_action = self._action("Open output &folder", self.open_output_folder)
         self.export_action = self._action(
-            "&Export review…", self.export_review, "Ctrl+E",
+            "&Export review…",
+            self.export_review,
+            "Ctrl+E",
             "Export the jobs shown in History (with their filter) as HTML, CSV, JSON or a "
-            "contact sheet")
+            "contact sheet",
+        )
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        for a in (self.open_action, None, self.save_action, self.save_cmp_action,
-                  self.copy_action, self.folder_action, None, self.export_action, None,
-                  quit_action):
+        for a in (
+            self.open_action,
+            None,
+            self.save_action,
+            self.save_cmp_action,
+            self.copy_action,
+            self.folder_action,
+            None,
+            self.export_action,
+            None,
+            quit_action,
+        ):
             if a is None:
                 file_menu.addSeparator()
             else:
                 file_menu.addAction(a)
 
         edit_menu = self._menus["edit"]
-        self.settings_action = self._action("&Settings…", self.open_settings,
-                                            QKeySequence.StandardKey.Preferences)
+        self.settings_action = self._action(
+            "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences
+        )
         if self.settings_action.shortcut().isEmpty():
             self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         edit_menu.addAction(self.settings_action)
 
         job_menu = self._menus["job"]
-        self.refine_action = self._action("&Refine", self._refine_or_cancel, "Ctrl+Return",
-                                          "Submit the images to the refiner")
-        self.refine_action.setShortcuts([QKeySequence("Ctrl+Return"),
-                                         QKeySequence("Ctrl+Enter")])
+        self.refine_action = self._action(
+            "&Refine", self._refine_or_cancel, "Ctrl+Return", "Submit the images to the refiner"
+        )
+        self.refine_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.cancel_action = self._action("&Cancel", self.cancel_job, "Esc")
         job_menu.addAction(self.refine_action)
         job_menu.addAction(self.cancel_action)
 
         view_menu = self._menus["view"]
-        for i, (mode, label) in enumerate(((ViewMode.SIDE_BY_SIDE, "Side by side"),
-                                           (ViewMode.SWIPE, "Swipe"),
-                                           (ViewMode.FLICKER, "Flicker (A/B)"),
-                                           (ViewMode.DIFFERENCE, "Difference")), start=1):
+        for i, (mode, label) in enumerate(
+            (
+                (ViewMode.SIDE_BY_SIDE, "Side by side"),
+                (ViewMode.SWIPE, "Swipe"),
+                (ViewMode.FLICKER, "Flicker (A/B)"),
+                (ViewMode.DIFFERENCE, "Difference"),
+            ),
+            start=1,
+        ):
             act = QAction(label, self)
             act.setShortcut(QKeySequence(f"Ctrl+{i}"))
             act.triggered.connect(lambda _=False, m=mode: self.viewer.set_mode(m))
             view_menu.addAction(act)
         view_menu.addSeparator()
         view_menu.addAction(self._action("&Fit", lambda: self.viewer.fit(), "0"))
-        view_menu.addAction(self._action("&Actual size", lambda: self.viewer.actual_size(),
-                                         "1"))
+        view_menu.addAction(self._action("&Actual size", lambda: self.viewer.actual_size(), "1"))
 
         help_menu = self._menus["help"]
         help_menu.addAction(self._action("&Photo rules", self.show_rules, "F1"))
@@ -584,9 +641,12 @@ class MainWindow(QMainWindow):
         if not key:
             raise AuthError("No API key is set. Add your AILabTools key in Settings.")
         try:
-            return RefinerClient(key, self.settings.base_url,
-                                 poll_interval=self.settings.poll_interval,
-                                 timeout=self.settings.timeout)
+            return RefinerClient(
+                key,
+                self.settings.base_url,
+                poll_interval=self.settings.poll_interval,
+                timeout=self.settings.timeout,
+            )
         except ConfigError as exc:
             raise RefinerError(f"{exc} Fix it in Settings.") from None
 
@@ -612,8 +672,9 @@ class MainWindow(QMainWindow):
             return False
         from refiner_gui.workers import JobRequest, JobWorker
 
-        request = JobRequest({s: p for s, p in files.items() if p is not None}, gender,
-                             parent_id=parent_id)
+        request = JobRequest(
+            {s: p for s, p in files.items() if p is not None}, gender, parent_id=parent_id
+        )
         self._launch(JobWorker(self._make_client, self.store, request), "Uploading")
         return True
 
@@ -623,8 +684,7 @@ class MainWindow(QMainWindow):
             return False
         from refiner_gui.workers import JobWorker
 
-        self._launch(JobWorker(self._make_client, self.store, resume_job_id=job_id),
-                     "Resuming")
+        self._launch(JobWorker(self._make_client, self.store, resume_job_id=job_id), "Resuming")
         return True
 
     def _launch(self, worker: JobWorker, stage_text: str) -> None:
@@ -689,8 +749,7 @@ class MainWindow(QMainWindow):
         for job in jobs:
             counts[job.state.label] = counts.get(job.state.label, 0) + 1
         parts = ", ".join(f"{n} {label.lower()}" for label, n in counts.items())
-        self.statusBar().showMessage(f"Unfinished jobs from the last session: {parts}.",
-                                     15_000)
+        self.statusBar().showMessage(f"Unfinished jobs from the last session: {parts}.", 15_000)
 
     @Slot()
     def _on_recovery_done(self) -> None:
@@ -747,8 +806,9 @@ class MainWindow(QMainWindow):
         """Show a finished job in the viewer, with its review. GUI thread."""
         self.review.present(outcome)
 
-    def _display(self, outcome: JobOutcome, left: QImage, right: QImage, left_label: str,
-                 right_label: str) -> None:
+    def _display(
+        self, outcome: JobOutcome, left: QImage, right: QImage, left_label: str, right_label: str
+    ) -> None:
         """Put two images in the viewer (the review controller decides which and how)."""
         self._last = outcome
         self.viewer.set_images(left, right)
@@ -786,13 +846,19 @@ class MainWindow(QMainWindow):
         except KeyError:
             return
         if job.error:
-            self.error_panel.show_error(error_from_dict({**job.error, "task_id": job.task_id}),
-                                        resumable=job.state is JobState.SUBMITTED)
+            self.error_panel.show_error(
+                error_from_dict({**job.error, "task_id": job.task_id}),
+                resumable=job.state is JobState.SUBMITTED,
+            )
         elif job.state is JobState.SUBMITTED and job.task_id:
-            self.error_panel.show_error(TimedOut(
-                f"Job {job.id} is still waiting for task {job.task_id}. Resume it to wait "
-                "for the result (nothing is submitted again).",
-                ErrorInfo(task_id=job.task_id)), resumable=True)
+            self.error_panel.show_error(
+                TimedOut(
+                    f"Job {job.id} is still waiting for task {job.task_id}. Resume it to wait "
+                    "for the result (nothing is submitted again).",
+                    ErrorInfo(task_id=job.task_id),
+                ),
+                resumable=True,
+            )
         self.statusBar().showMessage(message, 8000)
 
     @Slot(int)
@@ -857,9 +923,12 @@ class MainWindow(QMainWindow):
 
         assert self._last is not None
         job = self._last.job
-        stem = render_name(self.settings.filename_pattern, task_id=job.task_id or str(job.id),
-                           when=datetime.fromtimestamp(job.finished_at or job.created_at),
-                           gender=job.gender)
+        stem = render_name(
+            self.settings.filename_pattern,
+            task_id=job.task_id or str(job.id),
+            when=datetime.fromtimestamp(job.finished_at or job.created_at),
+            gender=job.gender,
+        )
         return self.settings.output_path() / f"{stem}{suffix}"
 
     @Slot()
@@ -873,8 +942,9 @@ class MainWindow(QMainWindow):
         default.parent.mkdir(parents=True, exist_ok=True)
         from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-        name, _ = QFileDialog.getSaveFileName(self, "Save refined image", str(default),
-                                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)")
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save refined image", str(default), "PNG image (*.png);;JPEG image (*.jpg *.jpeg)"
+        )
         if not name:
             return None
         dest = Path(name)
@@ -887,8 +957,7 @@ class MainWindow(QMainWindow):
         record = build_record(job)
         try:
             # The dialog already asked before replacing an existing file.
-            save_with_provenance(job.result_path, dest, record,
-                                 overwrite=True)
+            save_with_provenance(job.result_path, dest, record, overwrite=True)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self, "Could not save", f"Could not save {dest.name}: {exc}")
             return None
@@ -903,8 +972,9 @@ class MainWindow(QMainWindow):
         default.parent.mkdir(parents=True, exist_ok=True)
         from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-        name, _ = QFileDialog.getSaveFileName(self, "Save comparison", str(default),
-                                              "PNG image (*.png);;JPEG image (*.jpg)")
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save comparison", str(default), "PNG image (*.png);;JPEG image (*.jpg)"
+        )
         if not name:
             return None
         image: QImage = self.viewer.comparison_image()
@@ -930,22 +1000,30 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QFileDialog, QMessageBox
 
         name, _ = QFileDialog.getSaveFileName(
-            self, f"Export the review of {len(ids)} jobs", str(default),
+            self,
+            f"Export the review of {len(ids)} jobs",
+            str(default),
             "HTML report (*.html);;CSV table (*.csv);;JSON (*.json);;"
-            "Contact sheet PDF (*.pdf);;Contact sheet PNG (*.png)")
+            "Contact sheet PDF (*.pdf);;Contact sheet PNG (*.png)",
+        )
         if not name:
             return
         dest = Path(name)
         from refiner_gui import reports
         from refiner_gui.workers import BackgroundTask, submit_task
 
-        exporters = {".html": reports.export_html, ".csv": reports.export_csv,
-                     ".json": reports.export_json, ".pdf": reports.export_contact_sheet,
-                     ".png": reports.export_contact_sheet}
+        exporters = {
+            ".html": reports.export_html,
+            ".csv": reports.export_csv,
+            ".json": reports.export_json,
+            ".pdf": reports.export_contact_sheet,
+            ".png": reports.export_contact_sheet,
+        }
         export = exporters.get(dest.suffix.lower())
         if export is None:
-            QMessageBox.warning(self, "Export", "Choose a .html, .csv, .json, .pdf or .png "
-                                                "file name.")
+            QMessageBox.warning(
+                self, "Export", "Choose a .html, .csv, .json, .pdf or .png file name."
+            )
             return
         store = self.store
 
@@ -992,8 +1070,11 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QFileDialog
 
         names, _ = QFileDialog.getOpenFileNames(
-            self, "Open images (person, top, coarse, bottom)", "",
-            "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif *.heic);;All files (*)")
+            self,
+            "Open images (person, top, coarse, bottom)",
+            "",
+            "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif *.heic);;All files (*)",
+        )
         empty = [s for s in SLOTS if self.inputs.original_path(s) is None]
         for slot, name in zip(empty, names, strict=False):  # extra files are ignored
             self.inputs.set_file(slot, Path(name))
@@ -1016,10 +1097,12 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_key_stored(self, where: str) -> None:
-        text = {"keyring": "API key saved in the system keyring.",
-                "session": "No system keyring: the API key is kept for this session only "
-                           "and never written to disk.",
-                "cleared": "API key removed."}.get(where, "")
+        text = {
+            "keyring": "API key saved in the system keyring.",
+            "session": "No system keyring: the API key is kept for this session only "
+            "and never written to disk.",
+            "cleared": "API key removed.",
+        }.get(where, "")
         if text:
             self.statusBar().showMessage(text, 10_000)
 
@@ -1028,10 +1111,12 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.information(
-            self, "Photo rules",
+            self,
+            "Photo rules",
             f"<p><b>Person photo.</b> {POSE_RULES}</p><p><b>Every image.</b> {IMAGE_RULES}</p>"
             "<p>The coarse result is the image the try-on service produced from this person "
-            "photo and garments; send the same files you sent to the try-on call.</p>")
+            "photo and garments; send the same files you sent to the try-on call.</p>",
+        )
 
     @Slot()
     def show_about(self) -> None:
@@ -1040,10 +1125,12 @@ class MainWindow(QMainWindow):
         from refiner_gui import __version__
 
         QMessageBox.about(
-            self, "About Refiner",
+            self,
+            "About Refiner",
             f"<p><b>Refiner</b> {__version__}</p><p>A desktop client for the AILabTools Try on "
             "Clothes Refiner API. Images are sent only to the service; results are kept there "
-            "for 24 hours. A refinement costs 25 credits.</p>")
+            "for 24 hours. A refinement costs 25 credits.</p>",
+        )
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
@@ -1090,8 +1177,7 @@ class MainWindow(QMainWindow):
                 stopped = runner.stop(timeout_ms=180_000) and stopped
         QGuiApplication.processEvents()  # deliver the queued finished signals
         # getattr: after a failed build only some of the parts exist.
-        for part in (getattr(self, "inputs", None), getattr(self, "history", None),
-                     self._viewer):
+        for part in (getattr(self, "inputs", None), getattr(self, "history", None), self._viewer):
             if part is not None:
                 part.shutdown()
         wait_for_background_tasks()
@@ -1106,10 +1192,12 @@ class MainWindow(QMainWindow):
 
             task = f" (task {self._task_id})" if self._task_id else ""
             answer = QMessageBox.question(
-                self, "A job is running",
+                self,
+                "A job is running",
                 f"A refinement is still running{task}. Quit anyway?\n\nA submitted task "
                 "is kept in the job history and resumed the next time the app starts "
-                "(results are kept for 24 hours).")
+                "(results are kept for 24 hours).",
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return

@@ -90,8 +90,9 @@ KEY_MAP: dict[str, str] = {
 }
 """What each key does (for help texts); the bar shows a short form of it."""
 
-_KEY_HINT = "P pass · F fail · letters on the tags toggle them · E note · N next · B back · " \
-    "Ctrl+B blind"
+_KEY_HINT = (
+    "P pass · F fail · letters on the tags toggle them · E note · N next · B back · Ctrl+B blind"
+)
 _BLIND_HIDDEN_HINT = "Blind: sides shuffled as A and B. Which looks better? A verdict reveals."
 _BLIND_REVEALED_HINT = "Blind: revealed, see the captions. N for the next look."
 

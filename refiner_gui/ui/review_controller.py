@@ -33,9 +33,14 @@ class ReviewController(QObject):
     shown = Signal(int)  # job id now in the viewer
     openFailed = Signal(int, str)  # job id, why it cannot be shown (no result...)
 
-    def __init__(self, store: JobStore, history: HistoryPanel, bar: ReviewBar,
-                 display: Callable[[JobOutcome, object, object, str, str], None],
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        history: HistoryPanel,
+        bar: ReviewBar,
+        display: Callable[[JobOutcome, object, object, str, str], None],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.store = store
         self.history = history

@@ -195,8 +195,13 @@ class SettingsDialog(QDialog):
     saved = Signal(object)
     key_stored = Signal(str)
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None, *,
-                 client_factory: ClientFactory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        *,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
@@ -220,8 +225,11 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._save_note)
 
         self._buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-            | QDialogButtonBox.StandardButton.RestoreDefaults, self)
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults,
+            self,
+        )
         ok = self._buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setAccessibleName("Save settings")
         ok.setToolTip("Save these settings and close")
@@ -230,8 +238,9 @@ class SettingsDialog(QDialog):
         cancel.setToolTip("Close without saving anything")
         restore = self._buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
         restore.setAccessibleName("Restore defaults")
-        restore.setToolTip("Put every field except the API key back to its default "
-                           "(nothing is saved until OK)")
+        restore.setToolTip(
+            "Put every field except the API key back to its default (nothing is saved until OK)"
+        )
         self._buttons.accepted.connect(self.accept)
         self._buttons.rejected.connect(self.reject)
         restore.clicked.connect(self.restore_defaults)
@@ -290,8 +299,10 @@ class SettingsDialog(QDialog):
         self.show_key_button.toggled.connect(self._on_show_key_toggled)
         self.test_button = QPushButton("Test key", box)
         self.test_button.setAccessibleName("Test API key")
-        self.test_button.setToolTip("Ask the service for the account's credit balance with "
-                                    "this key and address (costs no credits)")
+        self.test_button.setToolTip(
+            "Ask the service for the account's credit balance with "
+            "this key and address (costs no credits)"
+        )
         self.test_button.clicked.connect(self.test_key)
 
         row = QHBoxLayout()
@@ -310,24 +321,30 @@ class SettingsDialog(QDialog):
         if self._env_key:
             self.key_edit.setReadOnly(True)
             self.key_edit.setPlaceholderText(f"Using {API_KEY_ENV} from the environment")
-            self.key_edit.setToolTip(f"The {API_KEY_ENV} environment variable is set and "
-                                     "is used instead of a key saved here")
+            self.key_edit.setToolTip(
+                f"The {API_KEY_ENV} environment variable is set and "
+                "is used instead of a key saved here"
+            )
             self.show_key_button.setEnabled(False)
             self.key_note.show_message(
-                "info", f"The {API_KEY_ENV} environment variable is set: it is used and wins "
-                        "over any key saved here. Unset it to enter a key in this dialog.")
+                "info",
+                f"The {API_KEY_ENV} environment variable is set: it is used and wins "
+                "over any key saved here. Unset it to enter a key in this dialog.",
+            )
         else:
             self.key_edit.setText(self._stored_key)
             self.key_edit.setPlaceholderText("Paste your AILabTools API key")
-            where = ("the system keyring" if keyring_available()
-                     else "memory for this session only")
-            self.key_edit.setToolTip(f"Your AILabTools API key. It is kept in {where}, "
-                                     "never in the settings file")
+            where = "the system keyring" if keyring_available() else "memory for this session only"
+            self.key_edit.setToolTip(
+                f"Your AILabTools API key. It is kept in {where}, never in the settings file"
+            )
             if not keyring_available():
                 self.key_note.show_message(
-                    "warning", "No system keyring is available, so the key will be kept for "
-                               "this session only and never written to disk in plain text. "
-                               f"Enter it again next time, or set {API_KEY_ENV}.")
+                    "warning",
+                    "No system keyring is available, so the key will be kept for "
+                    "this session only and never written to disk in plain text. "
+                    f"Enter it again next time, or set {API_KEY_ENV}.",
+                )
         self.key_edit.textEdited.connect(self._on_test_inputs_changed)
         return box
 
@@ -337,9 +354,11 @@ class SettingsDialog(QDialog):
 
         self.base_url_edit = QLineEdit(box)
         self.base_url_edit.setAccessibleName("Base URL")
-        self.base_url_edit.setToolTip("The API address. It must use https://; plain http:// "
-                                      "is allowed only for a local sandbox on 127.0.0.1 or "
-                                      "localhost")
+        self.base_url_edit.setToolTip(
+            "The API address. It must use https://; plain http:// "
+            "is allowed only for a local sandbox on 127.0.0.1 or "
+            "localhost"
+        )
         self.base_url_edit.setPlaceholderText(DEFAULT_BASE_URL)
         self.base_url_edit.textChanged.connect(self._on_base_url_changed)
         self.base_url_edit.textEdited.connect(self._on_test_inputs_changed)
@@ -361,8 +380,10 @@ class SettingsDialog(QDialog):
 
         self.timeout_spin = QDoubleSpinBox(box)
         self.timeout_spin.setAccessibleName("Task timeout")
-        self.timeout_spin.setToolTip("How long to wait for one task before giving up on "
-                                     "waiting (the task may still finish; resume it later)")
+        self.timeout_spin.setToolTip(
+            "How long to wait for one task before giving up on "
+            "waiting (the task may still finish; resume it later)"
+        )
         self.timeout_spin.valueChanged.connect(self._on_timeout_value_changed)
         self.timeout_unit = QComboBox(box)
         self.timeout_unit.addItem("seconds", 1.0)
@@ -384,8 +405,9 @@ class SettingsDialog(QDialog):
 
         self.output_edit = QLineEdit(box)
         self.output_edit.setAccessibleName("Output folder")
-        self.output_edit.setToolTip("Where refined images are saved; empty means the default "
-                                    "folder shown in grey")
+        self.output_edit.setToolTip(
+            "Where refined images are saved; empty means the default folder shown in grey"
+        )
         self.output_edit.setPlaceholderText(_display_path(app_paths().outputs))
         self.browse_button = QPushButton("&Browse…", box)
         self.browse_button.setAccessibleName("Browse for output folder")
@@ -400,8 +422,10 @@ class SettingsDialog(QDialog):
 
         self.pattern_edit = QLineEdit(box)
         self.pattern_edit.setAccessibleName("File name pattern")
-        self.pattern_edit.setToolTip("File name of a saved result, without extension. "
-                                     "Tokens: " + " ".join(_token(t) for t in TOKENS))
+        self.pattern_edit.setToolTip(
+            "File name of a saved result, without extension. "
+            "Tokens: " + " ".join(_token(t) for t in TOKENS)
+        )
         self.pattern_edit.textChanged.connect(self._update_preview)
         pattern_label = QLabel("File &name:", box)
         pattern_label.setBuddy(self.pattern_edit)
@@ -472,8 +496,9 @@ class SettingsDialog(QDialog):
     @Slot()
     def restore_defaults(self) -> None:
         """Reset every shown field except the API key (a secret is never reset by a click)."""
-        defaults = dataclasses.replace(Settings(), gender=self._original.gender,
-                                       save_format=self._original.save_format)
+        defaults = dataclasses.replace(
+            Settings(), gender=self._original.gender, save_format=self._original.save_format
+        )
         self._load_fields(defaults)
         self._on_test_inputs_changed()
 
@@ -481,8 +506,9 @@ class SettingsDialog(QDialog):
 
     @Slot(bool)
     def _on_show_key_toggled(self, shown: bool) -> None:
-        self.key_edit.setEchoMode(QLineEdit.EchoMode.Normal if shown
-                                  else QLineEdit.EchoMode.Password)
+        self.key_edit.setEchoMode(
+            QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
+        )
         self.show_key_button.setText("Hide" if shown else "Show")
         self.show_key_button.setAccessibleName("Hide API key" if shown else "Show API key")
 
@@ -525,8 +551,7 @@ class SettingsDialog(QDialog):
         if best is None:
             self.test_note.show_message("ok", "Key works · no credit balance reported")
         else:
-            self.test_note.show_message("ok", f"Key works · {format_credits(best.balance)} "
-                                              "credits")
+            self.test_note.show_message("ok", f"Key works · {format_credits(best.balance)} credits")
 
     @Slot(object, object)
     def _on_test_error(self, tag: Any, exc: BaseException) -> None:
@@ -576,7 +601,8 @@ class SettingsDialog(QDialog):
         self.poll_spin.setMinimum(minimum)  # clamps a too-small value up
         self.poll_spin.setToolTip(
             f"Seconds between status checks of a running task (at least {minimum:g} s"
-            + (" for a local sandbox)" if loopback else "; the service recommends 5 s)"))
+            + (" for a local sandbox)" if loopback else "; the service recommends 5 s)")
+        )
 
     def _unit_factor(self) -> float:
         return float(self.timeout_unit.currentData())
@@ -594,7 +620,7 @@ class SettingsDialog(QDialog):
         self.timeout_spin.blockSignals(False)
         shown = self.timeout_spin.value() * factor
         # Keep the exact seconds unless the range clamped the value (rounding is display only).
-        if abs(shown - self._timeout_s) > 0.5 * 10 ** -decimals * factor + 1e-6:
+        if abs(shown - self._timeout_s) > 0.5 * 10**-decimals * factor + 1e-6:
             self._timeout_s = shown
 
     @Slot(int)
@@ -612,8 +638,9 @@ class SettingsDialog(QDialog):
         """Ask for a folder with the platform dialog (modal: GUI thread)."""
         start = self.output_edit.text().strip() or str(app_paths().outputs)
         # Looked up on the class at call time so a test can replace it.
-        chosen = QFileDialog.getExistingDirectory(self, "Choose the output folder",
-                                                  os.path.expanduser(start))
+        chosen = QFileDialog.getExistingDirectory(
+            self, "Choose the output folder", os.path.expanduser(start)
+        )
         if chosen:
             self.output_edit.setText(chosen)
 
@@ -634,11 +661,13 @@ class SettingsDialog(QDialog):
         if unknown:
             names = ", ".join(_token(t) for t in unknown)
             self.pattern_note.show_message(
-                "warning", f"Unknown token {names} will be left out. Use "
-                           + " ".join(_token(t) for t in TOKENS) + ".")
+                "warning",
+                f"Unknown token {names} will be left out. Use "
+                + " ".join(_token(t) for t in TOKENS)
+                + ".",
+            )
         elif not pattern:
-            self.pattern_note.show_message("info", "An empty pattern saves files as "
-                                                   "{task_id}.")
+            self.pattern_note.show_message("info", "An empty pattern saves files as {task_id}.")
         else:
             self.pattern_note.clear()
 
@@ -652,11 +681,11 @@ class SettingsDialog(QDialog):
             self.url_note.clear()
         ok = self._buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(problem is None)
-        ok.setToolTip("Save these settings and close" if problem is None
-                      else "Fix the base URL first")
+        ok.setToolTip(
+            "Save these settings and close" if problem is None else "Fix the base URL first"
+        )
         testing = self._test_task is not None
-        self.test_button.setEnabled(not testing and problem is None
-                                    and bool(self._effective_key()))
+        self.test_button.setEnabled(not testing and problem is None and bool(self._effective_key()))
         return problem is None
 
     def accept(self) -> None:
@@ -673,8 +702,9 @@ class SettingsDialog(QDialog):
             save_settings(new)
         except OSError as exc:
             log.warning("settings not saved: %s", type(exc).__name__)
-            self._save_note.show_message("error", f"The settings could not be saved: "
-                                                  f"{exc.strerror or type(exc).__name__}.")
+            self._save_note.show_message(
+                "error", f"The settings could not be saved: {exc.strerror or type(exc).__name__}."
+            )
             return
         self._save_note.clear()
         self._original = dataclasses.replace(new)
@@ -698,12 +728,16 @@ class SettingsDialog(QDialog):
                 # A keyring exists but refused the write, so nothing has warned the user
                 # yet: stay open once so the note is read (the next OK closes).
                 self.key_note.show_message(
-                    "warning", "The system keyring refused the key, so it is kept for this "
-                               "session only and not written to disk. Press OK to close.")
+                    "warning",
+                    "The system keyring refused the key, so it is kept for this "
+                    "session only and not written to disk. Press OK to close.",
+                )
                 return
             self.key_note.show_message(
-                "warning", "Saved for this session only: the key was not written to disk. "
-                           f"Enter it again after a restart, or set {API_KEY_ENV}.")
+                "warning",
+                "Saved for this session only: the key was not written to disk. "
+                f"Enter it again after a restart, or set {API_KEY_ENV}.",
+            )
         super().accept()
 
     def done(self, result: int) -> None:

@@ -23,8 +23,10 @@ MARGIN = 8
 DEMO_BANNER_COLOUR = "#f5c542"  # as MainWindow's demo banner
 DEMO_BANNER_TEXT = "#222222"
 STATUS_BAR_HEIGHT = 22  # the window adds its status bar with the content
-SLOT_TITLES = (("Person photo", "Top garment (or dress)"),
-               ("Coarse try-on result", "Bottom garment (optional)"))
+SLOT_TITLES = (
+    ("Person photo", "Top garment (or dress)"),
+    ("Coarse try-on result", "Bottom garment (optional)"),
+)
 
 
 class Skeleton(QWidget):
@@ -75,16 +77,21 @@ class Skeleton(QWidget):
                 p.drawText(int(x + 10), int(y + 10 + fm.ascent()), title)
 
         # The compare pane, with the window's state in its middle.
-        pane = QRectF(LEFT_WIDTH + 4.5, 30.5, self.width() - LEFT_WIDTH - 13,
-                      self.height() - 39 - STATUS_BAR_HEIGHT)
+        pane = QRectF(
+            LEFT_WIDTH + 4.5,
+            30.5,
+            self.width() - LEFT_WIDTH - 13,
+            self.height() - 39 - STATUS_BAR_HEIGHT,
+        )
         p.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
         p.fillRect(pane, pal.color(QPalette.ColorRole.Base))
         p.drawRect(pane)
         p.setFont(bold)
         p.setPen(faint)
         line = "Starting…"
-        p.drawText(int(pane.center().x() - fm.horizontalAdvance(line) / 2),
-                   int(pane.center().y()), line)
+        p.drawText(
+            int(pane.center().x() - fm.horizontalAdvance(line) / 2), int(pane.center().y()), line
+        )
         p.end()
         if not self._emitted:
             self._emitted = True

@@ -52,8 +52,9 @@ _EXT_BY_TYPE = {
     "image/tiff": ".tif",
     "image/heic": ".heic",
 }
-_IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff",
-                         ".heic", ".jfif"})
+_IMAGE_EXTS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".heic", ".jfif"}
+)
 # Types that are certainly not a picture: a link to a page, an API answer.
 _NOT_IMAGE_TYPES = ("text/", "application/json", "application/xhtml", "application/xml")
 
@@ -115,8 +116,9 @@ def fetch_url(
     deadline = time.monotonic() + total_timeout
     try:
         try:
-            response = http.get(url, stream=True, allow_redirects=True,
-                                timeout=(connect_timeout, read_timeout))
+            response = http.get(
+                url, stream=True, allow_redirects=True, timeout=(connect_timeout, read_timeout)
+            )
         except requests.Timeout as e:
             raise UrlFetchError(f"{host} did not answer in time. Try again later.") from e
         except requests.RequestException as e:
@@ -181,16 +183,15 @@ def _stream_to_file(
                     if cancel is not None and cancel.is_set():
                         raise UrlFetchError("The download was cancelled.")
                     if time.monotonic() > deadline:
-                        raise UrlFetchError(f"{host} is sending the picture too slowly. "
-                                            "Try again later.")
+                        raise UrlFetchError(
+                            f"{host} is sending the picture too slowly. Try again later."
+                        )
                     received += len(chunk)
                     if received > max_bytes:
                         raise UrlFetchError(_too_large_message(max_bytes))
                     f.write(chunk)
             except requests.RequestException as e:
-                raise UrlFetchError(
-                    f"The download from {host} broke off. Try again."
-                ) from e
+                raise UrlFetchError(f"The download from {host} broke off. Try again.") from e
         if received == 0:
             raise UrlFetchError(f"{host} sent an empty answer instead of a picture.")
         out = dest_dir / name

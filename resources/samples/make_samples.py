@@ -27,8 +27,9 @@ def backdrop() -> Image.Image:
     return img
 
 
-def figure(d: ImageDraw.ImageDraw, shirt: tuple[int, int, int] | None,
-           trousers: tuple[int, int, int]) -> None:
+def figure(
+    d: ImageDraw.ImageDraw, shirt: tuple[int, int, int] | None, trousers: tuple[int, int, int]
+) -> None:
     cx = W // 2
     # legs
     d.rounded_rectangle((cx - 70, 520, cx - 8, 850), 18, fill=trousers)
@@ -55,12 +56,27 @@ def garment(color: tuple[int, int, int], bottom: bool = False) -> Image.Image:
     img = Image.new("RGB", (600, 600), (250, 250, 250))
     d = ImageDraw.Draw(img)
     if bottom:
-        d.polygon([(170, 80), (430, 80), (470, 540), (330, 540), (300, 220), (270, 540),
-                   (130, 540)], fill=color)
+        d.polygon(
+            [(170, 80), (430, 80), (470, 540), (330, 540), (300, 220), (270, 540), (130, 540)],
+            fill=color,
+        )
         d.rectangle((170, 80, 430, 115), fill=tuple(max(0, c - 30) for c in color))
     else:
-        d.polygon([(200, 90), (400, 90), (520, 170), (470, 250), (420, 215), (420, 520),
-                   (180, 520), (180, 215), (130, 250), (80, 170)], fill=color)
+        d.polygon(
+            [
+                (200, 90),
+                (400, 90),
+                (520, 170),
+                (470, 250),
+                (420, 215),
+                (420, 520),
+                (180, 520),
+                (180, 215),
+                (130, 250),
+                (80, 170),
+            ],
+            fill=color,
+        )
         d.ellipse((255, 70, 345, 130), fill=(250, 250, 250))
         for y in range(160, 500, 60):  # a stripe pattern the refiner should keep
             d.rectangle((180, y, 420, y + 18), fill=(245, 240, 230))

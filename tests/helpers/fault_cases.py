@@ -61,8 +61,17 @@ class FaultCase:
 
 
 def _submit_error(code: str, error: type[RefinerError], **kw) -> FaultCase:
-    return FaultCase(f"error-submit-{code}", (Fault("submit", "error", code=code),), error,
-                     JobState.FAILED, code, True, NO_TASK, submit_code=True, **kw)
+    return FaultCase(
+        f"error-submit-{code}",
+        (Fault("submit", "error", code=code),),
+        error,
+        JobState.FAILED,
+        code,
+        True,
+        NO_TASK,
+        submit_code=True,
+        **kw,
+    )
 
 
 CASES: list[FaultCase] = [
@@ -77,113 +86,269 @@ CASES: list[FaultCase] = [
     _submit_error("SERVICE_INTERNAL_ERROR", ServiceUnavailable),
     _submit_error("AI_SERVICE_ERROR", ServiceUnavailable),
     # 503 says the service took nothing: re-sent, and the second try succeeds.
-    FaultCase("error-submit-503-once",
-              (Fault("submit", "error", code="AI_SERVICE_FLOW_RESTRICTION"),), posts=2),
-    FaultCase("error-submit-503-always",
-              (Fault("submit", "error", code="ERROR_INSUFFICIENT_RESOURCES", times=50),),
-              ServiceUnavailable, JobState.FAILED, "ERROR_INSUFFICIENT_RESOURCES", True,
-              NO_TASK, posts=4),
+    FaultCase(
+        "error-submit-503-once",
+        (Fault("submit", "error", code="AI_SERVICE_FLOW_RESTRICTION"),),
+        posts=2,
+    ),
+    FaultCase(
+        "error-submit-503-always",
+        (Fault("submit", "error", code="ERROR_INSUFFICIENT_RESOURCES", times=50),),
+        ServiceUnavailable,
+        JobState.FAILED,
+        "ERROR_INSUFFICIENT_RESOURCES",
+        True,
+        NO_TASK,
+        posts=4,
+    ),
     # -- error on poll and download (the task exists) ---------------------------------------
-    FaultCase("error-poll-502-transient", (Fault("poll", "error", code="AI_SERVICE_ERROR",
-                                                 times=2),)),
-    FaultCase("error-poll-500-always",
-              (Fault("poll", "error", code="SERVICE_INTERNAL_ERROR", times=100),),
-              ServiceUnavailable, JobState.SUBMITTED, "SERVICE_INTERNAL_ERROR", True),
-    FaultCase("error-poll-404-not-found",
-              (Fault("poll", "error", code="ERROR_RESOURCE_NOT_FOUND"),),
-              TaskNotFound, JobState.EXPIRED, "ERROR_RESOURCE_NOT_FOUND", True),
-    FaultCase("error-poll-410-revoked", (Fault("poll", "error", code="ERROR_TASK_REVOKED"),),
-              TaskNotFound, JobState.EXPIRED, "ERROR_TASK_REVOKED", True),
+    FaultCase(
+        "error-poll-502-transient", (Fault("poll", "error", code="AI_SERVICE_ERROR", times=2),)
+    ),
+    FaultCase(
+        "error-poll-500-always",
+        (Fault("poll", "error", code="SERVICE_INTERNAL_ERROR", times=100),),
+        ServiceUnavailable,
+        JobState.SUBMITTED,
+        "SERVICE_INTERNAL_ERROR",
+        True,
+    ),
+    FaultCase(
+        "error-poll-404-not-found",
+        (Fault("poll", "error", code="ERROR_RESOURCE_NOT_FOUND"),),
+        TaskNotFound,
+        JobState.EXPIRED,
+        "ERROR_RESOURCE_NOT_FOUND",
+        True,
+    ),
+    FaultCase(
+        "error-poll-410-revoked",
+        (Fault("poll", "error", code="ERROR_TASK_REVOKED"),),
+        TaskNotFound,
+        JobState.EXPIRED,
+        "ERROR_TASK_REVOKED",
+        True,
+    ),
     # A poll refused for our key or account says nothing about the task: resumable.
-    FaultCase("error-poll-401-key", (Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"),),
-              AuthError, JobState.SUBMITTED, "ERROR_USER_NOT_EXISTS", True),
-    FaultCase("error-download-500-transient",
-              (Fault("download", "error", code="SERVICE_INTERNAL_ERROR"),)),
+    FaultCase(
+        "error-poll-401-key",
+        (Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"),),
+        AuthError,
+        JobState.SUBMITTED,
+        "ERROR_USER_NOT_EXISTS",
+        True,
+    ),
+    FaultCase(
+        "error-download-500-transient", (Fault("download", "error", code="SERVICE_INTERNAL_ERROR"),)
+    ),
     # -- error_in_200 ------------------------------------------------------------------------
-    FaultCase("error_in_200-submit", (Fault("submit", "error_in_200"),), ServiceUnavailable,
-              JobState.FAILED, "PROCESSING_FAILURE", True, NO_TASK),
-    FaultCase("error_in_200-submit-credits",
-              (Fault("submit", "error_in_200", code="ERROR_NOT_ENOUGH_CREDITS"),),
-              CreditsError, JobState.FAILED, "ERROR_NOT_ENOUGH_CREDITS", True, NO_TASK),
+    FaultCase(
+        "error_in_200-submit",
+        (Fault("submit", "error_in_200"),),
+        ServiceUnavailable,
+        JobState.FAILED,
+        "PROCESSING_FAILURE",
+        True,
+        NO_TASK,
+    ),
+    FaultCase(
+        "error_in_200-submit-credits",
+        (Fault("submit", "error_in_200", code="ERROR_NOT_ENOUGH_CREDITS"),),
+        CreditsError,
+        JobState.FAILED,
+        "ERROR_NOT_ENOUGH_CREDITS",
+        True,
+        NO_TASK,
+    ),
     FaultCase("error_in_200-poll-transient", (Fault("poll", "error_in_200"),)),
     # -- task_failed / poll_http_error: the task ends badly, its id is kept ------------------
-    FaultCase("task_failed", (Fault("submit", "task_failed"),), TaskFailed, JobState.FAILED,
-              "PROCESSING_FAILURE", True),
-    FaultCase("task_failed-stopped",
-              (Fault("submit", "task_failed", code="ERROR_TASK_STOPPED_PROCESSING"),),
-              TaskFailed, JobState.FAILED, "ERROR_TASK_STOPPED_PROCESSING", True),
-    FaultCase("poll_http_error", (Fault("submit", "poll_http_error"),), InputRejected,
-              JobState.FAILED, "ERROR_NO_FACE_IN_FILE", True, slot=PERSON),
-    FaultCase("poll_http_error-size",
-              (Fault("submit", "poll_http_error", code="FILE_SIZE_EXCEEDS_LIMIT"),),
-              InputRejected, JobState.FAILED, "FILE_SIZE_EXCEEDS_LIMIT", True),
+    FaultCase(
+        "task_failed",
+        (Fault("submit", "task_failed"),),
+        TaskFailed,
+        JobState.FAILED,
+        "PROCESSING_FAILURE",
+        True,
+    ),
+    FaultCase(
+        "task_failed-stopped",
+        (Fault("submit", "task_failed", code="ERROR_TASK_STOPPED_PROCESSING"),),
+        TaskFailed,
+        JobState.FAILED,
+        "ERROR_TASK_STOPPED_PROCESSING",
+        True,
+    ),
+    FaultCase(
+        "poll_http_error",
+        (Fault("submit", "poll_http_error"),),
+        InputRejected,
+        JobState.FAILED,
+        "ERROR_NO_FACE_IN_FILE",
+        True,
+        slot=PERSON,
+    ),
+    FaultCase(
+        "poll_http_error-size",
+        (Fault("submit", "poll_http_error", code="FILE_SIZE_EXCEEDS_LIMIT"),),
+        InputRejected,
+        JobState.FAILED,
+        "FILE_SIZE_EXCEEDS_LIMIT",
+        True,
+    ),
     # -- rate_limit: backed off and retried (a 429 EXCEEDING_LIMITS submit took nothing) -----
-    FaultCase("rate_limit-submit", (Fault("submit", "rate_limit", retry_after=0.05),),
-              posts=2),
-    FaultCase("rate_limit-submit-always",
-              (Fault("submit", "rate_limit", retry_after=0.01, times=50),), RateLimited,
-              JobState.FAILED, "EXCEEDING_LIMITS", True, NO_TASK, posts=4),
+    FaultCase("rate_limit-submit", (Fault("submit", "rate_limit", retry_after=0.05),), posts=2),
+    FaultCase(
+        "rate_limit-submit-always",
+        (Fault("submit", "rate_limit", retry_after=0.01, times=50),),
+        RateLimited,
+        JobState.FAILED,
+        "EXCEEDING_LIMITS",
+        True,
+        NO_TASK,
+        posts=4,
+    ),
     FaultCase("rate_limit-poll", (Fault("poll", "rate_limit", retry_after=0.05, times=2),)),
-    FaultCase("rate_limit-poll-always",
-              (Fault("poll", "rate_limit", retry_after=0.01, times=100),), RateLimited,
-              JobState.SUBMITTED, "EXCEEDING_LIMITS", True),  # the task goes on: resumable
+    FaultCase(
+        "rate_limit-poll-always",
+        (Fault("poll", "rate_limit", retry_after=0.01, times=100),),
+        RateLimited,
+        JobState.SUBMITTED,
+        "EXCEEDING_LIMITS",
+        True,
+    ),  # the task goes on: resumable
     # -- gateway_html: a proxy page, no vendor body ------------------------------------------
-    FaultCase("gateway_html-submit-502", (Fault("submit", "gateway_html"),),
-              SubmissionOutcomeUnknown, JobState.OUTCOME_UNKNOWN, None, False, NO_TASK,
-              http_status=502),
-    FaultCase("gateway_html-submit-503", (Fault("submit", "gateway_html", http_status=503),),
-              posts=2),
+    FaultCase(
+        "gateway_html-submit-502",
+        (Fault("submit", "gateway_html"),),
+        SubmissionOutcomeUnknown,
+        JobState.OUTCOME_UNKNOWN,
+        None,
+        False,
+        NO_TASK,
+        http_status=502,
+    ),
+    FaultCase(
+        "gateway_html-submit-503", (Fault("submit", "gateway_html", http_status=503),), posts=2
+    ),
     FaultCase("gateway_html-poll-transient", (Fault("poll", "gateway_html", times=3),)),
-    FaultCase("gateway_html-poll-always", (Fault("poll", "gateway_html", times=100),),
-              ServiceUnavailable, JobState.SUBMITTED, None, False, http_status=502),
-    FaultCase("gateway_html-download-transient",
-              (Fault("download", "gateway_html", http_status=504, times=2),)),
+    FaultCase(
+        "gateway_html-poll-always",
+        (Fault("poll", "gateway_html", times=100),),
+        ServiceUnavailable,
+        JobState.SUBMITTED,
+        None,
+        False,
+        http_status=502,
+    ),
+    FaultCase(
+        "gateway_html-download-transient",
+        (Fault("download", "gateway_html", http_status=504, times=2),),
+    ),
     # -- drop_connection: the request was processed, the answer is withheld or cut ---------
-    FaultCase("drop_connection-submit", (Fault("submit", "drop_connection"),),
-              SubmissionOutcomeUnknown, JobState.OUTCOME_UNKNOWN, task=UNKNOWN),
+    FaultCase(
+        "drop_connection-submit",
+        (Fault("submit", "drop_connection"),),
+        SubmissionOutcomeUnknown,
+        JobState.OUTCOME_UNKNOWN,
+        task=UNKNOWN,
+    ),
     FaultCase("drop_connection-poll", (Fault("poll", "drop_connection", times=2),)),
     FaultCase("drop_connection-download", (Fault("download", "drop_connection", times=2),)),
-    FaultCase("drop_connection-download-always",
-              (Fault("download", "drop_connection", times=100),), NetworkError,
-              JobState.SUBMITTED, retry={"attempts": 3}),
+    FaultCase(
+        "drop_connection-download-always",
+        (Fault("download", "drop_connection", times=100),),
+        NetworkError,
+        JobState.SUBMITTED,
+        retry={"attempts": 3},
+    ),
     # -- hang: no answer at all; the read timeout ends it -----------------------------------
-    FaultCase("hang-submit", (Fault("submit", "hang"),), SubmissionOutcomeUnknown,
-              JobState.OUTCOME_UNKNOWN, task=UNKNOWN, client={"upload_read_timeout": 0.5}),
+    FaultCase(
+        "hang-submit",
+        (Fault("submit", "hang"),),
+        SubmissionOutcomeUnknown,
+        JobState.OUTCOME_UNKNOWN,
+        task=UNKNOWN,
+        client={"upload_read_timeout": 0.5},
+    ),
     FaultCase("hang-poll", (Fault("poll", "hang"),), client={"poll_read_timeout": 0.5}),
     # -- expire_url: the storage host refuses the result link --------------------------------
     # A refused link of a young task says nothing about the task: a later poll gives a
     # fresh link, so the job stays resumable.
-    FaultCase("expire_url-403", (Fault("download", "expire_url"),), ResultUnavailable,
-              JobState.SUBMITTED, http_status=403),
-    FaultCase("expire_url-404", (Fault("download", "expire_url", http_status=404),),
-              ResultUnavailable, JobState.SUBMITTED, http_status=404),
+    FaultCase(
+        "expire_url-403",
+        (Fault("download", "expire_url"),),
+        ResultUnavailable,
+        JobState.SUBMITTED,
+        http_status=403,
+    ),
+    FaultCase(
+        "expire_url-404",
+        (Fault("download", "expire_url", http_status=404),),
+        ResultUnavailable,
+        JobState.SUBMITTED,
+        http_status=404,
+    ),
     # -- slow: within the read timeout it is just slow; beyond it, a resumable failure ------
     FaultCase("slow-download", (Fault("download", "slow", delay=0.3),)),
-    FaultCase("slow-download-beyond-timeout",
-              (Fault("download", "slow", delay=30, times=100),), NetworkError,
-              JobState.SUBMITTED, client={"download_read_timeout": 0.3},
-              retry={"attempts": 2}),
+    FaultCase(
+        "slow-download-beyond-timeout",
+        (Fault("download", "slow", delay=30, times=100),),
+        NetworkError,
+        JobState.SUBMITTED,
+        client={"download_read_timeout": 0.3},
+        retry={"attempts": 2},
+    ),
     FaultCase("slow-submit", (Fault("submit", "slow", delay=0.2),)),
 ]
 
 
 # Faults that outlast exactly the first run's retries (then the service has recovered).
 RESUMABLE = [
-    FaultCase("gateway_html-poll", (Fault("poll", "gateway_html", times=3),),
-              ServiceUnavailable, JobState.SUBMITTED, retry={"attempts": 3}),
-    FaultCase("error-poll-500", (Fault("poll", "error", code="SERVICE_INTERNAL_ERROR",
-                                       times=3),), ServiceUnavailable, JobState.SUBMITTED,
-              retry={"attempts": 3}),
-    FaultCase("drop_connection-download", (Fault("download", "drop_connection", times=2),),
-              NetworkError, JobState.SUBMITTED, retry={"attempts": 2}),
-    FaultCase("slow-download", (Fault("download", "slow", delay=30, times=2),), NetworkError,
-              JobState.SUBMITTED, retry={"attempts": 2}, client={"download_read_timeout": 0.3}),
-    FaultCase("rate_limit-poll", (Fault("poll", "rate_limit", retry_after=0.01, times=3),),
-              RateLimited, JobState.SUBMITTED, retry={"attempts": 3}),
-    FaultCase("error-poll-401-key", (Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"),),
-              AuthError, JobState.SUBMITTED),
-    FaultCase("expire_url", (Fault("download", "expire_url"),), ResultUnavailable,
-              JobState.SUBMITTED),
+    FaultCase(
+        "gateway_html-poll",
+        (Fault("poll", "gateway_html", times=3),),
+        ServiceUnavailable,
+        JobState.SUBMITTED,
+        retry={"attempts": 3},
+    ),
+    FaultCase(
+        "error-poll-500",
+        (Fault("poll", "error", code="SERVICE_INTERNAL_ERROR", times=3),),
+        ServiceUnavailable,
+        JobState.SUBMITTED,
+        retry={"attempts": 3},
+    ),
+    FaultCase(
+        "drop_connection-download",
+        (Fault("download", "drop_connection", times=2),),
+        NetworkError,
+        JobState.SUBMITTED,
+        retry={"attempts": 2},
+    ),
+    FaultCase(
+        "slow-download",
+        (Fault("download", "slow", delay=30, times=2),),
+        NetworkError,
+        JobState.SUBMITTED,
+        retry={"attempts": 2},
+        client={"download_read_timeout": 0.3},
+    ),
+    FaultCase(
+        "rate_limit-poll",
+        (Fault("poll", "rate_limit", retry_after=0.01, times=3),),
+        RateLimited,
+        JobState.SUBMITTED,
+        retry={"attempts": 3},
+    ),
+    FaultCase(
+        "error-poll-401-key",
+        (Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"),),
+        AuthError,
+        JobState.SUBMITTED,
+    ),
+    FaultCase(
+        "expire_url", (Fault("download", "expire_url"),), ResultUnavailable, JobState.SUBMITTED
+    ),
 ]
 
 
@@ -200,8 +365,9 @@ def part_files(*roots: Path) -> list[Path]:
     return found
 
 
-def check_task_bookkeeping(case: FaultCase, srv: SandboxServer, task_ids: set[str | None],
-                           final_state: JobState) -> None:
+def check_task_bookkeeping(
+    case: FaultCase, srv: SandboxServer, task_ids: set[str | None], final_state: JobState
+) -> None:
     """The sandbox's tasks versus the ids the store holds, per ``case.task``."""
     created = set(srv.tasks)
     assert srv.submissions <= 1 and len(created) <= 1, "more than one task for one job"

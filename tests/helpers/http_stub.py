@@ -80,8 +80,9 @@ class StubServer:
         httpd.state = self._state
         self._httpd = httpd
         self.base_url = f"http://127.0.0.1:{httpd.server_port}"
-        self._thread = threading.Thread(target=httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, name="http-stub")
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="http-stub"
+        )
         self._thread.start()
         return self.base_url
 

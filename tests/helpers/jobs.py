@@ -43,20 +43,35 @@ def bulk_insert(store: JobStore, n: int, *, start_time: float = 1_700_000_000.0)
     for i in range(n):
         state = STATES[i % len(STATES)]
         verdict = (None, "pass", "fail")[i % 3] if state is JobState.SUCCEEDED else None
-        rows.append((state.value, ("woman", "man")[i % 2], start_time + i, start_time + i,
-                     f"task-{i:06d}" if state is not JobState.PENDING else None,
-                     verdict, json.dumps(TAG_CYCLE[i % len(TAG_CYCLE)]),
-                     f"note {i}" if i % 10 == 0 else ""))
+        rows.append(
+            (
+                state.value,
+                ("woman", "man")[i % 2],
+                start_time + i,
+                start_time + i,
+                f"task-{i:06d}" if state is not JobState.PENDING else None,
+                verdict,
+                json.dumps(TAG_CYCLE[i % len(TAG_CYCLE)]),
+                f"note {i}" if i % 10 == 0 else "",
+            )
+        )
     with raw(store.path) as conn:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
             "INSERT INTO jobs (state, gender, created_at, updated_at, task_id, verdict, tags,"
-            " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        ids = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id DESC LIMIT ?",
-                                          (n,))][::-1]
+            " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        ids = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", (n,))][
+            ::-1
+        ]
         conn.executemany(
             "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
-            [(j, slot, f"inputs/{slot}.png", "0" * 64, f"{slot}-{j}.png")
-             for j in ids for slot in (PERSON, TOP)])
+            [
+                (j, slot, f"inputs/{slot}.png", "0" * 64, f"{slot}-{j}.png")
+                for j in ids
+                for slot in (PERSON, TOP)
+            ],
+        )
         conn.execute("COMMIT")
     return ids

@@ -65,10 +65,26 @@ def test_check_json_says_what_is_wrong(bad):
 def test_refine_never_uploads_a_broken_file(bad, fix, sandbox, job_images, tmp_path):
     item, path = bad
     out = tmp_path / "out.png"
-    argv = ["refine", "--person", str(job_images["person"]), "--top", str(path),
-            "--coarse", str(job_images["coarse"]), "--gender", "woman", "--out", str(out),
-            "--base-url", sandbox.base_url, "--api-key", KEY, "--poll-interval", "0.02",
-            "--json"] + (["--fix"] if fix else [])
+    argv = [
+        "refine",
+        "--person",
+        str(job_images["person"]),
+        "--top",
+        str(path),
+        "--coarse",
+        str(job_images["coarse"]),
+        "--gender",
+        "woman",
+        "--out",
+        str(out),
+        "--base-url",
+        sandbox.base_url,
+        "--api-key",
+        KEY,
+        "--poll-interval",
+        "0.02",
+        "--json",
+    ] + (["--fix"] if fix else [])
     rc, stdout, stderr = run(argv)
     assert "Traceback" not in stderr
     payload = json.loads(stdout)
@@ -95,8 +111,9 @@ def window(qtbot, tmp_path, job_images):
     def no_client():
         raise AssertionError("nothing may be sent in these tests")
 
-    w = MainWindow(client_factory=no_client, settings=Settings(), store=store,
-                   recover_on_start=False)
+    w = MainWindow(
+        client_factory=no_client, settings=Settings(), store=store, recover_on_start=False
+    )
     qtbot.addWidget(w)
     for slot, key in ((PERSON, "person"), (TOP, "top"), (COARSE, "coarse")):
         w.inputs.set_file(slot, job_images[key])

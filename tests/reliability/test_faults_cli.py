@@ -38,14 +38,24 @@ def run(argv, **retry):
 
 
 def common(srv) -> list[str]:
-    return ["--base-url", srv.base_url, "--api-key", KEY, "--poll-interval", "0.02",
-            "--json"]
+    return ["--base-url", srv.base_url, "--api-key", KEY, "--poll-interval", "0.02", "--json"]
 
 
 def refine_argv(srv, imgs, out) -> list[str]:
-    return ["refine", "--person", str(imgs["person"]), "--top", str(imgs["top"]),
-            "--coarse", str(imgs["coarse"]), "--gender", "man", "--out", str(out),
-            *common(srv)]
+    return [
+        "refine",
+        "--person",
+        str(imgs["person"]),
+        "--top",
+        str(imgs["top"]),
+        "--coarse",
+        str(imgs["coarse"]),
+        "--gender",
+        "man",
+        "--out",
+        str(out),
+        *common(srv),
+    ]
 
 
 def short_timeouts(monkeypatch, **kw) -> None:
@@ -68,8 +78,9 @@ def listed_jobs() -> list[dict]:
 
 
 @pytest.mark.parametrize("case", [c.param() for c in CLI_CASES])
-def test_fault_through_the_cli(sandbox, job_images, tmp_path, isolated_home, monkeypatch,
-                               case: FaultCase):
+def test_fault_through_the_cli(
+    sandbox, job_images, tmp_path, isolated_home, monkeypatch, case: FaultCase
+):
     for fault in case.faults:
         sandbox.inject(fault)
     short_timeouts(monkeypatch, **case.client)
@@ -110,13 +121,13 @@ def test_fault_through_the_cli(sandbox, job_images, tmp_path, isolated_home, mon
 
 
 @pytest.mark.parametrize("case", [c.param() for c in RESUMABLE])
-def test_resume_of_a_resumable_failure_finishes_the_task(sandbox, job_images, tmp_path, monkeypatch,
-                                                 case: FaultCase):
+def test_resume_of_a_resumable_failure_finishes_the_task(
+    sandbox, job_images, tmp_path, monkeypatch, case: FaultCase
+):
     for fault in case.faults:
         sandbox.inject(fault)
     short_timeouts(monkeypatch, **case.client)
-    rc, stdout, stderr = run(refine_argv(sandbox, job_images, tmp_path / "a.png"),
-                             **case.retry)
+    rc, stdout, stderr = run(refine_argv(sandbox, job_images, tmp_path / "a.png"), **case.retry)
     assert rc == cli.exit_code_for(case.error()), stderr
     task_id = json.loads(stdout)["task_id"]
     assert task_id and task_id in stderr
@@ -142,13 +153,13 @@ def _hint_params():
 
 
 @pytest.mark.parametrize("case", list(_hint_params()))
-def test_a_resumable_failure_says_how_to_resume(sandbox, job_images, tmp_path, monkeypatch,
-                                                case: FaultCase):
+def test_a_resumable_failure_says_how_to_resume(
+    sandbox, job_images, tmp_path, monkeypatch, case: FaultCase
+):
     for fault in case.faults:
         sandbox.inject(fault)
     short_timeouts(monkeypatch, **case.client)
-    rc, stdout, stderr = run(refine_argv(sandbox, job_images, tmp_path / "a.png"),
-                             **case.retry)
+    rc, stdout, stderr = run(refine_argv(sandbox, job_images, tmp_path / "a.png"), **case.retry)
     task_id = json.loads(stdout)["task_id"]
     assert listed_jobs()[0]["state"] == JobState.SUBMITTED.value
     assert f"refiner-cli resume {task_id}" in stderr, stderr

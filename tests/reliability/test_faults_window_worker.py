@@ -81,8 +81,9 @@ def run_in_thread(qtbot, store: JobStore, factory, files, gender="woman") -> Out
 
 
 @pytest.mark.parametrize("case", [c.param() for c in CASES])
-def test_fault_through_the_window_worker(qtbot, sandbox, store, job_images, tmp_path,
-                                         isolated_home, case: FaultCase):
+def test_fault_through_the_window_worker(
+    qtbot, sandbox, store, job_images, tmp_path, isolated_home, case: FaultCase
+):
     for fault in case.faults:
         sandbox.inject(fault)
     retry = fast_retry(**case.retry)
@@ -135,8 +136,12 @@ def test_every_result_shape_through_the_window_worker(qtbot, store, job_images, 
     with SandboxServer(shape=shape) as srv:
         if fault:
             srv.inject(Fault("submit", fault))
-        seen = run_in_thread(qtbot, store, lambda: RefinerClient(
-            KEY, srv.base_url, poll_interval=0.02, retry=fast_retry()), slot_files(job_images))
+        seen = run_in_thread(
+            qtbot,
+            store,
+            lambda: RefinerClient(KEY, srv.base_url, poll_interval=0.02, retry=fast_retry()),
+            slot_files(job_images),
+        )
         [task_id] = srv.tasks
     job = store.get(seen.created[0])
     assert job.task_id == task_id

@@ -66,14 +66,28 @@ KEY_BYTES = KEY.encode()
 # Failures in which the service echoes the key back, and plain failures.
 SCENARIOS: dict[str, list[Fault]] = {
     "success": [],
-    "auth-echo": [Fault("submit", "error", code="ERROR_USER_NOT_EXISTS",
-                        message=f"The API key {KEY} does not exist.")],
-    "credits-echo-in-200": [Fault("submit", "error_in_200", code="ERROR_NOT_ENOUGH_CREDITS",
-                                  message=f"key={KEY}: balance 0")],
-    "task-failed-echo": [Fault("submit", "task_failed",
-                               message=f"upstream ({KEY}) - 222202 - pic not has face")],
-    "poll-error-echo": [Fault("submit", "poll_http_error",
-                              message=f"ailabapi-api-key: {KEY} photo unusable")],
+    "auth-echo": [
+        Fault(
+            "submit",
+            "error",
+            code="ERROR_USER_NOT_EXISTS",
+            message=f"The API key {KEY} does not exist.",
+        )
+    ],
+    "credits-echo-in-200": [
+        Fault(
+            "submit",
+            "error_in_200",
+            code="ERROR_NOT_ENOUGH_CREDITS",
+            message=f"key={KEY}: balance 0",
+        )
+    ],
+    "task-failed-echo": [
+        Fault("submit", "task_failed", message=f"upstream ({KEY}) - 222202 - pic not has face")
+    ],
+    "poll-error-echo": [
+        Fault("submit", "poll_http_error", message=f"ailabapi-api-key: {KEY} photo unusable")
+    ],
     "gateway-poll": [Fault("poll", "gateway_html", times=100)],
     "outcome-unknown": [Fault("submit", "drop_connection")],
     "expired-url": [Fault("download", "expire_url")],
@@ -133,9 +147,24 @@ def log_file(tmp_path):
 
 
 def refine_argv(srv, imgs, *extra) -> list[str]:
-    return ["refine", "--person", str(imgs["person"]), "--top", str(imgs["top"]),
-            "--coarse", str(imgs["coarse"]), "--gender", "woman", "--base-url", srv.base_url,
-            "--api-key", KEY, "--poll-interval", "0.02", *extra]
+    return [
+        "refine",
+        "--person",
+        str(imgs["person"]),
+        "--top",
+        str(imgs["top"]),
+        "--coarse",
+        str(imgs["coarse"]),
+        "--gender",
+        "woman",
+        "--base-url",
+        srv.base_url,
+        "--api-key",
+        KEY,
+        "--poll-interval",
+        "0.02",
+        *extra,
+    ]
 
 
 def run_cli(argv, *, verbose=False):
@@ -147,15 +176,16 @@ def run_cli(argv, *, verbose=False):
 
 # -- the command line -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["text", "json", "verbose"])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_cli_never_prints_the_key(sandbox, job_images, tmp_path, isolated_home, scenario,
-                                  mode):
+def test_cli_never_prints_the_key(sandbox, job_images, tmp_path, isolated_home, scenario, mode):
     inject(sandbox, scenario)
     extra = {"text": [], "json": ["--json"], "verbose": ["--verbose", "--json"]}[mode]
     out = tmp_path / "out.png"
-    rc, stdout, stderr = run_cli(refine_argv(sandbox, job_images, "--out", str(out), *extra),
-                                 verbose=mode == "verbose")
+    rc, stdout, stderr = run_cli(
+        refine_argv(sandbox, job_images, "--out", str(out), *extra), verbose=mode == "verbose"
+    )
     assert (rc == 0) == (scenario == "success"), stderr
     no_key(stdout, "stdout")
     no_key(stderr, "stderr")
@@ -187,6 +217,7 @@ def test_log_file_never_holds_the_key(sandbox, job_images, tmp_path, isolated_ho
 
 # -- the window -----------------------------------------------------------------------------
 
+
 def window_texts(w: MainWindow) -> list[str]:
     """Every text a user can see or copy in the window: labels, line edits, buttons,
     tooltips, the status bar, and every cell of every item view (the history)."""
@@ -206,11 +237,13 @@ def window_texts(w: MainWindow) -> list[str]:
     return texts
 
 
-def test_window_after_failures_shows_no_key(qtbot, sandbox, job_images, tmp_path,
-                                            isolated_home, log_file):
+def test_window_after_failures_shows_no_key(
+    qtbot, sandbox, job_images, tmp_path, isolated_home, log_file
+):
     def factory() -> RefinerClient:
-        return RefinerClient(KEY, sandbox.base_url, poll_interval=0.02, retry=fast_retry(),
-                             timeout=30)
+        return RefinerClient(
+            KEY, sandbox.base_url, poll_interval=0.02, retry=fast_retry(), timeout=30
+        )
 
     w = MainWindow(client_factory=factory, settings=Settings(), recover_on_start=False)
     qtbot.addWidget(w)
@@ -232,8 +265,7 @@ def test_window_after_failures_shows_no_key(qtbot, sandbox, job_images, tmp_path
                 copied.append(QGuiApplication.clipboard().text())
                 assert copied[-1].strip()
                 err = w.error_panel.error()
-                for text in (str(err), repr(err), err.support_text(),
-                             json.dumps(err.to_dict())):
+                for text in (str(err), repr(err), err.support_text(), json.dumps(err.to_dict())):
                     no_key(text, f"the {scenario} error")
             for text in window_texts(w):
                 no_key(text, f"the window after {scenario}")
@@ -246,12 +278,17 @@ def test_window_after_failures_shows_no_key(qtbot, sandbox, job_images, tmp_path
         assert len(jobs) == len(SCENARIOS)
         exports = tmp_path / "exports"
         exports.mkdir()
-        for export, name in ((export_csv, "r.csv"), (export_json, "r.json"),
-                             (export_html, "r.html"), (export_contact_sheet, "r.png")):
+        for export, name in (
+            (export_csv, "r.csv"),
+            (export_json, "r.json"),
+            (export_html, "r.html"),
+            (export_contact_sheet, "r.png"),
+        ):
             no_key(export(jobs, exports / name).read_bytes(), name)
         [done] = [j for j in jobs if j.state is JobState.SUCCEEDED]
-        dest, side = save_with_provenance(done.result_path, tmp_path / "saved.png",
-                                          build_record(done))
+        dest, side = save_with_provenance(
+            done.result_path, tmp_path / "saved.png", build_record(done)
+        )
         assert side == sidecar_path(dest)
         record = read_png_record(dest)
         assert record and record["task_id"] == done.task_id
@@ -283,8 +320,12 @@ def test_settings_file_and_store_never_hold_the_key(qtbot, sandbox, isolated_hom
 def test_errors_never_hold_the_key(sandbox, job_images, tmp_path):
     client = RefinerClient(KEY, sandbox.base_url, poll_interval=0.02, retry=fast_retry())
     errors: list[RefinerError] = []
-    inputs = RefineInputs(person=job_images["person"], top=job_images["top"],
-                          coarse=job_images["coarse"], gender="man")
+    inputs = RefineInputs(
+        person=job_images["person"],
+        top=job_images["top"],
+        coarse=job_images["coarse"],
+        gender="man",
+    )
     try:
         no_key(repr(client), "repr(client)")
         for scenario in SCENARIOS:
@@ -299,9 +340,17 @@ def test_errors_never_hold_the_key(sandbox, job_images, tmp_path):
     assert any("***" in (e.vendor_message or "") for e in errors)
     for err in errors:
         rebuilt = error_from_dict(err.to_dict())
-        for text in (str(err), repr(err), err.user_message, err.vendor_message or "",
-                     err.support_text(), json.dumps(err.to_dict()), str(err.args),
-                     rebuilt.support_text(), repr(rebuilt)):
+        for text in (
+            str(err),
+            repr(err),
+            err.user_message,
+            err.vendor_message or "",
+            err.support_text(),
+            json.dumps(err.to_dict()),
+            str(err.args),
+            rebuilt.support_text(),
+            repr(rebuilt),
+        ):
             no_key(text, type(err).__name__)
 
 
@@ -312,15 +361,32 @@ def stub():
 
 
 ECHOES = [
-    Reply(502, (("Content-Type", "text/html"),),
-          f"<html><pre>GET /api/common/query-credits\r\nailabapi-api-key: {KEY}\r\n"
-          "</pre>Bad Gateway</html>".encode()),
-    Reply(401, (("Content-Type", "application/json"),), json.dumps({
-        "error_code": 401, "error_msg": f"key {KEY} unknown",
-        "error_detail": {"status_code": 401, "code": "ERROR_USER_NOT_EXISTS",
-                         "message": f"The key '{KEY}' does not exist"}}).encode()),
-    Reply(200, (("Content-Type", "application/json"),), json.dumps({
-        "error_code": 500, "error_msg": f"PROCESSING_FAILURE for {KEY}"}).encode()),
+    Reply(
+        502,
+        (("Content-Type", "text/html"),),
+        f"<html><pre>GET /api/common/query-credits\r\nailabapi-api-key: {KEY}\r\n"
+        "</pre>Bad Gateway</html>".encode(),
+    ),
+    Reply(
+        401,
+        (("Content-Type", "application/json"),),
+        json.dumps(
+            {
+                "error_code": 401,
+                "error_msg": f"key {KEY} unknown",
+                "error_detail": {
+                    "status_code": 401,
+                    "code": "ERROR_USER_NOT_EXISTS",
+                    "message": f"The key '{KEY}' does not exist",
+                },
+            }
+        ).encode(),
+    ),
+    Reply(
+        200,
+        (("Content-Type", "application/json"),),
+        json.dumps({"error_code": 500, "error_msg": f"PROCESSING_FAILURE for {KEY}"}).encode(),
+    ),
 ]
 
 
@@ -350,11 +416,17 @@ def test_a_mistyped_key_flag_does_not_echo_the_key(capsys):
 
 # -- where the client refuses to go ---------------------------------------------------------
 
-REMOTE_HTTP = ["http://www.ailabapi.com", "http://10.0.0.5:8080", "http://192.168.1.2/api",
-               "http://localhost.example.com", "http://127.0.0.1.nip.io", "http://0.0.0.0:80",
-               "http://[2001:db8::1]/", "HTTP://WWW.AILABAPI.COM"]
-LOOPBACK_HTTP = ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9",
-                 "http://127.5.5.5:9"]
+REMOTE_HTTP = [
+    "http://www.ailabapi.com",
+    "http://10.0.0.5:8080",
+    "http://192.168.1.2/api",
+    "http://localhost.example.com",
+    "http://127.0.0.1.nip.io",
+    "http://0.0.0.0:80",
+    "http://[2001:db8::1]/",
+    "HTTP://WWW.AILABAPI.COM",
+]
+LOOPBACK_HTTP = ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "http://127.5.5.5:9"]
 
 
 @pytest.mark.parametrize("url", REMOTE_HTTP)
@@ -364,10 +436,24 @@ def test_plain_http_to_a_remote_host_is_refused_everywhere(qtbot, job_images, ur
     assert "https" in str(info.value)
     no_key(str(info.value), "the ConfigError")
 
-    rc, stdout, stderr = run_cli(["refine", "--person", str(job_images["person"]), "--top",
-                                  str(job_images["top"]), "--coarse", str(job_images["coarse"]),
-                                  "--gender", "man", "--base-url", url, "--api-key", KEY,
-                                  "--json"])
+    rc, stdout, stderr = run_cli(
+        [
+            "refine",
+            "--person",
+            str(job_images["person"]),
+            "--top",
+            str(job_images["top"]),
+            "--coarse",
+            str(job_images["coarse"]),
+            "--gender",
+            "man",
+            "--base-url",
+            url,
+            "--api-key",
+            KEY,
+            "--json",
+        ]
+    )
     assert rc == cli.EXIT_USAGE and "https" in stderr
     assert json.loads(stdout)["error"]["code"] == "USAGE"
     no_key(stdout + stderr, "the CLI's refusal")
@@ -388,9 +474,16 @@ def test_plain_http_on_loopback_is_allowed(url):
     RefinerClient(KEY, url).close()
 
 
-BAD_RESULT_URLS = ["file:///etc/passwd", "ftp://example.com/r.png", "gopher://h/r.png",
-                   "data:image/png;base64,iVBORw0KGgo=", "javascript:alert(1)", "r.png",
-                   "//cdn.example.com/r.png", "smb://host/share/r.png"]
+BAD_RESULT_URLS = [
+    "file:///etc/passwd",
+    "ftp://example.com/r.png",
+    "gopher://h/r.png",
+    "data:image/png;base64,iVBORw0KGgo=",
+    "javascript:alert(1)",
+    "r.png",
+    "//cdn.example.com/r.png",
+    "smb://host/share/r.png",
+]
 
 
 @pytest.mark.parametrize("url", BAD_RESULT_URLS)
@@ -404,8 +497,9 @@ def test_result_links_other_than_http_are_refused(tmp_path, url):
     assert not dest.exists() and not part_files(tmp_path)
 
 
-def test_a_job_whose_result_link_is_a_file_url_fails_with_its_task_id(sandbox, job_images,
-                                                                      tmp_path):
+def test_a_job_whose_result_link_is_a_file_url_fails_with_its_task_id(
+    sandbox, job_images, tmp_path
+):
     class FileLink(RefinerClient):  # the service answers "done" with a file:// link
         def wait(self, task_id, **kw):
             super().wait(task_id, **kw)
@@ -428,12 +522,16 @@ def test_a_job_whose_result_link_is_a_file_url_fails_with_its_task_id(sandbox, j
 
 # -- the download size cap ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "close-delimited"])
 def test_download_over_the_size_cap_stops_and_leaves_nothing(stub, tmp_path, declared):
-    stub.reply = Reply(200, (("Content-Type", "image/png"),), b"\x89PNG\r\n\x1a\n" + bytes(300_000),
-                       content_length=declared)
-    client = RefinerClient(KEY, stub.base_url, retry=fast_retry(),
-                           max_download_bytes=100_000)
+    stub.reply = Reply(
+        200,
+        (("Content-Type", "image/png"),),
+        b"\x89PNG\r\n\x1a\n" + bytes(300_000),
+        content_length=declared,
+    )
+    client = RefinerClient(KEY, stub.base_url, retry=fast_retry(), max_download_bytes=100_000)
     dest = tmp_path / "results" / "r.png"
     with pytest.raises(DownloadError) as info:
         client.download(f"{stub.base_url}/r.png", dest, task_id="t-9")
@@ -445,8 +543,9 @@ def test_download_over_the_size_cap_stops_and_leaves_nothing(stub, tmp_path, dec
 
 
 def test_download_of_a_pixel_bomb_stops_and_leaves_nothing(stub, tmp_path):
-    stub.reply = Reply(200, (("Content-Type", "image/png"),),
-                       write_bomb_png(tmp_path / "bomb.png").read_bytes())
+    stub.reply = Reply(
+        200, (("Content-Type", "image/png"),), write_bomb_png(tmp_path / "bomb.png").read_bytes()
+    )
     client = RefinerClient(KEY, stub.base_url, retry=fast_retry(attempts=2))
     dest = tmp_path / "results" / "r.png"
     with pytest.raises(DownloadError):
@@ -457,8 +556,9 @@ def test_download_of_a_pixel_bomb_stops_and_leaves_nothing(stub, tmp_path):
 
 def test_a_job_over_the_size_cap_keeps_its_task_id_and_no_file(sandbox, job_images, tmp_path):
     store = JobStore(tmp_path / "data" / "jobs.sqlite3")
-    client = RefinerClient(KEY, sandbox.base_url, poll_interval=0.02, retry=fast_retry(),
-                           max_download_bytes=1_000)
+    client = RefinerClient(
+        KEY, sandbox.base_url, poll_interval=0.02, retry=fast_retry(), max_download_bytes=1_000
+    )
     try:
         job = store.create_job(slot_files(job_images), "woman")
         with pytest.raises(DownloadError):

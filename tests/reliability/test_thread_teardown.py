@@ -26,9 +26,14 @@ def test_many_job_threads_end_cleanly():
     runs = 150  # the unfixed runner crashed within the first 20 runs (of 5 tries)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     try:
-        proc = subprocess.run([sys.executable, "-m", "tests.helpers.thread_teardown_stress",
-                               str(runs)], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=45)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.helpers.thread_teardown_stress", str(runs)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=45,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("the job threads deadlocked (the child was killed after 45 s)")
     assert proc.returncode == 0, f"child exited {proc.returncode}: {proc.stderr[-800:]}"

@@ -47,8 +47,12 @@ HEADER_TIPS = (
     "The reviewer's note.",
 )
 #: The columns a header click sorts by, and the store column each one means.
-SORT_KEYS: dict[int, str] = {DATE: "created_at", STATE: "state", GENDER: "gender",
-                             VERDICT: "verdict"}
+SORT_KEYS: dict[int, str] = {
+    DATE: "created_at",
+    STATE: "state",
+    GENDER: "gender",
+    VERDICT: "verdict",
+}
 
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 JOB_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -79,8 +83,10 @@ STATE_TIPS: dict[JobState, str] = {
     JobState.SUBMITTED: "Sent; waiting for the service's result.",
     JobState.SUCCEEDED: "The refined result is stored.",
     JobState.FAILED: "The service refused the request or the task failed (not billed).",
-    JobState.OUTCOME_UNKNOWN: ("Uploaded, but no answer came back. It may exist and be "
-                               "billed; it is not re-sent automatically."),
+    JobState.OUTCOME_UNKNOWN: (
+        "Uploaded, but no answer came back. It may exist and be "
+        "billed; it is not re-sent automatically."
+    ),
     JobState.EXPIRED: "The result was not fetched within 24 hours; the service discarded it.",
     JobState.CANCELLED: "Stopped before anything was sent.",
 }
@@ -117,8 +123,13 @@ def matches(job: Job, f: JobFilter) -> bool:
         return False
     text = f.text.strip().lower()
     if text:
-        hay = [job.task_id or "", job.note, job.gender,
-               json.dumps(job.error) if job.error else "", json.dumps(list(job.tags))]
+        hay = [
+            job.task_id or "",
+            job.note,
+            job.gender,
+            json.dumps(job.error) if job.error else "",
+            json.dumps(list(job.tags)),
+        ]
         hay += [i.name for i in job.inputs.values()]
         if str(job.id) != text and not any(text in h.lower() for h in hay):
             return False
@@ -133,8 +144,9 @@ class HistoryModel(QAbstractTableModel):
     whole page with one ``get_many``.
     """
 
-    def __init__(self, store: JobStore, thumbnails: ThumbnailCache,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, store: JobStore, thumbnails: ThumbnailCache, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._store = store
         self._thumbs = thumbnails
@@ -161,8 +173,9 @@ class HistoryModel(QAbstractTableModel):
     def sort_key(self) -> tuple[str, bool]:
         return self._sort, self._descending
 
-    def set_query(self, f: JobFilter | None = None, sort: str | None = None,
-                  descending: bool | None = None) -> None:
+    def set_query(
+        self, f: JobFilter | None = None, sort: str | None = None, descending: bool | None = None
+    ) -> None:
         """Change what is listed (``None`` keeps a part) and re-query."""
         if f is not None:
             self._filter = f
@@ -194,7 +207,8 @@ class HistoryModel(QAbstractTableModel):
         old = self._jobs.get(job.id)
         # Store sort columns are named like Job fields; created_at and id never change.
         if self._sort not in ("created_at", "id") and (
-                old is None or getattr(old, self._sort) != getattr(job, self._sort)):
+            old is None or getattr(old, self._sort) != getattr(job, self._sort)
+        ):
             return False
         self._remember(job)
         self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
@@ -206,8 +220,7 @@ class HistoryModel(QAbstractTableModel):
             self._placeholder = None
             self._dots.clear()
             if self._ids:
-                self.dataChanged.emit(self.index(0, THUMBS), self.index(len(self._ids) - 1,
-                                                                        STATE))
+                self.dataChanged.emit(self.index(0, THUMBS), self.index(len(self._ids) - 1, STATE))
 
     def palette_changed(self) -> None:
         """Drop pictures drawn with the old palette colours."""
@@ -232,7 +245,7 @@ class HistoryModel(QAbstractTableModel):
             self._jobs.move_to_end(job_id)
             return job
         start = row - row % self.page_size
-        page = [i for i in self._ids[start:start + self.page_size] if i not in self._jobs]
+        page = [i for i in self._ids[start : start + self.page_size] if i not in self._jobs]
         for fetched in self._store.get_many(page):
             self._remember(fetched)
         return self._jobs.get(job_id)
@@ -251,8 +264,9 @@ class HistoryModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(HEADERS):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -290,8 +304,7 @@ class HistoryModel(QAbstractTableModel):
             return self._ids[index.row()]
         job = self.job_at(index.row())
         if job is None:  # deleted since the last query; the next refresh drops the row
-            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == STATE \
-                else None
+            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == STATE else None
         if role == JOB_ROLE:
             return job
         col = index.column()
@@ -351,8 +364,11 @@ class HistoryModel(QAbstractTableModel):
 
     def _accessible(self, job: Job, col: int) -> str | None:
         if col == THUMBS:
-            return ("Coarse and refined thumbnails" if job.result_path is not None
-                    else "Coarse thumbnail, no refined result")
+            return (
+                "Coarse and refined thumbnails"
+                if job.result_path is not None
+                else "Coarse thumbnail, no refined result"
+            )
         if col == VERDICT:
             return {"pass": "Pass", "fail": "Fail"}.get(job.verdict or "", "Not reviewed")
         return self._display(job, col)
@@ -363,8 +379,9 @@ class HistoryModel(QAbstractTableModel):
         return job is not None and self._thumbs.peek(self._thumb_key(job)) is not None
 
     def _thumb_key(self, job: Job) -> ThumbKey:
-        return ThumbKey(str(job.input_path(COARSE) or ""), str(job.result_path or ""),
-                        round(self._dpr * 100))
+        return ThumbKey(
+            str(job.input_path(COARSE) or ""), str(job.result_path or ""), round(self._dpr * 100)
+        )
 
     def _thumbnail(self, job: Job) -> QPixmap:
         """The cached pair, or a placeholder after asking for it (rows being painted only)."""

@@ -82,15 +82,24 @@ STATE_FILTERS: tuple[tuple[str, tuple[JobState, ...], str], ...] = (
     ("All states", (), "Jobs in any state"),
     ("Done", (JobState.SUCCEEDED,), "Jobs with a stored result"),
     ("Failed", (JobState.FAILED,), "Refused by the service or failed (not billed)"),
-    ("Waiting", (JobState.PENDING, JobState.SUBMITTING, JobState.SUBMITTED),
-     "Not finished yet: not sent, uploading, or waiting for the result"),
-    ("Outcome unknown", (JobState.OUTCOME_UNKNOWN,),
-     "Uploaded without an answer: may exist and be billed"),
+    (
+        "Waiting",
+        (JobState.PENDING, JobState.SUBMITTING, JobState.SUBMITTED),
+        "Not finished yet: not sent, uploading, or waiting for the result",
+    ),
+    (
+        "Outcome unknown",
+        (JobState.OUTCOME_UNKNOWN,),
+        "Uploaded without an answer: may exist and be billed",
+    ),
     ("Expired", (JobState.EXPIRED,), "The result was not fetched within 24 hours"),
     ("Cancelled", (JobState.CANCELLED,), "Stopped before anything was sent"),
 )
 VERDICT_FILTERS: tuple[tuple[str, str | None], ...] = (
-    ("All verdicts", None), ("✓ Pass", "pass"), ("✗ Fail", "fail"), ("Unreviewed", "unreviewed"),
+    ("All verdicts", None),
+    ("✓ Pass", "pass"),
+    ("✗ Fail", "fail"),
+    ("Unreviewed", "unreviewed"),
 )
 
 
@@ -110,8 +119,13 @@ class HistoryPanel(QWidget):
     rerunRequested = Signal(int)  # job id: a new job with the same inputs
     jobsDeleted = Signal(list)  # job ids just deleted (the viewer may be showing one)
 
-    def __init__(self, store: JobStore, parent: QWidget | None = None, *,
-                 thumbnail_loader: ImageLoader | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        parent: QWidget | None = None,
+        *,
+        thumbnail_loader: ImageLoader | None = None,
+    ) -> None:
         """``thumbnail_loader(path, max_side) -> QImage`` decodes thumbnails on worker
         threads (default :func:`refiner_gui.workers.load_image`); tests count its calls."""
         super().__init__(parent)
@@ -173,8 +187,10 @@ class HistoryPanel(QWidget):
             return
         index = self.model.index(row, STATE)
         self.table.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows)
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
         self.table.scrollTo(index)
 
     def shutdown(self) -> None:
@@ -186,8 +202,13 @@ class HistoryPanel(QWidget):
 
     # -- construction ---------------------------------------------------------------------------
 
-    def _action(self, text: str, tip: str, slot: Callable[[], None],
-                shortcuts: tuple[QKeySequence, ...] = ()) -> QAction:
+    def _action(
+        self,
+        text: str,
+        tip: str,
+        slot: Callable[[], None],
+        shortcuts: tuple[QKeySequence, ...] = (),
+    ) -> QAction:
         action = QAction(text, self)
         action.setToolTip(tip)
         action.setStatusTip(tip)
@@ -199,18 +220,26 @@ class HistoryPanel(QWidget):
 
     def _build_actions(self) -> None:
         self.open_action = self._action(
-            "Open", "Show the selected job in the viewer (Enter or double-click)", self._open)
+            "Open", "Show the selected job in the viewer (Enter or double-click)", self._open
+        )
         self.rerun_action = self._action(
-            "Re-run", "Send a new job with the same inputs (uses credits)", self._rerun)
+            "Re-run", "Send a new job with the same inputs (uses credits)", self._rerun
+        )
         self.delete_action = self._action(
-            "Delete…", "Delete the selected jobs and their stored files", self._delete,
-            (QKeySequence(QKeySequence.StandardKey.Delete),))
+            "Delete…",
+            "Delete the selected jobs and their stored files",
+            self._delete,
+            (QKeySequence(QKeySequence.StandardKey.Delete),),
+        )
         self.folder_action = self._action(
-            "Open folder", "Show the folder holding the selected job's files",
-            self._open_folder)
+            "Open folder", "Show the folder holding the selected job's files", self._open_folder
+        )
         self.copy_action = self._action(
-            "Copy task id", "Copy the selected jobs' task ids (to quote to support)",
-            self._copy_task_ids, (QKeySequence(QKeySequence.StandardKey.Copy),))
+            "Copy task id",
+            "Copy the selected jobs' task ids (to quote to support)",
+            self._copy_task_ids,
+            (QKeySequence(QKeySequence.StandardKey.Copy),),
+        )
 
     def _build_ui(self) -> None:
         # Filters --------------------------------------------------------------------------
@@ -233,11 +262,19 @@ class HistoryPanel(QWidget):
         filters = QHBoxLayout()
         for label_text, widget, name, tip in (
             ("&State", self.state_combo, "State filter", "Show only jobs in this state"),
-            ("&Verdict", self.verdict_combo, "Verdict filter",
-             "Show only jobs with this review verdict"),
+            (
+                "&Verdict",
+                self.verdict_combo,
+                "Verdict filter",
+                "Show only jobs with this review verdict",
+            ),
             ("&Tag", self.tag_combo, "Tag filter", "Show only jobs tagged with this defect"),
-            ("Searc&h", self.search_edit, "Search jobs",
-             "Matches task ids, notes, input file names, errors, tags and job numbers"),
+            (
+                "Searc&h",
+                self.search_edit,
+                "Search jobs",
+                "Matches task ids, notes, input file names, errors, tags and job numbers",
+            ),
         ):
             buddy = QLabel(label_text)
             buddy.setBuddy(widget)
@@ -267,10 +304,13 @@ class HistoryPanel(QWidget):
         bar.addWidget(self.empty_label)
         bar.addStretch(1)
         self.action_buttons: dict[str, QToolButton] = {}
-        for action, name in ((self.open_action, "Open job"), (self.rerun_action, "Re-run job"),
-                             (self.delete_action, "Delete jobs"),
-                             (self.folder_action, "Open job folder"),
-                             (self.copy_action, "Copy task id")):
+        for action, name in (
+            (self.open_action, "Open job"),
+            (self.rerun_action, "Re-run job"),
+            (self.delete_action, "Delete jobs"),
+            (self.folder_action, "Open job folder"),
+            (self.copy_action, "Copy task id"),
+        ):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setAccessibleName(name)
@@ -284,7 +324,8 @@ class HistoryPanel(QWidget):
         self.table.setObjectName("historyTable")
         self.table.setAccessibleName("Jobs")
         self.table.setAccessibleDescription(
-            "One row per job. Enter opens it; the context menu has more actions.")
+            "One row per job. Enter opens it; the context menu has more actions."
+        )
         self.table.setModel(self.model)
         # Task ids differ at both ends; cut them in the middle (the tooltip has all of it).
         self._middle_elide = MiddleElideDelegate(self.table)
@@ -301,8 +342,13 @@ class HistoryPanel(QWidget):
         self.table.customContextMenuRequested.connect(self._context_menu)
         # activated = Enter, or double-click (or single click where the platform says so).
         self.table.activated.connect(self._on_activated)
-        for action in (self.open_action, self.rerun_action, self.delete_action,
-                       self.folder_action, self.copy_action):
+        for action in (
+            self.open_action,
+            self.rerun_action,
+            self.delete_action,
+            self.folder_action,
+            self.copy_action,
+        ):
             self.table.addAction(action)
         vheader = self.table.verticalHeader()
         vheader.hide()
@@ -333,8 +379,13 @@ class HistoryPanel(QWidget):
         arrow = 18  # the header's sort arrow
 
         def fit(sample: str, header: str, extra: int = 0, sortable: bool = False) -> int:
-            return max(fm.horizontalAdvance(sample) + extra,
-                       fm.horizontalAdvance(header) + (arrow if sortable else 0)) + margin
+            return (
+                max(
+                    fm.horizontalAdvance(sample) + extra,
+                    fm.horizontalAdvance(header) + (arrow if sortable else 0),
+                )
+                + margin
+            )
 
         widths = {
             THUMBS: fit("", "Coarse · Refined", PAIR_SIZE.width()),
@@ -382,8 +433,9 @@ class HistoryPanel(QWidget):
         self.search_edit.blockSignals(False)
         self._apply_filters()
 
-    def _requery(self, f: JobFilter | None = None, *, keep_scroll: bool,
-                 sort: tuple[str, bool] | None = None) -> None:
+    def _requery(
+        self, f: JobFilter | None = None, *, keep_scroll: bool, sort: tuple[str, bool] | None = None
+    ) -> None:
         selected = self.selected_job_ids()
         current = self.table.currentIndex()
         current_id = self.model.job_id(current.row()) if current.isValid() else None
@@ -412,12 +464,14 @@ class HistoryPanel(QWidget):
             sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         current_row = self.model.row_of(current_id) if current_id is not None else None
         if current_row is not None:
-            sm.setCurrentIndex(self.model.index(current_row, STATE),
-                               QItemSelectionModel.SelectionFlag.NoUpdate)
+            sm.setCurrentIndex(
+                self.model.index(current_row, STATE), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
         top_row = self.model.row_of(top_id) if top_id is not None else None
         if top_row is not None:
-            self.table.scrollTo(self.model.index(top_row, STATE),
-                                QAbstractItemView.ScrollHint.PositionAtTop)
+            self.table.scrollTo(
+                self.model.index(top_row, STATE), QAbstractItemView.ScrollHint.PositionAtTop
+            )
         elif rows:
             self.table.scrollTo(self.model.index(rows[0], STATE))
         else:
@@ -429,13 +483,15 @@ class HistoryPanel(QWidget):
         shown = self.model.rowCount()
         total = self._store.count()
         filtered = self.model.job_filter != JobFilter()
-        self.count_label.setText(f"{shown:,} of {plural(total, 'job')}" if filtered
-                                 else plural(total, "job"))
+        self.count_label.setText(
+            f"{shown:,} of {plural(total, 'job')}" if filtered else plural(total, "job")
+        )
         if shown:
             self.empty_label.hide()
         elif filtered:
-            self.empty_label.setText("No job matches these filters. "
-                                     "<a href='clear'>Clear filters</a>")
+            self.empty_label.setText(
+                "No job matches these filters. <a href='clear'>Clear filters</a>"
+            )
             self.empty_label.show()
         else:
             self.empty_label.setText("No jobs yet: jobs you send appear here.")
@@ -451,8 +507,9 @@ class HistoryPanel(QWidget):
             header.blockSignals(False)
             return
         self._sort_indicator = (column, order)
-        self._requery(keep_scroll=False,
-                      sort=(SORT_KEYS[column], order == Qt.SortOrder.DescendingOrder))
+        self._requery(
+            keep_scroll=False, sort=(SORT_KEYS[column], order == Qt.SortOrder.DescendingOrder)
+        )
 
     # -- selection and actions -------------------------------------------------------------------
 
@@ -482,8 +539,10 @@ class HistoryPanel(QWidget):
         can_rerun = one and job is not None and all(job.input_path(s) for s in REQUIRED_SLOTS)
         self.rerun_action.setEnabled(can_rerun)
         self.rerun_action.setToolTip(
-            "Send a new job with the same inputs (uses credits)" if can_rerun or not one
-            else "This job has no stored inputs to send again")
+            "Send a new job with the same inputs (uses credits)"
+            if can_rerun or not one
+            else "This job has no stored inputs to send again"
+        )
         self.delete_action.setEnabled(bool(ids))
         self.delete_action.setText(f"Delete {len(ids):,}…" if len(ids) > 1 else "Delete…")
         self.folder_action.setEnabled(one)
@@ -518,14 +577,19 @@ class HistoryPanel(QWidget):
         else:
             what = f"these {len(ids):,} jobs"
             question = f"Delete {len(ids):,} jobs?"
-        text = (f"{question}\n\nThe stored files of {what} are deleted from the data folder "
-                "too: refined results, and input pictures no other job uses. "
-                "This cannot be undone.")
+        text = (
+            f"{question}\n\nThe stored files of {what} are deleted from the data folder "
+            "too: refined results, and input pictures no other job uses. "
+            "This cannot be undone."
+        )
         # Looked up at call time (not imported as a name) so tests can patch it.
         answer = QMessageBox.question(
-            self, "Delete jobs", text,
+            self,
+            "Delete jobs",
+            text,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.No,
+        )
         if answer != QMessageBox.StandardButton.Yes:
             return
         deleted: list[int] = []
@@ -548,9 +612,11 @@ class HistoryPanel(QWidget):
         if deleted:
             self.jobsDeleted.emit(deleted)
         if problems:
-            QMessageBox.warning(self, "Some jobs were not deleted",
-                                "These could not be deleted (completely):\n"
-                                + "\n".join(problems[:10]))
+            QMessageBox.warning(
+                self,
+                "Some jobs were not deleted",
+                "These could not be deleted (completely):\n" + "\n".join(problems[:10]),
+            )
 
     @Slot()
     def _open_folder(self) -> None:
@@ -575,7 +641,8 @@ class HistoryPanel(QWidget):
     def _context_menu(self, pos: QPoint) -> None:
         index = self.table.indexAt(pos)
         if index.isValid() and not self.table.selectionModel().isRowSelected(
-                index.row(), QModelIndex()):
+            index.row(), QModelIndex()
+        ):
             self.select_job(self.model.job_id(index.row()))
         if not self.selected_job_ids():
             return
@@ -608,8 +675,9 @@ class HistoryPanel(QWidget):
 class MiddleElideDelegate(QStyledItemDelegate):
     """Draws text elided in the middle rather than at the end."""
 
-    def initStyleOption(self, option: QStyleOptionViewItem,
-                        index: QModelIndex | QPersistentModelIndex) -> None:
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
 

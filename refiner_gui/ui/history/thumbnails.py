@@ -67,8 +67,9 @@ def decode_pair(key: ThumbKey, loader: ImageLoader) -> tuple[QImage | None, QIma
         if image.isNull():
             return None
         if image.width() > box.width() or image.height() > box.height():
-            image = image.scaled(box, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
+            image = image.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
         return image
 
     return one(key.coarse), one(key.result)
@@ -84,14 +85,21 @@ class ThumbnailCache(QObject):
 
     ready = Signal(object)  # ThumbKey
 
-    def __init__(self, *, loader: ImageLoader | None = None, capacity: int = 500,
-                 max_in_flight: int | None = None, max_queued: int = 64,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        loader: ImageLoader | None = None,
+        capacity: int = 500,
+        max_in_flight: int | None = None,
+        max_queued: int = 64,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._loader: ImageLoader = loader or load_image
         self._capacity = capacity
-        self._max_in_flight = max_in_flight or max(2, QThreadPool.globalInstance()
-                                                   .maxThreadCount() // 2)
+        self._max_in_flight = max_in_flight or max(
+            2, QThreadPool.globalInstance().maxThreadCount() // 2
+        )
         self._max_queued = max_queued
         self._pixmaps: OrderedDict[ThumbKey, QPixmap] = OrderedDict()
         # Newest last; an OrderedDict so a repeated request moves to the end in O(1).
@@ -185,8 +193,12 @@ class ThumbnailCache(QObject):
         assert isinstance(result, tuple)
         coarse: QImage | None = result[0]
         refined: QImage | None = result[1]
-        self._store(key, self._compose(coarse, refined, key.dpr_x100 / 100,
-                                       loading=False, has_result=bool(key.result)))
+        self._store(
+            key,
+            self._compose(
+                coarse, refined, key.dpr_x100 / 100, loading=False, has_result=bool(key.result)
+            ),
+        )
         self._pump()
 
     @Slot(object, object)
@@ -197,8 +209,12 @@ class ThumbnailCache(QObject):
             return
         # A bad file must not be retried on every repaint: cache the empty pair.
         log.warning("thumbnail failed: %s", type(exc).__name__)
-        self._store(key, self._compose(None, None, key.dpr_x100 / 100, loading=False,
-                                       has_result=bool(key.result)))
+        self._store(
+            key,
+            self._compose(
+                None, None, key.dpr_x100 / 100, loading=False, has_result=bool(key.result)
+            ),
+        )
         self._pump()
 
     def _store(self, key: ThumbKey, pixmap: QPixmap) -> None:
@@ -210,18 +226,26 @@ class ThumbnailCache(QObject):
 
     # -- drawing (GUI thread) ---------------------------------------------------------------
 
-    def _compose(self, coarse: QImage | None, refined: QImage | None, dpr: float, *,
-                 loading: bool, has_result: bool = True) -> QPixmap:
+    def _compose(
+        self,
+        coarse: QImage | None,
+        refined: QImage | None,
+        dpr: float,
+        *,
+        loading: bool,
+        has_result: bool = True,
+    ) -> QPixmap:
         pixmap = QPixmap(round(PAIR_SIZE.width() * dpr), round(PAIR_SIZE.height() * dpr))
         pixmap.setDevicePixelRatio(dpr)
         pixmap.fill(Qt.GlobalColor.transparent)  # the row's own background shows through
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        slots = (QRectF(0, 0, SLOT_WIDTH, THUMB_HEIGHT),
-                 QRectF(SLOT_WIDTH + SLOT_GAP, 0, SLOT_WIDTH, THUMB_HEIGHT))
+        slots = (
+            QRectF(0, 0, SLOT_WIDTH, THUMB_HEIGHT),
+            QRectF(SLOT_WIDTH + SLOT_GAP, 0, SLOT_WIDTH, THUMB_HEIGHT),
+        )
         outline = QColor(self._palette.color(QPalette.ColorRole.Mid))
-        for rect, image, expected in zip(slots, (coarse, refined), (True, has_result),
-                                         strict=True):
+        for rect, image, expected in zip(slots, (coarse, refined), (True, has_result), strict=True):
             if image is not None:
                 target = QRectF(0, 0, image.width() / dpr, image.height() / dpr)
                 target.moveCenter(rect.center())
@@ -241,7 +265,9 @@ class ThumbnailCache(QObject):
                 painter.drawRoundedRect(rect.adjusted(2.5, 2.5, -2.5, -2.5), 3, 3)
                 if expected:
                     # The file should be there but could not be read: cross it out.
-                    painter.drawLine(rect.adjusted(8, 12, -8, -12).topLeft(),
-                                     rect.adjusted(8, 12, -8, -12).bottomRight())
+                    painter.drawLine(
+                        rect.adjusted(8, 12, -8, -12).topLeft(),
+                        rect.adjusted(8, 12, -8, -12).bottomRight(),
+                    )
         painter.end()
         return pixmap

@@ -42,8 +42,7 @@ def _level_format(image: QImage) -> QImage.Format:
     )
 
 
-def _halved(image: QImage, fmt: QImage.Format,
-            pause: Callable[[], None] | None = None) -> QImage:
+def _halved(image: QImage, fmt: QImage.Format, pause: Callable[[], None] | None = None) -> QImage:
     """``image`` at half size (area-averaged, in ``fmt``), made strip by strip.
 
     Each strip of ``_LEVEL_STRIP_ROWS`` output rows is scaled from the source rows that
@@ -75,7 +74,8 @@ def _halved(image: QImage, fmt: QImage.Format,
             if piece.format() != fmt:
                 piece = piece.convertToFormat(fmt)  # a strip at a time, never the whole
             piece = piece.scaled(
-                dst_w, rows,
+                dst_w,
+                rows,
                 Qt.AspectRatioMode.IgnoreAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
@@ -90,8 +90,9 @@ def _halved(image: QImage, fmt: QImage.Format,
     return out
 
 
-def scaled_levels(image: QImage, smallest: int = 256, *,
-                  pause: Callable[[], None] | None = None) -> tuple[QImage, ...]:
+def scaled_levels(
+    image: QImage, smallest: int = 256, *, pause: Callable[[], None] | None = None
+) -> tuple[QImage, ...]:
     """Half, quarter, … size copies of ``image`` (area-averaged), down to ``smallest`` px.
 
     Drawing a 4095 px photo at 15 % with bilinear filtering samples one pixel in six and
