@@ -6,7 +6,9 @@ Its parts:
 * ``model`` – :class:`HistoryModel`, a table model over the store's ids; SQLite filters and
   sorts, jobs are fetched a page at a time for the rows being painted.
 * ``thumbnails`` – the lazy, bounded thumbnail cache; decoding runs on the thread pool.
-* ``panel`` – the widget: filters, count, row actions, the table.
+* ``panel`` – the widget and controller: count, row actions, selection, querying.
+* ``filters`` – the filter bar (state, verdict, tag, search).
+* ``table`` – the job table view, its column sizes and its keys' help.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The history panel: filters, a count, row actions and the job table.
+"""The history panel: the filter bar, a count, row actions and the job table.
 
 The panel is the controller of its own small world (what is listed, what is selected,
 confirming a delete); anything that starts a job or shows one is asked of the window
@@ -6,7 +6,8 @@ through :attr:`HistoryPanel.openRequested` and :attr:`HistoryPanel.rerunRequeste
 
 GUI thread only. The only background work is thumbnail decoding, owned by the
 :class:`~refiner_gui.ui.history.thumbnails.ThumbnailCache`; :meth:`HistoryPanel.shutdown`
-stops it.
+stops it. The filter bar (:mod:`~refiner_gui.ui.history.filters`) and the table view
+(:mod:`~refiner_gui.ui.history.table`) are views in their own modules.
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from PySide6.QtCore import (
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
     QPoint,
     Qt,
-    QTimer,
     QUrl,
     Signal,
     Slot,
@@ -37,70 +36,32 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMenu,
     QMessageBox,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from refiner_gui.jobs.models import DEFECT_TAGS, Job, JobState
+from refiner_gui.jobs.models import Job
 from refiner_gui.jobs.store import JobFilter, JobStateError, JobStore
 from refiner_gui.slots import COARSE, REQUIRED_SLOTS
+from refiner_gui.ui.history.filters import FilterBar
 from refiner_gui.ui.history.model import (
     DATE,
-    GENDER,
-    NOTE,
     SORT_KEYS,
     STATE,
-    TAGS,
-    TASK,
-    THUMBS,
-    VERDICT,
     HistoryModel,
 )
+from refiner_gui.ui.history.table import JobTable
 from refiner_gui.ui.history.thumbnails import (
-    PAIR_SIZE,
-    THUMB_HEIGHT,
     ImageLoader,
     ThumbnailCache,
 )
 
 log = logging.getLogger(__name__)
-
-SEARCH_DEBOUNCE_MS = 200
-
-STATE_FILTERS: tuple[tuple[str, tuple[JobState, ...], str], ...] = (
-    ("All states", (), "Jobs in any state"),
-    ("Done", (JobState.SUCCEEDED,), "Jobs with a stored result"),
-    ("Failed", (JobState.FAILED,), "Refused by the service or failed (not billed)"),
-    (
-        "Waiting",
-        (JobState.PENDING, JobState.SUBMITTING, JobState.SUBMITTED),
-        "Not finished yet: not sent, uploading, or waiting for the result",
-    ),
-    (
-        "Outcome unknown",
-        (JobState.OUTCOME_UNKNOWN,),
-        "Uploaded without an answer: may exist and be billed",
-    ),
-    ("Expired", (JobState.EXPIRED,), "The result was not fetched within 24 hours"),
-    ("Cancelled", (JobState.CANCELLED,), "Stopped before anything was sent"),
-)
-VERDICT_FILTERS: tuple[tuple[str, str | None], ...] = (
-    ("All verdicts", None),
-    ("✓ Pass", "pass"),
-    ("✗ Fail", "fail"),
-    ("Unreviewed", "unreviewed"),
-)
 
 
 def plural(n: int, word: str) -> str:
@@ -136,11 +97,6 @@ class HistoryPanel(QWidget):
         self._thumbs.set_palette(self.palette())
         self.model = HistoryModel(store, self._thumbs, self)
         self._shut_down = False
-
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
-        self._search_timer.timeout.connect(self._apply_filters)
 
         self._build_actions()
         self._build_ui()
@@ -197,7 +153,7 @@ class HistoryPanel(QWidget):
         """Stop thumbnail work and wait for running decodes. GUI thread; idempotent. Call
         from the window's ``closeEvent`` and at the end of tests."""
         self._shut_down = True
-        self._search_timer.stop()
+        self.filters.stop()
         self._thumbs.shutdown()
 
     # -- construction ---------------------------------------------------------------------------
@@ -242,52 +198,13 @@ class HistoryPanel(QWidget):
         )
 
     def _build_ui(self) -> None:
-        # Filters --------------------------------------------------------------------------
-        self.state_combo = QComboBox()
-        for i, (text, states, tip) in enumerate(STATE_FILTERS):
-            self.state_combo.addItem(text, states)
-            self.state_combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
-        self.verdict_combo = QComboBox()
-        for text, verdict in VERDICT_FILTERS:
-            self.verdict_combo.addItem(text, verdict)
-        self.tag_combo = QComboBox()
-        self.tag_combo.addItem("All tags", None)
-        for key, label in DEFECT_TAGS.items():
-            self.tag_combo.addItem(label, key)
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search task id, note, file name, job #…")
-        self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setMinimumWidth(220)
-
-        filters = QHBoxLayout()
-        for label_text, widget, name, tip in (
-            ("&State", self.state_combo, "State filter", "Show only jobs in this state"),
-            (
-                "&Verdict",
-                self.verdict_combo,
-                "Verdict filter",
-                "Show only jobs with this review verdict",
-            ),
-            ("&Tag", self.tag_combo, "Tag filter", "Show only jobs tagged with this defect"),
-            (
-                "Searc&h",
-                self.search_edit,
-                "Search jobs",
-                "Matches task ids, notes, input file names, errors, tags and job numbers",
-            ),
-        ):
-            buddy = QLabel(label_text)
-            buddy.setBuddy(widget)
-            widget.setAccessibleName(name)
-            widget.setToolTip(tip)
-            filters.addWidget(buddy)
-            filters.addWidget(widget, 1 if widget is self.search_edit else 0)
-            if widget is not self.search_edit:
-                filters.addSpacing(6)
-        for combo in (self.state_combo, self.verdict_combo, self.tag_combo):
-            combo.currentIndexChanged.connect(self._apply_filters)
-        self.search_edit.textChanged.connect(self._search_timer.start)
-        self.search_edit.returnPressed.connect(self._apply_filters)
+        self.filters = FilterBar()
+        # The controls, by the names callers and tests use.
+        self.state_combo = self.filters.state_combo
+        self.verdict_combo = self.filters.verdict_combo
+        self.tag_combo = self.filters.tag_combo
+        self.search_edit = self.filters.search_edit
+        self.filters.changed.connect(self._apply_filters)
 
         # Count and actions --------------------------------------------------------------------
         self.count_label = QLabel()
@@ -296,7 +213,7 @@ class HistoryPanel(QWidget):
         self.empty_label = QLabel()
         self.empty_label.setAccessibleName("No jobs")
         self.empty_label.setTextFormat(Qt.TextFormat.RichText)
-        self.empty_label.linkActivated.connect(self._clear_filters)
+        self.empty_label.linkActivated.connect(self.filters.clear)
         self.empty_label.hide()
         bar = QHBoxLayout()
         bar.addWidget(self.count_label)
@@ -319,26 +236,8 @@ class HistoryPanel(QWidget):
             bar.addWidget(button)
             self.action_buttons[name] = button
 
-        # Table ----------------------------------------------------------------------------------
-        self.table = QTableView()
-        self.table.setObjectName("historyTable")
-        self.table.setAccessibleName("Jobs")
-        self.table.setAccessibleDescription(
-            "One row per job. Enter opens it; the context menu has more actions."
-        )
-        self.table.setModel(self.model)
-        # Task ids differ at both ends; cut them in the middle (the tooltip has all of it).
-        self._middle_elide = MiddleElideDelegate(self.table)
-        self.table.setItemDelegateForColumn(TASK, self._middle_elide)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setShowGrid(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table = JobTable(self.model)
+        self._sort_indicator = (DATE, Qt.SortOrder.DescendingOrder)
         self.table.customContextMenuRequested.connect(self._context_menu)
         # activated = Enter, or double-click (or single click where the platform says so).
         self.table.activated.connect(self._on_activated)
@@ -350,88 +249,24 @@ class HistoryPanel(QWidget):
             self.copy_action,
         ):
             self.table.addAction(action)
-        vheader = self.table.verticalHeader()
-        vheader.hide()
-        # Fixed heights: the view never measures 10,000 rows to lay them out.
-        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vheader.setDefaultSectionSize(THUMB_HEIGHT + 8)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setHighlightSections(False)
-        header.setSectionsClickable(True)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(DATE, Qt.SortOrder.DescendingOrder)
-        self._sort_indicator = (DATE, Qt.SortOrder.DescendingOrder)
-        self._size_columns()
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(filters)
+        layout.addWidget(self.filters)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
-
-    def _size_columns(self) -> None:
-        """Widths from the font, so 2x screens and large fonts keep every label readable,
-        and the note column (the last, stretched) still shows in a 1,100 px window."""
-        fm = self.table.fontMetrics()
-        margin = 2 * fm.averageCharWidth() + 4  # cell margins on both sides
-        arrow = 18  # the header's sort arrow
-
-        def fit(sample: str, header: str, extra: int = 0, sortable: bool = False) -> int:
-            return (
-                max(
-                    fm.horizontalAdvance(sample) + extra,
-                    fm.horizontalAdvance(header) + (arrow if sortable else 0),
-                )
-                + margin
-            )
-
-        widths = {
-            THUMBS: fit("", "Coarse · Refined", PAIR_SIZE.width()),
-            STATE: fit("Outcome unknown", "State", 12 + 6, sortable=True),  # dot + gap
-            DATE: fit("30 Sep 2099 23:59", "Date", sortable=True),
-            GENDER: fit("Woman", "Gender", sortable=True),
-            VERDICT: fit("✗ Fail", "Verdict", sortable=True),
-            TAGS: fit("Garment colour, Hands", "Tags"),
-            TASK: fit("0" * 16, "Task id"),
-        }
-        for col, width in widths.items():
-            self.table.setColumnWidth(col, width)
-        self.table.horizontalHeader().setMinimumSectionSize(fm.horizontalAdvance("Note") + margin)
-        assert self.model.columnCount() - 1 == NOTE  # the note column takes the rest
 
     # -- querying -------------------------------------------------------------------------------
 
     def current_filter(self) -> JobFilter:
         """The filter the controls describe."""
-        text = self.search_edit.text().strip()
-        if text.startswith("#") and text[1:].isdigit():
-            text = text[1:]  # "#123" is how jobs are named in dialogs; the store wants "123"
-        return JobFilter(
-            states=tuple(self.state_combo.currentData() or ()),
-            verdict=self.verdict_combo.currentData(),
-            text=text,
-            tag=self.tag_combo.currentData(),
-        )
+        return self.filters.current_filter()
 
     @Slot()
     def _apply_filters(self) -> None:
-        self._search_timer.stop()
         f = self.current_filter()
         if f != self.model.job_filter:
             self._requery(f, keep_scroll=False)
-
-    @Slot()
-    def _clear_filters(self) -> None:
-        for combo in (self.state_combo, self.verdict_combo, self.tag_combo):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
-        self.search_edit.blockSignals(True)
-        self.search_edit.clear()
-        self.search_edit.blockSignals(False)
-        self._apply_filters()
 
     def _requery(
         self, f: JobFilter | None = None, *, keep_scroll: bool, sort: tuple[str, bool] | None = None
@@ -670,16 +505,6 @@ class HistoryPanel(QWidget):
         elif event.type() == QEvent.Type.DevicePixelRatioChange:
             self.model.set_device_pixel_ratio(self.devicePixelRatioF())
         super().changeEvent(event)
-
-
-class MiddleElideDelegate(QStyledItemDelegate):
-    """Draws text elided in the middle rather than at the end."""
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
 
 
 def job_folder(job: Job, store: JobStore) -> Path:

@@ -28,14 +28,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QButtonGroup,
     QFrame,
     QHBoxLayout,
-    QLabel,
-    QScrollBar,
-    QSlider,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -52,21 +47,15 @@ from refiner_gui.ui.viewer.image_canvas import (
     build_levels,
     make_pixmap_item,
 )
+from refiner_gui.ui.viewer.keys import viewer_key
 from refiner_gui.ui.viewer.modes import ViewMode
+from refiner_gui.ui.viewer.pane_sync import PaneSync
 from refiner_gui.ui.viewer.swipe import SwipeCanvas
+from refiner_gui.ui.viewer.toolbar import ViewerToolbar
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LABELS = ("Coarse", "Refined")
-
-_MODE_TIPS = {
-    ViewMode.SIDE_BY_SIDE: "Both images next to each other; zoom and pan move both.",
-    ViewMode.SWIPE: "Refined over coarse with a divider you drag to wipe between them.",
-    ViewMode.FLICKER: "One image at a time in the same place; Space (or this button) switches.",
-    ViewMode.DIFFERENCE: "Heatmap of where the refined image differs from the coarse one.",
-}
-
-_ZOOM_KEYS_MODIFIERS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
 
 
 def _size_text(size: QSize) -> str:
@@ -101,7 +90,6 @@ class CompareViewer(QWidget):
         self._right_image = QImage()
         self._labels = DEFAULT_LABELS
         self._threshold = DEFAULT_THRESHOLD
-        self._syncing = False
         self._last_zoom = 1.0
         self._diff_token = 0
         self._diff_job: DifferenceJob | None = None
@@ -139,8 +127,7 @@ class CompareViewer(QWidget):
         for page in self._pages.values():
             self._stack.addWidget(page)
 
-        self._sync_panes(self.left_pane, self.right_pane)
-        self._sync_panes(self.right_pane, self.left_pane)
+        self._pane_sync = PaneSync(self.left_pane, self.right_pane, self)
         for canvas in self._all_canvases():
             canvas.zoomChanged.connect(partial(self._on_canvas_zoom, canvas))
         self.flicker_canvas.flickered.connect(self._update_captions)
@@ -356,23 +343,12 @@ class CompareViewer(QWidget):
     # ================================================================== events
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
         # Canvases leave these keys unhandled so they land here whichever child has focus.
-        if event.modifiers() & ~_ZOOM_KEYS_MODIFIERS:
+        # The bindings are data (viewer.keys), which the keyboard help also lists.
+        binding = viewer_key(event.key(), event.modifiers())
+        if binding is None or (binding.flicker_only and self._mode is not ViewMode.FLICKER):
             super().keyPressEvent(event)
             return
-        key = event.key()
-        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.zoom_in()
-        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
-            self.zoom_out()
-        elif key == Qt.Key.Key_0:
-            self.fit()
-        elif key == Qt.Key.Key_1:
-            self.actual_size()
-        elif key == Qt.Key.Key_Space and self._mode is ViewMode.FLICKER:
-            self.toggle_flicker()
-        else:
-            super().keyPressEvent(event)
-            return
+        getattr(self, binding.command)()
         event.accept()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
@@ -381,96 +357,25 @@ class CompareViewer(QWidget):
 
     # ================================================================ toolbar
     def _build_toolbar(self) -> QWidget:
-        bar = QWidget()
-        bar.setAccessibleName("Viewer toolbar")
-        row = QHBoxLayout(bar)
-        row.setContentsMargins(6, 4, 6, 4)
-        row.setSpacing(4)
-
-        self._mode_group = QButtonGroup(self)
-        self._mode_group.setExclusive(True)
-        self._mode_buttons: dict[ViewMode, QToolButton] = {}
-        shortcuts_hint = {ViewMode.FLICKER: " (Space switches)"}
-        for index, mode in enumerate(ViewMode):
-            button = QToolButton()
-            button.setText(mode.value)
-            button.setCheckable(True)
-            button.setAutoRaise(True)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            button.setAccessibleName(f"{mode.value} mode")
-            button.setToolTip(_MODE_TIPS[mode] + shortcuts_hint.get(mode, ""))
-            self._mode_group.addButton(button, index)
-            self._mode_buttons[mode] = button
-            row.addWidget(button)
+        bar = ViewerToolbar(self._threshold)
+        # The viewer reads and drives these controls; short names for them.
+        self._mode_group = bar.mode_group
+        self._mode_buttons = bar.mode_buttons
+        self._zoom_out_button = bar.zoom_out_button
+        self._zoom_label = bar.zoom_label
+        self._zoom_in_button = bar.zoom_in_button
+        self._fit_button = bar.fit_button
+        self._actual_button = bar.actual_button
+        self._threshold_box = bar.threshold_box
+        self._threshold_slider = bar.threshold_slider
+        self._threshold_value = bar.threshold_value
         self._mode_group.buttonClicked.connect(self._on_mode_button)
-
-        row.addSpacing(12)
-        self._zoom_out_button = self._tool_button("\u2212", "Zoom out", "Zoom out (-)")
         self._zoom_out_button.clicked.connect(self.zoom_out)
-        self._zoom_label = QLabel("100 %")
-        self._zoom_label.setAccessibleName("Zoom level")
-        self._zoom_label.setToolTip("Current zoom; 100 % shows every image pixel")
-        self._zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._zoom_label.setMinimumWidth(self._zoom_label.fontMetrics().horizontalAdvance("8888 %"))
-        self._zoom_in_button = self._tool_button("+", "Zoom in", "Zoom in (+)")
         self._zoom_in_button.clicked.connect(self.zoom_in)
-        self._fit_button = self._tool_button(
-            "Fit", "Fit to window", "Fit the image into the view (0)"
-        )
         self._fit_button.clicked.connect(self.fit)
-        self._actual_button = self._tool_button(
-            "1:1", "Actual size", "Show at actual size, one image pixel per screen pixel (1)"
-        )
         self._actual_button.clicked.connect(self.actual_size)
-        for widget in (
-            self._zoom_out_button,
-            self._zoom_label,
-            self._zoom_in_button,
-            self._fit_button,
-            self._actual_button,
-        ):
-            row.addWidget(widget)
-        row.addStretch(1)
-
-        self._threshold_box = QWidget()
-        box = QHBoxLayout(self._threshold_box)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(6)
-        caption = QLabel("Threshold")
-        self._threshold_slider = QSlider(Qt.Orientation.Horizontal)
-        self._threshold_slider.setRange(0, 255)
-        self._threshold_slider.setValue(self._threshold)
-        self._threshold_slider.setPageStep(8)
-        self._threshold_slider.setMinimumWidth(160)
-        self._threshold_slider.setAccessibleName("Difference threshold")
-        self._threshold_slider.setToolTip(
-            "Differences up to this level (0-255, largest channel) count as unchanged; "
-            "raise it to ignore compression noise."
-        )
-        caption.setBuddy(self._threshold_slider)
-        caption.setToolTip(self._threshold_slider.toolTip())
-        caption.setAccessibleName("Threshold")
-        self._threshold_value = QLabel(str(self._threshold))
-        self._threshold_value.setAccessibleName("Threshold value")
-        self._threshold_value.setToolTip("Current difference threshold")
-        self._threshold_value.setMinimumWidth(
-            self._threshold_value.fontMetrics().horizontalAdvance("888")
-        )
         self._threshold_slider.valueChanged.connect(self._on_threshold_slider)
-        box.addWidget(caption)
-        box.addWidget(self._threshold_slider)
-        box.addWidget(self._threshold_value)
-        row.addWidget(self._threshold_box)
         return bar
-
-    @staticmethod
-    def _tool_button(text: str, name: str, tip: str) -> QToolButton:
-        button = QToolButton()
-        button.setText(text)
-        button.setAutoRaise(True)
-        button.setAccessibleName(name)
-        button.setToolTip(tip)
-        return button
 
     # =============================================================== internals
     def _all_canvases(self) -> tuple[ImageCanvas, ...]:
@@ -507,35 +412,6 @@ class CompareViewer(QWidget):
         self._stack.setCurrentWidget(self._pages[mode])
         self._mode_buttons[mode].setChecked(True)
         self._threshold_box.setVisible(mode is ViewMode.DIFFERENCE)
-
-    def _sync_panes(self, source: ImageCanvas, target: ImageCanvas) -> None:
-        source.transformChanged.connect(partial(self._copy_view, source, target))
-        source.horizontalScrollBar().valueChanged.connect(
-            partial(self._copy_scroll, target.horizontalScrollBar())
-        )
-        source.verticalScrollBar().valueChanged.connect(
-            partial(self._copy_scroll, target.verticalScrollBar())
-        )
-
-    def _copy_view(self, source: ImageCanvas, target: ImageCanvas) -> None:
-        # The guard stops the echo: the target's own transformChanged / scroll signals
-        # would otherwise copy back to the source mid-update.
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            target.copy_view_from(source)
-        finally:
-            self._syncing = False
-
-    def _copy_scroll(self, target_bar: QScrollBar, value: int) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            target_bar.setValue(value)
-        finally:
-            self._syncing = False
 
     def _on_canvas_zoom(self, canvas: ImageCanvas, _scale: float) -> None:
         if canvas is self.active_canvas():

@@ -11,6 +11,7 @@ from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsView, QWidget
 
 from refiner_gui.ui.viewer.image_canvas import ImageCanvas, make_pixmap_item
+from refiner_gui.ui.viewer.keys import SWIPE_KEYS
 
 GRAB_DISTANCE = 12
 """How far (viewport pixels) from the divider a press still grabs it."""
@@ -142,12 +143,10 @@ class SwipeCanvas(ImageCanvas):
         super().mouseReleaseEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
-        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and event.key() in (
-            Qt.Key.Key_Left,
-            Qt.Key.Key_Right,
-        ):
-            step = -KEY_STEP if event.key() == Qt.Key.Key_Left else KEY_STEP
-            self.set_split(self._split + step)
+        # The keys are data (viewer.keys), which the keyboard help also lists.
+        direction = SWIPE_KEYS.get(Qt.Key(event.key())) if event.key() in SWIPE_KEYS else None
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and direction is not None:
+            self.set_split(self._split + direction * KEY_STEP)
             event.accept()
             return
         super().keyPressEvent(event)
