@@ -10,57 +10,52 @@ Contract:
   emits :attr:`SettingsDialog.saved`.
 * ``AILABAPI_API_KEY`` wins over a stored key: when it is set the key field is read-only,
   says so, and OK never touches the stored key.
-* "Test key" runs query-credits on the global thread pool (:mod:`refiner_gui.workers`);
-  the GUI thread never waits on the network.
+* "Test key" runs query-credits on the global thread pool
+  (:class:`~refiner_gui.ui.key_test.KeyTester`); the GUI thread never waits on the network.
 
-Every method here is GUI-thread only; the only code that runs elsewhere is the test-key
-function handed to :class:`~refiner_gui.workers.BackgroundTask`, which touches no widget.
+Parts in their own modules: :mod:`~refiner_gui.ui.key_test` (the key test and its words),
+:mod:`~refiner_gui.ui.settings_output` (the "Saved results" group) and
+:mod:`~refiner_gui.ui.note` (the inline notes). Every method here is GUI-thread only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import re
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QResizeEvent
+from PySide6.QtCore import QSize, Signal, Slot
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from refiner_gui.api.client import ConfigError, RefinerClient, RetryPolicy, is_loopback_url
-from refiner_gui.api.errors import RefinerError, redact
-from refiner_gui.api.models import CancelToken, CreditBalance
-from refiner_gui.config import API_KEY_ENV, DEFAULT_BASE_URL, app_paths
+from refiner_gui.api.client import ConfigError, RefinerClient, is_loopback_url
+from refiner_gui.config import API_KEY_ENV, DEFAULT_BASE_URL
 from refiner_gui.keystore import clear_api_key, get_api_key, keyring_available, set_api_key
-from refiner_gui.outputs import TOKENS, render_name
 from refiner_gui.settings import Settings, save_settings
-from refiner_gui.workers import BackgroundTask, submit_task
+from refiner_gui.ui.key_test import (
+    ClientFactory,
+    KeyTester,
+    default_client_factory,
+    format_credits,
+    universal_balance,
+)
+from refiner_gui.ui.note import Note
+from refiner_gui.ui.settings_output import OutputGroup
 
 log = logging.getLogger(__name__)
-
-ClientFactory = Callable[[str, str], RefinerClient]
 
 # The real service must not be polled faster than once a second (the client refuses it);
 # a loopback sandbox may be polled fast so demos and tests do not crawl.
@@ -69,25 +64,7 @@ LOOPBACK_MIN_POLL = 0.05
 MAX_POLL = 600.0
 MIN_TIMEOUT_S = 5.0
 MAX_TIMEOUT_S = 86_400.0  # results live 24 hours; waiting longer can never help
-PREVIEW_TASK_ID = "T123"
-PREVIEW_GENDER = "woman"
 DIALOG_WIDTH = 560
-
-_TOKEN_RE = re.compile(r"\{(\w+)\}")
-_TOKEN_HELP = {
-    "date": "the day the result was saved (2025-01-31)",
-    "time": "the time it was saved (142501)",
-    "task_id": "the service's task id",
-    "gender": "the gender chosen for the job",
-}
-
-
-def default_client_factory(api_key: str, base_url: str) -> RefinerClient:
-    """The client "Test key" uses: two tries only, so a dead network answers in seconds.
-
-    Called on a pool thread.
-    """
-    return RefinerClient(api_key, base_url, retry=RetryPolicy(attempts=2))
 
 
 def base_url_problem(url: str) -> str | None:
@@ -105,76 +82,6 @@ def base_url_problem(url: str) -> str | None:
         return str(exc)
     client.close()
     return None
-
-
-def universal_balance(balances: list[CreditBalance]) -> CreditBalance | None:
-    """The universal-credits entry (``unique_sign`` ``common``), else the first one."""
-    for b in balances:
-        if b.unique_sign == "common":
-            return b
-    return balances[0] if balances else None
-
-
-def format_credits(value: float) -> str:
-    """``1000.0`` -> ``"1,000"``; fractions keep two decimals."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-class Note(QWidget):
-    """An inline message: a standard icon plus word-wrapped text in the palette's colours.
-
-    The icon carries the kind (info, warning, error, ok), so meaning never rests on a
-    colour alone and light and dark themes both read.
-    """
-
-    _ICONS = {
-        "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
-        "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
-        "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
-        "ok": QStyle.StandardPixmap.SP_DialogApplyButton,
-    }
-
-    changed = Signal()  # shown, hidden or new text: the window may need another height
-
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.kind = ""
-        self._icon = QLabel(self)
-        self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self._text = QLabel(self)
-        self._text.setWordWrap(True)
-        self._text.setTextFormat(Qt.TextFormat.PlainText)
-        self._text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self._icon)
-        row.addWidget(self._text, 1)
-        self.setAccessibleName(name)
-        self._text.setAccessibleName(name)
-        self.hide()
-
-    def text(self) -> str:
-        return self._text.text()
-
-    def show_message(self, kind: str, text: str) -> None:
-        """Show ``text`` with the icon for ``kind`` (``info``/``warning``/``error``/``ok``)."""
-        self.kind = kind
-        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
-        icon: QIcon = self.style().standardIcon(self._ICONS[kind])
-        self._icon.setPixmap(icon.pixmap(size, size))
-        self._text.setText(text)
-        self.setAccessibleDescription(text)
-        self.setToolTip(text if len(text) > 120 else "")
-        self.show()
-        self.changed.emit()
-
-    def clear(self) -> None:
-        self.kind = ""
-        self._text.setText("")
-        self.setAccessibleDescription("")
-        self.hide()
-        self.changed.emit()
 
 
 class SettingsDialog(QDialog):
@@ -206,11 +113,9 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
         self._original = dataclasses.replace(settings)
-        self._client_factory = client_factory or default_client_factory
         self._timeout_s = float(settings.timeout)
-        self._test_generation = 0
-        self._test_cancel: CancelToken | None = None
-        self._test_task: BackgroundTask | None = None
+        self._tester = KeyTester(client_factory or default_client_factory, self)
+        self._tester.finished.connect(self._on_test_finished)
         self.key_storage: str | None = None  # what the last OK did with the key
 
         lookup = get_api_key()
@@ -400,62 +305,12 @@ class SettingsDialog(QDialog):
         return box
 
     def _build_output_group(self) -> QGroupBox:
-        box = QGroupBox("Saved results", self)
-        form = QFormLayout(box)
-
-        self.output_edit = QLineEdit(box)
-        self.output_edit.setAccessibleName("Output folder")
-        self.output_edit.setToolTip(
-            "Where refined images are saved; empty means the default folder shown in grey"
-        )
-        self.output_edit.setPlaceholderText(_display_path(app_paths().outputs))
-        self.browse_button = QPushButton("&Browse…", box)
-        self.browse_button.setAccessibleName("Browse for output folder")
-        self.browse_button.setToolTip("Choose the output folder")
-        self.browse_button.clicked.connect(self.browse_output_dir)
-        row = QHBoxLayout()
-        row.addWidget(self.output_edit, 1)
-        row.addWidget(self.browse_button)
-        folder_label = QLabel("&Folder:", box)
-        folder_label.setBuddy(self.output_edit)
-        form.addRow(folder_label, row)
-
-        self.pattern_edit = QLineEdit(box)
-        self.pattern_edit.setAccessibleName("File name pattern")
-        self.pattern_edit.setToolTip(
-            "File name of a saved result, without extension. "
-            "Tokens: " + " ".join(_token(t) for t in TOKENS)
-        )
-        self.pattern_edit.textChanged.connect(self._update_preview)
-        pattern_label = QLabel("File &name:", box)
-        pattern_label.setBuddy(self.pattern_edit)
-        form.addRow(pattern_label, self.pattern_edit)
-
-        tokens = QHBoxLayout()
-        tokens.addWidget(QLabel("Insert:", box))
-        self.token_buttons: dict[str, QToolButton] = {}
-        for token in TOKENS:
-            button = QToolButton(box)
-            button.setText(_token(token))
-            button.setAccessibleName(f"Insert {token.replace('_', ' ')} token")
-            button.setToolTip(f"Insert {{{token}}} at the cursor: {_TOKEN_HELP[token]}")
-            button.clicked.connect(self._on_token_clicked)
-            button.setProperty("token", token)
-            tokens.addWidget(button)
-            self.token_buttons[token] = button
-        tokens.addStretch(1)
-        form.addRow("", tokens)
-
-        self.preview_label = QLabel(box)
-        self.preview_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.preview_label.setAccessibleName("File name preview")
-        self.preview_label.setToolTip("What a result's file name would look like now")
-        self.preview_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        preview_caption = QLabel("Preview:", box)
-        preview_caption.setBuddy(self.preview_label)
-        form.addRow(preview_caption, self.preview_label)
-        self.pattern_note = Note("File name pattern problem", box)
-        form.addRow(self.pattern_note)
+        box = OutputGroup(self._original.save_format, self)
+        # The fields, by the names callers and tests use.
+        self.output_edit, self.browse_button = box.output_edit, box.browse_button
+        self.pattern_edit, self.token_buttons = box.pattern_edit, box.token_buttons
+        self.preview_label, self.pattern_note = box.preview_label, box.pattern_note
+        self._output_group = box
         return box
 
     # -- fields <-> settings -------------------------------------------------------------
@@ -472,7 +327,7 @@ class SettingsDialog(QDialog):
         self._show_timeout()
         self.output_edit.setText(s.output_dir)
         self.pattern_edit.setText(s.filename_pattern)
-        self._update_preview()
+        self._output_group.update_preview()
         self._validate()
 
     def settings(self) -> Settings:
@@ -516,73 +371,25 @@ class SettingsDialog(QDialog):
     def test_key(self) -> None:
         """Start a credits query with the current key and address on the thread pool.
 
-        The result arrives in :meth:`_on_test_done` / :meth:`_on_test_error` on the GUI
-        thread; a result for an older key or address is ignored.
+        The answer is shown in :attr:`test_note` when it arrives (GUI thread); an answer
+        for an older key or address is dropped.
         """
         key, url = self._effective_key(), self.base_url_edit.text().strip()
         if not key or base_url_problem(url):
             return
-        self._cancel_test()
-        self._test_generation += 1
-        cancel = CancelToken()
-        factory = self._client_factory
-
-        def query() -> list[CreditBalance]:  # pool thread: no widgets here
-            client = factory(key, url)
-            try:
-                return client.credits(cancel=cancel)
-            finally:
-                client.close()
-
-        task = BackgroundTask(self._test_generation, query)
-        task.signals.done.connect(self._on_test_done)
-        task.signals.error.connect(self._on_test_error)
-        self._test_cancel, self._test_task = cancel, task
+        self._tester.start(key, url)
         self.test_button.setEnabled(False)
         self.test_note.show_message("info", "Checking the key…")
-        submit_task(task)
 
-    @Slot(object, object)
-    def _on_test_done(self, tag: Any, balances: list[CreditBalance]) -> None:
-        if tag != self._test_generation:
-            return
-        self._test_finished()
-        best = universal_balance(balances)
-        if best is None:
-            self.test_note.show_message("ok", "Key works · no credit balance reported")
-        else:
-            self.test_note.show_message("ok", f"Key works · {format_credits(best.balance)} credits")
-
-    @Slot(object, object)
-    def _on_test_error(self, tag: Any, exc: BaseException) -> None:
-        if tag != self._test_generation:
-            return
-        self._test_finished()
-        if isinstance(exc, RefinerError):
-            text = f"{exc.title}: {exc.user_message}"
-        elif isinstance(exc, ConfigError):
-            text = redact(str(exc))
-        else:  # a bug, not a key problem: say so and keep the details in the log
-            log.error("key test failed: %s: %s", type(exc).__name__, redact(str(exc)))
-            text = f"The key test failed unexpectedly ({type(exc).__name__}). See the log."
-        self.test_note.show_message("error", text)
-
-    def _test_finished(self) -> None:
-        self._test_cancel = None
-        self._test_task = None
+    @Slot(str, str)
+    def _on_test_finished(self, kind: str, text: str) -> None:
         self._validate()
-
-    def _cancel_test(self) -> None:
-        if self._test_cancel is not None:
-            self._test_cancel.cancel()
-        self._test_cancel = None
-        self._test_task = None
+        self.test_note.show_message(kind, text)
 
     @Slot()
     def _on_test_inputs_changed(self) -> None:
         # An answer about the previous key or address would now be misleading.
-        self._cancel_test()
-        self._test_generation += 1
+        self._tester.cancel()
         self.test_note.clear()
         self._validate()
 
@@ -635,41 +442,8 @@ class SettingsDialog(QDialog):
 
     @Slot()
     def browse_output_dir(self) -> None:
-        """Ask for a folder with the platform dialog (modal: GUI thread)."""
-        start = self.output_edit.text().strip() or str(app_paths().outputs)
-        # Looked up on the class at call time so a test can replace it.
-        chosen = QFileDialog.getExistingDirectory(
-            self, "Choose the output folder", os.path.expanduser(start)
-        )
-        if chosen:
-            self.output_edit.setText(chosen)
-
-    @Slot()
-    def _on_token_clicked(self) -> None:
-        button = self.sender()
-        if isinstance(button, QAbstractButton):
-            self.pattern_edit.insert(_token(str(button.property("token"))))
-            self.pattern_edit.setFocus()
-
-    @Slot()
-    def _update_preview(self) -> None:
-        pattern = self.pattern_edit.text().strip()
-        ext = "jpg" if self._original.save_format == "jpg" else "png"
-        stem = render_name(pattern, task_id=PREVIEW_TASK_ID, gender=PREVIEW_GENDER)
-        self.preview_label.setText(f"{stem}.{ext}")
-        unknown = sorted({t for t in _TOKEN_RE.findall(pattern) if t not in TOKENS})
-        if unknown:
-            names = ", ".join(_token(t) for t in unknown)
-            self.pattern_note.show_message(
-                "warning",
-                f"Unknown token {names} will be left out. Use "
-                + " ".join(_token(t) for t in TOKENS)
-                + ".",
-            )
-        elif not pattern:
-            self.pattern_note.show_message("info", "An empty pattern saves files as {task_id}.")
-        else:
-            self.pattern_note.clear()
+        """Ask for the output folder with the platform dialog (modal: GUI thread)."""
+        self._output_group.browse_output_dir()
 
     # -- validation and saving -----------------------------------------------------------
 
@@ -684,7 +458,7 @@ class SettingsDialog(QDialog):
         ok.setToolTip(
             "Save these settings and close" if problem is None else "Fix the base URL first"
         )
-        testing = self._test_task is not None
+        testing = self._tester.running()
         self.test_button.setEnabled(not testing and problem is None and bool(self._effective_key()))
         return problem is None
 
@@ -742,18 +516,17 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         """Close (OK or Cancel); a running key test is told to stop."""
-        self._cancel_test()
-        self._test_generation += 1
+        self._tester.cancel()
         super().done(result)
 
 
-def _token(name: str) -> str:
-    return "{" + name + "}"
-
-
-def _display_path(path: Path) -> str:
-    """``path`` with the home folder shown as ``~`` (shorter, and no user name on screen)."""
-    try:
-        return "~" + os.sep + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
+# Re-exported: these lived here before the key test and the note had modules of their own.
+__all__ = [
+    "ClientFactory",
+    "Note",
+    "SettingsDialog",
+    "base_url_problem",
+    "default_client_factory",
+    "format_credits",
+    "universal_balance",
+]
