@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from refiner_gui.ui.key_help import KeyHelp
 from refiner_gui.ui.url_fetch import is_web_url
 
 IMAGE_FILTER = (
@@ -64,6 +65,13 @@ THUMB_HEIGHT = 170
 
 MIN_WIDTH = 190
 """Narrowest a slot gets: two fit side by side in the window's input column."""
+
+DROP_SLOT_KEYS: tuple[KeyHelp, ...] = (
+    KeyHelp("Enter or Space", "Choose a file for the slot", "Input slot (when it has the focus)"),
+    KeyHelp("Ctrl+V", "Paste a picture, file or web address", "Input slot (when it has the focus)"),
+    KeyHelp("Delete or Backspace", "Empty the slot", "Input slot (when it has the focus)"),
+)
+"""The keys :meth:`DropSlot.keyPressEvent` handles, for the keyboard help."""
 
 # Verdict kinds the controller passes to set_verdict().
 NONE, BUSY, OK, PROBLEM, ERROR = "none", "busy", "ok", "problem", "error"
