@@ -14,9 +14,12 @@ from PySide6.QtWidgets import QFileDialog, QRadioButton, QWidget
 
 from refiner_gui.api import RefineInputs, RefinerClient
 from refiner_gui.images import check_image
+from refiner_gui.images.preflight import ImageReport, Problem
+from refiner_gui.readiness import InputsState, Readiness
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOTS, TOP
 from refiner_gui.ui.drop_slot import ERROR, OK, PROBLEM
 from refiner_gui.ui.inputs_panel import InputsPanel
+from refiner_gui.ui.slot_state import CHECK, DOWNLOAD, FIX, SAVE, SlotState, slot_readiness
 from tests.helpers.images import make_image
 from tests.test_drop_slot import drop_mime, file_mime
 
@@ -315,6 +318,77 @@ def test_ready_rules(qtbot, panel, job_images, tmp_path):
     assert panel.ready() == (False, "Fix the bottom garment")
     panel.clear_slot(BOTTOM)
     assert panel.ready() == (True, "")
+
+
+def _report(*problems: Problem) -> ImageReport:
+    return ImageReport(Path("x.jpg"), BOTTOM, "JPEG", 300, 300, 1000, problems)
+
+
+_BAD = Problem("too_small", "Too small", fixable=False)
+_FIXABLE = Problem("unsupported_format", "WEBP", fixable=True)
+_MISMATCH = Problem("size_mismatch", "Other size", fixable=False)
+
+
+@pytest.mark.parametrize(
+    ("state", "required", "expected"),
+    [
+        (SlotState(busy=DOWNLOAD), True, (Readiness.BUSY, "Wait until the {} is downloaded")),
+        (SlotState(busy=SAVE), False, (Readiness.BUSY, "Wait until the {} is saved")),
+        (SlotState(original=Path("a"), busy=CHECK), True, (Readiness.BUSY, "Checking the {}…")),
+        (SlotState(original=Path("a"), busy=FIX), True, (Readiness.BUSY, "Fixing the {}…")),
+        (SlotState(), True, (Readiness.NEEDS_USER, "Add the {}")),
+        (SlotState(), False, None),
+        (SlotState(original=Path("a")), True, (Readiness.NEEDS_USER, "Replace the {}")),
+        (
+            SlotState(original=Path("a"), report=_report(), error="Fix failed: x"),
+            True,
+            (Readiness.NEEDS_USER, "Replace the {}"),
+        ),
+        (SlotState(original=Path("a"), report=_report()), True, None),
+        (
+            SlotState(original=Path("a"), report=_report(_FIXABLE)),
+            True,
+            (Readiness.NEEDS_USER, "Fix the {}"),
+        ),
+        (
+            SlotState(original=Path("a"), report=_report(_BAD)),
+            False,
+            (Readiness.NEEDS_USER, "Replace the {}"),
+        ),
+        (
+            SlotState(original=Path("a"), report=_report(_MISMATCH)),
+            True,
+            (
+                Readiness.NEEDS_USER,
+                "Make the coarse try-on result again at the person photo's size",
+            ),
+        ),
+    ],
+)
+def test_slot_readiness_maps_work_in_progress_to_busy(state, required, expected):
+    got = slot_readiness(BOTTOM, state, required=required)
+    if expected is None:
+        assert got is None
+    else:
+        readiness, words = expected
+        assert got == InputsState(readiness, words.format("bottom garment"))
+        assert got.busy == (readiness is Readiness.BUSY) and not got.ready
+
+
+def test_readiness_is_busy_while_fixing(qtbot, panel, job_images, tmp_path):
+    fill(qtbot, panel, job_images)
+    panel.set_gender("woman")
+    assert panel.readiness() == InputsState(Readiness.READY)
+    assert panel.readiness().ready and panel.ready() == (True, "")
+    panel.set_file(BOTTOM, make_image(tmp_path / "b.webp", (300, 300), fmt="WEBP"))
+    assert panel.readiness() == InputsState(Readiness.BUSY, "Checking the bottom garment…")
+    wait_report(qtbot, panel, BOTTOM)
+    assert panel.readiness() == InputsState(Readiness.NEEDS_USER, "Fix the bottom garment")
+    panel.slot_view(BOTTOM).fixRequested.emit()  # the fix starts at once, on the pool
+    assert panel.readiness() == InputsState(Readiness.BUSY, "Fixing the bottom garment…")
+    assert panel.ready() == (False, "Fixing the bottom garment…")
+    assert wait_report(qtbot, panel, BOTTOM).ok
+    assert panel.readiness().ready
 
 
 def test_gender_starts_unchosen_and_can_be_cleared(qtbot, panel):

@@ -432,7 +432,7 @@ def test_screenshot(qtbot, win, tmp_path):
 def test_which_widgets_count_as_typing(qtbot):
     from PySide6.QtWidgets import QComboBox, QPlainTextEdit, QSpinBox
 
-    from refiner_gui.ui.review import _is_editing_text
+    from refiner_gui.ui.review_keys import is_editing_text as _is_editing_text
 
     read_only = QLineEdit()
     read_only.setReadOnly(True)

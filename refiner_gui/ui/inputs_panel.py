@@ -4,10 +4,14 @@
 views. It decides what a drop means (check a file, download an address, save pasted
 pixels), runs the slow parts on the global thread pool through
 :class:`~refiner_gui.workers.BackgroundTask`, and keeps, per slot, the original file, the
-fixed copy (after Fix) and the current pre-flight verdict.
+fixed copy (after Fix) and the current pre-flight verdict (a
+:class:`~refiner_gui.ui.slot_state.SlotState`). Its neighbours hold the parts that need no
+panel: :mod:`~refiner_gui.ui.slot_state` (the state and whether it keeps a job from being
+sent, see :meth:`InputsPanel.readiness`), :mod:`~refiner_gui.ui.slot_jobs` (the checks and
+Fix run on the pool) and :mod:`~refiner_gui.ui.slot_render` (drawing a state into a view).
 
 Threads: every public method and every ``@Slot`` here runs on the GUI thread. The
-background functions (``_check_job``, ``_fix_job``, thumbnail decoding, downloads, saving
+background functions (``check_job``, ``fix_job``, thumbnail decoding, downloads, saving
 pasted pixels) take and return plain data (paths, reports, ``QImage``) and touch no widget.
 Each task is tagged with the slot's generation counters when it starts; a result whose
 slot has changed since then is stale and is dropped, so a slow check of a replaced photo
@@ -39,16 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from refiner_gui.images import (
-    ImageFixError,
-    ImageReport,
-    Problem,
-    check_image,
-    check_inputs,
-    fix_image,
-    planned_size,
-)
-from refiner_gui.images.preflight import format_bytes
+from refiner_gui.images import ImageFixError, ImageReport
+from refiner_gui.readiness import READY_STATE, InputsState, Readiness
 from refiner_gui.slots import (
     BOTTOM,
     COARSE,
@@ -61,8 +57,20 @@ from refiner_gui.slots import (
     SLOTS,
     TOP,
 )
-from refiner_gui.ui.drop_slot import BUSY, ERROR, OK, PROBLEM, DropSlot
 from refiner_gui.ui.drop_slot import MIN_WIDTH as DROP_SLOT_MIN_WIDTH
+from refiner_gui.ui.drop_slot import DropSlot
+from refiner_gui.ui.slot_jobs import CheckResult, check_job, fix_job
+from refiner_gui.ui.slot_render import render_slot
+from refiner_gui.ui.slot_state import (
+    CHECK,
+    DOWNLOAD,
+    FIX,
+    SAVE,
+    SlotState,
+    plain,
+    shown_problem,
+    slot_readiness,
+)
 from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url
 from refiner_gui.workers import (
     BackgroundTask,
@@ -94,26 +102,6 @@ screens, yet a 4000 px photo never sits whole in memory."""
 _SPACING = 12
 _WIDE_COLUMNS, _NARROW_COLUMNS = 4, 2
 
-# What a slot is waiting for (None: nothing).
-_DOWNLOAD, _SAVE, _CHECK, _FIX = "download", "save", "check", "fix"
-
-
-@dataclass
-class _SlotState:
-    """Everything the panel knows about one slot. GUI thread only."""
-
-    original: Path | None = None
-    fixed: Path | None = None
-    report: ImageReport | None = None  # the verdict on path(): the fixed copy if any
-    busy: str | None = None
-    error: str | None = None  # a background task failed; plain words
-    content_gen: int = 0  # bumps when the slot's file changes (or it is cleared)
-    verdict_gen: int = 0  # bumps when a new check or fix starts, and with content_gen
-    has_thumbnail: bool = False
-
-    def upload_path(self) -> Path | None:
-        return self.fixed if self.fixed is not None else self.original
-
 
 @dataclass(frozen=True)
 class _Tag:
@@ -124,53 +112,6 @@ class _Tag:
     content_gen: int
     verdict_gen: int
     number: int  # unique per task, to keep its signals object alive until it reports
-
-
-@dataclass(frozen=True)
-class _CheckResult:
-    original: ImageReport
-    fixed: ImageReport | None
-
-
-# -- background work: plain functions of plain data, run on pool threads --------------------
-
-
-def _check_one(path: Path, slot: str, person: Path | None) -> ImageReport:
-    """Pre-flight of one file; the coarse image is also compared with the person photo."""
-    if slot == COARSE and person is not None:
-        # check_inputs holds the size-mismatch rule (and whether Fix can cure it); the
-        # other slots' reports it builds are ignored. Only headers are read: cheap.
-        return check_inputs(person, None, path)[COARSE]
-    return check_image(path, slot)
-
-
-def _check_job(slot: str, original: Path, fixed: Path | None, person: Path | None) -> _CheckResult:
-    """Worker thread: the verdicts on the original and, if there is one, the fixed copy."""
-    fixed_report = _check_one(fixed, slot, person) if fixed is not None else None
-    return _CheckResult(_check_one(original, slot, person), fixed_report)
-
-
-def _fix_job(
-    slot: str, original: Path, dest: Path, person: Path | None
-) -> tuple[Path, ImageReport]:
-    """Worker thread: Fix ``original`` into ``dest``; return the copy and its verdict.
-
-    The coarse image is resized to the person photo's planned size (what the person photo
-    is, or will be once fixed) when their sizes differ, as check_inputs prescribes.
-    """
-    target: tuple[int, int] | None = None
-    if slot == COARSE and person is not None:
-        coarse_report = check_inputs(person, None, original)[COARSE]
-        if any(p.code == "size_mismatch" for p in coarse_report.problems):
-            target = planned_size(check_image(person, PERSON))
-    fixed = fix_image(original, dest, slot=slot, target_size=target)
-    return fixed, _check_one(fixed, slot, person)
-
-
-def _shown_problem(report: ImageReport) -> Problem:
-    """The problem to put in words: an unfixable one first, since Fix will not help there
-    and the user must act; else the first."""
-    return next((p for p in report.problems if not p.fixable), report.problems[0])
 
 
 class InputsPanel(QWidget):
@@ -186,7 +127,7 @@ class InputsPanel(QWidget):
     def __init__(self, work_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._work_dir = Path(work_dir)
-        self._states: dict[str, _SlotState] = {slot: _SlotState() for slot in SLOTS}
+        self._states: dict[str, SlotState] = {slot: SlotState() for slot in SLOTS}
         self._slots: dict[str, DropSlot] = {}
         self._pending: dict[int, BackgroundTask] = {}
         self._numbers = itertools.count(1)
@@ -321,7 +262,7 @@ class InputsPanel(QWidget):
         state = self._state(slot)
         self._reset(slot, state)
         state.original = Path(path)
-        state.busy = _CHECK
+        state.busy = CHECK
         view = self._slots[slot]
         view.set_browse_dir(str(state.original.parent))
         for other in self._slots.values():  # the next file is usually in the same folder
@@ -358,7 +299,7 @@ class InputsPanel(QWidget):
     def report(self, slot: str) -> ImageReport | None:
         """The verdict on :meth:`path`; None while checking or fixing, or when empty."""
         state = self._state(slot)
-        return None if state.busy in (_CHECK, _FIX) else state.report
+        return None if state.busy in (CHECK, FIX) else state.report
 
     def gender(self) -> str | None:
         """ "woman", "man", or None when the user has not chosen (there is no default)."""
@@ -383,22 +324,35 @@ class InputsPanel(QWidget):
         else:
             self._gender_buttons[g].setChecked(True)  # idToggled emits changed
 
+    def readiness(self) -> InputsState:
+        """Whether a job can be sent now and, if not, why, as data.
+
+        READY needs person, top and coarse present and checked OK (which includes the
+        coarse having the person photo's size), the bottom empty or OK, and a gender
+        chosen. Otherwise the first slot in the way decides: BUSY while its file is still
+        downloading, saving, being checked or fixed (it changes by itself and
+        :attr:`changed` is emitted then), NEEDS_USER when the user must act. The gender is
+        asked for last. GUI thread.
+        """
+        for slot in REQUIRED_SLOTS:
+            state = slot_readiness(slot, self._states[slot], required=True)
+            if state is not None:
+                return state
+        state = slot_readiness(BOTTOM, self._states[BOTTOM], required=False)
+        if state is not None:
+            return state
+        if self.gender() is None:
+            return InputsState(Readiness.NEEDS_USER, "Choose Woman or Man")
+        return READY_STATE
+
     def ready(self) -> tuple[bool, str]:
         """(True, "") when a job can be sent; else (False, what to do next in plain words).
 
-        Required: person, top and coarse present and checked OK (which includes the coarse
-        having the person photo's size), the bottom empty or OK, and a gender chosen.
+        Deprecated: :meth:`readiness` tells waiting from needing the user; this tuple is
+        kept until the main window uses it.
         """
-        for slot in REQUIRED_SLOTS:
-            reason = self._slot_reason(slot, required=True)
-            if reason:
-                return False, reason
-        reason = self._slot_reason(BOTTOM, required=False)
-        if reason:
-            return False, reason
-        if self.gender() is None:
-            return False, "Choose Woman or Man"
-        return True, ""
+        state = self.readiness()
+        return state.ready, state.reason
 
     def highlight(self, slot: str | None, message: str | None) -> None:
         """Mark ``slot`` red with ``message`` (the service rejected it). ``slot`` None clears
@@ -434,7 +388,7 @@ class InputsPanel(QWidget):
     def _on_url_dropped(self, slot: str, url: str) -> None:
         state = self._state(slot)
         self._reset(slot, state)
-        state.busy = _DOWNLOAD
+        state.busy = DOWNLOAD
         host = urlsplit(url).hostname or "the web"
         self._slots[slot].show_busy_empty(f"Downloading from {host}…")
         self._start(
@@ -450,7 +404,7 @@ class InputsPanel(QWidget):
     def _on_image_dropped(self, slot: str, image: QImage) -> None:
         state = self._state(slot)
         self._reset(slot, state)
-        state.busy = _SAVE
+        state.busy = SAVE
         self._slots[slot].show_busy_empty("Saving the picture…")
         # Encoding a big PNG takes a while; do it off the GUI thread. QImage is shared
         # copy-on-write and nobody changes this one, so reading it there is safe.
@@ -470,13 +424,13 @@ class InputsPanel(QWidget):
         if state.original is None or state.busy is not None:
             return
         state.verdict_gen += 1
-        state.busy = _FIX
+        state.busy = FIX
         state.error = None
         person = self._state(PERSON).upload_path() if slot == COARSE else None
         self._start(
             BackgroundTask(
                 self._tag("fix", slot),
-                functools.partial(_fix_job, slot, state.original, self._work_dir, person),
+                functools.partial(fix_job, slot, state.original, self._work_dir, person),
             )
         )
         self._render(slot)
@@ -503,7 +457,7 @@ class InputsPanel(QWidget):
         elif tag.kind in ("download", "save"):
             self.set_file(tag.slot, Path(result))
         elif tag.kind == "check":
-            checked: _CheckResult = result
+            checked: CheckResult = result
             if checked.fixed is not None and checked.fixed.ok:
                 state.report = checked.fixed
             else:
@@ -529,7 +483,7 @@ class InputsPanel(QWidget):
                         )
                     )
             else:
-                state.error = f"Fix did not help: {_shown_problem(report).message}"
+                state.error = f"Fix did not help: {shown_problem(report).message}"
             self._render(tag.slot)
             if tag.slot == PERSON:
                 self._recheck_coarse()
@@ -549,16 +503,16 @@ class InputsPanel(QWidget):
             return
         state.busy = None
         if tag.kind == "download":
-            why = exc.message if isinstance(exc, UrlFetchError) else _plain(exc)
+            why = exc.message if isinstance(exc, UrlFetchError) else plain(exc)
             state.error = f"Could not download the {label}: {why}"
         elif tag.kind == "save":
-            state.error = f"Could not save the pasted picture: {_plain(exc)}"
+            state.error = f"Could not save the pasted picture: {plain(exc)}"
         elif tag.kind == "fix":
-            why = exc.message if isinstance(exc, ImageFixError) else _plain(exc)
+            why = exc.message if isinstance(exc, ImageFixError) else plain(exc)
             state.error = f"Fix failed: {why}"
         else:  # check_image never raises for a bad file, so this is a bug; still no crash
             log.error("pre-flight of %s failed", state.original, exc_info=exc)
-            state.error = f"The {label} could not be checked: {_plain(exc)}"
+            state.error = f"The {label} could not be checked: {plain(exc)}"
         self._render(tag.slot)
         self.changed.emit()
 
@@ -570,10 +524,10 @@ class InputsPanel(QWidget):
             raise ValueError(f"unknown slot {slot!r}; expected one of {', '.join(SLOTS)}")
         return slot
 
-    def _state(self, slot: str) -> _SlotState:
+    def _state(self, slot: str) -> SlotState:
         return self._states[self._known(slot)]
 
-    def _reset(self, slot: str, state: _SlotState) -> None:
+    def _reset(self, slot: str, state: SlotState) -> None:
         """Forget the slot's content; work already running for it becomes stale."""
         state.content_gen += 1
         state.verdict_gen += 1
@@ -606,103 +560,23 @@ class InputsPanel(QWidget):
         state = self._states[slot]
         assert state.original is not None
         state.verdict_gen += 1
-        state.busy = _CHECK
+        state.busy = CHECK
         state.error = None
         person = self._states[PERSON].upload_path() if slot == COARSE else None
         self._start(
             BackgroundTask(
                 self._tag("check", slot),
-                functools.partial(_check_job, slot, state.original, state.fixed, person),
+                functools.partial(check_job, slot, state.original, state.fixed, person),
             )
         )
 
     def _recheck_coarse(self) -> None:
         """The person photo changed: the coarse verdict (its size rule) must be redone."""
-        if self._states[COARSE].original is not None and self._states[COARSE].busy != _DOWNLOAD:
+        if self._states[COARSE].original is not None and self._states[COARSE].busy != DOWNLOAD:
             self._start_check(COARSE)
             self._render(COARSE)
             self.changed.emit()
 
-    def _slot_reason(self, slot: str, *, required: bool) -> str:
-        """Why ``slot`` keeps the job from being sent, or "" when it does not."""
-        state = self._states[slot]
-        label = SLOT_LABELS[slot]
-        if state.busy == _DOWNLOAD:
-            return f"Wait until the {label} is downloaded"
-        if state.busy == _SAVE:
-            return f"Wait until the {label} is saved"
-        if state.original is None:
-            return f"Add the {label}" if required else ""
-        if state.busy == _CHECK:
-            return f"Checking the {label}…"
-        if state.busy == _FIX:
-            return f"Fixing the {label}…"
-        if state.error or state.report is None:
-            return f"Replace the {label}"
-        if state.report.ok:
-            return ""
-        if state.report.fixable:
-            return f"Fix the {label}"
-        problem = _shown_problem(state.report)
-        if problem.code == "size_mismatch":
-            return "Make the coarse try-on result again at the person photo's size"
-        return f"Replace the {label}"
-
     def _render(self, slot: str) -> None:
         """Draw ``slot``'s state into its view (the thumbnail is set when it arrives)."""
-        state = self._states[slot]
-        view = self._slots[slot]
-        if state.original is None:
-            if state.busy in (_DOWNLOAD, _SAVE):
-                return  # the busy look was set when the work started
-            view.show_empty(state.error)
-            return
-        tooltip = str(state.original)
-        if state.fixed is not None:
-            tooltip = f"Original: {state.original}\nSent: fixed copy {state.fixed.name}"
-        view.show_file(state.original.name, tooltip)
-        report = state.report
-        if report is not None and state.busy != _FIX:
-            facts = " · ".join(_facts(report))
-            view.set_details(f"Fixed copy · {facts}" if state.fixed is not None else facts)
-        else:
-            view.set_details("")
-        if state.busy == _CHECK:
-            view.set_verdict(BUSY, "Checking…")
-        elif state.busy == _FIX:
-            view.set_verdict(BUSY, "Fixing… (the original stays as it is)")
-        elif state.error:
-            view.set_verdict(ERROR, state.error)
-        elif report is None:
-            view.set_verdict(BUSY, "Checking…")
-        elif report.ok:
-            view.set_verdict(OK, "✓ OK")
-        else:
-            problem = _shown_problem(report)
-            everything = "\n".join(f"• {p.message}" for p in report.problems)
-            view.set_verdict(
-                PROBLEM if report.fixable else ERROR,
-                problem.message,
-                fixable=report.fixable,
-                tooltip=everything if len(report.problems) > 1 else "",
-            )
-
-
-def _facts(report: ImageReport) -> list[str]:
-    """["JPEG 320×480", "45 KB"]: what the report knows, in the order people read it."""
-    parts: list[str] = []
-    if report.size is not None:
-        kind = f"{report.format} " if report.format else ""
-        parts.append(f"{kind}{report.width}×{report.height}")
-    if report.file_size:
-        # format_bytes says "0 KB" below 512 bytes, which reads like an empty file.
-        size = report.file_size
-        parts.append(f"{size} bytes" if size < 1024 else format_bytes(size))
-    return parts
-
-
-def _plain(exc: BaseException) -> str:
-    """An exception in words for a user: its own message, else its type."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+        render_slot(self._slots[slot], self._states[slot])

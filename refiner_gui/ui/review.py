@@ -5,8 +5,9 @@ never stores anything and does not know which job is shown. The main window embe
 under the result viewer, feeds it with :meth:`ReviewBar.set_review` /
 :meth:`ReviewBar.set_position` and saves what :attr:`ReviewBar.reviewChanged` reports.
 
-Keys (window-wide, see :data:`KEY_MAP`) work wherever the focus is in the bar's window,
-except in an editable text field, where letters and digits are typed instead.
+Keys (window-wide, declared in :mod:`refiner_gui.ui.review_keys`) work wherever the focus
+is in the bar's window, except in an editable text field, where letters and digits are
+typed instead.
 
 Threads: everything here runs on the GUI thread.
 """
@@ -20,19 +21,14 @@ from functools import partial
 
 import shiboken6
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
     QCheckBox,
-    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPlainTextEdit,
     QSizePolicy,
-    QTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +36,20 @@ from PySide6.QtWidgets import (
 
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS
 from refiner_gui.ui.drop_slot import ERROR, OK, PROBLEM, status_colour
+from refiner_gui.ui.review_keys import (
+    BLIND_KEY,
+    FAIL_KEY,
+    KEY_HINT,
+    KEY_MAP,
+    NEXT_KEYS,
+    NOTE_KEY,
+    PASS_KEY,
+    PREVIOUS_KEYS,
+    SHORT_TAG_LABELS,
+    TAG_KEYS,
+    is_editing_text,
+)
+from refiner_gui.ui.review_note import NoteEdit
 
 log = logging.getLogger(__name__)
 
@@ -50,49 +60,6 @@ NOTE_DEBOUNCE_MS = 400
 
 NOTE_MAX_LENGTH = 2000
 
-# Short button captions for the known tags, so nine toggles fit one row of a 1200 px
-# window; the full DEFECT_TAGS label is the tooltip and accessible name. Tags added to
-# DEFECT_TAGS later fall back to their full label.
-_SHORT_TAG_LABELS = {
-    "face_identity": "Face/identity",
-    "hands": "Hands",
-    "garment_colour": "Colour",
-    "pattern_logo": "Pattern/logo",
-    "garment_shape": "Shape/fit",
-    "background": "Background",
-    "artifacts": "Artifacts",
-    "crop_framing": "Crop/framing",
-    "other": "Other",
-}
-
-# One letter per defect tag (digits stay with the viewer: 0 fits, 1 shows 1:1). Chosen so
-# none collides with P, F, E, N, B or the viewer's keys.
-TAG_KEYS: dict[str, str] = {
-    "face_identity": "I",
-    "hands": "H",
-    "garment_colour": "C",
-    "pattern_logo": "L",
-    "garment_shape": "S",
-    "background": "G",
-    "artifacts": "A",
-    "crop_framing": "R",
-    "other": "O",
-}
-
-KEY_MAP: dict[str, str] = {
-    "P": "Pass (again: clear the verdict)",
-    "F": "Fail (again: clear the verdict)",
-    "I H C L S G A R O": "Toggle a defect tag (the letter is on its button)",
-    "E": "Edit the note (Enter or Esc: back to where you were)",
-    "N or ]": "Next look",
-    "B or [": "Previous look",
-    "Ctrl+B": "Blind review on/off",
-}
-"""What each key does (for help texts); the bar shows a short form of it."""
-
-_KEY_HINT = (
-    "P pass · F fail · letters on the tags toggle them · E note · N next · B back · Ctrl+B blind"
-)
 _BLIND_HIDDEN_HINT = "Blind: sides shuffled as A and B. Which looks better? A verdict reveals."
 _BLIND_REVEALED_HINT = "Blind: revealed, see the captions. N for the next look."
 
@@ -111,53 +78,6 @@ class Review:
     verdict: str | None
     tags: tuple[str, ...]
     note: str
-
-
-def _is_editing_text(widget: QWidget | None) -> bool:
-    """True when ``widget`` takes typed characters, so single-key shortcuts must not fire."""
-    if widget is None:
-        return False
-    if isinstance(widget, QLineEdit | QPlainTextEdit | QTextEdit):
-        return not widget.isReadOnly()
-    if isinstance(widget, QAbstractSpinBox):
-        return True
-    return isinstance(widget, QComboBox) and widget.isEditable()
-
-
-class _NoteEdit(QLineEdit):
-    """The note field. Esc and Enter leave it (``leaveRequested``); losing focus is
-    reported (``focusLeft``) so the bar can report the edit at once."""
-
-    leaveRequested = Signal()
-    focusLeft = Signal()
-
-    def event(self, event: QEvent) -> bool:
-        # Claim Esc before the window's shortcuts see it: the main window binds Esc to
-        # "Cancel job", and leaving the note must never cancel a running job.
-        if (
-            event.type() == QEvent.Type.ShortcutOverride
-            and isinstance(event, QKeyEvent)
-            and event.key() == Qt.Key.Key_Escape
-            and not event.modifiers()
-        ):
-            event.accept()
-            return True
-        return super().event(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
-        if not event.modifiers() and event.key() in (
-            Qt.Key.Key_Escape,
-            Qt.Key.Key_Return,
-            Qt.Key.Key_Enter,
-        ):
-            event.accept()
-            self.leaveRequested.emit()
-            return
-        super().keyPressEvent(event)
-
-    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt override)
-        super().focusOutEvent(event)
-        self.focusLeft.emit()
 
 
 class ReviewBar(QWidget):
@@ -204,7 +124,7 @@ class ReviewBar(QWidget):
         super().__init__(parent)
         self.setAccessibleName("Review")
         self.setAccessibleDescription(
-            "Verdict, defect tags and note for the shown look. " + _KEY_HINT
+            "Verdict, defect tags and note for the shown look. " + KEY_HINT
         )
         self._verdict: str | None = None
         self._extra_tags: tuple[str, ...] = ()  # stored tags this version does not know
@@ -348,7 +268,7 @@ class ReviewBar(QWidget):
 
         self._tag_buttons: dict[str, QToolButton] = {}
         for tag, label in DEFECT_TAGS.items():
-            short = _SHORT_TAG_LABELS.get(tag, label)
+            short = SHORT_TAG_LABELS.get(tag, label)
             letter = TAG_KEYS.get(tag)
             key = f" ({letter})" if letter else ""
             button = self._button(
@@ -382,7 +302,7 @@ class ReviewBar(QWidget):
 
         note_label = QLabel("&Note")
         note_label.setAccessibleName("Note")
-        self._note = _NoteEdit()
+        self._note = NoteEdit()
         self._note.setMaxLength(NOTE_MAX_LENGTH)
         self._note.setPlaceholderText("What did you see? (E to type, Enter or Esc to leave)")
         self._note.setAccessibleName("Review note")
@@ -421,7 +341,7 @@ class ReviewBar(QWidget):
         hints = QHBoxLayout()
         hints.setSpacing(12)
         layout.addLayout(hints)
-        self._hint_label = QLabel(_KEY_HINT)
+        self._hint_label = QLabel(KEY_HINT)
         self._hint_label.setAccessibleName("Key hints")
         self._hint_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self._hint_label.setToolTip("\n".join(f"{k}: {v}" for k, v in KEY_MAP.items()))
@@ -473,17 +393,18 @@ class ReviewBar(QWidget):
                 self._review_shortcuts.append(shortcut)
             return shortcut
 
-        add("P", self._on_pass_key, review=True)
-        add("F", self._on_fail_key, review=True)
+        # The keys come from review_keys, which the keyboard help lists too.
+        add(PASS_KEY, self._on_pass_key, review=True)
+        add(FAIL_KEY, self._on_fail_key, review=True)
         for tag in self._tag_buttons:
             if tag in TAG_KEYS:
                 add(TAG_KEYS[tag], partial(self._on_tag_key, tag), review=True)
-        add("E", self._focus_note, review=True)
-        for key in ("N", "]"):
+        add(NOTE_KEY, self._focus_note, review=True)
+        for key in NEXT_KEYS:
             add(key, self._on_next_key, review=False)
-        for key in ("B", "["):
+        for key in PREVIOUS_KEYS:
             add(key, self._on_previous_key, review=False)
-        add("Ctrl+B", self._blind_button.toggle, review=False)
+        add(BLIND_KEY, self._blind_button.toggle, review=False)
 
     # ================================================================ slots
     @Slot(bool)
@@ -579,7 +500,7 @@ class ReviewBar(QWidget):
         keys themselves (ShortcutOverride); this also covers those that do not."""
         if review and not self._review_enabled:
             return False
-        return not _is_editing_text(QApplication.focusWidget())
+        return not is_editing_text(QApplication.focusWidget())
 
     def _set_verdict(self, verdict: str | None, *, by_key: bool) -> None:
         if verdict == self._verdict:

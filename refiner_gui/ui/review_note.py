@@ -1,0 +1,43 @@
+"""The review bar's note field: a line edit that Esc and Enter leave. GUI thread only."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtWidgets import QLineEdit
+
+
+class NoteEdit(QLineEdit):
+    """The note field. Esc and Enter leave it (``leaveRequested``); losing focus is
+    reported (``focusLeft``) so the bar can report the edit at once."""
+
+    leaveRequested = Signal()
+    focusLeft = Signal()
+
+    def event(self, event: QEvent) -> bool:
+        # Claim Esc before the window's shortcuts see it: the main window binds Esc to
+        # "Cancel job", and leaving the note must never cancel a running job.
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and not event.modifiers()
+        ):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        if not event.modifiers() and event.key() in (
+            Qt.Key.Key_Escape,
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
+        ):
+            event.accept()
+            self.leaveRequested.emit()
+            return
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt override)
+        super().focusOutEvent(event)
+        self.focusLeft.emit()
