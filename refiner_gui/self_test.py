@@ -97,9 +97,9 @@ def _window_job(out_dir: Path) -> str:
         if not window.start_job():
             raise RuntimeError("the job did not start")
         pump(lambda: not window.job_running(), "the demo job")
-        if window._last is None:  # noqa: SLF001 - the self-test inspects the window
+        if window.shown is None:
             raise RuntimeError(f"the job failed: {window.error_panel.message.text()}")
-        job = window._last.job  # noqa: SLF001
+        job = window.shown.job
         assert job.result_path is not None
         dest = out_dir / "self-test.png"
         save_with_provenance(job.result_path, dest, build_record(job))

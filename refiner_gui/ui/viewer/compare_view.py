@@ -169,8 +169,17 @@ class CompareViewer(QWidget):
         self._update_controls()
 
     # ================================================================ public API
-    def set_images(self, coarse: QImage, refined: QImage) -> None:
+    def set_images(
+        self,
+        coarse: QImage,
+        refined: QImage,
+        coarse_levels: tuple[QImage, ...] | None = None,
+        refined_levels: tuple[QImage, ...] | None = None,
+    ) -> None:
         """Show a new pair: ``coarse`` on the left, ``refined`` on the right.
+
+        ``*_levels`` are the images' zoom levels when a worker made them ahead (see
+        :func:`refiner_gui.zoom_levels.scaled_levels`); else they are made here.
 
         Builds the QPixmaps here (GUI thread); the QImages may have been decoded on any
         thread. If the sizes differ, the refined image is shown scaled to the coarse one's
@@ -188,8 +197,8 @@ class CompareViewer(QWidget):
         self._right_image = QImage(refined)
         left_pixmap = QPixmap.fromImage(coarse)
         right_pixmap = QPixmap.fromImage(refined)
-        left_levels = build_levels(coarse)
-        right_levels = build_levels(refined)
+        left_levels = build_levels(coarse, coarse_levels)
+        right_levels = build_levels(refined, refined_levels)
         width, height = coarse.width(), coarse.height()
         right_transform = QTransform()
         if refined.size() != coarse.size():
