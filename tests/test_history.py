@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from refiner_gui.jobs.models import JobState
 from refiner_gui.jobs.store import JobStore
+from refiner_gui.threads import wait_for_tasks
 from refiner_gui.ui.history import HistoryPanel
 from refiner_gui.ui.history.model import (
     DATE,
@@ -31,7 +32,6 @@ from refiner_gui.ui.history.model import (
     format_date,
 )
 from refiner_gui.ui.history.thumbnails import SLOT_WIDTH
-from refiner_gui.threads import wait_for_tasks
 from refiner_gui.workers import load_image
 from tests.helpers.images import make_image
 

@@ -17,8 +17,8 @@ from refiner_gui.api import RefinerClient
 from refiner_gui.config import DEFAULT_FILENAME_PATTERN, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from refiner_gui.keystore import SERVICE, USERNAME, clear_api_key, get_api_key
 from refiner_gui.settings import Settings, load_settings, settings_path
-from refiner_gui.ui.settings_dialog import SettingsDialog, format_credits
 from refiner_gui.threads import wait_for_tasks
+from refiner_gui.ui.settings_dialog import SettingsDialog, format_credits
 from tests.helpers.fast import fast_retry
 
 

@@ -13,9 +13,9 @@ import pytest
 from PySide6.QtCore import QObject, Slot
 
 from refiner_gui.api import RefinerClient, RefinerError, TaskFailed
+from refiner_gui.controllers import JobController
 from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.sandbox import Fault, SandboxServer
-from refiner_gui.controllers import JobController
 from refiner_gui.threads import live_workers
 from refiner_gui.workers import JobOutcome, JobRequest
 from tests.helpers.fast import fast_retry
