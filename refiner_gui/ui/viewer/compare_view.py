@@ -360,7 +360,7 @@ class CompareViewer(QWidget):
         self._diff_job = None
         jobs, self._own_jobs = self._own_jobs, []
         for job in jobs:
-            job.stop()
+            job.stop(difference_worker.STOP_WAIT_MS)
 
     # ================================================================== events
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
@@ -610,11 +610,11 @@ class CompareViewer(QWidget):
         self._update_captions()
 
     def _cancel_difference(self) -> None:
-        # Not joined here: the registry in difference_worker keeps the thread referenced
+        # Not joined here: the thread registry keeps the thread referenced
         # until it ends, and a stale result is told apart by its token.
         job, self._diff_job = self._diff_job, None
         if job is not None:
-            job.cancel.set()
+            job.cancel()
         self._diff_token += 1
         self._diff_result = None
         self._diff_error = ""
