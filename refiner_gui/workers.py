@@ -359,7 +359,7 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"{stem}-{uuid.uuid4().hex[:10]}.png"
     tmp = out.with_name(f".{out.name}.part")
-    if not image.save(str(tmp), "PNG"):
+    if not image.save(str(tmp), b"PNG"):
         tmp.unlink(missing_ok=True)
         raise OSError(f"Could not save the picture into {dest_dir.name}.")
     os.replace(tmp, out)

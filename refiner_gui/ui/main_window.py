@@ -46,22 +46,6 @@ MENU_TITLES = (
     ("help", "&Help"),
 )
 
-# The content's parts the window exposes as its own attributes once built (tests, the
-# self-test and the screenshot script reach them as ``window.inputs`` etc.).
-PART_NAMES = (
-    "inputs",
-    "refine_button",
-    "progress",
-    "stage_label",
-    "error_panel",
-    "placeholder",
-    "review_bar",
-    "result_bar",
-    "compare_page",
-    "history",
-    "tabs",
-)
-
 
 class MainWindow(QMainWindow):
     """The app's window. GUI thread only.
@@ -69,7 +53,8 @@ class MainWindow(QMainWindow):
     Args:
         client_factory: builds a client for each job (called on the job's thread). None
             means "from the settings and the stored key".
-        demo: True marks the window as DEMO (the factory then points at the sandbox).
+        demo: demo mode: marked DEMO; without a ``client_factory`` it starts a local
+            sandbox and loads the sample images, with a job store of its own.
         settings: injected settings (tests); default: loaded from disk.
         store: the job store; default: the user's store, opened (and closed) by the window.
         recover_on_start: resume the jobs a crash or quit left unfinished, once built.
@@ -196,12 +181,11 @@ class MainWindow(QMainWindow):
 
     def _build(self) -> None:
         # The app's one deferred import: the content and all it needs (see module doc).
-        from refiner_gui.jobs import JobStore
         from refiner_gui.settings import load_settings
-        from refiner_gui.ui.window_content import WindowContent
+        from refiner_gui.ui.window_content import WindowContent, open_store
 
         settings = self._given_settings or load_settings()
-        self._store = self._given_store or JobStore.open_default()
+        self._store = self._given_store or open_store(demo=self.demo)
         content = WindowContent(
             self,
             self._menus,
@@ -215,8 +199,16 @@ class MainWindow(QMainWindow):
             "Demo mode: no key, no network, no credits." if self.demo else "Ready."
         )
         self.content = content
-        for name in PART_NAMES:
-            setattr(self, name, getattr(content.parts, name))
+        # The parts tests, the self-test and the screenshot script reach as window.<name>.
+        parts = content.parts
+        self.inputs = parts.inputs
+        self.refine_button = parts.refine_button
+        self.stage_label = parts.stage_label
+        self.error_panel = parts.error_panel
+        self.review_bar = parts.review_bar
+        self.compare_page = parts.compare_page
+        self.history = parts.history
+        self.tabs = parts.tabs
         self.viewer = content.viewer
         self.review = content.review
         self.store = self._store
@@ -245,6 +237,8 @@ class MainWindow(QMainWindow):
         self._started = True
         if content.needs_key():
             content.refresh_key_status()
+        if content.demo_session is not None:
+            content.load_samples()
         if self._recover_on_start:
             # After this turn of the event loop: resume what a crash or quit left unfinished.
             QTimer.singleShot(0, self, self.recover_unfinished)

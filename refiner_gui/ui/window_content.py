@@ -20,7 +20,9 @@ from refiner_gui.api.errors import ErrorInfo, error_from_dict
 from refiner_gui.clients import ClientFactory, client_factory
 from refiner_gui.config import app_paths
 from refiner_gui.controllers import JobController
+from refiner_gui.demo import DemoSession, sample_paths
 from refiner_gui.jobs import Job, JobState, JobStore
+from refiner_gui.jobs.store import DB_NAME
 from refiner_gui.keystore import get_api_key
 from refiner_gui.readiness import Readiness
 from refiner_gui.settings import Settings, save_settings
@@ -56,7 +58,8 @@ class WindowContent(QObject):
         settings: the settings to start from.
         store: the job store.
         injected_factory: a client factory to use instead of the settings and stored key
-            (demo and tests); None means "from the settings and the stored key".
+            (tests, the self-test); None means "from the settings and the stored key", or
+            in demo mode a local sandbox this content starts, stops and loads samples of.
     """
 
     def __init__(
@@ -74,6 +77,10 @@ class WindowContent(QObject):
         self.demo = demo
         self.settings = settings
         self.store = store
+        self.demo_session: DemoSession | None = None
+        if demo and injected_factory is None:
+            self.demo_session = DemoSession.start()
+            injected_factory = self.demo_session.client
         self._injected = injected_factory
         self.run_id: int | None = None  # the window's running job, while it runs
         self.job_id: int | None = None  # the running (or last started) job
@@ -130,6 +137,11 @@ class WindowContent(QObject):
     def job_running(self) -> bool:
         """Whether the window's job runs (until its thread is gone)."""
         return self.run_id is not None
+
+    def load_samples(self) -> None:
+        """Demo mode: put the sample images in the slots (checked like any file)."""
+        for slot, path in sample_paths().items():
+            self.parts.inputs.set_file(slot, path)
 
     def needs_key(self) -> bool:
         """Whether jobs use the stored key (not demo, no injected factory)."""
@@ -446,4 +458,15 @@ class WindowContent(QObject):
         for part in (self.parts.inputs, self.parts.history, self.viewer):
             part.shutdown()
         wait_for_tasks()
+        if stopped and self.demo_session is not None:
+            self.demo_session.stop()
+            self.demo_session = None
         return stopped
+
+
+def open_store(*, demo: bool) -> JobStore:
+    """The user's job store; in demo mode its own store, so that the sandbox never
+    "recovers" (and so expires) a real task, and its task ids stay out of the history."""
+    if demo:
+        return JobStore(app_paths().data / "demo" / DB_NAME)
+    return JobStore.open_default()

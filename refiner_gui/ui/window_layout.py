@@ -139,22 +139,26 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     splitter.setStretchFactor(1, 1)
     splitter.setSizes([LEFT_WIDTH, DEFAULT_SIZE[0] - LEFT_WIDTH])
     splitter.setChildrenCollapsible(False)
+    save, save_cmp, copy, folder = buttons
     return WindowParts(
-        splitter,
-        inputs,
-        refine,
-        progress,
-        stage,
-        error_panel,
-        placeholder,
-        cv,
-        review_bar,
-        result_bar,
-        *buttons,
-        result_label,
-        compare,
-        history,
-        tabs,
+        root=splitter,
+        inputs=inputs,
+        refine_button=refine,
+        progress=progress,
+        stage_label=stage,
+        error_panel=error_panel,
+        placeholder=placeholder,
+        right_layout=cv,
+        review_bar=review_bar,
+        result_bar=result_bar,
+        save_button=save,
+        save_cmp_button=save_cmp,
+        copy_button=copy,
+        folder_button=folder,
+        result_label=result_label,
+        compare_page=compare,
+        history=history,
+        tabs=tabs,
     )
 
 
