@@ -135,7 +135,7 @@ def child(mode: str, base_url: str, inputs: dict[str, str], seconds: float) -> d
 
         profile.disable()
         pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(25)
-    ok = w._last is not None
+    ok = w.shown is not None
     w.shutdown()
     return {
         "ok": ok,

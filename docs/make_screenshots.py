@@ -78,7 +78,7 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         )
         shot(w, "window_filled")
         w.start_job()
-        pump_until(lambda: w._task_id is not None and "Refining" in w.stage_label.text())
+        pump_until(lambda: w.task_id is not None and "Refining" in w.stage_label.text())
         shot(w, "window_running")
         pump_until(lambda: not w.job_running())
         w.viewer.set_mode(ViewMode.SIDE_BY_SIDE)
@@ -94,9 +94,9 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
             for _ in range(10):
                 QCoreApplication.processEvents()
             if mode is ViewMode.DIFFERENCE:
-                from refiner_gui.workers import wait_for_background_tasks
+                from refiner_gui.threads import wait_for_tasks
 
-                wait_for_background_tasks()
+                wait_for_tasks()
                 for _ in range(20):
                     QCoreApplication.processEvents()
             shot(w, name)
@@ -105,7 +105,7 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         pump_until(lambda: True)
         for _ in range(10):
             QCoreApplication.processEvents()
-        from refiner_gui.workers import wait_for_background_tasks as _wait
+        from refiner_gui.threads import wait_for_tasks as _wait
 
         _wait()
         for _ in range(10):

@@ -10,6 +10,14 @@ import argparse
 import logging
 import sys
 
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from refiner_gui.logs import buffer_startup_logs, setup_logging, stop_logging
+from refiner_gui.resource_files import resource_dir
+from refiner_gui.ui import crash_hook
+from refiner_gui.ui.main_window import MainWindow
+
 log = logging.getLogger(__name__)
 
 
@@ -61,11 +69,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.self_test:
+        # Another program (offscreen, a temporary home): loaded only when asked for.
         from refiner_gui.self_test import run_self_test
 
         return run_self_test()
-
-    from refiner_gui.logs import buffer_startup_logs
 
     # Records are held in memory until the log file is opened, right after the first
     # paint (see refiner_gui.logs); the finally below opens it on any other way out.
@@ -75,8 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     finally:
-        from refiner_gui.logs import stop_logging
-
         _open_log_file()  # what was buffered, if the window never got that far
         stop_logging()
 
@@ -89,8 +94,7 @@ def _open_log_file() -> None:
     folder that cannot be written is reported on stderr, not raised: the app still runs."""
     if _log_file:
         return
-    from refiner_gui import __version__
-    from refiner_gui.logs import setup_logging
+    from refiner_gui import __version__  # read here: importlib.metadata is slow
 
     try:
         _log_file.append(setup_logging().name)
@@ -103,62 +107,28 @@ def _open_log_file() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Refiner")
     app.setApplicationDisplayName("Refiner")
     app.setOrganizationName("refiner-gui")
-    from PySide6.QtGui import QIcon
-
-    from refiner_gui.resource_files import resource_dir
-
     icon = resource_dir("icons") / "refiner-gui.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-
-    from refiner_gui.ui.crash_hook import install_exception_hook
-    from refiner_gui.ui.main_window import MainWindow
-
-    demo = demo_store = None
-    if args.demo:
-        from refiner_gui.config import app_paths
-        from refiner_gui.demo import DemoSession, sample_paths
-        from refiner_gui.jobs import JobStore
-        from refiner_gui.jobs.store import DB_NAME
-
-        demo = DemoSession.start()
-        # Demo jobs live in their own store: the sandbox must never "recover" (and so
-        # expire) a real task, and its task ids do not belong in the real history.
-        demo_store = JobStore(app_paths().data / "demo" / DB_NAME)
-        window = MainWindow(client_factory=demo.client, demo=True, store=demo_store, deferred=True)
-    else:
-        # The window paints an outline first and builds its content right after.
-        window = MainWindow(deferred=True)
+    # The window paints an outline first and builds its content right after (in demo
+    # mode with a local sandbox, its own job store and the sample images).
+    window = MainWindow(demo=args.demo, deferred=True)
     # The log file opens as the build starts (after the first paint), so anything that
     # goes wrong while building is in it.
     window.building.connect(_open_log_file)
     window.when_ready(_on_window_ready)
-    if demo is not None:
-
-        def preload() -> None:
-            for slot, path in sample_paths().items():
-                window.inputs.set_file(slot, path)
-
-        window.when_ready(preload)
-    install_exception_hook(lambda: window)
+    crash_hook.install_exception_hook(lambda: window)
     window.show()
     try:
         code = int(app.exec())
         return 1 if window.build_error is not None else code
     finally:
-        try:
-            window.shutdown()
-        finally:
-            if demo is not None:
-                demo.stop()
-            if demo_store is not None:
-                demo_store.close()
+        window.shutdown()
 
 
 def _on_window_ready() -> None:

@@ -34,15 +34,18 @@ class DemoSession:
 
     @classmethod
     def start(cls, latency: float = 4.0, poll_interval: float = 0.5) -> DemoSession:
+        """Start a sandbox on loopback whose tasks take ``latency`` seconds."""
         server = SandboxServer(latency=latency)
         server.start()
         return cls(server, poll_interval)
 
     @property
     def base_url(self) -> str:
+        """The sandbox's URL (``http://127.0.0.1:<port>``)."""
         return self.server.base_url
 
     def client(self) -> RefinerClient:
+        """A new API client for the sandbox, with the demo key and short retry delays."""
         return RefinerClient(
             DEMO_KEY,
             self.base_url,
@@ -52,4 +55,5 @@ class DemoSession:
         )
 
     def stop(self) -> None:
+        """Stop the sandbox server (idempotent as :meth:`SandboxServer.stop` is)."""
         self.server.stop()

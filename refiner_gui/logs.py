@@ -24,6 +24,7 @@ class RedactingFilter(logging.Filter):
     """Replaces registered secrets in the formatted message (and drops the args)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place (message and traceback); always keep it."""
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not kill logging
@@ -54,6 +55,7 @@ class StartupBuffer(logging.Handler):
         self._target: logging.Handler | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Hold ``record`` (or count it as dropped), or forward it once drained."""
         if self._target is not None:
             self._target.handle(record)
         elif len(self.records) < self.capacity:
@@ -63,7 +65,7 @@ class StartupBuffer(logging.Handler):
 
     def drain_into(self, target: logging.Handler) -> None:
         """Write the held records to ``target`` in order; later ones follow directly."""
-        with self.lock:  # type: ignore[union-attr] - created by Handler.__init__
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
             records, self.records = self.records, []
             self._target = target
             for record in records:

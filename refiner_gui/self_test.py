@@ -16,6 +16,18 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import certifi
+import keyring
+from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from refiner_gui import __version__
+from refiner_gui.api.codes import error_table
+from refiner_gui.demo import DemoSession, sample_paths
+from refiner_gui.provenance import build_record, read_png_record, save_with_provenance
+from refiner_gui.settings import Settings
+from refiner_gui.ui.main_window import MainWindow
+
 TIMEOUT_S = 90.0
 
 
@@ -29,8 +41,6 @@ def _check(name: str, fn: Callable[[], str], results: list[tuple[str, bool, str]
 
 
 def _resources() -> str:
-    from refiner_gui.api.codes import error_table
-    from refiner_gui.demo import sample_paths
 
     paths = sample_paths()
     missing = [str(p) for p in paths.values() if not p.is_file()]
@@ -40,14 +50,12 @@ def _resources() -> str:
 
 
 def _keyring() -> str:
-    import keyring
 
     backend = keyring.get_keyring()
     return f"backend {type(backend).__module__}.{type(backend).__name__}"
 
 
 def _certificates() -> str:
-    import certifi
 
     where = Path(certifi.where())
     if not where.is_file() or where.stat().st_size < 1000:
@@ -56,13 +64,6 @@ def _certificates() -> str:
 
 
 def _window_job(out_dir: Path) -> str:
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from refiner_gui.demo import DemoSession, sample_paths
-    from refiner_gui.provenance import build_record, read_png_record, save_with_provenance
-    from refiner_gui.settings import Settings
-    from refiner_gui.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     demo = DemoSession.start(latency=0.3, poll_interval=0.1)
@@ -97,9 +98,9 @@ def _window_job(out_dir: Path) -> str:
         if not window.start_job():
             raise RuntimeError("the job did not start")
         pump(lambda: not window.job_running(), "the demo job")
-        if window._last is None:  # noqa: SLF001 - the self-test inspects the window
+        if window.shown is None:
             raise RuntimeError(f"the job failed: {window.error_panel.message.text()}")
-        job = window._last.job  # noqa: SLF001
+        job = window.shown.job
         assert job.result_path is not None
         dest = out_dir / "self-test.png"
         save_with_provenance(job.result_path, dest, build_record(job))
@@ -126,7 +127,6 @@ def run_self_test() -> int:
         _check("keyring", _keyring, results)
         _check("certificates", _certificates, results)
         _check("window + demo job", lambda: _window_job(Path(home)), results)
-    from refiner_gui import __version__
 
     print(f"refiner-gui {__version__} self-test")
     for name, ok, detail in results:

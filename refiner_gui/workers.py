@@ -1,15 +1,12 @@
-"""The one module that crosses threads: the job worker and small background tasks.
+"""The workers that run jobs, and what a finished job hands to the GUI thread.
 
-Threading rules kept here (see STYLE.md):
-
-* A :class:`JobWorker` is a plain QObject moved to a QThread; its single ``run`` slot runs
-  submit -> poll -> download through the core client, linearly, on that thread.
-* It never touches a widget: it emits plain data (events, errors, paths, ``QImage``s).
-  ``QPixmap``s are built by the receivers on the GUI thread.
-* Cancel is a :class:`~refiner_gui.api.CancelToken` (a ``threading.Event``), not a queued
-  signal: a busy worker never sees a queued signal, but it checks the token every wake-up.
-* :class:`JobRunner` keeps Python references to the thread and worker until the thread
-  has finished, and :meth:`JobRunner.stop` (cancel, quit, wait) is what ``closeEvent`` calls.
+Each worker is a :class:`~refiner_gui.threads.Worker` started with
+:func:`~refiner_gui.threads.start_worker` (by the job controller): one linear ``work``
+on its own thread, through the core (:func:`refiner_gui.jobs.run_job`,
+:func:`refiner_gui.jobs.recover`). Workers never touch a widget: they emit plain data
+(events, errors, paths, QImages); QPixmaps are built by the receivers on the GUI
+thread. Cancel is a :class:`~refiner_gui.api.CancelToken` (a ``threading.Event``) that the
+core checks at every wake-up.
 """
 
 from __future__ import annotations
@@ -21,27 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import (
-    QCoreApplication,
-    QObject,
-    QRunnable,
-    QSize,
-    Qt,
-    QThread,
-    QThreadPool,
-    QTimer,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
 from refiner_gui.api import CancelToken, ProgressEvent, RefinerError, Stage
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
-
-# Imported here, on the GUI thread: load_job_images uses it on workers (see its docstring).
-from refiner_gui.ui.viewer.levels import prepare_levels
+from refiner_gui.threads import Worker
+from refiner_gui.zoom_levels import scaled_levels
 
 log = logging.getLogger(__name__)
 
@@ -79,27 +64,35 @@ class JobRequest:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """What a successful job hands to the GUI thread: the stored job and decoded images."""
+    """What a successful job hands to the GUI thread: the stored job, its decoded coarse
+    input and refined result, and their zoom levels (half, quarter, … size), made off the
+    GUI thread so that showing them costs it only the QPixmap conversion."""
 
     job: Job
     coarse: QImage
     refined: QImage
+    coarse_levels: tuple[QImage, ...] = ()
+    refined_levels: tuple[QImage, ...] = ()
 
 
 def load_job_images(job: Job) -> JobOutcome:
-    """Decode a finished job's coarse input and refined result, and make the viewer's zoom
-    levels. Any thread (it touches only Qt classes the GUI thread loaded: see
-    :mod:`refiner_gui.ui.viewer.levels`)."""
+    """Decode a finished job's coarse input and refined result and make their zoom levels.
+
+    Any thread (it touches only Qt classes the GUI thread loaded: see
+    :mod:`refiner_gui.zoom_levels`). Raises ``ValueError`` when the job has no result."""
     coarse_path = job.input_path(COARSE)
     if coarse_path is None or job.result_path is None:
         raise ValueError(f"job {job.id} has no result to show")
     coarse, refined = load_image(coarse_path), load_image(job.result_path)
-    # The viewer's zoomed-out copies are made here, off the GUI thread, giving the GUI
-    # thread the GIL between strips (see GilYield).
+    # Made in strips, giving the GUI thread the GIL between them (see GilYield).
     give_way = GilYield()
-    prepare_levels(coarse, pause=give_way)
-    prepare_levels(refined, pause=give_way)
-    return JobOutcome(job, coarse, refined)
+    return JobOutcome(
+        job,
+        coarse,
+        refined,
+        scaled_levels(coarse, pause=give_way),
+        scaled_levels(refined, pause=give_way),
+    )
 
 
 class GilYield:
@@ -184,13 +177,22 @@ class ProgressThrottle:
         self._forward(event)
 
 
-class JobWorker(QObject):
-    """Runs one durable job on a worker thread. Create on the GUI thread, then move.
+class JobWorker(Worker):
+    """Runs one durable job on a worker thread. Create on the GUI thread, then start it
+    with :func:`~refiner_gui.threads.start_worker`.
 
     A new job is written to the store (inputs copied) on the worker thread, so large
     inputs never stall the GUI; ``created(job_id)`` says so before anything is sent. The
     store is updated before every step (see :mod:`refiner_gui.jobs.runner`). Signals are
-    emitted on the worker thread and delivered queued to GUI-thread slots.
+    emitted on the worker thread and delivered queued to GUI-thread slots; exactly one of
+    ``succeeded`` and ``failed`` precedes ``finished``.
+
+    Args:
+        client_factory: builds the job's client; called on the worker thread, so it must
+            not read anything the GUI thread may change (see :mod:`refiner_gui.clients`).
+        store: the job store (thread-safe).
+        request: a new job to create and run; or
+        resume_job_id: a stored job to wait for again (never re-submitted).
     """
 
     created = Signal(int)  # job id: the job exists durably from here on
@@ -198,7 +200,6 @@ class JobWorker(QObject):
     submitted = Signal(object)  # Submission: the task id is stored from here on
     succeeded = Signal(object)  # JobOutcome
     failed = Signal(object)  # RefinerError (Cancelled included)
-    finished = Signal()
 
     def __init__(
         self,
@@ -218,12 +219,12 @@ class JobWorker(QObject):
         self.token = CancelToken()
 
     def cancel(self) -> None:
-        """Ask the job to stop. Any thread; takes effect at the worker's next check."""
+        """Ask the job to stop. Any thread; seen within one wake-up of the core (0.2 s)."""
+        super().cancel()
         self.token.cancel()
 
-    @Slot()
-    def run(self) -> None:
-        """The whole job, linearly. Worker thread only."""
+    def work(self) -> None:
+        """The whole job, linearly. Worker thread."""
         client: RefinerClient | None = None
         task_id: str | None = None
         try:
@@ -261,26 +262,25 @@ class JobWorker(QObject):
             self.failed.emit(err)
         except Exception as exc:  # a bug must still end the job visibly, never hang it
             log.exception("job crashed")
-            err = RefinerError(
-                f"Unexpected error: {type(exc).__name__}: {exc}", ErrorInfo(task_id=task_id)
+            self.failed.emit(
+                RefinerError(
+                    f"Unexpected error: {type(exc).__name__}: {exc}", ErrorInfo(task_id=task_id)
+                )
             )
-            self.failed.emit(err)
         finally:
             if client is not None:
                 client.close()
-            _return_to_gui_thread(self)
-            self.finished.emit()
 
 
-class RecoveryWorker(QObject):
+class RecoveryWorker(Worker):
     """Finishes the jobs a crash or quit left unfinished (see ``jobs.recover``).
 
-    Worker thread; ``settled(job_id)`` after each job, ``summary(list[Job])`` at the end.
+    Worker thread; ``settled(job_id)`` after each job, ``summary(list[Job])`` at the end
+    (not emitted if recovery itself failed: that is logged, and the jobs stay resumable).
     """
 
     settled = Signal(int)
     summary = Signal(object)
-    finished = Signal()
 
     def __init__(self, client_factory: ClientFactory, store: JobStore) -> None:
         super().__init__()
@@ -289,96 +289,22 @@ class RecoveryWorker(QObject):
         self.token = CancelToken()
 
     def cancel(self) -> None:
+        """Ask recovery to stop (any thread); unfinished jobs stay for next time."""
+        super().cancel()
         self.token.cancel()
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            jobs = recover(
-                self._store,
-                self._client_factory,
-                cancel=self.token,
-                on_job=lambda job, _err: self.settled.emit(job.id),
-            )
-            self.summary.emit(jobs)
-        except Exception:  # reported in the log; the jobs stay resumable next time
-            log.exception("recovery failed")
-        finally:
-            _return_to_gui_thread(self)
-            self.finished.emit()
+    def work(self) -> None:
+        """Recover every unfinished job. Worker thread."""
+        jobs = recover(
+            self._store,
+            self._client_factory,
+            cancel=self.token,
+            on_job=lambda job, _err: self.settled.emit(job.id),
+        )
+        self.summary.emit(jobs)
 
 
-def _return_to_gui_thread(worker: QObject) -> None:
-    """Hand a finished worker back to the GUI thread (only its own thread may do that), so
-    that it is deleted there, after its thread has ended, never while the thread winds
-    down (deleting it in the worker thread raced with the GUI thread: crash)."""
-    app = QCoreApplication.instance()
-    if app is not None:
-        worker.moveToThread(app.thread())
-
-
-class JobRunner(QObject):
-    """Owns one job's QThread and worker, from start until the thread has finished.
-
-    GUI thread only. ``done`` is emitted after the thread finished, so a receiver may
-    start the next job at once.
-
-    Lifetimes: the QThread is a child of the runner (Qt owns it, so dropping a Python
-    reference never destroys a running thread); the worker comes back to the GUI thread at
-    the end of ``run``; both are deleted with ``deleteLater`` on the GUI thread once
-    ``QThread.isFinished`` says the thread is really over.
-    """
-
-    done = Signal()
-
-    def __init__(self, worker: JobWorker | RecoveryWorker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = worker
-        self.thread: QThread | None = QThread(self)
-        self.thread.setObjectName("refiner-job")
-        worker.moveToThread(self.thread)
-        self.thread.started.connect(worker.run)
-        worker.finished.connect(self.thread.quit)
-        self.thread.finished.connect(self._on_thread_finished)
-        self.started_at = 0.0
-
-    def start(self) -> None:
-        assert self.thread is not None
-        self.started_at = time.monotonic()
-        self.thread.start()
-
-    def is_running(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
-
-    def cancel(self) -> None:
-        self.worker.cancel()
-
-    def stop(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel, quit and wait for the thread (never terminate). True when it ended."""
-        if self.thread is None:
-            return True
-        self.worker.cancel()
-        self.thread.quit()
-        ended = self.thread.wait(timeout_ms)
-        return bool(ended)
-
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        thread = self.thread
-        if thread is not None and not thread.isFinished():
-            # ``finished`` is emitted just before the thread really ends. Blocking in
-            # wait() here would hold the GIL the ending thread may still need (deadlock),
-            # so look again in a moment instead.
-            QTimer.singleShot(5, self, self._on_thread_finished)
-            return
-        self.thread = None
-        if thread is not None:
-            thread.deleteLater()
-        self.worker.deleteLater()
-        self.done.emit()
-
-
-# -- small background tasks ---------------------------------------------------------------
+# -- small background tasks (kept until every caller uses threads.run_task) ------------
 
 
 class _TaskSignals(QObject):
@@ -387,11 +313,7 @@ class _TaskSignals(QObject):
 
 
 class BackgroundTask(QRunnable):
-    """Runs ``fn()`` on the global thread pool; reports ``(tag, result)`` via signals.
-
-    Connect ``signals.done``/``signals.error`` to ``@Slot`` methods of a GUI-thread
-    object before :func:`submit_task`.
-    """
+    """Deprecated: use :func:`refiner_gui.threads.run_task`."""
 
     def __init__(self, tag: Any, fn: Callable[[], Any]) -> None:
         super().__init__()
@@ -409,13 +331,14 @@ class BackgroundTask(QRunnable):
         self.signals.done.emit(self.tag, result)
 
 
-def submit_task(task: BackgroundTask) -> None:
-    QThreadPool.globalInstance().start(task)
-
-
 def wait_for_background_tasks(timeout_ms: int = 10_000) -> bool:
-    """Block until the pool is idle (app exit and tests)."""
-    return QThreadPool.globalInstance().waitForDone(timeout_ms)
+    """Deprecated: use :func:`refiner_gui.threads.wait_for_tasks`."""
+    return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
+
+
+def submit_task(task: BackgroundTask) -> None:
+    """Deprecated: use :func:`refiner_gui.threads.run_task`."""
+    QThreadPool.globalInstance().start(task)
 
 
 def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
@@ -436,7 +359,7 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"{stem}-{uuid.uuid4().hex[:10]}.png"
     tmp = out.with_name(f".{out.name}.part")
-    if not image.save(str(tmp), "PNG"):
+    if not image.save(str(tmp), b"PNG"):
         tmp.unlink(missing_ok=True)
         raise OSError(f"Could not save the picture into {dest_dir.name}.")
     os.replace(tmp, out)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from refiner_gui.jobs.models import JobState
 from refiner_gui.jobs.store import JobStore
+from refiner_gui.threads import wait_for_tasks
 from refiner_gui.ui.history import HistoryPanel
 from refiner_gui.ui.history.model import (
     DATE,
@@ -31,7 +32,7 @@ from refiner_gui.ui.history.model import (
     format_date,
 )
 from refiner_gui.ui.history.thumbnails import SLOT_WIDTH
-from refiner_gui.workers import load_image, wait_for_background_tasks
+from refiner_gui.workers import load_image
 from tests.helpers.images import make_image
 
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -163,7 +164,7 @@ def make_panel(qtbot, store):
     yield make
     for panel in made:
         panel.shutdown()
-    assert wait_for_background_tasks()
+    assert wait_for_tasks()
 
 
 def rows_on_screen(panel: HistoryPanel) -> range:

@@ -98,7 +98,7 @@ def test_full_job_reaches_the_viewer(qtbot, make_window, job_images):
         qtbot.waitUntil(
             lambda: stages.append(w.stage_label.text()) or not w.job_running(), timeout=20_000
         )
-    assert w.viewer.isVisibleTo(w) and w._last is not None
+    assert w.viewer.isVisibleTo(w) and w.shown is not None
     assert not w.error_panel.isVisibleTo(w)
     assert w.refine_button.text() == "Refine"
     assert any("task" in s for s in stages)
@@ -111,11 +111,11 @@ def test_cancel_stops_the_job(qtbot, make_window, job_images):
         w = make_window(srv)
         fill(qtbot, w, job_images)
         w.refine_button.click()
-        qtbot.waitUntil(lambda: w._task_id is not None, timeout=10_000)
+        qtbot.waitUntil(lambda: w.task_id is not None, timeout=10_000)
         w.refine_button.click()  # now "Cancel"
         qtbot.waitUntil(lambda: not w.job_running(), timeout=5_000)
     assert w.error_panel.isVisibleTo(w)
-    assert w.error_panel.error().task_id == w._task_id
+    assert w.error_panel.error().task_id == w.task_id
     assert w.error_panel.resume_button.isVisibleTo(w)  # waiting again is safe
 
 
@@ -127,11 +127,12 @@ def test_close_during_a_job_stops_the_thread(qtbot, make_window, job_images, mon
         w = make_window(srv)
         fill(qtbot, w, job_images)
         w.refine_button.click()
-        qtbot.waitUntil(lambda: w._task_id is not None, timeout=10_000)
-        runner = w._runner
-        assert runner is not None and runner.is_running()
+        qtbot.waitUntil(lambda: w.task_id is not None, timeout=10_000)
+        (run,) = w.content.jobs.runs()
+        handle = run.handle
+        assert handle is not None and handle.is_running()
         assert w.close()
-        assert not runner.is_running()
+        assert not handle.is_running()
 
 
 def test_close_during_a_job_can_be_refused(qtbot, make_window, job_images, monkeypatch):
@@ -220,10 +221,10 @@ def test_timeout_then_resume_from_the_error_panel(qtbot, make_window, job_images
         fill(qtbot, w, job_images)
         run_job(qtbot, w)
         assert w.error_panel.resume_button.isVisibleTo(w)
-        w._client_factory = factory(srv, timeout=30)
+        w.content.jobs.set_client_factory(factory(srv, timeout=30))
         w.error_panel.resume_button.click()
         qtbot.waitUntil(lambda: not w.job_running(), timeout=20_000)
-        assert w._last is not None and srv.submissions == 1
+        assert w.shown is not None and srv.submissions == 1
 
 
 def test_save_refined_with_provenance(
@@ -242,7 +243,7 @@ def test_save_refined_with_provenance(
     record = read_png_record(target)
     side = json.loads(sidecar_path(target).read_text())
     assert record == side
-    job = w._last.job
+    job = w.shown.job
     assert record["task_id"] == job.task_id and record["request_id"] == job.request_id
     assert record["log_id"] == job.log_id and record["gender"] == "woman"
     assert record["job_id"] == job.id
@@ -285,7 +286,7 @@ def test_demo_mode_end_to_end(qtbot):
         w.inputs.set_gender("woman")
         qtbot.waitUntil(lambda: w.refine_button.isEnabled(), timeout=10_000)
         run_job(qtbot, w)
-        assert w._last is not None and not w.error_panel.isVisibleTo(w)
+        assert w.shown is not None and not w.error_panel.isVisibleTo(w)
         w.shutdown()
     finally:
         demo.stop()
@@ -311,7 +312,7 @@ def test_jobs_are_stored_and_unfinished_ones_resume_on_start(qtbot, job_images, 
     w = MainWindow(client_factory=factory(sandbox), settings=Settings(), store=store)
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: store.get(waiting.id).state is JobState.SUCCEEDED, timeout=20_000)
-    qtbot.waitUntil(lambda: w._recovery is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.content.jobs.is_recovering(), timeout=10_000)
     assert store.get(waiting.id).result_path.is_file()
     assert store.get(uploading.id).state is JobState.OUTCOME_UNKNOWN
     assert sandbox.submissions == 1  # nothing was submitted again
@@ -325,7 +326,7 @@ def test_a_window_job_is_recorded_in_the_store(qtbot, make_window, sandbox, job_
     w = make_window(sandbox)
     fill(qtbot, w, job_images)
     run_job(qtbot, w)
-    job = w.store.get(w._job_id)
+    job = w.store.get(w.job_id)
     assert job.state is JobState.SUCCEEDED and job.task_id and job.result_path.is_file()
     # the inputs were copied by content: the history survives the originals moving
     assert job.inputs[PERSON].path != job_images["person"]
@@ -342,7 +343,7 @@ def test_nothing_starts_once_the_window_is_shutting_down(qtbot, make_window, san
     )
     w.rerun_job(job.id)  # inputs are being checked; the re-run waits for them
     w.shutdown()
-    assert w._pending_rerun is None
+    assert w.content._pending_rerun is None
     # The checks finishing now (or a direct call) start nothing.
     w.inputs.changed.emit()
     assert not w.start_job() and not w.resume_job(job.id)

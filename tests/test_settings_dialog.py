@@ -17,8 +17,8 @@ from refiner_gui.api import RefinerClient
 from refiner_gui.config import DEFAULT_FILENAME_PATTERN, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from refiner_gui.keystore import SERVICE, USERNAME, clear_api_key, get_api_key
 from refiner_gui.settings import Settings, load_settings, settings_path
+from refiner_gui.threads import wait_for_tasks
 from refiner_gui.ui.settings_dialog import SettingsDialog, format_credits
-from refiner_gui.workers import wait_for_background_tasks
 from tests.helpers.fast import fast_retry
 
 
@@ -39,7 +39,7 @@ def make_dialog(qtbot):
     yield factory
     for dlg in made:
         dlg.reject()  # tells a running key test to stop
-    assert wait_for_background_tasks()
+    assert wait_for_tasks()
 
 
 @pytest.fixture
@@ -331,7 +331,7 @@ def test_test_key_with_wrong_key_shows_auth_message(qtbot, make_dialog):
         qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: dlg.test_note.kind == "ok")
         assert dlg.test_note.text().startswith("Key works")
-        assert wait_for_background_tasks()
+        assert wait_for_tasks()
 
 
 def test_test_key_needs_a_key(qtbot, make_dialog):

@@ -144,46 +144,44 @@ def test_refiner_gui_demo_starts_deferred_and_preloads_samples(qtbot, monkeypatc
     assert text.index("refiner-gui starting (demo=True)") < text.index(" ready; log file ")
 
 
-VIEWER_PROBE = r"""
-import importlib, json, sys, threading
+OUTLINE_PROBE = r"""
+import json, sys
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from refiner_gui.settings import Settings
 from refiner_gui.ui import main_window
 
-turns = []
-real = importlib.import_module
-
-def spy(name, package=None):
-    already = sorted(m for m in main_window.VIEWER_MODULES if m in sys.modules)
-    turns.append([name, threading.current_thread() is threading.main_thread(), already])
-    return real(name, package)
-
-main_window.importlib.import_module = spy
+HEAVY = ("refiner_gui.ui.window_content", "refiner_gui.ui.viewer.compare_view",
+         "refiner_gui.ui.inputs_panel", "refiner_gui.controllers", "refiner_gui.api",
+         "refiner_gui.jobs")
+at_import = [m for m in HEAVY if m in sys.modules]
 w = main_window.MainWindow(settings=Settings(), recover_on_start=False, deferred=True,
                            client_factory=lambda: None)
 w.show()
-while w._viewer is None:  # the subprocess's timeout bounds this
+at_outline = [m for m in HEAVY if m in sys.modules]
+built = []
+w.building.connect(lambda: built.append([m for m in HEAVY if m in sys.modules]))
+while not w.is_built():  # the subprocess's timeout bounds this
     app.processEvents()
-print(json.dumps({"turns": turns, "hidden": w.viewer.isHidden()}))
+print(json.dumps({"at_import": at_import, "at_outline": at_outline, "building": built,
+                  "after": [m for m in HEAVY if m in sys.modules],
+                  "viewer_hidden": w.viewer.isHidden()}))
 w.shutdown()
 """
 
 
-def test_viewer_is_built_before_the_first_result_one_module_per_turn(tmp_path):
-    """In a fresh process (the modules not yet imported): after the window is ready, the
-    viewer's modules are imported one per event-loop turn on the GUI thread, in order,
-    then the (hidden) viewer is built."""
+def test_the_content_is_imported_at_one_point_after_the_outline(tmp_path):
+    """In a fresh process: the outline needs none of the content's modules (the viewer,
+    the panels, the controllers, the core); they are all imported at the build, the one
+    deferral point, and the viewer exists (hidden) once the window is built."""
     import json
     import os
     import subprocess
     import sys
 
-    from refiner_gui.ui.main_window import VIEWER_MODULES
-
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "REFINER_GUI_HOME": str(tmp_path)}
     out = subprocess.run(
-        [sys.executable, "-c", VIEWER_PROBE],
+        [sys.executable, "-c", OUTLINE_PROBE],
         env=env,
         capture_output=True,
         text=True,
@@ -192,16 +190,10 @@ def test_viewer_is_built_before_the_first_result_one_module_per_turn(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.splitlines()[-1])
-    turns = result["turns"]
-    first_loaded = turns[0][2]  # the window's own imports already brought some (levels)
-    pending = [m for m in VIEWER_MODULES if m not in first_loaded]
-    assert [name for name, _, _ in turns] == pending
-    assert "refiner_gui.ui.viewer.compare_view" in pending
-    assert all(on_gui for _, on_gui, _ in turns)
-    # One module per turn: when each is asked for, only the ones before it are loaded.
-    for i, (_, _, already) in enumerate(turns):
-        assert already == sorted(first_loaded + pending[:i])
-    assert result["hidden"]
+    assert result["at_import"] == [] and result["at_outline"] == []
+    assert result["building"] == [[]]  # nothing loaded before the build began
+    assert len(result["after"]) == 6
+    assert result["viewer_hidden"]
 
 
 def test_a_build_that_fails_is_reported_and_closes_the_window(qtbot, monkeypatch):

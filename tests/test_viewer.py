@@ -24,7 +24,7 @@ from refiner_gui.ui.viewer.difference import (
     max_channel_difference,
 )
 from refiner_gui.ui.viewer.image_canvas import ZOOM_STEP
-from refiner_gui.ui.viewer.levels import scaled_levels
+from refiner_gui.zoom_levels import scaled_levels
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -47,7 +47,7 @@ def window(qtbot, store, sandbox):
 
 
 def press(qtbot, w, key: str) -> None:
-    qtbot.keyClick(w.viewer if w._viewer else w, key)
+    qtbot.keyClick(w.viewer, key)
 
 
 def test_open_a_past_job_and_record_a_verdict_with_keys(qtbot, window, store, job_images, tmp_path):
@@ -121,8 +121,8 @@ def test_a_job_run_in_the_window_appears_in_history(qtbot, window, store, job_im
     qtbot.waitUntil(window.refine_button.isEnabled, timeout=10_000)
     window.refine_button.click()
     qtbot.waitUntil(lambda: not window.job_running(), timeout=20_000)
-    qtbot.waitUntil(lambda: window.history.visible_job_ids() == [window._job_id])
-    assert window.review.job_id == window._job_id  # the new result is the shown look
+    qtbot.waitUntil(lambda: window.history.visible_job_ids() == [window.job_id])
+    assert window.review.job_id == window.job_id  # the new result is the shown look
 
 
 def test_rerun_submits_a_new_job_with_the_same_inputs(
@@ -131,9 +131,9 @@ def test_rerun_submits_a_new_job_with_the_same_inputs(
     old = finished_job(store, job_images, tmp_path, 1, gender="man")
     window.history.refresh()
     window.history.rerunRequested.emit(old.id)
-    qtbot.waitUntil(lambda: window.job_running() or window._job_id is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.job_running() or window.job_id is not None, timeout=10_000)
     qtbot.waitUntil(lambda: not window.job_running(), timeout=20_000)
-    new = store.get(window._job_id)
+    new = store.get(window.job_id)
     assert new.id != old.id and new.parent_id == old.id and new.gender == "man"
     assert new.state is JobState.SUCCEEDED and sandbox.submissions == 1
     assert new.inputs["person_image"].sha256 == old.inputs["person_image"].sha256

@@ -119,21 +119,25 @@ class SandboxApp:
     # --- inspection, for tests and demo mode (any thread) ----------------------------------
 
     def record(self, method: str, path: str) -> None:
+        """Note one request (method and path) for :attr:`requests`."""
         with self._lock:
             self._requests.append((method, path))
 
     @property
     def requests(self) -> list[tuple[str, str]]:
+        """Every request received so far, in order, as (method, path); a copy."""
         with self._lock:
             return list(self._requests)
 
     @property
     def submissions(self) -> int:
+        """How many submits were accepted (a task was created) so far."""
         with self._lock:
             return self._submissions
 
     @property
     def credits(self) -> int:
+        """The credit balance now, after billing every task that has succeeded by now."""
         with self._lock:
             self._settle(self._clock())
             return self._balance
@@ -172,6 +176,7 @@ class SandboxApp:
     # --- request handling (handler threads) ------------------------------------------------
 
     def endpoint_of(self, method: str, path: str) -> str | None:
+        """The endpoint's name (``submit``, ``poll``, ...) for a request, None if unknown."""
         if method == "POST" and path == SUBMIT_PATH:
             return "submit"
         if method == "GET" and path == POLL_PATH:

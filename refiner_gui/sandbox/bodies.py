@@ -86,6 +86,7 @@ def error_fields(
 def json_response(
     status: int, payload: dict[str, Any], headers: list[tuple[str, str]] | None = None
 ) -> Response:
+    """A JSON answer: ``payload`` serialized, with ``headers`` after the Content-Type."""
     body = json.dumps(payload).encode("utf-8")
     return Response(status, body, [("Content-Type", "application/json"), *(headers or [])])
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from refiner_gui.api.codes import lookup
 
@@ -91,9 +92,10 @@ class FaultQueue:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: list[list] = []  # [fault, remaining uses]
+        self._queue: list[list[Any]] = []  # [fault, remaining uses]
 
     def add(self, fault: Fault) -> None:
+        """Append ``fault`` with ``fault.times`` uses."""
         with self._lock:
             self._queue.append([fault, fault.times])
 

@@ -19,6 +19,8 @@ class MultipartError(ValueError):
 
 @dataclass(frozen=True)
 class Part:
+    """One field of a multipart body: its name, its file name if it is a file, its bytes."""
+
     name: str
     filename: str | None  # None for a plain text field
     data: bytes

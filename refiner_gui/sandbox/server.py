@@ -312,11 +312,11 @@ class SandboxServer:
 
     @property
     def latency(self) -> float:
+        """Seconds a task takes to succeed; a change applies to tasks submitted from now on."""
         return self._app.latency
 
     @latency.setter
     def latency(self, value: float) -> None:
-        """Applies to tasks submitted from now on."""
         self._app.latency = value
 
     @property

@@ -33,7 +33,7 @@ def _fit_font(
 def _draw_centered(
     draw: ImageDraw.ImageDraw,
     text: str,
-    font,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
     center: tuple[float, float],
     fill: tuple[int, int, int, int],
 ) -> None:

@@ -6,28 +6,36 @@ decides; they draw. GUI thread only; images are decoded on the thread pool.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
 
 from refiner_gui.jobs import JobFilter, JobState, JobStore
+from refiner_gui.threads import run_task
 from refiner_gui.ui.blind import BlindAssignment, new_session_salt
 from refiner_gui.ui.history import HistoryPanel
 from refiner_gui.ui.review import Review, ReviewBar
-from refiner_gui.workers import BackgroundTask, JobOutcome, load_job_images, submit_task
+from refiner_gui.workers import JobOutcome, load_job_images
 
 log = logging.getLogger(__name__)
 
 LABELS = ("Coarse", "Refined")
+
+Picture = tuple[QImage, tuple[QImage, ...]]
+"""An image and its zoom levels (see :class:`~refiner_gui.workers.JobOutcome`)."""
+Display = Callable[[JobOutcome, Picture, Picture, str, str], None]
 
 
 class ReviewController(QObject):
     """Keeps the viewer, the review bar and the store in step for the shown job.
 
     Args:
-        display: shows ``(outcome, left image, right image, left label, right label)``
-            in the viewer; the window owns the viewer.
+        display: shows ``(outcome, left picture, right picture, left label, right label)``
+            in the viewer (a picture is an image with its zoom levels); the window owns
+            the viewer.
     """
 
     shown = Signal(int)  # job id now in the viewer
@@ -38,7 +46,7 @@ class ReviewController(QObject):
         store: JobStore,
         history: HistoryPanel,
         bar: ReviewBar,
-        display: Callable[[JobOutcome, object, object, str, str], None],
+        display: Display,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -78,24 +86,23 @@ class ReviewController(QObject):
             return
         self.bar.commit_pending()  # a note being typed belongs to the job shown until now
         self._loading = job_id
-        task = BackgroundTask(job_id, lambda: load_job_images(job))
-        task.signals.done.connect(self._on_loaded)
-        task.signals.error.connect(self._on_load_error)
-        submit_task(task)
+        run_task(
+            lambda: load_job_images(job),
+            lambda outcome: self._on_loaded(job_id, outcome),
+            lambda exc: self._on_load_error(job_id, exc),
+            owner=self,
+        )
 
-    @Slot(object, object)
-    def _on_loaded(self, job_id: object, outcome: object) -> None:
+    def _on_loaded(self, job_id: int, outcome: JobOutcome) -> None:
         if job_id != self._loading:  # a newer request won
             return
         self._loading = None
-        assert isinstance(outcome, JobOutcome)
         self.present(outcome)
 
-    @Slot(object, object)
-    def _on_load_error(self, job_id: object, exc: object) -> None:
+    def _on_load_error(self, job_id: int, exc: Exception) -> None:
         if job_id == self._loading:
             self._loading = None
-        self.openFailed.emit(int(str(job_id)), f"Job {job_id} cannot be shown: {exc}")
+        self.openFailed.emit(job_id, f"Job {job_id} cannot be shown: {exc}")
 
     def present(self, outcome: JobOutcome) -> None:
         """Show a finished job: images (shuffled in blind mode), its review, its position."""
@@ -117,10 +124,12 @@ class ReviewController(QObject):
         if self._outcome is None:
             return
         o = self._outcome
+        coarse: Picture = (o.coarse, o.coarse_levels)
+        refined: Picture = (o.refined, o.refined_levels)
         if self._assignment is None:
-            self._display(o, o.coarse, o.refined, *LABELS)
+            self._display(o, coarse, refined, *LABELS)
         else:
-            left, right = self._assignment.order(o.coarse, o.refined)
+            left, right = self._assignment.order(coarse, refined)
             self._display(o, left, right, *self._assignment.labels(self._revealed))
 
     def _update_position(self) -> None:
@@ -145,7 +154,7 @@ class ReviewController(QObject):
             return
         job = self.store.set_review(job_id, review.verdict, review.tags, review.note)
         assert self._outcome is not None
-        self._outcome = JobOutcome(job, self._outcome.coarse, self._outcome.refined)
+        self._outcome = dataclasses.replace(self._outcome, job=job)
         self.history.job_changed(job_id)
         if review.verdict is not None and not self._revealed:
             self._reveal()

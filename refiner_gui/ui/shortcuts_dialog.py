@@ -41,10 +41,13 @@ class ShortcutsDialog(QDialog):
     field that hides the rows whose keys and words do not contain the text.
 
     Args:
+        parent: the window it belongs to (it is modal to it when shown with ``exec``).
         rows: the rows to list; :func:`all_key_help` by default.
     """
 
-    def __init__(self, rows: Iterable[KeyHelp] | None = None, parent: QWidget | None = None):
+    def __init__(
+        self, parent: QWidget | None = None, *, rows: Iterable[KeyHelp] | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
         self.setAccessibleName("Keyboard shortcuts")

@@ -3,7 +3,7 @@
 ``QThread.finished`` is emitted while the thread is still finishing. The suites that run
 jobs wait past that point, holding their own reference to the thread meanwhile, so "the
 thread finished" is checked for real and nothing of a job outlives its test. (Dropping the
-last reference in a slot of ``finished`` used to crash JobRunner now and then: see
+last reference in a slot of ``finished`` used to crash the old job runner now and then: see
 tests/reliability/test_thread_teardown.py, which guards the fix.)
 """
 
@@ -28,7 +28,7 @@ def press_and_wait(qtbot, window, button, timeout: int = 20_000) -> None:
     """Press a button of the main window that starts a job; wait for the job and its
     QThread to end (holding the thread meanwhile, see the module docstring)."""
     button.click()
-    runner = window._runner
-    thread = runner.thread if runner is not None else None
+    runs = window.content.jobs.runs() if window.content is not None else []
+    thread = runs[0].handle.thread if runs and runs[0].handle is not None else None
     qtbot.waitUntil(lambda: not window.job_running(), timeout=timeout)
     wait_ended(qtbot, thread)

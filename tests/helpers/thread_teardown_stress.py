@@ -1,14 +1,11 @@
-"""Run many short JobRunner threads back to back while other Python threads want the GIL.
+"""Run many short worker threads back to back while other Python threads want the GIL.
 
-``python -m tests.helpers.thread_teardown_stress N`` prints ``ok N`` and exits 0 when all
-N runs ended cleanly. Run in a child process by tests/reliability/test_thread_teardown.py,
-because the failure it looks for is a segmentation fault (or a deadlock) of the process.
-
-Each run is the window's own machinery: a :class:`~refiner_gui.workers.RecoveryWorker`
-(the lightest worker; nothing to recover) on a :class:`~refiner_gui.workers.JobRunner`,
-started and awaited through the Qt event loop. Two busy Python threads stand for what an
-app always has besides (the sandbox, pool tasks, the HTTP client): they make the GIL change
-hands at the moment the runner drops its QThread.
+A child process of :mod:`tests.reliability.test_thread_teardown`: each run starts a
+:class:`~refiner_gui.workers.RecoveryWorker` (the lightest real worker; nothing to recover)
+with :func:`refiner_gui.threads.start_worker` and waits, in a nested event loop, until the
+registry has let go of it. The old job runner crashed here within the first 20 runs when
+the last reference to a thread was dropped while it was still ending.
+Prints ``ok N`` on success.
 """
 
 from __future__ import annotations
@@ -23,10 +20,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def main(runs: int) -> int:
+    """Run ``runs`` workers one after another; 0 when every thread ended cleanly."""
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
     from refiner_gui.jobs import JobStore
-    from refiner_gui.workers import JobRunner, RecoveryWorker
+    from refiner_gui.threads import live_workers, start_worker
+    from refiner_gui.workers import RecoveryWorker
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     # Hand the GIL over every millisecond (not every 5): more chances to hit the race, and
@@ -45,12 +44,15 @@ def main(runs: int) -> int:
         t.start()
     try:
         for _ in range(runs):
-            runner = JobRunner(RecoveryWorker(lambda: None, store))
             loop = QEventLoop()
-            runner.done.connect(loop.quit)
-            QTimer.singleShot(0, runner.start)
+
+            def start(loop: QEventLoop = loop) -> None:
+                handle = start_worker(RecoveryWorker(lambda: None, store), "refiner-job")
+                handle.when_ended(loop.quit)
+
+            QTimer.singleShot(0, start)
             loop.exec()
-            assert runner.thread is None
+            assert not live_workers()
     finally:
         stop.set()
         for t in others:

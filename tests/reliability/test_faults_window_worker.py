@@ -1,4 +1,4 @@
-"""Every sandbox fault through the window's JobWorker on a real QThread (via JobRunner).
+"""Every sandbox fault through the window's job controller (a JobWorker on a real QThread).
 
 For each fault: the outcome signal (succeeded after transient faults, failed with the
 right type, code and ids otherwise), the job's final state in the store, every task the
@@ -13,9 +13,11 @@ import pytest
 from PySide6.QtCore import QObject, Slot
 
 from refiner_gui.api import RefinerClient, RefinerError, TaskFailed
+from refiner_gui.controllers import JobController
 from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.sandbox import Fault, SandboxServer
-from refiner_gui.workers import JobOutcome, JobRequest, JobRunner, JobWorker
+from refiner_gui.threads import live_workers
+from refiner_gui.workers import JobOutcome, JobRequest
 from tests.helpers.fast import fast_retry
 from tests.helpers.fault_cases import (
     CASES,
@@ -31,7 +33,7 @@ KEY = "window-worker-key-31337"
 
 
 class Outcomes(QObject):
-    """Lives on the GUI thread: the worker's signals arrive here queued, in order."""
+    """Lives on the GUI thread: the controller's signals arrive here, in order."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,22 +41,30 @@ class Outcomes(QObject):
         self.submitted: list = []
         self.succeeded: list[JobOutcome] = []
         self.failed: list[RefinerError] = []
+        self.order: list[str] = []
 
-    @Slot(int)
-    def on_created(self, job_id: int) -> None:
+    @Slot(int, int)
+    def on_created(self, _run: int, job_id: int) -> None:
         self.created.append(job_id)
+        self.order.append("created")
 
-    @Slot(object)
-    def on_submitted(self, sub) -> None:
+    @Slot(int, object)
+    def on_submitted(self, _run: int, sub) -> None:
         self.submitted.append(sub)
 
-    @Slot(object)
-    def on_succeeded(self, outcome) -> None:
+    @Slot(int, object)
+    def on_succeeded(self, _run: int, outcome) -> None:
         self.succeeded.append(outcome)
+        self.order.append("succeeded")
 
-    @Slot(object)
-    def on_failed(self, err) -> None:
+    @Slot(int, object)
+    def on_failed(self, _run: int, err) -> None:
         self.failed.append(err)
+        self.order.append("failed")
+
+    @Slot(int)
+    def on_ended(self, _run: int) -> None:
+        self.order.append("ended")
 
 
 @pytest.fixture
@@ -65,18 +75,22 @@ def store(tmp_path):
 
 
 def run_in_thread(qtbot, store: JobStore, factory, files, gender="woman") -> Outcomes:
-    worker = JobWorker(factory, store, JobRequest(files, gender))
+    controller = JobController(store, factory)
     seen = Outcomes()
-    worker.created.connect(seen.on_created)
-    worker.submitted.connect(seen.on_submitted)
-    worker.succeeded.connect(seen.on_succeeded)
-    worker.failed.connect(seen.on_failed)
-    runner = JobRunner(worker)
-    thread = runner.thread  # held until it has really ended: see tests/helpers/qthreads.py
-    with qtbot.waitSignal(runner.done, timeout=30_000):
-        runner.start()
-    assert runner.thread is None and not runner.is_running()
+    controller.jobCreated.connect(seen.on_created)
+    controller.submitted.connect(seen.on_submitted)
+    controller.succeeded.connect(seen.on_succeeded)
+    controller.failed.connect(seen.on_failed)
+    controller.runEnded.connect(seen.on_ended)
+    with qtbot.waitSignal(controller.runEnded, timeout=30_000):
+        run_id = controller.start(JobRequest(files, gender))
+        (run,) = controller.runs()
+        assert run.id == run_id and run.handle is not None
+        thread = run.handle.thread  # held until it has really ended: tests/helpers/qthreads.py
+    assert not controller.is_busy() and not live_workers()
     wait_ended(qtbot, thread)  # the QThread has finished
+    # Exactly one outcome, after the job was stored and before the run ended.
+    assert seen.order in (["created", "succeeded", "ended"], ["created", "failed", "ended"])
     return seen
 
 

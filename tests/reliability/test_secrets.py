@@ -50,9 +50,9 @@ from refiner_gui.reports import export_contact_sheet, export_csv, export_html, e
 from refiner_gui.sandbox import Fault
 from refiner_gui.settings import Settings, load_settings, settings_path
 from refiner_gui.slots import COARSE, PERSON, TOP
+from refiner_gui.threads import wait_for_tasks
 from refiner_gui.ui.main_window import MainWindow
 from refiner_gui.ui.settings_dialog import SettingsDialog
-from refiner_gui.workers import wait_for_background_tasks
 from tests.helpers.broken_images import write_bomb_png
 from tests.helpers.fast import fast_retry
 from tests.helpers.fault_cases import part_files
@@ -307,7 +307,7 @@ def test_settings_file_and_store_never_hold_the_key(qtbot, sandbox, isolated_hom
     dlg.key_edit.setText(KEY)
     dlg.base_url_edit.setText(sandbox.base_url)
     dlg.accept()
-    wait_for_background_tasks()
+    wait_for_tasks()
     assert settings_path().is_file() and load_settings().base_url == sandbox.base_url
     no_key(settings_path().read_bytes(), "settings.json")
     # The key went to the (in-memory, test) keyring, which is where it belongs.

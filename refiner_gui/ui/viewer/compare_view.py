@@ -156,8 +156,17 @@ class CompareViewer(QWidget):
         self._update_controls()
 
     # ================================================================ public API
-    def set_images(self, coarse: QImage, refined: QImage) -> None:
+    def set_images(
+        self,
+        coarse: QImage,
+        refined: QImage,
+        coarse_levels: tuple[QImage, ...] | None = None,
+        refined_levels: tuple[QImage, ...] | None = None,
+    ) -> None:
         """Show a new pair: ``coarse`` on the left, ``refined`` on the right.
+
+        ``*_levels`` are the images' zoom levels when a worker made them ahead (see
+        :func:`refiner_gui.zoom_levels.scaled_levels`); else they are made here.
 
         Builds the QPixmaps here (GUI thread); the QImages may have been decoded on any
         thread. If the sizes differ, the refined image is shown scaled to the coarse one's
@@ -175,8 +184,8 @@ class CompareViewer(QWidget):
         self._right_image = QImage(refined)
         left_pixmap = QPixmap.fromImage(coarse)
         right_pixmap = QPixmap.fromImage(refined)
-        left_levels = build_levels(coarse)
-        right_levels = build_levels(refined)
+        left_levels = build_levels(coarse, coarse_levels)
+        right_levels = build_levels(refined, refined_levels)
         width, height = coarse.width(), coarse.height()
         right_transform = QTransform()
         if refined.size() != coarse.size():
@@ -338,7 +347,7 @@ class CompareViewer(QWidget):
         self._diff_job = None
         jobs, self._own_jobs = self._own_jobs, []
         for job in jobs:
-            job.stop()
+            job.stop(difference_worker.STOP_WAIT_MS)
 
     # ================================================================== events
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
@@ -477,11 +486,11 @@ class CompareViewer(QWidget):
         self._update_captions()
 
     def _cancel_difference(self) -> None:
-        # Not joined here: the registry in difference_worker keeps the thread referenced
+        # Not joined here: the thread registry keeps the thread referenced
         # until it ends, and a stale result is told apart by its token.
         job, self._diff_job = self._diff_job, None
         if job is not None:
-            job.cancel.set()
+            job.cancel()
         self._diff_token += 1
         self._diff_result = None
         self._diff_error = ""

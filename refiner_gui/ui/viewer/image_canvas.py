@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from refiner_gui.ui.viewer.levels import scaled_levels, take_prepared
+from refiner_gui.zoom_levels import scaled_levels
 
 CANVAS_GREY = QColor(0x6E, 0x6E, 0x6E)
 """Neutral mid grey behind the photos: neither light nor dark theme may tint how a garment's
@@ -269,12 +269,14 @@ class ImageCanvas(QGraphicsView):
         event.accept()
 
 
-def build_levels(image: QImage, smallest: int = 256) -> tuple[QPixmap, ...]:
-    """The levels of ``image`` as pixmaps (prepared ones when :func:`prepare_levels` ran).
+def build_levels(
+    image: QImage, levels: tuple[QImage, ...] | None = None, smallest: int = 256
+) -> tuple[QPixmap, ...]:
+    """The zoom levels of ``image`` as pixmaps: ``levels`` when a worker made them ahead
+    (a job's outcome carries them), else made here.
 
     GUI thread (QPixmap).
     """
-    levels = take_prepared(image)
     if levels is None:
         levels = scaled_levels(image, smallest)
     return tuple(QPixmap.fromImage(level) for level in levels)

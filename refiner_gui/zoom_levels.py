@@ -1,11 +1,11 @@
 """Zoom levels: half, quarter, … size copies of a photo, made ahead on a worker thread.
 
-Apart from the viewer's widgets (``image_canvas``) so that a worker can import it: this
-module touches only QImage, QPainter, QRect and ``Qt``, which the GUI thread has loaded
-long before. PySide6 builds a class's Python type the first time any thread touches it,
-and two threads doing that at once can crash (seen with 6.11), so worker threads must not
-be the first to touch a Qt class: importing the widget modules there would be.
-Any thread; the cache is a dict whose single operations are atomic.
+Apart from the viewer's widgets so that a worker can use it (the job worker makes a
+finished job's levels; they travel to the viewer inside the job's outcome): this module
+touches only QImage, QPainter, QRect and ``Qt``, which the GUI thread has loaded long
+before. PySide6 builds a class's Python type the first time any thread touches it, and
+two threads doing that at once can crash (seen with 6.11), so worker threads must not be
+the first to touch a Qt class: importing the widget modules there would be. Any thread.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QImage, QPainter
-
-_PREPARED: dict[int, tuple[QImage, ...]] = {}
-_PREPARED_MAX = 8  # a few images' worth: entries are used within moments of being made
-
 
 _LEVEL_STRIP_ROWS = 128
 """Output rows made per Qt call when halving. PySide holds the GIL through
@@ -108,19 +104,3 @@ def scaled_levels(
         image = _halved(image, fmt, pause)
         levels.append(image)
     return tuple(levels)
-
-
-def prepare_levels(image: QImage, *, pause: Callable[[], None] | None = None) -> None:
-    """Compute ``image``'s levels ahead of time, on a worker thread, so that showing it
-    later costs the GUI thread only the QPixmap conversion. Keyed by the image's cacheKey
-    (kept by the implicit-sharing copies a queued signal makes). ``pause`` as in
-    :func:`scaled_levels`."""
-    levels = scaled_levels(image, pause=pause)
-    _PREPARED[image.cacheKey()] = levels
-    while len(_PREPARED) > _PREPARED_MAX:
-        _PREPARED.pop(next(iter(_PREPARED)), None)
-
-
-def take_prepared(image: QImage) -> tuple[QImage, ...] | None:
-    """The levels :func:`prepare_levels` made for ``image`` (removed from the cache)."""
-    return _PREPARED.pop(image.cacheKey(), None)

@@ -1,0 +1,69 @@
+"""Where a job gets its API client: the settings and the key store in, a client out.
+
+No Qt. Whoever runs jobs (the window's job controller, a batch queue, the command line)
+is handed a :data:`ClientFactory` and calls it on the thread that runs the job. A factory
+made by :func:`client_factory` holds a snapshot of the connection settings taken when it
+was made, so a worker never reads settings another thread may replace meanwhile; the key
+is looked up when the client is built (the keyring may take a moment, and the user may
+have just stored it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from refiner_gui.api import AuthError, ConfigError, RefinerClient, RefinerError
+from refiner_gui.keystore import KeyLookup, get_api_key
+from refiner_gui.settings import Settings
+
+ClientFactory = Callable[[], RefinerClient]
+"""Builds a client for one job; called on the thread that runs it. The caller closes it."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """The settings a client is built from (a snapshot; immutable, so any thread)."""
+
+    base_url: str
+    poll_interval: float
+    timeout: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> ConnectionSettings:
+        """The connection part of ``settings``, as they are now."""
+        return cls(settings.base_url, settings.poll_interval, settings.timeout)
+
+
+@dataclass(frozen=True)
+class KeyedClientFactory:
+    """A :data:`ClientFactory` for the real service: the stored key and fixed settings.
+
+    Calling it raises :class:`~refiner_gui.api.AuthError` when no key is stored, and a
+    :class:`~refiner_gui.api.RefinerError` saying to fix Settings when they are invalid.
+    Any thread; the key lookup may block briefly (the OS keyring).
+    """
+
+    connection: ConnectionSettings
+    lookup_key: Callable[[], KeyLookup] = get_api_key
+
+    def __call__(self) -> RefinerClient:
+        key = self.lookup_key().key
+        if not key:
+            raise AuthError("No API key is set. Add your AILabTools key in Settings.")
+        try:
+            return RefinerClient(
+                key,
+                self.connection.base_url,
+                poll_interval=self.connection.poll_interval,
+                timeout=self.connection.timeout,
+            )
+        except ConfigError as exc:
+            raise RefinerError(f"{exc} Fix it in Settings.") from None
+
+
+def client_factory(settings: Settings) -> ClientFactory:
+    """A factory for clients of the service ``settings`` name, with the stored key.
+
+    Call again after the settings change; factories already handed out keep theirs."""
+    return KeyedClientFactory(ConnectionSettings.of(settings))

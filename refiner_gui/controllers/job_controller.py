@@ -1,0 +1,270 @@
+"""The job controller: owns every running job of the app, and knows nothing of layouts.
+
+Its clients (the window today; a batch queue and the two-stage coarse flow next) ask it to
+start, cancel, resume, re-run and recover jobs, and listen to its typed signals. Each job
+it runs is a *run* with an id of its own (the job's id exists only once the worker has
+written it to the store); every signal about a run carries that id, so any number of jobs
+can run at once and each client follows its own.
+
+Order of a run's signals: ``runStarted`` · ``jobCreated`` · (``progressed`` |
+``submitted``)* · exactly one of ``succeeded`` / ``failed`` · ``runEnded`` (the thread is
+gone: a client may start the next job at once). A run whose worker could not even load its
+job still ends with ``failed`` then ``runEnded``.
+
+GUI thread only. The work runs on :class:`~refiner_gui.workers.JobWorker` threads started
+with :func:`~refiner_gui.threads.start_worker`; this module only wires and keeps books.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from refiner_gui.api import ProgressEvent, RefinerError, Submission
+from refiner_gui.clients import ClientFactory
+from refiner_gui.jobs import Job, JobStore
+from refiner_gui.slots import SLOTS
+from refiner_gui.threads import WorkerHandle, start_worker
+from refiner_gui.workers import JobOutcome, JobRequest, JobWorker, RecoveryWorker
+
+log = logging.getLogger(__name__)
+
+JOB_THREAD = "refiner-job"
+RECOVERY_THREAD = "refiner-recovery"
+
+SHUTDOWN_WAIT_MS = 180_000
+"""How long shutdown waits for a job thread. Cancel is seen within 0.2 s except inside one
+blocked HTTP read, which ends at its timeout (a submit's answer: up to 2 minutes); a
+QThread destroyed while running aborts the process, so it is waited for."""
+
+
+@dataclass
+class JobRun:
+    """What the controller knows of one run. Read-only for clients.
+
+    Attributes:
+        id: the run's id (unique for this controller's lifetime).
+        resumed: True when it waits again for a stored job, False for a new job.
+        parent_id: the job this one re-runs, if any.
+        job_id: the stored job, once ``jobCreated`` was emitted.
+        task_id: the service's task id, once known.
+        started_at: ``time.monotonic()`` when it started.
+    """
+
+    id: int
+    resumed: bool
+    parent_id: int | None = None
+    job_id: int | None = None
+    task_id: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    handle: WorkerHandle | None = field(default=None, repr=False)
+    relay: _RunRelay | None = field(default=None, repr=False)
+
+
+class _RunRelay(QObject):
+    """Forwards one worker's signals to the controller with the run's id (GUI thread).
+
+    Owned by its run (no Qt parent), so it goes when the run ends, after the last of its
+    worker's queued signals was delivered; never ``deleteLater`` (a pending deferred
+    delete of a wrapped child outliving its parent crashed the app)."""
+
+    def __init__(self, run: JobRun, controller: JobController) -> None:
+        super().__init__()
+        self.run = run
+        self.controller = controller
+
+    @Slot(int)
+    def created(self, job_id: int) -> None:
+        self.run.job_id = job_id
+        self.controller.jobCreated.emit(self.run.id, job_id)
+        self.controller.jobChanged.emit(job_id)
+
+    @Slot(object)
+    def progressed(self, event: ProgressEvent) -> None:
+        if event.task_id:
+            self.run.task_id = event.task_id
+        self.controller.progressed.emit(self.run.id, event)
+
+    @Slot(object)
+    def submitted(self, submission: Submission) -> None:
+        self.run.task_id = submission.task_id
+        log.info("task %s submitted", submission.task_id)
+        self.controller.submitted.emit(self.run.id, submission)
+
+    @Slot(object)
+    def succeeded(self, outcome: JobOutcome) -> None:
+        self.controller.succeeded.emit(self.run.id, outcome)
+        self.controller.jobChanged.emit(outcome.job.id)
+
+    @Slot(object)
+    def failed(self, error: RefinerError) -> None:
+        if error.task_id:
+            self.run.task_id = error.task_id
+        log.info("job failed: %s %s", type(error).__name__, error.code or "")
+        if self.run.job_id is not None:
+            self.controller.jobChanged.emit(self.run.job_id)
+        self.controller.failed.emit(self.run.id, error)
+
+    def ended(self) -> None:
+        """The worker's thread is gone (called by the registry, after every signal)."""
+        self.controller._run_ended(self.run)
+
+
+class JobController(QObject):
+    """Starts, watches, cancels and recovers jobs; any number at once. GUI thread only.
+
+    Args:
+        store: the job store the jobs live in.
+        client_factory: builds each job's client on its worker thread (see
+            :mod:`refiner_gui.clients`); replace it with :meth:`set_client_factory`
+            when the settings change (running jobs keep theirs).
+    """
+
+    runStarted = Signal(int)  # run id
+    jobCreated = Signal(int, int)  # run id, job id: the job is in the store from here on
+    progressed = Signal(int, object)  # run id, ProgressEvent
+    submitted = Signal(int, object)  # run id, Submission: its task id is stored
+    succeeded = Signal(int, object)  # run id, JobOutcome
+    failed = Signal(int, object)  # run id, RefinerError (Cancelled included)
+    runEnded = Signal(int)  # run id: its thread is gone, nothing more about it follows
+    jobChanged = Signal(int)  # job id: its stored row changed (history should refresh)
+    recoveryStarted = Signal()
+    recovered = Signal(object)  # list[Job]: what recovery settled (may be empty)
+
+    def __init__(
+        self, store: JobStore, client_factory: ClientFactory, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._client_factory = client_factory
+        self._runs: dict[int, JobRun] = {}
+        self._ids = itertools.count(1)
+        self._recovery: WorkerHandle | None = None
+        self._closed = False
+
+    # -- queries ----------------------------------------------------------------------
+
+    def set_client_factory(self, factory: ClientFactory) -> None:
+        """Use ``factory`` for jobs started from now on."""
+        self._client_factory = factory
+
+    def runs(self) -> list[JobRun]:
+        """The runs that have not ended, oldest first."""
+        return list(self._runs.values())
+
+    def run(self, run_id: int) -> JobRun | None:
+        """The run with this id, while it has not ended."""
+        return self._runs.get(run_id)
+
+    def is_busy(self) -> bool:
+        """Whether any job runs (recovery not counted)."""
+        return bool(self._runs)
+
+    def is_recovering(self) -> bool:
+        """Whether recovery of a previous session's jobs is running."""
+        return self._recovery is not None
+
+    def is_closed(self) -> bool:
+        """Whether :meth:`shutdown` began (nothing starts any more)."""
+        return self._closed
+
+    # -- commands ---------------------------------------------------------------------
+
+    def start(self, request: JobRequest) -> int | None:
+        """Create and run a new job; its run id, or None once shut down."""
+        return self._launch(JobRun(next(self._ids), False, request.parent_id), request, None)
+
+    def resume(self, job_id: int) -> int | None:
+        """Wait again for a stored job (never re-submits it); run id, or None once shut
+        down. The worker fails the run if the job cannot be resumed."""
+        return self._launch(JobRun(next(self._ids), True, job_id=job_id), None, job_id)
+
+    def rerun(self, job_id: int) -> int | None:
+        """Run a new job from a stored job's own input copies and gender (a child of it).
+
+        Raises ``KeyError`` for an unknown job and ``ValueError`` when its inputs are
+        gone; the run id, or None once shut down."""
+        job = self.store.get(job_id)
+        return self.start(rerun_request(job))
+
+    def cancel(self, run_id: int | None = None) -> None:
+        """Ask one run (or, with None, every run) to stop; each ends with ``failed``
+        (Cancelled) then ``runEnded``. A submitted job stays resumable."""
+        for run in self.runs():
+            if (run_id is None or run.id == run_id) and run.handle is not None:
+                run.handle.cancel()
+
+    def recover(self) -> bool:
+        """Resume, in the background, every job a crash or quit left unfinished.
+
+        False when there is nothing to do, it already runs, or after shutdown."""
+        if self._closed or self._recovery is not None or not self.store.unfinished():
+            return False
+        worker = RecoveryWorker(self._client_factory, self.store)
+        worker.settled.connect(self.jobChanged)
+        worker.summary.connect(self.recovered)
+        self._recovery = start_worker(worker, RECOVERY_THREAD)
+        self._recovery.when_ended(self._recovery_ended)
+        self.recoveryStarted.emit()
+        return True
+
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Stop every job and recovery: cancel, quit, wait (never terminate).
+
+        Nothing starts afterwards. True when every thread ended; callable again after a
+        False (a thread that did not stop in time is waited for again)."""
+        self._closed = True
+        stopped = True
+        handles = [run.handle for run in self.runs() if run.handle is not None]
+        if self._recovery is not None:
+            handles.append(self._recovery)
+        for handle in handles:
+            stopped = handle.stop(timeout_ms) and stopped
+        return stopped
+
+    # -- internals --------------------------------------------------------------------
+
+    def _launch(self, run: JobRun, request: JobRequest | None, job_id: int | None) -> int | None:
+        if self._closed:
+            return None
+        worker = JobWorker(self._client_factory, self.store, request, resume_job_id=job_id)
+        run.relay = relay = _RunRelay(run, self)
+        worker.created.connect(relay.created)
+        worker.progress.connect(relay.progressed)
+        worker.submitted.connect(relay.submitted)
+        worker.succeeded.connect(relay.succeeded)
+        worker.failed.connect(relay.failed)
+        self._runs[run.id] = run
+        run.handle = start_worker(worker, JOB_THREAD, QThread.Priority.InheritPriority)
+        run.handle.when_ended(relay.ended)
+        self.runStarted.emit(run.id)
+        return run.id
+
+    def _run_ended(self, run: JobRun) -> None:
+        self._runs.pop(run.id, None)
+        run.handle = None
+        self.runEnded.emit(run.id)
+        # The relay goes with the run (not inside one of its own slots: this runs in the
+        # registry's).
+        run.relay = None
+
+    def _recovery_ended(self) -> None:
+        self._recovery = None
+
+
+def rerun_request(job: Job) -> JobRequest:
+    """A new job from ``job``'s stored input copies and gender, as its child.
+
+    Raises ``ValueError`` when a stored input is gone."""
+    files = {}
+    for slot in SLOTS:
+        path = job.input_path(slot)
+        if path is not None:
+            if not path.is_file():
+                raise ValueError(f"job {job.id}'s stored {slot} image is gone")
+            files[slot] = path
+    return JobRequest(files, job.gender, parent_id=job.id)

@@ -1,0 +1,309 @@
+"""The one way this app runs work off the GUI thread.
+
+Two shapes, both here and nowhere else:
+
+* **Workers** (:class:`Worker` + :func:`start_worker`): long work with signals along the
+  way (a job, recovery, the difference map). The canonical wiring of ``STYLE.md``::
+
+      thread.started  -> worker.run
+      worker.finished -> thread.quit, worker.deleteLater
+      thread.finished -> the registry lets go of the handle, thread.deleteLater
+
+  Every started worker is in one registry until its thread has finished;
+  :func:`stop_workers` (cancel, quit, wait; never terminate) is what shutdown calls, and
+  :func:`live_workers` is what tests check.
+* **Tasks** (:func:`run_task`): one function on the global thread pool whose typed result
+  (or exception) reaches a callback on the GUI thread; the callbacks are dropped if their
+  ``owner`` is gone first.
+
+Lifetimes, and why (a job thread used to crash the app now and then as it ended):
+
+* The QThread is a child of the registry, a QObject on the GUI thread, so dropping a Python
+  reference never destroys a thread: Qt deletes it with ``deleteLater`` from the event
+  loop, where ``~QThread`` may wait for a thread still in its last steps without holding
+  the GIL that thread may need.
+* At the end of ``run`` the worker moves itself back to the GUI thread (only its own thread
+  may do that), so it is deleted there, never while its thread winds down.
+
+GUI thread only, unless a docstring says otherwise. Worker threads must not be the first
+to touch a Qt class (PySide6 builds a class's Python type on first touch, and two threads
+doing that at once can crash): a worker uses only classes the GUI thread has loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import shiboken6
+from PySide6.QtCore import (
+    QCoreApplication,
+    QObject,
+    QRunnable,
+    QThread,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Worker(QObject):
+    """Base class of work that runs on a QThread of its own: subclass and implement
+    :meth:`work`, emitting plain data (never widgets) from it.
+
+    Create on the GUI thread and hand to :func:`start_worker`. :attr:`finished` is always
+    the last signal, emitted on the worker thread after :meth:`work` returned or raised.
+    """
+
+    finished = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the work to stop. Any thread; seen at the work's next check of
+        :attr:`cancel_event` (a busy worker never sees a queued signal)."""
+        self.cancel_event.set()
+
+    def work(self) -> None:
+        """The work itself, linearly. Worker thread. An exception is logged and ends it."""
+        raise NotImplementedError
+
+    @Slot()
+    def run(self) -> None:
+        """Run :meth:`work`, then hand the worker back and emit :attr:`finished`.
+
+        Worker thread (``thread.started``)."""
+        try:
+            self.work()
+        except Exception:  # a bug must end the work visibly in the log, never hang it
+            log.exception("%s crashed", type(self).__name__)
+        finally:
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
+            self.finished.emit()
+
+
+class WorkerHandle:
+    """A started worker and its thread, held until the thread has finished.
+
+    Attributes:
+        worker: the worker (valid until ``finished`` was delivered).
+        name: the thread's name (for logs and tests).
+    """
+
+    def __init__(self, worker: Worker, thread: QThread, name: str) -> None:
+        self.worker = worker
+        self.thread = thread
+        self.name = name
+        self._on_ended: list[Callable[[], object]] = []
+
+    def __repr__(self) -> str:
+        return f"<WorkerHandle {self.name} running={self.is_running()}>"
+
+    def is_running(self) -> bool:
+        """True until the thread has finished."""
+        return shiboken6.isValid(self.thread) and not self.thread.isFinished()
+
+    def cancel(self) -> None:
+        """Ask the worker to stop (returns at once)."""
+        self.worker.cancel()
+
+    def when_ended(self, fn: Callable[[], object]) -> None:
+        """Call ``fn`` on the GUI thread once the thread has finished and the registry let
+        go of it (then a new worker may start at once). Connect before it can end: right
+        after :func:`start_worker` returns, in the same turn of the event loop."""
+        self._on_ended.append(fn)
+
+    def stop(self, timeout_ms: int) -> bool:
+        """Cancel, quit and wait up to ``timeout_ms`` for the thread; never terminate.
+
+        True when the thread has ended. The GIL is released while waiting."""
+        self.cancel()
+        if not shiboken6.isValid(self.thread):
+            return True
+        self.thread.quit()
+        return bool(self.thread.wait(timeout_ms))
+
+
+class _Registry(QObject):
+    """Every live worker of the process; lives on the GUI thread, parent of their threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handles: list[WorkerHandle] = []
+
+    @Slot()
+    def reap(self) -> None:
+        """``thread.finished``: forget the handle, then tell whoever waits for it."""
+        thread = self.sender()
+        for handle in [h for h in self.handles if h.thread is thread]:
+            self.handles.remove(handle)
+            callbacks, handle._on_ended = handle._on_ended, []
+            for fn in callbacks:
+                fn()
+
+
+_registry: _Registry | None = None
+
+
+def _the_registry() -> _Registry:
+    global _registry
+    if _registry is None or not shiboken6.isValid(_registry):
+        _registry = _Registry()
+    return _registry
+
+
+def start_worker(
+    worker: Worker, name: str, priority: QThread.Priority = QThread.Priority.InheritPriority
+) -> WorkerHandle:
+    """Move ``worker`` to a new thread named ``name`` and start it.
+
+    Connect the worker's own signals before calling this (a short job could otherwise
+    finish first); they are delivered queued to GUI-thread ``@Slot`` methods. The handle
+    stays in the registry until the thread has finished."""
+    registry = _the_registry()
+    thread = QThread(registry)
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit)
+    worker.finished.connect(worker.deleteLater)
+    # Reap before deleteLater: queued calls run in connection order, so the registry
+    # lets go of the handle while the thread object still exists.
+    thread.finished.connect(registry.reap)
+    thread.finished.connect(thread.deleteLater)
+    handle = WorkerHandle(worker, thread, name)
+    registry.handles.append(handle)
+    thread.start(priority)
+    return handle
+
+
+def live_workers() -> list[WorkerHandle]:
+    """Workers whose thread has not been reaped yet (running, or just finished)."""
+    return [h for h in _the_registry().handles if h.is_running()]
+
+
+def stop_workers(timeout_ms: int = 30_000, name_prefix: str = "") -> bool:
+    """Cancel every live worker (whose name starts with ``name_prefix``), quit and wait
+    for each thread (never terminate). True when all ended. Finished threads are reaped
+    when the event loop next runs."""
+    stopped = True
+    for handle in list(_the_registry().handles):
+        if handle.name.startswith(name_prefix):
+            stopped = handle.stop(timeout_ms) and stopped
+    return stopped
+
+
+# -- tasks on the thread pool ----------------------------------------------------------
+
+
+class _TaskEmitter(QObject):
+    """Created on the GUI thread, emitted from a pool thread (queued to the relay)."""
+
+    succeeded = Signal(object)
+    failed = Signal(object)
+
+
+class _TaskRelay(QObject, Generic[T]):
+    """Calls a task's callbacks on the GUI thread, unless its owner is gone by then.
+
+    Kept alive by :data:`_pending_relays` until it delivered (no Qt parent, no
+    ``deleteLater``: a pending deferred delete of a wrapped child that outlives its
+    parent crashed the app); the owner is only weakly referenced, so a pending task never
+    keeps a closed widget alive."""
+
+    def __init__(
+        self,
+        owner: QObject,
+        on_done: Callable[[T], object],
+        on_error: Callable[[Exception], object] | None,
+    ) -> None:
+        super().__init__()
+        self._owner = weakref.ref(owner)
+        self._on_done = on_done
+        self._on_error = on_error
+        _pending_relays.add(self)
+
+    def _owner_alive(self) -> bool:
+        # Let go of this relay once this slot has returned (never inside it).
+        QTimer.singleShot(0, lambda: _pending_relays.discard(self))
+        owner = self._owner()
+        return owner is not None and shiboken6.isValid(owner)
+
+    @Slot(object)
+    def deliver(self, result: T) -> None:
+        """The task's result, on the GUI thread."""
+        if self._owner_alive():
+            self._on_done(result)
+
+    @Slot(object)
+    def deliver_error(self, exc: Exception) -> None:
+        """The task's exception, on the GUI thread."""
+        if not self._owner_alive():
+            return
+        if self._on_error is None:
+            log.error("background task failed", exc_info=exc)
+        else:
+            self._on_error(exc)
+
+
+_pending_relays: set[_TaskRelay[Any]] = set()
+
+
+class Task(QRunnable, Generic[T]):
+    """One function on the global thread pool; see :func:`run_task`."""
+
+    def __init__(
+        self,
+        fn: Callable[[], T],
+        on_done: Callable[[T], object],
+        on_error: Callable[[Exception], object] | None,
+        owner: QObject,
+    ) -> None:
+        super().__init__()
+        self._fn = fn
+        self._emitter = _TaskEmitter()
+        relay: _TaskRelay[T] = _TaskRelay(owner, on_done, on_error)
+        self._emitter.succeeded.connect(relay.deliver)
+        self._emitter.failed.connect(relay.deliver_error)
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        """Pool thread: call the function, report its result or exception as data."""
+        try:
+            result = self._fn()
+        except Exception as exc:  # reported as data, never swallowed
+            self._emitter.failed.emit(exc)
+            return
+        self._emitter.succeeded.emit(result)
+
+
+def run_task(
+    fn: Callable[[], T],
+    on_done: Callable[[T], object],
+    on_error: Callable[[Exception], object] | None = None,
+    *,
+    owner: QObject,
+) -> None:
+    """Run ``fn()`` on the global thread pool; then ``on_done(result)`` or
+    ``on_error(exception)`` on the GUI thread (a missing ``on_error`` logs it).
+
+    Call on the GUI thread. Neither callback runs if ``owner`` was destroyed first.
+    ``fn`` must follow the worker rules (no widgets; only Qt classes already loaded)."""
+    QThreadPool.globalInstance().start(Task(fn, on_done, on_error, owner))
+
+
+def wait_for_tasks(timeout_ms: int = 10_000) -> bool:
+    """Block until the pool is idle (shutdown and tests); True if it is."""
+    return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))

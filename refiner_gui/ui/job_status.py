@@ -1,0 +1,122 @@
+"""What the window says about the job it runs: a progress bar and a stage line with the
+time so far and the task id ("Uploading 40% · 3 s · task abc").
+
+A view helper: the window content tells it when a job starts, progresses and ends; it
+never decides anything. GUI thread only.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QLabel, QProgressBar
+
+from refiner_gui.api import ProgressEvent, RefinerError, Stage
+
+STAGE_TEXT = {
+    Stage.CHECKING: "Checking images",
+    Stage.UPLOADING: "Uploading",
+    Stage.QUEUED: "Queued at the service",
+    Stage.PROCESSING: "Refining",
+    Stage.DOWNLOADING: "Downloading the result",
+    Stage.DONE: "Done",
+}
+
+TICK_MS = 200
+
+
+class JobStatus(QObject):
+    """Drives ``progress`` and ``label`` for one job at a time.
+
+    Between :meth:`start` and :meth:`finish`/:meth:`fail` the label ticks every
+    :data:`TICK_MS`; afterwards it keeps the final text until the next start.
+    """
+
+    def __init__(self, progress: QProgressBar, label: QLabel, parent: QObject) -> None:
+        super().__init__(parent)
+        self._progress = progress
+        self._label = label
+        self._stage = ""
+        self._task_id: str | None = None
+        self._started = 0.0
+        self._active = False
+        # A child timer dies with its parent, so it can never fire into a deleted label.
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self._show)
+
+    @property
+    def task_id(self) -> str | None:
+        """The shown job's task id, once known."""
+        return self._task_id
+
+    def is_active(self) -> bool:
+        """Whether a job is being shown as running."""
+        return self._active
+
+    def start(self, stage_text: str) -> None:
+        """A job started: busy bar, ``stage_text``, the clock from zero."""
+        self._active = True
+        self._stage = stage_text
+        self._task_id = None
+        self._started = time.monotonic()
+        self._progress.setRange(0, 0)
+        self._progress.show()
+        self._tick.start()
+        self._show()
+
+    def set_stage_text(self, text: str) -> None:
+        """Say ``text`` for the rest of the job (e.g. "Cancelling")."""
+        self._stage = text
+        self._show()
+
+    def set_task(self, task_id: str) -> None:
+        """The job's task id is known."""
+        self._task_id = task_id
+        self._show()
+
+    def progress(self, event: ProgressEvent) -> None:
+        """A stage change or a byte count of the running job."""
+        if event.task_id:
+            self._task_id = event.task_id
+        text = STAGE_TEXT.get(event.stage, event.stage.value)
+        if event.bytes_total and event.bytes_done is not None:
+            pct = event.bytes_done * 100 // max(event.bytes_total, 1)
+            text += f" {pct}%"
+            self._progress.setRange(0, 100)
+            self._progress.setValue(pct)
+        else:
+            self._progress.setRange(0, 0)
+        self._stage = text
+        self._show()
+
+    def finish(self, task_id: str | None) -> None:
+        """The job succeeded: "Done in N s · task T"."""
+        elapsed = self._end()
+        self._label.setText(f"Done in {elapsed:.0f} s · task {task_id}")
+
+    def fail(self, error: RefinerError) -> None:
+        """The job failed: its title and task id stay on the line."""
+        self._end()
+        task = error.task_id or self._task_id
+        self._label.setText(error.title + (f" · task {task}" if task else ""))
+
+    def ended(self) -> None:
+        """The job's thread is gone: hide the bar (the text stays)."""
+        self._active = False
+        self._tick.stop()
+        self._progress.hide()
+
+    def _end(self) -> float:
+        # Stopped first: the ticker must not overwrite the final text.
+        self._tick.stop()
+        return time.monotonic() - self._started
+
+    @Slot()
+    def _show(self) -> None:
+        if not self._active:
+            return
+        elapsed = time.monotonic() - self._started
+        task = f" · task {self._task_id}" if self._task_id else ""
+        self._label.setText(f"{self._stage} · {elapsed:.0f} s{task}")

@@ -1,0 +1,472 @@
+"""The window's content and its logic: the parts from :mod:`.window_layout`, wired to the
+job controller, the review controller and the result commands.
+
+One job at a time in the window (the controller could run more): Refine starts one from
+the inputs, the error panel resumes one, history re-runs one. Built by
+:class:`~refiner_gui.ui.main_window.MainWindow` right after its first paint (the one
+deferred import of the app). GUI thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from PySide6.QtCore import QCoreApplication, QObject, Slot
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from refiner_gui.api import ProgressEvent, RefinerError, Submission, TimedOut
+from refiner_gui.api.errors import ErrorInfo, error_from_dict
+from refiner_gui.clients import ClientFactory, client_factory
+from refiner_gui.config import app_paths
+from refiner_gui.controllers import JobController
+from refiner_gui.demo import DemoSession, sample_paths
+from refiner_gui.jobs import Job, JobState, JobStore
+from refiner_gui.jobs.store import DB_NAME
+from refiner_gui.keystore import get_api_key
+from refiner_gui.readiness import Readiness
+from refiner_gui.settings import Settings, save_settings
+from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
+from refiner_gui.threads import run_task, wait_for_tasks
+from refiner_gui.ui.info_dialogs import show_about, show_rules
+from refiner_gui.ui.job_status import JobStatus
+from refiner_gui.ui.result_actions import ResultActions
+from refiner_gui.ui.review_controller import Picture, ReviewController
+from refiner_gui.ui.settings_dialog import SettingsDialog
+from refiner_gui.ui.viewer import CompareViewer
+from refiner_gui.ui.window_layout import build_parts
+from refiner_gui.ui.window_menus import WindowMenus
+from refiner_gui.workers import JobOutcome, JobRequest
+
+log = logging.getLogger(__name__)
+
+KEY_MESSAGES = {
+    "keyring": "API key saved in the system keyring.",
+    "session": "No system keyring: the API key is kept for this session only and never "
+    "written to disk.",
+    "cleared": "API key removed.",
+}
+
+
+class WindowContent(QObject):
+    """Everything inside the window's frame, and what it does. GUI thread only.
+
+    Args:
+        window: the frame (menus, status bar, dialogs' parent).
+        menus: the frame's menus by key ("file", "edit", "job", "view", "help").
+        demo: demo mode (the injected factory points at the sandbox).
+        settings: the settings to start from.
+        store: the job store.
+        injected_factory: a client factory to use instead of the settings and stored key
+            (tests, the self-test); None means "from the settings and the stored key", or
+            in demo mode a local sandbox this content starts, stops and loads samples of.
+    """
+
+    def __init__(
+        self,
+        window: QMainWindow,
+        menus: dict[str, QMenu],
+        *,
+        demo: bool,
+        settings: Settings,
+        store: JobStore,
+        injected_factory: ClientFactory | None,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.demo = demo
+        self.settings = settings
+        self.store = store
+        self.demo_session: DemoSession | None = None
+        if demo and injected_factory is None:
+            self.demo_session = DemoSession.start()
+            injected_factory = self.demo_session.client
+        self._injected = injected_factory
+        self.run_id: int | None = None  # the window's running job, while it runs
+        self.job_id: int | None = None  # the running (or last started) job
+        self.shown: JobOutcome | None = None  # the finished job in the viewer
+        self._pending_rerun: int | None = None
+        # Learnt off the GUI thread: probing the keyring's backends is slow.
+        self._has_key: bool | None = None
+
+        self.parts = p = build_parts(
+            demo=demo, inputs_dir=app_paths().ensure().data / "inputs", store=store
+        )
+        if settings.gender:
+            p.inputs.set_gender(settings.gender)
+        self.viewer = CompareViewer()
+        self.viewer.setAccessibleName("Coarse and refined comparison")
+        p.right_layout.insertWidget(p.right_layout.indexOf(p.placeholder) + 1, self.viewer, 1)
+        self.viewer.hide()
+
+        self.jobs = JobController(store, injected_factory or client_factory(settings), self)
+        self.review = ReviewController(store, p.history, p.review_bar, self._display, self)
+        self.results = ResultActions(
+            window, lambda: self.settings, lambda: self.shown, lambda: self.viewer, p.history, store
+        )
+        self.status = JobStatus(p.progress, p.stage_label, self)
+        self.menus = WindowMenus(window, menus, self)
+
+        p.refine_button.clicked.connect(self.refine_or_cancel)
+        p.error_panel.resumeRequested.connect(self.resume_task)
+        p.history.rerunRequested.connect(self.rerun_job)
+        self.review.openFailed.connect(self._on_open_failed)
+        for button, slot in (
+            (p.save_button, self.results.save_refined),
+            (p.save_cmp_button, self.results.save_comparison),
+            (p.copy_button, self.results.copy_refined),
+            (p.folder_button, self.results.open_output_folder),
+        ):
+            button.clicked.connect(slot)
+        self.jobs.jobCreated.connect(self._on_created)
+        self.jobs.progressed.connect(self._on_progress)
+        self.jobs.submitted.connect(self._on_submitted)
+        self.jobs.succeeded.connect(self._on_succeeded)
+        self.jobs.failed.connect(self._on_failed)
+        self.jobs.runEnded.connect(self._on_run_ended)
+        self.jobs.jobChanged.connect(p.history.job_changed)
+        self.jobs.recovered.connect(self._on_recovered)
+        # Connected last: the panel may emit while the window is still being built.
+        p.inputs.changed.connect(self.update_actions)
+        p.inputs.changed.connect(self._remember_gender)
+        p.inputs.changed.connect(self._maybe_start_rerun)
+        self.update_actions()
+
+    # -- state ------------------------------------------------------------------------
+
+    def job_running(self) -> bool:
+        """Whether the window's job runs (until its thread is gone)."""
+        return self.run_id is not None
+
+    def load_samples(self) -> None:
+        """Demo mode: put the sample images in the slots (checked like any file)."""
+        for slot, path in sample_paths().items():
+            self.parts.inputs.set_file(slot, path)
+
+    def needs_key(self) -> bool:
+        """Whether jobs use the stored key (not demo, no injected factory)."""
+        return not self.demo and self._injected is None
+
+    @Slot()
+    def update_actions(self) -> None:
+        """Enable what can be done now, and say why Refine cannot."""
+        p = self.parts
+        running = self.job_running()
+        state = p.inputs.readiness()
+        ready, reason = state.ready, state.reason
+        key_ok = not self.needs_key() or bool(self._has_key)
+        if running:
+            p.refine_button.setText("Cancel")
+            p.refine_button.setEnabled(True)
+            p.refine_button.setToolTip("Stop waiting for this job (Esc)")
+        else:
+            p.refine_button.setText("Refine")
+            enabled = ready and key_ok
+            p.refine_button.setEnabled(enabled)
+            if not ready:
+                tip = reason
+            elif self._has_key is None and not key_ok:
+                tip = "Looking for your API key…"
+            elif not key_ok:
+                tip = "Add your AILabTools API key in Settings (Ctrl+,), or start with --demo"
+            else:
+                tip = "Submit to the refiner (Ctrl+Enter). Costs 25 credits when it succeeds."
+            p.refine_button.setToolTip(tip)
+            if p.error_panel.isHidden() and self.shown is None:
+                p.stage_label.setText(tip if not enabled else "Ready to refine.")
+        self.menus.update(
+            can_refine=not running and ready and key_ok,
+            running=running,
+            has_result=self.shown is not None,
+        )
+        p.inputs.set_enabled_inputs(not running)
+
+    @Slot()
+    def _remember_gender(self) -> None:
+        gender = self.parts.inputs.gender()
+        if gender and gender != self.settings.gender:
+            self.settings.gender = gender
+            save_settings(self.settings)
+
+    def refresh_key_status(self) -> None:
+        """Look up (on the thread pool) whether an API key is stored, then update."""
+        run_task(
+            lambda: bool(get_api_key().key), self._on_key_status, self._on_key_error, owner=self
+        )
+
+    def _on_key_status(self, has_key: bool) -> None:
+        self._has_key = has_key
+        self.update_actions()
+
+    def _on_key_error(self, exc: Exception) -> None:
+        log.warning("key lookup failed: %s", type(exc).__name__)
+        self._on_key_status(False)
+
+    # -- running a job ----------------------------------------------------------------
+
+    @Slot()
+    def refine_or_cancel(self) -> None:
+        """The Refine button: cancel the running job, else start one."""
+        if self.job_running():
+            self.cancel_job()
+        else:
+            self.start_job()
+
+    def start_job(self, *, parent_id: int | None = None) -> bool:
+        """Start a job from the current inputs. False if not startable (reason shown) or
+        after shutdown began."""
+        if self.job_running() or self.jobs.is_closed():
+            return False
+        inputs = self.parts.inputs
+        state = inputs.readiness()
+        if not state.ready:
+            self.window.statusBar().showMessage(state.reason, 5000)
+            return False
+        gender = inputs.gender()
+        files = {s: inputs.path(s) for s in SLOTS}
+        if gender is None or any(files[s] is None for s in (PERSON, TOP, COARSE)):
+            return False
+        request = JobRequest(
+            {s: p for s, p in files.items() if p is not None}, gender, parent_id=parent_id
+        )
+        return self._began(self.jobs.start(request), "Uploading")
+
+    def resume_job(self, job_id: int) -> bool:
+        """Wait again for a submitted job (never re-submits it)."""
+        if self.job_running():
+            return False
+        return self._began(self.jobs.resume(job_id), "Resuming")
+
+    def _began(self, run_id: int | None, stage_text: str) -> bool:
+        if run_id is None:
+            return False
+        self.run_id = run_id
+        self.job_id = None
+        self.parts.error_panel.hide()
+        self.parts.inputs.highlight(None, None)
+        self.status.start(stage_text)
+        self.update_actions()
+        return True
+
+    @Slot(str)
+    def resume_task(self, task_id: str) -> None:
+        """The error panel's "Resume task": the job with that task id."""
+        job = self.store.find_by_task(task_id)
+        if job is not None:
+            self.resume_job(job.id)
+
+    @Slot()
+    def cancel_job(self) -> None:
+        """Stop waiting for the window's job (a submitted one stays resumable)."""
+        if self.run_id is not None:
+            self.jobs.cancel(self.run_id)
+            self.status.set_stage_text("Cancelling")
+
+    @Slot(int)
+    def rerun_job(self, job_id: int) -> None:
+        """Load a past job's stored inputs and gender; start it when they check out."""
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if self.job_running():
+            self.window.statusBar().showMessage("Wait for the running job to finish first.", 5000)
+            return
+        for slot in SLOTS:
+            path = job.input_path(slot)
+            if path is not None:
+                self.parts.inputs.set_file(slot, path)
+            else:
+                self.parts.inputs.clear_slot(slot)
+        self.parts.inputs.set_gender(job.gender or None)
+        self._pending_rerun = job_id
+        self.window.statusBar().showMessage(f"Re-running job {job_id} with the same inputs…", 5000)
+        self._maybe_start_rerun()
+
+    @Slot()
+    def _maybe_start_rerun(self) -> None:
+        if self._pending_rerun is None or self.job_running() or self.jobs.is_closed():
+            return
+        state = self.parts.inputs.readiness()
+        if state.ready:
+            parent, self._pending_rerun = self._pending_rerun, None
+            self.start_job(parent_id=parent)
+        elif state.readiness is Readiness.NEEDS_USER:
+            # Nothing will change by itself: stop waiting to auto-start.
+            self._pending_rerun = None
+            self.window.statusBar().showMessage(f"Re-run needs you: {state.reason}", 8000)
+
+    def recover_unfinished(self) -> None:
+        """Resume, in the background, every job a crash or quit left unfinished."""
+        if self.jobs.recover():
+            self.window.statusBar().showMessage("Resuming unfinished jobs from the last session…")
+
+    # -- the controller's signals (only the window's own run is shown) ----------------
+
+    @Slot(int, int)
+    def _on_created(self, run_id: int, job_id: int) -> None:
+        if run_id == self.run_id:
+            self.job_id = job_id
+
+    @Slot(int, object)
+    def _on_progress(self, run_id: int, event: ProgressEvent) -> None:
+        if run_id == self.run_id:
+            self.status.progress(event)
+
+    @Slot(int, object)
+    def _on_submitted(self, run_id: int, submission: Submission) -> None:
+        if run_id == self.run_id:
+            self.status.set_task(submission.task_id)
+            self.window.statusBar().showMessage(f"Submitted: task {submission.task_id}", 5000)
+
+    @Slot(int, object)
+    def _on_succeeded(self, run_id: int, outcome: JobOutcome) -> None:
+        if run_id != self.run_id:
+            return
+        self.status.finish(outcome.job.task_id)
+        self.review.present(outcome)
+        self.window.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
+
+    @Slot(int, object)
+    def _on_failed(self, run_id: int, error: RefinerError) -> None:
+        if run_id != self.run_id:
+            return
+        self.status.fail(error)
+        self.parts.error_panel.show_error(error, resumable=self._job_resumable(self.job_id))
+        if error.slot:
+            self.parts.inputs.highlight(error.slot, error.user_message)
+
+    @Slot(int)
+    def _on_run_ended(self, run_id: int) -> None:
+        if run_id != self.run_id:
+            return
+        self.run_id = None
+        self.status.ended()
+        self.update_actions()
+        self._maybe_start_rerun()
+
+    @Slot(object)
+    def _on_recovered(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
+        counts: dict[str, int] = {}
+        for job in jobs:
+            counts[job.state.label] = counts.get(job.state.label, 0) + 1
+        parts = ", ".join(f"{n} {label.lower()}" for label, n in counts.items())
+        self.window.statusBar().showMessage(
+            f"Unfinished jobs from the last session: {parts}.", 15_000
+        )
+
+    def _job_resumable(self, job_id: int | None) -> bool | None:
+        """Whether waiting again for the job makes sense (it is still SUBMITTED)."""
+        if job_id is None:
+            return None
+        try:
+            return self.store.get(job_id).state is JobState.SUBMITTED
+        except KeyError:
+            return None
+
+    @Slot(int, str)
+    def _on_open_failed(self, job_id: int, message: str) -> None:
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        panel = self.parts.error_panel
+        if job.error:
+            panel.show_error(
+                error_from_dict({**job.error, "task_id": job.task_id}),
+                resumable=job.state is JobState.SUBMITTED,
+            )
+        elif job.state is JobState.SUBMITTED and job.task_id:
+            panel.show_error(
+                TimedOut(
+                    f"Job {job.id} is still waiting for task {job.task_id}. Resume it to wait "
+                    "for the result (nothing is submitted again).",
+                    ErrorInfo(task_id=job.task_id),
+                ),
+                resumable=True,
+            )
+        self.window.statusBar().showMessage(message, 8000)
+
+    # -- showing a result ---------------------------------------------------------------
+
+    def _display(
+        self, outcome: JobOutcome, left: Picture, right: Picture, left_label: str, right_label: str
+    ) -> None:
+        """Put two pictures in the viewer (the review controller decides which and how)."""
+        p = self.parts
+        self.shown = outcome
+        self.viewer.set_images(left[0], right[0], left[1], right[1])
+        self.viewer.set_labels(left_label, right_label)
+        p.placeholder.hide()
+        self.viewer.show()
+        p.review_bar.show()
+        p.result_bar.show()
+        p.tabs.setCurrentWidget(p.compare_page)
+        job = outcome.job
+        when = datetime.fromtimestamp(job.finished_at or job.created_at)
+        p.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
+        self.update_actions()
+
+    # -- dialogs ------------------------------------------------------------------------
+
+    @Slot()
+    def open_settings(self) -> None:
+        """Edit the settings and the API key (modal)."""
+        dlg = SettingsDialog(self.settings, self.window)
+        dlg.saved.connect(self._on_settings_saved)
+        dlg.key_stored.connect(self._on_key_stored)
+        dlg.exec()
+
+    @Slot(object)
+    def _on_settings_saved(self, settings: Settings) -> None:
+        self.settings = settings
+        if self._injected is None:
+            self.jobs.set_client_factory(client_factory(settings))
+        self.update_actions()
+        if self.needs_key():
+            self.refresh_key_status()
+
+    @Slot(str)
+    def _on_key_stored(self, where: str) -> None:
+        text = KEY_MESSAGES.get(where, "")
+        if text:
+            self.window.statusBar().showMessage(text, 10_000)
+
+    @Slot()
+    def show_rules(self) -> None:
+        """Help → Photo rules."""
+        show_rules(self.window)
+
+    @Slot()
+    def show_about(self) -> None:
+        """Help → About."""
+        show_about(self.window)
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    def running_task_id(self) -> str | None:
+        """The task id of the window's running job, if it has one yet."""
+        return self.status.task_id if self.job_running() else None
+
+    def shutdown(self) -> bool:
+        """Stop every job and background task; True when every thread ended."""
+        self._pending_rerun = None
+        stopped = self.jobs.shutdown()
+        QCoreApplication.processEvents()  # deliver the queued finished signals
+        for part in (self.parts.inputs, self.parts.history, self.viewer):
+            part.shutdown()
+        wait_for_tasks()
+        if stopped and self.demo_session is not None:
+            self.demo_session.stop()
+            self.demo_session = None
+        return stopped
+
+
+def open_store(*, demo: bool) -> JobStore:
+    """The user's job store; in demo mode its own store, so that the sandbox never
+    "recovers" (and so expires) a real task, and its task ids stay out of the history."""
+    if demo:
+        return JobStore(app_paths().data / "demo" / DB_NAME)
+    return JobStore.open_default()
