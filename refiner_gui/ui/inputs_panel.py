@@ -3,7 +3,7 @@
 :class:`InputsPanel` is the controller of its :class:`~refiner_gui.ui.drop_slot.DropSlot`
 views. It decides what a drop means (check a file, download an address, save pasted
 pixels), runs the slow parts on the global thread pool through
-:class:`~refiner_gui.workers.BackgroundTask`, and keeps, per slot, the original file, the
+:func:`~refiner_gui.threads.run_task`, and keeps, per slot, the original file, the
 fixed copy (after Fix) and the current pre-flight verdict (a
 :class:`~refiner_gui.ui.slot_state.SlotState`). Its neighbours hold the parts that need no
 panel: :mod:`~refiner_gui.ui.slot_state` (the state and whether it keeps a job from being
@@ -13,7 +13,7 @@ Fix run on the pool) and :mod:`~refiner_gui.ui.slot_render` (drawing a state int
 Threads: every public method and every ``@Slot`` here runs on the GUI thread. The
 background functions (``check_job``, ``fix_job``, thumbnail decoding, downloads, saving
 pasted pixels) take and return plain data (paths, reports, ``QImage``) and touch no widget.
-Each task is tagged with the slot's generation counters when it starts; a result whose
+Each task is stamped with the slot's generation counters when it starts; a result whose
 slot has changed since then is stale and is dropped, so a slow check of a replaced photo
 can never overwrite the verdict of the new one.
 """
@@ -21,12 +21,12 @@ can never overwrite the verdict of the new one.
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -57,6 +57,7 @@ from refiner_gui.slots import (
     SLOTS,
     TOP,
 )
+from refiner_gui.threads import run_task, wait_for_tasks
 from refiner_gui.ui.drop_slot import MIN_WIDTH as DROP_SLOT_MIN_WIDTH
 from refiner_gui.ui.drop_slot import DropSlot
 from refiner_gui.ui.slot_jobs import CheckResult, check_job, fix_job
@@ -72,15 +73,11 @@ from refiner_gui.ui.slot_state import (
     slot_readiness,
 )
 from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url
-from refiner_gui.workers import (
-    BackgroundTask,
-    load_image,
-    save_image_png,
-    submit_task,
-    wait_for_background_tasks,
-)
+from refiner_gui.workers import load_image, save_image_png
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SLOT_TITLES = {
     PERSON: "Person photo",
@@ -104,14 +101,14 @@ _WIDE_COLUMNS, _NARROW_COLUMNS = 4, 2
 
 
 @dataclass(frozen=True)
-class _Tag:
-    """Identifies a background task's purpose and the slot state it was started for."""
+class _Stamp:
+    """A background task's purpose and the slot state it was started for; its result is
+    used only while the slot is still in that state (see ``_current``)."""
 
     kind: str  # "thumb", "check", "fix", "download", "save"
     slot: str
     content_gen: int
     verdict_gen: int
-    number: int  # unique per task, to keep its signals object alive until it reports
 
 
 class InputsPanel(QWidget):
@@ -129,8 +126,6 @@ class InputsPanel(QWidget):
         self._work_dir = Path(work_dir)
         self._states: dict[str, SlotState] = {slot: SlotState() for slot in SLOTS}
         self._slots: dict[str, DropSlot] = {}
-        self._pending: dict[int, BackgroundTask] = {}
-        self._numbers = itertools.count(1)
         self._cancel = threading.Event()  # stops downloads at shutdown
         self._shut_down = False
         self.setAccessibleName("Inputs")
@@ -267,12 +262,7 @@ class InputsPanel(QWidget):
         view.set_browse_dir(str(state.original.parent))
         for other in self._slots.values():  # the next file is usually in the same folder
             other.set_browse_dir(str(state.original.parent))
-        self._start(
-            BackgroundTask(
-                self._tag("thumb", slot),
-                functools.partial(load_image, state.original, THUMB_DECODE_SIDE),
-            )
-        )
+        self._start_thumbnail(slot, state.original)
         self._start_check(slot)
         if slot == PERSON:
             self._recheck_coarse()
@@ -378,7 +368,7 @@ class InputsPanel(QWidget):
         ``closeEvent`` and at the end of tests. Later results are ignored."""
         self._shut_down = True
         self._cancel.set()
-        wait_for_background_tasks()
+        wait_for_tasks()
 
     # -- what the views report ------------------------------------------------------------------
 
@@ -391,11 +381,11 @@ class InputsPanel(QWidget):
         state.busy = DOWNLOAD
         host = urlsplit(url).hostname or "the web"
         self._slots[slot].show_busy_empty(f"Downloading from {host}…")
-        self._start(
-            BackgroundTask(
-                self._tag("download", slot),
-                functools.partial(fetch_url, url, self._work_dir, cancel=self._cancel),
-            )
+        self._run(
+            "download",
+            slot,
+            functools.partial(fetch_url, url, self._work_dir, cancel=self._cancel),
+            functools.partial(self._on_file_arrived, slot),
         )
         if slot == PERSON:
             self._recheck_coarse()
@@ -409,11 +399,11 @@ class InputsPanel(QWidget):
         # Encoding a big PNG takes a while; do it off the GUI thread. QImage is shared
         # copy-on-write and nobody changes this one, so reading it there is safe.
         stem = slot.split("_")[0] + "-pasted"
-        self._start(
-            BackgroundTask(
-                self._tag("save", slot),
-                functools.partial(save_image_png, QImage(image), self._work_dir, stem),
-            )
+        self._run(
+            "save",
+            slot,
+            functools.partial(save_image_png, QImage(image), self._work_dir, stem),
+            functools.partial(self._on_file_arrived, slot),
         )
         if slot == PERSON:
             self._recheck_coarse()
@@ -427,11 +417,11 @@ class InputsPanel(QWidget):
         state.busy = FIX
         state.error = None
         person = self._state(PERSON).upload_path() if slot == COARSE else None
-        self._start(
-            BackgroundTask(
-                self._tag("fix", slot),
-                functools.partial(fix_job, slot, state.original, self._work_dir, person),
-            )
+        self._run(
+            "fix",
+            slot,
+            functools.partial(fix_job, slot, state.original, self._work_dir, person),
+            functools.partial(self._on_fixed, slot),
         )
         self._render(slot)
         self.changed.emit()
@@ -441,79 +431,70 @@ class InputsPanel(QWidget):
         if checked:
             self.changed.emit()
 
-    # -- background results (queued from pool threads to the GUI thread) -----------------------
+    # -- background results (delivered by run_task on the GUI thread, current ones only) ---
 
-    @Slot(object, object)
-    def _on_task_done(self, tag: _Tag, result: Any) -> None:
-        self._pending.pop(tag.number, None)
-        if self._shut_down or not self._current(tag):
-            return
-        state = self._states[tag.slot]
-        view = self._slots[tag.slot]
-        if tag.kind == "thumb":
-            image = result if isinstance(result, QImage) else None
-            state.has_thumbnail = image is not None and not image.isNull()
-            view.set_thumbnail(image)
-        elif tag.kind in ("download", "save"):
-            self.set_file(tag.slot, Path(result))
-        elif tag.kind == "check":
-            checked: CheckResult = result
-            if checked.fixed is not None and checked.fixed.ok:
-                state.report = checked.fixed
-            else:
-                # The fixed copy no longer fits (the person photo changed): Fix again
-                # from the original if needed.
-                state.fixed = None
-                state.report = checked.original
-            state.busy = None
-            self._render(tag.slot)
-            self.changed.emit()
-        elif tag.kind == "fix":
-            fixed, report = result
-            state.busy = None
-            if report.ok:
-                state.fixed = Path(fixed)
-                state.report = report
-                view.set_highlight(None)  # what the service rejected is not what we send now
-                if not state.has_thumbnail:  # e.g. a format Qt cannot preview
-                    self._start(
-                        BackgroundTask(
-                            self._tag("thumb", tag.slot),
-                            functools.partial(load_image, state.fixed, THUMB_DECODE_SIDE),
-                        )
-                    )
-            else:
-                state.error = f"Fix did not help: {shown_problem(report).message}"
-            self._render(tag.slot)
-            if tag.slot == PERSON:
-                self._recheck_coarse()
-            self.changed.emit()
+    def _on_thumbnail(self, slot: str, image: QImage) -> None:
+        state = self._states[slot]
+        shown = image if isinstance(image, QImage) else None
+        state.has_thumbnail = shown is not None and not shown.isNull()
+        self._slots[slot].set_thumbnail(shown)
 
-    @Slot(object, object)
-    def _on_task_error(self, tag: _Tag, exc: Exception) -> None:
-        self._pending.pop(tag.number, None)
-        if self._shut_down or not self._current(tag):
-            return
-        state = self._states[tag.slot]
-        label = SLOT_LABELS[tag.slot]
-        if tag.kind == "thumb":
+    def _on_file_arrived(self, slot: str, path: Path) -> None:
+        """A download or a pasted picture was saved: it is now the slot's file."""
+        self.set_file(slot, Path(path))
+
+    def _on_checked(self, slot: str, checked: CheckResult) -> None:
+        state = self._states[slot]
+        if checked.fixed is not None and checked.fixed.ok:
+            state.report = checked.fixed
+        else:
+            # The fixed copy no longer fits (the person photo changed): Fix again
+            # from the original if needed.
+            state.fixed = None
+            state.report = checked.original
+        state.busy = None
+        self._render(slot)
+        self.changed.emit()
+
+    def _on_fixed(self, slot: str, result: tuple[Path, ImageReport]) -> None:
+        state = self._states[slot]
+        fixed, report = result
+        state.busy = None
+        if report.ok:
+            state.fixed = Path(fixed)
+            state.report = report
+            self._slots[slot].set_highlight(None)  # the service rejected another file
+            if not state.has_thumbnail:  # e.g. a format Qt cannot preview
+                self._start_thumbnail(slot, state.fixed)
+        else:
+            state.error = f"Fix did not help: {shown_problem(report).message}"
+        self._render(slot)
+        if slot == PERSON:
+            self._recheck_coarse()
+        self.changed.emit()
+
+    def _on_task_error(self, stamp: _Stamp, exc: Exception) -> None:
+        """A current task raised: say so in the slot (a missing preview only logs)."""
+        state = self._states[stamp.slot]
+        label = SLOT_LABELS[stamp.slot]
+        if stamp.kind == "thumb":
             log.info("no preview for %s: %s", state.original, exc)
             state.has_thumbnail = False
-            self._slots[tag.slot].set_thumbnail(None)
+            self._slots[stamp.slot].set_thumbnail(None)
             return
         state.busy = None
-        if tag.kind == "download":
+        if stamp.kind == "download":
             why = exc.message if isinstance(exc, UrlFetchError) else plain(exc)
             state.error = f"Could not download the {label}: {why}"
-        elif tag.kind == "save":
+        elif stamp.kind == "save":
             state.error = f"Could not save the pasted picture: {plain(exc)}"
-        elif tag.kind == "fix":
+        elif stamp.kind == "fix":
             why = exc.message if isinstance(exc, ImageFixError) else plain(exc)
             state.error = f"Fix failed: {why}"
         else:  # check_image never raises for a bad file, so this is a bug; still no crash
             log.error("pre-flight of %s failed", state.original, exc_info=exc)
             state.error = f"The {label} could not be checked: {plain(exc)}"
-        self._render(tag.slot)
+        self._render(stamp.slot)
         self.changed.emit()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -538,23 +519,41 @@ class InputsPanel(QWidget):
         view.set_highlight(None)
         view.show_empty()
 
-    def _tag(self, kind: str, slot: str) -> _Tag:
-        state = self._states[slot]
-        return _Tag(kind, slot, state.content_gen, state.verdict_gen, next(self._numbers))
-
-    def _current(self, tag: _Tag) -> bool:
-        state = self._states[tag.slot]
-        if tag.content_gen != state.content_gen:
+    def _current(self, stamp: _Stamp) -> bool:
+        """Whether a result for ``stamp`` still applies (and the panel is not shut down)."""
+        if self._shut_down:
+            return False
+        state = self._states[stamp.slot]
+        if stamp.content_gen != state.content_gen:
             return False
         # A thumbnail belongs to the content; a verdict also to the latest check or fix.
-        return tag.kind == "thumb" or tag.verdict_gen == state.verdict_gen
+        return stamp.kind == "thumb" or stamp.verdict_gen == state.verdict_gen
 
-    def _start(self, task: BackgroundTask) -> None:
-        task.signals.done.connect(self._on_task_done)
-        task.signals.error.connect(self._on_task_error)
-        # Keep the task (and with it its signals object) referenced until it reports.
-        self._pending[task.tag.number] = task
-        submit_task(task)
+    def _run(
+        self, kind: str, slot: str, fn: Callable[[], T], on_done: Callable[[T], object]
+    ) -> None:
+        """Run ``fn`` on the pool for ``slot``; ``on_done(result)`` (or the error handler)
+        runs on the GUI thread only if the slot is still in the state it was started for."""
+        state = self._states[slot]
+        stamp = _Stamp(kind, slot, state.content_gen, state.verdict_gen)
+
+        def done(result: T) -> None:
+            if self._current(stamp):
+                on_done(result)
+
+        def failed(exc: Exception) -> None:
+            if self._current(stamp):
+                self._on_task_error(stamp, exc)
+
+        run_task(fn, done, failed, owner=self)
+
+    def _start_thumbnail(self, slot: str, path: Path) -> None:
+        self._run(
+            "thumb",
+            slot,
+            functools.partial(load_image, path, THUMB_DECODE_SIDE),
+            functools.partial(self._on_thumbnail, slot),
+        )
 
     def _start_check(self, slot: str) -> None:
         state = self._states[slot]
@@ -563,11 +562,11 @@ class InputsPanel(QWidget):
         state.busy = CHECK
         state.error = None
         person = self._states[PERSON].upload_path() if slot == COARSE else None
-        self._start(
-            BackgroundTask(
-                self._tag("check", slot),
-                functools.partial(check_job, slot, state.original, state.fixed, person),
-            )
+        self._run(
+            "check",
+            slot,
+            functools.partial(check_job, slot, state.original, state.fixed, person),
+            functools.partial(self._on_checked, slot),
         )
 
     def _recheck_coarse(self) -> None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from refiner_gui.api.client import ConfigError, RefinerClient, RetryPolicy
 from refiner_gui.api.errors import RefinerError, redact
 from refiner_gui.api.models import CancelToken, CreditBalance
-from refiner_gui.workers import BackgroundTask, submit_task
+from refiner_gui.threads import run_task
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +85,11 @@ class KeyTester(QObject):
         super().__init__(parent)
         self._client_factory = client_factory
         self._generation = 0
-        self._cancel_token: CancelToken | None = None
-        self._task: BackgroundTask | None = None
+        self._cancel_token: CancelToken | None = None  # set while a test runs
 
     def running(self) -> bool:
         """True from :meth:`start` until its answer or :meth:`cancel`."""
-        return self._task is not None
+        return self._cancel_token is not None
 
     def start(self, key: str, base_url: str) -> None:
         """Query the credits with ``key`` at ``base_url`` (cancelling a running test)."""
@@ -106,31 +104,26 @@ class KeyTester(QObject):
             finally:
                 client.close()
 
-        task = BackgroundTask(self._generation, query)
-        task.signals.done.connect(self._on_done)
-        task.signals.error.connect(self._on_error)
-        self._cancel_token, self._task = cancel, task
-        submit_task(task)
+        generation = self._generation
+        self._cancel_token = cancel
+
+        def done(balances: list[CreditBalance]) -> None:  # GUI thread
+            if generation == self._generation:
+                self._finish("ok", describe_balances(balances))
+
+        def failed(exc: Exception) -> None:  # GUI thread
+            if generation == self._generation:
+                self._finish("error", describe_failure(exc))
+
+        run_task(query, done, failed, owner=self)
 
     def cancel(self) -> None:
         """Tell a running query to stop and forget it: its answer will be dropped."""
         if self._cancel_token is not None:
             self._cancel_token.cancel()
         self._cancel_token = None
-        self._task = None
         self._generation += 1
-
-    @Slot(object, object)
-    def _on_done(self, tag: Any, balances: list[CreditBalance]) -> None:
-        if tag == self._generation:
-            self._finish("ok", describe_balances(balances))
-
-    @Slot(object, object)
-    def _on_error(self, tag: Any, exc: BaseException) -> None:
-        if tag == self._generation:
-            self._finish("error", describe_failure(exc))
 
     def _finish(self, kind: str, text: str) -> None:
         self._cancel_token = None
-        self._task = None
         self.finished.emit(kind, text)

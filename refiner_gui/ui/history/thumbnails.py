@@ -2,7 +2,7 @@
 
 A thumbnail is asked for only when the view paints a row (the model calls :meth:`get` from
 ``data(DecorationRole)``), so 10,000 jobs never mean 10,000 decodes. Decoding happens on the
-global thread pool (:class:`~refiner_gui.workers.BackgroundTask`); the worker returns plain
+global thread pool (:func:`~refiner_gui.threads.run_task`); the worker returns plain
 ``QImage``s and the ``QPixmap`` is composed here, on the GUI thread (STYLE.md: never build
 GUI objects off the GUI thread).
 
@@ -14,6 +14,7 @@ and asked for again if they are painted again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -21,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QPixmap
 
-from refiner_gui.workers import BackgroundTask, load_image, submit_task
+from refiner_gui.threads import run_task
+from refiner_gui.workers import load_image
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +106,8 @@ class ThumbnailCache(QObject):
         self._pixmaps: OrderedDict[ThumbKey, QPixmap] = OrderedDict()
         # Newest last; an OrderedDict so a repeated request moves to the end in O(1).
         self._queue: OrderedDict[ThumbKey, None] = OrderedDict()
-        # Kept until the task reports, so its signals object outlives the emission.
-        self._running: dict[ThumbKey, BackgroundTask] = {}
+        # Decodes started and not yet reported (a key is never decoded twice at once).
+        self._running: set[ThumbKey] = set()
         self._idle = threading.Condition()
         self._busy_count = 0  # decodes not yet returned; guarded by _idle, any thread
         self._closed = False
@@ -160,14 +162,16 @@ class ThumbnailCache(QObject):
     def _pump(self) -> None:
         while self._queue and len(self._running) < self._max_in_flight and not self._closed:
             key, _ = self._queue.popitem(last=True)  # newest first: it is on screen
-            task = BackgroundTask(key, self._job(key))
-            task.signals.done.connect(self._on_done)
-            task.signals.error.connect(self._on_error)
-            self._running[key] = task
+            self._running.add(key)
             self.decodes_started += 1
             with self._idle:
                 self._busy_count += 1
-            submit_task(task)
+            run_task(
+                self._job(key),
+                functools.partial(self._on_done, key),
+                functools.partial(self._on_error, key),
+                owner=self,
+            )
 
     def _job(self, key: ThumbKey) -> Callable[[], tuple[QImage | None, QImage | None]]:
         loader = self._loader
@@ -184,15 +188,12 @@ class ThumbnailCache(QObject):
 
         return run
 
-    @Slot(object, object)
-    def _on_done(self, key: object, result: object) -> None:
-        assert isinstance(key, ThumbKey)
-        self._running.pop(key, None)
+    def _on_done(self, key: ThumbKey, result: tuple[QImage | None, QImage | None]) -> None:
+        """GUI thread: a pair was decoded; compose and keep its picture."""
+        self._running.discard(key)
         if self._closed:
             return
-        assert isinstance(result, tuple)
-        coarse: QImage | None = result[0]
-        refined: QImage | None = result[1]
+        coarse, refined = result
         self._store(
             key,
             self._compose(
@@ -201,10 +202,9 @@ class ThumbnailCache(QObject):
         )
         self._pump()
 
-    @Slot(object, object)
-    def _on_error(self, key: object, exc: object) -> None:
-        assert isinstance(key, ThumbKey)
-        self._running.pop(key, None)
+    def _on_error(self, key: ThumbKey, exc: Exception) -> None:
+        """GUI thread: decoding raised (a loader bug or an odd file); show an empty pair."""
+        self._running.discard(key)
         if self._closed:
             return
         # A bad file must not be retried on every repaint: cache the empty pair.
