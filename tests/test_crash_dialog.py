@@ -9,6 +9,7 @@ import threading
 import pytest
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QWidget
 from shiboken6 import Shiboken
 
 from refiner_gui.api.errors import register_secret
@@ -162,7 +163,6 @@ def test_open_log_folder(qtbot, hook, monkeypatch):
 
 
 def test_parent_getter_is_used_and_may_fail(qtbot, hook):
-    from PySide6.QtWidgets import QWidget
 
     window = QWidget()
     qtbot.addWidget(window)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from refiner_gui.jobs.models import JobState
 from refiner_gui.jobs.store import JobStore
@@ -526,7 +526,6 @@ def test_open_folder_and_copy_task_ids(make_panel, store, mixed, monkeypatch):
 
 
 def test_context_menu_offers_the_row_actions(qtbot, make_panel, mixed, monkeypatch):
-    from PySide6.QtWidgets import QMenu
 
     panel = make_panel()
     shown: list[list[str]] = []

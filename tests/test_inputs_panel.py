@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QColor, QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog, QRadioButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QRadioButton, QScrollArea, QWidget
 
 from refiner_gui.api import RefineInputs, RefinerClient
 from refiner_gui.images import check_image
 from refiner_gui.images.preflight import ImageReport, Problem
 from refiner_gui.readiness import InputsState, Readiness
-from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOTS, TOP
+from refiner_gui.slots import BOTTOM, COARSE, PERSON, POSE_RULES, SLOTS, TOP
 from refiner_gui.ui.drop_slot import ERROR, OK, PROBLEM
 from refiner_gui.ui.inputs_panel import InputsPanel
 from refiner_gui.ui.slot_state import CHECK, DOWNLOAD, FIX, SAVE, SlotState, slot_readiness
+from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url, is_web_url
 from tests.helpers.images import make_image
 from tests.test_drop_slot import drop_mime, file_mime
 
@@ -442,7 +443,6 @@ def test_locked_inputs_refuse_changes(qtbot, panel, job_images):
 
 
 def test_pose_rules_are_visible_and_controls_are_named(panel):
-    from refiner_gui.slots import POSE_RULES
 
     captions = [w for w in panel.findChildren(QWidget) if w.toolTip() == POSE_RULES]
     assert captions and captions[0].isVisible()
@@ -480,7 +480,6 @@ def test_screenshots(qtbot, panel, job_images, tmp_path):
 
 
 def test_two_columns_when_narrow_four_when_wide(qtbot, panel):
-    from PySide6.QtWidgets import QScrollArea
 
     assert panel.columns() == 4
     assert panel.minimumSizeHint().width() < 450
@@ -522,7 +521,6 @@ def sandbox_result_url(sandbox, job_images) -> str:
 
 
 def test_fetch_url_refuses_and_caps(sandbox, job_images, tmp_path):
-    from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url, is_web_url
 
     assert is_web_url("https://example.com/a.jpg")
     assert not is_web_url("file:///tmp/a.jpg") and not is_web_url("see https://x.y/a")

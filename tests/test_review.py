@@ -15,11 +15,22 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLineEdit, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from refiner_gui.jobs.models import DEFECT_TAGS
 from refiner_gui.ui.blind import BlindAssignment, new_session_salt
-from refiner_gui.ui.review import NOTE_DEBOUNCE_MS, Review, ReviewBar
+from refiner_gui.ui.review import NOTE_DEBOUNCE_MS, TAG_KEYS, Review, ReviewBar
+from refiner_gui.ui.review_keys import is_editing_text
 
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 TAG_IDS = list(DEFECT_TAGS)
@@ -135,7 +146,6 @@ def test_verdict_buttons_are_exclusive_and_clearable_by_mouse(qtbot, win):
 
 
 def test_letter_keys_toggle_tags(qtbot, win):
-    from refiner_gui.ui.review import TAG_KEYS
 
     bar = win.bar
     assert len(set(TAG_KEYS.values())) == len(TAG_KEYS) == len(TAG_IDS)
@@ -327,7 +337,6 @@ def test_keys_are_dead_while_the_bar_is_hidden(qtbot, win):
 
 
 def test_every_control_has_a_name_and_a_tooltip(win):
-    from PySide6.QtWidgets import QAbstractButton, QLabel
 
     for widget in win.bar.findChildren(QWidget):
         if isinstance(widget.parent(), QLineEdit):
@@ -430,9 +439,6 @@ def test_screenshot(qtbot, win, tmp_path):
 
 
 def test_which_widgets_count_as_typing(qtbot):
-    from PySide6.QtWidgets import QComboBox, QPlainTextEdit, QSpinBox
-
-    from refiner_gui.ui.review_keys import is_editing_text as _is_editing_text
 
     read_only = QLineEdit()
     read_only.setReadOnly(True)
@@ -441,5 +447,5 @@ def test_which_widgets_count_as_typing(qtbot):
     widgets = (QLineEdit(), read_only, QPlainTextEdit(), QSpinBox(), editable_combo, QComboBox())
     for widget in widgets:
         qtbot.addWidget(widget)
-    assert [_is_editing_text(w) for w in widgets] == [True, False, True, True, True, False]
-    assert not _is_editing_text(None)
+    assert [is_editing_text(w) for w in widgets] == [True, False, True, True, True, False]
+    assert not is_editing_text(None)

@@ -11,11 +11,19 @@ import keyring.backends.fail
 import keyring.errors
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QComboBox,
+    QDialogButtonBox,
+    QFileDialog,
+    QLineEdit,
+)
 
 from refiner_gui.api import RefinerClient
 from refiner_gui.config import DEFAULT_FILENAME_PATTERN, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from refiner_gui.keystore import SERVICE, USERNAME, clear_api_key, get_api_key
+from refiner_gui.sandbox import SandboxServer
 from refiner_gui.settings import Settings, load_settings, settings_path
 from refiner_gui.threads import wait_for_tasks
 from refiner_gui.ui.settings_dialog import SettingsDialog, format_credits
@@ -316,7 +324,6 @@ def test_test_key_against_sandbox_shows_balance(qtbot, make_dialog, sandbox):
 
 
 def test_test_key_with_wrong_key_shows_auth_message(qtbot, make_dialog):
-    from refiner_gui.sandbox import SandboxServer
 
     with SandboxServer(api_keys={"good"}) as srv:
         dlg = make_dialog(Settings(base_url=srv.base_url))
@@ -369,7 +376,6 @@ def test_preview_uses_the_saved_format(qtbot, make_dialog):
 
 
 def test_every_control_has_accessible_name_and_tooltip(qtbot, make_dialog):
-    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
 
     dlg = make_dialog()
     controls = (

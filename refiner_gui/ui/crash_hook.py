@@ -57,6 +57,7 @@ class CrashReport(NamedTuple):
         thread: str | None = None,
     ) -> CrashReport:
         """Format and redact ``exc``. Any thread."""
+        # Imported at the first crash: the hook is installed before the first paint.
         from datetime import datetime, timezone
 
         text = "".join(traceback.format_exception(exc_type, exc, tb))
@@ -69,10 +70,12 @@ class CrashReport(NamedTuple):
         )
 
     def summary(self) -> str:
+        """The type and message ("ValueError: bad"), or the type alone without one."""
         return f"{self.exc_type}: {self.message}" if self.message else self.exc_type
 
     def report_text(self) -> str:
         """What "Copy report" puts on the clipboard: versions, platform, traceback."""
+        # Imported when a report is copied, not while the hook is installed at start-up.
         import platform
 
         from refiner_gui import __version__
@@ -122,6 +125,7 @@ class _CrashRelay(QObject):
                 parent = self.parent_getter()
             except Exception:  # a broken getter must not hide the crash being reported
                 parent = None
+            # Not at the top: crash_dialog imports this module, and it is heavy.
             from refiner_gui.ui.crash_dialog import CrashDialog
 
             if self.dialog is not None:

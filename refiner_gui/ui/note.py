@@ -42,6 +42,7 @@ class Note(QWidget):
         self.hide()
 
     def text(self) -> str:
+        """The message shown ("" when cleared)."""
         return self._text.text()
 
     def show_message(self, kind: str, text: str) -> None:
@@ -57,6 +58,7 @@ class Note(QWidget):
         self.changed.emit()
 
     def clear(self) -> None:
+        """Hide the note and forget its text and kind."""
         self.kind = ""
         self._text.setText("")
         self.setAccessibleDescription("")

@@ -15,6 +15,7 @@ class NoteEdit(QLineEdit):
     focusLeft = Signal()
 
     def event(self, event: QEvent) -> bool:
+        """Qt: claims Esc as a shortcut override (see the comment)."""
         # Claim Esc before the window's shortcuts see it: the main window binds Esc to
         # "Cancel job", and leaving the note must never cancel a running job.
         if (
@@ -28,6 +29,7 @@ class NoteEdit(QLineEdit):
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        """Qt: Esc, Enter and Return emit ``leaveRequested``; other keys edit."""
         if not event.modifiers() and event.key() in (
             Qt.Key.Key_Escape,
             Qt.Key.Key_Return,
@@ -39,5 +41,6 @@ class NoteEdit(QLineEdit):
         super().keyPressEvent(event)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt override)
+        """Qt: emits ``focusLeft`` after the base class."""
         super().focusOutEvent(event)
         self.focusLeft.emit()

@@ -95,6 +95,7 @@ class ShortcutsDialog(QDialog):
         self.search_edit.setFocus()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """Qt: tall enough for about 35 rows; the list scrolls beyond."""
         return QSize(560, 600)
 
     def rows(self) -> tuple[KeyHelp, ...]:

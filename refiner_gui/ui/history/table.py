@@ -117,5 +117,6 @@ class MiddleElideDelegate(QStyledItemDelegate):
     def initStyleOption(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
+        """Qt: as the base class, with the middle elided."""
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
