@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from refiner_gui.atomic import atomic_open
 from refiner_gui.config import (
     DEFAULT_BASE_URL,
     DEFAULT_FILENAME_PATTERN,
@@ -85,11 +84,6 @@ def save_settings(s: Settings, path: Path | None = None) -> Path:
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"schema": SCHEMA_VERSION, **asdict(s)}
-    fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_open(path, encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
     return path

@@ -22,10 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from refiner_gui.atomic import atomic_path
 from refiner_gui.config import app_paths
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
 from refiner_gui.jobs.previews import preview_path
@@ -247,13 +246,8 @@ class JobStore:
     def _copy_in(self, src: Path, dest: Path) -> None:
         if dest.exists():
             return
-        fd, tmp = tempfile.mkstemp(prefix=".in.", suffix=".part", dir=self.inputs_dir)
-        os.close(fd)
-        try:
+        with atomic_path(dest) as tmp:
             shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
 
     def remove_partial_files(self, job_id: int | None = None) -> int:
         """Delete ``.part`` files left by a killed download (or input copy); return the count.

@@ -63,7 +63,7 @@ from refiner_gui.slots import (
 )
 from refiner_gui.ui.drop_slot import BUSY, ERROR, OK, PROBLEM, DropSlot
 from refiner_gui.ui.drop_slot import MIN_WIDTH as DROP_SLOT_MIN_WIDTH
-from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url
+from refiner_gui.url_fetch import UrlFetchError, fetch_url
 from refiner_gui.workers import (
     BackgroundTask,
     load_image,
