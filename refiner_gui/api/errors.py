@@ -11,11 +11,13 @@ the code first and the status second, because the vendor moved 48 codes to new s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import copy
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from refiner_gui.api.codes import lookup
-from refiner_gui.redaction import redact, register_secret  # noqa: F401 - re-exported
+from refiner_gui.redaction import redact as redact  # re-exported
+from refiner_gui.redaction import register_secret as register_secret  # re-exported
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, POSE_RULES, SLOT_LABELS, TOP
 
 
@@ -37,6 +39,9 @@ class ErrorInfo:
     retry_after: float | None = None
 
 
+_E = TypeVar("_E", bound="RefinerError")
+
+
 class RefinerError(Exception):
     """Base of every client error.
 
@@ -50,11 +55,38 @@ class RefinerError(Exception):
         "Try again. If it keeps happening, send the request id and log id to AILabTools support."
     )
 
-    def __init__(self, user_message: str | None = None, info: ErrorInfo | None = None) -> None:
-        self.info = info or ErrorInfo()
-        self.info.vendor_message = redact(self.info.vendor_message) or None
+    def __init__(
+        self,
+        user_message: str | None = None,
+        info: ErrorInfo | None = None,
+        *,
+        retryable: bool | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Build the error with all its context: ``retryable`` and ``title`` override the
+        class defaults for this one error (e.g. a network error that must not be retried)."""
+        info = info or ErrorInfo()
+        self.info = replace(info, vendor_message=redact(info.vendor_message) or None)
         self.user_message = redact(user_message or self.advice)
+        if retryable is not None:
+            self.retryable = retryable
+        if title is not None:
+            self.title = title
         super().__init__(self.user_message)
+
+    def with_context(self: _E, *, retryable: bool | None = None, **info: Any) -> _E:
+        """A NEW error of the same class and message with ``info`` fields (``task_id=...``)
+        and ``retryable`` changed; this one is left as it was and becomes its ``__cause__``.
+
+        ``raise err.with_context(task_id=task_id) from err`` adds what the raiser knows
+        without mutating an error that others may hold.
+        """
+        new = copy.copy(self)  # keeps the class and any per-error title/retryable
+        new.info = replace(self.info, **info)
+        if retryable is not None:
+            new.retryable = retryable
+        new.__cause__ = self
+        return new
 
     # Flat accessors: callers read these far more often than the dataclass.
     @property
@@ -83,7 +115,9 @@ class RefinerError(Exception):
 
     @task_id.setter
     def task_id(self, value: str | None) -> None:
-        self.info.task_id = value
+        # Deprecated: kept only until refiner_gui/workers.py uses with_context(task_id=...);
+        # then this setter goes (errors are built with their context, never mutated).
+        self.info = replace(self.info, task_id=value)
 
     @property
     def slot(self) -> str | None:
@@ -353,13 +387,12 @@ def classify(
     if code in _NOT_FOUND or (not known and http_status in (404, 410)):
         return TaskNotFound(None, info)
     if code in _RETIRED:
-        err = ServiceUnavailable(
+        return ServiceUnavailable(
             "The refiner endpoint does not exist or was deactivated for this account. "
             "Contact AILabTools support.",
             info,
+            retryable=False,
         )
-        err.retryable = False
-        return err
     if code in _TASK_FAILED:
         return TaskFailed(None, info)
     if family_status in (413, 415, 422) or code in _INPUT_400 or code == "ERROR_TOO_MANY_FILES":
@@ -401,10 +434,9 @@ def error_from_dict(data: dict[str, Any] | None) -> RefinerError:
         task_id=text("task_id"),
         slot=text("slot"),
     )
-    err = cls(text("message"), info)
-    if str(data.get("type")) not in classes and data.get("type"):
-        err.title = str(data["type"])  # e.g. "Expired": a state, not an exception class
-    return err
+    # An unknown type (e.g. "Expired": a state, not an exception class) becomes the title.
+    unknown = str(data.get("type")) not in classes and bool(data.get("type"))
+    return cls(text("message"), info, title=str(data["type"]) if unknown else None)
 
 
 def _all_error_classes(base: type[RefinerError]) -> list[type[RefinerError]]:
