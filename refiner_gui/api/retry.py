@@ -47,7 +47,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0)."""
-        d = min(self.cap, self.base * (2**attempt))
+        d = min(self.cap, self.base * float(2**attempt))
         d *= 1 + random.uniform(-self.jitter, self.jitter)
         if retry_after is not None:
             d = max(d, min(retry_after, self.retry_after_cap))

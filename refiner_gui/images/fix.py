@@ -215,8 +215,9 @@ def _to_8bit_grey(img: Image.Image) -> Image.Image:
     16-bit photos into a blank sheet.
     """
     if img.mode == "F":
-        lo, hi = img.getextrema()
-        scale = 255.0 if hi <= 1.0 else (255.0 / hi if hi > 255 else 1.0)
+        top = img.getextrema()[1]  # (min, max) for a single-channel image
+        assert isinstance(top, (int, float))
+        scale = 255.0 if top <= 1.0 else (255.0 / top if top > 255 else 1.0)
         return img.point(lambda v: v * scale).convert("L")
     img = img.convert("I")
     if img.mode != "I":  # pragma: no cover - convert("I") always yields "I"
