@@ -147,6 +147,7 @@ def _api_key(args: argparse.Namespace, base_url: str) -> str:
 
 
 def make_client(args: argparse.Namespace) -> RefinerClient:
+    """The client the options ask for; UsageError when the key or URL is unusable."""
     base_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     key = _api_key(args, base_url)
     try:
@@ -277,6 +278,7 @@ def _export(
 
 
 def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``refine``: check the inputs, store a job, run it, export the result."""
     _check_out(args)
     files = {"person": args.person, "top": args.top, "coarse": args.coarse, "bottom": args.bottom}
     reports = check_inputs(args.person, args.top, args.coarse, args.bottom)
@@ -326,6 +328,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
 
 
 def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``resume``: finish one task (by id) or every unfinished job (``--all``)."""
     if args.all:
         if args.task_id or args.out is not None:
             raise UsageError(
@@ -408,6 +411,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
 
 
 def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``jobs``: list the stored jobs, newest first."""
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be 0 or more.")
     store = _open_store()
@@ -442,6 +446,7 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
 
 
 def cmd_credits(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``credits``: show the account's credit balances."""
     client = make_client(args)
     balances = client.credits(cancel=cancel)
     text = "\n".join(
@@ -535,6 +540,7 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     # Ctrl+C in the main thread raises KeyboardInterrupt inside whatever blocks; the
     # handler in run() turns it into exit 130 and prints the task id when there is one.
+    """The ``refiner-cli`` entry point: run the command and exit with its code."""
     assert threading.current_thread() is threading.main_thread()
     sys.exit(run(argv))
 

@@ -64,6 +64,8 @@ class CliParser(argparse.ArgumentParser):
     stream: TextIO | None = None  # set by run() for the duration of one parse
 
     def error(self, message: str) -> NoReturn:
+        """Print the usage and the error (argument values hidden), exit with code 2."""
+
         def hide_values(m: re.Match[str]) -> str:
             tokens = m.group(2).split()
             return m.group(1) + " ".join(t if t.startswith("-") else "…" for t in tokens)

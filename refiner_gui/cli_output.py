@@ -39,6 +39,7 @@ class UsageError(Exception):
 
 
 def exit_code_for(err: RefinerError) -> int:
+    """The exit code a failure ends the command with (see the module of ``cli``)."""
     if isinstance(err, Cancelled):
         return EXIT_INTERRUPTED
     if isinstance(err, TimedOut):
@@ -51,6 +52,7 @@ def exit_code_for(err: RefinerError) -> int:
 
 
 def status_word(code: int) -> str:
+    """The ``status`` word of the JSON payload for an exit code."""
     return {
         EXIT_OK: "done",
         EXIT_USAGE: "rejected_before_upload",
@@ -72,9 +74,11 @@ class Reporter:
         self.err = stderr or sys.stderr
 
     def progress(self, text: str) -> None:
+        """One progress line on stderr (redacted)."""
         print(redact(text), file=self.err, flush=True)
 
     def event(self, ev: ProgressEvent) -> None:
+        """A progress event as one stderr line."""
         parts = [f"[{ev.elapsed:6.1f}s] {ev.stage.value}"]
         if ev.bytes_done is not None and ev.bytes_total:
             parts.append(f"{ev.bytes_done * 100 // max(ev.bytes_total, 1)}%")
@@ -83,6 +87,7 @@ class Reporter:
         self.progress("  ".join(parts))
 
     def result(self, payload: dict[str, Any], text: str) -> None:
+        """The result on stdout: ``payload`` as JSON with ``--json``, else ``text``."""
         if self.as_json:
             print(redact(json.dumps(payload, sort_keys=True)), file=self.out, flush=True)
         else:
@@ -90,6 +95,7 @@ class Reporter:
 
 
 def payload(status: str, **kw: Any) -> dict[str, Any]:
+    """The JSON result object with every stable key present (None when unknown)."""
     base: dict[str, Any] = {
         "status": status,
         "job_id": None,
@@ -105,6 +111,7 @@ def payload(status: str, **kw: Any) -> dict[str, Any]:
 
 
 def error_payload(code: int, err: RefinerError, job_id: int | None = None) -> dict[str, Any]:
+    """The JSON result object of a failure, with the error's fields."""
     return payload(
         status_word(code),
         task_id=err.task_id,
@@ -180,6 +187,7 @@ def job_code(job: Job, err: RefinerError | None) -> int:
 
 
 def job_dict(job: Job) -> dict[str, Any]:
+    """A stored job as JSON-ready data for ``jobs`` and ``resume --all``."""
     return {
         "job_id": job.id,
         "state": job.state.value,

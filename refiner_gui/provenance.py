@@ -50,6 +50,7 @@ def build_record(job: Job) -> dict[str, Any]:
 
 
 def sidecar_path(image_path: Path) -> Path:
+    """The provenance JSON beside a saved image: ``<name>.json``."""
     return image_path.with_name(image_path.name + ".json")
 
 

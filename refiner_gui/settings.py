@@ -30,6 +30,8 @@ SCHEMA_VERSION = 1
 
 @dataclass
 class Settings:
+    """The user's settings (no secrets); unknown or bad values fall back to defaults."""
+
     base_url: str = DEFAULT_BASE_URL
     poll_interval: float = DEFAULT_POLL_INTERVAL
     timeout: float = DEFAULT_TIMEOUT
@@ -39,10 +41,12 @@ class Settings:
     save_format: str = "png"  # "png" or "jpg"
 
     def output_path(self) -> Path:
+        """The folder results are saved to (the pictures folder by default)."""
         return Path(self.output_dir).expanduser() if self.output_dir else app_paths().outputs
 
 
 def settings_path() -> Path:
+    """The settings file in the app's config folder."""
     return app_paths().config / SETTINGS_FILE
 
 
@@ -81,6 +85,7 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def save_settings(s: Settings, path: Path | None = None) -> Path:
+    """Write ``s`` atomically (to ``path`` or the config folder); return the path."""
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"schema": SCHEMA_VERSION, **asdict(s)}

@@ -171,6 +171,7 @@ class RefinerClient:
         return f"RefinerClient(base_url={self.base_url!r})"
 
     def close(self) -> None:
+        """Close the HTTP session and its connections. Call once no thread uses the client."""
         self._session.close()
 
     # -- plumbing ------------------------------------------------------------------------

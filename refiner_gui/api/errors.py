@@ -91,26 +91,32 @@ class RefinerError(Exception):
     # Flat accessors: callers read these far more often than the dataclass.
     @property
     def http_status(self) -> int | None:
+        """The HTTP status of the failed answer (200 for an error inside a 200 body)."""
         return self.info.http_status
 
     @property
     def code(self) -> str | None:
+        """The vendor's error code (``error_detail.code``), if any."""
         return self.info.code
 
     @property
     def vendor_message(self) -> str | None:
+        """The vendor's own message, redacted; shown as detail."""
         return self.info.vendor_message
 
     @property
     def request_id(self) -> str | None:
+        """The vendor's ``request_id`` of the failed exchange, for support."""
         return self.info.request_id
 
     @property
     def log_id(self) -> str | None:
+        """The vendor's ``log_id`` of the failed exchange, for support."""
         return self.info.log_id
 
     @property
     def task_id(self) -> str | None:
+        """The task the error concerns, when one exists (it can be resumed by it)."""
         return self.info.task_id
 
     @task_id.setter
@@ -121,6 +127,7 @@ class RefinerError(Exception):
 
     @property
     def slot(self) -> str | None:
+        """The input slot an input error concerns, when known."""
         return self.info.slot
 
     def support_text(self) -> str:
@@ -139,6 +146,7 @@ class RefinerError(Exception):
         return redact("\n".join(lines))
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data (what the job store keeps); never the key."""
         return {
             "type": type(self).__name__,
             "http_status": self.http_status,
@@ -153,6 +161,8 @@ class RefinerError(Exception):
 
 
 class AuthError(RefinerError):
+    """The key is missing, wrong or its account is locked (401/403 family)."""
+
     title = "API key or account problem"
     advice = (
         "The service did not accept the API key or the account is locked. "
@@ -161,6 +171,8 @@ class AuthError(RefinerError):
 
 
 class CreditsError(RefinerError):
+    """The account has too few credits; nothing was billed."""
+
     title = "Out of credits"
     advice = (
         "The account has too few credits (a refinement costs 25). "
@@ -169,16 +181,21 @@ class CreditsError(RefinerError):
 
 
 class RateLimited(RefinerError):
+    """The service asked us to slow down (429); ``retry_after`` says how long."""
+
     retryable = True
     title = "Rate limited"
     advice = "The service asked us to slow down. Wait a little and try again."
 
     @property
     def retry_after(self) -> float | None:
+        """Seconds the service asked us to wait (``Retry-After``), if it said."""
         return self.info.retry_after
 
 
 class BadRequest(RefinerError):
+    """The service called the request malformed: likely a bug on our side."""
+
     title = "Request rejected"
     advice = (
         "The service rejected the request as malformed. This is likely a bug: please report it."
@@ -193,11 +210,15 @@ class InputRejected(RefinerError):
 
 
 class TaskFailed(RefinerError):
+    """The task ended in failure at the service; nothing was billed."""
+
     title = "Refinement failed"
     advice = "The service could not refine these images. Nothing was billed. Try other images."
 
 
 class TaskNotFound(RefinerError):
+    """The service does not know the task (wrong id, or older than 24 hours)."""
+
     title = "Task unknown or expired"
     advice = (
         "The service no longer knows this task (results are kept for 24 hours) "
@@ -206,6 +227,8 @@ class TaskNotFound(RefinerError):
 
 
 class ResultUnavailable(RefinerError):
+    """The result link was refused or expired; resuming gets a fresh one."""
+
     title = "Result link refused"
     advice = (
         "The refined image could not be fetched: its link was refused or has expired. "
@@ -215,18 +238,24 @@ class ResultUnavailable(RefinerError):
 
 
 class ServiceUnavailable(RefinerError):
+    """The service is busy or failing (5xx, gateway pages); retried."""
+
     retryable = True
     title = "Service unavailable"
     advice = "The AILabTools service is busy or failing. Try again in a few minutes."
 
 
 class NetworkError(RefinerError):
+    """The connection failed or timed out; retried where that cannot bill twice."""
+
     retryable = True
     title = "Network problem"
     advice = "Could not reach the service. Check the internet connection and try again."
 
 
 class TimedOut(RefinerError):
+    """The task did not finish within the time limit; it may still, resume it by id."""
+
     title = "Still waiting"
     advice = (
         "The task did not finish in time. It may still complete: resume it later with its task id "
@@ -235,6 +264,8 @@ class TimedOut(RefinerError):
 
 
 class SubmissionOutcomeUnknown(RefinerError):
+    """The upload went out but no answer came: never re-sent (it could bill twice)."""
+
     title = "Submission outcome unknown"
     advice = (
         "The images were uploaded but no answer came back, so we cannot tell whether the "
@@ -244,6 +275,8 @@ class SubmissionOutcomeUnknown(RefinerError):
 
 
 class Cancelled(RefinerError):
+    """The user cancelled; carries the task id when one was already created."""
+
     title = "Cancelled"
     advice = "Cancelled."
 

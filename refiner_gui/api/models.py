@@ -35,12 +35,16 @@ class RefineInputs:
 
 @dataclass(frozen=True)
 class Submission:
+    """The service's answer to a submit: the new task's id and the support ids."""
+
     task_id: str
     request_id: str | None = None
     log_id: str | None = None
 
 
 class TaskState(enum.IntEnum):
+    """A task's state as the service numbers it (``task_status``)."""
+
     QUEUED = 0
     PROCESSING = 1
     SUCCEEDED = 2
@@ -49,6 +53,8 @@ class TaskState(enum.IntEnum):
 
 @dataclass(frozen=True)
 class TaskStatus:
+    """One poll's answer: the state, and the result link once it succeeded."""
+
     task_id: str
     state: TaskState
     image_url: str | None = None
@@ -59,6 +65,8 @@ class TaskStatus:
 
 @dataclass(frozen=True)
 class CreditBalance:
+    """One credit balance of the account (``query-credits``)."""
+
     unique_sign: str
     name: str
     balance: float
@@ -66,6 +74,8 @@ class CreditBalance:
 
 
 class Stage(str, enum.Enum):
+    """The steps of a job as progress reports them."""
+
     CHECKING = "checking"
     UPLOADING = "uploading"
     QUEUED = "queued"
@@ -92,6 +102,8 @@ class ProgressEvent:
 
 @dataclass(frozen=True)
 class RefineResult:
+    """A finished refinement: the stored result and the ids support asks for."""
+
     task_id: str
     output: Path
     image_url: str
@@ -113,10 +125,12 @@ class CancelToken:
         self._event = threading.Event()
 
     def cancel(self) -> None:
+        """Ask the working thread to stop. Any thread; idempotent."""
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
+        """Whether cancel was asked. Any thread."""
         return self._event.is_set()
 
     def wait(self, seconds: float) -> bool:

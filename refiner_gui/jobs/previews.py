@@ -19,6 +19,7 @@ PREVIEW_PX = 640
 
 
 def preview_path(path: Path) -> Path:
+    """Where the preview of ``path`` lives: ``<name>.preview.jpg`` beside it."""
     return Path(path).with_name(Path(path).name + ".preview.jpg")
 
 

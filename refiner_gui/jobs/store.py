@@ -113,6 +113,7 @@ def _escape_like(text: str) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of the file's content as hex, read in 1 MB pieces."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -137,6 +138,7 @@ class JobStore:
 
     @classmethod
     def open_default(cls) -> JobStore:
+        """The store in the app's data folder (``REFINER_GUI_HOME`` moves it)."""
         return cls(app_paths().data / DB_NAME)
 
     # -- connections ----------------------------------------------------------------------
@@ -216,6 +218,7 @@ class JobStore:
             raise
 
     def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
         return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
 
     # -- files ----------------------------------------------------------------------------
@@ -279,6 +282,7 @@ class JobStore:
         return None
 
     def result_path_for(self, job_id: int, suffix: str = ".png") -> Path:
+        """The final name of ``job_id``'s result file (not created)."""
         return self.results_dir / f"job-{job_id}{suffix}"
 
     # -- writing --------------------------------------------------------------------------
@@ -397,6 +401,7 @@ class JobStore:
         request_id: str | None = None,
         log_id: str | None = None,
     ) -> Job:
+        """Commit SUCCEEDED with the stored result (and the poll's ids); return the job."""
         fields: dict[str, Any] = {
             "state": JobState.SUCCEEDED.value,
             "result_path": self._rel(result_path),
@@ -553,6 +558,7 @@ class JobStore:
         return out
 
     def get(self, job_id: int) -> Job:
+        """The job with ``job_id``; KeyError when there is none."""
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(job_id)
@@ -573,6 +579,7 @@ class JobStore:
         return [self._job(rows[i], inputs[i]) for i in ids if i in rows]
 
     def find_by_task(self, task_id: str) -> Job | None:
+        """The newest job for ``task_id``, or None."""
         row = (
             self._conn()
             .execute("SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,))
@@ -630,10 +637,12 @@ class JobStore:
         descending: bool = True,
         limit: int | None = None,
     ) -> list[Job]:
+        """The jobs that match ``f``, sorted, at most ``limit`` of them."""
         ids = self.list_ids(f, sort=sort, descending=descending)
         return self.get_many(ids[:limit] if limit is not None else ids)
 
     def count(self, f: JobFilter | None = None) -> int:
+        """How many jobs match ``f`` (all jobs without one)."""
         where, args = self._where(f)
         return int(self._conn().execute(f"SELECT COUNT(*) FROM jobs{where}", args).fetchone()[0])
 
