@@ -4,11 +4,15 @@ Plain Python + requests, no Qt. Every method is blocking and is meant to run on 
 thread (the window's QThread worker, or the command line's main thread); the only thing
 another thread may touch is the :class:`CancelToken` passed in.
 
+Whole jobs (submit, wait, download, each step committed to the job store first) are run
+by :func:`refiner_gui.jobs.run_job`; this module is the network half of it.
+
 Billing rule, enforced here: a submit is re-sent only when the service certainly did not
 take it (nothing of the body was sent, HTTP 429 ``EXCEEDING_LIMITS``, HTTP 503). A submit
 whose upload went out but whose answer never came raises
 :class:`SubmissionOutcomeUnknown` and is never re-sent. Polls and downloads are safe to
-retry and are retried with exponential backoff and jitter, honouring ``Retry-After``.
+retry and are retried with exponential backoff and jitter, honouring ``Retry-After``. Both
+rules, the tries and the delays live in :class:`~refiner_gui.api.retry.RetryPolicy`.
 
 Cancel: waits, uploads and downloads check the token at least every 0.2 s. A single HTTP
 exchange that the server holds open without answering ends only at its read timeout

@@ -100,20 +100,6 @@ class ProgressEvent:
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class RefineResult:
-    """A finished refinement: the stored result and the ids support asks for."""
-
-    task_id: str
-    output: Path
-    image_url: str
-    request_id: str | None = None
-    log_id: str | None = None
-    submitted_request_id: str | None = None
-    submitted_log_id: str | None = None
-    elapsed: float = 0.0
-
-
 class CancelToken:
     """A cancel flag shared between the thread that asks and the thread that works.
 
@@ -139,4 +125,3 @@ class CancelToken:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
-SubmittedCallback = Callable[[Submission], None]
