@@ -25,9 +25,10 @@ class ConfigError(ValueError):
     """The client was set up with values it refuses (plain-http remote URL, tiny poll interval)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ErrorInfo:
-    """What the service said, as data (the part of an error that is not prose)."""
+    """What the service said, as data (the part of an error that is not prose). Immutable:
+    an error gets its context when it is built (:meth:`RefinerError.with_context`)."""
 
     http_status: int | None = None
     code: str | None = None
@@ -429,16 +430,16 @@ def classify(
     if code in _TASK_FAILED:
         return TaskFailed(None, info)
     if family_status in (413, 415, 422) or code in _INPUT_400 or code == "ERROR_TOO_MANY_FILES":
-        info.slot = infer_slot(code, message)
-        return InputRejected(_input_message(code, desc, info.slot), info)
+        slot = infer_slot(code, message)
+        return InputRejected(_input_message(code, desc, slot), replace(info, slot=slot))
     if family_status == 429:  # other quota codes: not worth an automatic retry
         return RateLimited("The account hit a usage limit. Try again later.", info)
     if family_status is not None and 400 <= family_status < 500:
         # A 400 whose message names an image (e.g. the size mismatch) is about an input.
         slot = infer_slot(None, message) if message else None
         if slot is not None:
-            info.slot = slot
-            return InputRejected(_input_message(code, message or desc, slot), info)
+            message_text = _input_message(code, message or desc, slot)
+            return InputRejected(message_text, replace(info, slot=slot))
         return BadRequest(None, info)
     if family_status is not None and family_status >= 500:
         return ServiceUnavailable(None, info)
