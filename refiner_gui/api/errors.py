@@ -122,8 +122,8 @@ class RefinerError(Exception):
 
     @task_id.setter
     def task_id(self, value: str | None) -> None:
-        # Deprecated: kept only until refiner_gui/workers.py uses with_context(task_id=...);
-        # then this setter goes (errors are built with their context, never mutated).
+        """Deprecated: use :meth:`with_context`. Kept only until ``refiner_gui/workers.py``
+        stops setting it; then it goes (errors are built with their context)."""
         self.info = replace(self.info, task_id=value)
 
     @property
