@@ -522,7 +522,7 @@ def sandbox_result_url(sandbox, job_images) -> str:
 
 
 def test_fetch_url_refuses_and_caps(sandbox, job_images, tmp_path):
-    from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url, is_web_url
+    from refiner_gui.url_fetch import UrlFetchError, fetch_url, is_web_url
 
     assert is_web_url("https://example.com/a.jpg")
     assert not is_web_url("file:///tmp/a.jpg") and not is_web_url("see https://x.y/a")

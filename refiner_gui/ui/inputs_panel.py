@@ -71,7 +71,7 @@ from refiner_gui.ui.slot_state import (
     shown_problem,
     slot_readiness,
 )
-from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url
+from refiner_gui.url_fetch import UrlFetchError, fetch_url
 from refiner_gui.workers import (
     BackgroundTask,
     load_image,
