@@ -120,12 +120,6 @@ class RefinerError(Exception):
         """The task the error concerns, when one exists (it can be resumed by it)."""
         return self.info.task_id
 
-    @task_id.setter
-    def task_id(self, value: str | None) -> None:
-        """Deprecated: use :meth:`with_context`. Kept only until ``refiner_gui/workers.py``
-        stops setting it; then it goes (errors are built with their context)."""
-        self.info = replace(self.info, task_id=value)
-
     @property
     def slot(self) -> str | None:
         """The input slot an input error concerns, when known."""
