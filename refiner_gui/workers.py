@@ -314,6 +314,7 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"{stem}-{uuid.uuid4().hex[:10]}.png"
     with atomic_path(out, mode=SHARED_MODE) as tmp:
-        if not image.save(str(tmp), b"PNG"):
+        # str, though PySide's stub says bytes: at run time bytes is refused (6.11).
+        if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
             raise OSError(f"Could not save the picture into {dest_dir.name}.")
     return out
