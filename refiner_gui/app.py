@@ -47,6 +47,7 @@ class _VersionAction(argparse.Action):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line of ``refiner-gui`` (``--help`` and ``--version`` exit here)."""
     p = argparse.ArgumentParser(
         prog="refiner-gui", description="Refine virtual try-on images with AILabTools."
     )
@@ -67,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the window (or the self-test) until it closes; the exit code (1 when the
+    window could not be built)."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.self_test:
         # Another program (offscreen, a temporary home): loaded only when asked for.

@@ -21,286 +21,77 @@ Progress lines go to stderr; stdout carries only the result (one JSON object wit
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import re
 import sqlite3
 import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, NoReturn, TextIO
+from typing import Any, TextIO
 
-from PIL import Image
-
-from refiner_gui import __version__
 from refiner_gui.api import (
     Cancelled,
     CancelToken,
     ConfigError,
-    DownloadError,
-    NetworkError,
-    ProgressEvent,
-    RateLimited,
     RefinerClient,
     RefinerError,
     RetryPolicy,
-    ServiceUnavailable,
-    SubmissionOutcomeUnknown,
-    TimedOut,
 )
-from refiner_gui.api.errors import ErrorInfo, redact
-from refiner_gui.api.models import Stage, TaskStatus
+from refiner_gui.api.errors import ErrorInfo
+from refiner_gui.api.models import TaskStatus
+from refiner_gui.cli_args import CliParser, build_parser
+from refiner_gui.cli_inputs import apply_fixes, cmd_check
+from refiner_gui.cli_output import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_TIMEOUT,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    ProgressLines,
+    Reporter,
+    UsageError,
+    error_payload,
+    exit_code_for,
+    job_code,
+    job_dict,
+    payload,
+    report_settled,
+    status_word,
+)
 from refiner_gui.config import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     DEFAULT_FILENAME_PATTERN,
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_TIMEOUT,
     app_paths,
 )
-from refiner_gui.images import ImageFixError, ImageReport, check_image, check_inputs, fix_image
+from refiner_gui.images import check_inputs
 from refiner_gui.jobs import Job, JobFilter, JobState, JobStore, StoreError, recover, run_job
+from refiner_gui.keystore import get_api_key
 from refiner_gui.outputs import export_image, render_name
+from refiner_gui.sandbox import SandboxServer
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_REJECTED = 3
-EXIT_UNAVAILABLE = 4
-EXIT_TIMEOUT = 5
-EXIT_INTERRUPTED = 130
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_TIMEOUT",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "COMMANDS",
+    "Reporter",
+    "UsageError",
+    "build_parser",
+    "exit_code_for",
+    "main",
+    "make_client",
+    "run",
+]
 
 log = logging.getLogger(__name__)
-
-
-class UsageError(Exception):
-    """Bad arguments or inputs found before anything was sent (exit 2)."""
-
-
-def exit_code_for(err: RefinerError) -> int:
-    if isinstance(err, Cancelled):
-        return EXIT_INTERRUPTED
-    if isinstance(err, TimedOut):
-        return EXIT_TIMEOUT
-    if isinstance(err, (ServiceUnavailable, NetworkError, RateLimited, SubmissionOutcomeUnknown)):
-        return EXIT_UNAVAILABLE
-    if isinstance(err, DownloadError) and err.retryable:
-        return EXIT_UNAVAILABLE
-    return EXIT_REJECTED
-
-
-def _status_word(code: int) -> str:
-    return {
-        EXIT_OK: "done",
-        EXIT_USAGE: "rejected_before_upload",
-        EXIT_REJECTED: "failed",
-        EXIT_UNAVAILABLE: "unavailable",
-        EXIT_TIMEOUT: "timed_out",
-        EXIT_INTERRUPTED: "interrupted",
-    }[code]
-
-
-# -- argument parsing -----------------------------------------------------------------------
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--base-url",
-        default=None,
-        help=f"service root (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})",
-    )
-    p.add_argument(
-        "--api-key", default=None, help=f"API key (env {API_KEY_ENV}, else the OS keyring)"
-    )
-    p.add_argument(
-        "--poll-interval",
-        type=float,
-        default=DEFAULT_POLL_INTERVAL,
-        metavar="SECONDS",
-        help="seconds between polls (default 5)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help="overall seconds to wait for the task (default 600)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but its errors never echo argument values and go to the given stream.
-
-    A mistyped flag (``--apikey KEY``) makes argparse list the key among the
-    "unrecognized arguments"; only the option names are shown instead.
-    """
-
-    stream: TextIO | None = None  # set by run() for the duration of one parse
-
-    def error(self, message: str) -> NoReturn:
-        def hide_values(m: re.Match[str]) -> str:
-            tokens = m.group(2).split()
-            return m.group(1) + " ".join(t if t.startswith("-") else "…" for t in tokens)
-
-        message = re.sub(r"(unrecognized arguments: )(.*)", hide_values, message)
-        self.print_usage(self.stream or sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
-        # Help and --version go to stdout as usual; only error output is redirected.
-        if file is None or file is sys.stderr:
-            file = self.stream or sys.stderr
-        if message:
-            file.write(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="refiner-cli",
-        description="Refine a coarse virtual try-on image with the AILabTools "
-        "Try on Clothes Refiner API.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("refine", help="submit four images, wait, save the refined image")
-    p.add_argument("--person", required=True, type=Path, help="the person photo")
-    p.add_argument("--top", required=True, type=Path, help="the top garment (or dress)")
-    p.add_argument("--coarse", required=True, type=Path, help="the coarse try-on result")
-    p.add_argument("--bottom", type=Path, default=None, help="the bottom garment (optional)")
-    p.add_argument("--gender", required=True, choices=["woman", "man"])
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="where to save the result (.png or .jpg); default: the output folder",
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument(
-        "--fix",
-        action="store_true",
-        help="upload conforming copies of images that break the rules (originals untouched)",
-    )
-    _common(p)
-
-    p = sub.add_parser(
-        "resume",
-        help="wait for a submitted task and save its result; --all finishes every unfinished job",
-    )
-    p.add_argument(
-        "task_id",
-        nargs="?",
-        default=None,
-        help="the task id printed by refine (a job of the history, or any task)",
-    )
-    p.add_argument(
-        "--all",
-        action="store_true",
-        help="finish every unfinished job (after a crash); never re-submits",
-    )
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--overwrite", action="store_true")
-    _common(p)
-
-    p = sub.add_parser("jobs", help="list the stored jobs, newest first")
-    p.add_argument(
-        "--state",
-        action="append",
-        choices=[s.value for s in JobState],
-        help="only jobs in this state (repeatable)",
-    )
-    p.add_argument(
-        "--limit", type=int, default=None, metavar="N", help="at most N jobs (default: all)"
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-
-    p = sub.add_parser("check", help="check images against the service's rules (no upload)")
-    p.add_argument("files", nargs="+", type=Path)
-    _common(p)
-
-    p = sub.add_parser("credits", help="show the account's credit balance")
-    _common(p)
-
-    p = sub.add_parser("sandbox", help="run the local sandbox of the API")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument(
-        "--latency",
-        type=float,
-        default=3.0,
-        metavar="SECONDS",
-        help="seconds a task takes (default 3)",
-    )
-    _common(p)
-    return parser
-
-
-# -- output helpers ------------------------------------------------------------------------
-
-
-class Reporter:
-    """Progress on stderr, result on stdout (text or one JSON object)."""
-
-    def __init__(
-        self, as_json: bool, stdout: TextIO | None = None, stderr: TextIO | None = None
-    ) -> None:
-        self.as_json = as_json
-        self.out = stdout or sys.stdout
-        self.err = stderr or sys.stderr
-
-    def progress(self, text: str) -> None:
-        print(redact(text), file=self.err, flush=True)
-
-    def event(self, ev: ProgressEvent) -> None:
-        parts = [f"[{ev.elapsed:6.1f}s] {ev.stage.value}"]
-        if ev.bytes_done is not None and ev.bytes_total:
-            parts.append(f"{ev.bytes_done * 100 // max(ev.bytes_total, 1)}%")
-        if ev.task_id:
-            parts.append(f"task {ev.task_id}")
-        self.progress("  ".join(parts))
-
-    def result(self, payload: dict[str, Any], text: str) -> None:
-        if self.as_json:
-            print(redact(json.dumps(payload, sort_keys=True)), file=self.out, flush=True)
-        else:
-            print(redact(text), file=self.out, flush=True)
-
-
-def _payload(status: str, **kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "status": status,
-        "job_id": None,
-        "task_id": None,
-        "request_id": None,
-        "log_id": None,
-        "output": None,
-        "image_url": None,
-        "error": None,
-    }
-    base.update(kw)
-    return base
-
-
-def _error_payload(code: int, err: RefinerError, job_id: int | None = None) -> dict[str, Any]:
-    return _payload(
-        _status_word(code),
-        task_id=err.task_id,
-        request_id=err.request_id,
-        log_id=err.log_id,
-        job_id=job_id,
-        error={
-            "http_status": err.http_status,
-            "code": err.code,
-            "message": err.user_message,
-            "type": type(err).__name__,
-            "slot": err.slot,
-        },
-    )
 
 
 def _still_waiting(job_id: int | None) -> bool:
@@ -336,7 +127,7 @@ def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -
         rep.progress(f"  task id: {err.task_id}  (continue with: refiner-cli resume {err.task_id})")
     if job_id is not None:
         rep.progress(f"  job: {job_id}  (see: refiner-cli jobs)")
-    rep.result(_error_payload(code, err, job_id), f"failed: {err.user_message}")
+    rep.result(error_payload(code, err, job_id), f"failed: {err.user_message}")
     return code
 
 
@@ -345,9 +136,7 @@ def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -
 
 def _api_key(args: argparse.Namespace, base_url: str) -> str:
     if args.api_key:
-        return args.api_key
-    from refiner_gui.keystore import get_api_key
-
+        return str(args.api_key)
     found = get_api_key().key
     if found:
         return found
@@ -358,6 +147,7 @@ def _api_key(args: argparse.Namespace, base_url: str) -> str:
 
 
 def make_client(args: argparse.Namespace) -> RefinerClient:
+    """The client the options ask for; UsageError when the key or URL is unusable."""
     base_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     key = _api_key(args, base_url)
     try:
@@ -401,28 +191,6 @@ def _default_out(job: Job) -> Path:
     return app_paths().outputs / f"{stem}{suffix}"
 
 
-class _Progress:
-    """Turns a job's progress events into a few stderr lines (not one per chunk)."""
-
-    def __init__(self, rep: Reporter) -> None:
-        self.rep = rep
-        self._quarter = -1
-        self._downloading = False
-
-    def __call__(self, ev: ProgressEvent) -> None:
-        if ev.stage is Stage.UPLOADING:
-            if ev.bytes_total:
-                quarter = (ev.bytes_done or 0) * 4 // max(ev.bytes_total, 1)
-                if quarter != self._quarter:
-                    self._quarter = quarter
-                    self.rep.progress(f"uploading {(ev.bytes_done or 0) * 100 // ev.bytes_total}%")
-        elif ev.stage in (Stage.QUEUED, Stage.PROCESSING):
-            self.rep.progress(f"status: {ev.stage.value}")
-        elif ev.stage is Stage.DOWNLOADING and not self._downloading:
-            self._downloading = True
-            self.rep.progress("downloading result")
-
-
 def _run_stored(
     args: argparse.Namespace,
     rep: Reporter,
@@ -447,7 +215,7 @@ def _run_stored(
             client,
             job,
             cancel=cancel,
-            on_event=_Progress(rep),
+            on_event=ProgressLines(rep),
             on_submitted=on_submitted,
             on_result=final.append,
         )
@@ -482,7 +250,7 @@ def _export(
     except (OSError, ValueError) as exc:
         rep.progress(f"error: could not write {out}: {exc}. The result is kept at {stored}.")
         rep.result(
-            _payload(
+            payload(
                 "failed",
                 task_id=job.task_id,
                 output=str(stored),
@@ -494,7 +262,7 @@ def _export(
         )
         return EXIT_USAGE
     rep.result(
-        _payload(
+        payload(
             "done",
             task_id=job.task_id,
             request_id=job.request_id,
@@ -510,12 +278,13 @@ def _export(
 
 
 def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``refine``: check the inputs, store a job, run it, export the result."""
     _check_out(args)
     files = {"person": args.person, "top": args.top, "coarse": args.coarse, "bottom": args.bottom}
     reports = check_inputs(args.person, args.top, args.coarse, args.bottom)
     bad = {slot: r for slot, r in reports.items() if not r.ok}
     if bad and args.fix:
-        bad, files = _apply_fixes(reports, files, rep)
+        bad, files = apply_fixes(reports, files, rep)
     if bad:
         for slot, r in bad.items():
             for p in r.problems:
@@ -526,7 +295,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
                 "Run again with --fix to upload conforming copies (the originals are not touched)."
             )
         rep.result(
-            _payload(
+            payload(
                 "rejected_before_upload",
                 error={
                     "http_status": None,
@@ -558,37 +327,8 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         store.close()
 
 
-def _apply_fixes(
-    reports: dict[str, ImageReport], files: dict[str, Path | None], rep: Reporter
-) -> tuple[dict[str, ImageReport], dict[str, Path | None]]:
-    """Replace fixable inputs with conforming copies; return the remaining problems."""
-    slot_arg = {PERSON: "person", TOP: "top", COARSE: "coarse", BOTTOM: "bottom"}
-    fixed_dir = app_paths().data / "fixed"
-    fixed_dir.mkdir(parents=True, exist_ok=True)
-    files = dict(files)
-    for slot, r in reports.items():
-        if r.ok or not r.fixable or slot == COARSE:
-            continue
-        try:
-            files[slot_arg[slot]] = fix_image(r.path, fixed_dir, slot=slot)
-            rep.progress(f"{slot}: fixed copy {files[slot_arg[slot]].name}")
-        except ImageFixError as exc:
-            rep.progress(f"{slot}: cannot fix: {exc}")
-    # The coarse image must match the (possibly fixed) person photo's size exactly.
-    coarse = reports.get(COARSE)
-    if coarse is not None and not coarse.ok and coarse.fixable:
-        with Image.open(files["person"]) as im:
-            target = im.size
-        try:
-            files["coarse"] = fix_image(coarse.path, fixed_dir, slot=COARSE, target_size=target)
-            rep.progress(f"{COARSE}: fixed copy {files['coarse'].name}")
-        except ImageFixError as exc:
-            rep.progress(f"{COARSE}: cannot fix: {exc}")
-    again = check_inputs(files["person"], files["top"], files["coarse"], files["bottom"])
-    return {slot: r for slot, r in again.items() if not r.ok}, files
-
-
 def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``resume``: finish one task (by id) or every unfinished job (``--all``)."""
     if args.all:
         if args.task_id or args.out is not None:
             raise UsageError(
@@ -615,7 +355,7 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         ):
             return _export(args, rep, job, None, {})  # already stored: no network needed
         if job.state is not JobState.SUBMITTED:
-            return _report_settled(rep, job)
+            return report_settled(rep, job)
         client = make_client(args)
         try:
             return _run_stored(args, rep, store, client, job, cancel)
@@ -625,57 +365,6 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         store.close()
 
 
-def _report_settled(rep: Reporter, job: Job) -> int:
-    """A finished job that cannot be resumed: say what happened to it (exit 3 or 4)."""
-    code = EXIT_UNAVAILABLE if job.state is JobState.OUTCOME_UNKNOWN else EXIT_REJECTED
-    message = job.error_message or f"The job is {job.state.label.lower()}."
-    rep.progress(f"error: job {job.id} is {job.state.label.lower()}: {message}")
-    rep.result(
-        _payload(
-            _status_word(code),
-            task_id=job.task_id,
-            request_id=job.request_id,
-            log_id=job.log_id,
-            job_id=job.id,
-            error={
-                "http_status": (job.error or {}).get("http_status"),
-                "code": (job.error or {}).get("code"),
-                "message": message,
-                "type": (job.error or {}).get("type"),
-                "state": job.state.value,
-            },
-        ),
-        f"failed: {message}",
-    )
-    return code
-
-
-def _job_code(job: Job, err: RefinerError | None) -> int:
-    """Exit code a recovered job contributes (resume --all exits with the highest)."""
-    if job.state in (JobState.SUCCEEDED, JobState.CANCELLED):
-        return EXIT_OK  # done, or nothing was ever sent
-    if job.state is JobState.OUTCOME_UNKNOWN:
-        return EXIT_UNAVAILABLE
-    if job.state is JobState.SUBMITTED:  # still resumable: why it stopped
-        return exit_code_for(err) if err is not None else EXIT_UNAVAILABLE
-    return EXIT_REJECTED  # FAILED, EXPIRED
-
-
-def _job_dict(job: Job) -> dict[str, Any]:
-    return {
-        "job_id": job.id,
-        "state": job.state.value,
-        "created": datetime.fromtimestamp(job.created_at).isoformat(timespec="seconds"),
-        "gender": job.gender or None,
-        "task_id": job.task_id,
-        "verdict": job.verdict,
-        "result_path": str(job.result_path) if job.result_path else None,
-        "error": job.error_message or None,
-        "request_id": job.request_id,
-        "log_id": job.log_id,
-    }
-
-
 def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
     """``resume --all``: :func:`recover` every unfinished job, export what succeeded."""
     store = _open_store()
@@ -683,7 +372,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
     codes: list[int] = [EXIT_OK]
 
     def on_job(job: Job, err: RefinerError | None) -> None:
-        item = _job_dict(job)
+        item = job_dict(job)
         if job.state is JobState.SUCCEEDED and job.result_path is not None:
             out = _default_out(job)
             try:
@@ -695,7 +384,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
                     f"kept at {job.result_path}"
                 )
                 item["output"] = None
-        codes.append(_job_code(job, err))
+        codes.append(job_code(job, err))
         items.append(item)
         detail = item.get("output") or item["error"] or ""
         rep.progress(
@@ -715,13 +404,14 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
         for i in items
     ]
     rep.result(
-        {"status": _status_word(code), "jobs": items},
+        {"status": status_word(code), "jobs": items},
         "\n".join(lines) if lines else "nothing to resume",
     )
     return code
 
 
 def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``jobs``: list the stored jobs, newest first."""
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be 0 or more.")
     store = _open_store()
@@ -731,7 +421,7 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
         total = store.count(f)
     finally:
         store.close()
-    items = [_job_dict(j) for j in jobs]
+    items = [job_dict(j) for j in jobs]
     header = "id\tstate\tcreated\tgender\ttask_id\tverdict\tresult\terror"
     lines = [header] + [
         "\t".join(
@@ -755,33 +445,8 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
     return EXIT_OK
 
 
-def cmd_check(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
-    reports = [check_image(p) for p in args.files]
-    ok = all(r.ok for r in reports)
-    items = [
-        {
-            "path": str(r.path),
-            "ok": r.ok,
-            "format": r.format,
-            "width": r.width,
-            "height": r.height,
-            "file_size": r.file_size,
-            "fixable": r.fixable,
-            "problems": [
-                {"code": p.code, "message": p.message, "fixable": p.fixable} for p in r.problems
-            ],
-        }
-        for r in reports
-    ]
-    text = "\n".join(f"{r.path}: {r.summary()}" for r in reports)
-    if rep.as_json:
-        rep.result({"status": "ok" if ok else "problems", "files": items}, text)
-    else:
-        rep.result({}, text)
-    return EXIT_OK if ok else EXIT_USAGE
-
-
 def cmd_credits(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """``credits``: show the account's credit balances."""
     client = make_client(args)
     balances = client.credits(cancel=cancel)
     text = "\n".join(
@@ -796,8 +461,7 @@ def cmd_credits(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
 
 
 def cmd_sandbox(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
-    from refiner_gui.sandbox import SandboxServer
-
+    """``sandbox``: serve the local sandbox of the API until interrupted."""
     srv = SandboxServer(port=args.port, latency=args.latency)
     url = srv.start()
     rep.progress(
@@ -836,13 +500,13 @@ def run(
     replaces the backoff policy (tests make it fast).
     """
     parser = build_parser()
-    _Parser.stream = stderr
+    CliParser.stream = stderr
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message
         return int(exc.code or 0) and EXIT_USAGE
     finally:
-        _Parser.stream = None
+        CliParser.stream = None
     args.retry = retry
     args.job_id = None  # set by commands once a stored job is involved (error payloads)
     rep = Reporter(args.json, stdout, stderr)
@@ -857,7 +521,7 @@ def run(
         code = "USAGE" if isinstance(exc, UsageError) else "STORE"
         rep.progress(f"error: {exc}")
         rep.result(
-            _payload(
+            payload(
                 "rejected_before_upload",
                 error={"http_status": None, "code": code, "message": str(exc)},
             ),
@@ -869,13 +533,14 @@ def run(
     except KeyboardInterrupt:
         cancel.cancel()
         rep.progress("interrupted")
-        rep.result(_payload("interrupted", job_id=args.job_id), "interrupted")
+        rep.result(payload("interrupted", job_id=args.job_id), "interrupted")
         return EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> None:
     # Ctrl+C in the main thread raises KeyboardInterrupt inside whatever blocks; the
     # handler in run() turns it into exit 130 and prints the task id when there is one.
+    """The ``refiner-cli`` entry point: run the command and exit with its code."""
     assert threading.current_thread() is threading.main_thread()
     sys.exit(run(argv))
 

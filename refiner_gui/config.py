@@ -34,6 +34,7 @@ class AppPaths:
     config: Path
 
     def ensure(self) -> AppPaths:
+        """Create every folder (parents too) and return self."""
         for p in (self.data, self.logs, self.outputs, self.config):
             p.mkdir(parents=True, exist_ok=True)
         return self
@@ -56,4 +57,5 @@ def app_paths() -> AppPaths:
 
 
 def base_url_from_env(default: str = DEFAULT_BASE_URL) -> str:
+    """The service root from ``AILAB_API_BASE_URL``, else ``default``."""
     return os.environ.get(BASE_URL_ENV) or default

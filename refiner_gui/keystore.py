@@ -3,6 +3,10 @@
 Never written to disk in plain text, never logged. ``AILABAPI_API_KEY`` wins over the
 keyring so scripts and CI can inject a key without touching the user's store.
 No Qt; safe to call from any thread (keyring backends serialise themselves).
+
+``keyring`` is imported inside the functions, on purpose: importing it probes the
+platform's backends (~150 ms), which the window does on a background thread after its
+first paint, so importing this module costs start-up nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ _session_key: str | None = None
 
 @dataclass(frozen=True)
 class KeyLookup:
+    """A found key (or None) and where it came from: env, keyring, session or none."""
+
     key: str | None
     source: str  # "env", "keyring", "session", or "none"
 
@@ -96,6 +102,7 @@ def set_api_key(key: str) -> str:
 
 
 def clear_api_key() -> None:
+    """Forget the key: this session's copy and the keyring's entry."""
     global _session_key
     _session_key = None
     if keyring_available():

@@ -7,14 +7,14 @@ the output folder.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
+
+from refiner_gui.atomic import atomic_path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 TOKENS = ("date", "time", "task_id", "gender")
@@ -68,26 +68,19 @@ def export_image(
     if target is None:
         raise ValueError(f"Unsupported output type {dest.suffix!r}: use .png or .jpg")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with Image.open(src) as im:
-            same = (im.format or "").upper() == target
-            if same and not (pnginfo and target == "PNG"):
-                shutil.copyfile(src, tmp)
-            else:
-                img = im.convert("RGB") if target == "JPEG" and im.mode != "RGB" else im
-                kwargs: dict[str, object] = {}
-                if target == "JPEG":
-                    kwargs["quality"] = 95
-                if target == "PNG" and pnginfo:
-                    info = PngImagePlugin.PngInfo()
-                    for k, v in pnginfo.items():
-                        info.add_itxt(k, v)
-                    kwargs["pnginfo"] = info
-                img.save(tmp, format=target, **kwargs)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp, Image.open(src) as im:
+        same = (im.format or "").upper() == target
+        if same and not (pnginfo and target == "PNG"):
+            shutil.copyfile(src, tmp)
+        else:
+            img = im.convert("RGB") if target == "JPEG" and im.mode != "RGB" else im
+            kwargs: dict[str, object] = {}
+            if target == "JPEG":
+                kwargs["quality"] = 95
+            if target == "PNG" and pnginfo:
+                info = PngImagePlugin.PngInfo()
+                for k, v in pnginfo.items():
+                    info.add_itxt(k, v)
+                kwargs["pnginfo"] = info
+            img.save(tmp, format=target, **kwargs)
     return dest

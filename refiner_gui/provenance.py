@@ -8,13 +8,14 @@ temporary result URL (which may carry a signature).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from refiner_gui import __version__
+from refiner_gui.atomic import write_text_atomic
 from refiner_gui.jobs import Job
 from refiner_gui.jobs.store import sha256_file  # re-exported: one hashing helper
 from refiner_gui.outputs import export_image
@@ -49,6 +50,7 @@ def build_record(job: Job) -> dict[str, Any]:
 
 
 def sidecar_path(image_path: Path) -> Path:
+    """The provenance JSON beside a saved image: ``<name>.json``."""
     return image_path.with_name(image_path.name + ".json")
 
 
@@ -65,20 +67,12 @@ def save_with_provenance(
         raise FileExistsError(f"{dest} already exists")
     text = json.dumps(record, indent=2, sort_keys=True)
     export_image(src, dest, overwrite=overwrite, pnginfo={PNG_KEY: text})
-    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, side)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_text_atomic(side, text)
     return dest, side
 
 
 def read_png_record(path: Path) -> dict[str, Any] | None:
     """The record embedded in a saved PNG, or None."""
-    from PIL import Image
-
     with Image.open(path) as im:
         raw = getattr(im, "text", {}).get(PNG_KEY)
     return json.loads(raw) if raw else None

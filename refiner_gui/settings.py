@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from refiner_gui.atomic import atomic_open
 from refiner_gui.config import (
     DEFAULT_BASE_URL,
     DEFAULT_FILENAME_PATTERN,
@@ -31,6 +30,8 @@ SCHEMA_VERSION = 1
 
 @dataclass
 class Settings:
+    """The user's settings (no secrets); unknown or bad values fall back to defaults."""
+
     base_url: str = DEFAULT_BASE_URL
     poll_interval: float = DEFAULT_POLL_INTERVAL
     timeout: float = DEFAULT_TIMEOUT
@@ -40,10 +41,12 @@ class Settings:
     save_format: str = "png"  # "png" or "jpg"
 
     def output_path(self) -> Path:
+        """The folder results are saved to (the pictures folder by default)."""
         return Path(self.output_dir).expanduser() if self.output_dir else app_paths().outputs
 
 
 def settings_path() -> Path:
+    """The settings file in the app's config folder."""
     return app_paths().config / SETTINGS_FILE
 
 
@@ -82,14 +85,10 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def save_settings(s: Settings, path: Path | None = None) -> Path:
+    """Write ``s`` atomically (to ``path`` or the config folder); return the path."""
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"schema": SCHEMA_VERSION, **asdict(s)}
-    fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_open(path, encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
     return path

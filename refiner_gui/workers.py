@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
-from refiner_gui.api import CancelToken, ProgressEvent, RefinerError, Stage
+from refiner_gui.api import CancelToken, ProgressEvent, RefinerError
 from refiner_gui.api.errors import ErrorInfo
+from refiner_gui.api.progress import ProgressThrottle
+from refiner_gui.atomic import SHARED_MODE, atomic_path
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
 from refiner_gui.threads import Worker
@@ -133,50 +136,6 @@ class GilYield:
             self._last = self._clock()
 
 
-PROGRESS_INTERVAL_S = 0.05
-"""Least time between two byte-count updates a worker sends to the GUI thread."""
-
-
-class ProgressThrottle:
-    """Forwards a job's progress events, but at most one byte-count update per interval.
-
-    The core reports every 64 KB chunk of an upload or download (a 36 MB result is ~560
-    events). Each crosses to the GUI thread as a queued signal, and the GUI thread drains
-    whatever has queued up in one go: ~0.08 ms each, a 40 ms stall of its event loop for
-    no visible gain. Stage changes, events without byte counts and a finished transfer
-    (``bytes_done == bytes_total``) always pass, so the last thing shown is never stale.
-
-    Called on one thread (the job's worker); ``forward`` runs on that thread. ``clock`` is
-    for tests.
-    """
-
-    def __init__(
-        self,
-        forward: Callable[[ProgressEvent], None],
-        *,
-        interval: float = PROGRESS_INTERVAL_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._forward = forward
-        self._interval = interval
-        self._clock = clock
-        self._stage: Stage | None = None
-        self._last_bytes: float | None = None
-
-    def __call__(self, event: ProgressEvent) -> None:
-        partial = event.bytes_done is not None and event.bytes_done != event.bytes_total
-        if partial and event.stage == self._stage:
-            now = self._clock()
-            if self._last_bytes is not None and now - self._last_bytes < self._interval:
-                return
-            self._last_bytes = now
-        else:
-            # A new stage or a final count: always shown, and it restarts the interval.
-            self._last_bytes = self._clock() if partial else None
-        self._stage = event.stage
-        self._forward(event)
-
-
 class JobWorker(Worker):
     """Runs one durable job on a worker thread. Create on the GUI thread, then start it
     with :func:`~refiner_gui.threads.start_worker`.
@@ -257,9 +216,9 @@ class JobWorker(Worker):
             )
             self.succeeded.emit(load_job_images(final))
         except RefinerError as err:
-            if task_id and not err.task_id:
-                err.task_id = task_id
-            self.failed.emit(err)
+            self.failed.emit(
+                err.with_context(task_id=task_id) if task_id and not err.task_id else err
+            )
         except Exception as exc:  # a bug must still end the job visibly, never hang it
             log.exception("job crashed")
             self.failed.emit(
@@ -349,18 +308,13 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     file. The name is ``<stem>-<random>.png``, never an existing file. Raises ``OSError``
     with a plain message when the image is empty or cannot be written.
     """
-    # Imported here, not at the top, so this helper is appended without touching the rest.
-    import os
-    import uuid
-
     if image.isNull():
         raise OSError("The pasted or dropped picture is empty.")
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"{stem}-{uuid.uuid4().hex[:10]}.png"
-    tmp = out.with_name(f".{out.name}.part")
-    if not image.save(str(tmp), b"PNG"):
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"Could not save the picture into {dest_dir.name}.")
-    os.replace(tmp, out)
+    with atomic_path(out, mode=SHARED_MODE) as tmp:
+        # str, though PySide's stub says bytes: at run time bytes is refused (6.11).
+        if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
+            raise OSError(f"Could not save the picture into {dest_dir.name}.")
     return out

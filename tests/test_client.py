@@ -29,9 +29,11 @@ from refiner_gui.api import (
     TaskNotFound,
     TimedOut,
 )
+from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.slots import COARSE, PERSON
 from tests.helpers.fast import fast_retry
+from tests.helpers.jobs import refine
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -57,33 +59,42 @@ def no_partials(folder: Path) -> None:
     assert not leftovers, leftovers
 
 
+@pytest.fixture
+def store(tmp_path):
+    """Whole jobs run as the app runs them: through a job store in a temp folder."""
+    s = JobStore(tmp_path / "data" / "jobs.sqlite3")
+    yield s
+    s.close()
+
+
 # -- the happy path -----------------------------------------------------------------------
 
 
-def test_refine_end_to_end_stores_a_decodable_marked_image(sandbox, job_images, tmp_path):
+def test_refine_end_to_end_stores_a_decodable_marked_image(sandbox, job_images, store):
     events, submitted = [], []
     c = client_for(sandbox)
-    out = tmp_path / "out.png"
-    res = c.refine(
+    done = refine(
+        c,
+        store,
         inputs(job_images, bottom=True),
-        out,
         on_event=events.append,
-        on_submitted=lambda s: submitted.append((s.task_id, len(sandbox.requests))),
+        on_submitted=lambda s: submitted.append((s, len(sandbox.requests))),
     )
-    assert res.output == out and out.is_file()
+    out = done.result_path
+    assert done.state is JobState.SUCCEEDED and out is not None and out.is_file()
     with Image.open(out) as im, Image.open(job_images["coarse"]) as coarse:
         assert im.size == coarse.size
         assert im.convert("RGB").tobytes() != coarse.convert("RGB").tobytes()
-    assert res.task_id and res.request_id and res.log_id and res.submitted_request_id
+    sub, requests_then = submitted[0]
+    assert done.task_id and done.request_id and done.log_id and sub.request_id
     stages = [e.stage for e in events]
     assert stages[0] is Stage.UPLOADING and stages[-1] is Stage.DONE
     assert Stage.QUEUED in stages and Stage.DOWNLOADING in stages
     # The task id was handed over before any poll was sent.
-    task_id, requests_then = submitted[0]
-    assert task_id == res.task_id
+    assert sub.task_id == done.task_id
     assert requests_then == 1
     assert sandbox.submissions == 1
-    no_partials(tmp_path)
+    no_partials(store.results_dir)
 
 
 def test_status_walks_queued_processing_succeeded(job_images, tmp_path):
@@ -98,10 +109,10 @@ def test_status_walks_queued_processing_succeeded(job_images, tmp_path):
 
 
 @pytest.mark.parametrize("shape", ["old", "data_image_url", "data_image"])
-def test_every_result_shape_is_read(shape, job_images, tmp_path):
+def test_every_result_shape_is_read(shape, job_images, store):
     with SandboxServer(shape=shape) as srv:
-        res = client_for(srv).refine(inputs(job_images), tmp_path / "r.png")
-    assert res.output.is_file()
+        done = refine(client_for(srv), store, inputs(job_images))
+    assert done.result_path is not None and done.result_path.is_file()
 
 
 def test_credits(sandbox):
@@ -118,11 +129,11 @@ def test_upload_progress_reaches_the_total(sandbox, job_images):
 # -- submit: billing-safe retries ----------------------------------------------------------
 
 
-def test_rate_limit_on_submit_is_retried_honouring_retry_after(sandbox, job_images, tmp_path):
+def test_rate_limit_on_submit_is_retried_honouring_retry_after(sandbox, job_images, store):
     sandbox.inject(Fault("submit", "rate_limit", retry_after=7))
     retry = fast_retry()
-    res = client_for(sandbox, retry=retry).refine(inputs(job_images), tmp_path / "r.png")
-    assert res.output.is_file()
+    done = refine(client_for(sandbox, retry=retry), store, inputs(job_images))
+    assert done.result_path is not None and done.result_path.is_file()
     assert sandbox.submissions == 1
     assert retry.calls and retry.calls[0][1] == 7 and retry.calls[0][2] >= 7
 
@@ -249,10 +260,10 @@ def test_http_error_on_poll_is_terminal(sandbox, job_images, code, slot):
     assert retry.calls == []  # terminal: not retried
 
 
-def test_gateway_page_on_poll_is_transient(sandbox, job_images, tmp_path):
+def test_gateway_page_on_poll_is_transient(sandbox, job_images, store):
     sandbox.inject(Fault("poll", "gateway_html", times=2))
-    res = client_for(sandbox).refine(inputs(job_images), tmp_path / "r.png")
-    assert res.output.is_file()
+    done = refine(client_for(sandbox), store, inputs(job_images))
+    assert done.result_path is not None and done.result_path.is_file()
 
 
 def test_poll_gives_up_after_retries_with_the_task_id(sandbox, job_images):
@@ -313,38 +324,40 @@ def test_cancel_stops_the_wait_promptly(job_images):
 # -- download ------------------------------------------------------------------------------
 
 
-def test_dropped_download_is_retried(sandbox, job_images, tmp_path):
+def test_dropped_download_is_retried(sandbox, job_images, store):
     sandbox.inject(Fault("download", "drop_connection"))
-    res = client_for(sandbox).refine(inputs(job_images), tmp_path / "r.png")
-    with Image.open(res.output) as im:
+    done = refine(client_for(sandbox), store, inputs(job_images))
+    with Image.open(done.result_path) as im:
         im.load()
-    no_partials(tmp_path)
+    no_partials(store.results_dir)
 
 
-def test_download_that_keeps_dropping_leaves_no_file(sandbox, job_images, tmp_path):
+def no_result(store: JobStore) -> bool:
+    """Nothing (not even a partial file) was stored for any job."""
+    return not list(store.results_dir.iterdir())
+
+
+def test_download_that_keeps_dropping_leaves_no_file(sandbox, job_images, store):
     sandbox.inject(Fault("download", "drop_connection", times=100))
-    out = tmp_path / "r.png"
     with pytest.raises(NetworkError) as ei:
-        client_for(sandbox).refine(inputs(job_images), out)
+        refine(client_for(sandbox), store, inputs(job_images))
     assert ei.value.task_id
-    assert not out.exists()
-    no_partials(tmp_path)
+    assert no_result(store)
+    no_partials(store.results_dir)
 
 
-def test_expired_result_url(sandbox, job_images, tmp_path):
+def test_expired_result_url(sandbox, job_images, store):
     sandbox.inject(Fault("download", "expire_url"))
-    out = tmp_path / "r.png"
     with pytest.raises(ResultUnavailable) as ei:
-        client_for(sandbox).refine(inputs(job_images), out)
-    assert ei.value.task_id and not out.exists()
+        refine(client_for(sandbox), store, inputs(job_images))
+    assert ei.value.task_id and no_result(store)
 
 
-def test_download_size_cap(sandbox, job_images, tmp_path):
-    out = tmp_path / "r.png"
+def test_download_size_cap(sandbox, job_images, store):
     with pytest.raises(DownloadError):
-        client_for(sandbox, max_download_bytes=1000).refine(inputs(job_images), out)
-    assert not out.exists()
-    no_partials(tmp_path)
+        refine(client_for(sandbox, max_download_bytes=1000), store, inputs(job_images))
+    assert no_result(store)
+    no_partials(store.results_dir)
 
 
 @pytest.mark.parametrize(
@@ -378,7 +391,7 @@ def test_fast_polling_only_on_loopback():
 # -- the key stays secret ------------------------------------------------------------------
 
 
-def test_key_never_in_logs_errors_or_repr(job_images, tmp_path, caplog):
+def test_key_never_in_logs_errors_or_repr(job_images, store, caplog):
     caplog.set_level(logging.DEBUG)
     faults = [
         Fault("submit", "error", code="ERROR_USER_NOT_EXISTS"),
@@ -393,7 +406,7 @@ def test_key_never_in_logs_errors_or_repr(job_images, tmp_path, caplog):
         for f in faults:
             srv.inject(f)
             try:
-                c.refine(inputs(job_images), tmp_path / f"{f.kind}.png")
+                refine(c, store, inputs(job_images))
             except Exception as exc:  # noqa: BLE001 - every failure's text is inspected
                 texts += [str(exc), repr(exc), getattr(exc, "support_text", str)()]
                 texts.append(str(getattr(exc, "to_dict", dict)()))

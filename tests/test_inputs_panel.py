@@ -20,7 +20,7 @@ from refiner_gui.slots import BOTTOM, COARSE, PERSON, POSE_RULES, SLOTS, TOP
 from refiner_gui.ui.drop_slot import ERROR, OK, PROBLEM
 from refiner_gui.ui.inputs_panel import InputsPanel
 from refiner_gui.ui.slot_state import CHECK, DOWNLOAD, FIX, SAVE, SlotState, slot_readiness
-from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url, is_web_url
+from refiner_gui.url_fetch import UrlFetchError, fetch_url, is_web_url
 from tests.helpers.images import make_image
 from tests.test_drop_slot import drop_mime, file_mime
 

@@ -668,7 +668,7 @@ def test_no_secret_or_home_in_any_export(jobs, tmp_path, isolated_home):
 @pytest.mark.parametrize("name,export", EXPORTS)
 def test_failed_rename_keeps_the_old_file(jobs, tmp_path, monkeypatch, name, export):
     """E.g. Windows refuses to replace a report that a viewer holds open."""
-    from refiner_gui.reports import _files
+    from refiner_gui import atomic
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -678,7 +678,7 @@ def test_failed_rename_keeps_the_old_file(jobs, tmp_path, monkeypatch, name, exp
     def refuse(src, dst):
         raise PermissionError(13, "file is open in another program", str(dst))
 
-    monkeypatch.setattr(_files.os, "replace", refuse)
+    monkeypatch.setattr(atomic.os, "replace", refuse)
     with pytest.raises(PermissionError):
         export(jobs, dest)
     assert dest.read_bytes() == b"previous export"

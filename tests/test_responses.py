@@ -11,13 +11,17 @@ from hypothesis import strategies as st
 from refiner_gui.api import (
     AuthError,
     InputRejected,
+    NetworkError,
+    RateLimited,
     RefinerError,
+    RetryPolicy,
     ServiceUnavailable,
     SubmissionOutcomeUnknown,
     TaskFailed,
     TaskState,
 )
 from refiner_gui.api import responses as r
+from refiner_gui.api.errors import ErrorInfo, error_from_dict
 from refiner_gui.slots import PERSON
 
 OLD_OK = {
@@ -209,3 +213,57 @@ def test_parser_never_crashes_on_bytes(status, raw):
         r.parse_task(status, raw, "T")
     except RefinerError as err:
         assert isinstance(err.user_message, str)
+
+
+# -- errors are built with their context, never changed afterwards -------------------------
+
+
+def test_with_context_returns_a_new_chained_error_and_leaves_the_old_one():
+    first = NetworkError("Lost.", ErrorInfo(http_status=502, code="X"))
+    named = first.with_context(task_id="T9")
+    assert type(named) is NetworkError and named is not first
+    assert named.task_id == "T9" and named.http_status == 502 and named.code == "X"
+    assert named.user_message == first.user_message and named.retryable
+    assert named.__cause__ is first and first.task_id is None
+    stopped = first.with_context(retryable=False)
+    assert not stopped.retryable and first.retryable
+    assert not NetworkError("x", retryable=False).retryable
+    expired = error_from_dict({"type": "Expired", "message": "gone"})
+    assert expired.title == "Expired" and type(expired).title != "Expired"
+
+
+def test_retry_policy_decides_what_may_be_tried_again():
+    policy = RetryPolicy()
+    assert policy.may_retry(ServiceUnavailable()) and not policy.may_retry(TaskFailed())
+    # A submit: re-sent only when the service certainly did not take it.
+    assert policy.may_resubmit(NetworkError(), None)  # nothing of the body was sent
+    assert not policy.may_resubmit(NetworkError(retryable=False), None)  # part was sent
+    assert not policy.may_resubmit(SubmissionOutcomeUnknown(), None)
+    limited = RateLimited(None, ErrorInfo(http_status=429, code="EXCEEDING_LIMITS"))
+    assert policy.may_resubmit(limited, 429)
+    assert not policy.may_resubmit(RateLimited(None, ErrorInfo(http_status=429)), 429)
+    assert policy.may_resubmit(ServiceUnavailable(), 503)
+    assert not policy.may_resubmit(ServiceUnavailable(), 502)
+
+
+def test_retry_policy_call_counts_tries_and_honours_retry_after():
+    waits: list[float] = []
+    tries: list[int] = []
+
+    def once() -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise RateLimited(None, ErrorInfo(retry_after=9.0))
+        return "ok"
+
+    policy = RetryPolicy(base=0.0, jitter=0.0)
+    assert policy.call("poll", once, wait=waits.append) == "ok"
+    assert waits == [9.0, 9.0] and len(tries) == 3
+    tries.clear()
+    with pytest.raises(RateLimited):
+        policy.call("poll", once, wait=waits.append, attempts=2)
+    assert len(tries) == 2
+    tries.clear()
+    with pytest.raises(RateLimited):
+        policy.call("poll", once, wait=waits.append, retry_if=lambda err: False)
+    assert len(tries) == 1

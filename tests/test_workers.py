@@ -6,7 +6,8 @@ Both take an injected clock (and sleep), so these tests neither sleep nor time a
 from __future__ import annotations
 
 from refiner_gui.api import ProgressEvent, Stage
-from refiner_gui.workers import GilYield, ProgressThrottle
+from refiner_gui.api.progress import ProgressThrottle
+from refiner_gui.workers import GilYield
 
 
 class FakeClock:

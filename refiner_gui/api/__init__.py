@@ -32,12 +32,13 @@ from refiner_gui.api.models import (
     CreditBalance,
     ProgressEvent,
     RefineInputs,
-    RefineResult,
     Stage,
     Submission,
     TaskState,
     TaskStatus,
 )
+from refiner_gui.api.progress import PROGRESS_INTERVAL_S, ProgressThrottle
+from refiner_gui.api.retry import RetryPolicy
 
 __all__ = [
     "AuthError",
@@ -50,10 +51,11 @@ __all__ = [
     "DownloadError",
     "InputRejected",
     "NetworkError",
+    "PROGRESS_INTERVAL_S",
     "ProgressEvent",
+    "ProgressThrottle",
     "RateLimited",
     "RefineInputs",
-    "RefineResult",
     "RefinerClient",
     "RefinerError",
     "ResultUnavailable",
@@ -71,14 +73,16 @@ __all__ = [
     "is_loopback_url",
 ]
 
-_LAZY = {"RefinerClient", "RetryPolicy", "is_loopback_url"}
+_LAZY = {"RefinerClient", "is_loopback_url"}
 
 if TYPE_CHECKING:
-    from refiner_gui.api.client import RefinerClient, RetryPolicy, is_loopback_url
+    from refiner_gui.api.client import RefinerClient, is_loopback_url
 
 
 def __getattr__(name: str) -> Any:
+    """Load the client (and ``requests``) on first use of :data:`_LAZY` names."""
     if name in _LAZY:
+        # Imported here on purpose: requests takes ~80 ms to load (see the module doc).
         from refiner_gui.api import client
 
         return getattr(client, name)

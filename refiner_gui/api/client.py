@@ -4,11 +4,15 @@ Plain Python + requests, no Qt. Every method is blocking and is meant to run on 
 thread (the window's QThread worker, or the command line's main thread); the only thing
 another thread may touch is the :class:`CancelToken` passed in.
 
+Whole jobs (submit, wait, download, each step committed to the job store first) are run
+by :func:`refiner_gui.jobs.run_job`; this module is the network half of it.
+
 Billing rule, enforced here: a submit is re-sent only when the service certainly did not
 take it (nothing of the body was sent, HTTP 429 ``EXCEEDING_LIMITS``, HTTP 503). A submit
 whose upload went out but whose answer never came raises
 :class:`SubmissionOutcomeUnknown` and is never re-sent. Polls and downloads are safe to
-retry and are retried with exponential backoff and jitter, honouring ``Retry-After``.
+retry and are retried with exponential backoff and jitter, honouring ``Retry-After``. Both
+rules, the tries and the delays live in :class:`~refiner_gui.api.retry.RetryPolicy`.
 
 Cancel: waits, uploads and downloads check the token at least every 0.2 s. A single HTTP
 exchange that the server holds open without answering ends only at its read timeout
@@ -20,17 +24,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
-import random
-import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -45,7 +43,6 @@ from refiner_gui.api.errors import (
     DownloadError,
     ErrorInfo,
     NetworkError,
-    RateLimited,
     RefinerError,
     ResultUnavailable,
     ServiceUnavailable,
@@ -57,17 +54,38 @@ from refiner_gui.api.errors import (
 from refiner_gui.api.models import (
     CancelToken,
     CreditBalance,
-    ProgressCallback,
-    ProgressEvent,
     RefineInputs,
-    RefineResult,
-    Stage,
     Submission,
-    SubmittedCallback,
     TaskState,
     TaskStatus,
 )
+from refiner_gui.api.retry import RetryPolicy
+from refiner_gui.api.upload import (
+    CHUNK,
+    UploadBody,
+    UploadCancelled,
+    encode_multipart,
+    sniff_mime,
+    upload_name,
+)
+from refiner_gui.atomic import atomic_path
 from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+
+__all__ = [
+    "CREDITS_PATH",
+    "KEY_HEADER",
+    "MAX_DOWNLOAD_BYTES",
+    "MAX_RESULT_PIXELS",
+    "QUERY_PATH",
+    "SUBMIT_PATH",
+    "ConfigError",
+    "RefinerClient",
+    "RetryPolicy",
+    "encode_multipart",
+    "is_loopback_url",
+]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -79,33 +97,10 @@ KEY_HEADER = "ailabapi-api-key"
 MB = 1024 * 1024
 MAX_DOWNLOAD_BYTES = 50 * MB
 MAX_RESULT_PIXELS = 8192 * 8192
-_CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter.
-
-    ``delay(n)`` is ``base * 2**n`` capped at ``cap``, times a random factor in
-    ``[1 - jitter, 1 + jitter]``; a ``Retry-After`` from the server is a floor.
-    """
-
-    attempts: int = 6  # total tries for one poll/download/credits call
-    submit_attempts: int = 4  # total tries of a submit the server certainly did not take
-    base: float = 1.0
-    cap: float = 30.0
-    jitter: float = 0.25
-    retry_after_cap: float = 120.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        d = min(self.cap, self.base * (2**attempt))
-        d *= 1 + random.uniform(-self.jitter, self.jitter)
-        if retry_after is not None:
-            d = max(d, min(retry_after, self.retry_after_cap))
-        return max(0.0, d)
 
 
 def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine (``localhost`` or a loopback address)."""
     host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
@@ -113,93 +108,6 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _mime(data: bytes) -> str:
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:2] == b"BM":
-        return "image/bmp"
-    return "application/octet-stream"
-
-
-_EXT_BY_MIME = {"image/jpeg": ".jpg", "image/png": ".png", "image/bmp": ".bmp"}
-
-
-def _quote(value: str) -> str:
-    # The HTML5 form-data rules for a name or file name inside quotes (as browsers do).
-    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def encode_multipart(fields: list[tuple[str, Any]]) -> tuple[bytes, str]:
-    """``multipart/form-data`` of text fields and ``(filename, bytes, mime)`` files.
-
-    One ``bytes.join`` and nothing else: ~20 MB of images are copied once, so the worker
-    holds the GIL (and stalls the GUI thread) for a few milliseconds, not tens.
-    """
-    boundary = uuid.uuid4().hex
-    parts: list[bytes] = []
-    for name, value in fields:
-        if isinstance(value, tuple):
-            filename, data, mime = value
-            parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"; '
-                f'filename="{_quote(filename)}"\r\nContent-Type: {mime}\r\n\r\n'.encode()
-            )
-            parts.append(data)
-            parts.append(b"\r\n")
-        else:
-            parts.append(
-                f"--{boundary}\r\nContent-Disposition: form-data; "
-                f'name="{_quote(name)}"\r\n\r\n{value}\r\n'.encode()
-            )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-class _UploadBody:
-    """A multipart body that reports progress and stops on cancel while it is being sent.
-
-    ``bytes_read`` tells the caller how much of the body left our hands, which decides
-    whether a failed submit is safe to re-send.
-    """
-
-    def __init__(
-        self,
-        body: bytes,
-        cancel: CancelToken | None,
-        on_progress: Callable[[int, int], None] | None,
-    ) -> None:
-        self._body = body
-        self._pos = 0
-        self._cancel = cancel
-        self._on_progress = on_progress
-        self.len = len(body)  # requests reads .len to set Content-Length
-
-    @property
-    def bytes_read(self) -> int:
-        return self._pos
-
-    def __len__(self) -> int:
-        return self.len
-
-    def read(self, size: int = -1) -> bytes:
-        if self._cancel is not None and self._cancel.cancelled:
-            raise _UploadCancelled
-        if size is None or size < 0:
-            size = self.len - self._pos
-        size = min(size, _CHUNK)
-        chunk = self._body[self._pos : self._pos + size]
-        self._pos += len(chunk)
-        if self._on_progress is not None and chunk:
-            self._on_progress(self._pos, self.len)
-        return chunk
-
-
-class _UploadCancelled(Exception):
-    pass
 
 
 class RefinerClient:
@@ -267,6 +175,7 @@ class RefinerClient:
         return f"RefinerClient(base_url={self.base_url!r})"
 
     def close(self) -> None:
+        """Close the HTTP session and its connections. Call once no thread uses the client."""
         self._session.close()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -294,34 +203,31 @@ class RefinerClient:
     def _retrying(
         self,
         what: str,
-        call: Callable[[], Any],
+        call: Callable[[], T],
         *,
         cancel: CancelToken | None,
         task_id: str | None = None,
-    ) -> Any:
-        """Run ``call`` and retry transient errors (safe for idempotent calls only)."""
-        attempt = 0
-        while True:
-            self._check_cancel(cancel, task_id)
+    ) -> T:
+        """Run ``call`` under the retry policy (safe for idempotent calls only).
+
+        An error that does not name its task yet is raised as a copy that does
+        (:meth:`RefinerError.with_context`), so every failure of a task's call names it.
+        """
+
+        def once() -> T:
             try:
                 return call()
             except RefinerError as err:
                 if task_id and not err.task_id:
-                    err.task_id = task_id
-                attempt += 1
-                if not err.retryable or attempt >= self.retry.attempts:
-                    raise
-                retry_after = err.info.retry_after
-                delay = self.retry.delay(attempt - 1, retry_after)
-                log.info(
-                    "%s failed (%s %s); retry %d in %.1fs",
-                    what,
-                    type(err).__name__,
-                    err.code or err.http_status or "",
-                    attempt,
-                    delay,
-                )
-                self._sleep(delay, cancel, task_id)
+                    raise err.with_context(task_id=task_id) from err
+                raise
+
+        return self.retry.call(
+            what,
+            once,
+            wait=lambda seconds: self._sleep(seconds, cancel, task_id),
+            before=lambda: self._check_cancel(cancel, task_id),
+        )
 
     def _network_error(self, exc: Exception, task_id: str | None = None) -> RefinerError:
         kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
@@ -368,16 +274,15 @@ class RefinerClient:
         fields: list[tuple[str, Any]] = [("task_type", "async"), ("gender", inputs.gender)]
         for name, path in inputs.files().items():
             data = Path(path).read_bytes()
-            mime = _mime(data)
-            # The service may judge by the file name: name it after the real content.
-            filename = Path(path).stem + _EXT_BY_MIME.get(mime, Path(path).suffix)
-            fields.append((name, (filename, data, mime)))
+            mime = sniff_mime(data)
+            fields.append((name, (upload_name(path, mime), data, mime)))
         body, content_type = encode_multipart(fields)
         headers = {**self._headers(), "Content-Type": content_type}
-        attempt = 0
-        while True:
-            self._check_cancel(cancel, None)
-            upload = _UploadBody(body, cancel, on_upload)
+        answered: list[int] = []  # the HTTP status of the last try's answer, if one came
+
+        def once() -> Submission:
+            answered.clear()
+            upload = UploadBody(body, cancel, on_upload)
             try:
                 r = self._session.post(
                     self.base_url + SUBMIT_PATH,
@@ -388,46 +293,46 @@ class RefinerClient:
                 )
                 status, content = r.status_code, r.content[: 4 * MB]
                 retry_after = r.headers.get("Retry-After")
-            except (_UploadCancelled, requests.RequestException, OSError) as exc:
+            except (UploadCancelled, requests.RequestException, OSError) as exc:
                 if cancel is not None and cancel.cancelled and upload.bytes_read < upload.len:
                     raise Cancelled(
                         "Cancelled before the upload finished; nothing was sent for processing."
                     ) from None
-                err = self._submit_transport_error(exc, upload)
-                attempt += 1
-                if not err.retryable or attempt >= self.retry.submit_attempts:
-                    raise err from None
-                self._sleep(self.retry.delay(attempt - 1), cancel, None)
-                continue
+                raise self._submit_transport_error(exc, upload) from None
+            answered.append(status)
             try:
                 return responses.parse_submission(status, content, retry_after=retry_after)
             except RefinerError as err:
-                safe = (isinstance(err, RateLimited) and err.code == "EXCEEDING_LIMITS") or (
-                    status == 503
-                )
-                if not safe and err.code is None and (status >= 500 or 200 <= status < 300):
+                if (
+                    not self.retry.may_resubmit(err, status)
+                    and err.code is None
+                    and (status >= 500 or 200 <= status < 300)
+                ):
                     # A gateway page, or a success we cannot read, after a full upload: the
                     # backend may have the task. Re-sending could bill twice.
                     raise SubmissionOutcomeUnknown(None, err.info) from None
-                attempt += 1
-                if not safe or attempt >= self.retry.submit_attempts:
-                    raise
-                self._sleep(self.retry.delay(attempt - 1, err.info.retry_after), cancel, None)
+                raise
 
-    def _submit_transport_error(self, exc: BaseException, upload: _UploadBody) -> RefinerError:
+        return self.retry.call(
+            "submit",
+            once,
+            wait=lambda seconds: self._sleep(seconds, cancel, None),
+            before=lambda: self._check_cancel(cancel, None),
+            attempts=self.retry.submit_attempts,
+            retry_if=lambda err: self.retry.may_resubmit(err, answered[-1] if answered else None),
+        )
+
+    def _submit_transport_error(self, exc: BaseException, upload: UploadBody) -> RefinerError:
         """Decide whether a failed submit might have reached the server."""
         if upload.bytes_read == 0 or isinstance(exc, requests.ConnectTimeout):
             # Nothing of the body left us: the service cannot have created a task.
-            err = self._network_error(exc if isinstance(exc, Exception) else Exception())
-            err.retryable = True
-            return err
+            return self._network_error(exc if isinstance(exc, Exception) else Exception())
         if upload.bytes_read < upload.len:
-            err = NetworkError(
+            return NetworkError(
                 "The connection broke during the upload, before the images were fully sent. "
-                "The service cannot have started the job and nothing was billed: try again."
+                "The service cannot have started the job and nothing was billed: try again.",
+                retryable=False,
             )
-            err.retryable = False
-            return err
         return SubmissionOutcomeUnknown()
 
     # -- poll ----------------------------------------------------------------------------
@@ -509,7 +414,7 @@ class RefinerClient:
         on_progress: Callable[[int, int | None], None] | None,
         task_id: str | None,
     ) -> Path:
-        with self._temp_beside(dest) as tmp:
+        with atomic_path(dest) as tmp:
             try:
                 # The result host is a storage bucket: it gets no API key.
                 with self._session.get(
@@ -539,7 +444,7 @@ class RefinerClient:
                         raise self._too_large(task_id)
                     done = 0
                     with open(tmp, "wb") as fh:
-                        for chunk in r.iter_content(_CHUNK):
+                        for chunk in r.iter_content(CHUNK):
                             self._check_cancel(cancel, task_id)
                             done += len(chunk)
                             if done > self.max_download_bytes:
@@ -547,16 +452,13 @@ class RefinerClient:
                             fh.write(chunk)
                             if on_progress is not None:
                                 on_progress(done, total)
-                        fh.flush()
-                        os.fsync(fh.fileno())
                     if total is not None and done != total:
                         raise NetworkError(
                             "The download was cut short. Retrying.", ErrorInfo(task_id=task_id)
                         )
             except requests.RequestException as exc:
                 raise self._network_error(exc, task_id) from None
-            self._verify_image(tmp, task_id)
-            os.replace(tmp, dest)
+            self._verify_image(tmp, task_id)  # a file that is not a good image never lands
         return dest
 
     def _too_large(self, task_id: str | None) -> DownloadError:
@@ -587,23 +489,11 @@ class RefinerClient:
             Image.DecompressionBombError,
             Image.DecompressionBombWarning,
         ) as exc:
-            err = DownloadError(
+            raise DownloadError(
                 "The downloaded result is not a valid image.",
                 ErrorInfo(task_id=task_id, vendor_message=str(exc)[:200]),
-            )
-            err.retryable = True  # a stalled host can send a truncated body with a 200
-            raise err from None
-
-    @staticmethod
-    @contextmanager
-    def _temp_beside(dest: Path) -> Iterator[Path]:
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
-        tmp = Path(name)
-        try:
-            yield tmp
-        finally:
-            tmp.unlink(missing_ok=True)
+                retryable=True,  # a stalled host can send a truncated body with a 200
+            ) from None
 
     # -- credits -------------------------------------------------------------------------
 
@@ -615,99 +505,3 @@ class RefinerClient:
             return responses.parse_credits(status, body)
 
         return self._retrying("credits", once, cancel=cancel)
-
-    # -- whole jobs ----------------------------------------------------------------------
-
-    def refine(
-        self,
-        inputs: RefineInputs,
-        dest: Path,
-        *,
-        cancel: CancelToken | None = None,
-        on_event: ProgressCallback | None = None,
-        on_submitted: SubmittedCallback | None = None,
-    ) -> RefineResult:
-        """Submit, wait and download in one call. Worker thread.
-
-        ``on_submitted`` runs right after the task id is known and before the first poll,
-        so a caller can store the id durably; if it raises, the job stops there and the
-        task id is carried by the error.
-        """
-        start = time.monotonic()
-        emit = _Emitter(on_event, start)
-        total = [0]
-
-        def upload_progress(done: int, size: int) -> None:
-            total[0] = size
-            emit(Stage.UPLOADING, bytes_done=done, bytes_total=size)
-
-        emit(Stage.UPLOADING, bytes_done=0)
-        sub = self.submit(inputs, cancel=cancel, on_upload=upload_progress)
-        log.info("submitted task %s (request_id=%s)", sub.task_id, sub.request_id)
-        emit(Stage.QUEUED, task_id=sub.task_id)
-        if on_submitted is not None:
-            on_submitted(sub)
-        result = self.resume(sub.task_id, dest, cancel=cancel, on_event=on_event, _start=start)
-        return replace(result, submitted_request_id=sub.request_id, submitted_log_id=sub.log_id)
-
-    def resume(
-        self,
-        task_id: str,
-        dest: Path,
-        *,
-        cancel: CancelToken | None = None,
-        on_event: ProgressCallback | None = None,
-        _start: float | None = None,
-    ) -> RefineResult:
-        """Wait for an already submitted task and download its result. Worker thread."""
-        start = time.monotonic() if _start is None else _start
-        emit = _Emitter(on_event, start)
-
-        def on_status(st: TaskStatus) -> None:
-            stage = {
-                TaskState.QUEUED: Stage.QUEUED,
-                TaskState.PROCESSING: Stage.PROCESSING,
-                TaskState.SUCCEEDED: Stage.DOWNLOADING,
-            }[st.state]
-            emit(stage, task_id=task_id)
-
-        final = self.wait(task_id, cancel=cancel, on_status=on_status)
-        assert final.image_url is not None
-        self.download(
-            final.image_url,
-            dest,
-            cancel=cancel,
-            task_id=task_id,
-            on_progress=lambda d, t: emit(
-                Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
-            ),
-        )
-        elapsed = time.monotonic() - start
-        emit(Stage.DONE, task_id=task_id)
-        return RefineResult(
-            task_id=task_id,
-            output=Path(dest),
-            image_url=final.image_url,
-            request_id=final.request_id,
-            log_id=final.log_id,
-            elapsed=elapsed,
-        )
-
-
-class _Emitter:
-    """Builds :class:`ProgressEvent` objects with elapsed time; throttles byte updates."""
-
-    def __init__(self, callback: ProgressCallback | None, start: float) -> None:
-        self._cb = callback
-        self._start = start
-        self._last_bytes = 0.0
-
-    def __call__(self, stage: Stage, **kw: Any) -> None:
-        if self._cb is None:
-            return
-        now = time.monotonic()
-        if kw.get("bytes_done") and kw.get("bytes_done") != kw.get("bytes_total"):
-            if now - self._last_bytes < 0.05:  # at most 20 byte updates a second
-                return
-            self._last_bytes = now
-        self._cb(ProgressEvent(stage=stage, elapsed=now - self._start, **kw))

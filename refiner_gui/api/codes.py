@@ -15,6 +15,8 @@ from importlib import resources
 
 @dataclass(frozen=True)
 class ErrorCode:
+    """One row of the vendor's error table (``error_codes.csv``)."""
+
     code: str
     http_status: int
     description: str
@@ -38,6 +40,7 @@ def error_table() -> dict[str, ErrorCode]:
 
 
 def lookup(code: str | None) -> ErrorCode | None:
+    """The table's row for ``code``, or None for an empty or unknown code."""
     if not code:
         return None
     return error_table().get(code)

@@ -11,11 +11,13 @@ the code first and the status second, because the vendor moved 48 codes to new s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import copy
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from refiner_gui.api.codes import lookup
-from refiner_gui.redaction import redact, register_secret  # noqa: F401 - re-exported
+from refiner_gui.redaction import redact as redact  # re-exported
+from refiner_gui.redaction import register_secret as register_secret  # re-exported
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, POSE_RULES, SLOT_LABELS, TOP
 
 
@@ -23,9 +25,10 @@ class ConfigError(ValueError):
     """The client was set up with values it refuses (plain-http remote URL, tiny poll interval)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ErrorInfo:
-    """What the service said, as data (the part of an error that is not prose)."""
+    """What the service said, as data (the part of an error that is not prose). Immutable:
+    an error gets its context when it is built (:meth:`RefinerError.with_context`)."""
 
     http_status: int | None = None
     code: str | None = None
@@ -35,6 +38,9 @@ class ErrorInfo:
     task_id: str | None = None
     slot: str | None = None
     retry_after: float | None = None
+
+
+_E = TypeVar("_E", bound="RefinerError")
 
 
 class RefinerError(Exception):
@@ -50,43 +56,73 @@ class RefinerError(Exception):
         "Try again. If it keeps happening, send the request id and log id to AILabTools support."
     )
 
-    def __init__(self, user_message: str | None = None, info: ErrorInfo | None = None) -> None:
-        self.info = info or ErrorInfo()
-        self.info.vendor_message = redact(self.info.vendor_message) or None
+    def __init__(
+        self,
+        user_message: str | None = None,
+        info: ErrorInfo | None = None,
+        *,
+        retryable: bool | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Build the error with all its context: ``retryable`` and ``title`` override the
+        class defaults for this one error (e.g. a network error that must not be retried)."""
+        info = info or ErrorInfo()
+        self.info = replace(info, vendor_message=redact(info.vendor_message) or None)
         self.user_message = redact(user_message or self.advice)
+        if retryable is not None:
+            self.retryable = retryable
+        if title is not None:
+            self.title = title
         super().__init__(self.user_message)
+
+    def with_context(self: _E, *, retryable: bool | None = None, **info: Any) -> _E:
+        """A NEW error of the same class and message with ``info`` fields (``task_id=...``)
+        and ``retryable`` changed; this one is left as it was and becomes its ``__cause__``.
+
+        ``raise err.with_context(task_id=task_id) from err`` adds what the raiser knows
+        without mutating an error that others may hold.
+        """
+        new = copy.copy(self)  # keeps the class and any per-error title/retryable
+        new.info = replace(self.info, **info)
+        if retryable is not None:
+            new.retryable = retryable
+        new.__cause__ = self
+        return new
 
     # Flat accessors: callers read these far more often than the dataclass.
     @property
     def http_status(self) -> int | None:
+        """The HTTP status of the failed answer (200 for an error inside a 200 body)."""
         return self.info.http_status
 
     @property
     def code(self) -> str | None:
+        """The vendor's error code (``error_detail.code``), if any."""
         return self.info.code
 
     @property
     def vendor_message(self) -> str | None:
+        """The vendor's own message, redacted; shown as detail."""
         return self.info.vendor_message
 
     @property
     def request_id(self) -> str | None:
+        """The vendor's ``request_id`` of the failed exchange, for support."""
         return self.info.request_id
 
     @property
     def log_id(self) -> str | None:
+        """The vendor's ``log_id`` of the failed exchange, for support."""
         return self.info.log_id
 
     @property
     def task_id(self) -> str | None:
+        """The task the error concerns, when one exists (it can be resumed by it)."""
         return self.info.task_id
-
-    @task_id.setter
-    def task_id(self, value: str | None) -> None:
-        self.info.task_id = value
 
     @property
     def slot(self) -> str | None:
+        """The input slot an input error concerns, when known."""
         return self.info.slot
 
     def support_text(self) -> str:
@@ -105,6 +141,7 @@ class RefinerError(Exception):
         return redact("\n".join(lines))
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data (what the job store keeps); never the key."""
         return {
             "type": type(self).__name__,
             "http_status": self.http_status,
@@ -119,6 +156,8 @@ class RefinerError(Exception):
 
 
 class AuthError(RefinerError):
+    """The key is missing, wrong or its account is locked (401/403 family)."""
+
     title = "API key or account problem"
     advice = (
         "The service did not accept the API key or the account is locked. "
@@ -127,6 +166,8 @@ class AuthError(RefinerError):
 
 
 class CreditsError(RefinerError):
+    """The account has too few credits; nothing was billed."""
+
     title = "Out of credits"
     advice = (
         "The account has too few credits (a refinement costs 25). "
@@ -135,16 +176,21 @@ class CreditsError(RefinerError):
 
 
 class RateLimited(RefinerError):
+    """The service asked us to slow down (429); ``retry_after`` says how long."""
+
     retryable = True
     title = "Rate limited"
     advice = "The service asked us to slow down. Wait a little and try again."
 
     @property
     def retry_after(self) -> float | None:
+        """Seconds the service asked us to wait (``Retry-After``), if it said."""
         return self.info.retry_after
 
 
 class BadRequest(RefinerError):
+    """The service called the request malformed: likely a bug on our side."""
+
     title = "Request rejected"
     advice = (
         "The service rejected the request as malformed. This is likely a bug: please report it."
@@ -159,11 +205,15 @@ class InputRejected(RefinerError):
 
 
 class TaskFailed(RefinerError):
+    """The task ended in failure at the service; nothing was billed."""
+
     title = "Refinement failed"
     advice = "The service could not refine these images. Nothing was billed. Try other images."
 
 
 class TaskNotFound(RefinerError):
+    """The service does not know the task (wrong id, or older than 24 hours)."""
+
     title = "Task unknown or expired"
     advice = (
         "The service no longer knows this task (results are kept for 24 hours) "
@@ -172,6 +222,8 @@ class TaskNotFound(RefinerError):
 
 
 class ResultUnavailable(RefinerError):
+    """The result link was refused or expired; resuming gets a fresh one."""
+
     title = "Result link refused"
     advice = (
         "The refined image could not be fetched: its link was refused or has expired. "
@@ -181,18 +233,24 @@ class ResultUnavailable(RefinerError):
 
 
 class ServiceUnavailable(RefinerError):
+    """The service is busy or failing (5xx, gateway pages); retried."""
+
     retryable = True
     title = "Service unavailable"
     advice = "The AILabTools service is busy or failing. Try again in a few minutes."
 
 
 class NetworkError(RefinerError):
+    """The connection failed or timed out; retried where that cannot bill twice."""
+
     retryable = True
     title = "Network problem"
     advice = "Could not reach the service. Check the internet connection and try again."
 
 
 class TimedOut(RefinerError):
+    """The task did not finish within the time limit; it may still, resume it by id."""
+
     title = "Still waiting"
     advice = (
         "The task did not finish in time. It may still complete: resume it later with its task id "
@@ -201,6 +259,8 @@ class TimedOut(RefinerError):
 
 
 class SubmissionOutcomeUnknown(RefinerError):
+    """The upload went out but no answer came: never re-sent (it could bill twice)."""
+
     title = "Submission outcome unknown"
     advice = (
         "The images were uploaded but no answer came back, so we cannot tell whether the "
@@ -210,6 +270,8 @@ class SubmissionOutcomeUnknown(RefinerError):
 
 
 class Cancelled(RefinerError):
+    """The user cancelled; carries the task id when one was already created."""
+
     title = "Cancelled"
     advice = "Cancelled."
 
@@ -353,26 +415,25 @@ def classify(
     if code in _NOT_FOUND or (not known and http_status in (404, 410)):
         return TaskNotFound(None, info)
     if code in _RETIRED:
-        err = ServiceUnavailable(
+        return ServiceUnavailable(
             "The refiner endpoint does not exist or was deactivated for this account. "
             "Contact AILabTools support.",
             info,
+            retryable=False,
         )
-        err.retryable = False
-        return err
     if code in _TASK_FAILED:
         return TaskFailed(None, info)
     if family_status in (413, 415, 422) or code in _INPUT_400 or code == "ERROR_TOO_MANY_FILES":
-        info.slot = infer_slot(code, message)
-        return InputRejected(_input_message(code, desc, info.slot), info)
+        slot = infer_slot(code, message)
+        return InputRejected(_input_message(code, desc, slot), replace(info, slot=slot))
     if family_status == 429:  # other quota codes: not worth an automatic retry
         return RateLimited("The account hit a usage limit. Try again later.", info)
     if family_status is not None and 400 <= family_status < 500:
         # A 400 whose message names an image (e.g. the size mismatch) is about an input.
         slot = infer_slot(None, message) if message else None
         if slot is not None:
-            info.slot = slot
-            return InputRejected(_input_message(code, message or desc, slot), info)
+            message_text = _input_message(code, message or desc, slot)
+            return InputRejected(message_text, replace(info, slot=slot))
         return BadRequest(None, info)
     if family_status is not None and family_status >= 500:
         return ServiceUnavailable(None, info)
@@ -401,10 +462,9 @@ def error_from_dict(data: dict[str, Any] | None) -> RefinerError:
         task_id=text("task_id"),
         slot=text("slot"),
     )
-    err = cls(text("message"), info)
-    if str(data.get("type")) not in classes and data.get("type"):
-        err.title = str(data["type"])  # e.g. "Expired": a state, not an exception class
-    return err
+    # An unknown type (e.g. "Expired": a state, not an exception class) becomes the title.
+    unknown = str(data.get("type")) not in classes and bool(data.get("type"))
+    return cls(text("message"), info, title=str(data["type"]) if unknown else None)
 
 
 def _all_error_classes(base: type[RefinerError]) -> list[type[RefinerError]]:

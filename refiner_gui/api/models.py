@@ -35,12 +35,16 @@ class RefineInputs:
 
 @dataclass(frozen=True)
 class Submission:
+    """The service's answer to a submit: the new task's id and the support ids."""
+
     task_id: str
     request_id: str | None = None
     log_id: str | None = None
 
 
 class TaskState(enum.IntEnum):
+    """A task's state as the service numbers it (``task_status``)."""
+
     QUEUED = 0
     PROCESSING = 1
     SUCCEEDED = 2
@@ -49,6 +53,8 @@ class TaskState(enum.IntEnum):
 
 @dataclass(frozen=True)
 class TaskStatus:
+    """One poll's answer: the state, and the result link once it succeeded."""
+
     task_id: str
     state: TaskState
     image_url: str | None = None
@@ -59,6 +65,8 @@ class TaskStatus:
 
 @dataclass(frozen=True)
 class CreditBalance:
+    """One credit balance of the account (``query-credits``)."""
+
     unique_sign: str
     name: str
     balance: float
@@ -66,6 +74,8 @@ class CreditBalance:
 
 
 class Stage(str, enum.Enum):
+    """The steps of a job as progress reports them."""
+
     CHECKING = "checking"
     UPLOADING = "uploading"
     QUEUED = "queued"
@@ -90,18 +100,6 @@ class ProgressEvent:
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class RefineResult:
-    task_id: str
-    output: Path
-    image_url: str
-    request_id: str | None = None
-    log_id: str | None = None
-    submitted_request_id: str | None = None
-    submitted_log_id: str | None = None
-    elapsed: float = 0.0
-
-
 class CancelToken:
     """A cancel flag shared between the thread that asks and the thread that works.
 
@@ -113,10 +111,12 @@ class CancelToken:
         self._event = threading.Event()
 
     def cancel(self) -> None:
+        """Ask the working thread to stop. Any thread; idempotent."""
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
+        """Whether cancel was asked. Any thread."""
         return self._event.is_set()
 
     def wait(self, seconds: float) -> bool:
@@ -125,4 +125,3 @@ class CancelToken:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
-SubmittedCallback = Callable[[Submission], None]

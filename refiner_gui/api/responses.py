@@ -145,11 +145,11 @@ def check(
         if data is None or not _is_error_body(data):
             snippet = redact(body[:200].decode("utf-8", "replace")).strip()
             err = classify(http_status, None, snippet or None, task_id=task_id, retry_after=wait)
-            if not isinstance(err, ServiceUnavailable) and http_status not in (401, 403, 429):
-                err = ServiceUnavailable(None, err.info)
-            if http_status < 500 and http_status not in (401, 403, 429):
+            if http_status not in (401, 403, 429):
+                message = err.user_message if isinstance(err, ServiceUnavailable) else None
                 # A 4xx page from a proxy says nothing about our request: treat as transient.
-                err.retryable = True
+                transient = True if http_status < 500 else None
+                err = ServiceUnavailable(message, err.info, retryable=transient)
             raise err
         code, message = _error_fields(data)
         raise classify(
@@ -246,10 +246,10 @@ def _task_failure(data: Mapping[str, Any], task_id: str) -> RefinerError:
         numeric = _int(data.get("error_code"))
         status = numeric if numeric is not None and numeric >= 400 else None
     err = classify(status, code, message, request_id=request_id, log_id=log_id, task_id=task_id)
+    # The task is over, whatever the code says: polling again cannot change that.
     if isinstance(err, ServiceUnavailable) or not code:
-        err = TaskFailed(None, err.info)
-    err.retryable = False  # the task is over; polling again cannot change that
-    return err
+        return TaskFailed(None, err.info, retryable=False)
+    return type(err)(err.user_message, err.info, retryable=False)
 
 
 def parse_task(

@@ -16,21 +16,19 @@ digits of SHA-256 over the source bytes and the fix parameters. The stem keeps i
 the hash keeps two different photos both called ``IMG_0001.jpg`` (say a person photo and a
 garment) from overwriting each other in one folder, and makes the name repeatable for the same
 input. The file is written to a temporary name in ``dest_dir``, checked with
-:func:`check_image`, and moved into place with ``os.replace``, so a reader never sees a partial
-file.
+:func:`check_image`, and moved into place (:func:`refiner_gui.atomic.atomic_path`), so a reader
+never sees a partial file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from refiner_gui.atomic import atomic_path
 from refiner_gui.images.preflight import (
     MAX_SIDE,
     MAX_SIDE_EXCLUSIVE,
@@ -217,8 +215,9 @@ def _to_8bit_grey(img: Image.Image) -> Image.Image:
     16-bit photos into a blank sheet.
     """
     if img.mode == "F":
-        lo, hi = img.getextrema()
-        scale = 255.0 if hi <= 1.0 else (255.0 / hi if hi > 255 else 1.0)
+        top = img.getextrema()[1]  # (min, max) for a single-channel image
+        assert isinstance(top, (int, float))
+        scale = 255.0 if top <= 1.0 else (255.0 / top if top > 255 else 1.0)
         return img.point(lambda v: v * scale).convert("L")
     img = img.convert("I")
     if img.mode != "I":  # pragma: no cover - convert("I") always yields "I"
@@ -268,23 +267,13 @@ def _write_checked(
 ) -> None:
     """Write ``data`` to a temporary file beside ``out``, check it, then move it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
         # A guard against our own bugs: never hand over a copy the service would refuse.
         report = check_image(tmp, slot)
         if not report.ok or (exact_size is not None and report.size != exact_size):
             why = report.problems[0].message if report.problems else f"size {report.size}"
             raise ImageFixError(f"The fixed copy did not come out right ({why}).")
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 __all__ = ["ImageFixError", "fix_image", "TARGET_BYTES", "MAX_SIDE"]

@@ -481,15 +481,17 @@ def _looks_truncated(im: Image.Image, path: Path, size: int, fmt: str, head: byt
                 # Pillow stops reading right after the first scan's header. After that, the
                 # bytes FF D9 can only be the end-of-image marker (entropy-coded data stuffs
                 # every FF with 00), while an EXIF thumbnail's marker lies before it.
-                start = im.fp.tell() if im.fp is not None else 2
+                fp = getattr(im, "fp", None)  # set while an ImageFile is open
+                start = fp.tell() if fp is not None else 2
                 return not _find_after(f, _JPEG_EOI, start, size)
             if fmt == "PNG":
-                start = im.tile[0][2] if im.tile else 8
+                tiles = getattr(im, "tile", None)  # an ImageFile's undecoded tiles
+                start = tiles[0][2] if tiles else 8
                 return not _find_after(f, _PNG_IEND, start, size)
             if fmt == "BMP":
                 return _bmp_truncated(im, size, head)
             if fmt == "WEBP" and head[:4] == b"RIFF":
-                (riff_len,) = struct.unpack("<I", head[4:8])
+                riff_len: int = struct.unpack("<I", head[4:8])[0]
                 return size < riff_len + 8
     except OSError:
         return True
@@ -525,13 +527,14 @@ def _find_after(f: BinaryIO, marker: bytes, start: int, size: int) -> bool:
 def _bmp_truncated(im: Image.Image, size: int, head: bytes) -> bool:
     """For uncompressed BMP the pixel data must reach offset + stride × height; for any BMP the
     size field of the file header (when set) must not exceed the file."""
-    if im.tile:
-        tile = im.tile[0]
+    tiles = getattr(im, "tile", None)  # an ImageFile's undecoded tiles
+    if tiles:
+        tile = tiles[0]
         args = tile[3]
         if tile[0] == "raw" and isinstance(args, tuple) and len(args) >= 2 and args[1]:
-            return size < tile[2] + args[1] * im.size[1]
+            return bool(size < tile[2] + args[1] * im.size[1])
     if len(head) >= 6:
-        (declared,) = struct.unpack("<I", head[2:6])
+        declared: int = struct.unpack("<I", head[2:6])[0]
         return bool(declared) and size < declared
     return False
 

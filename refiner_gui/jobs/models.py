@@ -23,10 +23,12 @@ class JobState(str, enum.Enum):
 
     @property
     def finished(self) -> bool:
+        """True once the job can change no more (everything but PENDING, SUBMITTING, SUBMITTED)."""
         return self not in (JobState.PENDING, JobState.SUBMITTING, JobState.SUBMITTED)
 
     @property
     def label(self) -> str:
+        """The state in plain words, for lists and messages."""
         return _LABELS[self]
 
 
@@ -67,6 +69,8 @@ class StoredInput:
 
 @dataclass(frozen=True)
 class Job:
+    """One durable job as stored: inputs, state, ids, result and review. Immutable snapshot."""
+
     id: int
     state: JobState
     gender: str
@@ -87,9 +91,11 @@ class Job:
     parent_id: int | None = None  # the job this one re-runs
 
     def input_path(self, slot: str) -> Path | None:
+        """The stored copy of the input in ``slot``, or None when the slot is empty."""
         item = self.inputs.get(slot)
         return item.path if item else None
 
     @property
     def error_message(self) -> str:
+        """The stored error's message, or an empty string."""
         return str((self.error or {}).get("message") or "")

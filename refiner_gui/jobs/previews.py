@@ -7,11 +7,11 @@ read the preview instead (a 640 px JPEG decodes in a few milliseconds). No Qt; a
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageOps
+
+from refiner_gui.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ PREVIEW_PX = 640
 
 
 def preview_path(path: Path) -> Path:
+    """Where the preview of ``path`` lives: ``<name>.preview.jpg`` beside it."""
     return Path(path).with_name(Path(path).name + ".preview.jpg")
 
 
@@ -47,13 +48,8 @@ def write_preview(path: Path) -> Path | None:
                 img = Image.new("RGB", rgba.size, (255, 255, 255))
                 img.paste(rgba, mask=rgba.getchannel("A"))
             img = img.convert("RGB")
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-            os.close(fd)
-            try:
+            with atomic_path(dest) as tmp:
                 img.save(tmp, "JPEG", quality=85)
-                os.replace(tmp, dest)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
         return dest
     except Exception as exc:  # a preview is a convenience; never fail a job for it
         log.warning("no preview for %s: %s", path.name, exc)

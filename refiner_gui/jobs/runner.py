@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from refiner_gui.api.errors import (
     AuthError,
@@ -47,16 +47,29 @@ from refiner_gui.api.models import (
     TaskState,
     TaskStatus,
 )
+from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.store import RESULT_TTL, JobStore
 from refiner_gui.outputs import suffix_from_url
 from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the client module loads requests (~80 ms): only when a job runs
     from refiner_gui.api.client import RefinerClient
 
 log = logging.getLogger(__name__)
+
+
+class _Emit(Protocol):
+    def __call__(
+        self,
+        stage: Stage,
+        *,
+        task_id: str | None = ...,
+        bytes_done: int | None = ...,
+        bytes_total: int | None = ...,
+    ) -> None: ...
+
 
 # Errors after which the task may still finish: the job stays SUBMITTED and resumable.
 # A rate limit on polls says nothing about the task itself: it goes on (and bills).
@@ -105,6 +118,7 @@ def run_job(
     on_event: ProgressCallback | None = None,
     on_submitted: Callable[[Submission], None] | None = None,
     on_result: Callable[[TaskStatus], None] | None = None,
+    progress_interval: float | None = None,
 ) -> Job:
     """Take ``job`` as far as it can go; return it finished (SUCCEEDED).
 
@@ -125,15 +139,35 @@ def run_job(
     ``on_submitted(submission)`` runs after the task id is committed, before the first
     poll; ``on_result(status)`` runs with the task's final status (it carries the result
     URL, which the store does not keep) before the download. Both on the calling thread.
+    ``on_event`` gets every progress event, or, with ``progress_interval`` (seconds, e.g.
+    :data:`~refiner_gui.api.progress.PROGRESS_INTERVAL_S`), at most one byte-count update
+    per interval (:class:`~refiner_gui.api.progress.ProgressThrottle`).
 
     Thread: one worker thread (or the command line's main thread) per job; the store may
     be shared with other threads. Two runs of the same PENDING job never both upload.
     """
     start = time.monotonic()
+    forward = on_event
+    if on_event is not None and progress_interval:
+        forward = ProgressThrottle(on_event, interval=progress_interval)
 
-    def emit(stage: Stage, **kw: object) -> None:
-        if on_event is not None:
-            on_event(ProgressEvent(stage=stage, elapsed=time.monotonic() - start, **kw))
+    def emit(
+        stage: Stage,
+        *,
+        task_id: str | None = None,
+        bytes_done: int | None = None,
+        bytes_total: int | None = None,
+    ) -> None:
+        if forward is not None:
+            forward(
+                ProgressEvent(
+                    stage=stage,
+                    elapsed=time.monotonic() - start,
+                    task_id=task_id,
+                    bytes_done=bytes_done,
+                    bytes_total=bytes_total,
+                )
+            )
 
     if job.state is JobState.PENDING:
         problem = _input_problem(job)
@@ -189,7 +223,7 @@ def _finish(
     client: RefinerClient,
     job: Job,
     cancel: CancelToken | None,
-    emit: Callable[..., None],
+    emit: _Emit,
     on_result: Callable[[TaskStatus], None] | None = None,
 ) -> Job:
     task_id = job.task_id
@@ -225,8 +259,9 @@ def _finish(
                 Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
             ),
         )
-    except RefinerError as err:
-        err.task_id = err.task_id or task_id
+    except RefinerError as caught:
+        # Recorded and raised naming its task (a copy when the error did not say it).
+        err = caught if caught.task_id else caught.with_context(task_id=task_id)
         young = time.time() - (job.submitted_at or job.created_at) < RESULT_TTL
         if isinstance(err, _RESUMABLE) or (isinstance(err, DownloadError) and err.retryable):
             store.note_error(job.id, err.to_dict())  # still SUBMITTED: resumable by id
@@ -238,7 +273,9 @@ def _finish(
             store.mark_finished(job.id, JobState.EXPIRED, err.to_dict())
         else:
             store.mark_finished(job.id, JobState.FAILED, err.to_dict())
-        raise
+        if err is caught:
+            raise
+        raise err from caught
     write_preview(dest)  # before SUCCEEDED: a listed result always has its preview
     done = store.mark_succeeded(job.id, dest, final.request_id, final.log_id)
     emit(Stage.DONE, task_id=task_id)

@@ -13,8 +13,7 @@ changes are compare-and-set where it matters: only a PENDING job can start uploa
 (:meth:`JobStore.mark_submitting`), and a finished job is never overwritten by a late
 :meth:`JobStore.mark_finished`, so stale ``Job`` snapshots cannot cause a second upload.
 
-Schema: versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` lists every step from
-an empty file, applied in order inside a transaction.
+Schema: versioned with ``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
 """
 
 from __future__ import annotations
@@ -22,65 +21,43 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from refiner_gui.atomic import atomic_path
 from refiner_gui.config import app_paths
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
 from refiner_gui.jobs.previews import preview_path
+from refiner_gui.jobs.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SORT_COLUMNS,
+    JobFilter,
+    where_clause,
+)
+
+__all__ = [
+    "DB_NAME",
+    "MIGRATIONS",
+    "RESULT_TTL",
+    "SCHEMA_VERSION",
+    "JobFilter",
+    "JobStateError",
+    "JobStore",
+    "StoreError",
+    "sha256_file",
+]
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "jobs.sqlite3"
 RESULT_TTL = 24 * 3600.0  # the service keeps results (and their links) for 24 hours
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: jobs and their inputs
-    """
-    CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        state TEXT NOT NULL,
-        gender TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        task_id TEXT,
-        request_id TEXT,
-        log_id TEXT,
-        submitted_at REAL,
-        finished_at REAL,
-        error TEXT,
-        result_path TEXT,
-        verdict TEXT,
-        tags TEXT NOT NULL DEFAULT '[]',
-        note TEXT NOT NULL DEFAULT '',
-        reviewed_at REAL,
-        parent_id INTEGER
-    );
-    CREATE TABLE job_inputs (
-        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-        slot TEXT NOT NULL,
-        path TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        name TEXT NOT NULL,
-        PRIMARY KEY (job_id, slot)
-    );
-    CREATE INDEX jobs_by_state ON jobs(state);
-    CREATE INDEX jobs_by_created ON jobs(created_at);
-    CREATE INDEX jobs_by_task ON jobs(task_id);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-_SORT_COLUMNS = {"created_at", "updated_at", "state", "gender", "verdict", "id", "task_id"}
 
 
 class StoreError(RuntimeError):
@@ -99,21 +76,8 @@ class JobStateError(StoreError):
 _UNFINISHED = (JobState.PENDING.value, JobState.SUBMITTING.value, JobState.SUBMITTED.value)
 
 
-@dataclass(frozen=True)
-class JobFilter:
-    """What the history shows. Empty fields do not filter."""
-
-    states: tuple[JobState, ...] = ()
-    verdict: str | None = None  # "pass", "fail", or "unreviewed"
-    text: str = ""
-    tag: str | None = None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of the file's content as hex, read in 1 MB pieces."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -138,6 +102,7 @@ class JobStore:
 
     @classmethod
     def open_default(cls) -> JobStore:
+        """The store in the app's data folder (``REFINER_GUI_HOME`` moves it)."""
         return cls(app_paths().data / DB_NAME)
 
     # -- connections ----------------------------------------------------------------------
@@ -217,6 +182,7 @@ class JobStore:
             raise
 
     def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
         return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
 
     # -- files ----------------------------------------------------------------------------
@@ -247,13 +213,8 @@ class JobStore:
     def _copy_in(self, src: Path, dest: Path) -> None:
         if dest.exists():
             return
-        fd, tmp = tempfile.mkstemp(prefix=".in.", suffix=".part", dir=self.inputs_dir)
-        os.close(fd)
-        try:
+        with atomic_path(dest) as tmp:
             shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
 
     def remove_partial_files(self, job_id: int | None = None) -> int:
         """Delete ``.part`` files left by a killed download (or input copy); return the count.
@@ -285,6 +246,7 @@ class JobStore:
         return None
 
     def result_path_for(self, job_id: int, suffix: str = ".png") -> Path:
+        """The final name of ``job_id``'s result file (not created)."""
         return self.results_dir / f"job-{job_id}{suffix}"
 
     # -- writing --------------------------------------------------------------------------
@@ -403,6 +365,7 @@ class JobStore:
         request_id: str | None = None,
         log_id: str | None = None,
     ) -> Job:
+        """Commit SUCCEEDED with the stored result (and the poll's ids); return the job."""
         fields: dict[str, Any] = {
             "state": JobState.SUCCEEDED.value,
             "result_path": self._rel(result_path),
@@ -559,6 +522,7 @@ class JobStore:
         return out
 
     def get(self, job_id: int) -> Job:
+        """The job with ``job_id``; KeyError when there is none."""
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(job_id)
@@ -579,6 +543,7 @@ class JobStore:
         return [self._job(rows[i], inputs[i]) for i in ids if i in rows]
 
     def find_by_task(self, task_id: str) -> Job | None:
+        """The newest job for ``task_id``, or None."""
         row = (
             self._conn()
             .execute("SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,))
@@ -586,44 +551,13 @@ class JobStore:
         )
         return self.get(row["id"]) if row else None
 
-    def _where(self, f: JobFilter | None) -> tuple[str, list[Any]]:
-        if f is None:
-            return "", []
-        clauses: list[str] = []
-        args: list[Any] = []
-        if f.states:
-            clauses.append(f"state IN ({','.join('?' * len(f.states))})")
-            args += [s.value for s in f.states]
-        if f.verdict == "unreviewed":
-            clauses.append("verdict IS NULL")
-        elif f.verdict:
-            clauses.append("verdict = ?")
-            args.append(f.verdict)
-        if f.tag:
-            # An exact element of the JSON list (LIKE would treat "_" in names as a wildcard).
-            clauses.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) t WHERE t.value = ?)")
-            args.append(f.tag)
-        text = f.text.strip()
-        if text:
-            # The user's text is matched literally: % and _ are escaped.
-            like = "%" + _escape_like(text) + "%"
-            clauses.append(
-                "(task_id LIKE ? ESCAPE '\\' OR note LIKE ? ESCAPE '\\'"
-                " OR gender LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
-                " OR tags LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?"
-                " OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
-                " i.job_id = jobs.id AND i.name LIKE ? ESCAPE '\\'))"
-            )
-            args += [like, like, like, like, like, text, like]
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
-
     def list_ids(
         self, f: JobFilter | None = None, *, sort: str = "created_at", descending: bool = True
     ) -> list[int]:
         """Ids of the jobs that match, sorted; cheap enough for tens of thousands."""
-        if sort not in _SORT_COLUMNS:
+        if sort not in SORT_COLUMNS:
             raise ValueError(f"cannot sort by {sort!r}")
-        where, args = self._where(f)
+        where, args = where_clause(f)
         order = "DESC" if descending else "ASC"
         sql = f"SELECT id FROM jobs{where} ORDER BY {sort} {order}, id {order}"
         return [r[0] for r in self._conn().execute(sql, args)]
@@ -636,11 +570,13 @@ class JobStore:
         descending: bool = True,
         limit: int | None = None,
     ) -> list[Job]:
+        """The jobs that match ``f``, sorted, at most ``limit`` of them."""
         ids = self.list_ids(f, sort=sort, descending=descending)
         return self.get_many(ids[:limit] if limit is not None else ids)
 
     def count(self, f: JobFilter | None = None) -> int:
-        where, args = self._where(f)
+        """How many jobs match ``f`` (all jobs without one)."""
+        where, args = where_clause(f)
         return int(self._conn().execute(f"SELECT COUNT(*) FROM jobs{where}", args).fetchone()[0])
 
     def unfinished(self) -> list[Job]:

@@ -67,6 +67,7 @@ def _on_white(im: Image.Image) -> Image.Image:
 def default_workers() -> int:
     # Pillow releases the GIL while decoding and resampling, so threads scale with cores;
     # more than four mostly adds memory (each worker holds one decoded image).
+    """Threads for decoding thumbnails: one per core, at most four."""
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -103,6 +104,7 @@ class ThumbnailCache(Generic[T]):
         self.close()
 
     def close(self) -> None:
+        """Stop the worker threads (waits for running ones). Idempotent."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -138,6 +140,7 @@ class ThumbnailCache(Generic[T]):
             self._put(key, value)
 
     def get(self, path: Path | None) -> T:
+        """The rendered thumbnail of ``path`` (a placeholder for None or an unreadable file)."""
         if path is None:
             return self._render(Thumb(None, "No file"))
         key = str(path)

@@ -47,30 +47,37 @@ class SheetLayout:
 
     @property
     def margin(self) -> int:
+        """Pixels around the sheet."""
         return max(16, self.cell // 10)
 
     @property
     def gap(self) -> int:
+        """Pixels between cells and rows."""
         return max(8, self.cell // 18)
 
     @property
     def caption_font(self) -> int:
+        """Font size of a look's caption, in pixels."""
         return max(12, round(self.cell * 0.072))
 
     @property
     def label_font(self) -> int:
+        """Font size of a cell's label, in pixels."""
         return max(11, round(self.cell * 0.06))
 
     @property
     def caption_height(self) -> int:
+        """Height of a look's caption line, in pixels."""
         return round(self.caption_font * 1.8)
 
     @property
     def label_height(self) -> int:
+        """Height of a cell's label line, in pixels."""
         return round(self.label_font * 1.9)
 
     @property
     def title_height(self) -> int:
+        """Height of the sheet's title, in pixels."""
         return round(self.caption_font * 2.6)
 
     @property
@@ -80,12 +87,15 @@ class SheetLayout:
 
     @property
     def width(self) -> int:
+        """Width of the sheet in pixels."""
         return 2 * self.margin + COLUMNS * self.cell + (COLUMNS - 1) * self.gap
 
     def png_size(self, looks: int) -> tuple[int, int]:
+        """Width and height in pixels of a PNG sheet of ``looks`` jobs."""
         return self.width, 2 * self.margin + self.title_height + max(looks, 0) * self.row_height
 
     def looks_per_page(self, page: tuple[int, int] = A4_150DPI) -> int:
+        """How many looks fit on one PDF page of ``page`` pixels."""
         usable = page[1] - 2 * max(self.margin, PDF_MIN_MARGIN) - self.title_height
         return max(0, usable // self.row_height)
 

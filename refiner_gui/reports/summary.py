@@ -60,11 +60,13 @@ def verdict_text(job: Job) -> str:
 
 
 def error_code(job: Job) -> str:
+    """The stored error's vendor code, or an empty string."""
     code = (job.error or {}).get("code")
     return "" if code is None else str(code)
 
 
 def safe_error(job: Job) -> dict[str, Any] | None:
+    """The stored error's :data:`ERROR_FIELDS` that are set, or None without an error."""
     if not job.error:
         return None
     return {k: job.error[k] for k in ERROR_FIELDS if job.error.get(k) is not None}

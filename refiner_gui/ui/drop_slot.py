@@ -53,7 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.ui.key_help import KeyHelp
-from refiner_gui.ui.url_fetch import is_web_url
+from refiner_gui.url_fetch import is_web_url
 
 IMAGE_FILTER = (
     "Images (*.jpg *.jpeg *.png *.bmp *.webp *.heic *.heif *.tif *.tiff *.gif);;All files (*)"

@@ -72,7 +72,7 @@ from refiner_gui.ui.slot_state import (
     shown_problem,
     slot_readiness,
 )
-from refiner_gui.ui.url_fetch import UrlFetchError, fetch_url
+from refiner_gui.url_fetch import UrlFetchError, fetch_url
 from refiner_gui.workers import load_image, save_image_png
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from refiner_gui.jobs import JobState, JobStore
+from refiner_gui.api import RefineInputs, RefinerClient
+from refiner_gui.jobs import Job, JobState, JobStore, run_job
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 
@@ -18,6 +19,13 @@ def slot_files(images: dict[str, Path], *, bottom: bool = False) -> dict[str, Pa
     if bottom:
         files[BOTTOM] = images["bottom"]
     return files
+
+
+def refine(client: RefinerClient, store: JobStore, inputs: RefineInputs, **kw) -> Job:
+    """One whole refinement the way the app and the CLI run it: a job in ``store``, then
+    :func:`run_job` (``kw`` goes to it). Returns the SUCCEEDED job; raises what it raises."""
+    job = store.create_job(dict(inputs.files()), inputs.gender)
+    return run_job(store, client, job, **kw)
 
 
 @contextmanager

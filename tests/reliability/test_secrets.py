@@ -57,7 +57,7 @@ from tests.helpers.broken_images import write_bomb_png
 from tests.helpers.fast import fast_retry
 from tests.helpers.fault_cases import part_files
 from tests.helpers.http_stub import Reply, StubServer
-from tests.helpers.jobs import slot_files
+from tests.helpers.jobs import refine, slot_files
 from tests.helpers.qthreads import press_and_wait
 
 KEY = f"sk-RELIABILITY-{secrets.token_hex(12)}"
@@ -319,6 +319,7 @@ def test_settings_file_and_store_never_hold_the_key(qtbot, sandbox, isolated_hom
 
 def test_errors_never_hold_the_key(sandbox, job_images, tmp_path):
     client = RefinerClient(KEY, sandbox.base_url, poll_interval=0.02, retry=fast_retry())
+    store = JobStore(tmp_path / "data" / "jobs.sqlite3")
     errors: list[RefinerError] = []
     inputs = RefineInputs(
         person=job_images["person"],
@@ -331,11 +332,12 @@ def test_errors_never_hold_the_key(sandbox, job_images, tmp_path):
         for scenario in SCENARIOS:
             inject(sandbox, scenario)
             try:
-                client.refine(inputs, tmp_path / f"{scenario}.png")
+                refine(client, store, inputs)
             except RefinerError as err:
                 errors.append(err)
     finally:
         client.close()
+        store.close()
     assert len(errors) == len(SCENARIOS) - 1
     assert any("***" in (e.vendor_message or "") for e in errors)
     for err in errors:

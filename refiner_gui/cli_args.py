@@ -1,0 +1,164 @@
+"""``refiner-cli``'s argument parser: the commands, their options and their help.
+
+No I/O beyond argparse's own output; :func:`build_parser` is all :mod:`refiner_gui.cli` needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from refiner_gui import __version__
+from refiner_gui.cli_output import EXIT_USAGE
+from refiner_gui.config import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+)
+from refiner_gui.jobs import JobState
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """The options every command that talks to the service takes."""
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help=f"service root (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})",
+    )
+    p.add_argument(
+        "--api-key", default=None, help=f"API key (env {API_KEY_ENV}, else the OS keyring)"
+    )
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=DEFAULT_POLL_INTERVAL,
+        metavar="SECONDS",
+        help="seconds between polls (default 5)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="overall seconds to wait for the task (default 600)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse, but its errors never echo argument values and go to the given stream.
+
+    A mistyped flag (``--apikey KEY``) makes argparse list the key among the
+    "unrecognized arguments"; only the option names are shown instead.
+    """
+
+    stream: TextIO | None = None  # set by run() for the duration of one parse
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the error (argument values hidden), exit with code 2."""
+
+        def hide_values(m: re.Match[str]) -> str:
+            tokens = m.group(2).split()
+            return m.group(1) + " ".join(t if t.startswith("-") else "…" for t in tokens)
+
+        message = re.sub(r"(unrecognized arguments: )(.*)", hide_values, message)
+        self.print_usage(self.stream or sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # Help and --version go to stdout as usual; only error output is redirected.
+        if file is None or file is sys.stderr:
+            file = self.stream or sys.stderr
+        if message:
+            file.write(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``refiner-cli`` parser: one sub-command per ``cmd_*`` of :mod:`refiner_gui.cli`."""
+    parser = CliParser(
+        prog="refiner-cli",
+        description="Refine a coarse virtual try-on image with the AILabTools "
+        "Try on Clothes Refiner API.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("refine", help="submit four images, wait, save the refined image")
+    p.add_argument("--person", required=True, type=Path, help="the person photo")
+    p.add_argument("--top", required=True, type=Path, help="the top garment (or dress)")
+    p.add_argument("--coarse", required=True, type=Path, help="the coarse try-on result")
+    p.add_argument("--bottom", type=Path, default=None, help="the bottom garment (optional)")
+    p.add_argument("--gender", required=True, choices=["woman", "man"])
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to save the result (.png or .jpg); default: the output folder",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="upload conforming copies of images that break the rules (originals untouched)",
+    )
+    _common(p)
+
+    p = sub.add_parser(
+        "resume",
+        help="wait for a submitted task and save its result; --all finishes every unfinished job",
+    )
+    p.add_argument(
+        "task_id",
+        nargs="?",
+        default=None,
+        help="the task id printed by refine (a job of the history, or any task)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="finish every unfinished job (after a crash); never re-submits",
+    )
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--overwrite", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("jobs", help="list the stored jobs, newest first")
+    p.add_argument(
+        "--state",
+        action="append",
+        choices=[s.value for s in JobState],
+        help="only jobs in this state (repeatable)",
+    )
+    p.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="at most N jobs (default: all)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+    p = sub.add_parser("check", help="check images against the service's rules (no upload)")
+    p.add_argument("files", nargs="+", type=Path)
+    _common(p)
+
+    p = sub.add_parser("credits", help="show the account's credit balance")
+    _common(p)
+
+    p = sub.add_parser("sandbox", help="run the local sandbox of the API")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument(
+        "--latency",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="seconds a task takes (default 3)",
+    )
+    _common(p)
+    return parser

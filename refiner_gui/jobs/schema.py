@@ -1,0 +1,101 @@
+"""The job store's SQLite schema, and how a :class:`JobFilter` becomes SQL. No Qt, no I/O.
+
+Schema: versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` lists every step from
+an empty file, applied in order inside a transaction by
+:class:`~refiner_gui.jobs.store.JobStore`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from refiner_gui.jobs.models import JobState
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: jobs and their inputs
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        state TEXT NOT NULL,
+        gender TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        task_id TEXT,
+        request_id TEXT,
+        log_id TEXT,
+        submitted_at REAL,
+        finished_at REAL,
+        error TEXT,
+        result_path TEXT,
+        verdict TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        note TEXT NOT NULL DEFAULT '',
+        reviewed_at REAL,
+        parent_id INTEGER
+    );
+    CREATE TABLE job_inputs (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        slot TEXT NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (job_id, slot)
+    );
+    CREATE INDEX jobs_by_state ON jobs(state);
+    CREATE INDEX jobs_by_created ON jobs(created_at);
+    CREATE INDEX jobs_by_task ON jobs(task_id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Columns the history may be sorted by: anything else is refused, never put into SQL.
+SORT_COLUMNS = {"created_at", "updated_at", "state", "gender", "verdict", "id", "task_id"}
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What the history shows. Empty fields do not filter."""
+
+    states: tuple[JobState, ...] = ()
+    verdict: str | None = None  # "pass", "fail", or "unreviewed"
+    text: str = ""
+    tag: str | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def where_clause(f: JobFilter | None) -> tuple[str, list[Any]]:
+    """The SQL ``WHERE`` clause (with a leading space, or empty) and its parameters for
+    ``f``; the user's text is matched literally."""
+    if f is None:
+        return "", []
+    clauses: list[str] = []
+    args: list[Any] = []
+    if f.states:
+        clauses.append(f"state IN ({','.join('?' * len(f.states))})")
+        args += [s.value for s in f.states]
+    if f.verdict == "unreviewed":
+        clauses.append("verdict IS NULL")
+    elif f.verdict:
+        clauses.append("verdict = ?")
+        args.append(f.verdict)
+    if f.tag:
+        # An exact element of the JSON list (LIKE would treat "_" in names as a wildcard).
+        clauses.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) t WHERE t.value = ?)")
+        args.append(f.tag)
+    text = f.text.strip()
+    if text:
+        # The user's text is matched literally: % and _ are escaped.
+        like = "%" + _escape_like(text) + "%"
+        clauses.append(
+            "(task_id LIKE ? ESCAPE '\\' OR note LIKE ? ESCAPE '\\'"
+            " OR gender LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
+            " OR tags LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?"
+            " OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
+            " i.job_id = jobs.id AND i.name LIKE ? ESCAPE '\\'))"
+        )
+        args += [like, like, like, like, like, text, like]
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
