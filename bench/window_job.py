@@ -105,7 +105,7 @@ def child(mode: str, base_url: str, inputs: dict[str, str], seconds: float) -> d
                 w.inputs.set_file(slot, Path(inputs[name]))
             w.inputs.set_gender("woman")
         elif phase[0] == "loading":
-            if w.inputs.ready()[0] and all(w.inputs.report(s) for s in slots):
+            if w.inputs.readiness().ready and all(w.inputs.report(s) for s in slots):
                 timings["loaded_s"] = time.monotonic() - t0
                 phase[0] = "job"
                 w.start_job()

@@ -72,7 +72,7 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         for slot in (PERSON, TOP, COARSE, BOTTOM):
             w.inputs.set_file(slot, samples[slot])
         w.inputs.set_gender("woman")
-        pump_until(lambda: w.inputs.ready()[0])
+        pump_until(lambda: w.inputs.readiness().ready)
         pump_until(
             lambda: all(w.inputs.report(s) is not None for s in (PERSON, TOP, COARSE, BOTTOM))
         )

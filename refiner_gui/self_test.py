@@ -94,7 +94,7 @@ def _window_job(out_dir: Path) -> str:
         for slot, path in sample_paths().items():
             window.inputs.set_file(slot, path)
         window.inputs.set_gender("woman")
-        pump(lambda: window.inputs.ready()[0], "the inputs to pass pre-flight")
+        pump(lambda: window.inputs.readiness().ready, "the inputs to pass pre-flight")
         if not window.start_job():
             raise RuntimeError("the job did not start")
         pump(lambda: not window.job_running(), "the demo job")

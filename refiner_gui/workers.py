@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
 
 from refiner_gui.api import CancelToken, ProgressEvent, RefinerError
@@ -261,43 +261,6 @@ class RecoveryWorker(Worker):
             on_job=lambda job, _err: self.settled.emit(job.id),
         )
         self.summary.emit(jobs)
-
-
-# -- small background tasks (kept until every caller uses threads.run_task) ------------
-
-
-class _TaskSignals(QObject):
-    done = Signal(object, object)  # (tag, result)
-    error = Signal(object, object)  # (tag, exception)
-
-
-class BackgroundTask(QRunnable):
-    """Deprecated: use :func:`refiner_gui.threads.run_task`."""
-
-    def __init__(self, tag: Any, fn: Callable[[], Any]) -> None:
-        super().__init__()
-        self.tag = tag
-        self.fn = fn
-        self.signals = _TaskSignals()
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        try:
-            result = self.fn()
-        except Exception as exc:  # reported as data, never swallowed
-            self.signals.error.emit(self.tag, exc)
-            return
-        self.signals.done.emit(self.tag, result)
-
-
-def wait_for_background_tasks(timeout_ms: int = 10_000) -> bool:
-    """Deprecated: use :func:`refiner_gui.threads.wait_for_tasks`."""
-    return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
-
-
-def submit_task(task: BackgroundTask) -> None:
-    """Deprecated: use :func:`refiner_gui.threads.run_task`."""
-    QThreadPool.globalInstance().start(task)
 
 
 def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:

@@ -38,6 +38,12 @@ def panel(qtbot, tmp_path):
     widget.shutdown()
 
 
+def ready(panel: InputsPanel) -> tuple[bool, str]:
+    """The panel's readiness as (ready, reason)."""
+    state = panel.readiness()
+    return state.ready, state.reason
+
+
 def settled(panel: InputsPanel, *slots: str) -> bool:
     """True when no slot among ``slots`` (default: all filled ones) is still working."""
     for slot in slots or SLOTS:
@@ -106,7 +112,7 @@ def test_drop_web_address_downloads_into_work_dir(qtbot, panel, sandbox, job_ima
     mime.setUrls([QUrl(url)])
     assert drop_mime(panel.slot_view(PERSON), mime)
     assert "Downloading" in panel.slot_view(PERSON).verdict_text()
-    assert panel.ready() == (False, "Wait until the person photo is downloaded")
+    assert ready(panel) == (False, "Wait until the person photo is downloaded")
     report = wait_report(qtbot, panel, PERSON)
     fetched = panel.path(PERSON)
     assert fetched.parent == tmp_path / "work"
@@ -124,7 +130,7 @@ def test_failed_download_is_shown_in_the_slot(qtbot, panel, sandbox):
     assert view.verdict_text().startswith("Could not download the top garment: ")
     assert "404" in view.verdict_text()
     assert panel.path(TOP) is None and panel.report(TOP) is None
-    assert panel.ready() == (False, "Add the person photo")
+    assert ready(panel) == (False, "Add the person photo")
     # The message can be dismissed.
     panel.clear_slot(TOP)
     assert view.verdict_text() == ""
@@ -213,7 +219,7 @@ def test_webp_is_fixed_into_a_copy(qtbot, panel, tmp_path):
     assert report.fixable and not report.ok
     assert view.verdict_kind() == PROBLEM and "WEBP" in view.verdict_text()
     assert view.fix_visible()
-    assert panel.ready()[1] == "Add the person photo"
+    assert ready(panel)[1] == "Add the person photo"
 
     view.fixRequested.emit()
     assert panel.report(TOP) is None  # fixing
@@ -235,10 +241,10 @@ def test_fix_failure_is_shown_not_raised(qtbot, panel, tmp_path):
     view = panel.slot_view(TOP)
     qtbot.waitUntil(lambda: view.verdict_kind() == ERROR)
     assert view.verdict_text().startswith("Fix failed: ")
-    assert panel.ready() == (False, "Add the person photo")
+    assert ready(panel) == (False, "Add the person photo")
     panel.set_file(PERSON, webp.with_name("none.jpg"))
     wait_report(qtbot, panel, PERSON)
-    assert panel.ready() == (False, "Replace the person photo")
+    assert ready(panel) == (False, "Replace the person photo")
 
 
 # -- the coarse size rule ------------------------------------------------------------------------
@@ -255,7 +261,7 @@ def test_coarse_of_another_size_is_flagged_without_fix(qtbot, panel, job_images,
     panel.set_file(TOP, job_images["top"])
     panel.set_gender("woman")
     wait_report(qtbot, panel, TOP)
-    assert panel.ready() == (
+    assert ready(panel) == (
         False,
         "Make the coarse try-on result again at the person photo's size",
     )
@@ -297,28 +303,28 @@ def test_coarse_is_rechecked_when_the_person_changes(qtbot, panel, job_images, t
 
 
 def test_ready_rules(qtbot, panel, job_images, tmp_path):
-    assert panel.ready() == (False, "Add the person photo")
+    assert ready(panel) == (False, "Add the person photo")
     panel.set_file(PERSON, job_images["person"])
-    assert panel.ready() == (False, "Checking the person photo…")
+    assert ready(panel) == (False, "Checking the person photo…")
     wait_report(qtbot, panel, PERSON)
-    assert panel.ready() == (False, "Add the top garment")
+    assert ready(panel) == (False, "Add the top garment")
     panel.set_file(TOP, job_images["top"])
     wait_report(qtbot, panel, TOP)
-    assert panel.ready() == (False, "Add the coarse try-on result")
+    assert ready(panel) == (False, "Add the coarse try-on result")
     panel.set_file(COARSE, job_images["coarse"])
     wait_report(qtbot, panel, COARSE)
-    assert panel.ready() == (False, "Choose Woman or Man")
+    assert ready(panel) == (False, "Choose Woman or Man")
     panel.set_gender("man")
-    assert panel.ready() == (True, "")
+    assert ready(panel) == (True, "")
 
     panel.set_file(BOTTOM, make_image(tmp_path / "tiny.jpg", (100, 100)))
     wait_report(qtbot, panel, BOTTOM)
-    assert panel.ready() == (False, "Replace the bottom garment")
+    assert ready(panel) == (False, "Replace the bottom garment")
     panel.set_file(BOTTOM, make_image(tmp_path / "b.webp", (300, 300), fmt="WEBP"))
     wait_report(qtbot, panel, BOTTOM)
-    assert panel.ready() == (False, "Fix the bottom garment")
+    assert ready(panel) == (False, "Fix the bottom garment")
     panel.clear_slot(BOTTOM)
-    assert panel.ready() == (True, "")
+    assert ready(panel) == (True, "")
 
 
 def _report(*problems: Problem) -> ImageReport:
@@ -380,14 +386,14 @@ def test_readiness_is_busy_while_fixing(qtbot, panel, job_images, tmp_path):
     fill(qtbot, panel, job_images)
     panel.set_gender("woman")
     assert panel.readiness() == InputsState(Readiness.READY)
-    assert panel.readiness().ready and panel.ready() == (True, "")
+    assert panel.readiness().ready and ready(panel) == (True, "")
     panel.set_file(BOTTOM, make_image(tmp_path / "b.webp", (300, 300), fmt="WEBP"))
     assert panel.readiness() == InputsState(Readiness.BUSY, "Checking the bottom garment…")
     wait_report(qtbot, panel, BOTTOM)
     assert panel.readiness() == InputsState(Readiness.NEEDS_USER, "Fix the bottom garment")
     panel.slot_view(BOTTOM).fixRequested.emit()  # the fix starts at once, on the pool
     assert panel.readiness() == InputsState(Readiness.BUSY, "Fixing the bottom garment…")
-    assert panel.ready() == (False, "Fixing the bottom garment…")
+    assert ready(panel) == (False, "Fixing the bottom garment…")
     assert wait_report(qtbot, panel, BOTTOM).ok
     assert panel.readiness().ready
 

@@ -58,7 +58,7 @@ def fill(qtbot, w: MainWindow, imgs, gender: str | None = "woman", bottom=False)
         w.inputs.set_file(slot, imgs[SLOT_KEYS[slot]])
     if gender:
         w.inputs.set_gender(gender)
-    qtbot.waitUntil(lambda: w.inputs.ready()[0] or gender is None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.inputs.readiness().ready or gender is None, timeout=10_000)
 
 
 def run_job(qtbot, w: MainWindow, timeout=20_000) -> None:

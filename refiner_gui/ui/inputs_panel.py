@@ -335,15 +335,6 @@ class InputsPanel(QWidget):
             return InputsState(Readiness.NEEDS_USER, "Choose Woman or Man")
         return READY_STATE
 
-    def ready(self) -> tuple[bool, str]:
-        """(True, "") when a job can be sent; else (False, what to do next in plain words).
-
-        Deprecated: :meth:`readiness` tells waiting from needing the user; this tuple is
-        kept until the main window uses it.
-        """
-        state = self.readiness()
-        return state.ready, state.reason
-
     def highlight(self, slot: str | None, message: str | None) -> None:
         """Mark ``slot`` red with ``message`` (the service rejected it). ``slot`` None clears
         every highlight; ``message`` None clears that slot's. A new file clears it too."""
