@@ -116,6 +116,13 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         w.start_job()
         pump_until(lambda: not w.job_running())
         shot(w, "window_error")
+        from refiner_gui.ui.shortcuts_dialog import ShortcutsDialog
+
+        keys = ShortcutsDialog(w)
+        keys.resize(int(560 * scale), int(640 * scale))
+        keys.show()
+        shot(keys, "shortcuts")
+        keys.close()
     finally:
         w.shutdown()
         w.close()
