@@ -195,13 +195,22 @@ def live_workers() -> list[WorkerHandle]:
 
 
 def stop_workers(timeout_ms: int = 30_000, name_prefix: str = "") -> bool:
-    """Cancel every live worker (whose name starts with ``name_prefix``), quit and wait
-    for each thread (never terminate). True when all ended. Finished threads are reaped
-    when the event loop next runs."""
+    """Cancel every live worker (whose name starts with ``name_prefix``), then quit and
+    wait for each thread (never terminate). True when all ended. Every worker is told to
+    cancel before the first wait, so none goes on working while another is waited for.
+    Finished threads are reaped when the event loop next runs."""
+    handles = [h for h in _the_registry().handles if h.name.startswith(name_prefix)]
+    return stop_all(handles, timeout_ms)
+
+
+def stop_all(handles: list[WorkerHandle], timeout_ms: int) -> bool:
+    """Cancel all ``handles`` at once, then quit and wait for each (up to ``timeout_ms``
+    each; never terminate). True when every thread ended."""
+    for handle in handles:
+        handle.cancel()
     stopped = True
-    for handle in list(_the_registry().handles):
-        if handle.name.startswith(name_prefix):
-            stopped = handle.stop(timeout_ms) and stopped
+    for handle in handles:
+        stopped = handle.stop(timeout_ms) and stopped
     return stopped
 
 
@@ -220,8 +229,9 @@ class _TaskRelay(QObject, Generic[T]):
 
     Kept alive by :data:`_pending_relays` until it delivered (no Qt parent, no
     ``deleteLater``: a pending deferred delete of a wrapped child that outlives its
-    parent crashed the app); the owner is only weakly referenced, so a pending task never
-    keeps a closed widget alive."""
+    parent crashed the app). The owner itself is only weakly referenced (callbacks that
+    are its bound methods do keep its Python wrapper alive, harmlessly: a destroyed
+    owner's C++ object is checked for before each call)."""
 
     def __init__(
         self,
@@ -236,26 +246,35 @@ class _TaskRelay(QObject, Generic[T]):
         _pending_relays.add(self)
 
     def _owner_alive(self) -> bool:
-        # Let go of this relay once this slot has returned (never inside it).
-        QTimer.singleShot(0, lambda: _pending_relays.discard(self))
         owner = self._owner()
         return owner is not None and shiboken6.isValid(owner)
+
+    def _release(self) -> None:
+        # Scheduled after the callback returned, so even a callback that runs a nested
+        # event loop (a message box) cannot see its relay deleted under it.
+        QTimer.singleShot(0, lambda: _pending_relays.discard(self))
 
     @Slot(object)
     def deliver(self, result: T) -> None:
         """The task's result, on the GUI thread."""
-        if self._owner_alive():
-            self._on_done(result)
+        try:
+            if self._owner_alive():
+                self._on_done(result)
+        finally:
+            self._release()
 
     @Slot(object)
     def deliver_error(self, exc: Exception) -> None:
         """The task's exception, on the GUI thread."""
-        if not self._owner_alive():
-            return
-        if self._on_error is None:
-            log.error("background task failed", exc_info=exc)
-        else:
-            self._on_error(exc)
+        try:
+            if not self._owner_alive():
+                return
+            if self._on_error is None:
+                log.error("background task failed", exc_info=exc)
+            else:
+                self._on_error(exc)
+        finally:
+            self._release()
 
 
 _pending_relays: set[_TaskRelay[Any]] = set()

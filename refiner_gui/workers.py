@@ -236,15 +236,23 @@ class RecoveryWorker(Worker):
 
     Worker thread; ``settled(job_id)`` after each job, ``summary(list[Job])`` at the end
     (not emitted if recovery itself failed: that is logged, and the jobs stay resumable).
+    ``job_ids``: only these jobs (the unfinished ones when recovery was asked for), so a
+    job started meanwhile is never taken for an abandoned one.
     """
 
     settled = Signal(int)
     summary = Signal(object)
 
-    def __init__(self, client_factory: ClientFactory, store: JobStore) -> None:
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        store: JobStore,
+        job_ids: frozenset[int] | None = None,
+    ) -> None:
         super().__init__()
         self._client_factory = client_factory
         self._store = store
+        self._job_ids = job_ids
         self.token = CancelToken()
 
     def cancel(self) -> None:
@@ -259,6 +267,7 @@ class RecoveryWorker(Worker):
             self._client_factory,
             cancel=self.token,
             on_job=lambda job, _err: self.settled.emit(job.id),
+            only=self._job_ids,
         )
         self.summary.emit(jobs)
 

@@ -349,3 +349,16 @@ def test_nothing_starts_once_the_window_is_shutting_down(qtbot, make_window, san
     assert not w.start_job() and not w.resume_job(job.id)
     assert not w.job_running()
     w.shutdown()  # a second call is harmless
+
+
+def test_a_demo_window_that_fails_to_build_stops_its_sandbox(qtbot, monkeypatch):
+    """The demo sandbox's server thread would keep the app from exiting after the
+    "could not start" dialog (the conftest fails a test that leaves a thread running)."""
+    from refiner_gui.ui import window_content
+
+    def broken(*_a, **_k):
+        raise RuntimeError("no controller today")
+
+    monkeypatch.setattr(window_content, "JobController", broken)
+    with pytest.raises(RuntimeError, match="no controller today"):
+        MainWindow(demo=True, settings=Settings(), recover_on_start=False)

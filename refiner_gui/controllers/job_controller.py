@@ -22,13 +22,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from refiner_gui.api import ProgressEvent, RefinerError, Submission
 from refiner_gui.clients import ClientFactory
 from refiner_gui.jobs import Job, JobStore
 from refiner_gui.slots import SLOTS
-from refiner_gui.threads import WorkerHandle, start_worker
+from refiner_gui.threads import WorkerHandle, start_worker, stop_all
 from refiner_gui.workers import JobOutcome, JobRequest, JobWorker, RecoveryWorker
 
 log = logging.getLogger(__name__)
@@ -77,31 +78,45 @@ class _RunRelay(QObject):
         self.run = run
         self.controller = controller
 
+    def _alive(self) -> bool:
+        # A controller destroyed with a run live (its parent went first): nobody listens.
+        return shiboken6.isValid(self.controller)
+
     @Slot(int)
     def created(self, job_id: int) -> None:
+        if not self._alive():
+            return
         self.run.job_id = job_id
         self.controller.jobCreated.emit(self.run.id, job_id)
         self.controller.jobChanged.emit(job_id)
 
     @Slot(object)
     def progressed(self, event: ProgressEvent) -> None:
+        if not self._alive():
+            return
         if event.task_id:
             self.run.task_id = event.task_id
         self.controller.progressed.emit(self.run.id, event)
 
     @Slot(object)
     def submitted(self, submission: Submission) -> None:
+        if not self._alive():
+            return
         self.run.task_id = submission.task_id
         log.info("task %s submitted", submission.task_id)
         self.controller.submitted.emit(self.run.id, submission)
 
     @Slot(object)
     def succeeded(self, outcome: JobOutcome) -> None:
+        if not self._alive():
+            return
         self.controller.succeeded.emit(self.run.id, outcome)
         self.controller.jobChanged.emit(outcome.job.id)
 
     @Slot(object)
     def failed(self, error: RefinerError) -> None:
+        if not self._alive():
+            return
         if error.task_id:
             self.run.task_id = error.task_id
         log.info("job failed: %s %s", type(error).__name__, error.code or "")
@@ -111,7 +126,8 @@ class _RunRelay(QObject):
 
     def ended(self) -> None:
         """The worker's thread is gone (called by the registry, after every signal)."""
-        self.controller._run_ended(self.run)
+        if self._alive():
+            self.controller._run_ended(self.run)
 
 
 class JobController(QObject):
@@ -144,6 +160,7 @@ class JobController(QObject):
         self._runs: dict[int, JobRun] = {}
         self._ids = itertools.count(1)
         self._recovery: WorkerHandle | None = None
+        self._recovering: frozenset[int] = frozenset()
         self._closed = False
 
     # -- queries ----------------------------------------------------------------------
@@ -179,9 +196,25 @@ class JobController(QObject):
         return self._launch(JobRun(next(self._ids), False, request.parent_id), request, None)
 
     def resume(self, job_id: int) -> int | None:
-        """Wait again for a stored job (never re-submits it); run id, or None once shut
-        down. The worker fails the run if the job cannot be resumed."""
+        """Wait again for a stored job (never re-submits it); the run id.
+
+        None, with nothing started, after shutdown, for a job not in the store, and for a
+        job this controller already runs or recovers (two threads must never poll and
+        download one job; see :meth:`busy_with`). The worker fails the run if the job
+        cannot be resumed (finished, expired…)."""
+        if self.busy_with(job_id):
+            return None
+        try:
+            self.store.get(job_id)
+        except KeyError:
+            return None
         return self._launch(JobRun(next(self._ids), True, job_id=job_id), None, job_id)
+
+    def busy_with(self, job_id: int) -> bool:
+        """Whether a run or the recovery has (or may soon have) this job in hand."""
+        return job_id in self._recovering or any(
+            run.job_id == job_id for run in self._runs.values()
+        )
 
     def rerun(self, job_id: int) -> int | None:
         """Run a new job from a stored job's own input copies and gender (a child of it).
@@ -201,10 +234,17 @@ class JobController(QObject):
     def recover(self) -> bool:
         """Resume, in the background, every job a crash or quit left unfinished.
 
-        False when there is nothing to do, it already runs, or after shutdown."""
-        if self._closed or self._recovery is not None or not self.store.unfinished():
+        False when there is nothing to do, it already runs, a job runs (its job would be
+        taken for abandoned), or after shutdown."""
+        if self._closed or self._recovery is not None or self._runs:
             return False
-        worker = RecoveryWorker(self._client_factory, self.store)
+        unfinished = frozenset(job.id for job in self.store.unfinished())
+        if not unfinished:
+            return False
+        # Recovery takes exactly these jobs: one created meanwhile (the user pressed
+        # Refine) is a live run's, never "abandoned".
+        self._recovering = unfinished
+        worker = RecoveryWorker(self._client_factory, self.store, unfinished)
         worker.settled.connect(self.jobChanged)
         worker.summary.connect(self.recovered)
         self._recovery = start_worker(worker, RECOVERY_THREAD)
@@ -218,13 +258,10 @@ class JobController(QObject):
         Nothing starts afterwards. True when every thread ended; callable again after a
         False (a thread that did not stop in time is waited for again)."""
         self._closed = True
-        stopped = True
         handles = [run.handle for run in self.runs() if run.handle is not None]
         if self._recovery is not None:
             handles.append(self._recovery)
-        for handle in handles:
-            stopped = handle.stop(timeout_ms) and stopped
-        return stopped
+        return stop_all(handles, timeout_ms)
 
     # -- internals --------------------------------------------------------------------
 
@@ -254,6 +291,7 @@ class JobController(QObject):
 
     def _recovery_ended(self) -> None:
         self._recovery = None
+        self._recovering = frozenset()
 
 
 def rerun_request(job: Job) -> JobRequest:

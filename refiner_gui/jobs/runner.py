@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
 from refiner_gui.api.errors import (
@@ -337,8 +337,10 @@ def recover(
     cancel: CancelToken | None = None,
     on_job: Callable[[Job, RefinerError | None], None] | None = None,
     now: float | None = None,
+    only: Collection[int] | None = None,
 ) -> list[Job]:
-    """Finish every unfinished job: resume the young SUBMITTED ones, settle the rest.
+    """Finish every unfinished job (or those of them whose id is in ``only``): resume the
+    young SUBMITTED ones, settle the rest.
 
     Never submits anything: SUBMITTED jobs are polled and downloaded, SUBMITTING ones
     become OUTCOME_UNKNOWN, PENDING ones CANCELLED, and any older than 24 h EXPIRED
@@ -355,6 +357,8 @@ def recover(
         for snapshot in store.unfinished():
             if cancel is not None and cancel.cancelled:
                 break
+            if only is not None and snapshot.id not in only:
+                continue
             # Re-read: earlier jobs may have taken minutes, and another process may have
             # moved this one on meanwhile (mark_finished also checks the state it saw).
             try:

@@ -67,7 +67,8 @@ class JobStatus(QObject):
         self._show()
 
     def set_stage_text(self, text: str) -> None:
-        """Say ``text`` for the rest of the job (e.g. "Cancelling")."""
+        """Say ``text`` for the rest of the job (e.g. "Cancelling"); nothing once it
+        has ended."""
         self._stage = text
         self._show()
 
@@ -104,12 +105,13 @@ class JobStatus(QObject):
 
     def ended(self) -> None:
         """The job's thread is gone: hide the bar (the text stays)."""
-        self._active = False
-        self._tick.stop()
+        self._end()
         self._progress.hide()
 
     def _end(self) -> float:
-        # Stopped first: the ticker must not overwrite the final text.
+        # Stopped first, and inactive: neither the ticker nor a late "Cancelling" may
+        # overwrite the final text.
+        self._active = False
         self._tick.stop()
         return time.monotonic() - self._started
 

@@ -262,10 +262,11 @@ class MainWindow(QMainWindow):
 
     # -- what the window does (see WindowContent) -----------------------------------------
 
-    def _built(self) -> WindowContent:
-        self.ensure_built()
-        assert self.content is not None
-        return self.content
+    def _built(self) -> WindowContent | None:
+        """The content, built now if need be; None once shut down or if it cannot be."""
+        if not self._shut_down and self.content is None and self.build_error is None:
+            self.ensure_built()
+        return None if self._shut_down else self.content
 
     @property
     def shown(self) -> JobOutcome | None:
@@ -288,16 +289,19 @@ class MainWindow(QMainWindow):
 
     def start_job(self, *, parent_id: int | None = None) -> bool:
         """Start a job from the current inputs; False if not startable (reason shown)."""
-        return not self._shut_down and self._built().start_job(parent_id=parent_id)
+        content = self._built()
+        return content is not None and content.start_job(parent_id=parent_id)
 
     def resume_job(self, job_id: int) -> bool:
         """Wait again for a submitted job (never re-submits it)."""
-        return not self._shut_down and self._built().resume_job(job_id)
+        content = self._built()
+        return content is not None and content.resume_job(job_id)
 
     def rerun_job(self, job_id: int) -> None:
         """Load a past job's inputs and start it when they check out."""
-        if not self._shut_down:
-            self._built().rerun_job(job_id)
+        content = self._built()
+        if content is not None:
+            content.rerun_job(job_id)
 
     def cancel_job(self) -> None:
         """Stop waiting for the running job (a submitted one stays resumable)."""
@@ -311,15 +315,19 @@ class MainWindow(QMainWindow):
 
     def save_refined(self) -> Path | None:
         """Ask where, then save the shown refined image with provenance."""
-        return self._built().results.save_refined()
+        content = self._built()
+        return content.results.save_refined() if content is not None else None
 
     def save_comparison(self) -> Path | None:
         """Ask where, then save the comparison image."""
-        return self._built().results.save_comparison()
+        content = self._built()
+        return content.results.save_comparison() if content is not None else None
 
     def export_review(self) -> None:
         """Export the jobs the history shows."""
-        self._built().results.export_review()
+        content = self._built()
+        if content is not None:
+            content.results.export_review()
 
     # -- shutdown -------------------------------------------------------------------------
 

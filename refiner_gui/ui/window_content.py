@@ -78,9 +78,6 @@ class WindowContent(QObject):
         self.settings = settings
         self.store = store
         self.demo_session: DemoSession | None = None
-        if demo and injected_factory is None:
-            self.demo_session = DemoSession.start()
-            injected_factory = self.demo_session.client
         self._injected = injected_factory
         self.run_id: int | None = None  # the window's running job, while it runs
         self.job_id: int | None = None  # the running (or last started) job
@@ -99,7 +96,23 @@ class WindowContent(QObject):
         p.right_layout.insertWidget(p.right_layout.indexOf(p.placeholder) + 1, self.viewer, 1)
         self.viewer.hide()
 
-        self.jobs = JobController(store, injected_factory or client_factory(settings), self)
+        if demo and injected_factory is None:
+            # Started last of the parts that can fail to build, and stopped again if
+            # anything after it does: its server thread would keep the app from exiting.
+            self.demo_session = DemoSession.start()
+            self._injected = self.demo_session.client
+        try:
+            self._wire(window, menus, store, settings)
+        except BaseException:
+            if self.demo_session is not None:
+                self.demo_session.stop()
+            raise
+
+    def _wire(
+        self, window: QMainWindow, menus: dict[str, QMenu], store: JobStore, settings: Settings
+    ) -> None:
+        p = self.parts
+        self.jobs = JobController(store, self._injected or client_factory(settings), self)
         self.review = ReviewController(store, p.history, p.review_bar, self._display, self)
         self.results = ResultActions(
             window, lambda: self.settings, lambda: self.shown, lambda: self.viewer, p.history, store
@@ -232,10 +245,20 @@ class WindowContent(QObject):
         return self._began(self.jobs.start(request), "Uploading")
 
     def resume_job(self, job_id: int) -> bool:
-        """Wait again for a submitted job (never re-submits it)."""
+        """Wait again for a submitted job (never re-submits it). False, with the reason
+        in the status bar, when the job is unknown or already being waited for (by the
+        recovery of the last session's jobs, say)."""
         if self.job_running():
             return False
-        return self._began(self.jobs.resume(job_id), "Resuming")
+        if self.jobs.busy_with(job_id):
+            self.window.statusBar().showMessage(
+                f"Job {job_id} is already being checked in the background.", 8000
+            )
+            return False
+        if not self._began(self.jobs.resume(job_id), "Resuming"):
+            self.window.statusBar().showMessage(f"Job {job_id} is not in the history.", 8000)
+            return False
+        return True
 
     def _began(self, run_id: int | None, stage_text: str) -> bool:
         if run_id is None:
@@ -458,7 +481,9 @@ class WindowContent(QObject):
         for part in (self.parts.inputs, self.parts.history, self.viewer):
             part.shutdown()
         wait_for_tasks()
-        if stopped and self.demo_session is not None:
+        if self.demo_session is not None:
+            # Even when a job thread did not stop in time: it only talks to this sandbox,
+            # and the sandbox's thread must not keep the app from exiting.
             self.demo_session.stop()
             self.demo_session = None
         return stopped
