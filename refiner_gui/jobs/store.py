@@ -100,9 +100,9 @@ class JobHeld(JobStateError):
         self.holder = holder
         who = holder.describe() if holder is not None else "another task of this app"
         super().__init__(
-            f"Job {job_id} is being worked on by {who}; it was left alone. It finishes "
-            "there; if that process was stopped, resume it again later (nothing will be "
-            "sent twice)."
+            f"Job {job_id}: another process is working on it ({who}), so it was left "
+            "alone. It finishes there; if that process stops, resume again later (nothing "
+            "is sent twice)."
         )
 
 
@@ -158,6 +158,7 @@ class JobStore:
         self._lock = threading.Lock()
         # job id -> [thread ident, depth]: the jobs this store holds, and which thread.
         self._held: dict[int, list[int]] = {}
+        self._unreleased: set[int] = set()
         self._beat_stop = threading.Event()
         self._beat: threading.Thread | None = None
         self._migrate()
@@ -224,6 +225,7 @@ class JobStore:
         taken over once it is gone, see :mod:`refiner_gui.jobs.ownership`).
         """
         self._stop_heartbeat()
+        self._release_leftovers()
         with self._lock:
             conns, self._all = self._all, []
         for c in conns:
@@ -346,7 +348,9 @@ class JobStore:
                         (self.owner.token, self.owner.token),
                     )
         except sqlite3.Error as exc:
-            log.warning("job %d: could not release it (%s); it is freed when we exit", job_id, exc)
+            log.warning("job %d: could not release it yet (%s)", job_id, exc)
+            with self._lock:
+                self._unreleased.add(job_id)  # tried again by close()
         if none_left:
             self._stop_heartbeat()
 
@@ -358,6 +362,21 @@ class JobStore:
             yield
         finally:
             self.release(job_id)
+
+    def _release_leftovers(self) -> None:
+        """Free the jobs whose release failed (a busy store), and this process's row."""
+        with self._lock:
+            stuck, self._unreleased = self._unreleased, set()
+            if self._held:
+                return  # still holding jobs (close() while a job runs): leave the marks
+        if not stuck:
+            return  # every release went through: nothing marked with this process
+        try:
+            with self._write() as c:
+                c.execute("UPDATE jobs SET owner = NULL WHERE owner = ?", (self.owner.token,))
+                c.execute("DELETE FROM processes WHERE token = ?", (self.owner.token,))
+        except sqlite3.Error as exc:  # the marks stay; taken over once we are gone
+            log.warning("could not release this process's jobs (%s)", exc)
 
     def _start_heartbeat(self) -> None:
         with self._lock:
