@@ -76,6 +76,7 @@ from refiner_gui.jobs import (
     HeldElsewhere,
     Job,
     JobFilter,
+    JobHeld,
     JobState,
     JobStore,
     LocalWriteError,
@@ -398,6 +399,9 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
     try:
         store.apply_journal()  # a task id the store could not take at submit time
         job = store.find_by_task(args.task_id)
+        if args.job is not None:
+            job = _adopt(store, args.job, args.task_id, job)
+            rep.progress(f"job {job.id}: task {args.task_id}")
         if job is None:  # submitted elsewhere (or before the store existed): record it now
             job = store.create_resumed(args.task_id)
             rep.progress(f"job {job.id}: new record for task {args.task_id}")
@@ -422,6 +426,31 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
             client.close()
     finally:
         store.close()
+
+
+def _adopt(store: JobStore, job_id: int, task_id: str, found: Job | None) -> Job:
+    """Give job ``job_id`` the task id the user names (``resume TASK_ID --job N``).
+
+    Only a job without a task id of its own (an upload whose answer was lost) takes one,
+    and only while no other live process holds it (HeldElsewhere otherwise).
+    """
+    if found is not None:
+        if found.id != job_id:
+            raise UsageError(f"Task {task_id} belongs to job {found.id}, not job {job_id}.")
+        return found
+    try:
+        job = store.get(job_id)
+    except KeyError:
+        raise UsageError(f"There is no job {job_id} (see: refiner-cli jobs).") from None
+    if job.task_id:
+        raise UsageError(f"Job {job_id} already has task {job.task_id}; resume that one instead.")
+    if job.state is JobState.PENDING:
+        raise UsageError(f"Job {job_id} was never sent; it has no task to resume.")
+    try:
+        with store.holding(job_id):
+            return store.mark_submitted(job_id, task_id)
+    except JobHeld as held:
+        raise HeldElsewhere(str(held), ErrorInfo(task_id=task_id)) from held
 
 
 def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:

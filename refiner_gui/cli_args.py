@@ -150,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="finish every unfinished job (after a crash); never re-submits",
     )
+    p.add_argument(
+        "--job",
+        type=int,
+        default=None,
+        metavar="JOB_ID",
+        help="the job TASK_ID belongs to, when the history lost it (e.g. an upload whose "
+        "outcome is unknown): the job takes the task id and is finished",
+    )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--overwrite", action="store_true")
     _common(p)

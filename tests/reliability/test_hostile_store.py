@@ -514,3 +514,22 @@ def test_a_row_edited_outside_the_app_exits_2_with_what_to_do(
         message = json.loads(stdout)["error"]["message"]
         assert "edited outside the app" in message
     assert sandbox.requests == []
+
+
+def test_resume_adopts_a_task_id_the_user_gives_for_an_unknown_outcome(sandbox, job_images, store):
+    job = store.create_job(slot_files(job_images), "woman")
+    store.mark_submitting(job.id)
+    client = client_for(sandbox)
+    try:
+        task_id = client.submit(runner_module.job_inputs(job)).task_id
+    finally:
+        client.close()
+    store.mark_finished(job.id, JobState.OUTCOME_UNKNOWN, {"message": "unknown"})
+    rc, stdout, stderr = run(["resume", task_id, "--job", str(job.id), *common(sandbox)])
+    assert rc == cli.EXIT_OK, stderr
+    assert json.loads(stdout)["job_id"] == job.id
+    assert store.get(job.id).state is JobState.SUCCEEDED and store.count() == 1
+    assert sandbox.submissions == 1
+    # A job that already has its own task does not take another.
+    rc, _, stderr = run(["resume", "other-task", "--job", str(job.id), *common(sandbox)])
+    assert rc == cli.EXIT_USAGE and "already has task" in stderr
