@@ -282,6 +282,7 @@ class BackgroundTask(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        """Run ``fn`` on a pool thread; emit ``done`` or ``error`` with the tag."""
         try:
             result = self.fn()
         except Exception as exc:  # reported as data, never swallowed
