@@ -292,7 +292,9 @@ class JobStore:
         with self._lock:
             held = self._held.get(job_id)
             if held is not None:
-                if held[0] != me:
+                if held[0] == 0:  # created here, not run yet: this thread runs it
+                    held[0] = me
+                elif held[0] != me:
                     raise JobHeld(job_id, None)
                 held[1] += 1
                 return
@@ -312,14 +314,25 @@ class JobStore:
                 ).fetchone()
                 if still is None:
                     c.execute("DELETE FROM processes WHERE token = ?", (current,))
-            c.execute("UPDATE jobs SET owner = ? WHERE id = ?", (self.owner.token, job_id))
-            c.execute(
-                "INSERT INTO processes (token, pid, host, started_at, heartbeat) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(token) DO UPDATE SET heartbeat = ?",
-                (self.owner.token, self.owner.pid, self.owner.host, now, now, now),
-            )
+            self._mark_owned(c, job_id, now)
         with self._lock:
             self._held[job_id] = [me, 1]
+        self._start_heartbeat()
+
+    def _mark_owned(self, c: sqlite3.Connection, job_id: int, now: float) -> None:
+        """Inside a write transaction: ``job_id`` is ours; our process row is fresh."""
+        c.execute("UPDATE jobs SET owner = ? WHERE id = ?", (self.owner.token, job_id))
+        c.execute(
+            "INSERT INTO processes (token, pid, host, started_at, heartbeat) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(token) DO UPDATE SET heartbeat = ?",
+            (self.owner.token, self.owner.pid, self.owner.host, now, now, now),
+        )
+
+    def _hold_new(self, job_id: int) -> None:
+        # Held by the process, not yet by a thread (thread 0, depth 0): the first claim,
+        # from whichever thread runs the job, takes it over.
+        with self._lock:
+            self._held[job_id] = [0, 0]
         self._start_heartbeat()
 
     def release(self, job_id: int) -> None:
@@ -366,15 +379,23 @@ class JobStore:
     def _release_leftovers(self) -> None:
         """Free the jobs whose release failed (a busy store), and this process's row."""
         with self._lock:
-            stuck, self._unreleased = self._unreleased, set()
-            if self._held:
-                return  # still holding jobs (close() while a job runs): leave the marks
+            never_run = [j for j, (thread, _) in self._held.items() if thread == 0]
+            for job_id in never_run:
+                del self._held[job_id]
+            stuck = sorted(self._unreleased | set(never_run))
+            self._unreleased = set()
+            running = bool(self._held)  # close() while a job runs: leave its mark
         if not stuck:
             return  # every release went through: nothing marked with this process
+        marks = ",".join("?" * len(stuck))
         try:
             with self._write() as c:
-                c.execute("UPDATE jobs SET owner = NULL WHERE owner = ?", (self.owner.token,))
-                c.execute("DELETE FROM processes WHERE token = ?", (self.owner.token,))
+                c.execute(
+                    f"UPDATE jobs SET owner = NULL WHERE owner = ? AND id IN ({marks})",
+                    (self.owner.token, *stuck),
+                )
+                if not running:
+                    c.execute("DELETE FROM processes WHERE token = ?", (self.owner.token,))
         except sqlite3.Error as exc:  # the marks stay; taken over once we are gone
             log.warning("could not release this process's jobs (%s)", exc)
 
@@ -578,9 +599,20 @@ class JobStore:
     # -- writing --------------------------------------------------------------------------
 
     def create_job(
-        self, files: dict[str, Path], gender: str, *, parent_id: int | None = None
+        self,
+        files: dict[str, Path],
+        gender: str,
+        *,
+        parent_id: int | None = None,
+        hold: bool = True,
     ) -> Job:
-        """Store the inputs and a PENDING job; returns it. Nothing is sent yet."""
+        """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
+
+        With ``hold`` (the default) the new job is held by this process from the start
+        (:meth:`claim`), so another process's recovery never cancels it as abandoned
+        before it runs; :func:`~refiner_gui.jobs.run_job` (on any thread) takes the hold
+        over and releases it, and :meth:`close` frees a job that was never run.
+        """
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
         now = time.time()
         with self._write() as c:
@@ -598,10 +630,15 @@ class JobStore:
                 "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
                 [(job_id, slot, self._rel(s.path), s.sha256, s.name) for slot, s in stored.items()],
             )
+            if hold:
+                self._mark_owned(c, job_id, now)
+        if hold:
+            self._hold_new(job_id)
         return self.get(job_id)
 
-    def create_resumed(self, task_id: str, gender: str = "") -> Job:
-        """A job for a task submitted elsewhere (``refiner-cli resume`` of an unknown id)."""
+    def create_resumed(self, task_id: str, gender: str = "", *, hold: bool = True) -> Job:
+        """A job for a task submitted elsewhere (``refiner-cli resume`` of an unknown id);
+        held by this process like :meth:`create_job`."""
         now = time.time()
         with self._write() as c:
             cur = c.execute(
@@ -610,6 +647,10 @@ class JobStore:
                 (JobState.SUBMITTED.value, gender, now, now, task_id, now),
             )
             job_id = int(cur.lastrowid or 0)
+            if hold:
+                self._mark_owned(c, job_id, now)
+        if hold:
+            self._hold_new(job_id)
         return self.get(job_id)
 
     def _update(self, job_id: int, **fields: Any) -> Job:

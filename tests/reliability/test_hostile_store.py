@@ -20,6 +20,7 @@ import math
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -211,7 +212,7 @@ def test_recover_skips_a_job_another_store_holds_until_it_lets_go(sandbox, job_i
     window = JobStore.open_default()
     other = JobStore(window.path)
     try:
-        job = window.create_job(slot_files(job_images), "woman")
+        job = window.create_job(slot_files(job_images), "woman", hold=False)
         window.mark_submitting(job.id)  # the other process is uploading it...
         other.claim(job.id)  # ...and holds it
         seen = []
@@ -234,7 +235,7 @@ def test_run_job_refuses_a_held_job_and_releases_its_own(sandbox, job_images):
     store = JobStore.open_default()
     other = JobStore(store.path)
     try:
-        job = store.create_job(slot_files(job_images), "woman")
+        job = store.create_job(slot_files(job_images), "woman", hold=False)
         other.claim(job.id)
         with pytest.raises(HeldElsewhere):
             run_job(store, client_for(sandbox), job)
@@ -252,6 +253,32 @@ def test_run_job_refuses_a_held_job_and_releases_its_own(sandbox, job_images):
         other.close()
         store.close()
     assert owners() == ([None, None], [])
+
+
+def test_a_new_job_is_held_from_creation_until_run_or_close(sandbox, job_images):
+    """A PENDING job of a live process (created, not yet sent) is not cancelled as
+    abandoned by another process's recovery; run_job on another thread takes it over."""
+    creator = JobStore.open_default()
+    other = JobStore(creator.path)
+    try:
+        job = creator.create_job(slot_files(job_images), "woman")
+        seen = []
+        assert recover(other, lambda: client_for(sandbox), on_job=lambda j, e: seen.append(e)) == []
+        assert isinstance(seen[0], HeldElsewhere)
+        assert creator.get(job.id).state is JobState.PENDING
+        ran: list = []
+        worker = threading.Thread(
+            target=lambda: ran.append(run_job(creator, client_for(sandbox), job).state)
+        )
+        worker.start()
+        worker.join(30)
+        assert ran == [JobState.SUCCEEDED] and creator.holder_of(job.id) is None
+        never_run = creator.create_job(slot_files(job_images), "woman")
+        assert creator.holder_of(never_run.id) is not None
+    finally:
+        other.close()
+        creator.close()
+    assert owners() == ([None, None], [])  # close() freed the job that never ran
 
 
 def test_a_stale_heartbeat_is_taken_over_a_fresh_one_is_not(job_images):
@@ -342,7 +369,8 @@ def test_a_locked_store_at_submit_keeps_the_task_id_in_the_journal(
 def test_recovery_applies_the_journal_first(sandbox, job_images, store):
     """A job recovery had settled as outcome unknown comes back once the journal names
     its task: resume --all finishes it, nothing re-sent."""
-    job = store.create_job(slot_files(job_images), "woman")
+    # Created by an earlier process (not held by this one).
+    job = store.create_job(slot_files(job_images), "woman", hold=False)
     store.mark_submitting(job.id)
     client = client_for(sandbox)
     try:
@@ -517,7 +545,8 @@ def test_a_row_edited_outside_the_app_exits_2_with_what_to_do(
 
 
 def test_resume_adopts_a_task_id_the_user_gives_for_an_unknown_outcome(sandbox, job_images, store):
-    job = store.create_job(slot_files(job_images), "woman")
+    # Created by an earlier process (not held by this one).
+    job = store.create_job(slot_files(job_images), "woman", hold=False)
     store.mark_submitting(job.id)
     client = client_for(sandbox)
     try:
