@@ -101,7 +101,7 @@ class HeldElsewhere(RefinerError, JobStateError):
     title = "Another process is working on this job"
     advice = (
         "Another process is working on this job; it was left alone. Let that process "
-        "finish it (do not re-run the job meanwhile: that could bill twice)."
+        "finish it (do not start it again meanwhile: that could bill twice)."
     )
 
 
@@ -407,6 +407,8 @@ def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Jo
     """Settle a job that cannot be resumed; return it, or None if it can be resumed.
 
     Based on ``job`` as given; the store only changes a job that is still unfinished.
+    Call it only while holding the job (:meth:`JobStore.claim`, as :func:`recover`
+    does): a SUBMITTING job of a live process is not abandoned, its answer is on its way.
     """
     now = time.time() if now is None else now
     born = job.submitted_at or job.created_at

@@ -13,6 +13,11 @@ changes are compare-and-set where it matters: only a PENDING job can start uploa
 (:meth:`JobStore.mark_submitting`), and a finished job is never overwritten by a late
 :meth:`JobStore.mark_finished`, so stale ``Job`` snapshots cannot cause a second upload.
 
+Ownership between processes: ``jobs.owner`` and the ``processes`` table say which
+process works on a job (:mod:`refiner_gui.jobs.ownership`: claim, release, heartbeat,
+when a holder counts as gone). The task-id journal (:data:`JOURNAL_NAME`, beside the
+file) keeps the id of a new task when the file itself cannot be written.
+
 Schema: versioned with ``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
 """
 

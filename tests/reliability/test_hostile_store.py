@@ -562,3 +562,26 @@ def test_resume_adopts_a_task_id_the_user_gives_for_an_unknown_outcome(sandbox, 
     # A job that already has its own task does not take another.
     rc, _, stderr = run(["resume", "other-task", "--job", str(job.id), *common(sandbox)])
     assert rc == cli.EXIT_USAGE and "already has task" in stderr
+
+
+def test_an_unusable_results_folder_after_billing_without_mounting(sandbox, job_images, store):
+    """Where no file system can be mounted: the results folder turns into a file while
+    the task runs (any OSError on the way to the result takes the same path)."""
+    job = store.create_job(slot_files(job_images), "woman")
+    results = store.results_dir
+    moved = results.with_name("results.moved")
+
+    def break_results(event) -> None:
+        if event.stage.name == "DOWNLOADING" and not moved.exists():
+            results.rename(moved)
+            results.write_text("not a folder")
+
+    with pytest.raises(LocalWriteError, match="billed") as caught:
+        run_job(store, client_for(sandbox), job, on_event=break_results)
+    assert caught.value.task_id == store.get(job.id).task_id
+    assert store.get(job.id).state is JobState.SUBMITTED
+    results.unlink()
+    moved.rename(results)
+    rc, stdout, stderr = run(["resume", "--all", *common(sandbox)])
+    assert rc == cli.EXIT_OK, stderr
+    assert store.get(job.id).state is JobState.SUCCEEDED and sandbox.submissions == 1
