@@ -342,8 +342,9 @@ class JobStore:
 
     def release(self, job_id: int) -> None:
         """Let go of ``job_id`` (the last of nested claims does). Never raises for a busy
-        or failing store: the job then stays marked, and is taken over once this process
-        is gone."""
+        or failing store: the job then stays marked, and the heartbeat thread tries again
+        at each beat (and :meth:`close` once more); if all fail, it is taken over once
+        this process is gone."""
         with self._lock:
             held = self._held.get(job_id)
             if held is None:
@@ -368,7 +369,8 @@ class JobStore:
         except sqlite3.Error as exc:
             log.warning("job %d: could not release it yet (%s)", job_id, exc)
             with self._lock:
-                self._unreleased.add(job_id)  # tried again by close()
+                self._unreleased.add(job_id)  # tried again by the heartbeat and close()
+            none_left = False  # the heartbeat goes on until the release goes through
         if none_left:
             self._stop_heartbeat()
 
@@ -439,11 +441,37 @@ class JobStore:
                         "UPDATE processes SET heartbeat = ? WHERE token = ?",
                         (time.time(), self.owner.token),
                     )
+                    if self._retry_releases(conn):
+                        return  # nothing held or stuck any more: the beat is not needed
                 except sqlite3.Error as exc:
                     log.warning("heartbeat missed: %s", exc)
         finally:
             if conn is not None:
                 conn.close()
+
+    def _retry_releases(self, conn: sqlite3.Connection) -> bool:
+        """Heartbeat thread: free the jobs whose release met a busy store. True when this
+        process holds nothing any more (its row is gone and the heartbeat may end)."""
+        with self._lock:
+            stuck = sorted(self._unreleased)
+        if not stuck:
+            return False
+        marks = ",".join("?" * len(stuck))
+        conn.execute(
+            f"UPDATE jobs SET owner = NULL WHERE owner = ? AND id IN ({marks})",
+            (self.owner.token, *stuck),
+        )
+        with self._lock:
+            self._unreleased.difference_update(stuck)
+            if self._held or self._unreleased:
+                return False
+            self._beat = None  # ending on its own; a later claim starts a new one
+        conn.execute(
+            "DELETE FROM processes WHERE token = ? AND NOT EXISTS "
+            "(SELECT 1 FROM jobs WHERE owner = ?)",
+            (self.owner.token, self.owner.token),
+        )
+        return True
 
     # -- the task-id journal ----------------------------------------------------------------
 

@@ -585,3 +585,24 @@ def test_an_unusable_results_folder_after_billing_without_mounting(sandbox, job_
     rc, stdout, stderr = run(["resume", "--all", *common(sandbox)])
     assert rc == cli.EXIT_OK, stderr
     assert store.get(job.id).state is JobState.SUCCEEDED and sandbox.submissions == 1
+
+
+def test_a_release_that_met_a_locked_store_is_retried_by_the_heartbeat(job_images):
+    """The window stays open after a locked store: its job must not stay marked as held
+    (else `refiner-cli resume` would leave it alone until the window quits)."""
+    default = JobStore.open_default()
+    default.close()
+    store = JobStore(default.path, busy_timeout=0.1, heartbeat_interval=0.05)
+    try:
+        job = store.create_job(slot_files(job_images), "woman", hold=False)
+        store.claim(job.id)
+        with raw(store.path) as other:
+            other.execute("BEGIN EXCLUSIVE")
+            try:
+                store.release(job.id)  # fails: the store is locked
+            finally:
+                other.execute("ROLLBACK")
+        wait_until(lambda: store.holder_of(job.id) is None, "the heartbeat to release it")
+        wait_until(lambda: owners() == ([None], []), "the process row to go")
+    finally:
+        store.close()
