@@ -8,9 +8,12 @@ A killed run is finished by ``refiner-cli resume --all`` without submitting anyt
 
 Exit codes (stable, for scripts):
     0   done
-    2   usage error, or an input rejected before upload (nothing was sent)
+    2   usage error, an input rejected before upload (nothing was sent), or a local
+        problem to fix first (an unwritable folder, a full disk, a damaged job history);
+        when a task was already billed, its job stays resumable (the message says how)
     3   the service rejected the request or the task failed
-    4   service or network unavailable after retries (also: submission outcome unknown)
+    4   service or network unavailable after retries (also: submission outcome unknown,
+        or a job another live process is working on, left alone)
     5   timed out waiting (the task id is printed for ``refiner-cli resume``)
     130 interrupted
 
@@ -65,10 +68,22 @@ from refiner_gui.config import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     DEFAULT_FILENAME_PATTERN,
+    HOME_ENV,
     app_paths,
 )
 from refiner_gui.images import check_inputs
-from refiner_gui.jobs import Job, JobFilter, JobState, JobStore, StoreError, recover, run_job
+from refiner_gui.jobs import (
+    HeldElsewhere,
+    Job,
+    JobFilter,
+    JobHeld,
+    JobState,
+    JobStore,
+    LocalWriteError,
+    StoreError,
+    recover,
+    run_job,
+)
 from refiner_gui.keystore import get_api_key
 from refiner_gui.outputs import export_image, render_name
 from refiner_gui.sandbox import SandboxServer
@@ -109,8 +124,16 @@ def _still_waiting(job_id: int | None) -> bool:
         return False
 
 
+def _code_for(err: RefinerError) -> int:
+    if isinstance(err, HeldElsewhere):
+        return EXIT_UNAVAILABLE  # not ours to finish now: try again later
+    if isinstance(err, LocalWriteError):
+        return EXIT_USAGE  # a local problem to fix first (the job stays resumable)
+    return exit_code_for(err)
+
+
 def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -> int:
-    code = exit_code_for(err)
+    code = _code_for(err)
     rep.progress(f"error: {err.title}: {err.user_message}")
     for label, value in (
         ("code", err.code),
@@ -121,8 +144,14 @@ def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -
     ):
         if value:
             rep.progress(f"  {label}: {value}")
-    if err.task_id and (
-        code in (EXIT_TIMEOUT, EXIT_UNAVAILABLE, EXIT_INTERRUPTED) or _still_waiting(job_id)
+    if (
+        err.task_id
+        and not isinstance(err, HeldElsewhere)
+        and (
+            code in (EXIT_TIMEOUT, EXIT_UNAVAILABLE, EXIT_INTERRUPTED)
+            or isinstance(err, LocalWriteError)
+            or _still_waiting(job_id)
+        )
     ):
         rep.progress(f"  task id: {err.task_id}  (continue with: refiner-cli resume {err.task_id})")
     if job_id is not None:
@@ -167,7 +196,22 @@ def _open_store() -> JobStore:
     try:
         return JobStore.open_default()
     except sqlite3.Error as exc:  # an unreadable or locked file: say so, exit 2
-        raise StoreError(f"The job history cannot be opened: {exc}") from None
+        raise StoreError(
+            f"The job history cannot be opened: {exc}. If another refiner-cli or the "
+            "window is busy with it, try again in a moment; if the disk is full, free "
+            "some space. Nothing was sent."
+        ) from None
+    except OSError as exc:  # an unwritable home or data folder, a full disk
+        raise StoreError(
+            f"The app's data folder cannot be used: {_os_reason(exc)}. Make "
+            f"{app_paths().data} writable (or set {HOME_ENV} to a writable folder) and "
+            "run again. Nothing was sent."
+        ) from None
+
+
+def _os_reason(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _check_out(args: argparse.Namespace) -> None:
@@ -311,15 +355,27 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
     store = _open_store()
     try:
         # The job (with copies of exactly what is uploaded) is committed before the upload.
-        job = store.create_job(
-            {
-                PERSON: files["person"],
-                TOP: files["top"],
-                COARSE: files["coarse"],
-                BOTTOM: files["bottom"],
-            },
-            args.gender,
-        )
+        try:
+            job = store.create_job(
+                {
+                    PERSON: files["person"],
+                    TOP: files["top"],
+                    COARSE: files["coarse"],
+                    BOTTOM: files["bottom"],
+                },
+                args.gender,
+            )
+        except OSError as exc:  # a full disk, an unwritable inputs folder
+            raise StoreError(
+                f"The inputs could not be copied into the job history: {_os_reason(exc)}. "
+                f"Free some disk space or make {store.root} writable, then run again. "
+                "Nothing was sent."
+            ) from None
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"The job could not be recorded: {exc}. Free some disk space (or wait for "
+                "another process using the history), then run again. Nothing was sent."
+            ) from None
         rep.progress(f"job {job.id}: uploading")
         return _run_stored(args, rep, store, client, job, cancel)
     finally:
@@ -341,12 +397,19 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
     _check_out(args)
     store = _open_store()
     try:
+        store.apply_journal()  # a task id the store could not take at submit time
         job = store.find_by_task(args.task_id)
+        if args.job is not None:
+            job = _adopt(store, args.job, args.task_id, job)
+            rep.progress(f"job {job.id}: task {args.task_id}")
         if job is None:  # submitted elsewhere (or before the store existed): record it now
             job = store.create_resumed(args.task_id)
             rep.progress(f"job {job.id}: new record for task {args.task_id}")
         else:
             rep.progress(f"job {job.id}: {job.state.label.lower()}")
+        holder = store.holder_of(job.id)
+        if holder is not None and holder.token != store.owner.token:
+            rep.progress(f"job {job.id}: held by {holder.describe()}")
         args.job_id = job.id
         if (
             job.state is JobState.SUCCEEDED
@@ -365,6 +428,31 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         store.close()
 
 
+def _adopt(store: JobStore, job_id: int, task_id: str, found: Job | None) -> Job:
+    """Give job ``job_id`` the task id the user names (``resume TASK_ID --job N``).
+
+    Only a job without a task id of its own (an upload whose answer was lost) takes one,
+    and only while no other live process holds it (HeldElsewhere otherwise).
+    """
+    if found is not None:
+        if found.id != job_id:
+            raise UsageError(f"Task {task_id} belongs to job {found.id}, not job {job_id}.")
+        return found
+    try:
+        job = store.get(job_id)
+    except KeyError:
+        raise UsageError(f"There is no job {job_id} (see: refiner-cli jobs).") from None
+    if job.task_id:
+        raise UsageError(f"Job {job_id} already has task {job.task_id}; resume that one instead.")
+    if job.state is JobState.PENDING:
+        raise UsageError(f"Job {job_id} was never sent; it has no task to resume.")
+    try:
+        with store.holding(job_id):
+            return store.mark_submitted(job_id, task_id)
+    except JobHeld as held:
+        raise HeldElsewhere(str(held), ErrorInfo(task_id=task_id)) from held
+
+
 def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
     """``resume --all``: :func:`recover` every unfinished job, export what succeeded."""
     store = _open_store()
@@ -373,6 +461,13 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
 
     def on_job(job: Job, err: RefinerError | None) -> None:
         item = job_dict(job)
+        if isinstance(err, HeldElsewhere):  # left alone: another process works on it
+            item["error"] = err.user_message
+            item["held_elsewhere"] = True
+            codes.append(EXIT_UNAVAILABLE)
+            items.append(item)
+            rep.progress(f"job {job.id}: left alone: {err.user_message}")
+            return
         if job.state is JobState.SUCCEEDED and job.result_path is not None:
             out = _default_out(job)
             try:
@@ -384,7 +479,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
                     f"kept at {job.result_path}"
                 )
                 item["output"] = None
-        codes.append(job_code(job, err))
+        codes.append(_code_for(err) if isinstance(err, LocalWriteError) else job_code(job, err))
         items.append(item)
         detail = item.get("output") or item["error"] or ""
         rep.progress(
@@ -517,6 +612,8 @@ def run(
     cancel = cancel or CancelToken()
     try:
         return COMMANDS[args.command](args, rep, cancel)
+    except HeldElsewhere as err:  # another process works on the job: not a usage error
+        return _report_error(rep, err, args.job_id)
     except (UsageError, StoreError) as exc:  # found before anything was sent
         code = "USAGE" if isinstance(exc, UsageError) else "STORE"
         rep.progress(f"error: {exc}")

@@ -6,6 +6,7 @@ No I/O beyond argparse's own output; :func:`build_parser` is all :mod:`refiner_g
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -26,6 +27,28 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 
+def seconds(text: str) -> float:
+    """A finite, positive number of seconds (argparse ``type``): ``nan``, ``inf``, 0 and
+    negatives are refused with a plain message."""
+    value = seconds_or_zero(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def seconds_or_zero(text: str) -> float:
+    """A finite number of seconds, 0 or more (argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError("must be a finite number of seconds (not nan or inf)")
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 seconds or more")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     """The options every command that talks to the service takes."""
     p.add_argument(
@@ -38,14 +61,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--poll-interval",
-        type=float,
+        type=seconds,
         default=DEFAULT_POLL_INTERVAL,
         metavar="SECONDS",
         help="seconds between polls (default 5)",
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="overall seconds to wait for the task (default 600)",
@@ -127,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="finish every unfinished job (after a crash); never re-submits",
     )
+    p.add_argument(
+        "--job",
+        type=int,
+        default=None,
+        metavar="JOB_ID",
+        help="the job TASK_ID belongs to, when the history lost it (e.g. an upload whose "
+        "outcome is unknown): the job takes the task id and is finished",
+    )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--overwrite", action="store_true")
     _common(p)
@@ -155,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument(
         "--latency",
-        type=float,
+        type=seconds_or_zero,
         default=3.0,
         metavar="SECONDS",
         help="seconds a task takes (default 3)",

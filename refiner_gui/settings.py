@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def load_settings(path: Path | None = None) -> Settings:
             isinstance(default, float)
             and isinstance(value, (int, float))
             and not isinstance(value, bool)
+            and math.isfinite(value)
             and value > 0
         ):
             setattr(s, f.name, float(value))
@@ -84,8 +86,25 @@ def load_settings(path: Path | None = None) -> Settings:
     return s
 
 
+def check_seconds(name: str, value: float) -> float:
+    """``value`` as float if it is a finite number of seconds above 0; else ValueError
+    with a plain message naming the setting (``nan`` would poll flat out or never time
+    out)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number of seconds.")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds above 0 (got {value}).")
+    return float(value)
+
+
 def save_settings(s: Settings, path: Path | None = None) -> Path:
-    """Write ``s`` atomically (to ``path`` or the config folder); return the path."""
+    """Write ``s`` atomically (to ``path`` or the config folder); return the path.
+
+    Raises ValueError (nothing written) for a poll interval or timeout that is not a
+    finite number of seconds above 0.
+    """
+    check_seconds("The poll interval", s.poll_interval)
+    check_seconds("The timeout", s.timeout)
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"schema": SCHEMA_VERSION, **asdict(s)}

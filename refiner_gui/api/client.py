@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -152,6 +153,20 @@ class RefinerClient:
             raise ConfigError(
                 "The poll interval must be at least 1 second for the real service"
                 " (the vendor recommends 5 s)."
+            )
+        if not all(
+            math.isfinite(v)
+            for v in (
+                poll_interval,
+                timeout,
+                connect_timeout,
+                poll_read_timeout,
+                upload_read_timeout,
+                download_read_timeout,
+            )
+        ):
+            raise ConfigError(
+                "The poll interval and timeouts must be finite numbers of seconds (not nan or inf)."
             )
         if poll_interval <= 0 or timeout <= 0:
             raise ConfigError("The poll interval and timeout must be positive.")

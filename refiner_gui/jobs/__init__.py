@@ -1,11 +1,20 @@
 """Durable jobs: the SQLite store, and running/recovering jobs through it. No Qt."""
 
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
-from refiner_gui.jobs.runner import expire_or_abandon, job_inputs, recover, run_job
+from refiner_gui.jobs.runner import (
+    HeldElsewhere,
+    LocalWriteError,
+    expire_or_abandon,
+    job_inputs,
+    recover,
+    run_job,
+)
 from refiner_gui.jobs.store import (
     RESULT_TTL,
     SCHEMA_VERSION,
+    BadRow,
     JobFilter,
+    JobHeld,
     JobStateError,
     JobStore,
     StoreError,
@@ -13,6 +22,10 @@ from refiner_gui.jobs.store import (
 
 __all__ = [
     "DEFECT_TAGS",
+    "BadRow",
+    "HeldElsewhere",
+    "JobHeld",
+    "LocalWriteError",
     "RESULT_TTL",
     "SCHEMA_VERSION",
     "VERDICTS",

@@ -89,6 +89,7 @@ class Job:
     note: str = ""
     reviewed_at: float | None = None
     parent_id: int | None = None  # the job this one re-runs
+    result_url: str | None = None  # the last result link seen (kept when its download failed)
 
     def input_path(self, slot: str) -> Path | None:
         """The stored copy of the input in ``slot``, or None when the slot is empty."""

@@ -11,11 +11,23 @@ SUBMITTED job is polled again (never re-submitted), a SUBMITTING job is marked
 OUTCOME_UNKNOWN (the upload may have reached the service: it is never sent again), a
 PENDING job is marked CANCELLED (nothing was sent), and anything older than 24 hours is
 EXPIRED with its reason.
+
+One process works on a job at a time: :func:`run_job` claims the job in the store before
+it touches it and releases it at the end; :func:`recover` leaves jobs held by a live
+process alone (:mod:`refiner_gui.jobs.ownership`), so it never settles another process's
+upload as "outcome unknown" while that upload's answer is on its way.
+
+A task id that cannot be written to the store (locked, failing) goes to the journal
+beside it (:meth:`~refiner_gui.jobs.JobStore.journal_task`); :func:`recover` applies the
+journal first. A result that cannot be stored (a refused link, a full disk, a read-only
+folder) leaves the job SUBMITTED, with the reason recorded: it can be fetched again.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
@@ -50,7 +62,7 @@ from refiner_gui.api.models import (
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.previews import write_preview
-from refiner_gui.jobs.store import RESULT_TTL, JobStore
+from refiner_gui.jobs.store import RESULT_TTL, JobHeld, JobStateError, JobStore, StoreError
 from refiner_gui.outputs import suffix_from_url
 from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
@@ -76,6 +88,35 @@ class _Emit(Protocol):
 _RESUMABLE = (TimedOut, NetworkError, ServiceUnavailable, Cancelled, RateLimited)
 # Errors about our side of a poll (key, account, credits, a malformed request).
 _ABOUT_US = (AuthError, CreditsError, BadRequest)
+
+
+class HeldElsewhere(RefinerError, JobStateError):
+    """Another live process (or another task of this app) is working on the job: it was
+    left alone. Nothing is wrong with the job; it must not be re-run meanwhile.
+
+    Both a :class:`RefinerError` (shown like any failure) and a :class:`JobStateError`
+    (the store refused the job: nothing was sent).
+    """
+
+    title = "Another process is working on this job"
+    advice = (
+        "Another process is working on this job; it was left alone. Let that process "
+        "finish it (do not start it again meanwhile: that could bill twice)."
+    )
+
+
+class LocalWriteError(RefinerError):
+    """The result (or the job's record) could not be written on this computer: a full
+    disk, a read-only or unwritable folder. The task itself is unharmed; the job stays
+    resumable, and nothing is sent again."""
+
+    title = "Could not save the result on this computer"
+    advice = "Free some disk space or make the data folder writable, then resume the task."
+
+
+# How often, and how long, the task id of a new task is tried against a busy store before
+# it goes to the journal (each try also waits up to the store's busy timeout).
+RECORD_PAUSES = (0.2, 0.5, 1.0)
 
 
 def job_inputs(job: Job) -> RefineInputs:
@@ -132,6 +173,7 @@ def run_job(
         RefinerError: the failure, after it was recorded. The job's state tells what
             next: SUBMITTED (timeout, network, cancel while waiting) is resumable by
             calling ``run_job`` again; the other states are final.
+        HeldElsewhere: another live process (or thread) holds the job: nothing was done.
         JobStateError: the job is no longer PENDING in the store (another thread or
             process took it): nothing was sent.
         ValueError: the job is finished; nothing to run.
@@ -144,8 +186,31 @@ def run_job(
     per interval (:class:`~refiner_gui.api.progress.ProgressThrottle`).
 
     Thread: one worker thread (or the command line's main thread) per job; the store may
-    be shared with other threads. Two runs of the same PENDING job never both upload.
+    be shared with other threads. Two runs of the same PENDING job never both upload, and
+    the job is claimed for this process (and released at the end) before anything else.
     """
+    try:
+        store.claim(job.id)
+    except JobHeld as held:
+        raise HeldElsewhere(str(held), ErrorInfo(task_id=job.task_id)) from held
+    try:
+        return _run_claimed(
+            store, client, job, cancel, on_event, on_submitted, on_result, progress_interval
+        )
+    finally:
+        store.release(job.id)
+
+
+def _run_claimed(
+    store: JobStore,
+    client: RefinerClient,
+    job: Job,
+    cancel: CancelToken | None,
+    on_event: ProgressCallback | None,
+    on_submitted: Callable[[Submission], None] | None,
+    on_result: Callable[[TaskStatus], None] | None,
+    progress_interval: float | None,
+) -> Job:
     start = time.monotonic()
     forward = on_event
     if on_event is not None and progress_interval:
@@ -202,20 +267,48 @@ def run_job(
             raise
         # Logged first: if the store write below fails, the log still holds the task id.
         log.info("job %d submitted as task %s", job.id, sub.task_id)
-        try:
-            job = store.mark_submitted(job.id, sub.task_id, sub.request_id, sub.log_id)
-        except Exception as exc:
-            raise RefinerError(
-                f"Task {sub.task_id} was created but could not be recorded ({exc!r}). "
-                f"Resume it with: refiner-cli resume {sub.task_id}",
-                ErrorInfo(task_id=sub.task_id, request_id=sub.request_id, log_id=sub.log_id),
-            ) from exc
+        job = _record_task(store, job, sub)
         emit(Stage.QUEUED, task_id=sub.task_id)
         if on_submitted is not None:
             on_submitted(sub)
     if job.state is not JobState.SUBMITTED or not job.task_id:
         raise ValueError(f"job {job.id} is {job.state.value}; nothing to run")
     return _finish(store, client, job, cancel, emit, on_result)
+
+
+def _record_task(store: JobStore, job: Job, sub: Submission) -> Job:
+    """Commit the new task id; a busy store is tried again, then the journal takes it.
+
+    Raises a RefinerError naming the task when the store stays unwritable: the id is in
+    the journal (applied by :func:`recover` and ``refiner-cli resume``), or, if even that
+    failed, in the message and the log.
+    """
+    info = ErrorInfo(task_id=sub.task_id, request_id=sub.request_id, log_id=sub.log_id)
+    pause = threading.Event()  # never set: an interruptible pause between tries
+    last: Exception | None = None
+    for wait in (*RECORD_PAUSES, None):
+        try:
+            return store.mark_submitted(job.id, sub.task_id, sub.request_id, sub.log_id)
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            last = exc
+            log.warning("job %d: task id %s not recorded yet: %s", job.id, sub.task_id, exc)
+        if wait is not None:
+            pause.wait(wait)
+    try:
+        journal = store.journal_task(job.id, sub.task_id, sub.request_id, sub.log_id)
+    except OSError as exc:
+        raise LocalWriteError(
+            f"Task {sub.task_id} was created (it is billed when it finishes) but neither the "
+            f"job history nor its journal could be written ({last}; {exc}). Keep this task "
+            f"id: once the disk is writable, continue with: refiner-cli resume {sub.task_id}",
+            info,
+        ) from exc
+    raise LocalWriteError(
+        f"Task {sub.task_id} was created (it is billed when it finishes), but the job "
+        f"history was busy or failing ({last}), so its id was saved in {journal}. Nothing "
+        f"is lost: continue with: refiner-cli resume {sub.task_id} (or resume --all).",
+        info,
+    ) from last
 
 
 def _finish(
@@ -246,28 +339,38 @@ def _finish(
 
         final = client.wait(task_id, cancel=cancel, on_status=on_status)
         assert final.image_url is not None
+        store.note_result_url(job.id, final.image_url)
         if on_result is not None:
             on_result(final)
         emit(Stage.DOWNLOADING, task_id=task_id)
         dest = store.result_path_for(job.id, suffix_from_url(final.image_url))
-        client.download(
-            final.image_url,
-            dest,
-            cancel=cancel,
-            task_id=task_id,
-            on_progress=lambda d, t: emit(
-                Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
-            ),
-        )
+        try:
+            client.download(
+                final.image_url,
+                dest,
+                cancel=cancel,
+                task_id=task_id,
+                on_progress=lambda d, t: emit(
+                    Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
+                ),
+            )
+            write_preview(dest)  # before SUCCEEDED: a listed result always has its preview
+        except OSError as exc:  # a full disk, a read-only results folder
+            raise _local_write_error(exc, store, task_id) from exc
     except RefinerError as caught:
         # Recorded and raised naming its task (a copy when the error did not say it).
         err = caught if caught.task_id else caught.with_context(task_id=task_id)
         young = time.time() - (job.submitted_at or job.created_at) < RESULT_TTL
-        if isinstance(err, _RESUMABLE) or (isinstance(err, DownloadError) and err.retryable):
+        if isinstance(err, (*_RESUMABLE, LocalWriteError)) or (
+            isinstance(err, DownloadError) and err.retryable
+        ):
             store.note_error(job.id, err.to_dict())  # still SUBMITTED: resumable by id
-        elif isinstance(err, _ABOUT_US) or (isinstance(err, ResultUnavailable) and young):
-            # The key, the account or a refused result link says nothing about the task:
-            # it goes on (and bills) at the service, and a later poll gives a fresh link.
+        elif isinstance(err, _ABOUT_US) or (
+            isinstance(err, (ResultUnavailable, DownloadError)) and young
+        ):
+            # The key, the account, a refused or dead result link say nothing about the
+            # task: it succeeded (and bills); the link is kept and a later poll gives it
+            # again (or a fresh one), so the job stays resumable for its 24 hours.
             store.note_error(job.id, err.to_dict())
         elif isinstance(err, (TaskNotFound, ResultUnavailable)):
             store.mark_finished(job.id, JobState.EXPIRED, err.to_dict())
@@ -276,16 +379,36 @@ def _finish(
         if err is caught:
             raise
         raise err from caught
-    write_preview(dest)  # before SUCCEEDED: a listed result always has its preview
-    done = store.mark_succeeded(job.id, dest, final.request_id, final.log_id)
+    try:
+        done = store.mark_succeeded(job.id, dest, final.request_id, final.log_id)
+    except (sqlite3.Error, OSError) as exc:
+        # The file is whole under its final name: the next resume takes it as it is.
+        raise LocalWriteError(
+            f"The result is stored at {dest}, but the job history could not be updated "
+            f"({exc}). Free some disk space, then: refiner-cli resume {task_id}",
+            ErrorInfo(task_id=task_id),
+        ) from exc
     emit(Stage.DONE, task_id=task_id)
     return done
+
+
+def _local_write_error(exc: OSError, store: JobStore, task_id: str) -> LocalWriteError:
+    """The plain message for a result that could not be written (disk full, read-only)."""
+    reason = exc.strerror or str(exc)
+    return LocalWriteError(
+        f"The refinement finished (and is billed), but its result could not be saved in "
+        f"{store.results_dir} ({reason}). Free some disk space or make that folder "
+        f"writable, then fetch it again (within 24 hours): refiner-cli resume {task_id}",
+        ErrorInfo(task_id=task_id),
+    )
 
 
 def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Job | None:
     """Settle a job that cannot be resumed; return it, or None if it can be resumed.
 
     Based on ``job`` as given; the store only changes a job that is still unfinished.
+    Call it only while holding the job (:meth:`JobStore.claim`, as :func:`recover`
+    does): a SUBMITTING job of a live process is not abandoned, its answer is on its way.
     """
     now = time.time() if now is None else now
     born = job.submitted_at or job.created_at
@@ -347,12 +470,23 @@ def recover(
     (``now`` replaces the clock, for tests). Partial downloads of the jobs it handles are
     removed. A job that fails unexpectedly is reported and the others still run.
 
+    Task ids in the journal beside the store are recorded first (a job settled as
+    OUTCOME_UNKNOWN whose id was journalled becomes resumable). Each job is claimed
+    before it is touched: a job that a live process holds (an upload in another window
+    or ``refiner-cli`` run) is left alone, reported to ``on_job`` with a
+    :class:`HeldElsewhere` error and not returned; it is taken over only once its holder
+    is gone (:mod:`refiner_gui.jobs.ownership`).
+
     Returns the jobs as they ended up. ``on_job(job, error)`` is called after each one,
-    on the calling thread. Worker thread; call it when this process runs no other job
-    (at start-up): it takes PENDING and SUBMITTING jobs for abandoned ones.
+    on the calling thread. Worker thread; any time (jobs this process runs on other
+    threads are held, so they are left alone too).
     """
     out: list[Job] = []
     client: RefinerClient | None = None
+    try:
+        store.apply_journal()
+    except (sqlite3.Error, StoreError) as exc:  # still locked: the journal stays for later
+        log.warning("the task-id journal could not be applied yet: %s", exc)
     try:
         for snapshot in store.unfinished():
             if cancel is not None and cancel.cancelled:
@@ -367,34 +501,65 @@ def recover(
                 continue
             if job.state.finished:
                 continue
-            settled = expire_or_abandon(store, job, now)
-            if settled is not None:
-                store.remove_partial_files(job.id)
-                out.append(settled)
-                if on_job is not None:
-                    on_job(settled, None)
-                continue
-            if client is None:
-                client = client_factory()
-            # Only this job's leftovers: another process may be downloading other jobs.
-            store.remove_partial_files(job.id)
-            error: RefinerError | None = None
             try:
-                run_job(store, client, job, cancel=cancel)
-            except RefinerError as err:
-                error = err
-            except Exception as exc:  # one broken job must not stop the others
-                log.exception("recovering job %d failed", job.id)
-                error = RefinerError(
-                    f"Could not resume this job: {type(exc).__name__}: {exc}",
-                    ErrorInfo(task_id=job.task_id),
+                store.claim(job.id)
+            except JobHeld as held:
+                if on_job is not None:
+                    on_job(job, HeldElsewhere(str(held), ErrorInfo(task_id=job.task_id)))
+                continue
+            except KeyError:
+                continue
+            try:
+                client = _recover_claimed(
+                    store, client, client_factory, job, cancel, on_job, out, now
                 )
-                store.note_error(job.id, error.to_dict())
-            current = store.get(job.id)
-            out.append(current)
-            if on_job is not None:
-                on_job(current, error)
+            finally:
+                store.release(job.id)
     finally:
         if client is not None:
             client.close()
     return out
+
+
+def _recover_claimed(
+    store: JobStore,
+    client: RefinerClient | None,
+    client_factory: Callable[[], RefinerClient],
+    job: Job,
+    cancel: CancelToken | None,
+    on_job: Callable[[Job, RefinerError | None], None] | None,
+    out: list[Job],
+    now: float | None,
+) -> RefinerClient | None:
+    """Settle or resume one claimed job; returns the client (made on first need)."""
+    job = store.get(job.id)  # as it is now that we hold it
+    if job.state.finished:
+        return client
+    settled = expire_or_abandon(store, job, now)
+    if settled is not None:
+        store.remove_partial_files(job.id)
+        out.append(settled)
+        if on_job is not None:
+            on_job(settled, None)
+        return client
+    if client is None:
+        client = client_factory()
+    # Only this job's leftovers: another process may be downloading other jobs.
+    store.remove_partial_files(job.id)
+    error: RefinerError | None = None
+    try:
+        run_job(store, client, job, cancel=cancel)
+    except RefinerError as err:
+        error = err
+    except Exception as exc:  # one broken job must not stop the others
+        log.exception("recovering job %d failed", job.id)
+        error = RefinerError(
+            f"Could not resume this job: {type(exc).__name__}: {exc}",
+            ErrorInfo(task_id=job.task_id),
+        )
+        store.note_error(job.id, error.to_dict())
+    current = store.get(job.id)
+    out.append(current)
+    if on_job is not None:
+        on_job(current, error)
+    return client

@@ -46,6 +46,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_by_created ON jobs(created_at);
     CREATE INDEX jobs_by_task ON jobs(task_id);
     """,
+    # 2: which process holds a job (refiner_gui.jobs.ownership), and a result link kept
+    # when its download was refused (the task stays resumable while the link lives)
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN result_url TEXT;
+    CREATE TABLE processes (
+        token TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

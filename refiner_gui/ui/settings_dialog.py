@@ -480,6 +480,9 @@ class SettingsDialog(QDialog):
                 "error", f"The settings could not be saved: {exc.strerror or type(exc).__name__}."
             )
             return
+        except ValueError as exc:  # a value that is not a finite number of seconds
+            self._save_note.show_message("error", str(exc))
+            return
         self._save_note.clear()
         self._original = dataclasses.replace(new)
 

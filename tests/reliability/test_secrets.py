@@ -499,7 +499,7 @@ def test_result_links_other_than_http_are_refused(tmp_path, url):
     assert not dest.exists() and not part_files(tmp_path)
 
 
-def test_a_job_whose_result_link_is_a_file_url_fails_with_its_task_id(
+def test_a_job_whose_result_link_is_a_file_url_stays_resumable_with_its_task_id(
     sandbox, job_images, tmp_path
 ):
     class FileLink(RefinerClient):  # the service answers "done" with a file:// link
@@ -517,8 +517,9 @@ def test_a_job_whose_result_link_is_a_file_url_fails_with_its_task_id(
     finally:
         client.close()
         store.close()
-    assert got.state is JobState.FAILED and got.task_id == list(sandbox.tasks)[0]
-    assert got.error["type"] == "DownloadError"
+    # Refused, never fetched; the paid task stays resumable (issue 14, item 3).
+    assert got.state is JobState.SUBMITTED and got.task_id == list(sandbox.tasks)[0]
+    assert got.error["type"] == "DownloadError" and got.result_url == "file:///etc/passwd"
     assert list(store.results_dir.iterdir()) == []
 
 
@@ -569,5 +570,6 @@ def test_a_job_over_the_size_cap_keeps_its_task_id_and_no_file(sandbox, job_imag
     finally:
         client.close()
         store.close()
-    assert got.task_id == list(sandbox.tasks)[0] and got.state is JobState.FAILED
+    # Stopped at the cap; the paid task stays resumable (issue 14, item 3).
+    assert got.task_id == list(sandbox.tasks)[0] and got.state is JobState.SUBMITTED
     assert list(store.results_dir.iterdir()) == [] and not part_files(tmp_path)
