@@ -12,10 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from refiner_gui import __version__
 from refiner_gui.atomic import write_text_atomic
+from refiner_gui.images.formats import open_untrusted
 from refiner_gui.jobs import Job
 from refiner_gui.jobs.store import sha256_file  # re-exported: one hashing helper
 from refiner_gui.outputs import export_image
@@ -73,6 +72,6 @@ def save_with_provenance(
 
 def read_png_record(path: Path) -> dict[str, Any] | None:
     """The record embedded in a saved PNG, or None."""
-    with Image.open(path) as im:
+    with open_untrusted(path) as im:
         raw = getattr(im, "text", {}).get(PNG_KEY)
     return json.loads(raw) if raw else None

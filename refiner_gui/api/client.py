@@ -70,6 +70,7 @@ from refiner_gui.api.upload import (
 )
 from refiner_gui.atomic import atomic_path
 from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from refiner_gui.images.formats import open_untrusted
 
 __all__ = [
     "CREDITS_PATH",
@@ -472,7 +473,7 @@ class RefinerClient:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as im:
+                with open_untrusted(path) as im:
                     w, h = im.size
                     if w * h > self.max_result_pixels:
                         raise DownloadError(
