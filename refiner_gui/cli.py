@@ -39,6 +39,7 @@ from refiner_gui.api import (
     RetryPolicy,
 )
 from refiner_gui.api.errors import ErrorInfo
+from refiner_gui.api.keys import clean_api_key
 from refiner_gui.api.models import TaskStatus
 from refiner_gui.cli_args import CliParser, build_parser
 from refiner_gui.cli_inputs import apply_fixes, cmd_check
@@ -136,14 +137,26 @@ def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -
 
 def _api_key(args: argparse.Namespace, base_url: str) -> str:
     if args.api_key:
-        return str(args.api_key)
-    found = get_api_key().key
-    if found:
-        return found
+        return _checked_key(str(args.api_key), "--api-key")
+    found = get_api_key()
+    if found.key:
+        where = API_KEY_ENV if found.source == "env" else "The saved key (Settings)"
+        return _checked_key(found.key, where)
     raise UsageError(
         f"No API key. Pass --api-key, set {API_KEY_ENV}, or save one in the app's "
         "Settings (it goes to the OS keyring)."
     )
+
+
+def _checked_key(raw: str, where: str) -> str:
+    """``raw`` cleaned (:func:`clean_api_key`); UsageError naming ``where`` if refused."""
+    try:
+        key = clean_api_key(raw)
+    except ConfigError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    if not key:
+        raise UsageError(f"{where}: the API key is empty.")
+    return key
 
 
 def make_client(args: argparse.Namespace) -> RefinerClient:

@@ -198,6 +198,8 @@ class JobWorker(Worker):
         client: RefinerClient | None = None
         task_id: str | None = None
         try:
+            # The client first: settings or a key it refuses leave no job behind.
+            client = self._client_factory()
             if self._request is not None:
                 job = self._store.create_job(
                     self._request.files, self._request.gender, parent_id=self._request.parent_id
@@ -207,7 +209,6 @@ class JobWorker(Worker):
                 job = self._store.get(self._resume_job_id)
             task_id = job.task_id
             self.created.emit(job.id)
-            client = self._client_factory()
             throttle = ProgressThrottle(self.progress.emit)
             give_way = GilYield()
 

@@ -51,6 +51,7 @@ from refiner_gui.api.errors import (
     redact,
     register_secret,
 )
+from refiner_gui.api.keys import clean_api_key
 from refiner_gui.api.models import (
     CancelToken,
     CreditBalance,
@@ -156,8 +157,12 @@ class RefinerClient:
             )
         if poll_interval <= 0 or timeout <= 0:
             raise ConfigError("The poll interval and timeout must be positive.")
+        register_secret(api_key)  # the raw form too: it may be echoed as typed
+        # Refused here, at construction, so no job reaches "submitting" with a key that
+        # a header cannot carry (it would fail inside the HTTP library, after the upload began).
+        api_key = clean_api_key(api_key)
         register_secret(api_key)
-        self._api_key = api_key or ""
+        self._api_key = api_key
         self.base_url = base_url
         self.poll_interval = float(poll_interval)
         self.timeout = float(timeout)

@@ -7,9 +7,13 @@ talks to a real loopback server where HTTP is involved.
 
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 from PIL import EpsImagePlugin, Image, UnidentifiedImageError
 
+from refiner_gui import cli
 from refiner_gui.api import DownloadError, RefinerClient
 from refiner_gui.images import ImageFixError, check_image, fix_image
 from refiner_gui.images.formats import open_untrusted, safe_formats
@@ -109,3 +113,132 @@ def test_qt_load_image_refuses_other_formats(eps_as_jpg, tmp_path, qapp):
     good = tmp_path / "good.jpg"
     Image.new("RGB", (20, 10), (200, 10, 10)).save(good, "JPEG")
     assert load_image(good).size().width() == 20
+
+
+# -- item 10: keys with characters a header cannot carry -----------------------------------
+
+GOOD_KEY = "hostile-key-0123456789"
+
+
+def run_cli(argv):
+    out, err = io.StringIO(), io.StringIO()
+    rc = cli.run(argv, stdout=out, stderr=err, retry=fast_retry())
+    return rc, out.getvalue(), err.getvalue()
+
+
+def refine_argv(base_url, imgs, out, key=None):
+    argv = ["refine", "--gender", "man", "--out", str(out), "--base-url", base_url]
+    argv += ["--poll-interval", "0.02", "--json"]
+    for slot in ("person", "top", "coarse"):
+        argv += [f"--{slot}", str(imgs[slot])]
+    return argv + (["--api-key", key] if key is not None else [])
+
+
+@pytest.fixture
+def imgs(tmp_path):
+    from tests.helpers.images import make_image
+
+    return {
+        slot: make_image(tmp_path / f"{slot}.png", (300, 400))
+        for slot in ("person", "top", "coarse")
+    }
+
+
+def listed_jobs():
+    rc, stdout, stderr = run_cli(["jobs", "--json"])
+    assert rc == 0, stderr
+    return json.loads(stdout)["jobs"]
+
+
+@pytest.mark.parametrize("key", ["abc€def-0123456789", "abc def-0123456789", "key\x1b[2J-01234567"])
+def test_cli_refuses_a_key_a_header_cannot_carry_before_anything(imgs, tmp_path, key):
+    with StubServer() as stub:
+        rc, stdout, stderr = run_cli(refine_argv(stub.base_url, imgs, tmp_path / "o.png", key))
+        assert stub.requests == []
+    assert rc == 2
+    assert "Traceback" not in stderr
+    assert "API key" in stderr and "position 4" in stderr
+    assert json.loads(stdout)["status"] == "rejected_before_upload"
+    assert listed_jobs() == []
+
+
+def test_cli_refuses_a_bad_key_from_the_environment(imgs, tmp_path, monkeypatch):
+    monkeypatch.setenv("AILABAPI_API_KEY", "€" + GOOD_KEY)
+    with StubServer() as stub:
+        rc, _stdout, stderr = run_cli(refine_argv(stub.base_url, imgs, tmp_path / "o.png"))
+        assert stub.requests == []
+    assert rc == 2
+    assert "AILABAPI_API_KEY" in stderr and "U+20AC" in stderr
+    assert "Traceback" not in stderr
+    assert listed_jobs() == []
+
+
+def test_invisible_characters_are_removed_from_every_source(monkeypatch):
+    import keyring
+
+    from refiner_gui.keystore import SERVICE, USERNAME, get_api_key, set_api_key
+
+    pasted = f"\ufeff {GOOD_KEY[:6]}\u200b{GOOD_KEY[6:]}\u00a0\n"
+    monkeypatch.setenv("AILABAPI_API_KEY", pasted)
+    assert get_api_key().key == GOOD_KEY
+    monkeypatch.delenv("AILABAPI_API_KEY")
+    keyring.set_password(SERVICE, USERNAME, pasted)
+    assert get_api_key().key == GOOD_KEY
+    assert set_api_key(pasted) == "keyring"
+    assert keyring.get_password(SERVICE, USERNAME) == GOOD_KEY
+
+
+def test_the_client_refuses_a_bad_key_at_construction():
+    from refiner_gui.api import ConfigError
+    from refiner_gui.keystore import set_api_key
+
+    with pytest.raises(ConfigError, match="U\\+20AC"):
+        RefinerClient("abc€def", "http://127.0.0.1:9")
+    with pytest.raises(ConfigError):
+        set_api_key("abc€def")
+
+
+def test_gui_job_with_a_bad_key_creates_no_job(qtbot, imgs):
+    from refiner_gui.clients import ConnectionSettings, KeyedClientFactory
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.keystore import KeyLookup
+    from refiner_gui.settings import load_settings
+    from refiner_gui.workers import JobRequest, JobWorker
+
+    store = JobStore.open_default()
+    try:
+        factory = KeyedClientFactory(
+            ConnectionSettings.of(load_settings()), lookup_key=lambda: KeyLookup("abc€d", "env")
+        )
+        worker = JobWorker(factory, store, JobRequest(dict(imgs), "man"))
+        failures = []
+        worker.failed.connect(failures.append)
+        worker.work()
+        assert failures and "U+20AC" in failures[0].user_message
+        assert "Unexpected" not in failures[0].user_message
+        assert store.list_jobs() == []
+    finally:
+        store.close()
+
+
+def test_settings_dialog_refuses_a_bad_key_and_cleans_a_pasted_one(qtbot):
+    import keyring
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from refiner_gui.keystore import SERVICE, USERNAME
+    from refiner_gui.settings import load_settings
+    from refiner_gui.ui.settings_dialog import SettingsDialog
+
+    dlg = SettingsDialog(load_settings())
+    qtbot.addWidget(dlg)
+    ok = dlg._buttons.button(QDialogButtonBox.StandardButton.Ok)
+    dlg.key_edit.setText("abc€def")
+    dlg.key_edit.textEdited.emit(dlg.key_edit.text())
+    assert not ok.isEnabled()
+    assert "U+20AC" in dlg.key_note.text()
+    dlg.key_edit.setText(f"\u200b{GOOD_KEY}\ufeff ")
+    dlg.key_edit.textEdited.emit(dlg.key_edit.text())
+    assert ok.isEnabled()
+    assert dlg.api_key_text() == GOOD_KEY
+    dlg.accept()
+    assert keyring.get_password(SERVICE, USERNAME) == GOOD_KEY
