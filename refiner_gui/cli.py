@@ -60,6 +60,7 @@ from refiner_gui.cli_output import (
     payload,
     report_settled,
     status_word,
+    table_cell,
 )
 from refiner_gui.config import (
     API_KEY_ENV,
@@ -413,7 +414,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
     code = max(codes)
     lines = [
         f"{i['job_id']}\t{i['state']}\t{i['task_id'] or '-'}\t"
-        f"{i.get('output') or i['result_path'] or i['error'] or ''}"
+        f"{table_cell(i.get('output') or i['result_path'] or i['error'] or '')}"
         for i in items
     ]
     rep.result(
@@ -438,7 +439,7 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
     header = "id\tstate\tcreated\tgender\ttask_id\tverdict\tresult\terror"
     lines = [header] + [
         "\t".join(
-            str(v) if v is not None else "-"
+            table_cell(v)
             for v in (
                 i["job_id"],
                 i["state"],

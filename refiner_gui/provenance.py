@@ -18,6 +18,7 @@ from refiner_gui.images.formats import open_untrusted
 from refiner_gui.jobs import Job
 from refiner_gui.jobs.store import sha256_file  # re-exported: one hashing helper
 from refiner_gui.outputs import export_image
+from refiner_gui.safe_text import strict_json
 
 PNG_KEY = "refiner-gui"
 
@@ -64,7 +65,7 @@ def save_with_provenance(
     side = sidecar_path(dest)
     if not overwrite and (dest.exists() or side.exists()):
         raise FileExistsError(f"{dest} already exists")
-    text = json.dumps(record, indent=2, sort_keys=True)
+    text = strict_json(record, indent=2, sort_keys=True)
     export_image(src, dest, overwrite=overwrite, pnginfo={PNG_KEY: text})
     write_text_atomic(side, text)
     return dest, side

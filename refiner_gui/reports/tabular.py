@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from refiner_gui.reports.summary import (
     summarize,
     tag_label,
 )
+from refiner_gui.safe_text import strict_json
 
 CSV_FIELDS: tuple[str, ...] = (
     "job_id",
@@ -153,6 +153,6 @@ def export_json(jobs: Sequence[Job], dest: Path) -> Path:
         "jobs": [job_record(j) for j in jobs],
     }
     with atomic_output(dest, encoding="utf-8") as fh:
-        json.dump(doc, fh, ensure_ascii=False, indent=2)
+        fh.write(strict_json(doc, ensure_ascii=False, indent=2))  # NaN is not JSON
         fh.write("\n")
     return dest

@@ -242,3 +242,119 @@ def test_settings_dialog_refuses_a_bad_key_and_cleans_a_pasted_one(qtbot):
     assert dlg.api_key_text() == GOOD_KEY
     dlg.accept()
     assert keyring.get_password(SERVICE, USERNAME) == GOOD_KEY
+
+
+# -- item 8: service text is shown as text, never as markup or terminal commands -----------
+
+HOSTILE = (
+    "<img src=/etc/hosts><h1 style='color:red'>ACCOUNT LOCKED: call +1 555</h1>"
+    "\x1b]0;pwned title\x07\x1b[2J\x1b[31mred\x1b[0m\rfake\x08\x08"
+    "\nsaved: /tmp/fake.png\u202eevil"
+)
+
+
+def hostile_error_body(status: int = 400) -> bytes:
+    return json.dumps(
+        {
+            "error_code": status,
+            "error_msg": HOSTILE,
+            "error_detail": {
+                "status_code": status,
+                "code": "ERROR_PARAMETERS\x1b[2J",
+                "code_message": HOSTILE,
+                "message": HOSTILE,
+            },
+            "request_id": "req-\x1b]0;x\x07-1",
+            "log_id": "log-1",
+        }
+    ).encode()
+
+
+def assert_terminal_safe(text: str) -> None:
+    for bad in ("\x1b", "\x07", "\r", "\x08", "\x9b", "\u202e"):
+        assert bad not in text, (bad, text)
+    assert not any(line.startswith("saved:") for line in text.splitlines()), text
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_prints_service_text_without_escapes(imgs, tmp_path, as_json):
+    with StubServer() as stub:
+        stub.reply = Reply(400, (("Content-Type", "application/json"),), hostile_error_body())
+        argv = refine_argv(stub.base_url, imgs, tmp_path / "o.png", GOOD_KEY)
+        if not as_json:
+            argv.remove("--json")
+        rc, stdout, stderr = run_cli(argv)
+    assert rc == 3
+    assert_terminal_safe(stdout)
+    assert_terminal_safe(stderr)
+    if as_json:
+        assert json.loads(stdout)["status"] == "failed"
+    # And the stored job, listed as a table, keeps to one line per job and 8 columns.
+    rc, stdout, _ = run_cli(["jobs"])
+    assert_terminal_safe(stdout)
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.count("\t") == 7 for line in lines)
+
+
+def test_error_panel_and_status_show_service_text_as_plain_text(qtbot):
+    from PySide6.QtCore import Qt
+
+    from refiner_gui.api.errors import ErrorInfo, RefinerError
+    from refiner_gui.ui.error_panel import ErrorPanel
+
+    panel = ErrorPanel()
+    qtbot.addWidget(panel)
+    err = RefinerError(HOSTILE, ErrorInfo(vendor_message=HOSTILE, code="<b>X</b>"), title=HOSTILE)
+    panel.show_error(err)
+    for label in (panel.title, panel.message, panel.details):
+        assert label.textFormat() == Qt.TextFormat.PlainText
+    assert "<img src=/etc/hosts>" in panel.message.text()
+
+
+def test_status_label_and_tooltips_are_plain(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QTextDocumentFragment
+
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.safe_text import plain_tooltip
+    from refiner_gui.ui.window_layout import build_parts
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    try:
+        parts = build_parts(demo=False, inputs_dir=tmp_path / "in", store=store)
+        qtbot.addWidget(parts.root)
+        assert parts.stage_label.textFormat() == Qt.TextFormat.PlainText
+        parts.history.shutdown()
+        parts.inputs.shutdown()
+    finally:
+        store.close()
+
+    tip = plain_tooltip(HOSTILE)
+    assert "<img" not in tip and "<h1" not in tip
+    # What Qt shows for the tooltip is the original text, not a picture or a heading.
+    shown = QTextDocumentFragment.fromHtml(tip).toPlainText()
+    assert "<img src=/etc/hosts>" in shown and "ACCOUNT LOCKED" in shown
+    assert plain_tooltip("no markup\nhere") == "no markup\nhere"
+
+
+# -- item 14 (a): strict JSON ----------------------------------------------------------------
+
+
+def test_credits_json_is_strict_even_when_the_service_sends_nan():
+    body = (
+        b'{"error_code": 0, "data": [{"unique_sign": "common", "name": "Universal", '
+        b'"balance": NaN, "total": Infinity}]}'
+    )
+    with StubServer() as stub:
+        stub.reply = Reply(200, (("Content-Type", "application/json"),), body)
+        rc, stdout, stderr = run_cli(
+            ["credits", "--json", "--base-url", stub.base_url, "--api-key", GOOD_KEY]
+        )
+    assert rc == 0, stderr
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    doc = json.loads(stdout, parse_constant=refuse)
+    assert "NaN" not in stdout and "Infinity" not in stdout
+    assert doc["status"] == "ok"
