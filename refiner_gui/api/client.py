@@ -112,6 +112,22 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def is_connection_problem(exc: BaseException) -> bool:
+    """True for failures of the network itself: refused or reset connections, DNS, TLS,
+    proxies, timeouts, a body cut off mid-way. Only these get "check the internet
+    connection" advice."""
+    return isinstance(
+        exc,
+        (
+            requests.ConnectionError,  # refused, reset, DNS, TLS (SSLError), proxy
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,  # the connection broke mid-body
+            ConnectionError,
+            TimeoutError,
+        ),
+    )
+
+
 class RefinerClient:
     """Talks to the refiner API (or the sandbox). One instance per worker thread.
 
@@ -236,11 +252,21 @@ class RefinerClient:
         )
 
     def _network_error(self, exc: Exception, task_id: str | None = None) -> RefinerError:
+        info = ErrorInfo(task_id=task_id, vendor_message=redact(type(exc).__name__))
+        if not is_connection_problem(exc):
+            # Redirect loops, undecodable bodies, bad URLs: the network is fine, so telling
+            # the user to check it would send them the wrong way.
+            return NetworkError(
+                f"The service (or a proxy on the way) answered in a way the app cannot use "
+                f"({type(exc).__name__}). The app retries automatically; if it keeps "
+                "happening, check the base URL in Settings or try again later.",
+                info,
+            )
         kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
         return NetworkError(
             f"The connection to the service {kind}. Check the internet connection; "
             "the app retries automatically.",
-            ErrorInfo(task_id=task_id, vendor_message=redact(type(exc).__name__)),
+            info,
         )
 
     def _get_json(

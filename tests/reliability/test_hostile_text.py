@@ -358,3 +358,127 @@ def test_credits_json_is_strict_even_when_the_service_sends_nan():
     doc = json.loads(stdout, parse_constant=refuse)
     assert "NaN" not in stdout and "Infinity" not in stdout
     assert doc["status"] == "ok"
+
+
+# -- item 14 (b): redaction of echoed keys in any case, in part, URL-encoded ----------------
+
+ECHO_KEY = "Hk+9/zZ=AbCdEfGh12345678"
+
+
+def test_redaction_catches_lower_case_partial_and_url_encoded_echoes(imgs, tmp_path):
+    from urllib.parse import quote
+
+    echoes = [ECHO_KEY.lower(), ECHO_KEY[4:16], quote(ECHO_KEY, safe=""), ECHO_KEY.upper()[6:]]
+    body = json.loads(hostile_error_body())
+    body["error_msg"] = body["error_detail"]["message"] = "key was " + " / ".join(echoes)
+    with StubServer() as stub:
+        stub.reply = Reply(401, (("Content-Type", "application/json"),), json.dumps(body).encode())
+        outputs = []
+        for extra in ([], ["--json"]):
+            argv = [a for a in refine_argv(stub.base_url, imgs, tmp_path / "o.png", ECHO_KEY)]
+            argv = [a for a in argv if a != "--json"] + extra
+            outputs += run_cli(argv)[1:]
+    outputs += run_cli(["jobs", "--json"])[1:]
+
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.reports.tabular import export_csv, export_json
+
+    store = JobStore.open_default()
+    try:
+        jobs = store.list_jobs()
+    finally:
+        store.close()
+    outputs.append(export_csv(jobs, tmp_path / "jobs.csv").read_text("utf-8"))
+    outputs.append(export_json(jobs, tmp_path / "jobs.json").read_text("utf-8"))
+    from refiner_gui.config import app_paths
+
+    for log in app_paths().logs.glob("*.log*"):
+        outputs.append(log.read_text("utf-8", "replace"))
+    text = "\n".join(outputs)
+    assert "***" in text
+    for echo in echoes:
+        assert echo.lower() not in text.lower(), echo
+
+
+# -- item 14 (c, d): CSV exports stay inert and readable -------------------------------------
+
+
+def test_csv_guard_and_huge_notes(tmp_path):
+    import csv
+
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.reports.tabular import CSV_CELL_MAX, export_csv, guard_cell
+    from tests.helpers.images import make_image
+
+    for value in (" =cmd|' /C calc'!A0", "\n=1+1", "\t+SUM(A1)", "  @x", "\r\n-2+3"):
+        assert guard_cell(value).startswith("'"), value
+    assert guard_cell("-3") == "-3" and guard_cell("a = b") == "a = b"
+
+    store = JobStore(tmp_path / "store" / "jobs.sqlite3")
+    try:
+        person = make_image(tmp_path / "p.png")
+        job = store.create_job({"person": person, "top": person, "coarse": person}, "man")
+        job = store.set_review(job.id, None, (), "x" * 2_000_000)
+        dest = export_csv([job], tmp_path / "jobs.csv")
+    finally:
+        store.close()
+    with dest.open(encoding="utf-8", newline="") as fh:  # the default field size limit
+        rows = list(csv.DictReader(fh))
+    assert len(rows[0]["note"]) == CSV_CELL_MAX and rows[0]["note"].endswith("text]")
+
+
+# -- item 14 (e): "check the internet connection" only for network failures ----------------
+
+
+def test_internet_advice_only_for_network_failures(tmp_path):
+    import socket
+
+    from refiner_gui.api import NetworkError
+
+    with StubServer() as stub:  # a body that says gzip and is not: the network is fine
+        stub.reply = Reply(
+            200, (("Content-Type", "application/json"), ("Content-Encoding", "gzip")), b"nope"
+        )
+        client = RefinerClient(GOOD_KEY, stub.base_url, retry=fast_retry(attempts=1))
+        try:
+            with pytest.raises(NetworkError) as bad_body:
+                client.credits()
+        finally:
+            client.close()
+    assert "internet" not in bad_body.value.user_message.lower()
+
+    with socket.socket() as s:  # a port nobody listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = RefinerClient(GOOD_KEY, f"http://127.0.0.1:{port}", retry=fast_retry(attempts=1))
+    try:
+        with pytest.raises(NetworkError) as refused:
+            client.credits()
+    finally:
+        client.close()
+    assert "internet connection" in refused.value.user_message
+
+
+# -- item 14 (f): a damaged store says which file and what to do ------------------------------
+
+
+@pytest.mark.parametrize("keep", [0.5, 50 / 32768])
+def test_a_truncated_store_says_what_to_do(tmp_path, keep):
+    from refiner_gui.config import app_paths
+    from refiner_gui.jobs import JobStore
+
+    store = JobStore.open_default()
+    path = store.path
+    store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: max(1, int(len(data) * keep))])
+    cut = path.read_bytes()
+
+    rc, stdout, stderr = run_cli(["jobs", "--json"])
+    assert rc == 2
+    assert "Traceback" not in stderr
+    message = json.loads(stdout)["error"]["message"] if stdout.strip() else stderr
+    for words in (str(path), "damaged", "backup", "move it aside"):
+        assert words in message or words in stderr, words
+    assert path.read_bytes() == cut  # left alone, not deleted or replaced
+    assert app_paths().data.exists()
