@@ -42,6 +42,7 @@ from refiner_gui.api import (
     RetryPolicy,
 )
 from refiner_gui.api.errors import ErrorInfo
+from refiner_gui.api.keys import clean_api_key
 from refiner_gui.api.models import TaskStatus
 from refiner_gui.cli_args import CliParser, build_parser
 from refiner_gui.cli_inputs import apply_fixes, cmd_check
@@ -62,6 +63,7 @@ from refiner_gui.cli_output import (
     payload,
     report_settled,
     status_word,
+    table_cell,
 )
 from refiner_gui.config import (
     API_KEY_ENV,
@@ -165,14 +167,26 @@ def _report_error(rep: Reporter, err: RefinerError, job_id: int | None = None) -
 
 def _api_key(args: argparse.Namespace, base_url: str) -> str:
     if args.api_key:
-        return str(args.api_key)
-    found = get_api_key().key
-    if found:
-        return found
+        return _checked_key(str(args.api_key), "--api-key")
+    found = get_api_key()
+    if found.key:
+        where = API_KEY_ENV if found.source == "env" else "The saved key (Settings)"
+        return _checked_key(found.key, where)
     raise UsageError(
         f"No API key. Pass --api-key, set {API_KEY_ENV}, or save one in the app's "
         "Settings (it goes to the OS keyring)."
     )
+
+
+def _checked_key(raw: str, where: str) -> str:
+    """``raw`` cleaned (:func:`clean_api_key`); UsageError naming ``where`` if refused."""
+    try:
+        key = clean_api_key(raw)
+    except ConfigError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    if not key:
+        raise UsageError(f"{where}: the API key is empty.")
+    return key
 
 
 def make_client(args: argparse.Namespace) -> RefinerClient:
@@ -495,7 +509,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
     code = max(codes)
     lines = [
         f"{i['job_id']}\t{i['state']}\t{i['task_id'] or '-'}\t"
-        f"{i.get('output') or i['result_path'] or i['error'] or ''}"
+        f"{table_cell(i.get('output') or i['result_path'] or i['error'] or '')}"
         for i in items
     ]
     rep.result(
@@ -520,7 +534,7 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
     header = "id\tstate\tcreated\tgender\ttask_id\tverdict\tresult\terror"
     lines = [header] + [
         "\t".join(
-            str(v) if v is not None else "-"
+            table_cell(v)
             for v in (
                 i["job_id"],
                 i["state"],

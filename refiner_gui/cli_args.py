@@ -22,6 +22,7 @@ from refiner_gui.config import (
     DEFAULT_TIMEOUT,
 )
 from refiner_gui.jobs import JobState
+from refiner_gui.safe_text import terminal_text
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -101,8 +102,8 @@ class CliParser(argparse.ArgumentParser):
         # Help and --version go to stdout as usual; only error output is redirected.
         if file is None or file is sys.stderr:
             file = self.stream or sys.stderr
-        if message:
-            file.write(message)
+        if message:  # may quote the user's arguments: never let them drive the terminal
+            file.write(terminal_text(message))
 
 
 def build_parser() -> argparse.ArgumentParser:

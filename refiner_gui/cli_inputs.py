@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from PIL import Image
-
 from refiner_gui.api import CancelToken
 from refiner_gui.cli_output import EXIT_OK, EXIT_USAGE, Reporter
 from refiner_gui.config import app_paths
 from refiner_gui.images import ImageFixError, ImageReport, check_image, check_inputs, fix_image
+from refiner_gui.images.formats import open_untrusted
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 
@@ -40,7 +39,7 @@ def apply_fixes(
     if coarse is not None and not coarse.ok and coarse.fixable:
         person = files["person"]
         assert person is not None  # a required option
-        with Image.open(person) as im:
+        with open_untrusted(person) as im:
             target = im.size
         try:
             fixed = fix_image(coarse.path, fixed_dir, slot=COARSE, target_size=target)

@@ -1,12 +1,15 @@
 """``refiner-cli``'s output: exit codes, progress lines on stderr, the result on stdout.
 
 Stable for scripts: the exit codes and the JSON payload's keys. Nothing here ever prints
-the API key: every line passes through :func:`~refiner_gui.api.errors.redact`.
+the API key: every line passes through :func:`~refiner_gui.api.errors.redact`. Nothing
+here lets the service (or a file name) drive the terminal: every line passes through
+:func:`~refiner_gui.safe_text.terminal_text` (no escape sequences or control characters;
+a progress line stays one line), and JSON is strict (:func:`~refiner_gui.safe_text.strict_json`:
+``null`` for a number that is not finite).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from typing import Any, TextIO
@@ -25,6 +28,7 @@ from refiner_gui.api import (
 from refiner_gui.api.errors import redact
 from refiner_gui.api.models import Stage
 from refiner_gui.jobs import Job, JobState
+from refiner_gui.safe_text import strict_json, terminal_text
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -74,8 +78,8 @@ class Reporter:
         self.err = stderr or sys.stderr
 
     def progress(self, text: str) -> None:
-        """One progress line on stderr (redacted)."""
-        print(redact(text), file=self.err, flush=True)
+        """One progress line on stderr (redacted, made terminal-safe, one line)."""
+        print(terminal_text(redact(text), newlines=False), file=self.err, flush=True)
 
     def event(self, ev: ProgressEvent) -> None:
         """A progress event as one stderr line."""
@@ -89,9 +93,15 @@ class Reporter:
     def result(self, payload: dict[str, Any], text: str) -> None:
         """The result on stdout: ``payload`` as JSON with ``--json``, else ``text``."""
         if self.as_json:
-            print(redact(json.dumps(payload, sort_keys=True)), file=self.out, flush=True)
+            # json escapes every control character (and, ensure_ascii, all non-ASCII).
+            print(redact(strict_json(payload, sort_keys=True)), file=self.out, flush=True)
         else:
-            print(redact(text), file=self.out, flush=True)
+            print(terminal_text(redact(text)), file=self.out, flush=True)
+
+
+def table_cell(value: object) -> str:
+    """One cell of a tab-separated text table: "-" for None, never a tab or a newline."""
+    return "-" if value is None else terminal_text(str(value), newlines=False)
 
 
 def payload(status: str, **kw: Any) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import logging
 import os
 from dataclasses import dataclass
 
-from refiner_gui.api.errors import register_secret
+from refiner_gui.api.errors import ConfigError, register_secret
+from refiner_gui.api.keys import clean_api_key
 from refiner_gui.config import API_KEY_ENV
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,22 @@ def keyring_available() -> bool:
     return bool(priority and priority > 0)
 
 
+def _cleaned(raw: str) -> str:
+    """``raw`` with invisible characters removed; as it was (stripped) when it has a
+    character no header can carry, so that the client refuses it with the reason."""
+    register_secret(raw)
+    try:
+        return clean_api_key(raw)
+    except ConfigError:
+        return raw.strip()
+
+
 def get_api_key() -> KeyLookup:
-    """Where the key comes from, in order: env, keyring, session memory."""
-    env = os.environ.get(API_KEY_ENV, "").strip()
+    """Where the key comes from, in order: env, keyring, session memory.
+
+    Invisible characters a paste brings along (zero-width spaces, BOM, no-break spaces)
+    are removed (:func:`~refiner_gui.api.keys.clean_api_key`)."""
+    env = _cleaned(os.environ.get(API_KEY_ENV, ""))
     if env:
         register_secret(env)
         return KeyLookup(env, "env")
@@ -68,6 +82,7 @@ def get_api_key() -> KeyLookup:
         except keyring.errors.KeyringError as exc:
             log.warning("keyring read failed: %s", type(exc).__name__)
             stored = None
+        stored = _cleaned(stored or "")
         if stored:
             register_secret(stored)
             return KeyLookup(stored, "keyring")
@@ -81,9 +96,11 @@ def set_api_key(key: str) -> str:
 
     The caller must tell the user when the answer is ``"session"``: the key is then
     forgotten when the app quits, by design (no plain-text fallback on disk).
+    Raises :class:`~refiner_gui.api.errors.ConfigError` (nothing stored) for a key that
+    :func:`~refiner_gui.api.keys.clean_api_key` refuses; invisible characters are removed.
     """
     global _session_key
-    key = key.strip()
+    key = clean_api_key(key)
     register_secret(key)
     if keyring_available():
         import keyring.errors  # also binds `keyring`

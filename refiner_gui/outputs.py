@@ -12,9 +12,10 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image, PngImagePlugin
+from PIL import PngImagePlugin
 
 from refiner_gui.atomic import atomic_path
+from refiner_gui.images.formats import open_untrusted
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 TOKENS = ("date", "time", "task_id", "gender")
@@ -68,7 +69,7 @@ def export_image(
     if target is None:
         raise ValueError(f"Unsupported output type {dest.suffix!r}: use .png or .jpg")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dest) as tmp, Image.open(src) as im:
+    with atomic_path(dest) as tmp, open_untrusted(src) as im:
         same = (im.format or "").upper() == target
         if same and not (pnginfo and target == "PNG"):
             shutil.copyfile(src, tmp)

@@ -12,13 +12,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from refiner_gui import __version__
 from refiner_gui.atomic import write_text_atomic
+from refiner_gui.images.formats import open_untrusted
 from refiner_gui.jobs import Job
 from refiner_gui.jobs.store import sha256_file  # re-exported: one hashing helper
 from refiner_gui.outputs import export_image
+from refiner_gui.safe_text import strict_json
 
 PNG_KEY = "refiner-gui"
 
@@ -65,7 +65,7 @@ def save_with_provenance(
     side = sidecar_path(dest)
     if not overwrite and (dest.exists() or side.exists()):
         raise FileExistsError(f"{dest} already exists")
-    text = json.dumps(record, indent=2, sort_keys=True)
+    text = strict_json(record, indent=2, sort_keys=True)
     export_image(src, dest, overwrite=overwrite, pnginfo={PNG_KEY: text})
     write_text_atomic(side, text)
     return dest, side
@@ -73,6 +73,6 @@ def save_with_provenance(
 
 def read_png_record(path: Path) -> dict[str, Any] | None:
     """The record embedded in a saved PNG, or None."""
-    with Image.open(path) as im:
+    with open_untrusted(path) as im:
         raw = getattr(im, "text", {}).get(PNG_KEY)
     return json.loads(raw) if raw else None

@@ -26,6 +26,7 @@ from refiner_gui.api import CancelToken, ProgressEvent, RefinerError
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.atomic import SHARED_MODE, atomic_path
+from refiner_gui.images.formats import QT_SAFE_FORMATS, REFUSED_MESSAGE
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
 from refiner_gui.threads import Worker
@@ -42,10 +43,20 @@ ClientFactory = Callable[[], "RefinerClient"]
 def load_image(path: Path, max_side: int | None = None) -> QImage:
     """Decode ``path`` (EXIF-rotated) to a QImage, scaled so no side exceeds ``max_side``.
 
+    A null QImage when the file cannot be read or its content is not one of
+    :data:`~refiner_gui.images.formats.QT_SAFE_FORMATS` (no decoder runs for it then).
     Safe on any thread (QImage is not a GUI object). JPEG decoders honour the scaled size
     during decoding, so a thumbnail of a 4095 px photo never holds the full pixels.
     """
     reader = QImageReader(str(path))
+    # Name the decoder by the content, and use only the formats the core decodes (see
+    # refiner_gui.images.formats): a file of any other kind, whatever its name, is refused.
+    reader.setDecideFormatFromContent(True)
+    fmt = bytes(reader.format().data()).decode("ascii", "replace").lower()
+    if fmt not in QT_SAFE_FORMATS:
+        log.warning("not decoding %s: %s (%s)", path.name, REFUSED_MESSAGE, fmt or "unknown")
+        return QImage()
+    reader.setFormat(fmt.encode("ascii"))
     reader.setAutoTransform(True)
     if max_side:
         size = reader.size()
@@ -187,6 +198,8 @@ class JobWorker(Worker):
         client: RefinerClient | None = None
         task_id: str | None = None
         try:
+            # The client first: settings or a key it refuses leave no job behind.
+            client = self._client_factory()
             if self._request is not None:
                 job = self._store.create_job(
                     self._request.files, self._request.gender, parent_id=self._request.parent_id
@@ -196,7 +209,6 @@ class JobWorker(Worker):
                 job = self._store.get(self._resume_job_id)
             task_id = job.task_id
             self.created.emit(job.id)
-            client = self._client_factory()
             throttle = ProgressThrottle(self.progress.emit)
             give_way = GilYield()
 
@@ -275,6 +287,8 @@ class RecoveryWorker(Worker):
 def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     """Save ``image`` as a new PNG file in ``dest_dir`` (created if missing); return its path.
 
+    A null QImage when the file cannot be read or its content is not one of
+    :data:`~refiner_gui.images.formats.QT_SAFE_FORMATS` (no decoder runs for it then).
     Safe on any thread (QImage is not a GUI object; the caller must not modify ``image``
     meanwhile). Written to a temporary name and renamed, so a reader never sees a partial
     file. The name is ``<stem>-<random>.png``, never an existing file. Raises ``OSError``

@@ -52,6 +52,7 @@ from refiner_gui.api.errors import (
     redact,
     register_secret,
 )
+from refiner_gui.api.keys import clean_api_key
 from refiner_gui.api.models import (
     CancelToken,
     CreditBalance,
@@ -71,6 +72,7 @@ from refiner_gui.api.upload import (
 )
 from refiner_gui.atomic import atomic_path
 from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from refiner_gui.images.formats import open_untrusted
 
 __all__ = [
     "CREDITS_PATH",
@@ -109,6 +111,22 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_connection_problem(exc: BaseException) -> bool:
+    """True for failures of the network itself: refused or reset connections, DNS, TLS,
+    proxies, timeouts, a body cut off mid-way. Only these get "check the internet
+    connection" advice."""
+    return isinstance(
+        exc,
+        (
+            requests.ConnectionError,  # refused, reset, DNS, TLS (SSLError), proxy
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,  # the connection broke mid-body
+            ConnectionError,
+            TimeoutError,
+        ),
+    )
 
 
 class RefinerClient:
@@ -170,8 +188,12 @@ class RefinerClient:
             )
         if poll_interval <= 0 or timeout <= 0:
             raise ConfigError("The poll interval and timeout must be positive.")
+        register_secret(api_key)  # the raw form too: it may be echoed as typed
+        # Refused here, at construction, so no job reaches "submitting" with a key that
+        # a header cannot carry (it would fail inside the HTTP library, after the upload began).
+        api_key = clean_api_key(api_key)
         register_secret(api_key)
-        self._api_key = api_key or ""
+        self._api_key = api_key
         self.base_url = base_url
         self.poll_interval = float(poll_interval)
         self.timeout = float(timeout)
@@ -245,11 +267,21 @@ class RefinerClient:
         )
 
     def _network_error(self, exc: Exception, task_id: str | None = None) -> RefinerError:
+        info = ErrorInfo(task_id=task_id, vendor_message=redact(type(exc).__name__))
+        if not is_connection_problem(exc):
+            # Redirect loops, undecodable bodies, bad URLs: the network is fine, so telling
+            # the user to check it would send them the wrong way.
+            return NetworkError(
+                f"The service (or a proxy on the way) answered in a way the app cannot use "
+                f"({type(exc).__name__}). The app retries automatically; if it keeps "
+                "happening, check the base URL in Settings or try again later.",
+                info,
+            )
         kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
         return NetworkError(
             f"The connection to the service {kind}. Check the internet connection; "
             "the app retries automatically.",
-            ErrorInfo(task_id=task_id, vendor_message=redact(type(exc).__name__)),
+            info,
         )
 
     def _get_json(
@@ -487,7 +519,7 @@ class RefinerClient:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as im:
+                with open_untrusted(path) as im:
                     w, h = im.size
                     if w * h > self.max_result_pixels:
                         raise DownloadError(

@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
+from refiner_gui.images.formats import open_untrusted
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOT_LABELS, TOP
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -234,7 +235,7 @@ def open_image(path: Path) -> Iterator[Image.Image]:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        im = Image.open(path)
+        im = open_untrusted(path)
     try:
         yield im
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from refiner_gui.atomic import atomic_path
+from refiner_gui.images.formats import open_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def write_preview(path: Path) -> Path | None:
     path = Path(path)
     dest = preview_path(path)
     try:
-        with Image.open(path) as im:
+        with open_untrusted(path) as im:
             if im.format == "JPEG":
                 im.draft("RGB", (PREVIEW_PX, PREVIEW_PX))
             img = ImageOps.exif_transpose(im)

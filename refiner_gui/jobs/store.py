@@ -39,6 +39,7 @@ from typing import Any
 
 from refiner_gui.atomic import atomic_path
 from refiner_gui.config import app_paths
+from refiner_gui.jobs.damage import check_whole, damaged_message, is_damage
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
 from refiner_gui.jobs.ownership import (
     HEARTBEAT_INTERVAL,
@@ -254,6 +255,12 @@ class JobStore:
                         if statement.strip():
                             c.execute(statement)
                     c.execute(f"PRAGMA user_version = {step + 1}")
+            check_whole(self._conn(), self.path)  # after the commit: pages are in a file
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if not is_damage(exc):
+                raise
+            raise StoreError(damaged_message(self.path, str(exc))) from exc
         except BaseException:
             self.close()
             raise

@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 
 from PIL import Image, ImageOps
 
+from refiner_gui.images.formats import open_untrusted
 from refiner_gui.jobs.previews import preview_for
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def make_thumbnail(path: Path, box: int) -> Thumb:
     """
     path = preview_for(path, box)  # a stored result's small JPEG: decodes ~100x faster
     try:
-        with Image.open(path) as im:
+        with open_untrusted(path) as im:
             if im.format == "JPEG":
                 im.draft(None, (box, box))  # symmetric box: right even if EXIF rotates it
             upright = ImageOps.exif_transpose(im)

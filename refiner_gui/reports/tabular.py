@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from refiner_gui.reports.summary import (
     summarize,
     tag_label,
 )
+from refiner_gui.safe_text import strict_json
 
 CSV_FIELDS: tuple[str, ...] = (
     "job_id",
@@ -42,17 +42,35 @@ CSV_FIELDS: tuple[str, ...] = (
 
 # Cells whose first character makes Excel, LibreOffice or Sheets evaluate a formula
 # (OWASP "CSV injection"): = + - @, and tab / carriage return, which some parse past.
+# Spreadsheets also skip leading spaces and line breaks before a formula, so those count.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+CSV_CELL_MAX = 32_000
+"""The longest text a CSV cell holds (Excel's cell limit is 32,767 characters); longer text
+(a huge note) is cut there and ends with :data:`CUT_MARK`. It also keeps every cell far
+below Python's default ``csv.field_size_limit`` (131,072), so the file reads back anywhere.
+The JSON export keeps the whole text."""
+
+CUT_MARK = " […cut: the JSON export has the whole text]"
 
 
 def guard_cell(value: str) -> str:
     """``value`` made inert for spreadsheets: prefixed with ``'`` when it starts with
-    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return. Plain numbers (``-3``) are left
-    alone: they are not formulas and a quote would turn them into text."""
-    if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, also after leading whitespace
+    (spaces, tabs, line breaks). Plain numbers (``-3``) are left alone: they are not
+    formulas and a quote would turn them into text."""
+    starts = value.lstrip().startswith(_FORMULA_START[:4]) or value.startswith(_FORMULA_START)
+    if starts and not _NUMBER.fullmatch(value.strip()):
         return "'" + value
     return value
+
+
+def cut_cell(value: str) -> str:
+    """``value`` cut to :data:`CSV_CELL_MAX` characters (marked) when longer."""
+    if len(value) <= CSV_CELL_MAX:
+        return value
+    return value[: CSV_CELL_MAX - len(CUT_MARK)] + CUT_MARK
 
 
 def csv_row(job: Job) -> dict[str, str]:
@@ -90,9 +108,10 @@ def export_csv(jobs: Sequence[Job], dest: Path, *, excel_bom: bool = False) -> P
     names and sha256; ``result_path`` is the stored result's absolute path (or empty).
 
     **Formula injection guard:** every free-text cell (note, tags, names, ids, error text,
-    paths) that begins with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading single
-    quote (``'=cmd|...``), so a spreadsheet shows it as text instead of running it. A
-    reader that wants the original text strips that one quote.
+    paths) that begins with ``=``, ``+``, ``-``, ``@``, tab or CR, also after leading
+    spaces or line breaks, gets a leading single quote (``'=cmd|...``), so a spreadsheet
+    shows it as text instead of running it. A reader that wants the original text strips
+    that one quote. A cell longer than :data:`CSV_CELL_MAX` characters is cut (marked).
 
     ``excel_bom`` writes a UTF-8 byte-order mark, which Excel needs to read non-ASCII
     correctly when the file is double-clicked; readers then open it with ``utf-8-sig``.
@@ -104,7 +123,9 @@ def export_csv(jobs: Sequence[Job], dest: Path, *, excel_bom: bool = False) -> P
         writer.writeheader()
         for job in jobs:
             row = csv_row(job)
-            writer.writerow({k: v if k in raw_cells else guard_cell(v) for k, v in row.items()})
+            writer.writerow(
+                {k: v if k in raw_cells else guard_cell(cut_cell(v)) for k, v in row.items()}
+            )
     return dest
 
 
@@ -153,6 +174,6 @@ def export_json(jobs: Sequence[Job], dest: Path) -> Path:
         "jobs": [job_record(j) for j in jobs],
     }
     with atomic_output(dest, encoding="utf-8") as fh:
-        json.dump(doc, fh, ensure_ascii=False, indent=2)
+        fh.write(strict_json(doc, ensure_ascii=False, indent=2))  # NaN is not JSON
         fh.write("\n")
     return dest

@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from refiner_gui.safe_text import plain_tooltip
 from refiner_gui.ui.key_help import KeyHelp
 from refiner_gui.url_fetch import is_web_url
 
@@ -177,6 +178,7 @@ class DropSlot(QFrame):
         self._highlight_label.hide()
 
         self._thumb = QLabel()
+        self._thumb.setTextFormat(Qt.TextFormat.PlainText)
         self._thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._thumb.setFixedHeight(THUMB_HEIGHT)
         self._thumb.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -184,6 +186,7 @@ class DropSlot(QFrame):
         self._thumb.setAccessibleName(f"Preview of the {subject}")
 
         self._name_label = QLabel()
+        self._name_label.setTextFormat(Qt.TextFormat.PlainText)
         self._name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._name_label.setAccessibleName(f"File name of the {subject}")
         self._info_label = self._wrapped_label(f"Size of the {subject}")
@@ -221,6 +224,7 @@ class DropSlot(QFrame):
     @staticmethod
     def _wrapped_label(accessible_name: str) -> QLabel:
         label = QLabel()
+        label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote files and services
         label.setWordWrap(True)
         label.setAccessibleName(accessible_name)
         _wrap_in_given_width(label)
@@ -270,7 +274,7 @@ class DropSlot(QFrame):
         width = max(60, self._name_label.width() or self.width() - 24)
         self._name_label.setText(metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, width))
         self._name_label.setProperty("full_name", name)
-        self._name_label.setToolTip(tooltip)
+        self._name_label.setToolTip(plain_tooltip(tooltip))
         self._name_label.show()
         if self._source is None:
             self._thumb.setText("Loading preview…")
@@ -306,7 +310,7 @@ class DropSlot(QFrame):
         """
         self._verdict_kind = kind
         self._verdict_label.setText(text)
-        self._verdict_label.setToolTip(tooltip)
+        self._verdict_label.setToolTip(plain_tooltip(tooltip))
         self._verdict_label.setVisible(bool(text))
         self._apply_verdict_colour()
         self._fix_button.setVisible(kind == PROBLEM and fixable)

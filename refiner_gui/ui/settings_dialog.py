@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.api.client import ConfigError, RefinerClient, is_loopback_url
+from refiner_gui.api.keys import clean_api_key
 from refiner_gui.config import API_KEY_ENV, DEFAULT_BASE_URL
 from refiner_gui.keystore import clear_api_key, get_api_key, keyring_available, set_api_key
 from refiner_gui.settings import Settings, save_settings
@@ -117,6 +118,7 @@ class SettingsDialog(QDialog):
         self._tester = KeyTester(client_factory or default_client_factory, self)
         self._tester.finished.connect(self._on_test_finished)
         self.key_storage: str | None = None  # what the last OK did with the key
+        self._showing_key_problem = False  # key_note shows the typed key's problem
 
         lookup = get_api_key()
         self._env_key = lookup.key if lookup.source == "env" else None
@@ -342,8 +344,22 @@ class SettingsDialog(QDialog):
         )
 
     def api_key_text(self) -> str:
-        """The key as typed in the field, stripped ("" while the environment variable wins)."""
-        return self.key_edit.text().strip()
+        """The key as typed in the field, without invisible characters or surrounding
+        whitespace (see :func:`clean_api_key`; only stripped when it refuses the key)."""
+        try:
+            return clean_api_key(self.key_edit.text())
+        except ConfigError:
+            return self.key_edit.text().strip()
+
+    def key_problem(self) -> str | None:
+        """Why the typed key cannot be used, or None (the environment's key is not ours)."""
+        if self._env_key:
+            return None
+        try:
+            clean_api_key(self.key_edit.text())
+        except ConfigError as exc:
+            return str(exc)
+        return None
 
     def _effective_key(self) -> str:
         return self._env_key or self.api_key_text()
@@ -453,14 +469,27 @@ class SettingsDialog(QDialog):
             self.url_note.show_message("error", problem)
         else:
             self.url_note.clear()
+        key_problem = self.key_problem()
+        if key_problem:
+            self.key_note.show_message("error", key_problem)
+            self._showing_key_problem = True
+        elif self._showing_key_problem:
+            self.key_note.clear()
+            self._showing_key_problem = False
         ok = self._buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(problem is None)
+        ok.setEnabled(problem is None and key_problem is None)
         ok.setToolTip(
-            "Save these settings and close" if problem is None else "Fix the base URL first"
+            "Save these settings and close"
+            if problem is None and key_problem is None
+            else "Fix the base URL first"
+            if problem
+            else "Fix the API key first"
         )
         testing = self._tester.running()
-        self.test_button.setEnabled(not testing and problem is None and bool(self._effective_key()))
-        return problem is None
+        self.test_button.setEnabled(
+            not testing and problem is None and not key_problem and bool(self._effective_key())
+        )
+        return problem is None and key_problem is None
 
     def accept(self) -> None:
         """Save settings and key, emit :attr:`saved`, close.

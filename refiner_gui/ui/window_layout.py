@@ -84,6 +84,7 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     progress.setMaximumHeight(8)
     progress.hide()
     stage = QLabel("")
+    stage.setTextFormat(Qt.TextFormat.PlainText)  # it shows error titles from the service
     stage.setAccessibleName("Job status")
     stage.setWordWrap(True)
     stage.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -193,6 +194,7 @@ def _result_bar() -> tuple[tuple[QPushButton, ...], QLabel, QWidget]:
         h.addWidget(button)
         buttons.append(button)
     label = QLabel("")
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     h.addStretch(1)
     h.addWidget(label)

@@ -28,6 +28,7 @@ from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 
 from refiner_gui.jobs.models import DEFECT_TAGS, Job, JobState
 from refiner_gui.jobs.store import JobFilter, JobStore
+from refiner_gui.safe_text import plain_tooltip
 from refiner_gui.slots import COARSE
 from refiner_gui.ui.history.thumbnails import ThumbKey, ThumbnailCache
 
@@ -317,7 +318,9 @@ class HistoryModel(QAbstractTableModel):
                 return self._dot(STATE_COLOURS[job.state])
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(job, col)
+            # Error text (from the service) and notes are shown literally, never as HTML.
+            tip = self._tooltip(job, col)
+            return plain_tooltip(tip) if tip else tip
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self._accessible(job, col)
         return None
