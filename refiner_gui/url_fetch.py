@@ -4,6 +4,11 @@ Contracts kept here:
 
 * Only ``http://`` and ``https://`` addresses are fetched (also after redirects); anything
   else raises :class:`UrlFetchError` before any network traffic.
+* Never into the machine's own network behind the user's back: a link-local (cloud
+  metadata, 169.254.x.x), unspecified, multicast or reserved address is refused; a private
+  or loopback address only when the user pasted it themself (a picture on their NAS), never
+  as a redirect target of a public address. Every address a host name resolves to is
+  checked (:mod:`refiner_gui.api.addresses`), and at most five redirects are followed.
 * Every exchange has a connect and a read timeout, and the whole download an overall
   deadline, so a server that drips bytes cannot hold a worker thread for ever.
 * At most :data:`MAX_FETCH_BYTES` are accepted, judged by ``Content-Length`` when the server
@@ -28,8 +33,9 @@ import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
+from refiner_gui.api.addresses import MAX_REDIRECTS, UnsafeAddress, check_public_url
 from refiner_gui.atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -117,16 +123,7 @@ def fetch_url(
     http = session if session is not None else requests.Session()
     deadline = time.monotonic() + total_timeout
     try:
-        try:
-            response = http.get(
-                url, stream=True, allow_redirects=True, timeout=(connect_timeout, read_timeout)
-            )
-        except requests.Timeout as e:
-            raise UrlFetchError(f"{host} did not answer in time. Try again later.") from e
-        except requests.RequestException as e:
-            raise UrlFetchError(
-                f"Could not connect to {host}. Check the address and your connection."
-            ) from e
+        response = _open(http, url, host, (connect_timeout, read_timeout))
         with response:
             final = urlsplit(response.url or url)
             if final.scheme.lower() not in ("http", "https"):  # pragma: no cover - requests
@@ -150,6 +147,52 @@ def fetch_url(
     finally:
         if own_session:
             http.close()
+
+
+def _check_address(url: str, host: str, *, internal_ok: bool) -> None:
+    try:
+        check_public_url(url, allow_loopback=internal_ok, allow_private=internal_ok)
+    except UnsafeAddress as e:
+        if e.unresolved:
+            raise UrlFetchError(
+                f"Could not connect to {host}. Check the address and your connection."
+            ) from None
+        raise UrlFetchError(e.message) from None
+
+
+def _open(
+    http: requests.Session, url: str, host: str, timeout: tuple[float, float]
+) -> requests.Response:
+    """GET ``url`` streamed, following at most :data:`MAX_REDIRECTS` checked redirects."""
+    import requests  # already loaded by fetch_url: costs nothing here
+
+    # The user chose this address: their own network is fine, if they typed it.
+    try:
+        check_public_url(url)
+        internal_ok = False
+    except UnsafeAddress:
+        _check_address(url, host, internal_ok=True)
+        internal_ok = True
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            response = http.get(url, stream=True, allow_redirects=False, timeout=timeout)
+        except requests.Timeout as e:
+            raise UrlFetchError(f"{host} did not answer in time. Try again later.") from e
+        except requests.RequestException as e:
+            raise UrlFetchError(
+                f"Could not connect to {host}. Check the address and your connection."
+            ) from e
+        if not response.is_redirect:
+            return response
+        response.close()
+        url = urljoin(url, response.headers["Location"])
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise UrlFetchError("The address redirected to something that is not a web page.")
+        # A redirect from a public address may not lead into the local network.
+        _check_address(url, urlsplit(url).hostname or url, internal_ok=internal_ok)
+    raise UrlFetchError(
+        f"The address redirected more than {MAX_REDIRECTS} times. Check the address."
+    )
 
 
 def _too_large_message(max_bytes: int) -> str:
