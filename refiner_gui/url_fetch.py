@@ -10,7 +10,10 @@ Contracts kept here:
   as a redirect target of a public address. Every address a host name resolves to is
   checked (:mod:`refiner_gui.api.addresses`), and at most five redirects are followed.
 * Every exchange has a connect and a read timeout, and the whole download an overall
-  deadline, so a server that drips bytes cannot hold a worker thread for ever.
+  deadline, so a server that drips bytes cannot hold a worker thread for ever. With the
+  app's own session the sockets wait in short slices (:mod:`refiner_gui.api.transport`):
+  cancel lands within ~0.2 s even while the server says nothing, the deadline holds
+  inside a read, and less than 1 KB in ``read_timeout`` seconds fails as stalled.
 * At most :data:`MAX_FETCH_BYTES` are accepted, judged by ``Content-Length`` when the server
   sends it and by counting while streaming when it does not.
 * The body is streamed to a temporary file in ``dest_dir`` and renamed into place only when
@@ -101,9 +104,10 @@ def fetch_url(
     """Download ``url`` into ``dest_dir`` (created if missing) and return the new file's path.
 
     Blocking; call it from a worker thread. ``cancel``, when set by another thread, stops the
-    download at the next chunk. Raises :class:`UrlFetchError` with a plain message for every
-    failure: a non-web address, a network error or timeout, an HTTP error status, a web page
-    instead of a picture, an empty answer, more than ``max_bytes``, or cancellation.
+    download within ~0.2 s (at the next chunk with an injected ``session``). Raises
+    :class:`UrlFetchError` with a plain message for every failure: a non-web address, an
+    internal address, a network error or timeout, an HTTP error status, a web page instead
+    of a picture, an empty answer, more than ``max_bytes``, or cancellation.
 
     The file is named after the last part of the address (made safe) plus a short hash of the
     address, so two different ``image.jpg`` addresses never overwrite each other.
@@ -111,6 +115,8 @@ def fetch_url(
     # Imported here: requests takes ~80 ms to load, and the window must paint before any
     # address is dropped.
     import requests
+
+    from refiner_gui.api.transport import Guard, GuardedAdapter, TransportInterrupted, guarded
 
     url = url.strip()
     if not is_web_url(url):
@@ -121,32 +127,56 @@ def fetch_url(
     dest_dir = Path(dest_dir)
     own_session = session is None
     http = session if session is not None else requests.Session()
+    if own_session:
+        adapter = GuardedAdapter()
+        http.mount("http://", adapter)
+        http.mount("https://", adapter)
     deadline = time.monotonic() + total_timeout
+    timeouts = (connect_timeout, read_timeout)
     try:
-        response = _open(http, url, host, (connect_timeout, read_timeout))
-        with response:
-            final = urlsplit(response.url or url)
-            if final.scheme.lower() not in ("http", "https"):  # pragma: no cover - requests
-                raise UrlFetchError("The address redirected to something that is not a web page.")
-            if response.status_code >= 400:
-                reason = response.reason or "error"
-                raise UrlFetchError(
-                    f"{host} refused the download (HTTP {response.status_code} {reason})."
-                )
-            ctype = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if ctype.startswith(_NOT_IMAGE_TYPES):
-                raise UrlFetchError(
-                    "That address leads to a web page, not to a picture. Drag the picture "
-                    "itself, or right-click it and copy the image address."
-                )
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise UrlFetchError(_too_large_message(max_bytes))
-            name = _file_name(response.url or url, ctype)
-            return _stream_to_file(response, dest_dir, name, max_bytes, deadline, cancel, host)
+        with guarded(Guard(cancel, deadline, stall_timeout=read_timeout)):
+            return _fetch(http, url, host, dest_dir, max_bytes, deadline, cancel, timeouts)
+    except TransportInterrupted as e:
+        if cancel is not None and cancel.is_set():
+            raise UrlFetchError("The download was cancelled.") from e
+        raise UrlFetchError(f"{host} is sending the picture too slowly. Try again later.") from e
     finally:
         if own_session:
             http.close()
+
+
+def _fetch(
+    http: requests.Session,
+    url: str,
+    host: str,
+    dest_dir: Path,
+    max_bytes: int,
+    deadline: float,
+    cancel: threading.Event | None,
+    timeouts: tuple[float, float],
+) -> Path:
+    """Open ``url`` and stream it into ``dest_dir``; see :func:`fetch_url`."""
+    response = _open(http, url, host, timeouts)
+    with response:
+        final = urlsplit(response.url or url)
+        if final.scheme.lower() not in ("http", "https"):  # pragma: no cover - requests
+            raise UrlFetchError("The address redirected to something that is not a web page.")
+        if response.status_code >= 400:
+            reason = response.reason or "error"
+            raise UrlFetchError(
+                f"{host} refused the download (HTTP {response.status_code} {reason})."
+            )
+        ctype = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype.startswith(_NOT_IMAGE_TYPES):
+            raise UrlFetchError(
+                "That address leads to a web page, not to a picture. Drag the picture "
+                "itself, or right-click it and copy the image address."
+            )
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise UrlFetchError(_too_large_message(max_bytes))
+        name = _file_name(response.url or url, ctype)
+        return _stream_to_file(response, dest_dir, name, max_bytes, deadline, cancel, host)
 
 
 def _check_address(url: str, host: str, *, internal_ok: bool) -> None:

@@ -7,7 +7,7 @@ so that sends and receives block for at most :data:`SLICE` seconds at a time; be
 slices, and after every piece of data, the :class:`Guard` active on the calling thread
 (:func:`guarded`) is checked:
 
-* its cancel token: :class:`TransportCancelled` within ~0.1 s;
+* its cancel token (or :class:`threading.Event`): :class:`TransportCancelled` within ~0.1 s;
 * its deadline (the job's one overall time limit): :class:`DeadlinePassed` at the deadline;
 * stalls: fewer than :attr:`Guard.stall_bytes` moved in :attr:`Guard.stall_timeout`
   seconds raises :class:`Stalled`, so a trickling body fails instead of running for ever.
@@ -16,13 +16,19 @@ These exceptions are not :class:`OSError`: they pass through urllib3 and request
 unchanged (both close the connection on the way), and the client turns them into its
 typed errors, deciding for a submit whether the service may have taken it.
 
-With no guard active, a wrapped socket behaves as usual (its timeout is honoured across
-the slices). Thread: a guard is per thread; a session is used by one thread at a time.
+With a guard active, the TCP connect also waits in slices (a host that never answers the
+connect is cancellable); the TLS handshake and the host name lookup are single blocking
+calls, bounded by the connect timeout (clipped to the deadline) but not by cancel. With no
+guard active, a wrapped socket behaves as usual (its timeout is honoured across the
+slices). Thread: a guard is per thread; a session is used by one thread at a time.
 """
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+import select
 import socket
 import threading
 import time
@@ -33,6 +39,7 @@ from typing import Any
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.poolmanager import PoolManager
 
 from refiner_gui.api.models import CancelToken
@@ -75,7 +82,8 @@ class Guard:
     """What may stop the requests made on one thread: cancel, a deadline, a stall.
 
     Args:
-        cancel: stops the request soon after it is set (any thread sets it).
+        cancel: stops the request soon after it is set (any thread sets it); a
+            :class:`CancelToken` or a plain :class:`threading.Event`.
         deadline: a :func:`time.monotonic` time after which the request stops, or None.
         stall_timeout: seconds allowed without :attr:`stall_bytes` moving either way.
         stall_bytes: how many bytes count as progress (less is a trickle).
@@ -85,7 +93,7 @@ class Guard:
 
     def __init__(
         self,
-        cancel: CancelToken | None = None,
+        cancel: CancelToken | threading.Event | None = None,
         deadline: float | None = None,
         stall_timeout: float = 30.0,
         stall_bytes: int = 1024,
@@ -116,7 +124,10 @@ class Guard:
 
     def check(self) -> None:
         """Raise the reason to stop now, if there is one."""
-        if self.cancel is not None and self.cancel.cancelled:
+        cancel = self.cancel
+        if cancel is not None and (
+            cancel.is_set() if isinstance(cancel, threading.Event) else cancel.cancelled
+        ):
             raise TransportCancelled
         now = time.monotonic()
         if self.deadline is not None and now >= self.deadline:
@@ -235,6 +246,49 @@ class _GuardedSocket:
         self._sock.close()
 
 
+_IN_PROGRESS = (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK)
+
+
+def _sliced_connect(conn: HTTPConnection, guard: Guard) -> socket.socket:
+    """urllib3's ``_new_conn``, with the TCP connect waiting in guarded slices."""
+    timeout = conn.timeout if isinstance(conn.timeout, (int, float)) else None
+    try:
+        infos = socket.getaddrinfo(conn._dns_host, conn.port, 0, socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise NameResolutionError(conn.host, conn, e) from e
+    started = time.monotonic()
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            for option in conn.socket_options or ():
+                sock.setsockopt(*option)
+            if conn.source_address:
+                sock.bind(conn.source_address)
+            sock.setblocking(False)
+            err = sock.connect_ex(address)
+            while err in _IN_PROGRESS:
+                guard.check()
+                if timeout is not None and time.monotonic() - started >= timeout:
+                    raise ConnectTimeoutError(
+                        conn, f"Connection to {conn.host} timed out. (connect timeout={timeout})"
+                    )
+                _, writable, _ = select.select([], [sock], [], SLICE)
+                if writable:
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, os.strerror(err))
+            sock.settimeout(timeout)
+            return sock
+        except OSError as e:
+            sock.close()
+            last = e
+        except BaseException:
+            sock.close()
+            raise
+    raise NewConnectionError(conn, f"Failed to establish a new connection: {last}")
+
+
 def _clip_connect_timeout(conn: HTTPConnection) -> None:
     guard = current_guard()
     if guard is None:
@@ -246,6 +300,10 @@ def _clip_connect_timeout(conn: HTTPConnection) -> None:
 
 
 class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        guard = current_guard()
+        return super()._new_conn() if guard is None else _sliced_connect(self, guard)
+
     def connect(self) -> None:
         _clip_connect_timeout(self)
         super().connect()
@@ -253,6 +311,10 @@ class _GuardedHTTPConnection(HTTPConnection):
 
 
 class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        guard = current_guard()
+        return super()._new_conn() if guard is None else _sliced_connect(self, guard)
+
     def connect(self) -> None:
         _clip_connect_timeout(self)
         super().connect()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -195,3 +196,44 @@ class HostileServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FullBacklog:
+    """A loopback port whose accept queue is full, so a new connect hangs (Linux).
+
+    ``with FullBacklog() as port: ...``: the listener never accepts; one filler connection
+    takes the only backlog place, and the kernel drops the SYNs of later ones.
+    """
+
+    def __enter__(self) -> int:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        port = self._listener.getsockname()[1]
+        self._fillers = []
+        for _ in range(2):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            self._fillers.append(filler)
+        return port
+
+    def __exit__(self, *exc: object) -> None:
+        for s in self._fillers:
+            s.close()
+        self._listener.close()
+
+
+def wait_for_syn_sent(port: int, timeout: float = 10.0) -> bool:
+    """Wait until some socket here is connecting (SYN_SENT) to loopback ``port`` (Linux)."""
+    wanted = f":{port:04X}"
+    end = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < end:
+        with open("/proc/net/tcp") as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if fields[2].endswith(wanted) and fields[3] == "02":
+                    return True
+        pause.wait(0.01)
+    return False

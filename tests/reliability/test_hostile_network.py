@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import threading
 import time
 
@@ -45,7 +46,7 @@ from refiner_gui.api.client import MAX_ANSWER_BYTES, QUERY_PATH
 from refiner_gui.jobs import JobState, JobStore, run_job
 from refiner_gui.url_fetch import UrlFetchError, fetch_url
 from tests.helpers.fast import fast_retry
-from tests.helpers.hostile_server import Conn, HostileServer
+from tests.helpers.hostile_server import Conn, FullBacklog, HostileServer, wait_for_syn_sent
 from tests.helpers.http_stub import Reply, StubServer
 from tests.helpers.jobs import slot_files
 
@@ -452,6 +453,46 @@ def test_cancel_during_a_trickling_download(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a full backlog hangs on Linux")
+def test_cancel_during_a_connect_that_hangs():
+    with FullBacklog() as port:
+        client = client_for(f"http://127.0.0.1:{port}", connect_timeout=60)
+        token = CancelToken()
+        try:
+            thread, outcome = run_in_thread(lambda: client.wait("task-9", cancel=token))
+            assert wait_for_syn_sent(port)  # the client is inside its connect
+            took = cancel_and_time(token, thread, outcome)
+        finally:
+            client.close()
+    assert isinstance(outcome["error"], Cancelled) and took < 0.5
+
+
+def test_cancel_a_pasted_address_download_while_the_server_hangs(tmp_path):
+    cancel = threading.Event()
+    with HostileServer(hang) as srv:
+        thread, outcome = run_in_thread(
+            lambda: fetch_url(srv.base_url + "/photo.jpg", tmp_path, cancel=cancel)
+        )
+        assert srv.seen.wait(10)
+        asked = time.monotonic()
+        cancel.set()
+        thread.join(10)
+    assert not thread.is_alive() and outcome["ended"] - asked < 0.5
+    assert isinstance(outcome["error"], UrlFetchError)
+    assert "cancelled" in outcome["error"].message
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_pasted_address_that_trickles_fails_as_too_slow(tmp_path):
+    with (
+        HostileServer(trickle_png) as srv,
+        Timer() as t,
+        pytest.raises(UrlFetchError, match="too slowly"),
+    ):
+        fetch_url(srv.base_url + "/photo.png", tmp_path, read_timeout=1.5)
+    assert t.elapsed < 1.5 + 2
+
+
 @pytest.fixture
 def big_inputs(tmp_path) -> RefineInputs:
     """Inputs too big for the socket buffers: an unread upload blocks the sender."""
@@ -542,11 +583,14 @@ def test_uploaded_bytes_match_the_recorded_hashes(store, job_images):
     def capture(conn: Conn) -> None:
         want = int(conn.headers["content-length"])
         data = conn.leftover
-        while len(data) < want:
+        while len(data) < want and not conn.stopping.is_set():
             try:
-                data += conn.sock.recv(65536)
+                chunk = conn.sock.recv(65536)
             except TimeoutError:
                 continue
+            if not chunk:
+                return
+            data += chunk
         received["body"] = data
         conn.answer(200, api_json(task_id="task-13"))
 
