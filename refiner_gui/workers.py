@@ -282,6 +282,7 @@ class BackgroundTask(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        """Run ``fn`` on the pool's thread; emit ``done`` with its result or ``error``."""
         try:
             result = self.fn()
         except Exception as exc:  # reported as data, never swallowed

@@ -352,10 +352,10 @@ class ReviewBar(QWidget):
         self._blind_label.setAccessibleName("Blind review state")
         self._blind_label.setToolTip(self._blind_button.toolTip())
         self._blind_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        for label in (self._hint_label, self._blind_label):
-            font = label.font()
+        for small in (self._hint_label, self._blind_label):
+            font = small.font()
             font.setPointSizeF(font.pointSizeF() * 0.92)
-            label.setFont(font)
+            small.setFont(font)
         bold = self._blind_label.font()
         bold.setBold(True)
         self._blind_label.setFont(bold)
