@@ -28,6 +28,7 @@ import time
 import pytest
 from PIL import Image
 
+from refiner_gui import cli
 from refiner_gui.api import (
     Cancelled,
     CancelToken,
@@ -353,6 +354,19 @@ def test_timeout_bounds_a_run_whose_polls_hang_or_trickle(store, job_images, pol
     assert t.elapsed < 3 + 2
     after = store.get(job.id)
     assert after.state is JobState.SUBMITTED and after.task_id == "task-9"  # resumable
+
+
+@pytest.mark.parametrize("poll", [hang, trickle_json], ids=["hanging", "trickling"])
+def test_cli_timeout_bounds_a_refine_whose_polls_hang_or_trickle(job_images, poll):
+    argv = ["refine", "--person", str(job_images["person"]), "--top", str(job_images["top"])]
+    argv += ["--coarse", str(job_images["coarse"]), "--gender", "man", "--api-key", KEY]
+    argv += ["--poll-interval", "0.05", "--timeout", "3", "--json"]
+    out, err = io.StringIO(), io.StringIO()
+    with HostileServer(api_script(poll)) as srv, Timer() as t:
+        rc = cli.run([*argv, "--base-url", srv.base_url], stdout=out, stderr=err)
+    assert rc == cli.EXIT_TIMEOUT, err.getvalue()
+    assert t.elapsed < 3 + 2
+    assert json.loads(out.getvalue())["task_id"] == "task-9"
 
 
 def test_timeout_bounds_a_trickling_download(store, job_images):
