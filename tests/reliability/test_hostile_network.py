@@ -659,3 +659,24 @@ def test_a_source_that_changes_while_stored_is_hashed_from_the_copied_bytes(
         t.join(5)
     assert not t.is_alive()
     assert hashlib.sha256(stored.path.read_bytes()).hexdigest() == stored.sha256
+
+
+def test_cancel_in_the_window_lands_during_a_hanging_poll(qtbot, store, job_images):
+    from refiner_gui.controllers import JobController
+    from refiner_gui.threads import live_workers
+    from refiner_gui.workers import JobRequest
+    from tests.helpers.qthreads import wait_ended
+
+    with HostileServer(api_script(hang)) as srv:
+        controller = JobController(store, lambda: client_for(srv.base_url, poll_read_timeout=60))
+        controller.start(JobRequest(slot_files(job_images), "woman"))
+        (run,) = controller.runs()
+        thread = run.handle.thread
+        qtbot.waitUntil(lambda: "GET" in [m for m, _ in srv.requests], timeout=10_000)
+        with qtbot.waitSignal(controller.runEnded, timeout=5_000), Timer() as t:
+            controller.cancel()
+        wait_ended(qtbot, thread)
+    assert t.elapsed < 0.5
+    assert not controller.is_busy() and not live_workers()
+    [job] = store.unfinished()
+    assert job.state is JobState.SUBMITTED and job.task_id == "task-9"  # resumable
