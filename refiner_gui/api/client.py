@@ -48,7 +48,12 @@ from PIL import Image
 
 from refiner_gui import __version__
 from refiner_gui.api import responses
-from refiner_gui.api.addresses import MAX_REDIRECTS, UnsafeAddress, check_public_url
+from refiner_gui.api.addresses import (
+    MAX_REDIRECTS,
+    UnsafeAddress,
+    check_public_url,
+    internal_reason,
+)
 from refiner_gui.api.errors import (
     AuthError,
     Cancelled,
@@ -75,6 +80,7 @@ from refiner_gui.api.models import (
 )
 from refiner_gui.api.retry import RetryPolicy
 from refiner_gui.api.transport import (
+    AddressRefused,
     DeadlinePassed,
     Guard,
     GuardedAdapter,
@@ -273,11 +279,29 @@ class RefinerClient:
     @staticmethod
     @contextmanager
     def _guard(
-        cancel: CancelToken | None, deadline: float | None, stall_timeout: float
+        cancel: CancelToken | None,
+        deadline: float | None,
+        stall_timeout: float,
+        refuse_address: Callable[[str], str | None] | None = None,
     ) -> Iterator[Guard]:
         """Watch this thread's requests inside the ``with`` (see :mod:`.transport`)."""
-        with guarded(Guard(cancel, deadline, stall_timeout)) as guard:
+        guard = Guard(cancel, deadline, stall_timeout, refuse_address=refuse_address)
+        with guarded(guard):
             yield guard
+
+    def _refuse_result_address(self, address: str) -> str | None:
+        """Why a result download must not connect to ``address`` (checked at connect)."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return f"Refusing to fetch the result from the unusable address {address}."
+        reason = internal_reason(ip, allow_loopback=self._allow_loopback_links)
+        if reason is None:
+            return None
+        return (
+            f"Refusing to fetch the result: its host points into a {reason} network "
+            f"({ip}), not to a public server."
+        )
 
     def _interrupted(
         self, exc: TransportInterrupted, task_id: str | None, stall_timeout: float
@@ -287,6 +311,11 @@ class RefinerClient:
             return Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
         if isinstance(exc, DeadlinePassed):
             return self._timed_out(task_id)
+        if isinstance(exc, AddressRefused):
+            return DownloadError(
+                f"{exc} The refinement itself succeeded; its link works for 24 hours.",
+                ErrorInfo(task_id=task_id),
+            )
         return NetworkError(
             f"The connection stalled: less than 1 KB arrived in {stall_timeout:g} s. "
             "The app retries automatically.",
@@ -656,7 +685,12 @@ class RefinerClient:
         with atomic_path(dest) as tmp:
             try:
                 with (
-                    self._guard(cancel, deadline, self.download_read_timeout),
+                    self._guard(
+                        cancel,
+                        deadline,
+                        self.download_read_timeout,
+                        refuse_address=self._refuse_result_address,
+                    ),
                     self._open_result(url, deadline, task_id) as r,
                 ):
                     if r.status_code in (401, 403, 404, 410):

@@ -12,6 +12,11 @@ slices, and after every piece of data, the :class:`Guard` active on the calling 
 * stalls: fewer than :attr:`Guard.stall_bytes` moved in :attr:`Guard.stall_timeout`
   seconds raises :class:`Stalled`, so a trickling body fails instead of running for ever.
 
+A guard may also name addresses that must not be connected to (:attr:`Guard.refuse_address`):
+the connect checks every address it is about to use, after its own name lookup, so a host
+name that resolved to a public address when checked and to an internal one when connecting
+(DNS rebinding) is still refused (:class:`AddressRefused`).
+
 These exceptions are not :class:`OSError`: they pass through urllib3 and requests
 unchanged (both close the connection on the way), and the client turns them into its
 typed errors, deciding for a submit whether the service may have taken it.
@@ -32,7 +37,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,6 +51,7 @@ from refiner_gui.api.models import CancelToken
 
 __all__ = [
     "SLICE",
+    "AddressRefused",
     "DeadlinePassed",
     "Guard",
     "GuardedAdapter",
@@ -78,6 +84,10 @@ class Stalled(TransportInterrupted):
     """Too few bytes moved for too long: the other side stalled (or trickles)."""
 
 
+class AddressRefused(TransportInterrupted):
+    """The connect was about to use an address the guard refuses; ``str()`` says why."""
+
+
 class Guard:
     """What may stop the requests made on one thread: cancel, a deadline, a stall.
 
@@ -87,6 +97,8 @@ class Guard:
         deadline: a :func:`time.monotonic` time after which the request stops, or None.
         stall_timeout: seconds allowed without :attr:`stall_bytes` moving either way.
         stall_bytes: how many bytes count as progress (less is a trickle).
+        refuse_address: given an IP address the connect is about to use, why it must
+            not (a sentence), or None to allow it.
 
     Used on the thread that makes the requests.
     """
@@ -97,8 +109,10 @@ class Guard:
         deadline: float | None = None,
         stall_timeout: float = 30.0,
         stall_bytes: int = 1024,
+        refuse_address: Callable[[str], str | None] | None = None,
     ) -> None:
         self.cancel = cancel
+        self.refuse_address = refuse_address
         self.deadline = deadline
         self.stall_timeout = stall_timeout
         self.stall_bytes = stall_bytes
@@ -259,6 +273,10 @@ def _sliced_connect(conn: HTTPConnection, guard: Guard) -> socket.socket:
     started = time.monotonic()
     last: OSError | None = None
     for family, kind, proto, _, address in infos:
+        if guard.refuse_address is not None:
+            reason = guard.refuse_address(str(address[0]))
+            if reason:
+                raise AddressRefused(reason)
         sock = socket.socket(family, kind, proto)
         try:
             for option in conn.socket_options or ():

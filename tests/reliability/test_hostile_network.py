@@ -259,6 +259,28 @@ def test_every_resolved_address_is_checked():
     )
 
 
+def test_the_connect_itself_refuses_an_address_the_guard_refuses():
+    # Checked again at connect time, after the connect's own name lookup: a host name that
+    # resolves to a public address when checked and to an internal one later (DNS
+    # rebinding) is still refused.
+    import requests
+
+    from refiner_gui.api.transport import AddressRefused, Guard, GuardedAdapter, guarded
+
+    refused: list[str] = []
+
+    def refuse(address: str) -> str | None:
+        refused.append(address)
+        return "internal"
+
+    with StubServer() as stub, requests.Session() as session:
+        session.mount("http://", GuardedAdapter())
+        with guarded(Guard(refuse_address=refuse)), pytest.raises(AddressRefused):
+            session.get(stub.base_url.replace("127.0.0.1", "localhost") + "/r.png", timeout=5)
+        assert stub.requests == []
+    assert refused and refused[0] in ("127.0.0.1", "::1")
+
+
 def test_redirect_loops_stop_after_the_cap(tmp_path):
     with StubServer() as stub:
         stub.reply = Reply(302, (("Location", "/again"),), b"")
