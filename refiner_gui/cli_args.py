@@ -72,7 +72,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="overall seconds to wait for the task (default 600)",
+        help="overall seconds for one job: upload, wait and download (default 600)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")

@@ -136,8 +136,9 @@ def test_plain_http_remote_is_refused(job_images):
 
 
 def test_timeout_prints_task_id_and_resume_finishes(job_images, tmp_path):
-    with SandboxServer(latency=1.0) as srv:
-        rc, stdout, stderr = run(refine_args(srv, job_images, "--timeout", "0.2", "--json"))
+    # The timeout covers the upload too (one deadline per job): room for a loaded machine.
+    with SandboxServer(latency=1.5) as srv:
+        rc, stdout, stderr = run(refine_args(srv, job_images, "--timeout", "0.5", "--json"))
         assert rc == cli.EXIT_TIMEOUT
         task_id = json.loads(stdout)["task_id"]
         assert task_id and f"refiner-cli resume {task_id}" in stderr
@@ -307,8 +308,8 @@ def test_jobs_lists_newest_first_with_filters(sandbox, job_images):
 
 
 def test_timeout_then_resume_all_finishes_without_resubmitting(job_images):
-    with SandboxServer(latency=0.6) as srv:
-        rc, stdout, _ = run(refine_args(srv, job_images, "--timeout", "0.1", "--json"))
+    with SandboxServer(latency=1.5) as srv:  # the timeout covers the upload too
+        rc, stdout, _ = run(refine_args(srv, job_images, "--timeout", "0.5", "--json"))
         assert rc == cli.EXIT_TIMEOUT
         timed_out = json.loads(stdout)
         job = stored_job(timed_out["job_id"])

@@ -248,10 +248,10 @@ def assert_resumable(store: JobStore, job_id: int, error_type: type) -> None:
 
 
 def test_timeout_stays_submitted_and_resumes(store, new_job):
-    with SandboxServer(latency=0.6) as srv:
+    with SandboxServer(latency=1.5) as srv:  # the timeout covers the upload too
         job = new_job()
         with pytest.raises(TimedOut) as info:
-            run_job(store, client_for(srv, timeout=0.1), job)
+            run_job(store, client_for(srv, timeout=0.5), job)
         assert info.value.task_id == store.get(job.id).task_id
         assert_resumable(store, job.id, TimedOut)
         resume_without_resubmit(store, srv, job.id)

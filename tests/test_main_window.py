@@ -216,8 +216,8 @@ def test_outcome_unknown_offers_no_blind_retry(qtbot, make_window, sandbox, job_
 
 
 def test_timeout_then_resume_from_the_error_panel(qtbot, make_window, job_images):
-    with SandboxServer(latency=1.0) as srv:
-        w = make_window(srv, timeout=0.2)
+    with SandboxServer(latency=1.5) as srv:  # the timeout covers the upload too
+        w = make_window(srv, timeout=0.5)
         fill(qtbot, w, job_images)
         run_job(qtbot, w)
         assert w.error_panel.resume_button.isVisibleTo(w)

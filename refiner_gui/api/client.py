@@ -14,35 +14,54 @@ whose upload went out but whose answer never came raises
 retry and are retried with exponential backoff and jitter, honouring ``Retry-After``. Both
 rules, the tries and the delays live in :class:`~refiner_gui.api.retry.RetryPolicy`.
 
-Cancel: waits, uploads and downloads check the token at least every 0.2 s. A single HTTP
-exchange that the server holds open without answering ends only at its read timeout
-(``poll_read_timeout``, 15 s by default), because requests offers no way to abort a
-request from another thread.
+Time limits and cancel (:mod:`refiner_gui.api.transport`): every socket wait lasts at most
+0.1 s, so the cancel token stops any step (sleeping between polls, a poll, the upload, the
+wait for the submit's answer, the download) within ~0.2 s. A job has one overall deadline
+(``timeout`` seconds from its start, passed as ``deadline``) that every wait and request
+respects: a request stops at the deadline with :class:`TimedOut`, and a ``Retry-After``
+longer than the time left ends the wait at the deadline. Each request also fails as stalled
+when less than 1 KB moved for its read timeout (a body trickling a byte a second).
+
+Answers are streamed and capped: an API answer over :data:`MAX_ANSWER_BYTES` and a result
+over ``max_download_bytes`` (counted as received and as decoded, so a compressed result
+cannot unpack into a bomb) stop the reading with a clear error. Result links must be http(s)
+to a public host (:mod:`refiner_gui.api.addresses`; loopback too when the service itself is
+on loopback); redirects are followed one hop at a time, each checked, at most
+:data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from PIL import Image
 
 from refiner_gui import __version__
 from refiner_gui.api import responses
+from refiner_gui.api.addresses import (
+    MAX_REDIRECTS,
+    UnsafeAddress,
+    check_public_url,
+    internal_reason,
+)
 from refiner_gui.api.errors import (
     AuthError,
     Cancelled,
     ConfigError,
     DownloadError,
     ErrorInfo,
+    InputRejected,
     NetworkError,
     RefinerError,
     ResultUnavailable,
@@ -62,6 +81,16 @@ from refiner_gui.api.models import (
     TaskStatus,
 )
 from refiner_gui.api.retry import RetryPolicy
+from refiner_gui.api.transport import (
+    AddressRefused,
+    DeadlinePassed,
+    Guard,
+    GuardedAdapter,
+    Stalled,
+    TransportCancelled,
+    TransportInterrupted,
+    guarded,
+)
 from refiner_gui.api.upload import (
     CHUNK,
     UploadBody,
@@ -77,6 +106,7 @@ from refiner_gui.images.formats import open_untrusted
 __all__ = [
     "CREDITS_PATH",
     "KEY_HEADER",
+    "MAX_ANSWER_BYTES",
     "MAX_DOWNLOAD_BYTES",
     "MAX_RESULT_PIXELS",
     "QUERY_PATH",
@@ -99,6 +129,8 @@ KEY_HEADER = "ailabapi-api-key"
 
 MB = 1024 * 1024
 MAX_DOWNLOAD_BYTES = 50 * MB
+MAX_ANSWER_BYTES = 4 * MB
+"""Most bytes read of one API answer (submit, poll, credits); reading stops there."""
 MAX_RESULT_PIXELS = 8192 * 8192
 
 
@@ -136,7 +168,9 @@ class RefinerClient:
         api_key: the AILabTools key; sent only in the request header, never logged.
         base_url: service root; ``https`` is required unless the host is loopback.
         poll_interval: seconds between polls; under 1 s only on loopback.
-        timeout: overall seconds to wait for one task before :class:`TimedOut`.
+        timeout: overall seconds for one job (submit, wait, download) before
+            :class:`TimedOut`; :func:`~refiner_gui.jobs.run_job` turns it into the job's
+            deadline, :meth:`wait` alone uses it from its own start.
         retry: backoff policy; tests pass a fast one.
         session: an injected :class:`requests.Session` (tests, connection reuse).
     """
@@ -207,6 +241,12 @@ class RefinerClient:
         self._session = session or requests.Session()
         self._session.verify = True  # TLS verification is never turned off
         self._session.headers["User-Agent"] = f"refiner-gui/{__version__}"
+        # Every socket wait in short slices: cancel, the deadline and stalls are seen.
+        adapter = GuardedAdapter()
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        # Result links may point at this machine only when the service itself is here.
+        self._allow_loopback_links = loopback
 
     def __repr__(self) -> str:  # never show the key
         return f"RefinerClient(base_url={self.base_url!r})"
@@ -225,17 +265,109 @@ class RefinerClient:
             )
         return {KEY_HEADER: self._api_key}
 
-    def _sleep(self, seconds: float, cancel: CancelToken | None, task_id: str | None) -> None:
+    def _sleep(
+        self,
+        seconds: float,
+        cancel: CancelToken | None,
+        task_id: str | None,
+        deadline: float | None = None,
+    ) -> None:
+        """Sleep ``seconds``, cancellable; a sleep past ``deadline`` ends there, TimedOut."""
+        past_deadline = False
+        if deadline is not None and seconds >= deadline - time.monotonic():
+            seconds, past_deadline = max(0.0, deadline - time.monotonic()), True
         if cancel is None:
             time.sleep(seconds)
-            return
-        if cancel.wait(seconds):
+        elif cancel.wait(seconds):
             raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
+        if past_deadline:
+            raise self._timed_out(task_id)
 
     @staticmethod
     def _check_cancel(cancel: CancelToken | None, task_id: str | None) -> None:
         if cancel is not None and cancel.cancelled:
             raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
+
+    def _check_before(
+        self, cancel: CancelToken | None, task_id: str | None, deadline: float | None
+    ) -> None:
+        self._check_cancel(cancel, task_id)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise self._timed_out(task_id)
+
+    @staticmethod
+    def _timed_out(task_id: str | None) -> TimedOut:
+        if task_id:
+            return TimedOut(
+                f"Task {task_id} did not finish within the time limit. It may still finish: "
+                "resume it later with this task id (results are kept for 24 hours).",
+                ErrorInfo(task_id=task_id),
+            )
+        return TimedOut("The time limit passed before the service answered.", ErrorInfo())
+
+    def _timeouts(self, deadline: float | None, read: float) -> tuple[float, float]:
+        """(connect, read) timeouts for requests, clipped to the time left."""
+        connect = self.connect_timeout
+        if deadline is not None:
+            left = max(0.01, deadline - time.monotonic())
+            connect, read = min(connect, left), min(read, left)
+        return connect, read
+
+    @staticmethod
+    @contextmanager
+    def _guard(
+        cancel: CancelToken | None,
+        deadline: float | None,
+        stall_timeout: float,
+        refuse_address: Callable[[str], str | None] | None = None,
+    ) -> Iterator[Guard]:
+        """Watch this thread's requests inside the ``with`` (see :mod:`.transport`)."""
+        guard = Guard(cancel, deadline, stall_timeout, refuse_address=refuse_address)
+        with guarded(guard):
+            yield guard
+
+    def _refuse_result_address(self, address: str) -> str | None:
+        """Why a result download must not connect to ``address`` (checked at connect)."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return f"Refusing to fetch the result from the unusable address {address}."
+        reason = internal_reason(ip, allow_loopback=self._allow_loopback_links)
+        if reason is None:
+            return None
+        return (
+            f"Refusing to fetch the result: its host points into a {reason} network "
+            f"({ip}), not to a public server."
+        )
+
+    def _interrupted(
+        self, exc: TransportInterrupted, task_id: str | None, stall_timeout: float
+    ) -> RefinerError:
+        """The typed error for a request its guard stopped (an idempotent one)."""
+        if isinstance(exc, TransportCancelled):
+            return Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
+        if isinstance(exc, DeadlinePassed):
+            return self._timed_out(task_id)
+        if isinstance(exc, AddressRefused):
+            return DownloadError(
+                f"{exc} The refinement itself succeeded; its link works for 24 hours.",
+                ErrorInfo(task_id=task_id),
+            )
+        return NetworkError(
+            f"The connection stalled: less than 1 KB arrived in {stall_timeout:g} s. "
+            "The app retries automatically.",
+            ErrorInfo(task_id=task_id, vendor_message="Stalled"),
+        )
+
+    @staticmethod
+    def _read_capped(r: requests.Response, cap: int) -> tuple[bytes, bool]:
+        """The body, streamed, at most ``cap`` bytes; True if there was more (not read)."""
+        body = bytearray()
+        for chunk in r.iter_content(CHUNK):
+            body += chunk
+            if len(body) > cap:
+                return bytes(body[:cap]), True
+        return bytes(body), False
 
     def _retrying(
         self,
@@ -244,6 +376,7 @@ class RefinerClient:
         *,
         cancel: CancelToken | None,
         task_id: str | None = None,
+        deadline: float | None = None,
     ) -> T:
         """Run ``call`` under the retry policy (safe for idempotent calls only).
 
@@ -262,8 +395,8 @@ class RefinerClient:
         return self.retry.call(
             what,
             once,
-            wait=lambda seconds: self._sleep(seconds, cancel, task_id),
-            before=lambda: self._check_cancel(cancel, task_id),
+            wait=lambda seconds: self._sleep(seconds, cancel, task_id, deadline),
+            before=lambda: self._check_before(cancel, task_id, deadline),
         )
 
     def _network_error(self, exc: Exception, task_id: str | None = None) -> RefinerError:
@@ -285,22 +418,41 @@ class RefinerClient:
         )
 
     def _get_json(
-        self, path: str, params: dict[str, str] | None, task_id: str | None
+        self,
+        path: str,
+        params: dict[str, str] | None,
+        task_id: str | None,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
     ) -> tuple[int, bytes, str | None]:
+        headers = self._headers()
         try:
             # Never follow a redirect with the key: requests would resend this header to
             # any host (and over plain http); only Authorization is stripped on redirects.
-            r = self._session.get(
-                self.base_url + path,
-                params=params,
-                headers=self._headers(),
-                allow_redirects=False,
-                timeout=(self.connect_timeout, self.poll_read_timeout),
-            )
-            body = r.content[: 4 * MB]
+            with (
+                self._guard(cancel, deadline, self.poll_read_timeout),
+                self._session.get(
+                    self.base_url + path,
+                    params=params,
+                    headers=headers,
+                    allow_redirects=False,
+                    stream=True,
+                    timeout=self._timeouts(deadline, self.poll_read_timeout),
+                ) as r,
+            ):
+                body, more = self._read_capped(r, MAX_ANSWER_BYTES)
+                status, retry_after = r.status_code, r.headers.get("Retry-After")
         except requests.RequestException as exc:
             raise self._network_error(exc, task_id) from None
-        return r.status_code, body, r.headers.get("Retry-After")
+        except TransportInterrupted as exc:
+            raise self._interrupted(exc, task_id, self.poll_read_timeout) from None
+        if more:
+            raise ServiceUnavailable(
+                f"The service's answer was larger than {MAX_ANSWER_BYTES // MB} MB, which no "
+                "real answer is; reading stopped there. The app retries automatically.",
+                ErrorInfo(http_status=status, task_id=task_id, vendor_message="AnswerTooLarge"),
+            )
+        return status, body, retry_after
 
     # -- submit --------------------------------------------------------------------------
 
@@ -310,17 +462,34 @@ class RefinerClient:
         *,
         cancel: CancelToken | None = None,
         on_upload: Callable[[int, int], None] | None = None,
+        deadline: float | None = None,
     ) -> Submission:
         """Upload the inputs and return the new task's id. Called on a worker thread.
 
+        Each file is read once; when ``inputs.sha256`` names a file's hash, the bytes read
+        must have it (else :class:`InputRejected`, nothing sent), so the recorded hash
+        names exactly what is uploaded. ``deadline`` (a :func:`time.monotonic` time) bounds
+        the upload and the wait for the answer.
+
         Raises:
-            SubmissionOutcomeUnknown: the body went out and no answer came; never re-sent.
+            SubmissionOutcomeUnknown: the body went out and no answer came (also when
+                cancelled, timed out or stalled while waiting for it); never re-sent.
             Cancelled: cancelled before the upload completed (nothing was taken).
+            TimedOut: the deadline passed before the upload completed (nothing taken).
             RefinerError: any other typed error (input rejected, key, credits, ...).
         """
         fields: list[tuple[str, Any]] = [("task_type", "async"), ("gender", inputs.gender)]
+        expected = inputs.sha256 or {}
         for name, path in inputs.files().items():
             data = Path(path).read_bytes()
+            want = expected.get(name)
+            if want and hashlib.sha256(data).hexdigest() != want:
+                raise InputRejected(
+                    f"The stored copy of the {name.replace('_', ' ')} changed after the job "
+                    "was created (its content no longer matches the recorded hash). Nothing "
+                    "was sent. Create the job again from the original images.",
+                    ErrorInfo(slot=name),
+                )
             mime = sniff_mime(data)
             fields.append((name, (upload_name(path, mime), data, mime)))
         body, content_type = encode_multipart(fields)
@@ -331,15 +500,21 @@ class RefinerClient:
             answered.clear()
             upload = UploadBody(body, cancel, on_upload)
             try:
-                r = self._session.post(
-                    self.base_url + SUBMIT_PATH,
-                    data=upload,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=(self.connect_timeout, self.upload_read_timeout),
-                )
-                status, content = r.status_code, r.content[: 4 * MB]
-                retry_after = r.headers.get("Retry-After")
+                with (
+                    self._guard(cancel, deadline, self.upload_read_timeout),
+                    self._session.post(
+                        self.base_url + SUBMIT_PATH,
+                        data=upload,
+                        headers=headers,
+                        allow_redirects=False,
+                        stream=True,
+                        timeout=self._timeouts(deadline, self.upload_read_timeout),
+                    ) as r,
+                ):
+                    status, retry_after = r.status_code, r.headers.get("Retry-After")
+                    content, more = self._read_capped(r, MAX_ANSWER_BYTES)
+            except TransportInterrupted as exc:
+                raise self._submit_interrupted(exc, upload) from None
             except (UploadCancelled, requests.RequestException, OSError) as exc:
                 if cancel is not None and cancel.cancelled and upload.bytes_read < upload.len:
                     raise Cancelled(
@@ -347,6 +522,9 @@ class RefinerClient:
                     ) from None
                 raise self._submit_transport_error(exc, upload) from None
             answered.append(status)
+            if more:
+                # Cut at the cap, it cannot parse: after a full upload that is "unknown".
+                log.warning("submit answer over %d bytes; reading stopped", MAX_ANSWER_BYTES)
             try:
                 return responses.parse_submission(status, content, retry_after=retry_after)
             except RefinerError as err:
@@ -363,10 +541,35 @@ class RefinerClient:
         return self.retry.call(
             "submit",
             once,
-            wait=lambda seconds: self._sleep(seconds, cancel, None),
-            before=lambda: self._check_cancel(cancel, None),
+            wait=lambda seconds: self._sleep(seconds, cancel, None, deadline),
+            before=lambda: self._check_before(cancel, None, deadline),
             attempts=self.retry.submit_attempts,
             retry_if=lambda err: self.retry.may_resubmit(err, answered[-1] if answered else None),
+        )
+
+    def _submit_interrupted(self, exc: TransportInterrupted, upload: UploadBody) -> RefinerError:
+        """A submit stopped by cancel, the deadline or a stall: was it taken?"""
+        if upload.bytes_read >= upload.len:
+            # The whole body went out: the service may have the task. Never re-sent.
+            why = {TransportCancelled: "Cancelled", DeadlinePassed: "TimedOut"}
+            return SubmissionOutcomeUnknown(
+                None, ErrorInfo(vendor_message=why.get(type(exc), "Stalled"))
+            )
+        if isinstance(exc, TransportCancelled):
+            return Cancelled(
+                "Cancelled before the upload finished; nothing was sent for processing."
+            )
+        if isinstance(exc, DeadlinePassed):
+            return TimedOut(
+                "The time limit passed during the upload, before the images were fully sent. "
+                "The service cannot have started the job and nothing was billed.",
+                retryable=False,
+            )
+        assert isinstance(exc, Stalled)
+        return NetworkError(
+            "The upload stalled before the images were fully sent. The service cannot have "
+            "started the job and nothing was billed: try again.",
+            retryable=False,
         )
 
     def _submit_transport_error(self, exc: BaseException, upload: UploadBody) -> RefinerError:
@@ -384,9 +587,17 @@ class RefinerClient:
 
     # -- poll ----------------------------------------------------------------------------
 
-    def query(self, task_id: str) -> TaskStatus:
+    def query(
+        self,
+        task_id: str,
+        *,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> TaskStatus:
         """One poll of ``task_id``, no retries. Raises the typed error of a failed task."""
-        status, body, retry_after = self._get_json(QUERY_PATH, {"task_id": task_id}, task_id)
+        status, body, retry_after = self._get_json(
+            QUERY_PATH, {"task_id": task_id}, task_id, cancel, deadline
+        )
         return responses.parse_task(status, body, task_id, retry_after=retry_after)
 
     def wait(
@@ -396,17 +607,31 @@ class RefinerClient:
         cancel: CancelToken | None = None,
         on_status: Callable[[TaskStatus], None] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> TaskStatus:
         """Poll until the task succeeds; return its final status. Worker thread.
 
+        Ends by ``deadline`` (a :func:`time.monotonic` time, the job's), else ``timeout``
+        seconds from now (the client's ``timeout`` by default): every poll, retry delay
+        and sleep stops there.
+
         Raises:
-            TimedOut: ``timeout`` passed; carries the task id so the job can be resumed.
-            Cancelled: the token was cancelled (within one wake-up of the wait).
+            TimedOut: the time limit passed; carries the task id so the job can be resumed.
+            Cancelled: the token was cancelled (within ~0.2 s, in any step).
             RefinerError: the task failed, or transient errors outlasted the retries.
         """
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        if deadline is None or timeout is not None:
+            own = time.monotonic() + (self.timeout if timeout is None else timeout)
+            deadline = own if deadline is None else min(deadline, own)
+        end = deadline
         while True:
-            st = self._retrying("poll", lambda: self.query(task_id), cancel=cancel, task_id=task_id)
+            st = self._retrying(
+                "poll",
+                lambda: self.query(task_id, cancel=cancel, deadline=end),
+                cancel=cancel,
+                task_id=task_id,
+                deadline=end,
+            )
             if on_status is not None:
                 on_status(st)
             if st.state is TaskState.SUCCEEDED:
@@ -431,11 +656,17 @@ class RefinerClient:
         cancel: CancelToken | None = None,
         on_progress: Callable[[int, int | None], None] | None = None,
         task_id: str | None = None,
+        deadline: float | None = None,
     ) -> Path:
         """Fetch the result image into ``dest`` atomically. Worker thread.
 
         The file appears at ``dest`` only once complete and decodable; a partial download
-        never does. Transient failures are retried.
+        never does. Transient failures are retried; everything ends by ``deadline``.
+        Links to internal addresses are refused (loopback is allowed only when the service
+        is on loopback), redirects are followed at most
+        :data:`~refiner_gui.api.addresses.MAX_REDIRECTS` times, each target checked. A
+        compressed (``Content-Encoding``) result is unpacked while it streams, the size cap
+        applying to both the bytes received and the bytes unpacked.
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
@@ -448,9 +679,45 @@ class RefinerClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
         return self._retrying(
             "download",
-            lambda: self._download_once(url, dest, cancel, on_progress, task_id),
+            lambda: self._download_once(url, dest, cancel, on_progress, task_id, deadline),
             cancel=cancel,
             task_id=task_id,
+            deadline=deadline,
+        )
+
+    def _check_link(self, url: str, task_id: str | None) -> None:
+        """Refuse a result link (or redirect target) that is not http(s) to a public host."""
+        try:
+            check_public_url(url, allow_loopback=self._allow_loopback_links)
+        except UnsafeAddress as exc:
+            if exc.unresolved:
+                raise NetworkError(
+                    f"{exc.message} The app retries automatically.", ErrorInfo(task_id=task_id)
+                ) from None
+            raise DownloadError(
+                f"{exc.message} The refinement itself succeeded; its link works for 24 hours.",
+                ErrorInfo(task_id=task_id),
+            ) from None
+
+    def _open_result(self, url: str, deadline: float | None, task_id: str | None) -> Any:
+        """GET the result, following redirects one checked hop at a time (streamed)."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            self._check_link(url, task_id)
+            # The result host is a storage bucket: it gets no API key.
+            r = self._session.get(
+                url,
+                stream=True,
+                allow_redirects=False,
+                timeout=self._timeouts(deadline, self.download_read_timeout),
+            )
+            if not r.is_redirect:
+                return r
+            url = urljoin(url, r.headers["Location"])
+            r.close()
+        raise DownloadError(
+            f"The result link redirected more than {MAX_REDIRECTS} times; download stopped. "
+            "The refinement itself succeeded; its link works for 24 hours.",
+            ErrorInfo(task_id=task_id),
         )
 
     def _download_once(
@@ -460,16 +727,19 @@ class RefinerClient:
         cancel: CancelToken | None,
         on_progress: Callable[[int, int | None], None] | None,
         task_id: str | None,
+        deadline: float | None = None,
     ) -> Path:
         with atomic_path(dest) as tmp:
             try:
-                # The result host is a storage bucket: it gets no API key.
-                with self._session.get(
-                    url,
-                    stream=True,
-                    allow_redirects=True,
-                    timeout=(self.connect_timeout, self.download_read_timeout),
-                ) as r:
+                with (
+                    self._guard(
+                        cancel,
+                        deadline,
+                        self.download_read_timeout,
+                        refuse_address=self._refuse_result_address,
+                    ),
+                    self._open_result(url, deadline, task_id) as r,
+                ):
                     if r.status_code in (401, 403, 404, 410):
                         raise ResultUnavailable(
                             None, ErrorInfo(http_status=r.status_code, task_id=task_id)
@@ -489,22 +759,30 @@ class RefinerClient:
                     total = int(declared) if declared and declared.isdigit() else None
                     if total is not None and total > self.max_download_bytes:
                         raise self._too_large(task_id)
+                    # Content-Length counts the bytes on the wire: compressed ones when the
+                    # host compressed the body, which iter_content unpacks as it streams.
+                    encoding = (r.headers.get("Content-Encoding") or "").strip().lower()
+                    compressed = encoding not in ("", "identity")
                     done = 0
                     with open(tmp, "wb") as fh:
                         for chunk in r.iter_content(CHUNK):
                             self._check_cancel(cancel, task_id)
                             done += len(chunk)
-                            if done > self.max_download_bytes:
+                            received = r.raw.tell() if compressed else done
+                            if max(done, received) > self.max_download_bytes:
                                 raise self._too_large(task_id)
                             fh.write(chunk)
                             if on_progress is not None:
-                                on_progress(done, total)
-                    if total is not None and done != total:
+                                on_progress(done, None if compressed else total)
+                    received = r.raw.tell() if compressed else done
+                    if total is not None and received != total:
                         raise NetworkError(
                             "The download was cut short. Retrying.", ErrorInfo(task_id=task_id)
                         )
             except requests.RequestException as exc:
                 raise self._network_error(exc, task_id) from None
+            except TransportInterrupted as exc:
+                raise self._interrupted(exc, task_id, self.download_read_timeout) from None
             self._verify_image(tmp, task_id)  # a file that is not a good image never lands
         return dest
 
@@ -548,7 +826,7 @@ class RefinerClient:
         """The account's credit balances (also the cheapest check that a key works)."""
 
         def once() -> list[CreditBalance]:
-            status, body, _ = self._get_json(CREDITS_PATH, None, None)
+            status, body, _ = self._get_json(CREDITS_PATH, None, None, cancel)
             return responses.parse_credits(status, body)
 
         return self._retrying("credits", once, cancel=cancel)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
@@ -13,13 +13,18 @@ from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
 @dataclass(frozen=True)
 class RefineInputs:
-    """The files and choice for one refinement. Paths are read at submit time."""
+    """The files and choice for one refinement. Paths are read at submit time.
+
+    ``sha256`` maps a slot to the hash its file must have when read for the upload (the
+    job store's record); a file whose bytes differ is refused before anything is sent.
+    """
 
     person: Path
     top: Path
     coarse: Path
     gender: str
     bottom: Path | None = None
+    sha256: Mapping[str, str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.gender not in GENDERS:

@@ -120,13 +120,18 @@ RECORD_PAUSES = (0.2, 0.5, 1.0)
 
 
 def job_inputs(job: Job) -> RefineInputs:
-    """The stored copies of a job's inputs, as the client takes them."""
+    """The stored copies of a job's inputs, as the client takes them.
+
+    With their recorded hashes: the client refuses a copy whose bytes no longer match,
+    so the hash recorded for a job always names what was uploaded.
+    """
     return RefineInputs(
         person=job.inputs[PERSON].path,
         top=job.inputs[TOP].path,
         coarse=job.inputs[COARSE].path,
         gender=job.gender,
         bottom=job.input_path(BOTTOM),
+        sha256={slot: item.sha256 for slot, item in job.inputs.items()},
     )
 
 
@@ -185,6 +190,10 @@ def run_job(
     :data:`~refiner_gui.api.progress.PROGRESS_INTERVAL_S`), at most one byte-count update
     per interval (:class:`~refiner_gui.api.progress.ProgressThrottle`).
 
+    The whole run has one deadline, ``client.timeout`` seconds from its start: the
+    upload, every poll and wait, and the download end there (:class:`TimedOut`; a deadline
+    during the submit's answer is OUTCOME_UNKNOWN, as any submit without an answer).
+
     Thread: one worker thread (or the command line's main thread) per job; the store may
     be shared with other threads. Two runs of the same PENDING job never both upload, and
     the job is claimed for this process (and released at the end) before anything else.
@@ -212,6 +221,7 @@ def _run_claimed(
     progress_interval: float | None,
 ) -> Job:
     start = time.monotonic()
+    deadline = start + client.timeout
     forward = on_event
     if on_event is not None and progress_interval:
         forward = ProgressThrottle(on_event, interval=progress_interval)
@@ -249,6 +259,7 @@ def _run_claimed(
                 inputs,
                 cancel=cancel,
                 on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d, bytes_total=t),
+                deadline=deadline,
             )
         except RefinerError as err:
             if isinstance(err, SubmissionOutcomeUnknown):
@@ -273,7 +284,7 @@ def _run_claimed(
             on_submitted(sub)
     if job.state is not JobState.SUBMITTED or not job.task_id:
         raise ValueError(f"job {job.id} is {job.state.value}; nothing to run")
-    return _finish(store, client, job, cancel, emit, on_result)
+    return _finish(store, client, job, cancel, emit, on_result, deadline)
 
 
 def _record_task(store: JobStore, job: Job, sub: Submission) -> Job:
@@ -318,6 +329,7 @@ def _finish(
     cancel: CancelToken | None,
     emit: _Emit,
     on_result: Callable[[TaskStatus], None] | None = None,
+    deadline: float | None = None,
 ) -> Job:
     task_id = job.task_id
     assert task_id is not None
@@ -337,7 +349,7 @@ def _finish(
                 task_id=task_id,
             )
 
-        final = client.wait(task_id, cancel=cancel, on_status=on_status)
+        final = client.wait(task_id, cancel=cancel, on_status=on_status, deadline=deadline)
         assert final.image_url is not None
         store.note_result_url(job.id, final.image_url)
         if on_result is not None:
@@ -350,6 +362,7 @@ def _finish(
                 dest,
                 cancel=cancel,
                 task_id=task_id,
+                deadline=deadline,
                 on_progress=lambda d, t: emit(
                     Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
                 ),

@@ -28,7 +28,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -590,18 +589,21 @@ class JobStore:
         """Copy ``path`` into the inputs folder under its content hash (once per content).
 
         The copy appears under its final name only when complete (temp file + rename).
+        The file is read once and the hash and the copy come from those same bytes, so
+        the recorded hash names the copy's content even if the file changes meanwhile.
         """
         path = Path(path)
-        digest = sha256_file(path)
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
         dest = self.inputs_dir / f"{digest}{path.suffix.lower() or '.img'}"
-        self._copy_in(path, dest)
+        self._write_in(data, dest)
         return StoredInput(path=dest, sha256=digest, name=path.name)
 
-    def _copy_in(self, src: Path, dest: Path) -> None:
+    def _write_in(self, data: bytes, dest: Path) -> None:
         if dest.exists():
             return
         with atomic_path(dest) as tmp:
-            shutil.copyfile(src, tmp)
+            tmp.write_bytes(data)
 
     def remove_partial_files(self, job_id: int | None = None) -> int:
         """Delete ``.part`` files left by a killed download (or input copy); return the count.
@@ -658,8 +660,9 @@ class JobStore:
         with self._write() as c:
             # Under the write lock, so a concurrent delete() cannot remove a shared input
             # between the copy above and the insert below.
-            for slot, s in stored.items():
-                self._copy_in(Path(files[slot]), s.path)
+            for slot, s in list(stored.items()):
+                if not s.path.exists():
+                    stored[slot] = self.store_input(Path(files[slot]))
             cur = c.execute(
                 "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id) "
                 "VALUES (?, ?, ?, ?, ?)",
