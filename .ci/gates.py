@@ -1,4 +1,4 @@
-"""The checks that run before the tests: lint, formatting, types, docstrings.
+"""The checks that run before the tests: lint, formatting, types, module sizes, docstrings.
 
 Usage, from anywhere, with the ``dev`` extra installed (``python -m pip install ".[dev]"``)::
 
@@ -25,6 +25,7 @@ GATES: list[tuple[str, list[str]]] = [
     ("ruff check", [sys.executable, "-m", "ruff", "check", "."]),
     ("ruff format", [sys.executable, "-m", "ruff", "format", "--check", "."]),
     ("mypy", [sys.executable, "-m", "mypy", "refiner_gui"]),
+    ("module sizes", [sys.executable, ".ci/module_sizes.py"]),
     (
         "docstrings",
         [sys.executable, ".ci/docstrings.py", "refiner_gui"]
