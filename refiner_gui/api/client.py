@@ -117,6 +117,9 @@ class RefinerClient:
         api_key: the AILabTools key; sent only in the request header, never logged.
         base_url: service root; ``https`` is required unless the host is loopback.
         poll_interval: seconds between polls; under 1 s only on loopback.
+        adaptive_polling: let the job runner plan each task's polls from the job history
+            (``poll_interval`` is then the fallback period); False polls every
+            ``poll_interval`` seconds.
         timeout: overall seconds to wait for one task before :class:`TimedOut`.
         retry: backoff policy; tests pass a fast one.
         session: an injected :class:`requests.Session` (tests, connection reuse).
@@ -137,6 +140,7 @@ class RefinerClient:
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         max_result_pixels: int = MAX_RESULT_PIXELS,
         session: requests.Session | None = None,
+        adaptive_polling: bool = False,
     ) -> None:
         base_url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
         parts = urlsplit(base_url)
@@ -159,6 +163,7 @@ class RefinerClient:
         self._api_key = api_key or ""
         self.base_url = base_url
         self.poll_interval = float(poll_interval)
+        self.adaptive_polling = adaptive_polling
         self.timeout = float(timeout)
         self.retry = retry or RetryPolicy()
         self.connect_timeout = connect_timeout
@@ -349,15 +354,22 @@ class RefinerClient:
         cancel: CancelToken | None = None,
         on_status: Callable[[TaskStatus], None] | None = None,
         timeout: float | None = None,
+        next_interval: Callable[[float], float] | None = None,
     ) -> TaskStatus:
         """Poll until the task succeeds; return its final status. Worker thread.
+
+        ``next_interval(seconds since this wait started)`` gives the sleep after each
+        "still running" answer (a poll schedule); it is never allowed below 1 s for a
+        remote service. Without it, every ``poll_interval`` seconds.
 
         Raises:
             TimedOut: ``timeout`` passed; carries the task id so the job can be resumed.
             Cancelled: the token was cancelled (within one wake-up of the wait).
             RefinerError: the task failed, or transient errors outlasted the retries.
         """
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        started = time.monotonic()
+        deadline = started + (self.timeout if timeout is None else timeout)
+        floor = 0.01 if is_loopback_url(self.base_url) else 1.0
         while True:
             st = self._retrying("poll", lambda: self.query(task_id), cancel=cancel, task_id=task_id)
             if on_status is not None:
@@ -372,7 +384,10 @@ class RefinerClient:
                     "(results are kept for 24 hours).",
                     ErrorInfo(task_id=task_id),
                 )
-            self._sleep(min(self.poll_interval, remaining), cancel, task_id)
+            gap = self.poll_interval
+            if next_interval is not None:
+                gap = max(next_interval(time.monotonic() - started), floor)
+            self._sleep(min(gap, remaining), cancel, task_id)
 
     # -- download ------------------------------------------------------------------------
 

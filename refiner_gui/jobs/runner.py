@@ -49,6 +49,7 @@ from refiner_gui.api.models import (
 )
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.jobs.models import Job, JobState
+from refiner_gui.jobs.poll_watch import PollWatch
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.store import RESULT_TTL, JobStore
 from refiner_gui.outputs import suffix_from_url
@@ -68,6 +69,7 @@ class _Emit(Protocol):
         task_id: str | None = ...,
         bytes_done: int | None = ...,
         bytes_total: int | None = ...,
+        expected_left: float | None = ...,
     ) -> None: ...
 
 
@@ -157,6 +159,7 @@ def run_job(
         task_id: str | None = None,
         bytes_done: int | None = None,
         bytes_total: int | None = None,
+        expected_left: float | None = None,
     ) -> None:
         if forward is not None:
             forward(
@@ -166,6 +169,7 @@ def run_job(
                     task_id=task_id,
                     bytes_done=bytes_done,
                     bytes_total=bytes_total,
+                    expected_left=expected_left,
                 )
             )
 
@@ -236,15 +240,21 @@ def _finish(
         done = store.mark_succeeded(job.id, already)
         emit(Stage.DONE, task_id=task_id)
         return done
+    watch = PollWatch(store.path, job, client)
     try:
 
         def on_status(st: TaskStatus) -> None:
+            watch.seen(st)
             emit(
                 Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
                 task_id=task_id,
+                expected_left=watch.expected_left(),
             )
 
-        final = client.wait(task_id, cancel=cancel, on_status=on_status)
+        final = client.wait(
+            task_id, cancel=cancel, on_status=on_status, next_interval=watch.next_interval()
+        )
+        watch.record()
         assert final.image_url is not None
         if on_result is not None:
             on_result(final)

@@ -46,6 +46,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_by_created ON jobs(created_at);
     CREATE INDEX jobs_by_task ON jobs(task_id);
     """,
+    # 2: the polls that bracketed each task's completion (the poll schedule learns from
+    # them, :mod:`refiner_gui.jobs.durations`): done after the last "running" answer and
+    # by the first "done" one, both in seconds since the epoch like ``submitted_at``.
+    """
+    CREATE TABLE poll_bounds (
+        job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        submitted_at REAL NOT NULL,
+        last_running_poll_at REAL,
+        first_done_poll_at REAL NOT NULL
+    );
+    CREATE INDEX poll_bounds_by_endpoint ON poll_bounds(endpoint, first_done_poll_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
