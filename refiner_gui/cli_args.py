@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 
+def poll_interval(text: str) -> float | None:
+    """``--poll-interval``'s value: seconds, or None for ``auto``."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'auto', got {text!r}") from None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     """The options every command that talks to the service takes."""
     p.add_argument(
@@ -38,10 +48,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--poll-interval",
-        type=float,
-        default=DEFAULT_POLL_INTERVAL,
-        metavar="SECONDS",
-        help="seconds between polls (default 5)",
+        type=poll_interval,
+        default=None,
+        metavar="SECONDS|auto",
+        help="seconds between polls, or 'auto' (the default): planned from the job history"
+        f" within the polls of a fixed {DEFAULT_POLL_INTERVAL:g} s",
     )
     p.add_argument(
         "--timeout",

@@ -225,3 +225,73 @@ def test_lognormal_between_covers_the_range():
     d = Lognormal.between(10.0, 60.0)
     assert d.cdf(10.0) == pytest.approx(0.05, abs=1e-3)
     assert d.cdf(60.0) == pytest.approx(0.95, abs=1e-3)
+
+
+# -- where it shows and how it is chosen ------------------------------------------------
+
+
+def test_expected_left_reads_plainly():
+    from refiner_gui.api.progress import expected_left_text
+
+    assert expected_left_text(None) == ""
+    assert expected_left_text(0.4) == "usually done any moment now"
+    assert expected_left_text(6.4) == "usually done in ~6 s"
+    assert expected_left_text(21.0) == "usually done in ~20 s"
+
+
+def test_the_window_stage_line_says_the_time_left(qtbot):
+    from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
+
+    from refiner_gui.ui.job_status import JobStatus
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    label, bar = QLabel(host), QProgressBar(host)
+    status = JobStatus(bar, label, host)
+    status.start("Uploading")
+    status.progress(ProgressEvent(Stage.PROCESSING, 3.0, task_id="t1", expected_left=21.0))
+    assert "Refining" in label.text() and "usually done in ~20 s" in label.text()
+    status.progress(ProgressEvent(Stage.DOWNLOADING, 9.0, task_id="t1"))
+    assert "usually" not in label.text()
+    status.finish("t1")
+    status.ended()
+
+
+def test_poll_interval_is_auto_by_default_and_a_number_forces_it():
+    from refiner_gui.cli import make_client
+    from refiner_gui.cli_args import build_parser
+
+    parser = build_parser()
+    for argv, adaptive, interval in (
+        ([], True, 5.0),
+        (["--poll-interval", "auto"], True, 5.0),
+        (["--poll-interval", "2"], False, 2.0),
+    ):
+        args = parser.parse_args(["resume", "task-1", "--api-key", KEY, *argv])
+        client = make_client(args)
+        try:
+            assert (client.adaptive_polling, client.poll_interval) == (adaptive, interval)
+        finally:
+            client.close()
+
+
+def test_old_settings_files_keep_a_chosen_interval_and_default_to_auto(tmp_path):
+    import json
+
+    from refiner_gui.clients import ConnectionSettings
+    from refiner_gui.settings import load_settings, save_settings
+
+    path = tmp_path / "settings.json"
+    for old, mode in (({"poll_interval": 5.0}, "auto"), ({"poll_interval": 2.0}, "fixed")):
+        path.write_text(json.dumps({"schema": 1, **old}), "utf-8")
+        assert load_settings(path).poll_mode == mode
+    assert load_settings(tmp_path / "none.json").poll_mode == "auto"
+    s = load_settings(path)
+    save_settings(s, path)
+    assert load_settings(path) == s  # round trip, mode included
+    remote = ConnectionSettings.of(s)
+    assert (remote.adaptive_polling, remote.poll_interval) == (False, 2.0)
+    s.poll_mode = "auto"
+    assert (
+        ConnectionSettings.of(s).poll_interval == 5.0 and ConnectionSettings.of(s).adaptive_polling
+    )
