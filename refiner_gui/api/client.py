@@ -358,9 +358,11 @@ class RefinerClient:
     ) -> TaskStatus:
         """Poll until the task succeeds; return its final status. Worker thread.
 
-        ``next_interval(seconds since this wait started)`` gives the sleep after each
-        "still running" answer (a poll schedule); it is never allowed below 1 s for a
-        remote service. Without it, every ``poll_interval`` seconds.
+        ``next_interval(seconds since this wait started)`` is a poll schedule: called
+        once with 0.0 before the first poll (the delay before it, 0 for at once), then
+        after each "still running" answer for the sleep before the next poll, never
+        allowed below 1 s for a remote service. Without it: at once, then every
+        ``poll_interval`` seconds.
 
         Raises:
             TimedOut: ``timeout`` passed; carries the task id so the job can be resumed.
@@ -370,6 +372,10 @@ class RefinerClient:
         started = time.monotonic()
         deadline = started + (self.timeout if timeout is None else timeout)
         floor = 0.01 if is_loopback_url(self.base_url) else 1.0
+        if next_interval is not None:
+            first = min(next_interval(0.0), deadline - time.monotonic())
+            if first > 0:
+                self._sleep(first, cancel, task_id)
         while True:
             st = self._retrying("poll", lambda: self.query(task_id), cancel=cancel, task_id=task_id)
             if on_status is not None:

@@ -33,16 +33,20 @@ MIN_GAP_REMOTE = 1.0  # the contract's rule for the real service
 FALLBACK_GAP = 5.0  # the vendor's recommended fixed period
 MAX_GAP = 15.0  # never sparser than this before the tail: keeps the history informative
 TAIL = 0.01  # below this survival the estimate is not trusted: fixed polling
-MIN_EFFECTIVE_SAMPLES = 3.0  # without a prior, fewer samples than this is no estimate
+MIN_EFFECTIVE_SAMPLES = 3.0
+# The plan aims a little under the budget: the estimate is never the truth, and in the
+# benchmark its errors cost 1-2% more polls than planned.
+BUDGET_MARGIN = 0.97  # without a prior, fewer samples than this is no estimate
 
 
 @dataclass(frozen=True)
 class PollSchedule:
     """Planned poll ages after the first (immediate) poll, then every ``after`` seconds.
 
-    ``expected_polls`` (the first poll included), ``expected_lag`` and ``budget`` are
-    under the estimate the schedule was planned from; ``adaptive`` is False for a fixed
-    schedule (``times`` empty). Immutable; any thread.
+    A fresh task's first poll is at ``times[0]`` (a fixed schedule polls at once).
+    ``expected_polls``, ``expected_lag`` and ``budget`` (the polls of fixed polling, less a
+    small margin) are under the estimate the schedule was planned from; ``adaptive`` is
+    False for a fixed schedule (``times`` empty). Immutable; any thread.
     """
 
     times: tuple[float, ...]
@@ -60,10 +64,26 @@ class PollSchedule:
             return max(self.after, self.min_gap)
         return max(self.times[i] - age, self.min_gap)
 
+    def first_delay(self, age: float) -> float:
+        """Seconds to wait before the first poll of a task ``age`` seconds old: until the
+        next planned poll (a fresh task is not polled at once), 0 past the plan or for a
+        fixed schedule."""
+        i = bisect.bisect_left(self.times, age)
+        return self.times[i] - age if i < len(self.times) else 0.0
+
     def interval_fn(self, age_at_start: float) -> Callable[[float], float]:
         """The client's ``wait(next_interval=...)`` hook for a wait that started when the
-        task was ``age_at_start`` seconds old (the hook gets seconds since that start)."""
-        return lambda elapsed: self.next_delay(age_at_start + elapsed)
+        task was ``age_at_start`` seconds old (the hook gets seconds since that start):
+        its first call gives the delay before the first poll, the others the gaps."""
+        calls = 0
+
+        def hook(elapsed: float) -> float:
+            nonlocal calls
+            calls += 1
+            age = age_at_start + elapsed
+            return self.first_delay(age) if calls == 1 else self.next_delay(age)
+
+        return hook
 
     def scaled(self, k: float) -> PollSchedule:
         """The same schedule with every time multiplied by ``k``."""
@@ -82,11 +102,12 @@ def fixed(interval: float) -> PollSchedule:
 
 
 def evaluate(times: tuple[float, ...], after: float, est: DurationEstimate) -> tuple[float, float]:
-    """Expected polls (the first, immediate one included) and expected lag of the
-    schedule under ``est``, over the estimate's horizon (the tail counted at ``after``)."""
-    pts = list(times)
-    while (pts[-1] if pts else 0.0) < est.horizon:
-        pts.append((pts[-1] if pts else 0.0) + after)
+    """Expected polls and expected lag of the schedule under ``est``, over the estimate's
+    horizon (the tail counted at ``after``). An empty ``times`` polls at once, then every
+    ``after`` seconds."""
+    pts = list(times) or [0.0]
+    while pts[-1] < est.horizon:
+        pts.append(pts[-1] + after)
     lag = 0.0
     j = 0
     prev = 0.0
@@ -102,13 +123,17 @@ def evaluate(times: tuple[float, ...], after: float, est: DurationEstimate) -> t
 
 
 def _polls(times: list[float], after: float, est: DurationEstimate) -> float:
-    # Poll k (k >= 1) happens iff the task outlived poll k - 1; poll 0 is at age 0.
-    polls = 1.0 + est.survival(0.0)
-    for t in times:
+    # The first poll always happens; each later one iff the task outlived the one before.
+    pts = times or [0.0]
+    polls = 1.0
+    for t in pts:
         polls += est.survival(t)
-    t = (times[-1] if times else 0.0) + after
+    t = pts[-1] + after
     while t <= est.horizon:
-        polls += est.survival(t)
+        alive = est.survival(t)
+        if alive < 1e-6:
+            break
+        polls += alive
         t += after
     return polls
 
@@ -146,18 +171,20 @@ def plan(
     min_gap: float = MIN_GAP_REMOTE,
     fallback: float = FALLBACK_GAP,
     max_gap: float = MAX_GAP,
+    budget_factor: float = 1.0,
 ) -> PollSchedule:
-    """The lag-minimising schedule within the fixed-``fallback`` poll budget under ``est``.
+    """The lag-minimising schedule within the fixed-``fallback`` poll budget under ``est``
+    (times ``budget_factor``: the app uses 1; the benchmark shows the trade-off).
 
     Falls back to :func:`fixed` ``(fallback)`` when there is no estimate, when it rests on
     too few samples and no prior, or when planning cannot beat fixed polling.
     """
     if est is None or (not est.has_prior and est.effective_samples < MIN_EFFECTIVE_SAMPLES):
         return fixed(fallback)
-    budget = _polls([], fallback, est)
+    budget = _polls([], fallback, est) * budget_factor * BUDGET_MARGIN
     lo, hi = 1e-4, 1e3  # lam: small = dense (many polls), large = sparse
     best: list[float] | None = None
-    for _ in range(30):
+    for _ in range(22):
         lam = (lo * hi) ** 0.5
         times = _build(est, lam, min_gap, max_gap, fallback)
         if _polls(times, fallback, est) <= budget:
