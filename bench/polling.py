@@ -21,7 +21,7 @@ schedule waits for its first planned poll). Strategies, side by side on the same
    answer plus the task's duration to the answer of the first "done" poll, and given in
    service seconds (divided by the scale).
 
-    python bench/polling.py [--jobs 4000] [--refresh 10] [--sandbox-jobs 60] [--scale 0.01]
+    python bench/polling.py [--jobs 2000] [--refresh 10] [--sandbox-jobs 60] [--scale 0.02]
 """
 
 from __future__ import annotations
@@ -240,10 +240,10 @@ def sandbox(jobs: int, scale: float, seed: int, mixes: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--jobs", type=int, default=4000)
+    ap.add_argument("--jobs", type=int, default=2000)
     ap.add_argument("--refresh", type=int, default=10)
     ap.add_argument("--sandbox-jobs", type=int, default=60)
-    ap.add_argument("--scale", type=float, default=0.01)
+    ap.add_argument("--scale", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
         "--sandbox-mixes", default="lognormal 5-60 s,Pro ~40 s", help="comma-separated names"
