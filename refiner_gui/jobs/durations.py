@@ -29,7 +29,7 @@ REFINER = "refiner"
 PRO = "pro"
 PREMIUM = "premium"
 
-HALF_LIFE_JOBS = 10.0  # a job's weight halves every this many newer jobs
+HALF_LIFE_JOBS = 20.0  # a job's weight halves every this many newer jobs
 PRIOR_WEIGHT = 2.0  # the contract's timings count as this many (fading) samples
 HISTORY_LIMIT = 100  # samples read per endpoint: older ones weigh < 0.1% anyway
 STEP = 0.25  # grid step, seconds

@@ -10,12 +10,19 @@ gap ``g`` after a poll at ``t`` as the largest with::
     P(t < T <= t + g) * g <= 2 * lam * P(T > t)
 
 (for a locally flat density, ``g = sqrt(2 lam / hazard)``): sparse early, dense around the
-likely completion. ``lam`` is found by bisection so that the expected number of polls
-under the estimate does not exceed the budget: what fixed polling every
-``fallback`` seconds would cost on the same estimate. Gaps are never shorter than
-``min_gap`` (1 s for a remote service) nor longer than ``max_gap``; once the estimate
+likely completion; a fresh task is first polled at the first planned age, not at once.
+``lam`` is found by bisection so that the expected number of polls under the estimate
+does not exceed the budget: what fixed polling every ``fallback`` seconds would cost on
+the same estimate (less :data:`BUDGET_MARGIN`). Gaps are never shorter than
+``min_gap`` (1 s for a remote service) nor longer than ``max_gap`` or the age by which
+5% of tasks are done, whichever is longer (so a service that speeds up is noticed within
+a few jobs, and a slow endpoint is not polled needlessly early); once the estimate
 says fewer than 1% of tasks are still running (the tail nobody knows well, e.g. after a
-slowdown), polling goes back to every ``fallback`` seconds.
+slowdown), polling goes back to every ``fallback`` seconds. Planning costs ~5-10 ms.
+
+Even an exact plan cannot reach every lag: at equal polls, the best mean lag is about
+``(integral of sqrt(f * S / 2))**2 / polls`` (f the density, S the survival), ~1.7 s
+for durations spread over 5-60 s, under 1 s for the narrower Pro and Premium timings.
 
 All ages are seconds since submit. :meth:`PollSchedule.scaled` stretches a schedule in
 time (a time-scaled sandbox on loopback plans in service seconds and polls in its own).
@@ -31,7 +38,7 @@ from refiner_gui.jobs.durations import STEP, DurationEstimate
 
 MIN_GAP_REMOTE = 1.0  # the contract's rule for the real service
 FALLBACK_GAP = 5.0  # the vendor's recommended fixed period
-MAX_GAP = 15.0  # never sparser than this before the tail: keeps the history informative
+MAX_GAP = 15.0  # never sparser than this (or the 5% quantile) before the tail
 TAIL = 0.01  # below this survival the estimate is not trusted: fixed polling
 MIN_EFFECTIVE_SAMPLES = 3.0
 # The plan aims a little under the budget: the estimate is never the truth, and in the
@@ -182,11 +189,12 @@ def plan(
     if est is None or (not est.has_prior and est.effective_samples < MIN_EFFECTIVE_SAMPLES):
         return fixed(fallback)
     budget = _polls([], fallback, est) * budget_factor * BUDGET_MARGIN
+    cap = max(max_gap, est.quantile(0.05) or max_gap)
     lo, hi = 1e-4, 1e3  # lam: small = dense (many polls), large = sparse
     best: list[float] | None = None
     for _ in range(22):
         lam = (lo * hi) ** 0.5
-        times = _build(est, lam, min_gap, max_gap, fallback)
+        times = _build(est, lam, min_gap, cap, fallback)
         if _polls(times, fallback, est) <= budget:
             best, hi = times, lam
         else:
