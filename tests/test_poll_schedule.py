@@ -90,10 +90,15 @@ def test_the_client_floors_a_hook_at_one_second_for_a_remote_service():
 
     client = Offline(KEY, "https://api.example", poll_interval=5.0)
     try:
-        client.wait("t", next_interval=lambda elapsed: 0.0)
+        client.wait("t", next_interval=lambda elapsed: 0.0)  # 0 before the first: at once
+        assert sleeps == [1.0, 1.0]
+        sleeps.clear()
+        Offline.answers = [TaskState.PROCESSING, TaskState.SUCCEEDED]
+        delays = iter([12.0, 0.3])
+        client.wait("t", next_interval=lambda elapsed: next(delays))
+        assert sleeps == [12.0, 1.0]  # the first poll waits for the plan; then the floor
     finally:
         client.close()
-    assert sleeps == [1.0, 1.0]
 
 
 # -- never over the budget it claims ----------------------------------------------------
@@ -198,7 +203,9 @@ def test_run_job_records_its_bracket_and_plans_from_it(job_images):
     store.close()
     [lo, *_] = load_brackets(path, REFINER, scale=0.01)
     assert len(load_brackets(path, REFINER)) == 3
-    assert 0 < lo.lo < 30 < lo.hi < 60  # 0.3 s in the sandbox = 30 s at the service
+    # 0.3 s in the sandbox = 30 s at the service (ages count from the commit of the task
+    # id, a few ms after the service started the task).
+    assert 0 < lo.lo < lo.hi and 25 < lo.hi < 60
     waiting = [e for e in events if e.stage in (Stage.QUEUED, Stage.PROCESSING)]
     assert any(e.expected_left for e in waiting)  # said while it waited
 
@@ -303,3 +310,18 @@ def test_old_settings_files_keep_a_chosen_interval_and_default_to_auto(tmp_path)
     assert (
         ConnectionSettings.of(s).poll_interval == 5.0 and ConnectionSettings.of(s).adaptive_polling
     )
+
+
+def test_a_service_that_speeds_up_is_polled_earlier_within_a_few_jobs():
+    rnd = random.Random(13)
+    prior = PRIORS["premium"]
+    history = brackets_from([rnd.gauss(80.0, 8.0) for _ in range(60)], gap=1.0)
+    first = plan(DurationEstimate.from_brackets(history, prior)).first_delay(0.0)
+    assert first > 30  # a slow endpoint is not polled needlessly early
+    for _ in range(6):  # now every task takes 20 s
+        sched = plan(DurationEstimate.from_brackets(history, prior))
+        ages = poll_ages(sched, 20.0)
+        history = [Bracket(ages[-2] if len(ages) > 1 else 0.0, ages[-1]), *history]
+    sched = plan(DurationEstimate.from_brackets(history, prior))
+    assert sched.first_delay(0.0) <= 15.0
+    assert poll_ages(sched, 20.0)[-1] - 20.0 < 5.0
