@@ -11,7 +11,7 @@ import pytest
 
 from refiner_gui.api import RefinerClient
 from refiner_gui.api.models import ProgressEvent, Stage, TaskState, TaskStatus
-from refiner_gui.jobs import JobStore, run_job
+from refiner_gui.jobs import JobStore, job_inputs, run_job
 from refiner_gui.jobs.durations import (
     PRIORS,
     PRO,
@@ -325,3 +325,25 @@ def test_a_service_that_speeds_up_is_polled_earlier_within_a_few_jobs():
     sched = plan(DurationEstimate.from_brackets(history, prior))
     assert sched.first_delay(0.0) <= 15.0
     assert poll_ages(sched, 20.0)[-1] - 20.0 < 5.0
+
+
+def test_a_task_done_by_its_first_poll_is_bracketed_by_its_submit_unless_resumed(job_images):
+    store = JobStore.open_default()
+    with SandboxServer(latency=0.0) as srv:
+        client = RefinerClient(
+            KEY, srv.base_url, poll_interval=0.05, retry=fast_retry(), adaptive_polling=True
+        )
+        try:
+            fresh = run_job(store, client, store.create_job(slot_files(job_images), "woman"))
+            # The same kind of task, resumed (as if the app had restarted after the submit).
+            job = store.create_job(slot_files(job_images), "woman")
+            store.mark_submitting(job.id)
+            task = client.submit(job_inputs(job))
+            run_job(store, client, store.mark_submitted(job.id, task.task_id))
+        finally:
+            client.close()
+    path = store.path
+    store.close()
+    [only] = load_brackets(path, REFINER)
+    assert only.lo == 0.0 and only.hi > 0  # the fresh one, from its submit
+    assert fresh.state.value == "succeeded"

@@ -62,8 +62,11 @@ class PollWatch:
         client: RefinerClient,
         endpoint: str = REFINER,
         clock: Callable[[], float] = time.time,
+        *,
+        fresh: bool = False,
     ) -> None:
         self._db = db
+        self._fresh = fresh
         self._job = job
         self._endpoint = endpoint
         self._clock = clock
@@ -109,18 +112,23 @@ class PollWatch:
         return None if left is None else left * self.scale
 
     def record(self) -> None:
-        """Keep this wait's bracket in the history (only for tasks this app submitted:
-        a task resumed by id has no true submit time). Failures are logged, not raised."""
-        if self.first_done_at is None or self._job.submitted_at is None or not self._job.inputs:
+        """Keep this wait's bracket in the history. Failures are logged, not raised.
+
+        Only tasks this app submitted (a task resumed by id has no true submit time).
+        A task already done at its first poll is bracketed by its submit when this wait
+        followed the submit (``fresh``; the tasks that end before the first planned poll
+        must be counted, or the schedule would drift late), else not recorded: after a
+        restart its first poll may come hours after it ended.
+        """
+        job = self._job
+        if self.first_done_at is None or job.submitted_at is None or not job.inputs:
             return
+        lower = self.last_running_at
+        if lower is None and self._fresh:
+            lower = job.submitted_at
         try:
             record_bounds(
-                self._db,
-                self._job.id,
-                self._endpoint,
-                self._job.submitted_at,
-                self.last_running_at,
-                self.first_done_at,
+                self._db, job.id, self._endpoint, job.submitted_at, lower, self.first_done_at
             )
         except sqlite3.Error as exc:
             log.warning("could not record the poll bounds of job %d: %s", self._job.id, exc)

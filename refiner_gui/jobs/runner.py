@@ -173,7 +173,8 @@ def run_job(
                 )
             )
 
-    if job.state is JobState.PENDING:
+    fresh = job.state is JobState.PENDING  # submitted by this call: its age is exact
+    if fresh:
         problem = _input_problem(job)
         if problem is not None:
             store.mark_finished(
@@ -219,7 +220,7 @@ def run_job(
             on_submitted(sub)
     if job.state is not JobState.SUBMITTED or not job.task_id:
         raise ValueError(f"job {job.id} is {job.state.value}; nothing to run")
-    return _finish(store, client, job, cancel, emit, on_result)
+    return _finish(store, client, job, cancel, emit, on_result, fresh)
 
 
 def _finish(
@@ -229,6 +230,7 @@ def _finish(
     cancel: CancelToken | None,
     emit: _Emit,
     on_result: Callable[[TaskStatus], None] | None = None,
+    fresh: bool = False,
 ) -> Job:
     task_id = job.task_id
     assert task_id is not None
@@ -240,7 +242,7 @@ def _finish(
         done = store.mark_succeeded(job.id, already)
         emit(Stage.DONE, task_id=task_id)
         return done
-    watch = PollWatch(store.path, job, client)
+    watch = PollWatch(store.path, job, client, fresh=fresh)
     try:
 
         def on_status(st: TaskStatus) -> None:

@@ -47,8 +47,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_by_task ON jobs(task_id);
     """,
     # 2: the polls that bracketed each task's completion (the poll schedule learns from
-    # them, :mod:`refiner_gui.jobs.durations`): done after the last "running" answer and
-    # by the first "done" one, both in seconds since the epoch like ``submitted_at``.
+    # them, :mod:`refiner_gui.jobs.durations`): done after the last "running" answer (or
+    # the submit, when the first poll already saw it done) and by the first "done" one,
+    # in seconds since the epoch like ``submitted_at``.
     """
     CREATE TABLE poll_bounds (
         job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
