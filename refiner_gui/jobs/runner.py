@@ -243,6 +243,9 @@ def _finish(
         emit(Stage.DONE, task_id=task_id)
         return done
     watch = PollWatch(store.path, job, client, fresh=fresh)
+    left = watch.expected_left()
+    if left is not None:  # said at once: a planned first poll may be many seconds away
+        emit(Stage.QUEUED, task_id=task_id, expected_left=left)
     try:
 
         def on_status(st: TaskStatus) -> None:
