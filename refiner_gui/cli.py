@@ -70,6 +70,7 @@ from refiner_gui.config import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     DEFAULT_FILENAME_PATTERN,
+    DEFAULT_POLL_INTERVAL,
     HOME_ENV,
     app_paths,
 )
@@ -193,11 +194,13 @@ def make_client(args: argparse.Namespace) -> RefinerClient:
     """The client the options ask for; UsageError when the key or URL is unusable."""
     base_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     key = _api_key(args, base_url)
+    auto = args.poll_interval is None  # --poll-interval auto, the default
     try:
         return RefinerClient(
             key,
             base_url,
-            poll_interval=args.poll_interval,
+            poll_interval=DEFAULT_POLL_INTERVAL if auto else args.poll_interval,
+            adaptive_polling=auto,
             timeout=args.timeout,
             retry=getattr(args, "retry", None),
         )

@@ -50,6 +50,16 @@ def seconds_or_zero(text: str) -> float:
     return value
 
 
+def poll_interval(text: str) -> float | None:
+    """``--poll-interval``'s value: seconds (finite, positive), or None for ``auto``."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return seconds(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or 'auto'") from None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     """The options every command that talks to the service takes."""
     p.add_argument(
@@ -62,10 +72,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--poll-interval",
-        type=seconds,
-        default=DEFAULT_POLL_INTERVAL,
-        metavar="SECONDS",
-        help="seconds between polls (default 5)",
+        type=poll_interval,
+        default=None,
+        metavar="SECONDS|auto",
+        help="seconds between polls, or 'auto' (the default): planned from the job history"
+        f" within the polls of a fixed {DEFAULT_POLL_INTERVAL:g} s",
     )
     p.add_argument(
         "--timeout",

@@ -27,6 +27,7 @@ from refiner_gui.api import (
 )
 from refiner_gui.api.errors import redact
 from refiner_gui.api.models import Stage
+from refiner_gui.api.progress import expected_left_text
 from refiner_gui.jobs import Job, JobState
 from refiner_gui.safe_text import strict_json, terminal_text
 
@@ -154,7 +155,8 @@ class ProgressLines:
                     self._quarter = quarter
                     self.rep.progress(f"uploading {(ev.bytes_done or 0) * 100 // ev.bytes_total}%")
         elif ev.stage in (Stage.QUEUED, Stage.PROCESSING):
-            self.rep.progress(f"status: {ev.stage.value}")
+            left = expected_left_text(ev.expected_left)
+            self.rep.progress(f"status: {ev.stage.value}" + (f" ({left})" if left else ""))
         elif ev.stage is Stage.DOWNLOADING and not self._downloading:
             self._downloading = True
             self.rep.progress("downloading result")

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from refiner_gui.api import AuthError, ConfigError, RefinerClient, RefinerError
+from refiner_gui.api.client import is_loopback_url
+from refiner_gui.config import DEFAULT_POLL_INTERVAL
 from refiner_gui.keystore import KeyLookup, get_api_key
 from refiner_gui.settings import Settings
 
@@ -28,11 +30,18 @@ class ConnectionSettings:
     base_url: str
     poll_interval: float
     timeout: float
+    adaptive_polling: bool = False
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionSettings:
         """The connection part of ``settings``, as they are now."""
-        return cls(settings.base_url, settings.poll_interval, settings.timeout)
+        auto = settings.poll_mode == "auto"
+        interval = settings.poll_interval
+        if auto and not is_loopback_url(settings.base_url):
+            # Auto plans within the budget of the vendor's 5 s, whatever the fixed value
+            # says (on a loopback sandbox, that value is its time scale).
+            interval = DEFAULT_POLL_INTERVAL
+        return cls(settings.base_url, interval, settings.timeout, auto)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class KeyedClientFactory:
                 self.connection.base_url,
                 poll_interval=self.connection.poll_interval,
                 timeout=self.connection.timeout,
+                adaptive_polling=self.connection.adaptive_polling,
             )
         except ConfigError as exc:
             raise RefinerError(f"{exc} Fix it in Settings.") from None

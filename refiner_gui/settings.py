@@ -34,7 +34,8 @@ class Settings:
     """The user's settings (no secrets); unknown or bad values fall back to defaults."""
 
     base_url: str = DEFAULT_BASE_URL
-    poll_interval: float = DEFAULT_POLL_INTERVAL
+    poll_interval: float = DEFAULT_POLL_INTERVAL  # fixed period; in "auto", the fallback
+    poll_mode: str = "auto"  # "auto": learned from the job history; "fixed": poll_interval
     timeout: float = DEFAULT_TIMEOUT
     output_dir: str = ""  # empty: the platform's pictures folder / refiner-gui
     filename_pattern: str = DEFAULT_FILENAME_PATTERN
@@ -83,6 +84,13 @@ def load_settings(path: Path | None = None) -> Settings:
         s.gender = ""
     if s.save_format not in ("png", "jpg"):
         s.save_format = "png"
+    if "poll_mode" not in raw:
+        # Files from before "auto" hold the interval either way: the old default means
+        # nobody chose it (auto now), anything else was the user's choice (kept fixed).
+        chosen = "poll_interval" in raw and s.poll_interval != DEFAULT_POLL_INTERVAL
+        s.poll_mode = "fixed" if chosen else "auto"
+    if s.poll_mode not in ("auto", "fixed"):
+        s.poll_mode = "auto"
     return s
 
 

@@ -406,3 +406,15 @@ def test_screenshot(qtbot, make_dialog, tmp_path):
         target = tmp_path / "settings.png"
     assert dlg.grab().save(str(target))
     assert target.stat().st_size > 0
+
+
+def test_polling_is_automatic_by_default_and_unticking_fixes_the_interval(qtbot, make_dialog):
+    dlg = make_dialog()
+    assert dlg.poll_auto.isChecked() and not dlg.poll_spin.isEnabled()
+    assert dlg.settings().poll_mode == "auto"
+    dlg.poll_auto.setChecked(False)
+    assert dlg.poll_spin.isEnabled()
+    dlg.poll_spin.setValue(2.0)
+    assert (dlg.settings().poll_mode, dlg.settings().poll_interval) == ("fixed", 2.0)
+    again = make_dialog(Settings(poll_mode="fixed", poll_interval=3.0))
+    assert not again.poll_auto.isChecked() and again.poll_spin.value() == 3.0

@@ -168,6 +168,9 @@ class RefinerClient:
         api_key: the AILabTools key; sent only in the request header, never logged.
         base_url: service root; ``https`` is required unless the host is loopback.
         poll_interval: seconds between polls; under 1 s only on loopback.
+        adaptive_polling: let the job runner plan each task's polls from the job history
+            (``poll_interval`` is then the fallback period); False polls every
+            ``poll_interval`` seconds.
         timeout: overall seconds for one job (submit, wait, download) before
             :class:`TimedOut`; :func:`~refiner_gui.jobs.run_job` turns it into the job's
             deadline, :meth:`wait` alone uses it from its own start.
@@ -190,6 +193,7 @@ class RefinerClient:
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         max_result_pixels: int = MAX_RESULT_PIXELS,
         session: requests.Session | None = None,
+        adaptive_polling: bool = False,
     ) -> None:
         base_url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
         parts = urlsplit(base_url)
@@ -230,6 +234,7 @@ class RefinerClient:
         self._api_key = api_key
         self.base_url = base_url
         self.poll_interval = float(poll_interval)
+        self.adaptive_polling = adaptive_polling
         self.timeout = float(timeout)
         self.retry = retry or RetryPolicy()
         self.connect_timeout = connect_timeout
@@ -608,6 +613,7 @@ class RefinerClient:
         on_status: Callable[[TaskStatus], None] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        next_interval: Callable[[float], float] | None = None,
     ) -> TaskStatus:
         """Poll until the task succeeds; return its final status. Worker thread.
 
@@ -615,15 +621,27 @@ class RefinerClient:
         seconds from now (the client's ``timeout`` by default): every poll, retry delay
         and sleep stops there.
 
+        ``next_interval(seconds since this wait started)`` is a poll schedule: called
+        once with 0.0 before the first poll (the delay before it, 0 for at once), then
+        after each "still running" answer for the sleep before the next poll, never
+        allowed below 1 s for a remote service. Without it: at once, then every
+        ``poll_interval`` seconds.
+
         Raises:
             TimedOut: the time limit passed; carries the task id so the job can be resumed.
             Cancelled: the token was cancelled (within ~0.2 s, in any step).
             RefinerError: the task failed, or transient errors outlasted the retries.
         """
+        started = time.monotonic()
         if deadline is None or timeout is not None:
-            own = time.monotonic() + (self.timeout if timeout is None else timeout)
+            own = started + (self.timeout if timeout is None else timeout)
             deadline = own if deadline is None else min(deadline, own)
         end = deadline
+        floor = 0.01 if is_loopback_url(self.base_url) else 1.0
+        if next_interval is not None:
+            first = min(next_interval(0.0), deadline - time.monotonic())
+            if first > 0:
+                self._sleep(first, cancel, task_id, deadline)
         while True:
             st = self._retrying(
                 "poll",
@@ -644,7 +662,10 @@ class RefinerClient:
                     "(results are kept for 24 hours).",
                     ErrorInfo(task_id=task_id),
                 )
-            self._sleep(min(self.poll_interval, remaining), cancel, task_id)
+            gap = self.poll_interval
+            if next_interval is not None:
+                gap = max(next_interval(time.monotonic() - started), floor)
+            self._sleep(min(gap, remaining), cancel, task_id)
 
     # -- download ------------------------------------------------------------------------
 

@@ -93,7 +93,8 @@ class Stage(str, enum.Enum):
 class ProgressEvent:
     """One step of a job, for progress lines and the window's status.
 
-    ``bytes_done``/``bytes_total`` are set while uploading and downloading.
+    ``bytes_done``/``bytes_total`` are set while uploading and downloading;
+    ``expected_left`` (seconds) while the task runs, when the job history can tell.
     """
 
     stage: Stage
@@ -103,6 +104,7 @@ class ProgressEvent:
     bytes_total: int | None = None
     attempt: int | None = None
     note: str | None = None
+    expected_left: float | None = None
 
 
 class CancelToken:

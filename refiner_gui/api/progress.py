@@ -54,3 +54,14 @@ class ProgressThrottle:
             self._last_bytes = self._clock() if partial else None
         self._stage = event.stage
         self._forward(event)
+
+
+def expected_left_text(seconds: float | None) -> str:
+    """A running task's expected time left, as the progress lines say it:
+    "usually done in ~20 s" (empty when unknown). Rounded to 5 s above 10 s."""
+    if seconds is None:
+        return ""
+    if seconds < 1.0:
+        return "usually done any moment now"
+    shown = round(seconds) if seconds < 10 else 5 * round(seconds / 5)
+    return f"usually done in ~{shown} s"

@@ -61,6 +61,7 @@ from refiner_gui.api.models import (
 )
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.jobs.models import Job, JobState
+from refiner_gui.jobs.poll_watch import PollWatch
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.store import RESULT_TTL, JobHeld, JobStateError, JobStore, StoreError
 from refiner_gui.outputs import suffix_from_url
@@ -80,6 +81,7 @@ class _Emit(Protocol):
         task_id: str | None = ...,
         bytes_done: int | None = ...,
         bytes_total: int | None = ...,
+        expected_left: float | None = ...,
     ) -> None: ...
 
 
@@ -232,6 +234,7 @@ def _run_claimed(
         task_id: str | None = None,
         bytes_done: int | None = None,
         bytes_total: int | None = None,
+        expected_left: float | None = None,
     ) -> None:
         if forward is not None:
             forward(
@@ -241,10 +244,12 @@ def _run_claimed(
                     task_id=task_id,
                     bytes_done=bytes_done,
                     bytes_total=bytes_total,
+                    expected_left=expected_left,
                 )
             )
 
-    if job.state is JobState.PENDING:
+    fresh = job.state is JobState.PENDING  # submitted by this call: its age is exact
+    if fresh:
         problem = _input_problem(job)
         if problem is not None:
             store.mark_finished(
@@ -284,7 +289,7 @@ def _run_claimed(
             on_submitted(sub)
     if job.state is not JobState.SUBMITTED or not job.task_id:
         raise ValueError(f"job {job.id} is {job.state.value}; nothing to run")
-    return _finish(store, client, job, cancel, emit, on_result, deadline)
+    return _finish(store, client, job, cancel, emit, on_result, deadline, fresh)
 
 
 def _record_task(store: JobStore, job: Job, sub: Submission) -> Job:
@@ -330,6 +335,7 @@ def _finish(
     emit: _Emit,
     on_result: Callable[[TaskStatus], None] | None = None,
     deadline: float | None = None,
+    fresh: bool = False,
 ) -> Job:
     task_id = job.task_id
     assert task_id is not None
@@ -341,15 +347,28 @@ def _finish(
         done = store.mark_succeeded(job.id, already)
         emit(Stage.DONE, task_id=task_id)
         return done
+    watch = PollWatch(store.path, job, client, fresh=fresh)
+    left = watch.expected_left()
+    if left is not None:  # said at once: a planned first poll may be many seconds away
+        emit(Stage.QUEUED, task_id=task_id, expected_left=left)
     try:
 
         def on_status(st: TaskStatus) -> None:
+            watch.seen(st)
             emit(
                 Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
                 task_id=task_id,
+                expected_left=watch.expected_left(),
             )
 
-        final = client.wait(task_id, cancel=cancel, on_status=on_status, deadline=deadline)
+        final = client.wait(
+            task_id,
+            cancel=cancel,
+            on_status=on_status,
+            deadline=deadline,
+            next_interval=watch.next_interval(),
+        )
+        watch.record()
         assert final.image_url is not None
         store.note_result_url(job.id, final.image_url)
         if on_result is not None:

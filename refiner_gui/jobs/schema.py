@@ -59,6 +59,20 @@ MIGRATIONS: tuple[str, ...] = (
         heartbeat REAL NOT NULL
     );
     """,
+    # 3: the polls that bracketed each task's completion (the poll schedule learns from
+    # them, :mod:`refiner_gui.jobs.durations`): done after the last "running" answer (or
+    # the submit, when the first poll already saw it done) and by the first "done" one,
+    # in seconds since the epoch like ``submitted_at``.
+    """
+    CREATE TABLE poll_bounds (
+        job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        submitted_at REAL NOT NULL,
+        last_running_poll_at REAL,
+        first_done_poll_at REAL NOT NULL
+    );
+    CREATE INDEX poll_bounds_by_endpoint ON poll_bounds(endpoint, first_done_poll_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

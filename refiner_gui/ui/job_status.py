@@ -1,5 +1,6 @@
 """What the window says about the job it runs: a progress bar and a stage line with the
-time so far and the task id ("Uploading 40% · 3 s · task abc").
+time so far, the task id and, while the task runs, the time it usually still takes
+("Refining · 12 s · usually done in ~20 s · task abc").
 
 A view helper: the window content tells it when a job starts, progresses and ends; it
 never decides anything. GUI thread only.
@@ -13,6 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar
 
 from refiner_gui.api import ProgressEvent, RefinerError, Stage
+from refiner_gui.api.progress import expected_left_text
 
 STAGE_TEXT = {
     Stage.CHECKING: "Checking images",
@@ -41,6 +43,7 @@ class JobStatus(QObject):
         self._task_id: str | None = None
         self._started = 0.0
         self._active = False
+        self._left: tuple[float, float] | None = None  # (seconds left, monotonic when said)
         # A child timer dies with its parent, so it can never fire into a deleted label.
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
@@ -60,6 +63,7 @@ class JobStatus(QObject):
         self._active = True
         self._stage = stage_text
         self._task_id = None
+        self._left = None
         self._started = time.monotonic()
         self._progress.setRange(0, 0)
         self._progress.show()
@@ -89,6 +93,9 @@ class JobStatus(QObject):
             self._progress.setValue(pct)
         else:
             self._progress.setRange(0, 0)
+        running = event.stage in (Stage.QUEUED, Stage.PROCESSING)
+        said = event.expected_left
+        self._left = (said, time.monotonic()) if running and said is not None else None
         self._stage = text
         self._show()
 
@@ -121,4 +128,8 @@ class JobStatus(QObject):
             return
         elapsed = time.monotonic() - self._started
         task = f" · task {self._task_id}" if self._task_id else ""
-        self._label.setText(f"{self._stage} · {elapsed:.0f} s{task}")
+        left = ""
+        if self._left is not None:  # counts down between polls
+            seconds, said_at = self._left
+            left = " · " + expected_left_text(max(0.0, seconds - (time.monotonic() - said_at)))
+        self._label.setText(f"{self._stage} · {elapsed:.0f} s{left}{task}")

@@ -26,6 +26,7 @@ import logging
 from PySide6.QtCore import QSize, Signal, Slot
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -281,9 +282,19 @@ class SettingsDialog(QDialog):
         self.poll_spin.setSingleStep(0.5)
         self.poll_spin.setMaximum(MAX_POLL)
         self.poll_spin.setSuffix(" s")
+        self.poll_auto = QCheckBox("&Automatic", box)
+        self.poll_auto.setAccessibleName("Poll automatically, learned from past jobs")
+        self.poll_auto.setToolTip(
+            "Poll when past jobs say the task usually ends: results show sooner, with no "
+            "more status checks than polling every 5 s. Untick to poll at a fixed interval."
+        )
+        self.poll_auto.toggled.connect(self.poll_spin.setDisabled)
+        poll_row = QHBoxLayout()
+        poll_row.addWidget(self.poll_spin, 1)
+        poll_row.addWidget(self.poll_auto)
         poll_label = QLabel("&Poll every:", box)
         poll_label.setBuddy(self.poll_spin)
-        form.addRow(poll_label, self.poll_spin)
+        form.addRow(poll_label, poll_row)
 
         self.timeout_spin = QDoubleSpinBox(box)
         self.timeout_spin.setAccessibleName("Task timeout")
@@ -321,6 +332,8 @@ class SettingsDialog(QDialog):
         self.base_url_edit.setText(s.base_url)
         self._apply_poll_minimum()
         self.poll_spin.setValue(s.poll_interval)
+        self.poll_auto.setChecked(s.poll_mode == "auto")
+        self.poll_spin.setDisabled(s.poll_mode == "auto")
         self._timeout_s = float(s.timeout)
         minutes = self._timeout_s >= 60 and self._timeout_s % 60 == 0
         self.timeout_unit.blockSignals(True)
@@ -338,6 +351,7 @@ class SettingsDialog(QDialog):
             self._original,
             base_url=self.base_url_edit.text().strip().rstrip("/"),
             poll_interval=float(self.poll_spin.value()),
+            poll_mode="auto" if self.poll_auto.isChecked() else "fixed",
             timeout=float(self._timeout_s),
             output_dir=self.output_edit.text().strip(),
             filename_pattern=self.pattern_edit.text().strip(),
