@@ -641,7 +641,7 @@ class RefinerClient:
         if next_interval is not None:
             first = min(next_interval(0.0), deadline - time.monotonic())
             if first > 0:
-                self._sleep(first, cancel, task_id, deadline)
+                self._sleep(first, cancel, task_id)
         while True:
             st = self._retrying(
                 "poll",
