@@ -14,11 +14,17 @@ changes are compare-and-set where it matters: only a PENDING job can start uploa
 :meth:`JobStore.mark_finished`, so stale ``Job`` snapshots cannot cause a second upload.
 
 Ownership between processes: ``jobs.owner`` and the ``processes`` table say which
-process works on a job (:mod:`refiner_gui.jobs.ownership`: claim, release, heartbeat,
-when a holder counts as gone). The task-id journal (:data:`JOURNAL_NAME`, beside the
-file) keeps the id of a new task when the file itself cannot be written.
+process works on a job (:mod:`refiner_gui.jobs.ownership`: when a holder counts as gone;
+:mod:`refiner_gui.jobs.store_ownership`: claim, release, heartbeat). The task-id journal
+(:data:`JOURNAL_NAME`, beside the file; :mod:`refiner_gui.jobs.journal`) keeps the id of
+a new task when the file itself cannot be written.
 
 Schema: versioned with ``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
+
+This module holds :class:`JobStore` itself (opening, migrating, files, writing, reading);
+its parts live beside it: the errors (:mod:`refiner_gui.jobs.errors`), connections
+(:mod:`refiner_gui.jobs.store_base`), ownership, the journal and row decoding
+(:mod:`refiner_gui.jobs.rows`). Every public name is re-exported here.
 """
 
 from __future__ import annotations
@@ -26,28 +32,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from refiner_gui.atomic import atomic_path
 from refiner_gui.config import app_paths
 from refiner_gui.jobs.damage import check_whole, damaged_message, is_damage
+from refiner_gui.jobs.errors import BadRow, JobHeld, JobStateError, StoreError
+from refiner_gui.jobs.journal import JOURNAL_NAME, JournalMixin
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
-from refiner_gui.jobs.ownership import (
-    HEARTBEAT_INTERVAL,
-    Holder,
-    Owner,
-    holder_gone,
-    stale_after_from_env,
-)
+from refiner_gui.jobs.ownership import HEARTBEAT_INTERVAL, Owner, stale_after_from_env
 from refiner_gui.jobs.previews import preview_path
+from refiner_gui.jobs.rows import RowsMixin
 from refiner_gui.jobs.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -55,6 +55,7 @@ from refiner_gui.jobs.schema import (
     JobFilter,
     where_clause,
 )
+from refiner_gui.jobs.store_ownership import OwnershipMixin
 
 __all__ = [
     "DB_NAME",
@@ -74,46 +75,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DB_NAME = "jobs.sqlite3"
-# Task ids that could not be written to the store (it was locked or failing) land here,
-# one JSON line each; recovery applies them before anything else. Never holds the key.
-JOURNAL_NAME = "task-ids.journal.jsonl"
 RESULT_TTL = 24 * 3600.0  # the service keeps results (and their links) for 24 hours
-
-
-class StoreError(RuntimeError):
-    """The store cannot be used (newer schema, unwritable folder)."""
-
-
-class JobStateError(StoreError):
-    """A state change was refused because the job is no longer in a state that allows it.
-
-    Raised above all by :meth:`JobStore.mark_submitting` when the job is not PENDING any
-    more: another thread or process took it (or settled it), so uploading it again could
-    bill twice.
-    """
-
-
-class JobHeld(JobStateError):
-    """Another live process (or another thread of this one) is working on the job.
-
-    Nothing was done to the job; it is that process's to finish. ``holder`` describes it
-    (None for another thread of this process).
-    """
-
-    def __init__(self, job_id: int, holder: Holder | None) -> None:
-        self.job_id = job_id
-        self.holder = holder
-        who = holder.describe() if holder is not None else "another task of this app"
-        super().__init__(
-            f"Job {job_id}: another process is working on it ({who}), so it was left "
-            "alone. It finishes there; if that process stops, resume again later (nothing "
-            "is sent twice)."
-        )
-
-
-class BadRow(StoreError):
-    """A row of the store holds a value the app never writes (edited outside the app)."""
-
 
 _UNFINISHED = (JobState.PENDING.value, JobState.SUBMITTING.value, JobState.SUBMITTED.value)
 
@@ -127,7 +89,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore:
+class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:
@@ -173,55 +135,7 @@ class JobStore:
         """The store in the app's data folder (``REFINER_GUI_HOME`` moves it)."""
         return cls(app_paths().data / DB_NAME)
 
-    # -- connections ----------------------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.row_factory = sqlite3.Row
-            self._enable_wal(conn)
-            # NORMAL is durable against a killed process in WAL mode (only power loss can
-            # cost the last transactions), and much faster than FULL.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
-    @staticmethod
-    def _enable_wal(conn: sqlite3.Connection) -> None:
-        # The switch to WAL (first open of a fresh file) takes an exclusive lock and does
-        # not wait on the busy handler: two openers at once (the window and refiner-cli,
-        # or two threads) get "database is locked" at once. Retry for a while instead.
-        deadline = time.monotonic() + 30.0
-        pause = 0.005
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 0.1)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    # -- opening and closing (connections: StoreBase) -------------------------------------
 
     def close(self) -> None:
         """Close every thread's connection (call when no thread uses the store any more).
@@ -268,322 +182,7 @@ class JobStore:
         """The file's schema version (``PRAGMA user_version``)."""
         return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
 
-    # -- ownership (refiner_gui.jobs.ownership) -------------------------------------------
-
-    def _holder(self, c: sqlite3.Connection, token: str) -> Holder | None:
-        row = c.execute(
-            "SELECT token, pid, host, heartbeat FROM processes WHERE token = ?", (token,)
-        ).fetchone()
-        if row is None:
-            return None
-        try:
-            return Holder(str(row[0]), int(row[1]), str(row[2]), float(row[3]))
-        except (TypeError, ValueError):
-            return None  # a row edited outside the app: no holder to respect
-
-    def holder_of(self, job_id: int) -> Holder | None:
-        """The process holding ``job_id`` now (live or not), or None when nobody does."""
-        c = self._conn()
-        row = c.execute("SELECT owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or not row[0]:
-            return None
-        return self._holder(c, str(row[0]))
-
-    def claim(self, job_id: int) -> None:
-        """Take ``job_id`` for this process: atomically, in one write transaction.
-
-        Re-entrant for the thread that holds it (a nested :meth:`holding`). Takes over a
-        job whose holder is gone (:func:`~refiner_gui.jobs.ownership.holder_gone`).
-
-        Raises:
-            JobHeld: a live process, or another thread of this one, holds it.
-            KeyError: no such job.
-        """
-        me = threading.get_ident()
-        with self._lock:
-            held = self._held.get(job_id)
-            if held is not None:
-                if held[0] == 0:  # created here, not run yet: this thread runs it
-                    held[0] = me
-                elif held[0] != me:
-                    raise JobHeld(job_id, None)
-                held[1] += 1
-                return
-        now = time.time()
-        with self._write() as c:
-            row = c.execute("SELECT owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
-                raise KeyError(job_id)
-            current = row[0]
-            if current and current != self.owner.token:
-                holder = self._holder(c, str(current))
-                if not holder_gone(holder, now=now, stale_after=self.stale_after):
-                    raise JobHeld(job_id, holder)
-                log.info("job %d: its holder %s is gone; taking it over", job_id, holder)
-                still = c.execute(
-                    "SELECT 1 FROM jobs WHERE owner = ? AND id != ? LIMIT 1", (current, job_id)
-                ).fetchone()
-                if still is None:
-                    c.execute("DELETE FROM processes WHERE token = ?", (current,))
-            self._mark_owned(c, job_id, now)
-        with self._lock:
-            self._held[job_id] = [me, 1]
-        self._start_heartbeat()
-
-    def _mark_owned(self, c: sqlite3.Connection, job_id: int, now: float) -> None:
-        """Inside a write transaction: ``job_id`` is ours; our process row is fresh."""
-        c.execute("UPDATE jobs SET owner = ? WHERE id = ?", (self.owner.token, job_id))
-        c.execute(
-            "INSERT INTO processes (token, pid, host, started_at, heartbeat) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(token) DO UPDATE SET heartbeat = ?",
-            (self.owner.token, self.owner.pid, self.owner.host, now, now, now),
-        )
-
-    def _hold_new(self, job_id: int) -> None:
-        # Held by the process, not yet by a thread (thread 0, depth 0): the first claim,
-        # from whichever thread runs the job, takes it over.
-        with self._lock:
-            self._held[job_id] = [0, 0]
-        self._start_heartbeat()
-
-    def release(self, job_id: int) -> None:
-        """Let go of ``job_id`` (the last of nested claims does). Never raises for a busy
-        or failing store: the job then stays marked, and the heartbeat thread tries again
-        at each beat (and :meth:`close` once more); if all fail, it is taken over once
-        this process is gone."""
-        with self._lock:
-            held = self._held.get(job_id)
-            if held is None:
-                return
-            held[1] -= 1
-            if held[1] > 0:
-                return
-            del self._held[job_id]
-            none_left = not self._held
-        try:
-            with self._write() as c:
-                c.execute(
-                    "UPDATE jobs SET owner = NULL WHERE id = ? AND owner = ?",
-                    (job_id, self.owner.token),
-                )
-                if none_left:
-                    c.execute(
-                        "DELETE FROM processes WHERE token = ? AND NOT EXISTS "
-                        "(SELECT 1 FROM jobs WHERE owner = ?)",
-                        (self.owner.token, self.owner.token),
-                    )
-        except sqlite3.Error as exc:
-            log.warning("job %d: could not release it yet (%s)", job_id, exc)
-            with self._lock:
-                self._unreleased.add(job_id)  # tried again by the heartbeat and close()
-            none_left = False  # the heartbeat goes on until the release goes through
-        if none_left:
-            self._stop_heartbeat()
-
-    @contextmanager
-    def holding(self, job_id: int) -> Iterator[None]:
-        """:meth:`claim` ``job_id`` for the ``with`` block, then :meth:`release` it."""
-        self.claim(job_id)
-        try:
-            yield
-        finally:
-            self.release(job_id)
-
-    def _release_leftovers(self) -> None:
-        """Free the jobs whose release failed (a busy store), and this process's row."""
-        with self._lock:
-            never_run = [j for j, (thread, _) in self._held.items() if thread == 0]
-            for job_id in never_run:
-                del self._held[job_id]
-            stuck = sorted(self._unreleased | set(never_run))
-            self._unreleased = set()
-            running = bool(self._held)  # close() while a job runs: leave its mark
-        if not stuck:
-            return  # every release went through: nothing marked with this process
-        marks = ",".join("?" * len(stuck))
-        try:
-            with self._write() as c:
-                c.execute(
-                    f"UPDATE jobs SET owner = NULL WHERE owner = ? AND id IN ({marks})",
-                    (self.owner.token, *stuck),
-                )
-                if not running:
-                    c.execute("DELETE FROM processes WHERE token = ?", (self.owner.token,))
-        except sqlite3.Error as exc:  # the marks stay; taken over once we are gone
-            log.warning("could not release this process's jobs (%s)", exc)
-
-    def _start_heartbeat(self) -> None:
-        with self._lock:
-            if self._beat is not None and self._beat.is_alive():
-                return
-            self._beat_stop = threading.Event()
-            self._beat = threading.Thread(
-                target=self._heartbeat_loop,
-                args=(self._beat_stop,),
-                name="refiner-store-heartbeat",
-                daemon=True,  # never keeps the process alive; stopped by release()/close()
-            )
-            self._beat.start()
-
-    def _stop_heartbeat(self) -> None:
-        with self._lock:
-            beat, self._beat = self._beat, None
-            self._beat_stop.set()
-        if beat is not None and beat is not threading.current_thread():
-            beat.join()
-
-    def _heartbeat_loop(self, stop: threading.Event) -> None:
-        # Its own connection (with a short busy wait: a missed beat is retried next time),
-        # closed when the loop ends.
-        conn: sqlite3.Connection | None = None
-        try:
-            while not stop.wait(self.heartbeat_interval):
-                try:
-                    if conn is None:
-                        conn = sqlite3.connect(
-                            self.path, timeout=min(self.busy_timeout, 2.0), isolation_level=None
-                        )
-                    conn.execute(
-                        "UPDATE processes SET heartbeat = ? WHERE token = ?",
-                        (time.time(), self.owner.token),
-                    )
-                    if self._retry_releases(conn):
-                        return  # nothing held or stuck any more: the beat is not needed
-                except sqlite3.Error as exc:
-                    log.warning("heartbeat missed: %s", exc)
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def _retry_releases(self, conn: sqlite3.Connection) -> bool:
-        """Heartbeat thread: free the jobs whose release met a busy store. True when this
-        process holds nothing any more (its row is gone and the heartbeat may end)."""
-        with self._lock:
-            stuck = sorted(self._unreleased)
-        if not stuck:
-            return False
-        marks = ",".join("?" * len(stuck))
-        conn.execute(
-            f"UPDATE jobs SET owner = NULL WHERE owner = ? AND id IN ({marks})",
-            (self.owner.token, *stuck),
-        )
-        with self._lock:
-            self._unreleased.difference_update(stuck)
-            if self._held or self._unreleased:
-                return False
-            self._beat = None  # ending on its own; a later claim starts a new one
-        conn.execute(
-            "DELETE FROM processes WHERE token = ? AND NOT EXISTS "
-            "(SELECT 1 FROM jobs WHERE owner = ?)",
-            (self.owner.token, self.owner.token),
-        )
-        return True
-
-    # -- the task-id journal ----------------------------------------------------------------
-
-    def journal_task(
-        self,
-        job_id: int,
-        task_id: str,
-        request_id: str | None = None,
-        log_id: str | None = None,
-    ) -> Path:
-        """Append ``task_id`` for ``job_id`` to the journal beside the store, fsync'd.
-
-        For when the store itself cannot be written (locked by another process, failing):
-        the id of a billed task must never be lost. One JSON line per task; no key, no
-        secret. :meth:`apply_journal` moves the ids into the store later. Raises OSError
-        when even the journal cannot be written.
-        """
-        line = json.dumps(
-            {
-                "job_id": job_id,
-                "task_id": task_id,
-                "request_id": request_id,
-                "log_id": log_id,
-                "time": time.time(),
-            },
-            sort_keys=True,
-        )
-        existed = self.journal_path.exists()
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, (line + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if not existed and hasattr(os, "O_DIRECTORY"):
-            dfd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)  # the new file's name is durable too
-            finally:
-                os.close(dfd)
-        return self.journal_path
-
-    def journal_entries(self) -> list[dict[str, Any]]:
-        """The journal's entries (each with ``job_id`` and ``task_id``); bad lines skipped."""
-        try:
-            text = self.journal_path.read_text("utf-8", errors="replace")
-        except FileNotFoundError:
-            return []
-        out: list[dict[str, Any]] = []
-        for line in text.splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a torn last line (killed while appending)
-            if (
-                isinstance(entry, dict)
-                and isinstance(entry.get("job_id"), int)
-                and isinstance(entry.get("task_id"), str)
-                and entry["task_id"]
-            ):
-                out.append(entry)
-        return out
-
-    def journal_entry_for(self, task_id: str) -> dict[str, Any] | None:
-        """The journal's entry for ``task_id``, or None."""
-        for entry in self.journal_entries():
-            if entry["task_id"] == task_id:
-                return entry
-        return None
-
-    def apply_journal(self) -> list[Job]:
-        """Record every journalled task id whose job does not have one yet; return those jobs.
-
-        Idempotent: an entry whose job already has a task id (or is gone) changes nothing,
-        so the journal is kept as it is (a short audit trail of rare events). A job that
-        recovery had settled as OUTCOME_UNKNOWN becomes SUBMITTED again: resumable.
-        """
-        applied: list[Job] = []
-        for entry in self.journal_entries():
-            try:
-                job = self.get(entry["job_id"])
-            except KeyError:
-                continue
-            if job.task_id or job.state is JobState.SUCCEEDED:
-                continue
-            log.info("job %d: task id %s taken from the journal", job.id, entry["task_id"])
-            applied.append(
-                self.mark_submitted(
-                    job.id, entry["task_id"], entry.get("request_id"), entry.get("log_id")
-                )
-            )
-        return applied
-
-    # -- files ----------------------------------------------------------------------------
-
-    def _rel(self, path: Path) -> str:
-        try:
-            return str(Path(path).resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return str(Path(path).resolve())
-
-    def _abs(self, stored: str | None) -> Path | None:
-        if not stored:
-            return None
-        p = Path(stored)
-        return p if p.is_absolute() else self.root / p
+    # -- files (_rel, _abs: StoreBase) ----------------------------------------------------
 
     def store_input(self, path: Path) -> StoredInput:
         """Copy ``path`` into the inputs folder under its content hash (once per content).
@@ -888,103 +487,7 @@ class JobStore:
                 if not still_used:
                     item.path.unlink(missing_ok=True)
 
-    # -- reading --------------------------------------------------------------------------
-
-    def _bad_row(self, row: sqlite3.Row, column: str) -> BadRow:
-        value = repr(row[column])[:60]
-        return BadRow(
-            f"Job {row['id']} in {self.path} has a value the app never writes in its "
-            f"{column!r} column ({value}): the file was edited outside the app. Put the "
-            "value back (or delete that job's row) with an SQLite tool, or move the file "
-            "aside to start a new history. Nothing was sent."
-        )
-
-    def _time(self, row: sqlite3.Row, column: str, *, required: bool = False) -> float | None:
-        value = row[column]
-        if value is None and not required:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._bad_row(row, column)
-        if not math.isfinite(value) or value < 0:
-            raise self._bad_row(row, column)
-        return float(value)
-
-    def _text(self, row: sqlite3.Row, column: str) -> str | None:
-        value = row[column]
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # e.g. a numeric-looking id typed in by hand
-        raise self._bad_row(row, column)
-
-    def _job(self, row: sqlite3.Row, inputs: dict[str, StoredInput]) -> Job:
-        """The row as a :class:`Job`; :class:`BadRow` for a value the app never writes."""
-        if not isinstance(row["id"], int):
-            raise self._bad_row(row, "id")
-        created = self._time(row, "created_at", required=True)
-        updated = self._time(row, "updated_at", required=True)
-        assert created is not None and updated is not None
-        submitted_at = self._time(row, "submitted_at")
-        finished_at = self._time(row, "finished_at")
-        reviewed_at = self._time(row, "reviewed_at")
-        texts = {
-            c: self._text(row, c)
-            for c in ("gender", "task_id", "request_id", "log_id", "result_path", "verdict")
-        }
-        parent = row["parent_id"]
-        if parent is not None and not isinstance(parent, int):
-            raise self._bad_row(row, "parent_id")
-        try:
-            tags = tuple(json.loads(row["tags"] or "[]"))
-        except (ValueError, TypeError):
-            tags = ()
-        error: Any
-        try:
-            error = json.loads(row["error"]) if row["error"] else None
-        except (ValueError, TypeError):
-            error = {"message": str(row["error"])}
-        try:
-            state = JobState(row["state"])
-        except ValueError:
-            state = JobState.FAILED
-        if error is not None and not isinstance(error, dict):
-            error = {"message": str(error)}
-        if not isinstance(tags, tuple) or not all(isinstance(t, str) for t in tags):
-            tags = ()
-        note = row["note"]
-        return Job(
-            id=row["id"],
-            state=state,
-            gender=texts["gender"] or "",
-            inputs=inputs,
-            created_at=created,
-            updated_at=updated,
-            task_id=texts["task_id"] or None,
-            request_id=texts["request_id"],
-            log_id=texts["log_id"],
-            submitted_at=submitted_at,
-            finished_at=finished_at,
-            error=error,
-            result_path=self._abs(texts["result_path"]),
-            verdict=texts["verdict"] if texts["verdict"] in VERDICTS else None,
-            tags=tags,
-            note=note if isinstance(note, str) else "",
-            reviewed_at=reviewed_at,
-            parent_id=parent,
-            result_url=row["result_url"] if isinstance(row["result_url"], str) else None,
-        )
-
-    def _inputs_for(self, ids: Sequence[int]) -> dict[int, dict[str, StoredInput]]:
-        out: dict[int, dict[str, StoredInput]] = {i: {} for i in ids}
-        conn = self._conn()
-        for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
-            chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for r in conn.execute(f"SELECT * FROM job_inputs WHERE job_id IN ({marks})", chunk):
-                path = self._abs(r["path"])
-                assert path is not None
-                out[r["job_id"]][r["slot"]] = StoredInput(path, r["sha256"], r["name"])
-        return out
+    # -- reading (row decoding: RowsMixin) ------------------------------------------------
 
     def get(self, job_id: int) -> Job:
         """The job with ``job_id``; KeyError when there is none."""
