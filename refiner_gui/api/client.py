@@ -22,53 +22,56 @@ respects: a request stops at the deadline with :class:`TimedOut`, and a ``Retry-
 longer than the time left ends the wait at the deadline. Each request also fails as stalled
 when less than 1 KB moved for its read timeout (a body trickling a byte a second).
 
-Answers are streamed and capped: an API answer over :data:`MAX_ANSWER_BYTES` and a result
-over ``max_download_bytes`` (counted as received and as decoded, so a compressed result
-cannot unpack into a bomb) stop the reading with a clear error. Result links must be http(s)
-to a public host (:mod:`refiner_gui.api.addresses`; loopback too when the service itself is
-on loopback); redirects are followed one hop at a time, each checked, at most
-:data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
+Answers are streamed and capped (:mod:`refiner_gui.api.answers`): an API answer over
+:data:`MAX_ANSWER_BYTES` and a result over ``max_download_bytes`` (counted as received and as
+decoded, so a compressed result cannot unpack into a bomb) stop the reading with a clear
+error. One try at a result download lives in :mod:`refiner_gui.api.download`: result links
+must be http(s) to a public host (:mod:`refiner_gui.api.addresses`; loopback too when the
+service itself is on loopback); redirects are followed one hop at a time, each checked, at
+most :data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
-from PIL import Image
 
 from refiner_gui import __version__
 from refiner_gui.api import responses
-from refiner_gui.api.addresses import (
-    MAX_REDIRECTS,
-    UnsafeAddress,
-    check_public_url,
-    internal_reason,
+from refiner_gui.api.answers import (
+    MAX_ANSWER_BYTES,
+    answer_too_large,
+    check_cancel,
+    interrupted,
+    network_error,
+    read_capped,
+    timed_out,
+)
+from refiner_gui.api.answers import MB as MB
+from refiner_gui.api.answers import is_connection_problem as is_connection_problem
+from refiner_gui.api.download import (
+    MAX_DOWNLOAD_BYTES,
+    MAX_RESULT_PIXELS,
+    ResultDownload,
+    check_scheme,
 )
 from refiner_gui.api.errors import (
     AuthError,
     Cancelled,
     ConfigError,
-    DownloadError,
     ErrorInfo,
-    InputRejected,
-    NetworkError,
     RefinerError,
-    ResultUnavailable,
-    ServiceUnavailable,
     SubmissionOutcomeUnknown,
     TimedOut,
-    redact,
     register_secret,
 )
 from refiner_gui.api.keys import clean_api_key
@@ -81,27 +84,16 @@ from refiner_gui.api.models import (
     TaskStatus,
 )
 from refiner_gui.api.retry import RetryPolicy
+from refiner_gui.api.submitting import encode_inputs, failed_submit, interrupted_submit
 from refiner_gui.api.transport import (
-    AddressRefused,
-    DeadlinePassed,
     Guard,
     GuardedAdapter,
-    Stalled,
-    TransportCancelled,
     TransportInterrupted,
     guarded,
+    request_timeouts,
 )
-from refiner_gui.api.upload import (
-    CHUNK,
-    UploadBody,
-    UploadCancelled,
-    encode_multipart,
-    sniff_mime,
-    upload_name,
-)
-from refiner_gui.atomic import atomic_path
+from refiner_gui.api.upload import UploadBody, UploadCancelled, encode_multipart
 from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
-from refiner_gui.images.formats import open_untrusted
 
 __all__ = [
     "CREDITS_PATH",
@@ -127,12 +119,6 @@ QUERY_PATH = "/api/common/query-async-task-result"
 CREDITS_PATH = "/api/common/query-credits"
 KEY_HEADER = "ailabapi-api-key"
 
-MB = 1024 * 1024
-MAX_DOWNLOAD_BYTES = 50 * MB
-MAX_ANSWER_BYTES = 4 * MB
-"""Most bytes read of one API answer (submit, poll, credits); reading stops there."""
-MAX_RESULT_PIXELS = 8192 * 8192
-
 
 def is_loopback_url(url: str) -> bool:
     """Whether ``url``'s host is this machine (``localhost`` or a loopback address)."""
@@ -143,22 +129,6 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def is_connection_problem(exc: BaseException) -> bool:
-    """True for failures of the network itself: refused or reset connections, DNS, TLS,
-    proxies, timeouts, a body cut off mid-way. Only these get "check the internet
-    connection" advice."""
-    return isinstance(
-        exc,
-        (
-            requests.ConnectionError,  # refused, reset, DNS, TLS (SSLError), proxy
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,  # the connection broke mid-body
-            ConnectionError,
-            TimeoutError,
-        ),
-    )
 
 
 class RefinerClient:
@@ -286,37 +256,18 @@ class RefinerClient:
         elif cancel.wait(seconds):
             raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
         if past_deadline:
-            raise self._timed_out(task_id)
-
-    @staticmethod
-    def _check_cancel(cancel: CancelToken | None, task_id: str | None) -> None:
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
+            raise timed_out(task_id)
 
     def _check_before(
         self, cancel: CancelToken | None, task_id: str | None, deadline: float | None
     ) -> None:
-        self._check_cancel(cancel, task_id)
+        check_cancel(cancel, task_id)
         if deadline is not None and time.monotonic() >= deadline:
-            raise self._timed_out(task_id)
-
-    @staticmethod
-    def _timed_out(task_id: str | None) -> TimedOut:
-        if task_id:
-            return TimedOut(
-                f"Task {task_id} did not finish within the time limit. It may still finish: "
-                "resume it later with this task id (results are kept for 24 hours).",
-                ErrorInfo(task_id=task_id),
-            )
-        return TimedOut("The time limit passed before the service answered.", ErrorInfo())
+            raise timed_out(task_id)
 
     def _timeouts(self, deadline: float | None, read: float) -> tuple[float, float]:
         """(connect, read) timeouts for requests, clipped to the time left."""
-        connect = self.connect_timeout
-        if deadline is not None:
-            left = max(0.01, deadline - time.monotonic())
-            connect, read = min(connect, left), min(read, left)
-        return connect, read
+        return request_timeouts(self.connect_timeout, read, deadline)
 
     @staticmethod
     @contextmanager
@@ -330,49 +281,6 @@ class RefinerClient:
         guard = Guard(cancel, deadline, stall_timeout, refuse_address=refuse_address)
         with guarded(guard):
             yield guard
-
-    def _refuse_result_address(self, address: str) -> str | None:
-        """Why a result download must not connect to ``address`` (checked at connect)."""
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return f"Refusing to fetch the result from the unusable address {address}."
-        reason = internal_reason(ip, allow_loopback=self._allow_loopback_links)
-        if reason is None:
-            return None
-        return (
-            f"Refusing to fetch the result: its host points into a {reason} network "
-            f"({ip}), not to a public server."
-        )
-
-    def _interrupted(
-        self, exc: TransportInterrupted, task_id: str | None, stall_timeout: float
-    ) -> RefinerError:
-        """The typed error for a request its guard stopped (an idempotent one)."""
-        if isinstance(exc, TransportCancelled):
-            return Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
-        if isinstance(exc, DeadlinePassed):
-            return self._timed_out(task_id)
-        if isinstance(exc, AddressRefused):
-            return DownloadError(
-                f"{exc} The refinement itself succeeded; its link works for 24 hours.",
-                ErrorInfo(task_id=task_id),
-            )
-        return NetworkError(
-            f"The connection stalled: less than 1 KB arrived in {stall_timeout:g} s. "
-            "The app retries automatically.",
-            ErrorInfo(task_id=task_id, vendor_message="Stalled"),
-        )
-
-    @staticmethod
-    def _read_capped(r: requests.Response, cap: int) -> tuple[bytes, bool]:
-        """The body, streamed, at most ``cap`` bytes; True if there was more (not read)."""
-        body = bytearray()
-        for chunk in r.iter_content(CHUNK):
-            body += chunk
-            if len(body) > cap:
-                return bytes(body[:cap]), True
-        return bytes(body), False
 
     def _retrying(
         self,
@@ -404,24 +312,6 @@ class RefinerClient:
             before=lambda: self._check_before(cancel, task_id, deadline),
         )
 
-    def _network_error(self, exc: Exception, task_id: str | None = None) -> RefinerError:
-        info = ErrorInfo(task_id=task_id, vendor_message=redact(type(exc).__name__))
-        if not is_connection_problem(exc):
-            # Redirect loops, undecodable bodies, bad URLs: the network is fine, so telling
-            # the user to check it would send them the wrong way.
-            return NetworkError(
-                f"The service (or a proxy on the way) answered in a way the app cannot use "
-                f"({type(exc).__name__}). The app retries automatically; if it keeps "
-                "happening, check the base URL in Settings or try again later.",
-                info,
-            )
-        kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
-        return NetworkError(
-            f"The connection to the service {kind}. Check the internet connection; "
-            "the app retries automatically.",
-            info,
-        )
-
     def _get_json(
         self,
         path: str,
@@ -445,18 +335,14 @@ class RefinerClient:
                     timeout=self._timeouts(deadline, self.poll_read_timeout),
                 ) as r,
             ):
-                body, more = self._read_capped(r, MAX_ANSWER_BYTES)
+                body, more = read_capped(r, MAX_ANSWER_BYTES)
                 status, retry_after = r.status_code, r.headers.get("Retry-After")
         except requests.RequestException as exc:
-            raise self._network_error(exc, task_id) from None
+            raise network_error(exc, task_id) from None
         except TransportInterrupted as exc:
-            raise self._interrupted(exc, task_id, self.poll_read_timeout) from None
+            raise interrupted(exc, task_id, self.poll_read_timeout) from None
         if more:
-            raise ServiceUnavailable(
-                f"The service's answer was larger than {MAX_ANSWER_BYTES // MB} MB, which no "
-                "real answer is; reading stopped there. The app retries automatically.",
-                ErrorInfo(http_status=status, task_id=task_id, vendor_message="AnswerTooLarge"),
-            )
+            raise answer_too_large(status, task_id)
         return status, body, retry_after
 
     # -- submit --------------------------------------------------------------------------
@@ -483,21 +369,7 @@ class RefinerClient:
             TimedOut: the deadline passed before the upload completed (nothing taken).
             RefinerError: any other typed error (input rejected, key, credits, ...).
         """
-        fields: list[tuple[str, Any]] = [("task_type", "async"), ("gender", inputs.gender)]
-        expected = inputs.sha256 or {}
-        for name, path in inputs.files().items():
-            data = Path(path).read_bytes()
-            want = expected.get(name)
-            if want and hashlib.sha256(data).hexdigest() != want:
-                raise InputRejected(
-                    f"The stored copy of the {name.replace('_', ' ')} changed after the job "
-                    "was created (its content no longer matches the recorded hash). Nothing "
-                    "was sent. Create the job again from the original images.",
-                    ErrorInfo(slot=name),
-                )
-            mime = sniff_mime(data)
-            fields.append((name, (upload_name(path, mime), data, mime)))
-        body, content_type = encode_multipart(fields)
+        body, content_type = encode_inputs(inputs)
         headers = {**self._headers(), "Content-Type": content_type}
         answered: list[int] = []  # the HTTP status of the last try's answer, if one came
 
@@ -517,15 +389,15 @@ class RefinerClient:
                     ) as r,
                 ):
                     status, retry_after = r.status_code, r.headers.get("Retry-After")
-                    content, more = self._read_capped(r, MAX_ANSWER_BYTES)
+                    content, more = read_capped(r, MAX_ANSWER_BYTES)
             except TransportInterrupted as exc:
-                raise self._submit_interrupted(exc, upload) from None
+                raise interrupted_submit(exc, upload) from None
             except (UploadCancelled, requests.RequestException, OSError) as exc:
                 if cancel is not None and cancel.cancelled and upload.bytes_read < upload.len:
                     raise Cancelled(
                         "Cancelled before the upload finished; nothing was sent for processing."
                     ) from None
-                raise self._submit_transport_error(exc, upload) from None
+                raise failed_submit(exc, upload) from None
             answered.append(status)
             if more:
                 # Cut at the cap, it cannot parse: after a full upload that is "unknown".
@@ -551,44 +423,6 @@ class RefinerClient:
             attempts=self.retry.submit_attempts,
             retry_if=lambda err: self.retry.may_resubmit(err, answered[-1] if answered else None),
         )
-
-    def _submit_interrupted(self, exc: TransportInterrupted, upload: UploadBody) -> RefinerError:
-        """A submit stopped by cancel, the deadline or a stall: was it taken?"""
-        if upload.bytes_read >= upload.len:
-            # The whole body went out: the service may have the task. Never re-sent.
-            why = {TransportCancelled: "Cancelled", DeadlinePassed: "TimedOut"}
-            return SubmissionOutcomeUnknown(
-                None, ErrorInfo(vendor_message=why.get(type(exc), "Stalled"))
-            )
-        if isinstance(exc, TransportCancelled):
-            return Cancelled(
-                "Cancelled before the upload finished; nothing was sent for processing."
-            )
-        if isinstance(exc, DeadlinePassed):
-            return TimedOut(
-                "The time limit passed during the upload, before the images were fully sent. "
-                "The service cannot have started the job and nothing was billed.",
-                retryable=False,
-            )
-        assert isinstance(exc, Stalled)
-        return NetworkError(
-            "The upload stalled before the images were fully sent. The service cannot have "
-            "started the job and nothing was billed: try again.",
-            retryable=False,
-        )
-
-    def _submit_transport_error(self, exc: BaseException, upload: UploadBody) -> RefinerError:
-        """Decide whether a failed submit might have reached the server."""
-        if upload.bytes_read == 0 or isinstance(exc, requests.ConnectTimeout):
-            # Nothing of the body left us: the service cannot have created a task.
-            return self._network_error(exc if isinstance(exc, Exception) else Exception())
-        if upload.bytes_read < upload.len:
-            return NetworkError(
-                "The connection broke during the upload, before the images were fully sent. "
-                "The service cannot have started the job and nothing was billed: try again.",
-                retryable=False,
-            )
-        return SubmissionOutcomeUnknown()
 
     # -- poll ----------------------------------------------------------------------------
 
@@ -689,13 +523,7 @@ class RefinerClient:
         compressed (``Content-Encoding``) result is unpacked while it streams, the size cap
         applying to both the bytes received and the bytes unpacked.
         """
-        scheme = urlsplit(url).scheme.lower()
-        if scheme not in ("http", "https"):
-            raise DownloadError(
-                f"Refusing to download the result from a {scheme or 'bare'} "
-                "link: only http and https are allowed.",
-                ErrorInfo(task_id=task_id),
-            )
+        check_scheme(url, task_id)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         return self._retrying(
@@ -704,41 +532,6 @@ class RefinerClient:
             cancel=cancel,
             task_id=task_id,
             deadline=deadline,
-        )
-
-    def _check_link(self, url: str, task_id: str | None) -> None:
-        """Refuse a result link (or redirect target) that is not http(s) to a public host."""
-        try:
-            check_public_url(url, allow_loopback=self._allow_loopback_links)
-        except UnsafeAddress as exc:
-            if exc.unresolved:
-                raise NetworkError(
-                    f"{exc.message} The app retries automatically.", ErrorInfo(task_id=task_id)
-                ) from None
-            raise DownloadError(
-                f"{exc.message} The refinement itself succeeded; its link works for 24 hours.",
-                ErrorInfo(task_id=task_id),
-            ) from None
-
-    def _open_result(self, url: str, deadline: float | None, task_id: str | None) -> Any:
-        """GET the result, following redirects one checked hop at a time (streamed)."""
-        for _hop in range(MAX_REDIRECTS + 1):
-            self._check_link(url, task_id)
-            # The result host is a storage bucket: it gets no API key.
-            r = self._session.get(
-                url,
-                stream=True,
-                allow_redirects=False,
-                timeout=self._timeouts(deadline, self.download_read_timeout),
-            )
-            if not r.is_redirect:
-                return r
-            url = urljoin(url, r.headers["Location"])
-            r.close()
-        raise DownloadError(
-            f"The result link redirected more than {MAX_REDIRECTS} times; download stopped. "
-            "The refinement itself succeeded; its link works for 24 hours.",
-            ErrorInfo(task_id=task_id),
         )
 
     def _download_once(
@@ -750,96 +543,16 @@ class RefinerClient:
         task_id: str | None,
         deadline: float | None = None,
     ) -> Path:
-        with atomic_path(dest) as tmp:
-            try:
-                with (
-                    self._guard(
-                        cancel,
-                        deadline,
-                        self.download_read_timeout,
-                        refuse_address=self._refuse_result_address,
-                    ),
-                    self._open_result(url, deadline, task_id) as r,
-                ):
-                    if r.status_code in (401, 403, 404, 410):
-                        raise ResultUnavailable(
-                            None, ErrorInfo(http_status=r.status_code, task_id=task_id)
-                        )
-                    if r.status_code != 200:
-                        raise ServiceUnavailable(
-                            f"The result host answered HTTP {r.status_code}. Retrying.",
-                            ErrorInfo(
-                                http_status=r.status_code,
-                                task_id=task_id,
-                                retry_after=responses.parse_retry_after(
-                                    r.headers.get("Retry-After")
-                                ),
-                            ),
-                        )
-                    declared = r.headers.get("Content-Length")
-                    total = int(declared) if declared and declared.isdigit() else None
-                    if total is not None and total > self.max_download_bytes:
-                        raise self._too_large(task_id)
-                    # Content-Length counts the bytes on the wire: compressed ones when the
-                    # host compressed the body, which iter_content unpacks as it streams.
-                    encoding = (r.headers.get("Content-Encoding") or "").strip().lower()
-                    compressed = encoding not in ("", "identity")
-                    done = 0
-                    with open(tmp, "wb") as fh:
-                        for chunk in r.iter_content(CHUNK):
-                            self._check_cancel(cancel, task_id)
-                            done += len(chunk)
-                            received = r.raw.tell() if compressed else done
-                            if max(done, received) > self.max_download_bytes:
-                                raise self._too_large(task_id)
-                            fh.write(chunk)
-                            if on_progress is not None:
-                                on_progress(done, None if compressed else total)
-                    received = r.raw.tell() if compressed else done
-                    if total is not None and received != total:
-                        raise NetworkError(
-                            "The download was cut short. Retrying.", ErrorInfo(task_id=task_id)
-                        )
-            except requests.RequestException as exc:
-                raise self._network_error(exc, task_id) from None
-            except TransportInterrupted as exc:
-                raise self._interrupted(exc, task_id, self.download_read_timeout) from None
-            self._verify_image(tmp, task_id)  # a file that is not a good image never lands
-        return dest
-
-    def _too_large(self, task_id: str | None) -> DownloadError:
-        return DownloadError(
-            f"The result is larger than {self.max_download_bytes // MB} MB; download stopped. "
-            "The refinement itself succeeded (and was billed); its link works for 24 hours.",
-            ErrorInfo(task_id=task_id),
+        """One try at the download (see :class:`~refiner_gui.api.download.ResultDownload`)."""
+        fetch = ResultDownload(
+            session=self._session,
+            allow_loopback=self._allow_loopback_links,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.download_read_timeout,
+            max_bytes=self.max_download_bytes,
+            max_pixels=self.max_result_pixels,
         )
-
-    def _verify_image(self, path: Path, task_id: str | None) -> None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with open_untrusted(path) as im:
-                    w, h = im.size
-                    if w * h > self.max_result_pixels:
-                        raise DownloadError(
-                            f"The result is {w}x{h} pixels, over the limit.",
-                            ErrorInfo(task_id=task_id),
-                        )
-                    im.verify()
-        except RefinerError:
-            raise
-        except (
-            OSError,
-            SyntaxError,
-            ValueError,
-            Image.DecompressionBombError,
-            Image.DecompressionBombWarning,
-        ) as exc:
-            raise DownloadError(
-                "The downloaded result is not a valid image.",
-                ErrorInfo(task_id=task_id, vendor_message=str(exc)[:200]),
-                retryable=True,  # a stalled host can send a truncated body with a 200
-            ) from None
+        return fetch.fetch(url, dest, cancel, on_progress, task_id, deadline)
 
     # -- credits -------------------------------------------------------------------------
 

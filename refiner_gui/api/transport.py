@@ -60,6 +60,7 @@ __all__ = [
     "TransportInterrupted",
     "current_guard",
     "guarded",
+    "request_timeouts",
 ]
 
 SLICE = 0.1
@@ -168,6 +169,14 @@ def guarded(guard: Guard) -> Iterator[Guard]:
         yield guard
     finally:
         _local.guard = previous
+
+
+def request_timeouts(connect: float, read: float, deadline: float | None) -> tuple[float, float]:
+    """(connect, read) timeouts for requests, clipped to the time left before ``deadline``."""
+    if deadline is not None:
+        left = max(0.01, deadline - time.monotonic())
+        connect, read = min(connect, left), min(read, left)
+    return connect, read
 
 
 class _GuardedReader(socket.SocketIO):
