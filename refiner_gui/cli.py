@@ -29,12 +29,9 @@ import os
 import sqlite3
 import sys
 import threading
-from datetime import datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from refiner_gui.api import (
-    Cancelled,
     CancelToken,
     ConfigError,
     RefinerClient,
@@ -43,9 +40,17 @@ from refiner_gui.api import (
 )
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.keys import clean_api_key
-from refiner_gui.api.models import TaskStatus
 from refiner_gui.cli_args import CliParser, build_parser
 from refiner_gui.cli_inputs import apply_fixes, cmd_check
+from refiner_gui.cli_jobs import (
+    check_out,
+    cmd_jobs,
+    default_out,
+    export_result,
+    open_store,
+    os_reason,
+    run_stored,
+)
 from refiner_gui.cli_output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -53,7 +58,6 @@ from refiner_gui.cli_output import (
     EXIT_TIMEOUT,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
-    ProgressLines,
     Reporter,
     UsageError,
     error_payload,
@@ -69,26 +73,24 @@ from refiner_gui.config import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
-    DEFAULT_FILENAME_PATTERN,
     DEFAULT_POLL_INTERVAL,
-    HOME_ENV,
-    app_paths,
+)
+from refiner_gui.config import (
+    app_paths as app_paths,  # re-exported: tests find the data folder through refiner_gui.cli
 )
 from refiner_gui.images import check_inputs
 from refiner_gui.jobs import (
     HeldElsewhere,
     Job,
-    JobFilter,
     JobHeld,
     JobState,
     JobStore,
     LocalWriteError,
     StoreError,
     recover,
-    run_job,
 )
 from refiner_gui.keystore import get_api_key
-from refiner_gui.outputs import export_image, render_name
+from refiner_gui.outputs import export_image
 from refiner_gui.sandbox import SandboxServer
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
@@ -208,139 +210,9 @@ def make_client(args: argparse.Namespace) -> RefinerClient:
         raise UsageError(str(exc)) from None
 
 
-def _open_store() -> JobStore:
-    """The window's job store (``JobStore.open_default()``); StoreError if unusable."""
-    try:
-        return JobStore.open_default()
-    except sqlite3.Error as exc:  # an unreadable or locked file: say so, exit 2
-        raise StoreError(
-            f"The job history cannot be opened: {exc}. If another refiner-cli or the "
-            "window is busy with it, try again in a moment; if the disk is full, free "
-            "some space. Nothing was sent."
-        ) from None
-    except OSError as exc:  # an unwritable home or data folder, a full disk
-        raise StoreError(
-            f"The app's data folder cannot be used: {_os_reason(exc)}. Make "
-            f"{app_paths().data} writable (or set {HOME_ENV} to a writable folder) and "
-            "run again. Nothing was sent."
-        ) from None
-
-
-def _os_reason(exc: OSError) -> str:
-    where = f" ({exc.filename})" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
-
-
-def _check_out(args: argparse.Namespace) -> None:
-    if args.out is not None:
-        if args.out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-            raise UsageError(f"--out must end in .png or .jpg (got {args.out.name}).")
-        if args.out.exists() and not args.overwrite:
-            raise UsageError(
-                f"{args.out} already exists. Choose another --out or pass --overwrite."
-            )
-
-
-def _default_out(job: Job) -> Path:
-    stem = render_name(
-        DEFAULT_FILENAME_PATTERN,
-        task_id=job.task_id or f"job{job.id}",
-        when=datetime.now(),
-        gender=job.gender or None,
-    )
-    suffix = job.result_path.suffix if job.result_path is not None else ".png"
-    return app_paths().outputs / f"{stem}{suffix}"
-
-
-def _run_stored(
-    args: argparse.Namespace,
-    rep: Reporter,
-    store: JobStore,
-    client: RefinerClient,
-    job: Job,
-    cancel: CancelToken,
-) -> int:
-    """Run ``job`` through the store, then export its stored result and report it."""
-    args.job_id = job.id
-    final: list[TaskStatus] = []
-    submit_ids: dict[str, Any] = {}
-
-    def on_submitted(sub: Any) -> None:
-        # Printed at once, after the id is committed and before any wait.
-        rep.progress(f"submitted: task id {sub.task_id} (request_id {sub.request_id})")
-        submit_ids["submit_request_id"] = sub.request_id
-
-    try:
-        done = run_job(
-            store,
-            client,
-            job,
-            cancel=cancel,
-            on_event=ProgressLines(rep),
-            on_submitted=on_submitted,
-            on_result=final.append,
-        )
-    except KeyboardInterrupt:
-        cancel.cancel()
-        current = store.get(job.id)
-        if current.state is not JobState.SUBMITTED:
-            raise  # interrupted during the upload: run_job recorded OUTCOME_UNKNOWN
-        err = Cancelled(
-            "Interrupted while waiting; the task goes on at the service.",
-            ErrorInfo(task_id=current.task_id),
-        )
-        store.note_error(job.id, err.to_dict())
-        raise err from None
-    image_url = final[-1].image_url if final else None
-    return _export(args, rep, done, image_url, submit_ids)
-
-
-def _export(
-    args: argparse.Namespace, rep: Reporter, job: Job, image_url: str | None, extra: dict[str, Any]
-) -> int:
-    """Copy the stored result of a SUCCEEDED ``job`` to ``--out`` (or the default name).
-
-    The result is already in the data folder, so an export problem never costs the
-    refinement: it is reported with the stored path.
-    """
-    stored = job.result_path
-    assert stored is not None
-    out = args.out if getattr(args, "out", None) is not None else _default_out(job)
-    try:
-        export_image(stored, out, overwrite=bool(getattr(args, "overwrite", False)))
-    except (OSError, ValueError) as exc:
-        rep.progress(f"error: could not write {out}: {exc}. The result is kept at {stored}.")
-        rep.result(
-            payload(
-                "failed",
-                task_id=job.task_id,
-                output=str(stored),
-                image_url=image_url,
-                job_id=job.id,
-                error={"http_status": None, "code": None, "message": f"could not write {out}"},
-            ),
-            f"saved to {stored} (could not write {out})",
-        )
-        return EXIT_USAGE
-    rep.result(
-        payload(
-            "done",
-            task_id=job.task_id,
-            request_id=job.request_id,
-            log_id=job.log_id,
-            output=str(out),
-            image_url=image_url,
-            job_id=job.id,
-            **extra,
-        ),
-        str(out),
-    )
-    return EXIT_OK
-
-
 def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
     """``refine``: check the inputs, store a job, run it, export the result."""
-    _check_out(args)
+    check_out(args)
     files = {"person": args.person, "top": args.top, "coarse": args.coarse, "bottom": args.bottom}
     reports = check_inputs(args.person, args.top, args.coarse, args.bottom)
     bad = {slot: r for slot, r in reports.items() if not r.ok}
@@ -369,7 +241,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         )
         return EXIT_USAGE
     client = make_client(args)  # before the job exists: a missing key leaves no job behind
-    store = _open_store()
+    store = open_store()
     try:
         # The job (with copies of exactly what is uploaded) is committed before the upload.
         try:
@@ -384,7 +256,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
             )
         except OSError as exc:  # a full disk, an unwritable inputs folder
             raise StoreError(
-                f"The inputs could not be copied into the job history: {_os_reason(exc)}. "
+                f"The inputs could not be copied into the job history: {os_reason(exc)}. "
                 f"Free some disk space or make {store.root} writable, then run again. "
                 "Nothing was sent."
             ) from None
@@ -394,7 +266,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
                 "another process using the history), then run again. Nothing was sent."
             ) from None
         rep.progress(f"job {job.id}: uploading")
-        return _run_stored(args, rep, store, client, job, cancel)
+        return run_stored(args, rep, store, client, job, cancel)
     finally:
         client.close()
         store.close()
@@ -411,8 +283,8 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         return _resume_all(args, rep, cancel)
     if not args.task_id:
         raise UsageError("Give a TASK_ID to resume, or --all for every unfinished job.")
-    _check_out(args)
-    store = _open_store()
+    check_out(args)
+    store = open_store()
     try:
         store.apply_journal()  # a task id the store could not take at submit time
         job = store.find_by_task(args.task_id)
@@ -433,12 +305,12 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
             and job.result_path is not None
             and job.result_path.is_file()
         ):
-            return _export(args, rep, job, None, {})  # already stored: no network needed
+            return export_result(args, rep, job, None, {})  # already stored: no network needed
         if job.state is not JobState.SUBMITTED:
             return report_settled(rep, job)
         client = make_client(args)
         try:
-            return _run_stored(args, rep, store, client, job, cancel)
+            return run_stored(args, rep, store, client, job, cancel)
         finally:
             client.close()
     finally:
@@ -472,7 +344,7 @@ def _adopt(store: JobStore, job_id: int, task_id: str, found: Job | None) -> Job
 
 def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
     """``resume --all``: :func:`recover` every unfinished job, export what succeeded."""
-    store = _open_store()
+    store = open_store()
     items: list[dict[str, Any]] = []
     codes: list[int] = [EXIT_OK]
 
@@ -486,7 +358,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
             rep.progress(f"job {job.id}: left alone: {err.user_message}")
             return
         if job.state is JobState.SUCCEEDED and job.result_path is not None:
-            out = _default_out(job)
+            out = default_out(job)
             try:
                 export_image(job.result_path, out, overwrite=False)
                 item["output"] = str(out)
@@ -520,41 +392,6 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
         "\n".join(lines) if lines else "nothing to resume",
     )
     return code
-
-
-def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
-    """``jobs``: list the stored jobs, newest first."""
-    if args.limit is not None and args.limit < 0:
-        raise UsageError("--limit must be 0 or more.")
-    store = _open_store()
-    try:
-        f = JobFilter(states=tuple(JobState(s) for s in args.state or ()))
-        jobs = store.list_jobs(f, sort="created_at", descending=True, limit=args.limit)
-        total = store.count(f)
-    finally:
-        store.close()
-    items = [job_dict(j) for j in jobs]
-    header = "id\tstate\tcreated\tgender\ttask_id\tverdict\tresult\terror"
-    lines = [header] + [
-        "\t".join(
-            table_cell(v)
-            for v in (
-                i["job_id"],
-                i["state"],
-                i["created"],
-                i["gender"],
-                i["task_id"],
-                i["verdict"],
-                i["result_path"],
-                i["error"],
-            )
-        )
-        for i in items
-    ]
-    rep.result(
-        {"status": "ok", "total": total, "jobs": items}, "\n".join(lines) if items else "no jobs"
-    )
-    return EXIT_OK
 
 
 def cmd_credits(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
