@@ -32,11 +32,13 @@ doing that at once can crash): a worker uses only classes the GUI thread has loa
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 import shiboken6
 from PySide6.QtCore import (
@@ -45,7 +47,6 @@ from PySide6.QtCore import (
     QRunnable,
     QThread,
     QThreadPool,
-    QTimer,
     Signal,
     Slot,
 )
@@ -217,85 +218,69 @@ def stop_all(handles: list[WorkerHandle], timeout_ms: int) -> bool:
 # -- tasks on the thread pool ----------------------------------------------------------
 
 
-class _TaskEmitter(QObject):
-    """Created on the GUI thread, emitted from a pool thread (queued to the relay)."""
+@dataclass
+class _Pending(Generic[T]):
+    """A task's callbacks, waiting on the GUI thread for its result."""
 
-    succeeded = Signal(object)
-    failed = Signal(object)
+    owner: weakref.ref[QObject]
+    on_done: Callable[[T], object]
+    on_error: Callable[[Exception], object] | None
 
 
-class _TaskRelay(QObject, Generic[T]):
-    """Calls a task's callbacks on the GUI thread, unless its owner is gone by then.
+class _Dispatcher(QObject):
+    """Brings every task's result to the GUI thread. One for the process, created on the
+    GUI thread and never deleted.
 
-    Kept alive by :data:`_pending_relays` until it delivered (no Qt parent, no
-    ``deleteLater``: a pending deferred delete of a wrapped child that outlives its
-    parent crashed the app). The owner itself is only weakly referenced (callbacks that
-    are its bound methods do keep its Python wrapper alive, harmlessly: a destroyed
-    owner's C++ object is checked for before each call)."""
+    Why one long-lived object and no QObject per task: a per-task QObject is released by
+    whichever thread drops the last reference, and a pool thread destroying one while the
+    GUI thread destroyed its peer (their connection between them) crashed the app (~1 run
+    in 10 of the bad-input suite). Pool threads here touch only this object's signal.
+    """
 
-    def __init__(
-        self,
-        owner: QObject,
-        on_done: Callable[[T], object],
-        on_error: Callable[[Exception], object] | None,
-    ) -> None:
+    finished = Signal(int, bool, object)  # task number, succeeded, result or exception
+
+    def __init__(self) -> None:
         super().__init__()
-        self._owner = weakref.ref(owner)
-        self._on_done = on_done
-        self._on_error = on_error
-        _pending_relays.add(self)
+        self.pending: dict[int, _Pending[Any]] = {}
+        self.numbers = itertools.count(1)
+        self.finished.connect(self.deliver)
 
-    def _owner_alive(self) -> bool:
-        owner = self._owner()
-        return owner is not None and shiboken6.isValid(owner)
-
-    def _release(self) -> None:
-        # Scheduled after the callback returned, so even a callback that runs a nested
-        # event loop (a message box) cannot see its relay deleted under it.
-        QTimer.singleShot(0, lambda: _pending_relays.discard(self))
-
-    @Slot(object)
-    def deliver(self, result: T) -> None:
-        """The task's result, on the GUI thread."""
-        try:
-            if self._owner_alive():
-                self._on_done(result)
-        finally:
-            self._release()
-
-    @Slot(object)
-    def deliver_error(self, exc: Exception) -> None:
-        """The task's exception, on the GUI thread."""
-        try:
-            if not self._owner_alive():
-                return
-            if self._on_error is None:
-                log.error("background task failed", exc_info=exc)
-            else:
-                self._on_error(exc)
-        finally:
-            self._release()
+    @Slot(int, bool, object)
+    def deliver(self, number: int, succeeded: bool, value: object) -> None:
+        """A task ended (GUI thread): call its callback unless its owner is gone."""
+        pending = self.pending.pop(number, None)
+        if pending is None:
+            return
+        owner = pending.owner()
+        if owner is None or not shiboken6.isValid(owner):
+            return
+        if succeeded:
+            pending.on_done(value)
+        elif pending.on_error is None:
+            log.error("background task failed", exc_info=cast(Exception, value))
+        else:
+            pending.on_error(cast(Exception, value))
 
 
-_pending_relays: set[_TaskRelay[Any]] = set()
+_dispatcher: _Dispatcher | None = None
 
 
-class Task(QRunnable, Generic[T]):
-    """One function on the global thread pool; see :func:`run_task`."""
+def _the_dispatcher() -> _Dispatcher:
+    global _dispatcher
+    if _dispatcher is None or not shiboken6.isValid(_dispatcher):
+        _dispatcher = _Dispatcher()
+    return _dispatcher
 
-    def __init__(
-        self,
-        fn: Callable[[], T],
-        on_done: Callable[[T], object],
-        on_error: Callable[[Exception], object] | None,
-        owner: QObject,
-    ) -> None:
+
+class Task(QRunnable):
+    """One function on the global thread pool; see :func:`run_task`. Holds no Qt object
+    but the process's dispatcher, so it may be deleted on the pool thread."""
+
+    def __init__(self, fn: Callable[[], object], number: int, dispatcher: _Dispatcher) -> None:
         super().__init__()
         self._fn = fn
-        self._emitter = _TaskEmitter()
-        relay: _TaskRelay[T] = _TaskRelay(owner, on_done, on_error)
-        self._emitter.succeeded.connect(relay.deliver)
-        self._emitter.failed.connect(relay.deliver_error)
+        self._number = number
+        self._dispatcher = dispatcher
         self.setAutoDelete(True)
 
     def run(self) -> None:
@@ -303,9 +288,9 @@ class Task(QRunnable, Generic[T]):
         try:
             result = self._fn()
         except Exception as exc:  # reported as data, never swallowed
-            self._emitter.failed.emit(exc)
+            self._dispatcher.finished.emit(self._number, False, exc)
             return
-        self._emitter.succeeded.emit(result)
+        self._dispatcher.finished.emit(self._number, True, result)
 
 
 def run_task(
@@ -318,9 +303,14 @@ def run_task(
     """Run ``fn()`` on the global thread pool; then ``on_done(result)`` or
     ``on_error(exception)`` on the GUI thread (a missing ``on_error`` logs it).
 
-    Call on the GUI thread. Neither callback runs if ``owner`` was destroyed first.
-    ``fn`` must follow the worker rules (no widgets; only Qt classes already loaded)."""
-    QThreadPool.globalInstance().start(Task(fn, on_done, on_error, owner))
+    Call on the GUI thread. Neither callback runs if ``owner`` was destroyed first (it is
+    only weakly referenced; callbacks that are its bound methods keep its Python wrapper,
+    harmlessly). ``fn`` must follow the worker rules (no widgets; only Qt classes the GUI
+    thread has loaded)."""
+    dispatcher = _the_dispatcher()
+    number = next(dispatcher.numbers)
+    dispatcher.pending[number] = _Pending(weakref.ref(owner), on_done, on_error)
+    QThreadPool.globalInstance().start(Task(fn, number, dispatcher))
 
 
 def wait_for_tasks(timeout_ms: int = 10_000) -> bool:
