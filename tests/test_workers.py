@@ -1,12 +1,11 @@
 """The helpers that keep worker threads from stalling the GUI thread (refiner_gui.workers).
 
-Both take an injected clock (and sleep), so these tests neither sleep nor time anything.
+It takes an injected clock (and sleep), so this test neither sleeps nor times anything. The
+progress throttle, once here too, is tested in tests/test_progress.py.
 """
 
 from __future__ import annotations
 
-from refiner_gui.api import ProgressEvent, Stage
-from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.workers import GilYield
 
 
@@ -16,36 +15,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def test_byte_updates_are_thinned_but_stages_and_final_counts_pass():
-    clock = FakeClock()
-    shown: list[ProgressEvent] = []
-    throttle = ProgressThrottle(shown.append, interval=0.05, clock=clock)
-
-    def chunk(stage: Stage, done: int | None, total: int | None = 1000) -> None:
-        throttle(ProgressEvent(stage=stage, elapsed=0.0, bytes_done=done, bytes_total=total))
-
-    chunk(Stage.UPLOADING, 0, None)  # a new stage always shows
-    for done in range(100, 1000, 100):  # nine chunks within one interval: dropped
-        chunk(Stage.UPLOADING, done)
-    clock.now += 0.06
-    chunk(Stage.UPLOADING, 950)  # the interval has passed
-    chunk(Stage.UPLOADING, 960)
-    chunk(Stage.UPLOADING, 1000)  # the transfer is complete: never dropped
-    throttle(ProgressEvent(stage=Stage.QUEUED, elapsed=0.0, task_id="t1"))
-    chunk(Stage.DOWNLOADING, None, None)  # no byte count: passes
-    chunk(Stage.DOWNLOADING, 64, None)  # first count of the stage (total unknown)
-    chunk(Stage.DOWNLOADING, 128, None)
-
-    assert [(e.stage, e.bytes_done) for e in shown] == [
-        (Stage.UPLOADING, 0),
-        (Stage.UPLOADING, 950),
-        (Stage.UPLOADING, 1000),
-        (Stage.QUEUED, None),
-        (Stage.DOWNLOADING, None),
-        (Stage.DOWNLOADING, 64),
-    ]
 
 
 def test_gil_yield_sleeps_at_most_once_per_interval():
