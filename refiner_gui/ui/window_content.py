@@ -21,6 +21,7 @@ from refiner_gui.clients import ClientFactory, client_factory
 from refiner_gui.config import app_paths
 from refiner_gui.controllers import JobController
 from refiner_gui.demo import DemoSession, sample_paths
+from refiner_gui.images.formats import safe_formats
 from refiner_gui.jobs import Job, JobState, JobStore
 from refiner_gui.jobs.store import DB_NAME
 from refiner_gui.keystore import get_api_key
@@ -86,6 +87,10 @@ class WindowContent(QObject):
         # Learnt off the GUI thread: probing the keyring's backends is slow.
         self._has_key: bool | None = None
 
+        # Pillow registers its plugins on the first untrusted open (~30 ms holding the GIL);
+        # done here, inside the build, it never lands on a pool thread's first input check
+        # while the user waits (that stalled the event loop 45-75 ms).
+        safe_formats()
         self.parts = p = build_parts(
             demo=demo, inputs_dir=app_paths().ensure().data / "inputs", store=store
         )
