@@ -20,6 +20,7 @@ from refiner_gui.api.errors import ErrorInfo, error_from_dict
 from refiner_gui.clients import ClientFactory, client_factory
 from refiner_gui.config import app_paths
 from refiner_gui.controllers import JobController
+from refiner_gui.controllers.job_controller import SHUTDOWN_WAIT_MS
 from refiner_gui.demo import DemoSession, sample_paths
 from refiner_gui.images.formats import safe_formats
 from refiner_gui.jobs import Job, JobState, JobStore
@@ -28,7 +29,7 @@ from refiner_gui.keystore import get_api_key
 from refiner_gui.readiness import Readiness
 from refiner_gui.settings import Settings, save_settings
 from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
-from refiner_gui.threads import run_task, wait_for_tasks
+from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
 from refiner_gui.ui.info_dialogs import show_about, show_rules
 from refiner_gui.ui.job_status import JobStatus
 from refiner_gui.ui.result_actions import ResultActions
@@ -485,6 +486,9 @@ class WindowContent(QObject):
         QCoreApplication.processEvents()  # deliver the queued finished signals
         for part in (self.parts.inputs, self.parts.history, self.viewer):
             part.shutdown()
+        # The registry is the last word: whatever worker is still live (none, normally)
+        # is cancelled and waited for before the window lets go.
+        stopped = stop_workers(SHUTDOWN_WAIT_MS) and stopped
         wait_for_tasks()
         if self.demo_session is not None:
             # Even when a job thread did not stop in time: it only talks to this sandbox,

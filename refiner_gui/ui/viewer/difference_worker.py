@@ -16,7 +16,7 @@ from PIL import Image
 from PySide6.QtCore import QSize, QThread, Signal
 from PySide6.QtGui import QImage
 
-from refiner_gui.threads import Worker, WorkerHandle, live_workers, start_worker, stop_workers
+from refiner_gui.threads import Worker, WorkerHandle, live_workers, start_worker
 from refiner_gui.ui.viewer.difference import DifferenceCancelled, max_channel_difference
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,3 @@ def start_job(
 def running_jobs() -> list[DifferenceJob]:
     """Difference jobs whose thread is still running (tests and shutdown). GUI thread."""
     return [h for h in live_workers() if h.name.startswith(THREAD_PREFIX)]
-
-
-def stop_all_jobs() -> None:
-    """Cancel and join every difference job. GUI thread only."""
-    stop_workers(STOP_WAIT_MS, THREAD_PREFIX)
