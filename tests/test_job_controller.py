@@ -167,3 +167,20 @@ def test_a_task_whose_owner_is_gone_calls_nothing(qtbot):
 
 def _alive(obj: QObject) -> bool:
     return shiboken6.isValid(obj)
+
+
+def test_rerun_starts_a_child_job_from_the_stored_inputs(qtbot, store, job_images):
+    with SandboxServer(latency=0.2) as srv:
+        controller = JobController(store, factory(srv))
+        log = Log(controller)
+        first = controller.start(JobRequest(slot_files(job_images), "woman"))
+        qtbot.waitUntil(lambda: not controller.is_busy(), timeout=20_000)
+        parent = log.outcomes[first].job  # type: ignore[attr-defined]
+        again = controller.rerun(parent.id)
+        qtbot.waitUntil(lambda: not controller.is_busy(), timeout=20_000)
+        assert srv.submissions == 2
+    child = log.outcomes[again].job  # type: ignore[attr-defined]
+    assert child.id != parent.id and child.parent_id == parent.id
+    assert child.gender == "woman" and child.state is JobState.SUCCEEDED
+    with pytest.raises(KeyError):
+        controller.rerun(987_654)
