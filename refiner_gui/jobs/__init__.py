@@ -1,6 +1,6 @@
 """Durable jobs: the SQLite store, and running/recovering jobs through it. No Qt."""
 
-from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import DEFECT_TAGS, PREFERENCES, VERDICTS, Job, JobState, StoredInput
 from refiner_gui.jobs.runner import (
     HeldElsewhere,
     LocalWriteError,
@@ -28,6 +28,7 @@ __all__ = [
     "LocalWriteError",
     "RESULT_TTL",
     "SCHEMA_VERSION",
+    "PREFERENCES",
     "VERDICTS",
     "Job",
     "JobFilter",

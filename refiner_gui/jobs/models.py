@@ -45,6 +45,9 @@ _LABELS = {
 
 VERDICTS = ("pass", "fail")
 
+# The blind review's answer to "which looks better?", stored as which image won.
+PREFERENCES = ("refined", "coarse", "same")
+
 DEFECT_TAGS: dict[str, str] = {
     "face_identity": "Face or identity changed",
     "hands": "Hands",
@@ -90,6 +93,8 @@ class Job:
     reviewed_at: float | None = None
     parent_id: int | None = None  # the job this one re-runs
     result_url: str | None = None  # the last result link seen (kept when its download failed)
+    base_url: str | None = None  # the service address the job was (or will be) sent to
+    preference: str | None = None  # blind review: one of PREFERENCES, or None
 
     def input_path(self, slot: str) -> Path | None:
         """The stored copy of the input in ``slot``, or None when the slot is empty."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from refiner_gui.jobs.errors import BadRow
-from refiner_gui.jobs.models import VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import PREFERENCES, VERDICTS, Job, JobState, StoredInput
 from refiner_gui.jobs.store_base import StoreBase
 
 __all__ = ["RowsMixin"]
@@ -105,6 +105,8 @@ class RowsMixin(StoreBase):
             reviewed_at=reviewed_at,
             parent_id=parent,
             result_url=row["result_url"] if isinstance(row["result_url"], str) else None,
+            base_url=row["base_url"] if isinstance(row["base_url"], str) else None,
+            preference=row["preference"] if row["preference"] in PREFERENCES else None,
         )
 
     def _inputs_for(self, ids: Sequence[int]) -> dict[int, dict[str, StoredInput]]:

@@ -73,6 +73,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX poll_bounds_by_endpoint ON poll_bounds(endpoint, first_done_poll_at);
     """,
+    # 4: the service address each job was sent to (a recovered job is polled there, and a
+    # sandbox job is never sent to the real service), and the blind review's answer
+    # ("refined", "coarse" or "same": which image the reviewer preferred, unlabelled).
+    """
+    ALTER TABLE jobs ADD COLUMN base_url TEXT;
+    ALTER TABLE jobs ADD COLUMN preference TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
