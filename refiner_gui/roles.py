@@ -20,25 +20,139 @@ from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 # Portuguese, Dutch, and romanised Chinese and Japanese.
 ROLE_WORDS: dict[str, frozenset[str]] = {
     PERSON: frozenset(
-        """person people model models human body portrait selfie subject persona personne
-        mannequin modele modelo modella modello figura ritratto retrato persoon mensch
-        ren renwu moderu jinbutsu""".split()
+        [
+            "person",
+            "people",
+            "model",
+            "models",
+            "human",
+            "body",
+            "portrait",
+            "selfie",
+            "subject",
+            "persona",
+            "personne",
+            "mannequin",
+            "modele",
+            "modelo",
+            "modella",
+            "modello",
+            "figura",
+            "ritratto",
+            "retrato",
+            "persoon",
+            "mensch",
+            "ren",
+            "renwu",
+            "moderu",
+            "jinbutsu",
+        ]
     ),
     TOP: frozenset(
-        """top tops shirt shirts tshirt tee blouse jacket coat hoodie sweater jumper cardigan
-        upper dress garment clothes haut chemise veste manteau robe pull
-        camicia giacca maglia maglietta sopra camisa camiseta chaqueta blusa vestido
-        oberteil hemd jacke bluse kleid oberteil bovenkant overhemd jas trui
-        shangyi yifu fuku uwagi""".split()
+        [
+            "top",
+            "tops",
+            "shirt",
+            "shirts",
+            "tshirt",
+            "tee",
+            "blouse",
+            "jacket",
+            "coat",
+            "hoodie",
+            "sweater",
+            "jumper",
+            "cardigan",
+            "upper",
+            "dress",
+            "garment",
+            "clothes",
+            "haut",
+            "chemise",
+            "veste",
+            "manteau",
+            "robe",
+            "pull",
+            "camicia",
+            "giacca",
+            "maglia",
+            "maglietta",
+            "sopra",
+            "camisa",
+            "camiseta",
+            "chaqueta",
+            "blusa",
+            "vestido",
+            "oberteil",
+            "hemd",
+            "jacke",
+            "bluse",
+            "kleid",
+            "oberteil",
+            "bovenkant",
+            "overhemd",
+            "jas",
+            "trui",
+            "shangyi",
+            "yifu",
+            "fuku",
+            "uwagi",
+        ]
     ),
     BOTTOM: frozenset(
-        """bottom bottoms pants pant trousers jeans skirt shorts leggings lower bas
-        pantalon jupe pantaloni gonna pantalones falda hose rock unterteil calca saia
-        broek rok kuzi xiazhuang zubon sukato shita""".split()
+        [
+            "bottom",
+            "bottoms",
+            "pants",
+            "pant",
+            "trousers",
+            "jeans",
+            "skirt",
+            "shorts",
+            "leggings",
+            "lower",
+            "bas",
+            "pantalon",
+            "jupe",
+            "pantaloni",
+            "gonna",
+            "pantalones",
+            "falda",
+            "hose",
+            "rock",
+            "unterteil",
+            "calca",
+            "saia",
+            "broek",
+            "rok",
+            "kuzi",
+            "xiazhuang",
+            "zubon",
+            "sukato",
+            "shita",
+        ]
     ),
     COARSE: frozenset(
-        """coarse tryon try vto result output rough draft preview composite fitting essayage
-        prova prueba anprobe provador paskamer shichaku""".split()
+        [
+            "coarse",
+            "tryon",
+            "try",
+            "vto",
+            "result",
+            "output",
+            "rough",
+            "draft",
+            "preview",
+            "composite",
+            "fitting",
+            "essayage",
+            "prova",
+            "prueba",
+            "anprobe",
+            "provador",
+            "paskamer",
+            "shichaku",
+        ]
     ),
 }
 
