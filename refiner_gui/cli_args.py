@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from refiner_gui import __version__
+from refiner_gui.cli_batch import add_batch_parser
 from refiner_gui.cli_output import EXIT_USAGE
 from refiner_gui.config import (
     API_KEY_ENV,
@@ -204,4 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a task takes (default 3)",
     )
     _common(p)
+
+    add_batch_parser(sub, _common)
     return parser

@@ -75,6 +75,7 @@ from refiner_gui.api.errors import (
     register_secret,
 )
 from refiner_gui.api.keys import clean_api_key
+from refiner_gui.api.limits import AppLimits, limits_for
 from refiner_gui.api.models import (
     CancelToken,
     CreditBalance,
@@ -93,7 +94,7 @@ from refiner_gui.api.transport import (
     request_timeouts,
 )
 from refiner_gui.api.upload import UploadBody, UploadCancelled, encode_multipart
-from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, app_paths
 
 __all__ = [
     "CREDITS_PATH",
@@ -146,6 +147,8 @@ class RefinerClient:
             deadline, :meth:`wait` alone uses it from its own start.
         retry: backoff policy; tests pass a fast one.
         session: an injected :class:`requests.Session` (tests, connection reuse).
+        limits: the submit/poll rate limits and back-off hold; by default the app-wide
+            ones of ``base_url``, shared with other processes (:mod:`.limits`).
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class RefinerClient:
         max_result_pixels: int = MAX_RESULT_PIXELS,
         session: requests.Session | None = None,
         adaptive_polling: bool = False,
+        limits: AppLimits | None = None,
     ) -> None:
         base_url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
         parts = urlsplit(base_url)
@@ -213,6 +217,7 @@ class RefinerClient:
         self.download_read_timeout = download_read_timeout
         self.max_download_bytes = max_download_bytes
         self.max_result_pixels = max_result_pixels
+        self.limits = limits or limits_for(base_url, app_paths().data)
         self._session = session or requests.Session()
         self._session.verify = True  # TLS verification is never turned off
         self._session.headers["User-Agent"] = f"refiner-gui/{__version__}"
@@ -258,6 +263,20 @@ class RefinerClient:
         if past_deadline:
             raise timed_out(task_id)
 
+    def _hold_and_sleep(
+        self,
+        seconds: float,
+        seen: list[RefinerError],
+        cancel: CancelToken | None,
+        task_id: str | None,
+        deadline: float | None,
+    ) -> None:
+        """The retry policy's pause: after a 429 ``EXCEEDING_LIMITS`` or a 503 it holds
+        every request of the app to this service for as long (:mod:`.limits`)."""
+        if seen:
+            self.limits.observe(seen[-1], seconds)
+        self._sleep(seconds, cancel, task_id, deadline)
+
     def _check_before(
         self, cancel: CancelToken | None, task_id: str | None, deadline: float | None
     ) -> None:
@@ -297,10 +316,15 @@ class RefinerClient:
         (:meth:`RefinerError.with_context`), so every failure of a task's call names it.
         """
 
+        seen: list[RefinerError] = []
+
         def once() -> T:
+            seen.clear()
             try:
                 return call()
             except RefinerError as err:
+                if what == "poll":  # a 429/503 on a poll holds the app's requests too
+                    seen.append(err)
                 if task_id and not err.task_id:
                     raise err.with_context(task_id=task_id) from err
                 raise
@@ -308,7 +332,7 @@ class RefinerClient:
         return self.retry.call(
             what,
             once,
-            wait=lambda seconds: self._sleep(seconds, cancel, task_id, deadline),
+            wait=lambda seconds: self._hold_and_sleep(seconds, seen, cancel, task_id, deadline),
             before=lambda: self._check_before(cancel, task_id, deadline),
         )
 
@@ -372,9 +396,12 @@ class RefinerClient:
         body, content_type = encode_inputs(inputs)
         headers = {**self._headers(), "Content-Type": content_type}
         answered: list[int] = []  # the HTTP status of the last try's answer, if one came
+        seen: list[RefinerError] = []  # the last try's error, for the app-wide hold
 
         def once() -> Submission:
             answered.clear()
+            seen.clear()
+            self.limits.before_submit(cancel)
             upload = UploadBody(body, cancel, on_upload)
             try:
                 with (
@@ -405,6 +432,7 @@ class RefinerClient:
             try:
                 return responses.parse_submission(status, content, retry_after=retry_after)
             except RefinerError as err:
+                seen.append(err)
                 if (
                     not self.retry.may_resubmit(err, status)
                     and err.code is None
@@ -418,7 +446,7 @@ class RefinerClient:
         return self.retry.call(
             "submit",
             once,
-            wait=lambda seconds: self._sleep(seconds, cancel, None, deadline),
+            wait=lambda seconds: self._hold_and_sleep(seconds, seen, cancel, None, deadline),
             before=lambda: self._check_before(cancel, None, deadline),
             attempts=self.retry.submit_attempts,
             retry_if=lambda err: self.retry.may_resubmit(err, answered[-1] if answered else None),
@@ -433,7 +461,10 @@ class RefinerClient:
         cancel: CancelToken | None = None,
         deadline: float | None = None,
     ) -> TaskStatus:
-        """One poll of ``task_id``, no retries. Raises the typed error of a failed task."""
+        """One poll of ``task_id``, no retries. Raises the typed error of a failed task.
+
+        Waits for the app-wide poll limit first (:attr:`limits`)."""
+        self.limits.before_poll(cancel, task_id)
         status, body, retry_after = self._get_json(
             QUERY_PATH, {"task_id": task_id}, task_id, cancel, deadline
         )

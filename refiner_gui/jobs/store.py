@@ -55,6 +55,7 @@ from refiner_gui.jobs.schema import (
     JobFilter,
     where_clause,
 )
+from refiner_gui.jobs.store_batches import BatchesMixin, LookRef
 from refiner_gui.jobs.store_ownership import OwnershipMixin
 
 __all__ = [
@@ -89,7 +90,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
+class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:
@@ -246,8 +247,13 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         *,
         parent_id: int | None = None,
         hold: bool = True,
+        look: LookRef | None = None,
     ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
+
+        With ``look`` the job becomes that batch look's job in the same transaction, only
+        if the look still has the job the caller saw; else
+        :class:`~refiner_gui.jobs.store_batches.LookTaken` and nothing is stored.
 
         With ``hold`` (the default) the new job is held by this process from the start
         (:meth:`claim`), so another process's recovery never cancels it as abandoned
@@ -272,6 +278,8 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
                 "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
                 [(job_id, slot, self._rel(s.path), s.sha256, s.name) for slot, s in stored.items()],
             )
+            if look is not None:
+                self._attach_look(c, job_id, look)
             if hold:
                 self._mark_owned(c, job_id, now)
         if hold:
