@@ -37,12 +37,15 @@ class LookStatus(str, enum.Enum):
 
 # Errors after which the service certainly did not take the look (nothing billed): it is
 # sent again with a new job, never counted as failed.
-_NOT_TAKEN = frozenset({"RateLimited", "CreditsError", "ServiceUnavailable", "Cancelled"})
+_NOT_TAKEN = frozenset(
+    {"RateLimited", "CreditsError", "ServiceUnavailable", "Cancelled", "AuthError"}
+)
 
 
 def not_taken(job: Job) -> bool:
     """Whether ``job`` ended without the service taking it (a rate limit, no credits, a
-    busy service, or stopped before the upload): the look may be sent again."""
+    busy service, a refused key, or stopped before the upload): the look may be sent
+    again. A job with a task id was taken, whatever happened next."""
     if job.task_id or job.state not in (JobState.FAILED, JobState.CANCELLED):
         return False
     return str((job.error or {}).get("type") or "") in _NOT_TAKEN

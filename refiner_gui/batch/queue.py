@@ -104,6 +104,7 @@ class BatchQueue:
         self._running: dict[int, _Item] = {}
         self._views: dict[int, LookView] = {}
         self._durations: list[float] = []
+        self._retry: set[int] = set()  # failed looks the user asked to send again
         self._stopped = False
         self.pause_reason: str | None = None  # "user", "credits", or None
         self.stop_reason: str | None = None  # "auth", "stopped", "cancelled", or None
@@ -223,6 +224,7 @@ class BatchQueue:
         with self._cond:
             for v in failed:
                 self._views[v.position] = _replace(v, status=LookStatus.WAITING, error="")
+                self._retry.add(v.position)
                 self._todo.append(v.position)
             self._cond.notify_all()
         return len(failed)
@@ -307,6 +309,7 @@ class BatchQueue:
                     self._process(item, client)
                 except AuthError as err:
                     self._requeue(item.position)
+                    self._refresh(item.position)
                     self._stop_for_key(err)
                 except Exception:  # one broken look must not stop the others
                     log.exception("batch look %d failed unexpectedly", item.position)
@@ -326,6 +329,10 @@ class BatchQueue:
         look = self._look(item.position)
         job = self.store.get(look.job_id) if look.job_id else None
         status = classify(look, job)
+        if status is LookStatus.FAILED and item.position in self._retry:
+            status = LookStatus.WAITING  # the user asked: a new job (billed if it succeeds)
+        with self._cond:
+            self._retry.discard(item.position)
         if job is not None and status is LookStatus.UNFINISHED:
             job = self._resume(item, look, job)
             status = classify(look, job)
@@ -410,7 +417,8 @@ class BatchQueue:
                 "to your AILabTools account, then resume the batch."
             )
         elif isinstance(err, RateLimited) or err.retryable:
-            held = client.limits.held_for()  # the app-wide hold after a 429/503
+            client.limits.observe(err)  # the look gave up on a 429/503: the app holds
+            held = client.limits.held_for()
             if held:
                 self._notice(f"The service is busy: every request waits {held:.0f}s, then goes on.")
 
@@ -452,6 +460,12 @@ class BatchQueue:
         self._halt("auth")
         self.store.set_batch_state(self.batch.id, "paused")
         self._notice(f"Stopped: {err.user_message} Fix the key, then resume the batch.")
+
+    def _refresh(self, position: int) -> None:
+        """Show the look as the store has it (after a stop, nothing more happens to it)."""
+        look = self._look(position)
+        job = self.store.get(look.job_id) if look.job_id else None
+        self._set(self._view(look, job, classify(look, job)))
 
     def _settle_unexpected(self, position: int) -> None:
         look = self._look(position)
