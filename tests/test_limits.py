@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from refiner_gui.api import CancelToken, Cancelled, RefinerClient
+from refiner_gui.api import Cancelled, CancelToken, RefinerClient
 from refiner_gui.api.errors import ErrorInfo, RateLimited, ServiceUnavailable, TaskFailed
 from refiner_gui.api.limits import AppLimits, FileBuckets, MemoryBuckets, limits_for
 from refiner_gui.config import app_paths
