@@ -272,6 +272,9 @@ class BatchQueue:
         return self.counts()
 
     def _finish_run(self) -> None:
+        for view in self.views():  # another process may have finished what it held
+            if view.status is LookStatus.HELD:
+                self._refresh(view.position)
         counts = self.counts()
         try:
             write_summary(self.batch.out_dir, self.views())
