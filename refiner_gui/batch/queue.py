@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 3
 MAX_CONCURRENCY = 5  # the service runs at most 5 tasks of an account at once
+# Looks downloading and checking their result (and making its preview) at once: a 4095 px
+# result decoded is ~50 MB, so this bounds the batch's memory; the service's tasks do not
+# wait for it (they are done by then), only this process's CPU and memory are spared.
+LOCAL_STEPS = 2
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class BatchQueue:
         self._views: dict[int, LookView] = {}
         self._durations: list[float] = []
         self._retry: set[int] = set()  # failed looks the user asked to send again
+        self._local = threading.BoundedSemaphore(LOCAL_STEPS)
         self._stopped = False
         self.pause_reason: str | None = None  # "user", "credits", or None
         self.stop_reason: str | None = None  # "auth", "stopped", "cancelled", or None
@@ -326,7 +331,7 @@ class BatchQueue:
                 client.close()
 
     def _look(self, position: int) -> BatchLook:
-        return next(x for x in self.store.batch_looks(self.batch.id) if x.position == position)
+        return self.store.batch_look(self.batch.id, position)
 
     def _process(self, item: _Item, client: RefinerClient) -> None:
         look = self._look(item.position)
@@ -391,6 +396,12 @@ class BatchQueue:
             view = self._view(look, job, LookStatus.RUNNING, ev.stage.value)
             self._set(_replace(view, task_id=ev.task_id or view.task_id))
 
+        local: list[bool] = []
+
+        def before_download(_status: object) -> None:
+            self._local.acquire()  # released below, whatever happens next
+            local.append(True)
+
         try:
             run_job(
                 self.store,
@@ -398,6 +409,7 @@ class BatchQueue:
                 job,
                 cancel=item.token,
                 on_event=on_progress,
+                on_result=before_download,
                 progress_interval=0.5,
             )
         except AuthError:
@@ -405,6 +417,9 @@ class BatchQueue:
         except RefinerError as err:
             log.info("look %r: %s", look.name, err.user_message)
             self._after_error(look, err, client)
+        finally:
+            if local:
+                self._local.release()
         done = self.store.get(job.id)
         if done.state is JobState.SUCCEEDED:
             with self._cond:

@@ -147,6 +147,20 @@ class BatchesMixin(StoreBase):
         )
         return [_look(r) for r in rows]
 
+    def batch_look(self, batch_id: int, position: int) -> BatchLook:
+        """One look of a batch; KeyError when there is none."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM batch_looks WHERE batch_id = ? AND position = ?",
+                (batch_id, position),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise KeyError((batch_id, position))
+        return _look(row)
+
     def batch_job_ids(self, batch_id: int) -> list[int]:
         """Every job ever made for the batch's looks (retries too), oldest first: what
         the review walks through for one batch."""
