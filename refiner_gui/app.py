@@ -17,6 +17,7 @@ from refiner_gui.logs import buffer_startup_logs, setup_logging, stop_logging
 from refiner_gui.resource_files import resource_dir
 from refiner_gui.ui import crash_hook
 from refiner_gui.ui.main_window import MainWindow
+from refiner_gui.ui.theme import follow_dark_palette
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     icon = resource_dir("icons") / "refiner-gui.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
+    follow_dark_palette(app)  # a dark system palette gets a dark window
     # The window paints an outline first and builds its content right after (in demo
     # mode with a local sandbox, its own job store and the sample images).
     window = MainWindow(demo=args.demo, deferred=True)

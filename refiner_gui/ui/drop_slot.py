@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
 
 from refiner_gui.safe_text import plain_tooltip
 from refiner_gui.ui.key_help import KeyHelp
+from refiner_gui.ui.theme import BUSY, ERROR, NONE, OK, PROBLEM, status_colour
 from refiner_gui.url_fetch import is_web_url
 
 IMAGE_FILTER = (
@@ -67,34 +68,14 @@ THUMB_HEIGHT = 170
 MIN_WIDTH = 190
 """Narrowest a slot gets: two fit side by side in the window's input column."""
 
+COMPACT_MIN_WIDTH, COMPACT_THUMB_HEIGHT = 112, 84  # a slot in the inputs strip
+
 DROP_SLOT_KEYS: tuple[KeyHelp, ...] = (
     KeyHelp("Enter or Space", "Choose a file for the slot", "Input slot (when it has the focus)"),
     KeyHelp("Ctrl+V", "Paste a picture, file or web address", "Input slot (when it has the focus)"),
     KeyHelp("Delete or Backspace", "Empty the slot", "Input slot (when it has the focus)"),
 )
 """The keys :meth:`DropSlot.keyPressEvent` handles, for the keyboard help."""
-
-# Verdict kinds the controller passes to set_verdict().
-NONE, BUSY, OK, PROBLEM, ERROR = "none", "busy", "ok", "problem", "error"
-
-# (light theme, dark theme): dark enough to read on a light window, light enough on a dark one.
-_COLOURS = {
-    OK: ("#2e7d32", "#81c784"),
-    PROBLEM: ("#8a5300", "#ffb74d"),
-    ERROR: ("#c62828", "#ef9a9a"),
-}
-
-
-def _is_dark(palette: QPalette) -> bool:
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128
-
-
-def status_colour(kind: str, palette: QPalette) -> QColor:
-    """The text colour for a verdict ``kind`` that reads well on ``palette``'s window."""
-    if kind in _COLOURS:
-        light, dark = _COLOURS[kind]
-        return QColor(dark if _is_dark(palette) else light)
-    return palette.color(QPalette.ColorRole.PlaceholderText)
 
 
 def _wrap_in_given_width(label: QLabel) -> None:
@@ -136,6 +117,7 @@ class DropSlot(QFrame):
         self._verdict_kind = NONE
         self._source: QPixmap | None = None
         self._browse_dir = ""
+        self.compact = False  # the small look of the inputs strip (see set_compact)
 
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -275,7 +257,7 @@ class DropSlot(QFrame):
         self._name_label.setText(metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, width))
         self._name_label.setProperty("full_name", name)
         self._name_label.setToolTip(plain_tooltip(tooltip))
-        self._name_label.show()
+        self._name_label.setVisible(not self.compact)
         if self._source is None:
             self._thumb.setText("Loading preview…")
         self.update()
@@ -283,7 +265,7 @@ class DropSlot(QFrame):
     def set_details(self, text: str) -> None:
         """The facts line, e.g. "JPEG · 320×480 · 45 KB"; empty hides it."""
         self._info_label.setText(text)
-        self._info_label.setVisible(bool(text))
+        self._info_label.setVisible(bool(text) and not self.compact)
 
     def set_thumbnail(self, image: QImage | None) -> None:
         """Show ``image`` (already decoded near display size) or "No preview" when None/null.
@@ -492,6 +474,15 @@ class DropSlot(QFrame):
         super().keyPressEvent(event)
 
     # -- drawing -------------------------------------------------------------------------------
+
+    def set_compact(self, compact: bool) -> None:
+        """Compact: a small thumbnail, the title and the verdict (no name, no facts)."""
+        self.compact = compact
+        self.setMinimumWidth(COMPACT_MIN_WIDTH if compact else MIN_WIDTH)
+        self._thumb.setFixedHeight(COMPACT_THUMB_HEIGHT if compact else THUMB_HEIGHT)
+        for label in (self._name_label, self._info_label):
+            label.setVisible(not compact and bool(label.text()))
+        self._update_thumbnail()
 
     def sizeHint(self) -> QSize:
         return QSize(MIN_WIDTH + 30, super().sizeHint().height())

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS
 from refiner_gui.ui.drop_slot import ERROR, OK, PROBLEM, status_colour
+from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.review_keys import (
     BLIND_KEY,
     FAIL_KEY,
@@ -245,10 +246,9 @@ class ReviewBar(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 3, 6, 3)
         layout.setSpacing(2)
-        top = QHBoxLayout()
-        top.setSpacing(3)
-        bottom = QHBoxLayout()
-        bottom.setSpacing(6)
+        # The verdict and tag buttons wrap onto a second row in a narrow window.
+        top = FlowLayout(spacing=3)
+        bottom = FlowLayout(spacing=6)
         layout.addLayout(top)
         layout.addLayout(bottom)
 
@@ -281,7 +281,6 @@ class ReviewBar(QWidget):
             button.toggled.connect(self._style_toggles)
             self._tag_buttons[tag] = button
             top.addWidget(button)
-        top.addStretch(1)
 
         self._back_button = self._button("\u25c0 Back", "Previous look", "Previous look (B or [)")
         self._back_button.setCheckable(False)
@@ -296,9 +295,14 @@ class ReviewBar(QWidget):
         self._next_button = self._button("Next \u25b6", "Next look", "Next look (N or ])")
         self._next_button.setCheckable(False)
         self._next_button.clicked.connect(self._request_next)
-        bottom.addWidget(self._back_button)
-        bottom.addWidget(self._position_label)
-        bottom.addWidget(self._next_button)
+        navigation = QWidget()
+        nav_row = QHBoxLayout(navigation)
+        nav_row.setContentsMargins(0, 0, 0, 0)
+        nav_row.setSpacing(6)
+        nav_row.addWidget(self._back_button)
+        nav_row.addWidget(self._position_label)
+        nav_row.addWidget(self._next_button)
+        bottom.addWidget(navigation)
 
         note_label = QLabel("&Note")
         note_label.setAccessibleName("Note")
@@ -315,8 +319,13 @@ class ReviewBar(QWidget):
         self._note.textEdited.connect(self._on_note_edited)
         self._note.focusLeft.connect(self.commit_pending)
         self._note.leaveRequested.connect(self._leave_note)
-        bottom.addWidget(note_label)
-        bottom.addWidget(self._note, 1)
+        note_box = QWidget()
+        note_row = QHBoxLayout(note_box)
+        note_row.setContentsMargins(0, 0, 0, 0)
+        note_row.addWidget(note_label)
+        note_row.addWidget(self._note, 1)
+        self._note.setMinimumWidth(self._note.fontMetrics().horizontalAdvance("What did you see?"))
+        bottom.addWidget(note_box, stretch=True)
 
         self._auto_button = QCheckBox("Auto-advance")
         self._auto_button.setChecked(True)

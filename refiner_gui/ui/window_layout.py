@@ -12,11 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -25,7 +23,9 @@ from PySide6.QtWidgets import (
 
 from refiner_gui.jobs import JobStore
 from refiner_gui.ui.error_panel import ErrorPanel
+from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.history import HistoryPanel
+from refiner_gui.ui.inputs_column import InputsColumn
 from refiner_gui.ui.inputs_panel import InputsPanel
 from refiner_gui.ui.review import ReviewBar
 from refiner_gui.ui.skeleton import DEMO_BANNER_COLOUR, LEFT_WIDTH
@@ -68,6 +68,7 @@ class WindowParts:
     compare_page: QWidget
     history: HistoryPanel
     tabs: QTabWidget
+    inputs_column: InputsColumn
 
 
 def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts:
@@ -77,7 +78,12 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     refine.setObjectName("refineButton")
     refine.setMinimumHeight(44)
     refine.setAccessibleName("Refine")
-    refine.setStyleSheet("font-size: 13pt; font-weight: bold;")
+    # A font, not a style sheet: a style sheet takes the button's drawing away from the
+    # style, which then ignores a dark palette (a white slab in a dark window).
+    font = refine.font()
+    font.setPointSizeF(13)
+    font.setBold(True)
+    refine.setFont(font)
     progress = QProgressBar()
     progress.setAccessibleName("Job progress")
     progress.setTextVisible(False)
@@ -89,19 +95,11 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     stage.setWordWrap(True)
     stage.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-    left = QWidget()
-    lv = QVBoxLayout(left)
-    lv.setContentsMargins(8, 8, 8, 8)
+    left = InputsColumn(inputs)
     if demo:
-        lv.addWidget(_demo_banner())
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    scroll.setWidget(inputs)
-    lv.addWidget(scroll, 1)
-    lv.addWidget(refine)
-    lv.addWidget(progress)
-    lv.addWidget(stage)
+        left.insert_above(_demo_banner())
+    for below in (refine, progress, stage):
+        left.add_below(below)
 
     placeholder = QLabel(PLACEHOLDER_TEXT)
     placeholder.setWordWrap(True)
@@ -160,6 +158,7 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
         compare_page=compare,
         history=history,
         tabs=tabs,
+        inputs_column=left,
     )
 
 
@@ -177,7 +176,8 @@ def _demo_banner() -> QLabel:
 
 def _result_bar() -> tuple[tuple[QPushButton, ...], QLabel, QWidget]:
     bar = QWidget()
-    h = QHBoxLayout(bar)
+    # Wraps onto a second row in a narrow window rather than widening it.
+    h = FlowLayout(bar, spacing=6)
     h.setContentsMargins(0, 0, 0, 0)
     specs = (
         ("Save refined…", "Save the refined image with its provenance (Ctrl+S)"),
@@ -196,6 +196,5 @@ def _result_bar() -> tuple[tuple[QPushButton, ...], QLabel, QWidget]:
     label = QLabel("")
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    h.addStretch(1)
     h.addWidget(label)
     return tuple(buttons), label, bar

@@ -72,7 +72,7 @@ class CompareViewer(QWidget):
     Signals:
         modeChanged(ViewMode): after the mode changed (not emitted if it stays the same).
         zoomChanged(float): the shown scale changed; 1.0 = one image pixel per
-            device-independent pixel.
+            device pixel (see :class:`~.image_canvas.ImageCanvas`).
         differenceReady(): the difference map for the current pair is available.
 
     All methods must be called on the GUI thread.
