@@ -17,6 +17,8 @@ from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 from refiner_gui.ui.main_window import MainWindow
 from tests.helpers.fast import fast_retry
 
+pytestmark = pytest.mark.window  # also run under a real X server (.ci/run)
+
 KEY = "win-SECRET-key-5555"
 SLOT_KEYS = {PERSON: "person", TOP: "top", COARSE: "coarse", BOTTOM: "bottom"}
 

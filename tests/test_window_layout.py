@@ -307,3 +307,26 @@ def test_the_real_pixel_ratio_is_used(qtbot):
     assert canvas.device_pixel_ratio() == pytest.approx(
         QGuiApplication.primaryScreen().devicePixelRatio()
     )
+
+
+def test_the_refine_button_has_no_style_sheet(open_window):
+    # A style sheet hands a button's drawing to the style-sheet style; native styles then
+    # draw it light under a dark palette (the white slab). Its size comes from its font.
+    w = open_window(QSize(1280, 720))
+    assert w.refine_button.styleSheet() == ""
+    assert w.refine_button.font().bold()
+
+
+def test_a_dark_palette_switches_a_light_only_style_to_fusion(qapp, dark_palette):
+    from refiner_gui.ui.theme import follow_dark_palette
+
+    previous = qapp.style().name()
+    qapp.setStyle("Windows")
+    qapp.setPalette(dark_palette)
+    try:
+        assert follow_dark_palette(qapp)
+        assert qapp.style().name().lower() == "fusion"
+        assert is_dark(qapp.palette())  # the system's dark palette is kept
+        assert not follow_dark_palette(qapp)  # already following
+    finally:
+        qapp.setStyle(previous)

@@ -77,7 +77,6 @@ class InputsColumn(QWidget):
         font.setBold(True)
         title.setFont(font)
         title.setMinimumWidth(1)
-        self._title = title
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(title, 1)
@@ -128,7 +127,6 @@ class InputsColumn(QWidget):
             if compact
             else "Collapse the inputs to a strip of thumbnails, leaving the room to the viewer"
         )
-        self._title.setVisible(not compact)
         if isinstance(splitter, QSplitter) and len(sizes) == 2:
             total = sum(sizes)
             # The panel sits in the scroll area's viewport, outside this layout: tell the

@@ -34,6 +34,7 @@ from PySide6.QtGui import QImage, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLayout,
     QRadioButton,
@@ -169,13 +170,17 @@ class InputsPanel(QWidget):
         gender_row = FlowLayout(self._gender_row, spacing=8)
         gender_row.setContentsMargins(0, 0, 0, 0)
         gender_row.addWidget(self._gender_label)
+        choices = QWidget()  # Woman and Man wrap together, under the label
+        choice_row = QHBoxLayout(choices)
+        choice_row.setContentsMargins(0, 0, 0, 0)
+        gender_row.addWidget(choices)
         for index, gender in enumerate(GENDERS):
             button = QRadioButton(gender.capitalize())
             button.setAccessibleName(gender.capitalize())
             button.setToolTip(f"The person photo shows a {gender}.")
             self._gender_group.addButton(button, index)
             self._gender_buttons[gender] = button
-            gender_row.addWidget(button)
+            choice_row.addWidget(button)
         self._gender_group.idToggled.connect(self._on_gender_toggled)
         self._gender_label.setBuddy(self._gender_buttons[GENDERS[0]])
         self._rules_caption = self._caption(RULES_CAPTION, IMAGE_RULES, "Image rules")

@@ -104,7 +104,7 @@ class FilterBar(QWidget):
             pair_row.setContentsMargins(0, 0, 6, 0)
             pair_row.addWidget(buddy)
             pair_row.addWidget(widget, 1)
-            row.addWidget(pair)
+            row.addWidget(pair, stretch=widget is self.search_edit)
         for combo in self._combos():
             combo.currentIndexChanged.connect(self._emit_changed)
         self.search_edit.textChanged.connect(self._search_timer.start)

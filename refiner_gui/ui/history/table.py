@@ -122,7 +122,9 @@ class JobTable(QTableView):
         """Show every column that fits ``width`` (the viewport's), hiding the
         :data:`LOW_VALUE_FIRST` ones first, so no horizontal scroll bar appears."""
         hidden: set[int] = set()
-        needed = sum(self._widths.values()) + self._note_min
+        # The stretched note column never gets narrower than the default section size.
+        note = max(self._note_min, self.horizontalHeader().defaultSectionSize())
+        needed = sum(self._widths.values()) + note
         for col in LOW_VALUE_FIRST:
             if needed <= width:
                 break
