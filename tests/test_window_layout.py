@@ -145,6 +145,7 @@ def test_geometry_and_panels_are_remembered_per_screen(qtbot, open_window):
     available = QGuiApplication.primaryScreen().availableGeometry().size()
     size = QSize(1000, 700).boundedTo(available - QSize(60, 60))
     w = open_window(size)
+    wide = w.content.parts.root.sizes()[0]
     w.inputs_column.set_compact(True)
     sizes = w.content.parts.root.sizes()
     w.close()
@@ -157,6 +158,8 @@ def test_geometry_and_panels_are_remembered_per_screen(qtbot, open_window):
     assert again.size() == size
     assert again.inputs.compact and again.inputs_column.toggle.isChecked()
     assert again.content.parts.root.sizes() == sizes
+    again.inputs_column.set_compact(False)  # back to the width it had before the strip
+    assert again.content.parts.root.sizes()[0] == wide
 
 
 def test_a_saved_geometry_larger_than_the_screen_is_clamped(open_window):
@@ -330,3 +333,68 @@ def test_a_dark_palette_switches_a_light_only_style_to_fusion(qapp, dark_palette
         assert not follow_dark_palette(qapp)  # already following
     finally:
         qapp.setStyle(previous)
+
+
+HIDPI_SCRIPT = """
+import json
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import QApplication
+from refiner_gui.ui.viewer.image_canvas import ImageCanvas, make_pixmap_item
+
+app = QApplication([])
+canvas = ImageCanvas("test")
+canvas.resize(200, 200)
+image = QImage(8, 8, QImage.Format.Format_RGB32)
+for y in range(8):
+    for x in range(8):
+        image.setPixelColor(x, y, QColor("black") if (x + y) % 2 else QColor("white"))
+item = make_pixmap_item()
+item.set_photo(QPixmap.fromImage(image))
+canvas.scene().addItem(item)
+canvas.add_pixmap_item(item)
+canvas.show()
+canvas.set_image_rect(QRectF(0, 0, 8, 8))
+app.processEvents()
+canvas.actual_size()
+print("ratio", canvas.devicePixelRatioF(), "zoom", canvas.zoom(), "m11", canvas.transform().m11())
+canvas.zoom_to(8.0)
+app.processEvents()
+shot = canvas.viewport().grab().toImage()
+centre = shot.rect().center()
+greys = {
+    shot.pixelColor(centre.x() + dx, centre.y() + dy).lightness()
+    for dx in range(-20, 20)
+    for dy in range(-20, 20)
+}
+print("size", shot.width(), shot.height(), "greys", json.dumps(sorted(greys)))
+"""
+
+
+def test_on_a_real_2x_screen_100_percent_is_one_device_pixel_and_zoom_is_sharp(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "QT_SCALE_FACTOR": "2", "QT_QPA_PLATFORM": "offscreen"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", HIDPI_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    ratio, _, zoom, _, m11 = lines["ratio"].split()
+    assert float(ratio) == 2.0
+    assert float(zoom) == pytest.approx(1.0)  # 100 %: one image pixel per device pixel
+    assert float(m11) == pytest.approx(0.5)
+    size_w, size_h, _, greys = lines["size"].split(" ", 3)
+    assert int(size_w) == 400  # grabbed in device pixels
+    # At 800 % every image pixel is an 8x8 block of pure black or white: no blending.
+    assert set(json.loads(greys)) <= {0, 255}, greys

@@ -113,6 +113,14 @@ class InputsColumn(QWidget):
         """Collapse (True) or expand the slots; the same as pressing the toggle."""
         self.toggle.setChecked(compact)
 
+    def wide_width(self) -> int:
+        """The pane's width when expanded: now, or before it was collapsed (0: unknown)."""
+        return self._wide_width if self.is_compact() else self.width()
+
+    def set_wide_width(self, width: int) -> None:
+        """The width to expand back to (a remembered one)."""
+        self._wide_width = max(0, width)
+
     @Slot(bool)
     def _on_toggled(self, compact: bool) -> None:
         splitter = self.parentWidget()

@@ -105,6 +105,9 @@ class WindowGeometry:
             splitter.restoreState(state)
         compact = self._settings.value(f"{group}/inputs_compact", False)
         column.set_compact(compact in (True, "true", "1", 1))
+        wide = self._settings.value(f"{group}/inputs_width", 0)
+        if column.is_compact() and str(wide).isdigit():
+            column.set_wide_width(int(wide))  # what the strip expands back to
 
     def save(self, splitter: QSplitter | None, column: InputsColumn | None) -> None:
         """Save the geometry (and the panels, when built) under the current screen."""
@@ -115,6 +118,7 @@ class WindowGeometry:
             settings.setValue(f"{group}/splitter", splitter.saveState())
         if column is not None:
             settings.setValue(f"{group}/inputs_compact", column.is_compact())
+            settings.setValue(f"{group}/inputs_width", column.wide_width())
         settings.setValue(LAST_SCREEN, group)
         settings.sync()
         if settings.status() != QSettings.Status.NoError:
