@@ -107,7 +107,7 @@ class WindowGeometry:
         column.set_compact(compact in (True, "true", "1", 1))
         wide = self._settings.value(f"{group}/inputs_width", 0)
         if column.is_compact() and str(wide).isdigit():
-            column.set_wide_width(int(wide))  # what the strip expands back to
+            column.set_wide_width(int(str(wide)))  # what the strip expands back to
 
     def save(self, splitter: QSplitter | None, column: InputsColumn | None) -> None:
         """Save the geometry (and the panels, when built) under the current screen."""
