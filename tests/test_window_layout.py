@@ -398,3 +398,13 @@ def test_on_a_real_2x_screen_100_percent_is_one_device_pixel_and_zoom_is_sharp(t
     assert int(size_w) == 400  # grabbed in device pixels
     # At 800 % every image pixel is an 8x8 block of pure black or white: no blending.
     assert set(json.loads(greys)) <= {0, 255}, greys
+
+
+def test_tab_goes_from_the_last_slot_to_the_gender_choice(qtbot, open_window):
+    from refiner_gui.slots import BOTTOM
+
+    w = open_window(QSize(1280, 720))
+    w.inputs.slot_view(BOTTOM).setFocus()
+    qtbot.waitUntil(lambda: w.inputs.slot_view(BOTTOM).hasFocus())
+    w.focusNextChild()
+    assert QApplication.focusWidget().accessibleName() == "Woman"

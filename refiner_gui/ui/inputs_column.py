@@ -13,6 +13,7 @@ from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QRadioButton,
     QScrollArea,
     QSplitter,
     QStyle,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from refiner_gui.slots import SLOTS
 from refiner_gui.ui.inputs_panel import InputsPanel
 from refiner_gui.ui.skeleton import LEFT_WIDTH
 
@@ -95,7 +97,13 @@ class InputsColumn(QWidget):
         self.layout_.addLayout(header)
         self.layout_.addWidget(self.scroll_area, 1)
         # Always in view below the scrolled slots: the hint asks for it when it is unset.
-        self.layout_.addWidget(inputs.take_gender_row())
+        gender = inputs.take_gender_row()
+        self.layout_.addWidget(gender)
+        # Moving it reset its place in the Tab order: it follows the last slot again.
+        previous: QWidget = inputs.slot_view(SLOTS[-1])
+        for button in gender.findChildren(QRadioButton):
+            QWidget.setTabOrder(previous, button)
+            previous = button
 
     def add_below(self, widget: QWidget) -> None:
         """Add ``widget`` under the slots (Refine, progress, status), always in view."""
