@@ -192,6 +192,19 @@ def test_fits_and_never_resizes_itself(qtbot, open_window, job_images, size):
     assert_fits(w, size)
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s.width()}x{s.height()}")
+def test_an_error_fits_too(qtbot, open_window, sandbox, job_images, size):
+    from refiner_gui.sandbox import Fault
+
+    w = open_window(size)
+    sandbox.inject(Fault("submit", "poll_http_error", code="ERROR_NO_FACE_IN_FILE"))
+    fill(qtbot, w, job_images, bottom=True)
+    run_job(qtbot, w)
+    settle()
+    assert w.error_panel.isVisible()
+    assert_fits(w, size)
+
+
 def test_history_hides_low_value_columns_first(open_window):
     from refiner_gui.ui.history.model import GENDER, NOTE, STATE, TASK, THUMBS, VERDICT
 
