@@ -71,6 +71,9 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         w.show()
         shot(w, "window_starting")  # the outline painted before the content is built
         pump_until(lambda: bool(ready))
+        # The offscreen screen is 800 px wide, so the window opens with the inputs as a
+        # strip; these pictures show them in full, at the window's size.
+        w.inputs_column.set_compact(False)
         shot(w, "window_empty")
         samples = sample_paths()
         for slot in (PERSON, TOP, COARSE, BOTTOM):
@@ -196,6 +199,7 @@ def capture_result_at(
         client_factory=demo.client, demo=True, settings=Settings(), recover_on_start=False
     )
     try:
+        w.inputs_column.set_compact(strip)
         w.resize(QSize(width, height))
         w.show()
         samples = sample_paths()
@@ -205,7 +209,6 @@ def capture_result_at(
         pump_until(lambda: w.inputs.readiness().ready)
         w.start_job()
         pump_until(lambda: not w.job_running())
-        w.inputs_column.set_compact(strip)
         if actual:
             w.viewer.actual_size()
         for _ in range(10):

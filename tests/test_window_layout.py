@@ -49,10 +49,15 @@ def settle() -> None:
 def open_window(qtbot, sandbox):
     windows: list[MainWindow] = []
 
-    def make(size: QSize | None = None) -> MainWindow:
+    def make(size: QSize | None = None, strip: bool | None = None) -> MainWindow:
+        """A demo window, at ``size`` if given (else where it opens by itself), its inputs
+        in full or as a strip if ``strip`` is given (else as restored: the offscreen screen
+        is 800 px wide, too narrow for the full inputs, so they start as a strip)."""
         w = MainWindow(client_factory=factory(sandbox), settings=Settings(), demo=True)
         qtbot.addWidget(w)
         windows.append(w)
+        if strip is not None:
+            w.inputs_column.set_compact(strip)
         if size is not None:
             w.resize(size)
         w.show()
@@ -74,32 +79,36 @@ def with_result(qtbot, w: MainWindow, job_images) -> None:
 
 def clipped_children(window: QWidget) -> list[str]:
     """Visible interactive widgets that stick out of a visible ancestor, or are squeezed
-    below their own minimum size. Inside a scroll area's viewport only the width counts:
-    scrolling up and down is allowed, sideways is not."""
+    below their own size. Inside a scroll area's viewport only the width counts
+    (scrolling up and down is allowed, sideways is not): what the viewport shows of the
+    widget is what its outer ancestors must show."""
     problems = []
+    origin = QPoint(0, 0)
     for child in window.findChildren(QWidget):
         if not isinstance(child, INTERACTIVE) or not child.isVisibleTo(window):
             continue
         name = child.accessibleName() or child.objectName() or type(child).__name__
         if child.width() < min(child.minimumSizeHint().width(), child.sizeHint().width()):
             problems.append(f"{name}: {child.width()} px wide, needs {child.sizeHint().width()}")
+        shown = QRect(child.mapTo(window, origin), child.size())  # window coordinates
         ancestor = child.parentWidget()
-        while ancestor is not None:
-            top_left = child.mapTo(ancestor, QPoint(0, 0))
-            rect = QRect(top_left, child.size())
-            outer = ancestor.rect()
-            in_scroll = isinstance(ancestor.parentWidget(), QAbstractScrollArea) and (
-                ancestor is ancestor.parentWidget().viewport()  # type: ignore[union-attr]
-            )
-            if rect.left() < outer.left() or rect.right() > outer.right():
+        while ancestor is not None and ancestor is not window.parentWidget():
+            outer = QRect(ancestor.mapTo(window, origin), ancestor.size())
+            owner = ancestor.parentWidget()
+            viewport = isinstance(owner, QAbstractScrollArea) and ancestor is owner.viewport()
+            if shown.left() < outer.left() or shown.right() > outer.right():
                 problems.append(f"{name}: cut off at the side by {type(ancestor).__name__}")
                 break
-            if not in_scroll and (rect.top() < outer.top() or rect.bottom() > outer.bottom()):
+            if viewport:
+                shown = shown.intersected(outer)
+                if shown.isEmpty():
+                    break  # scrolled out of view, which is allowed
+            elif shown.top() < outer.top() or shown.bottom() > outer.bottom():
                 problems.append(f"{name}: cut off at the top or bottom by {ancestor.objectName()}")
                 break
             if ancestor is window:
                 break
-            ancestor = ancestor.parentWidget()
+            ancestor = owner
     return problems
 
 
@@ -139,14 +148,23 @@ def test_window_opens_inside_the_available_screen(open_window):
     available = w.screen().availableGeometry()
     assert w.width() <= available.width() and w.height() <= available.height()
     assert available.contains(w.geometry().topLeft())
+    assert clipped_children(w) == [] and horizontal_bars(w) == []
+    # A screen too narrow for the full inputs (the offscreen one: 800 px) starts with the
+    # strip; a wide one (xvfb's 1920 px) with the full inputs.
+    w.inputs_column.set_compact(False)
+    settle()
+    full_width = w.minimumSizeHint().width()
+    again = open_window()
+    assert again.inputs.compact == (full_width > available.width())
 
 
 def test_geometry_and_panels_are_remembered_per_screen(qtbot, open_window):
     available = QGuiApplication.primaryScreen().availableGeometry().size()
     size = QSize(1000, 700).boundedTo(available - QSize(60, 60))
     w = open_window(size)
-    wide = w.content.parts.root.sizes()[0]
     w.inputs_column.set_compact(True)
+    wide = w.inputs_column.wide_width()
+    assert wide > w.content.parts.root.sizes()[0]
     sizes = w.content.parts.root.sizes()
     w.close()
     from refiner_gui.config import app_paths
@@ -158,8 +176,9 @@ def test_geometry_and_panels_are_remembered_per_screen(qtbot, open_window):
     assert again.size() == size
     assert again.inputs.compact and again.inputs_column.toggle.isChecked()
     assert again.content.parts.root.sizes() == sizes
-    again.inputs_column.set_compact(False)  # back to the width it had before the strip
-    assert again.content.parts.root.sizes()[0] == wide
+    assert again.inputs_column.wide_width() == wide  # what the strip expands back to
+    again.inputs_column.set_compact(False)
+    assert again.content.parts.root.sizes()[0] > sizes[0]
 
 
 def test_a_saved_geometry_larger_than_the_screen_is_clamped(open_window):
@@ -176,10 +195,13 @@ def test_a_saved_geometry_larger_than_the_screen_is_clamped(open_window):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s.width()}x{s.height()}")
 def test_fits_and_never_resizes_itself(qtbot, open_window, job_images, size):
-    w = open_window(size)
+    w = open_window(size, strip=False)
     assert_fits(w, size)
+    minimum_width = w.minimumSizeHint().width()
     with_result(qtbot, w, job_images)
     assert_fits(w, size)  # the result arrived: same size, still nothing cut off
+    # Nor does its minimum grow: a window shrunk to it would otherwise be widened by Qt.
+    assert w.minimumSizeHint().width() == minimum_width
     assert w.review_bar.isVisible()
     # The gender choice stays in view however far the slots are scrolled.
     for name in ("Woman", "Man"):
@@ -196,7 +218,7 @@ def test_fits_and_never_resizes_itself(qtbot, open_window, job_images, size):
 def test_an_error_fits_too(qtbot, open_window, sandbox, job_images, size):
     from refiner_gui.sandbox import Fault
 
-    w = open_window(size)
+    w = open_window(size, strip=False)
     sandbox.inject(Fault("submit", "poll_http_error", code="ERROR_NO_FACE_IN_FILE"))
     fill(qtbot, w, job_images, bottom=True)
     run_job(qtbot, w)
@@ -221,14 +243,16 @@ def test_history_hides_low_value_columns_first(open_window):
 
 
 def test_inputs_collapse_to_a_strip_and_give_the_room_to_the_viewer(qtbot, open_window, job_images):
-    w = open_window(QSize(960, 1040))
+    w = open_window(QSize(960, 1040), strip=False)
     fill(qtbot, w, job_images)
     splitter = w.content.parts.root
     wide = splitter.sizes()[0]
     w.inputs_column.toggle.click()
     settle()
     assert w.inputs.compact and w.inputs.columns() == 1
-    assert splitter.sizes()[0] < wide / 2
+    # The strip takes its own minimum width (a task id: the status line reserves one),
+    # giving the rest to the viewer.
+    assert splitter.sizes()[0] == w.inputs_column.minimumSizeHint().width() < wide - 150
     person = w.inputs.slot_view(PERSON)
     assert person.compact and person.verdict_text()  # the verdict is still shown
     assert w.size() == QSize(960, 1040)

@@ -123,7 +123,7 @@ class InputsColumn(QWidget):
 
     def wide_width(self) -> int:
         """The pane's width when expanded: now, or before it was collapsed (0: unknown)."""
-        return self._wide_width if self.is_compact() else self.width()
+        return (self._wide_width or LEFT_WIDTH) if self.is_compact() else self.width()
 
     def set_wide_width(self, width: int) -> None:
         """The width to expand back to (a remembered one)."""
@@ -149,6 +149,7 @@ class InputsColumn(QWidget):
             # scroll area its minimum changed, and measure again now.
             self.scroll_area.updateGeometry()
             self.layout_.invalidate()
+            splitter.updateGeometry()  # and the window's layout, which caches the splitter's
             left = 0 if compact else self._wide_width or LEFT_WIDTH
             left = max(left, self.minimumSizeHint().width())
             if left and total > left:

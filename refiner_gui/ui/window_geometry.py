@@ -70,6 +70,7 @@ class WindowGeometry:
         path = app_paths().config / SETTINGS_FILE
         self._settings = QSettings(str(path), QSettings.Format.IniFormat)
         self._key = ""  # the group restore_window chose
+        self._available = QRect()  # and its screen's available area
 
     def _screen(self) -> QScreen | None:
         """The screen the window last closed on, if still connected; else the primary."""
@@ -87,6 +88,7 @@ class WindowGeometry:
         available = screen.availableGeometry()
         window = self._window
         self._key = screen_key(screen)
+        self._available = available
         saved = self._settings.value(f"{screen_key(screen)}/geometry")
         if isinstance(saved, QByteArray) and window.restoreGeometry(saved):
             if not window.isMaximized():
@@ -103,8 +105,13 @@ class WindowGeometry:
         state = self._settings.value(f"{group}/splitter")
         if isinstance(state, QByteArray):
             splitter.restoreState(state)
-        compact = self._settings.value(f"{group}/inputs_compact", False)
-        column.set_compact(compact in (True, "true", "1", 1))
+        compact = self._settings.value(f"{group}/inputs_compact")
+        if compact is None:
+            # Nothing saved: a screen too narrow for the full inputs starts with the strip.
+            narrow = self._window.minimumSizeHint().width() > self._available.width() > 0
+            column.set_compact(narrow)
+        else:
+            column.set_compact(compact in (True, "true", "1", 1))
         wide = self._settings.value(f"{group}/inputs_width", 0)
         if column.is_compact() and str(wide).isdigit():
             column.set_wide_width(int(str(wide)))  # what the strip expands back to

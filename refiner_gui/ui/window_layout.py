@@ -44,6 +44,9 @@ DEMO_TEXT = (
 )
 
 DEFAULT_SIZE = (1400, 860)
+TASK_ID_SAMPLE = "8717b46612a6496883a3c211588466ae"
+RESULT_LINE_SAMPLE = "Job 9999 · task 8717b46612a6496883a3c211588466ae · 30 Sep 23:59"
+"""As wide as the result bar's job line gets (window_content writes it)."""
 
 
 @dataclass
@@ -94,6 +97,9 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     stage.setAccessibleName("Job status")
     stage.setWordWrap(True)
     stage.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    # A task id (it cannot wrap) is reserved from the start: a job that shows one must not
+    # widen the inputs strip, and so the window.
+    stage.setMinimumWidth(stage.fontMetrics().horizontalAdvance(TASK_ID_SAMPLE))
 
     left = InputsColumn(inputs)
     if demo:
@@ -130,6 +136,9 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     rv.setContentsMargins(0, 8, 8, 8)
     rv.addWidget(error_panel)
     rv.addWidget(tabs, 1)
+    # The widest thing a result brings (its job line) is reserved from the start, so the
+    # window's minimum size does not grow when a result arrives (Qt would then widen it).
+    right.setMinimumWidth(result_label.fontMetrics().horizontalAdvance(RESULT_LINE_SAMPLE) + 24)
 
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.addWidget(left)
