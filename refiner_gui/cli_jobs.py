@@ -28,6 +28,7 @@ from refiner_gui.cli_output import (
 from refiner_gui.config import DEFAULT_FILENAME_PATTERN, HOME_ENV, app_paths
 from refiner_gui.jobs import Job, JobFilter, JobState, JobStore, StoreError, run_job
 from refiner_gui.outputs import export_image, render_name
+from refiner_gui.slots import COARSE
 
 
 def open_store() -> JobStore:
@@ -69,7 +70,7 @@ def default_out(job: Job) -> Path:
     """Where ``job``'s result goes without ``--out``: the default name in the output folder."""
     stem = render_name(
         DEFAULT_FILENAME_PATTERN,
-        task_id=job.task_id or f"job{job.id}",
+        task_id=job.task_id or (job.tryon and job.tryon.task_id) or f"job{job.id}",
         when=datetime.now(),
         gender=job.gender or None,
     )
@@ -147,6 +148,14 @@ def export_result(
             f"saved to {stored} (could not write {out})",
         )
         return EXIT_USAGE
+    if job.tryon is not None:  # a job that made its own coarse image: both calls
+        extra = {
+            **extra,
+            "kind": job.kind,
+            "tryon_model": job.tryon.model,
+            "tryon_task_id": job.tryon.task_id,
+            "coarse": str(job.input_path(COARSE)),
+        }
     rep.result(
         payload(
             "done",

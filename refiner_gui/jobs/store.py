@@ -56,6 +56,8 @@ from refiner_gui.jobs.schema import (
     where_clause,
 )
 from refiner_gui.jobs.store_ownership import OwnershipMixin
+from refiner_gui.jobs.store_stages import StagesMixin
+from refiner_gui.slots import COARSE
 
 __all__ = [
     "DB_NAME",
@@ -89,7 +91,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
+class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:
@@ -212,7 +214,10 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         results and inputs folders goes, so call that only when nothing else runs.
         """
         if job_id is not None:
-            patterns = [(self.results_dir, f".job-{job_id}.*.part")]
+            patterns = [
+                (self.results_dir, f".job-{job_id}.*.part"),
+                (self.results_dir, f".job-{job_id}-coarse.*.part"),
+            ]
         else:
             patterns = [(self.results_dir, "*.part"), (self.inputs_dir, "*.part")]
         removed = 0
@@ -246,14 +251,25 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         *,
         parent_id: int | None = None,
         hold: bool = True,
+        kind: str = "refine",
+        tryon_model: str | None = None,
     ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
+
+        ``kind`` "tryon" (make the coarse image only) or "tryon_refine" (make it, then
+        refine) needs ``tryon_model`` "pro" or "premium" and no coarse file
+        (:mod:`refiner_gui.jobs.two_stage`); ValueError otherwise.
 
         With ``hold`` (the default) the new job is held by this process from the start
         (:meth:`claim`), so another process's recovery never cancels it as abandoned
         before it runs; :func:`~refiner_gui.jobs.run_job` (on any thread) takes the hold
         over and releases it, and :meth:`close` frees a job that was never run.
         """
+        two_stage = kind in ("tryon", "tryon_refine")
+        if kind != "refine" and not two_stage:
+            raise ValueError(f"unknown job kind {kind!r}")
+        if two_stage and (tryon_model not in ("pro", "premium") or files.get(COARSE)):
+            raise ValueError("a try-on job needs tryon_model 'pro' or 'premium' and no coarse")
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
         now = time.time()
         with self._write() as c:
@@ -263,9 +279,18 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
                 if not s.path.exists():
                     stored[slot] = self.store_input(Path(files[slot]))
             cur = c.execute(
-                "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (JobState.PENDING.value, gender, now, now, parent_id),
+                "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id, kind, "
+                "tryon_model, tryon_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    JobState.PENDING.value,
+                    gender,
+                    now,
+                    now,
+                    parent_id,
+                    kind,
+                    tryon_model if two_stage else None,
+                    JobState.PENDING.value if two_stage else None,
+                ),
             )
             job_id = int(cur.lastrowid or 0)
             c.executemany(
