@@ -222,3 +222,24 @@ def test_a_try_on_job_needs_a_model_and_no_coarse(store, files, job_images):
         store.create_job(
             {**files, COARSE: job_images["coarse"]}, "woman", kind="tryon", tryon_model="pro"
         )
+
+
+def test_history_exports_show_both_stages(store, files, tmp_path):
+    from refiner_gui.reports.html_report import export_html
+    from refiner_gui.reports.tabular import csv_row, job_record
+
+    job = store.create_job(files, "woman", kind="tryon_refine", tryon_model="premium")
+    with SandboxServer() as srv, closing(client_for(srv)) as client:
+        srv.inject(Fault("submit", "task_failed"))
+        with pytest.raises(TaskFailed):
+            run_job(store, client, job)
+    failed = store.get(job.id)
+    row = csv_row(failed)
+    assert (row["kind"], row["tryon_model"]) == ("tryon_refine", "premium")
+    assert row["tryon_task_id"] == failed.tryon.task_id and row["task_id"] == failed.task_id
+    record = job_record(failed)
+    assert [s["stage"] for s in record["stages"]] == ["tryon", "refine"]
+    assert record["error"]["stage"] == "refine"
+    html = export_html([failed], tmp_path / "report.html").read_text("utf-8")
+    assert "Try on Clothes Premium" in html and failed.tryon.task_id in html
+    assert "Refining failed: " in html

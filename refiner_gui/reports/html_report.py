@@ -181,6 +181,12 @@ def _card(job: Job, cache: ThumbnailCache[_Img], thumb_px: int) -> str:
     note = escape(job.note) if job.note else none
     facts.append(f'<dt>Note</dt><dd class="note">{note}</dd>')
     facts.append(f"<dt>Task id</dt><dd><code>{escape(job.task_id or '—')}</code></dd>")
+    if job.tryon is not None:  # the coarse image was made by the app: its own call
+        model = "Try on Clothes " + job.tryon.model.title()
+        facts.append(
+            f"<dt>Coarse image</dt><dd>{escape(model)}, task "
+            f"<code>{escape(job.tryon.task_id or '—')}</code></dd>"
+        )
     facts.append(f"<dt>Gender</dt><dd>{escape(job.gender or '—')}</dd>")
     if job.error_message:
         code = error_code(job)
