@@ -11,6 +11,7 @@ from typing import Any
 
 import refiner_gui
 from refiner_gui.jobs.models import Job
+from refiner_gui.provenance import stages_record
 from refiner_gui.reports._files import atomic_output
 from refiner_gui.reports.summary import (
     INPUT_SLOTS,
@@ -20,7 +21,6 @@ from refiner_gui.reports.summary import (
     summarize,
     tag_label,
 )
-from refiner_gui.provenance import stages_record
 from refiner_gui.safe_text import strict_json
 
 CSV_FIELDS: tuple[str, ...] = (
