@@ -175,6 +175,11 @@ class JobController(QObject):
 
     # -- queries ----------------------------------------------------------------------
 
+    @property
+    def client_factory(self) -> ClientFactory:
+        """What builds the clients of new runs (on a worker or pool thread)."""
+        return self._client_factory
+
     def set_client_factory(self, factory: ClientFactory) -> None:
         """Use ``factory`` for jobs started from now on."""
         self._client_factory = factory

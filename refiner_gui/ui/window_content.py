@@ -35,6 +35,7 @@ from refiner_gui.ui.job_status import JobStatus
 from refiner_gui.ui.result_actions import ResultActions
 from refiner_gui.ui.review_controller import Picture, ReviewController
 from refiner_gui.ui.settings_dialog import SettingsDialog
+from refiner_gui.ui.tryon_flow import TryOnFlow
 from refiner_gui.ui.viewer import CompareViewer
 from refiner_gui.ui.window_layout import build_parts
 from refiner_gui.ui.window_menus import WindowMenus
@@ -125,6 +126,7 @@ class WindowContent(QObject):
         )
         self.status = JobStatus(p.progress, p.stage_label, self)
         self.menus = WindowMenus(window, menus, self)
+        self.tryon = TryOnFlow(self)  # an empty coarse slot: generate it, then refine
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
         p.error_panel.resumeRequested.connect(self.resume_task)
@@ -199,6 +201,7 @@ class WindowContent(QObject):
             has_result=self.shown is not None,
         )
         p.inputs.set_enabled_inputs(not running)
+        self.tryon.update_actions(running=running, key_ok=key_ok)
 
     @Slot()
     def _remember_gender(self) -> None:
@@ -238,6 +241,8 @@ class WindowContent(QObject):
             return False
         inputs = self.parts.inputs
         state = inputs.readiness()
+        if not state.ready and self.tryon.can_start():
+            return self.tryon.start(parent_id=parent_id)
         if not state.ready:
             self.window.statusBar().showMessage(state.reason, 5000)
             return False
@@ -341,6 +346,7 @@ class WindowContent(QObject):
     def _on_progress(self, run_id: int, event: ProgressEvent) -> None:
         if run_id == self.run_id:
             self.status.progress(event)
+            self.tryon.progressed(event)
 
     @Slot(int, object)
     def _on_submitted(self, run_id: int, submission: Submission) -> None:
@@ -355,6 +361,7 @@ class WindowContent(QObject):
         self.status.finish(outcome.job.task_id)
         self.review.present(outcome)
         self.window.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
+        self.tryon.succeeded(outcome)
 
     @Slot(int, object)
     def _on_failed(self, run_id: int, error: RefinerError) -> None:
