@@ -243,3 +243,31 @@ def test_history_exports_show_both_stages(store, files, tmp_path):
     html = export_html([failed], tmp_path / "report.html").read_text("utf-8")
     assert "Try on Clothes Premium" in html and failed.tryon.task_id in html
     assert "Refining failed: " in html
+
+
+def test_a_try_on_cancelled_while_waiting_resumes_by_either_task_id(store, files):
+    from refiner_gui.api import CancelToken
+    from refiner_gui.api.errors import Cancelled
+    from refiner_gui.jobs import JobFilter
+    from refiner_gui.ui.history.model import state_text
+
+    job = store.create_job(files, "woman", kind="tryon_refine", tryon_model="pro")
+    token = CancelToken()
+
+    def cancel_once_queued(event: ProgressEvent) -> None:
+        if event.step == "tryon" and event.stage is Stage.QUEUED:
+            token.cancel()
+
+    with SandboxServer(latency=0.5) as srv, closing(client_for(srv)) as client:
+        with pytest.raises(Cancelled) as caught:
+            run_job(store, client, job, cancel=token, on_event=cancel_once_queued)
+        waiting = store.get(job.id)
+        assert waiting.state is JobState.SUBMITTED and waiting.stage == "tryon"
+        assert state_text(waiting) == "Waiting · coarse image"
+        # The error names the try-on task: it finds the job, in the store and the history.
+        assert caught.value.task_id == waiting.tryon.task_id
+        assert store.find_by_task(waiting.tryon.task_id).id == job.id
+        assert store.list_ids(JobFilter(text=waiting.tryon.task_id[:12])) == [job.id]
+        done = run_job(store, client, store.get(job.id))
+        assert srv.submissions_by_kind == {"pro": 1, "refiner": 1}
+    assert done.state is JobState.SUCCEEDED and state_text(done) == "Done · refinement"

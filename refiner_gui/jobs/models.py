@@ -132,6 +132,11 @@ class Job:
         return self.tryon is not None and self.tryon.done
 
     @property
+    def tryon_task_id(self) -> str | None:
+        """The try-on task that made this job's coarse image, or None."""
+        return self.tryon.task_id if self.tryon is not None else None
+
+    @property
     def stage(self) -> str:
         """The stage the job is at (or stopped at): "tryon" until the coarse image is
         stored, then "refine"; always "refine" for a plain refinement."""

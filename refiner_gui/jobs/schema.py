@@ -153,11 +153,12 @@ def where_clause(f: JobFilter | None) -> tuple[str, list[Any]]:
         # The user's text is matched literally: % and _ are escaped.
         like = "%" + _escape_like(text) + "%"
         clauses.append(
-            "(task_id LIKE ? ESCAPE '\\' OR note LIKE ? ESCAPE '\\'"
+            "(task_id LIKE ? ESCAPE '\\' OR tryon_task_id LIKE ? ESCAPE '\\'"
+            " OR note LIKE ? ESCAPE '\\'"
             " OR gender LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
             " OR tags LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?"
             " OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
             " i.job_id = jobs.id AND i.name LIKE ? ESCAPE '\\'))"
         )
-        args += [like, like, like, like, like, text, like]
+        args += [like, like, like, like, like, like, text, like]
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args

@@ -536,10 +536,14 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
         return [self._job(rows[i], inputs[i]) for i in ids if i in rows]
 
     def find_by_task(self, task_id: str) -> Job | None:
-        """The newest job for ``task_id``, or None."""
+        """The newest job for ``task_id`` (either call's task of a two-stage job), or None."""
         row = (
             self._conn()
-            .execute("SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,))
+            .execute(
+                "SELECT id FROM jobs WHERE task_id = ? OR tryon_task_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (task_id, task_id),
+            )
             .fetchone()
         )
         return self.get(row["id"]) if row else None

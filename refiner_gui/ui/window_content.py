@@ -358,7 +358,7 @@ class WindowContent(QObject):
     def _on_succeeded(self, run_id: int, outcome: JobOutcome) -> None:
         if run_id != self.run_id:
             return
-        self.status.finish(outcome.job.task_id)
+        self.status.finish(outcome.job.task_id or outcome.job.tryon_task_id)
         self.review.present(outcome)
         self.window.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
         self.tryon.succeeded(outcome)
@@ -442,7 +442,8 @@ class WindowContent(QObject):
         p.tabs.setCurrentWidget(p.compare_page)
         job = outcome.job
         when = datetime.fromtimestamp(job.finished_at or job.created_at)
-        p.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
+        task = " → ".join(t for t in (job.tryon_task_id, job.task_id) if t)
+        p.result_label.setText(f"Job {job.id} · task {task} · {when:%d %b %H:%M}")
         self.update_actions()
 
     # -- dialogs ------------------------------------------------------------------------
