@@ -426,7 +426,12 @@ def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Jo
     now = time.time() if now is None else now
     born = job.submitted_at or job.created_at
     if now - born > RESULT_TTL:
-        if job.state is JobState.PENDING:
+        if job.state is JobState.PENDING and job.tryon_done:
+            message = (
+                "Older than 24 hours: its coarse image was made (and billed) and is kept in "
+                "the job, but the refinement was never sent. Re-run the job to refine it."
+            )
+        elif job.state is JobState.PENDING:
             message = (
                 "Older than 24 hours and never sent (nothing was billed). "
                 "Re-run the job to refine these images."
