@@ -199,7 +199,10 @@ class TryOnFlow(QObject):
         p.refine_button.setToolTip(tip)
         if p.error_panel.isHidden() and self.content.shown is None:
             p.stage_label.setText(
-                "Ready to generate the coarse image, then refine." if ready else tip
+                f"Ready to generate the coarse image, then refine "
+                f"({job_cost('tryon_refine', self.model())} credits)."
+                if ready
+                else tip
             )
         if ready:
             self.content.menus.update(
