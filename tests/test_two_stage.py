@@ -271,3 +271,40 @@ def test_a_try_on_cancelled_while_waiting_resumes_by_either_task_id(store, files
         done = run_job(store, client, store.get(job.id))
         assert srv.submissions_by_kind == {"pro": 1, "refiner": 1}
     assert done.state is JobState.SUCCEEDED and state_text(done) == "Done · refinement"
+
+
+def test_a_locked_store_at_the_try_on_keeps_its_task_id_in_the_journal(store, files, monkeypatch):
+    import refiner_gui.jobs.two_stage as two_stage_module
+    from refiner_gui.jobs import LocalWriteError
+
+    monkeypatch.setattr(two_stage_module, "RECORD_PAUSES", (0.01,))
+    fast = JobStore(store.path, busy_timeout=0.2)
+    job = fast.create_job(files, "woman", kind="tryon_refine", tryon_model="pro")
+    try:
+        with SandboxServer() as srv, raw(fast.path) as other:
+            other.execute("PRAGMA busy_timeout = 0")
+
+            def lock_once(event) -> None:  # after SUBMITTING is committed
+                if not other.in_transaction:
+                    other.execute("BEGIN EXCLUSIVE")
+
+            try:
+                with pytest.raises(LocalWriteError) as caught, closing(client_for(srv)) as client:
+                    run_job(fast, client, job, on_event=lock_once)
+            finally:
+                other.execute("ROLLBACK")
+            [task_id] = list(srv.tasks)
+            assert task_id in str(caught.value) and "journal" in str(caught.value)
+            assert str(caught.value).startswith("Generating the coarse image failed: ")
+            assert fast.get(job.id).state is JobState.SUBMITTING
+            [entry] = fast.journal_entries()
+            assert entry["stage"] == "tryon" and entry["task_id"] == task_id
+            # Recovery takes the id from the journal and finishes both stages; the try-on
+            # is never sent again.
+            out = recover(fast, lambda: client_for(srv))
+            assert srv.submissions_by_kind == {"pro": 1, "refiner": 1}
+        [done] = out
+        assert done.state is JobState.SUCCEEDED and done.tryon.task_id == task_id
+        assert fast.apply_journal() == []
+    finally:
+        fast.close()

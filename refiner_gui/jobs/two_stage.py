@@ -137,7 +137,7 @@ def run_two_stage(
         try:
             job = _run_tryon(store, client, job, cancel, on_event, on_submitted)
         except RefinerError as err:
-            store.label_error(job.id, "tryon")
+            _label(store, job.id, "tryon")
             raise staged_error(err, "tryon") from err
     if job.kind == "tryon" or job.state.finished:
         return job
@@ -155,8 +155,16 @@ def run_two_stage(
                 )
         return refine(job, forward)
     except RefinerError as err:
-        store.label_error(job.id, "refine")
+        _label(store, job.id, "refine")
         raise staged_error(err, "refine") from err
+
+
+def _label(store: JobStore, job_id: int, stage: str) -> None:
+    """Name the stage in the recorded error; a failing store only costs the label."""
+    try:
+        store.label_error(job_id, stage)
+    except (sqlite3.Error, StoreError, OSError) as exc:
+        log.warning("job %d: the %s error could not be labelled: %s", job_id, stage, exc)
 
 
 def _stepped(on_event: ProgressCallback, step: str) -> ProgressCallback:
@@ -282,12 +290,9 @@ def _submit_tryon(
 
 
 def _record_tryon(store: JobStore, job: Job, sub: Submission) -> Job:
-    """Commit the try-on's task id; a busy store is tried again a few times.
-
-    Unlike the refinement's, a try-on id that cannot be written is not journalled: the
-    error names it (and the log holds it) and the job is settled OUTCOME_UNKNOWN by
-    recovery, never re-sent.
-    """
+    """Commit the try-on's task id; a busy store is tried again, then the journal takes it
+    (marked ``stage`` "tryon"), as the runner does for a refinement's."""
+    info = ErrorInfo(task_id=sub.task_id, request_id=sub.request_id, log_id=sub.log_id)
     pause = threading.Event()
     last: Exception | None = None
     for wait in (*RECORD_PAUSES, None):
@@ -298,11 +303,20 @@ def _record_tryon(store: JobStore, job: Job, sub: Submission) -> Job:
             log.warning("job %d: try-on task %s not recorded yet: %s", job.id, sub.task_id, exc)
         if wait is not None:
             pause.wait(wait)
+    try:
+        journal = store.journal_task(job.id, sub.task_id, sub.request_id, sub.log_id, stage="tryon")
+    except OSError as exc:
+        raise LocalWriteError(
+            f"Try-on task {sub.task_id} was created (it is billed when it finishes) but "
+            f"neither the job history nor its journal could be written ({last}; {exc}). "
+            f"Keep this task id: once the disk is writable: refiner-cli resume {sub.task_id}",
+            info,
+        ) from exc
     raise LocalWriteError(
         f"Try-on task {sub.task_id} was created (it is billed when it finishes), but the job "
-        f"history could not be written ({last}). Keep this task id; the job will not send "
-        "the try-on again.",
-        ErrorInfo(task_id=sub.task_id, request_id=sub.request_id, log_id=sub.log_id),
+        f"history was busy or failing ({last}), so its id was saved in {journal}. Nothing "
+        f"is lost: continue with: refiner-cli resume {sub.task_id} (or resume --all).",
+        info,
     ) from last
 
 
