@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from tests.test_sandbox import (
     HEADERS,
     assert_matches_openapi,
     assert_vendor_error,
-    poll,
     result_url,
     wait_final,
 )
@@ -83,12 +83,55 @@ def test_fixed_resolution_gives_the_vendors_size(srv, imgs):
         assert im.size == (576, 1024)
 
 
-def test_tryon_takes_longer_than_a_refinement(imgs):
-    with SandboxServer(latency=10.0) as server:
-        task_id = tryon(server, imgs, PREMIUM).json()["task_id"]
-        assert poll(server, task_id).json()["task_status"] == 0
-        # Premium is four times the refiner's latency: still unbilled well after 10 s worth.
-        assert server.tasks[task_id]["status"] in (0, 1)
+def test_each_endpoint_takes_its_own_time(imgs, tmp_path):
+    """Scaled like the contract's timings: Pro 2x and Premium 4x a refinement's latency."""
+    from email.message import Message
+
+    from refiner_gui.api.upload import encode_multipart
+    from refiner_gui.sandbox.app import Request, SandboxApp
+
+    now = [100.0]
+    app = SandboxApp(
+        latency=1.0,
+        credits=1000,
+        api_keys=None,
+        task_ttl=86400,
+        result_ttl=86400,
+        shape="old",
+        clock=lambda: now[0],
+    )
+    coarse = make_image(tmp_path / "coarse.png", (300, 400)).read_bytes()
+
+    def submit(path: str, fields: dict[str, str], files: dict[str, bytes]) -> str:
+        body, ctype = encode_multipart(
+            [*fields.items(), *((n, (f"{n}.img", d, "image/jpeg")) for n, d in files.items())]
+        )
+        headers = Message()
+        headers["Content-Type"] = ctype
+        headers["ailabapi-api-key"] = "k"
+        answer = app.handle(Request("POST", path, {}, headers, body))
+        assert answer.status == 200, answer.body
+        return json.loads(answer.body)["task_id"]
+
+    refine = submit(
+        "/api/portrait/enhance/try-on-clothes-refiner",
+        {"task_type": "async", "gender": "woman"},
+        {**imgs, "coarse_image": coarse},
+    )
+    pro = submit(PRO, {"task_type": "async"}, imgs)
+    premium = submit(PREMIUM, {"task_type": "async"}, imgs)
+
+    def statuses() -> tuple[int, int, int]:
+        tasks = app.tasks()
+        return tasks[refine]["status"], tasks[pro]["status"], tasks[premium]["status"]
+
+    now[0] += 1.0  # each task is queued for its first third, then processing
+    assert statuses() == (2, 1, 0)
+    now[0] += 1.0
+    assert statuses() == (2, 2, 1)
+    now[0] += 2.0
+    assert statuses() == (2, 2, 2)
+    assert app.credits == 1000 - 25 - 30 - 50
 
 
 @pytest.mark.parametrize("field", ["task_type", "person_image", "top_garment"])
