@@ -190,10 +190,10 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
             table_cell(v)
             for v in (
                 i["job_id"],
-                i["state"],
+                _staged_state(i),
                 i["created"],
                 i["gender"],
-                i["task_id"],
+                " -> ".join(t for t in (i["tryon_task_id"], i["task_id"]) if t) or None,
                 i["verdict"],
                 i["result_path"],
                 i["error"],
@@ -205,3 +205,13 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
         {"status": "ok", "total": total, "jobs": items}, "\n".join(lines) if items else "no jobs"
     )
     return EXIT_OK
+
+
+def _staged_state(item: dict[str, Any]) -> str:
+    """The state cell: a job that makes its coarse image says which call it is at."""
+    if item["kind"] == "refine":
+        return str(item["state"])
+    if item["kind"] == "tryon":
+        return f"{item['state']} (coarse only)"
+    stage = "coarse image" if item["stage"] == "tryon" else "refinement"
+    return f"{item['state']} ({stage})"

@@ -123,3 +123,19 @@ def test_a_failed_second_stage_is_named_and_keeps_the_coarse_image(sandbox, job_
     job = stored(payload["job_id"])
     assert job.state is JobState.FAILED and job.tryon_done
     assert job.inputs[COARSE].path.is_file()
+
+
+def test_jobs_lists_both_tasks_of_a_two_stage_job(sandbox, job_images):
+    rc, stdout, _ = run(
+        base(sandbox, job_images, "refine", "--generate-coarse", "--gender", "woman", "--json")
+    )
+    payload = json.loads(stdout)
+    rc, table, _ = run(["jobs"])
+    assert rc == 0
+    row = table.splitlines()[1].split("\t")
+    assert row[1] == "succeeded (refinement)"
+    assert row[4] == f"{payload['tryon_task_id']} -> {payload['task_id']}"
+    rc, listed, _ = run(["jobs", "--json"])
+    [item] = json.loads(listed)["jobs"]
+    assert (item["kind"], item["tryon_model"]) == ("tryon_refine", "pro")
+    assert item["tryon_task_id"] == payload["tryon_task_id"]
