@@ -65,8 +65,8 @@ class RoleGuess:
 
     Attributes:
         roles: the files the rules placed, slot → file.
-        reasons: for each placed file, why, in words ("its name", "same size as the
-            person photo", "plain background").
+        reasons: for each placed file, why, in words ("its name says so", "same size
+            as the person photo"…).
         candidates: for each file left unplaced, the slots it could be for, most likely
             first (empty when nothing is known); shown to the user as a hint.
         files: every file, in the order given.
@@ -158,7 +158,7 @@ def guess_roles(files: Sequence[Path], facts: Mapping[Path, PictureFacts]) -> Ro
     for slot, paths in named.items():
         if len(paths) == 1:
             roles[slot] = paths[0]
-            reasons[paths[0]] = "its name"
+            reasons[paths[0]] = "its name says so"
     clashing = {p for paths in named.values() if len(paths) > 1 for p in paths}
 
     def left() -> list[Path]:
@@ -195,9 +195,9 @@ def guess_roles(files: Sequence[Path], facts: Mapping[Path, PictureFacts]) -> Ro
     garments = [p for p in left() if _plain(facts.get(p)) and p not in pairs]
     free_garments = [s for s in GARMENT_SLOTS if s in free()]
     if len(garments) == 1 and len(free_garments) == 1:
-        place(free_garments[0], garments[0], "plain background (a product shot)")
+        place(free_garments[0], garments[0], "plain background, like a product shot")
     elif len(garments) == 1 and len(free_garments) == 2 and len(left()) == 1:
-        place(TOP, garments[0], "plain background, and the top is the garment missing")
+        place(TOP, garments[0], "plain background, and the top is missing")
 
     # 4. Elimination: the last file for the last slot, unless its picture says otherwise.
     if len(left()) == 1 and len(free()) == 1 and not clashing:

@@ -33,7 +33,7 @@ def test_names_in_several_languages_place_all_four(tmp_path, names):
     guess, _ = guess_from_files([bottom, coarse, person, top])
     assert guess.complete
     assert guess.roles == {PERSON: person, TOP: top, COARSE: coarse, BOTTOM: bottom}
-    assert guess.reasons[person] == "its name"
+    assert guess.reasons[person] == "its name says so"
 
 
 def test_same_size_as_the_named_person_is_the_coarse(tmp_path):

@@ -30,6 +30,7 @@ from refiner_gui.readiness import Readiness
 from refiner_gui.settings import Settings, save_settings
 from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
+from refiner_gui.ui.file_loader import FileLoader, WindowDropTarget
 from refiner_gui.ui.info_dialogs import show_about, show_rules
 from refiner_gui.ui.job_status import JobStatus
 from refiner_gui.ui.result_actions import ResultActions
@@ -124,6 +125,11 @@ class WindowContent(QObject):
             window, lambda: self.settings, lambda: self.shown, lambda: self.viewer, p.history, store
         )
         self.status = JobStatus(p.progress, p.stage_label, self)
+        # Several files at once (Ctrl+O, a drop on the window or on one slot) go by role.
+        self.loader = FileLoader(
+            p.inputs, window, lambda t: window.statusBar().showMessage(t, 10_000)
+        )
+        self.window_drop = WindowDropTarget(window, self.loader)
         self.menus = WindowMenus(window, menus, self)
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
