@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -184,6 +184,26 @@ def test_dragging_a_thumbnail_onto_another_slot_swaps_them(qtbot, window, look):
     assert inputs.original_path(PERSON) == look[PERSON]
     assert inputs.original_path(COARSE) == look[COARSE]
     assert "Swapped" in window.statusBar().currentMessage()
+
+
+def test_pressing_and_moving_on_a_thumbnail_starts_a_swap_drag(qtbot, window, look, monkeypatch):
+    started = []
+    monkeypatch.setattr(
+        "refiner_gui.ui.drop_slot.start_slot_drag",
+        lambda source, slot, picture: started.append((source, slot, picture.isNull())),
+    )
+    browsed = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: browsed.append(1))
+    inputs = window.inputs
+    view = inputs.slot_view(TOP)
+    inputs.set_file(TOP, look[TOP])
+    qtbot.waitUntil(lambda: view.preview_text() == "")  # the thumbnail is shown
+    start = view.rect().center()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, start + QPoint(QApplication.startDragDistance() + 5, 0))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start)
+    assert started == [(view, TOP, False)]
+    assert browsed == []  # the release after a drag is not a click
 
 
 def test_swap_with_an_empty_slot_moves_the_file(qtbot, window, look):

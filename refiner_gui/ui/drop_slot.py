@@ -129,7 +129,7 @@ class DropSlot(QFrame):
         )
         self.setToolTip(
             f"Drop the {subject} here (a file, a picture or a web address),\n"
-            "click to choose a file, or select and paste with Ctrl+V."
+            "click to choose a file, or paste with Ctrl+V. Drag it onto another slot to swap."
         )
         self.setMinimumWidth(MIN_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)

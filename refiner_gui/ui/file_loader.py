@@ -36,10 +36,12 @@ DIALOG_THUMB_SIDE = 144
 
 
 def read_for_assignment(files: Sequence[Path]) -> tuple[RoleGuess, dict[Path, QImage]]:
-    """Worker thread: the role guess for ``files`` and a small thumbnail of each."""
+    """Worker thread: the role guess for ``files`` and, when the dialog will need them
+    (the guess is not complete), a small thumbnail of each."""
     guess, _facts = guess_from_files(files)
-    thumbs = {path: load_image(path, DIALOG_THUMB_SIDE) for path in guess.files}
-    return guess, thumbs
+    if guess.complete:
+        return guess, {}
+    return guess, {path: load_image(path, DIALOG_THUMB_SIDE) for path in guess.files}
 
 
 class FileLoader(QObject):
