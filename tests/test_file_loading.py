@@ -147,6 +147,27 @@ def test_several_files_on_one_slot_go_by_role_and_say_so(qtbot, window, look):
     assert "top garment: shirt.png" in message and "person photo: model_front.jpg" in message
 
 
+def test_a_fifth_file_can_be_left_out(qtbot, window, look, tmp_path):
+    extra = make_photo(tmp_path / "portrait_side.jpg", (300, 500), seed=8)  # a second person
+    with qtbot.waitSignal(loader(window).asking, timeout=10_000) as sig:
+        assert drop_on_window(window, file_mime(*look.values(), extra))
+    dialog = sig.args[0]
+    assert dialog.choices()[look[TOP]] == TOP  # the sure ones are kept
+    assert dialog.choices()[extra] is None and dialog.choices()[look[PERSON]] is None
+    with qtbot.waitSignal(loader(window).loaded):
+        answer(dialog, {look[PERSON]: PERSON, extra: NOT_USED})
+    assert placed(window) == look
+    assert "Not used: portrait_side.jpg" in window.statusBar().currentMessage()
+
+
+def test_nothing_loads_while_a_job_runs(qtbot, window, look):
+    window.inputs.set_enabled_inputs(False)  # what the window does while a job runs
+    assert drop_on_window(window, file_mime(*look.values()))
+    assert "Wait for the running job" in window.statusBar().currentMessage()
+    assert not drop_mime(window.inputs.slot_view(PERSON), slot_mime(TOP))
+    assert placed(window) == dict.fromkeys(SLOTS)
+
+
 # -- the dialog's rules --------------------------------------------------------------------------
 
 
