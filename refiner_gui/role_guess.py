@@ -9,9 +9,11 @@ slot):
 2. **Same pixel size** (the coarse try-on must have the person photo's size): of two files
    of one size, if one is named person (or coarse), the other takes the remaining role.
    Two such files with no name clue stay undecided (person or coarse).
-3. **A plain border** (product shots on white or a flat colour) marks a garment. One
-   garment file with only one garment slot free takes it; a lone garment with both free
-   takes the top when it is the only file left (the top is required, the bottom is not).
+3. **A plain border** (product shots on white or a flat colour) marks a garment, once the
+   person photo and the coarse are accounted for (a studio photo of the model on a white
+   backdrop has a plain border too). One garment file with only one garment slot free
+   takes it; a lone garment with both free takes the top when it is the only file left
+   (the top is required, the bottom is not).
    Top against bottom is otherwise not decided from the picture: the shape only *hints*
    (trousers are tall), shown to the user, never used alone.
 4. **Elimination**: one file left and one slot left, with no picture clue against it.
@@ -191,9 +193,13 @@ def guess_roles(files: Sequence[Path], facts: Mapping[Path, PictureFacts]) -> Ro
         elif roles.get(COARSE) == twin and PERSON not in roles:
             place(PERSON, path, "same size as the coarse try-on")
 
-    # 3. A plain border: a garment.
+    # 3. A plain border: a garment, once the person photo and the coarse are accounted for
+    # (placed, or an undecided same-size pair): a studio photo of the model on a white
+    # backdrop has a plain border too.
+    undecided_pair = [p for p in left() if p in pairs and pairs[p] in left()]
+    accounted = sum(s in roles for s in (PERSON, COARSE)) + len(undecided_pair) >= 2
     garments = [p for p in left() if _plain(facts.get(p)) and p not in pairs]
-    free_garments = [s for s in GARMENT_SLOTS if s in free()]
+    free_garments = [s for s in GARMENT_SLOTS if s in free()] if accounted else []
     if len(garments) == 1 and len(free_garments) == 1:
         place(free_garments[0], garments[0], "plain background, like a product shot")
     elif len(garments) == 1 and len(free_garments) == 2 and len(left()) == 1:

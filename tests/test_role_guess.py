@@ -73,6 +73,15 @@ def test_a_plain_border_is_a_garment(tmp_path):
     assert "plain background" in guess.reasons[shot]
 
 
+def test_a_studio_photo_on_white_is_not_taken_for_a_garment(tmp_path):
+    """Without a person photo in sight, a plain border may be the model on a backdrop."""
+    studio = make_product_shot(tmp_path / "IMG_3.jpg", (320, 480))  # plain, like a studio
+    top = make_product_shot(tmp_path / "top.png")
+    guess, _ = guess_from_files([studio, top])
+    assert guess.roles == {TOP: top}
+    assert not guess.complete and studio in guess.candidates
+
+
 def test_a_lone_garment_with_both_garment_slots_free_is_the_top(tmp_path):
     person = make_photo(tmp_path / "person.jpg", (320, 480))
     coarse = make_photo(tmp_path / "result.jpg", (320, 480), seed=2)
