@@ -96,7 +96,10 @@ def test_auto_advance_moves_on_after_a_verdict(qtbot, window, store, job_images,
     assert store.get(order[0]).verdict == "fail"
 
 
-def test_blind_mode_hides_sides_until_the_verdict(qtbot, window, store, job_images, tmp_path):
+@pytest.mark.parametrize("answer_key", [Qt.Key.Key_A, Qt.Key.Key_B])
+def test_blind_mode_asks_which_looks_better_and_stores_the_unblinded_answer(
+    qtbot, window, store, job_images, tmp_path, answer_key
+):
     job = finished_job(store, job_images, tmp_path, 1)
     window.history.refresh()
     window.review_bar.set_auto_advance(False)
@@ -107,11 +110,104 @@ def test_blind_mode_hides_sides_until_the_verdict(qtbot, window, store, job_imag
     assignment = window.review._assignment
     assert assignment is not None
     window.viewer.setFocus()
-    qtbot.keyClick(window.viewer, Qt.Key.Key_P)
+    qtbot.keyClick(window.viewer, Qt.Key.Key_P)  # the verdict waits for the answer
+    assert store.get(job.id).verdict is None and set(window.viewer.labels()) == {"A", "B"}
+    qtbot.keyClick(window.viewer, answer_key, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: "Refined" in window.viewer.labels())
     refined_side = 0 if assignment.which_is_refined() == "left" else 1
     assert window.viewer.labels()[refined_side] == "Refined"
-    assert store.get(job.id).verdict == "pass"
+    chose_left = answer_key == Qt.Key.Key_A
+    expected = "refined" if chose_left == (refined_side == 0) else "coarse"
+    stored = store.get(job.id)
+    assert stored.preference == expected and stored.tags == ()  # Shift+A is not "artifacts"
+    assert expected in window.review_bar.blind_text()
+    qtbot.keyClick(window.viewer, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: store.get(job.id).verdict == "pass")
+    assert store.get(job.id).preference == expected  # recorded with the verdict
+
+
+def test_f_then_a_tags_the_look_just_failed_not_the_next(
+    qtbot, window, store, job_images, tmp_path
+):
+    """The issue's case: with auto-advance on, F then A leaves the look on screen failed
+    *and* tagged; the next look is untouched, and shown only after the pause."""
+    for n in range(2):
+        finished_job(store, job_images, tmp_path, n)
+    window.history.refresh()
+    first, second = window.history.visible_job_ids()
+    bar = window.review_bar
+    assert bar.auto_advance()
+    bar.set_advance_delay(60_000)  # ended below by N, so the test never waits for it
+    window.history.openRequested.emit(first)
+    qtbot.waitUntil(lambda: window.review.job_id == first)
+    assert f"job {first}" not in bar.rule_text() and "after P or F" in bar.rule_text()
+    window.viewer.setFocus()
+    qtbot.keyClick(window.viewer, Qt.Key.Key_F)
+    qtbot.keyClick(window.viewer, Qt.Key.Key_A)
+    assert f"keys still apply to job {first}" in bar.rule_text()
+    assert window.review.job_id == first
+    judged = store.get(first)
+    assert (judged.verdict, judged.tags) == ("fail", ("artifacts",))
+    untouched = store.get(second)
+    assert (untouched.verdict, untouched.tags) == (None, ())
+    qtbot.keyClick(window.viewer, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: window.review.job_id == second)
+    assert store.get(second).tags == ()
+
+
+def test_ctrl_z_undoes_the_last_change_and_shows_that_look(
+    qtbot, window, store, job_images, tmp_path
+):
+    for n in range(2):
+        finished_job(store, job_images, tmp_path, n)
+    window.history.refresh()
+    first, second = window.history.visible_job_ids()
+    bar = window.review_bar
+    bar.set_advance_delay(0)  # moves on at once: undo has to come back
+    undo = window.content.menus.action("undo_review")
+    window.history.openRequested.emit(first)
+    qtbot.waitUntil(lambda: window.review.job_id == first)
+    assert not undo.isEnabled()
+    window.viewer.setFocus()
+    qtbot.keyClick(window.viewer, Qt.Key.Key_H)
+    qtbot.keyClick(window.viewer, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: window.review.job_id == second)
+    assert undo.isEnabled()
+    store.set_review(first, "fail", ["hands"], "typed later")  # a note is not undone
+    qtbot.keyClick(window.viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.review.job_id == first)  # back to the look changed
+    restored = store.get(first)
+    assert (restored.verdict, restored.tags, restored.note) == (None, ("hands",), "typed later")
+    assert not bar._fail_button.isChecked() and bar._tag_buttons["hands"].isChecked()
+    assert "verdict" in window.statusBar().currentMessage()
+    qtbot.keyClick(window.viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: store.get(first).tags == ())
+    assert not bar._tag_buttons["hands"].isChecked() and not undo.isEnabled()
+    window.content.undo_review()  # nothing left: said, nothing changes
+    assert "Nothing to undo" in window.statusBar().currentMessage()
+    assert store.get(second).verdict is None
+
+
+def test_ctrl_z_takes_back_a_blind_answer_without_hiding_the_look_again(
+    qtbot, window, store, job_images, tmp_path
+):
+    job = finished_job(store, job_images, tmp_path, 1)
+    window.history.refresh()
+    bar = window.review_bar
+    bar.set_auto_advance(False)
+    bar.set_blind(True)
+    window.history.openRequested.emit(job.id)
+    qtbot.waitUntil(lambda: window.review.job_id == job.id)
+    window.viewer.setFocus()
+    qtbot.keyClick(window.viewer, Qt.Key.Key_S, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: store.get(job.id).preference == "same")
+    qtbot.keyClick(window.viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: store.get(job.id).preference is None)
+    # Seen is seen: the sides stay revealed, and no new blind answer can be given.
+    assert "Refined" in window.viewer.labels() and not bar.blind_hidden()
+    window.history.openRequested.emit(job.id)  # opened again later in the session
+    qtbot.waitUntil(lambda: window.review._loading is None)
+    assert "Refined" in window.viewer.labels()
 
 
 def test_a_job_run_in_the_window_appears_in_history(qtbot, window, store, job_images):

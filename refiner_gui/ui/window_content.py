@@ -130,6 +130,7 @@ class WindowContent(QObject):
         p.error_panel.resumeRequested.connect(self.resume_task)
         p.history.rerunRequested.connect(self.rerun_job)
         self.review.openFailed.connect(self._on_open_failed)
+        self.review.undoChanged.connect(self.update_actions)
         for button, slot in (
             (p.save_button, self.results.save_refined),
             (p.save_cmp_button, self.results.save_comparison),
@@ -197,6 +198,7 @@ class WindowContent(QObject):
             can_refine=not running and ready and key_ok,
             running=running,
             has_result=self.shown is not None,
+            can_undo=self.review.can_undo(),
         )
         p.inputs.set_enabled_inputs(not running)
 
@@ -437,6 +439,12 @@ class WindowContent(QObject):
         when = datetime.fromtimestamp(job.finished_at or job.created_at)
         p.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
         self.update_actions()
+
+    @Slot()
+    def undo_review(self) -> None:
+        """Edit → Undo review change (Ctrl+Z): restore the last change and show that look."""
+        message = self.review.undo()
+        self.window.statusBar().showMessage(message or "Nothing to undo in the review.", 8000)
 
     # -- dialogs ------------------------------------------------------------------------
 
