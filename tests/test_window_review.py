@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QLabel
 
 from refiner_gui.api import RefinerClient
 from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.settings import Settings
 from refiner_gui.ui.main_window import MainWindow
+from refiner_gui.ui.rerun_dialog import RerunDialog
 from tests.helpers.fast import fast_retry
 from tests.helpers.images import make_image
 from tests.helpers.jobs import slot_files
@@ -227,12 +228,42 @@ def test_rerun_submits_a_new_job_with_the_same_inputs(
     old = finished_job(store, job_images, tmp_path, 1, gender="man")
     window.history.refresh()
     window.history.rerunRequested.emit(old.id)
+    dialog = rerun_dialog(qtbot, window)
+    # The cost and the balance (the sandbox's, asked off the GUI thread) come first.
+    assert "25 credits" in dialog.cost_label.text() and "25 credits" in dialog.rerun_button.text()
+    qtbot.waitUntil(lambda: "credits." in dialog.balance_text())
+    assert f"Balance: {sandbox.credits:,} credits." == dialog.balance_text()
+    what = dialog.findChildren(QLabel)[0].text()
+    assert "person.jpg" in what and "coarse.png" in what and "Man" in what
+    assert sandbox.submissions == 0 and not window.job_running()
+    qtbot.mouseClick(dialog.rerun_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.job_running() or window.job_id is not None, timeout=10_000)
     qtbot.waitUntil(lambda: not window.job_running(), timeout=20_000)
     new = store.get(window.job_id)
     assert new.id != old.id and new.parent_id == old.id and new.gender == "man"
     assert new.state is JobState.SUCCEEDED and sandbox.submissions == 1
     assert new.inputs["person_image"].sha256 == old.inputs["person_image"].sha256
+
+
+def rerun_dialog(qtbot, window) -> RerunDialog:
+    qtbot.waitUntil(lambda: window.findChild(RerunDialog) is not None)
+    dialog = window.findChild(RerunDialog)
+    qtbot.waitUntil(dialog.isVisible)
+    return dialog
+
+
+def test_cancelling_the_rerun_question_spends_nothing(
+    qtbot, window, store, job_images, tmp_path, sandbox
+):
+    old = finished_job(store, job_images, tmp_path, 1)
+    window.history.refresh()
+    window.history.rerunRequested.emit(old.id)
+    dialog = rerun_dialog(qtbot, window)
+    assert dialog.cancel_button.isDefault() and not dialog.rerun_button.isDefault()
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.findChild(RerunDialog) is None)
+    assert not window.job_running() and window.job_id is None
+    assert sandbox.submissions == 0 and store.count() == 1
 
 
 def test_export_review_writes_the_filtered_jobs(
@@ -250,3 +281,26 @@ def test_export_review_writes_the_filtered_jobs(
     qtbot.waitUntil(dest.exists, timeout=20_000)
     text = dest.read_text()
     assert "nice" in text and "task-0" in text and "task-1" in text
+
+
+def test_rerun_question_says_when_the_balance_is_short_or_unknown(qtbot, store, job_images):
+    from refiner_gui.api import AuthError
+    from refiner_gui.api.models import CreditBalance
+
+    job = store.create_job(slot_files(job_images), "woman")
+    low = RerunDialog(job, None, lambda: [CreditBalance("common", "Universal", 10.0, 100.0)])
+    qtbot.addWidget(low)
+    qtbot.waitUntil(lambda: "10 credits" in low.balance_text())
+    assert "not enough" in low.balance_text()
+
+    def no_key():
+        raise AuthError("No API key is set. Add your AILabTools key in Settings.")
+
+    unknown = RerunDialog(job, None, no_key)
+    qtbot.addWidget(unknown)
+    qtbot.waitUntil(lambda: "unknown" in unknown.balance_text())
+    assert "Settings" in unknown.balance_text()
+    demo = RerunDialog(job, None, None)  # demo: nothing billed, no balance line
+    qtbot.addWidget(demo)
+    assert demo.balance_text() == "" and "no credits are spent" in demo.cost_label.text()
+    assert demo.rerun_button.text() == "Re-run"

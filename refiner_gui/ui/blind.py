@@ -12,10 +12,11 @@ How the main window uses it, per shown job::
 
 and, when the review bar reports the answer to "which looks better?"
 (``ReviewBar.preferenceChosen``: "A" is the left side, "B" the right), stores it unblinded
-(``which_is_refined``) and calls ``viewer.set_labels(*assignment.labels(revealed=True))``. Seeding with the job id mixed with
-a per-session salt keeps a job's sides stable while it is revisited in one session (so
-going back does not reshuffle what the reviewer already looked at) but differs between
-sessions, so reviewers cannot learn "job 12 has refined on the left".
+(``which_is_refined``) and calls ``viewer.set_labels(*assignment.labels(revealed=True))``.
+Seeding with the job id mixed with a per-session salt keeps a job's sides stable while it
+is revisited in one session (so going back does not reshuffle what the reviewer already
+looked at) but differs between sessions, so reviewers cannot learn "job 12 has refined on
+the left".
 """
 
 from __future__ import annotations

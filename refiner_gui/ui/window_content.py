@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
-from PySide6.QtCore import QCoreApplication, QObject, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Slot
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from refiner_gui.api import ProgressEvent, RefinerError, Submission, TimedOut
 from refiner_gui.api.errors import ErrorInfo, error_from_dict
+from refiner_gui.api.models import CreditBalance
 from refiner_gui.clients import ClientFactory, client_factory
 from refiner_gui.config import app_paths
 from refiner_gui.controllers import JobController
@@ -32,6 +34,7 @@ from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
 from refiner_gui.ui.info_dialogs import show_about, show_rules
 from refiner_gui.ui.job_status import JobStatus
+from refiner_gui.ui.rerun_dialog import BalanceQuery, RerunDialog
 from refiner_gui.ui.result_actions import ResultActions
 from refiner_gui.ui.review_controller import Picture, ReviewController
 from refiner_gui.ui.settings_dialog import SettingsDialog
@@ -128,7 +131,7 @@ class WindowContent(QObject):
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
         p.error_panel.resumeRequested.connect(self.resume_task)
-        p.history.rerunRequested.connect(self.rerun_job)
+        p.history.rerunRequested.connect(self.ask_rerun)
         self.review.openFailed.connect(self._on_open_failed)
         self.review.undoChanged.connect(self.update_actions)
         for button, slot in (
@@ -294,8 +297,39 @@ class WindowContent(QObject):
             self.status.set_stage_text("Cancelling")
 
     @Slot(int)
+    def ask_rerun(self, job_id: int) -> None:
+        """History → Re-run: say what it costs and the balance; re-run if the user agrees.
+
+        The dialog is window-modal but opened without a nested event loop; the re-run
+        starts from its ``accepted`` signal."""
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if self.job_running():
+            self.window.statusBar().showMessage("Wait for the running job to finish first.", 5000)
+            return
+        dialog = RerunDialog(job, self.window, None if self.demo else self._balance_query())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(partial(self.rerun_job, job_id))
+        dialog.open()
+
+    def _balance_query(self) -> BalanceQuery:
+        factory = self._injected or client_factory(self.settings)
+
+        def query() -> list[CreditBalance]:  # pool thread: no widgets
+            client = factory()
+            try:
+                return client.credits()
+            finally:
+                client.close()
+
+        return query
+
+    @Slot(int)
     def rerun_job(self, job_id: int) -> None:
-        """Load a past job's stored inputs and gender; start it when they check out."""
+        """Load a past job's stored inputs and gender; start it when they check out (no
+        question asked: :meth:`ask_rerun` is the user's way in)."""
         try:
             job = self.store.get(job_id)
         except KeyError:
