@@ -304,3 +304,49 @@ def test_rerun_question_says_when_the_balance_is_short_or_unknown(qtbot, store, 
     qtbot.addWidget(demo)
     assert demo.balance_text() == "" and "no credits are spent" in demo.cost_label.text()
     assert demo.rerun_button.text() == "Re-run"
+
+
+def test_a_look_shows_its_own_inputs_and_can_load_them(qtbot, window, store, job_images, tmp_path):
+    from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
+
+    job = finished_job(store, job_images, tmp_path, 1, gender="man")
+    other = make_image(tmp_path / "someone-else.jpg", (320, 480), color=(1, 2, 3))
+    window.inputs.set_file(PERSON, other)  # what the slots hold now
+    window.inputs.set_gender("woman")
+    window.history.refresh()
+    window.review_bar.set_auto_advance(False)
+    window.history.openRequested.emit(job.id)
+    qtbot.waitUntil(lambda: window.review.job_id == job.id)
+    panel = window.content.look_inputs
+    assert panel.isVisible() and panel.job_id() == job.id
+    assert panel.names() == {PERSON: "person.jpg", TOP: "top.png", COARSE: "coarse.png"}
+    assert panel.gender_label.text() == "Man" and "person.jpg" in panel._names[PERSON].text()
+    assert panel._names[BOTTOM].text() == "No bottom"
+    qtbot.waitUntil(lambda: all(panel.has_thumbnail(s) for s in (PERSON, TOP, COARSE)))
+    # The slots keep their own files meanwhile.
+    assert window.inputs.original_path(PERSON) == other and window.inputs.gender() == "woman"
+
+    qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    for slot in (PERSON, TOP, COARSE):
+        assert window.inputs.original_path(slot) == job.input_path(slot)
+    assert window.inputs.original_path(BOTTOM) is None and window.inputs.gender() == "man"
+    assert f"Job {job.id}'s inputs are in the slots" in window.statusBar().currentMessage()
+    assert not window.job_running() and store.count() == 1  # nothing was sent
+
+
+def test_blind_look_inputs_hide_the_coarse_thumbnail_until_answered(
+    qtbot, window, store, job_images, tmp_path
+):
+    from refiner_gui.slots import COARSE, PERSON
+
+    job = finished_job(store, job_images, tmp_path, 1)
+    window.history.refresh()
+    window.review_bar.set_blind(True)
+    window.history.openRequested.emit(job.id)
+    qtbot.waitUntil(lambda: window.review.job_id == job.id)
+    panel = window.content.look_inputs
+    qtbot.waitUntil(lambda: panel.has_thumbnail(PERSON))
+    assert not panel.has_thumbnail(COARSE) and "blind" in panel._pictures[COARSE].text()
+    window.viewer.setFocus()
+    qtbot.keyClick(window.viewer, Qt.Key.Key_S, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: panel.has_thumbnail(COARSE))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QV
 
 from refiner_gui.api.errors import RefinerError, redact
 from refiner_gui.api.models import CreditBalance
+from refiner_gui.clients import ClientFactory
 from refiner_gui.jobs.models import Job
 from refiner_gui.reports.summary import INPUT_SLOTS
 from refiner_gui.threads import run_task
@@ -28,6 +29,19 @@ REFINEMENT_COST = 25
 
 BalanceQuery = Callable[[], list[CreditBalance]]
 """Asks the service for the account's balances; runs on a pool thread."""
+
+
+def balance_query(factory: ClientFactory) -> BalanceQuery:
+    """A :data:`BalanceQuery` with a client from ``factory`` (built on the pool thread)."""
+
+    def query() -> list[CreditBalance]:  # pool thread: no widgets
+        client = factory()
+        try:
+            return client.credits()
+        finally:
+            client.close()
+
+    return query
 
 
 def _inputs_text(job: Job) -> str:
@@ -106,4 +120,4 @@ class RerunDialog(QDialog):
         self.balance_label.setText(f"Balance: unknown ({redact(reason)}).")
 
 
-__all__ = ["REFINEMENT_COST", "BalanceQuery", "RerunDialog"]
+__all__ = ["REFINEMENT_COST", "BalanceQuery", "RerunDialog", "balance_query"]

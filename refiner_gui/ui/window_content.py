@@ -14,11 +14,10 @@ from datetime import datetime
 from functools import partial
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Slot
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMenu
 
 from refiner_gui.api import ProgressEvent, RefinerError, Submission, TimedOut
 from refiner_gui.api.errors import ErrorInfo, error_from_dict
-from refiner_gui.api.models import CreditBalance
 from refiner_gui.clients import ClientFactory, client_factory
 from refiner_gui.config import app_paths
 from refiner_gui.controllers import JobController
@@ -32,9 +31,11 @@ from refiner_gui.readiness import Readiness
 from refiner_gui.settings import Settings, save_settings
 from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
+from refiner_gui.ui.blind import HIDDEN_LABELS
 from refiner_gui.ui.info_dialogs import show_about, show_rules
 from refiner_gui.ui.job_status import JobStatus
-from refiner_gui.ui.rerun_dialog import BalanceQuery, RerunDialog
+from refiner_gui.ui.look_inputs import LookInputs
+from refiner_gui.ui.rerun_dialog import RerunDialog, balance_query
 from refiner_gui.ui.result_actions import ResultActions
 from refiner_gui.ui.review_controller import Picture, ReviewController
 from refiner_gui.ui.settings_dialog import SettingsDialog
@@ -102,8 +103,16 @@ class WindowContent(QObject):
             p.inputs.set_gender(settings.gender)
         self.viewer = CompareViewer()
         self.viewer.setAccessibleName("Coarse and refined comparison")
-        p.right_layout.insertWidget(p.right_layout.indexOf(p.placeholder) + 1, self.viewer, 1)
+        # The shown look's own inputs sit beside the viewer (portrait looks leave width).
+        self.look_inputs = LookInputs()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.viewer, 1)
+        row.addWidget(self.look_inputs)
+        p.right_layout.insertLayout(p.right_layout.indexOf(p.placeholder) + 1, row, 1)
         self.viewer.hide()
+        self.look_inputs.hide()
 
         if demo and injected_factory is None:
             # Started last of the parts that can fail to build, and stopped again if
@@ -134,6 +143,7 @@ class WindowContent(QObject):
         p.history.rerunRequested.connect(self.ask_rerun)
         self.review.openFailed.connect(self._on_open_failed)
         self.review.undoChanged.connect(self.update_actions)
+        self.look_inputs.useRequested.connect(self.use_job_inputs)
         for button, slot in (
             (p.save_button, self.results.save_refined),
             (p.save_cmp_button, self.results.save_comparison),
@@ -309,22 +319,13 @@ class WindowContent(QObject):
         if self.job_running():
             self.window.statusBar().showMessage("Wait for the running job to finish first.", 5000)
             return
-        dialog = RerunDialog(job, self.window, None if self.demo else self._balance_query())
+        query = (
+            None if self.demo else balance_query(self._injected or client_factory(self.settings))
+        )
+        dialog = RerunDialog(job, self.window, query)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(partial(self.rerun_job, job_id))
         dialog.open()
-
-    def _balance_query(self) -> BalanceQuery:
-        factory = self._injected or client_factory(self.settings)
-
-        def query() -> list[CreditBalance]:  # pool thread: no widgets
-            client = factory()
-            try:
-                return client.credits()
-            finally:
-                client.close()
-
-        return query
 
     @Slot(int)
     def rerun_job(self, job_id: int) -> None:
@@ -334,19 +335,39 @@ class WindowContent(QObject):
             job = self.store.get(job_id)
         except KeyError:
             return
+        if not self._load_job_inputs(job):
+            return
+        self._pending_rerun = job_id
+        self.window.statusBar().showMessage(f"Re-running job {job_id} with the same inputs…", 5000)
+        self._maybe_start_rerun()
+
+    def _load_job_inputs(self, job: Job) -> bool:
+        """Put ``job``'s stored inputs and gender in the slots; False (said) while a job
+        runs, when the slots are locked."""
         if self.job_running():
             self.window.statusBar().showMessage("Wait for the running job to finish first.", 5000)
-            return
+            return False
         for slot in SLOTS:
             path = job.input_path(slot)
             if path is not None:
                 self.parts.inputs.set_file(slot, path)
             else:
                 self.parts.inputs.clear_slot(slot)
-        self.parts.inputs.set_gender(job.gender or None)
-        self._pending_rerun = job_id
-        self.window.statusBar().showMessage(f"Re-running job {job_id} with the same inputs…", 5000)
-        self._maybe_start_rerun()
+        self.parts.inputs.set_gender(job.gender if job.gender in ("woman", "man") else None)
+        return True
+
+    @Slot(int)
+    def use_job_inputs(self, job_id: int) -> None:
+        """ "Use these inputs": the shown look's inputs into the slots, for a new run."""
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if self._load_job_inputs(job):
+            self.window.statusBar().showMessage(
+                f"Job {job_id}'s inputs are in the slots: check them, then Refine for a new run.",
+                8000,
+            )
 
     @Slot()
     def _maybe_start_rerun(self) -> None:
@@ -464,8 +485,12 @@ class WindowContent(QObject):
         self.shown = outcome
         self.viewer.set_images(left[0], right[0], left[1], right[1])
         self.viewer.set_labels(left_label, right_label)
+        # While blind and hidden, the coarse thumbnail would tell which side is which.
+        hidden = (left_label, right_label) == HIDDEN_LABELS
+        self.look_inputs.show_job(outcome.job, hide_coarse=hidden)
         p.placeholder.hide()
         self.viewer.show()
+        self.look_inputs.show()
         p.review_bar.show()
         p.result_bar.show()
         p.tabs.setCurrentWidget(p.compare_page)
