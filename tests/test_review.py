@@ -412,6 +412,21 @@ def test_the_bar_is_compact(win):
     assert win.bar.minimumSizeHint().width() <= 1200
 
 
+def test_the_banner_and_the_blind_question_never_widen_the_bar(qtbot, win):
+    bar = win.bar
+    plain = bar.minimumSizeHint().width()
+    bar.set_blind(True)
+    bar.set_review(None, (), "", revealed=False)  # three answer buttons and the question
+    assert bar.minimumSizeHint().width() <= plain
+    bar.set_review(None, (), "", revealed=True, answer="You chose A: the refined image better")
+    assert bar.minimumSizeHint().width() <= plain
+    bar.set_blind(False)
+    bar.set_advance_delay(60_000)
+    key(qtbot, win, "F")
+    assert bar.advance_pending() and bar.minimumSizeHint().width() <= plain
+    assert bar.sizeHint().height() <= 90
+
+
 # -- blind mode -----------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from functools import partial
 
 import shiboken6
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS
-from refiner_gui.ui.drop_slot import ERROR, OK, status_colour
+from refiner_gui.ui.drop_slot import ERROR, OK
 from refiner_gui.ui.review_advance import ADVANCE_PAUSE_MS, AdvancePause
 from refiner_gui.ui.review_keys import (
     BLIND_KEY,
@@ -50,7 +50,13 @@ from refiner_gui.ui.review_keys import (
     is_editing_text,
 )
 from refiner_gui.ui.review_note import NoteEdit
-from refiner_gui.ui.review_parts import ReviewHints, separator, tool_button
+from refiner_gui.ui.review_parts import (
+    ReviewHints,
+    separator,
+    style_toggle,
+    style_verdict,
+    tool_button,
+)
 
 log = logging.getLogger(__name__)
 
@@ -543,27 +549,13 @@ class ReviewBar(QWidget):
         self._fail_button.setEnabled(allowed)
         self._pass_button.setChecked(self._verdict == PASS)
         self._fail_button.setChecked(self._verdict == FAIL)
-        for button, kind in ((self._pass_button, OK), (self._fail_button, ERROR)):
-            font = button.font()
-            font.setBold(button.isChecked())
-            button.setFont(font)
-            pal = QPalette(self.palette())
-            if button.isChecked():
-                pal.setColor(QPalette.ColorRole.ButtonText, status_colour(kind, self.palette()))
-            button.setPalette(pal)
+        style_verdict(self._pass_button, OK, self.palette())
+        style_verdict(self._fail_button, ERROR, self.palette())
 
     @Slot()
     def _style_toggles(self) -> None:
-        # Fusion shades a checked tool button only slightly darker; a reviewer scanning
-        # the row must see at a glance which defects are marked, so use the highlight.
         for button in (*self._tag_buttons.values(), self._blind_button):
-            pal = QPalette(self.palette())
-            if button.isChecked():
-                pal.setColor(QPalette.ColorRole.Button, pal.color(QPalette.ColorRole.Highlight))
-                pal.setColor(
-                    QPalette.ColorRole.ButtonText, pal.color(QPalette.ColorRole.HighlightedText)
-                )
-            button.setPalette(pal)
+            style_toggle(button, self.palette())
 
     def _update_position(self) -> None:
         index, total = self._index, self._total

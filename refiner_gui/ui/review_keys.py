@@ -80,7 +80,7 @@ KEY_MAP: dict[str, str] = {
 
 KEY_HINT = (
     f"{PASS_KEY} pass · {FAIL_KEY} fail · letters on the tags toggle them · {NOTE_KEY} note · "
-    f"{NEXT_KEYS[0]} next · {PREVIOUS_KEYS[0]} back · {BLIND_KEY} blind"
+    f"{NEXT_KEYS[0]} next · {PREVIOUS_KEYS[0]} back · Ctrl+Z undo · {BLIND_KEY} blind"
 )
 """The short line of key hints the bar shows."""
 

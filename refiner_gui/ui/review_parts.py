@@ -35,6 +35,28 @@ def tool_button(text: str, name: str, tip: str) -> QToolButton:
     return button
 
 
+def style_verdict(button: QToolButton, kind: str, palette: QPalette) -> None:
+    """A checked verdict button in bold, in its status colour (``kind``: OK or ERROR)."""
+    font = button.font()
+    font.setBold(button.isChecked())
+    button.setFont(font)
+    pal = QPalette(palette)
+    if button.isChecked():
+        pal.setColor(QPalette.ColorRole.ButtonText, status_colour(kind, palette))
+    button.setPalette(pal)
+
+
+def style_toggle(button: QToolButton, palette: QPalette) -> None:
+    """A checked toggle (tag, blind) in the highlight colours."""
+    # Fusion shades a checked tool button only slightly darker; a reviewer scanning the
+    # row must see at a glance which defects are marked, so use the highlight.
+    pal = QPalette(palette)
+    if button.isChecked():
+        pal.setColor(QPalette.ColorRole.Button, pal.color(QPalette.ColorRole.Highlight))
+        pal.setColor(QPalette.ColorRole.ButtonText, pal.color(QPalette.ColorRole.HighlightedText))
+    button.setPalette(pal)
+
+
 def separator() -> QFrame:
     """A sunken vertical line between groups of buttons."""
     line = QFrame()
@@ -64,6 +86,7 @@ class BlindQuestion(QWidget):
         self.label.setAccessibleName("Blind review state")
         self.label.setToolTip(tooltip)
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.label.setMinimumWidth(80)  # clipped in a narrow window rather than widening it
         font = self.label.font()
         font.setPointSizeF(font.pointSizeF() * 0.92)
         font.setBold(True)
@@ -150,6 +173,7 @@ class ReviewHints(QWidget):
         self.rule_label = QLabel()
         self.rule_label.setAccessibleName("Auto-advance rule")
         self.rule_label.setToolTip(rule_tip)
+        self.rule_label.setMinimumWidth(80)  # clipped in a narrow window, as the hints
         for small in (self.hint_label, self.rule_label):
             font = small.font()
             font.setPointSizeF(font.pointSizeF() * 0.92)
@@ -183,5 +207,7 @@ __all__ = [
     "BlindQuestion",
     "ReviewHints",
     "separator",
+    "style_toggle",
+    "style_verdict",
     "tool_button",
 ]
