@@ -151,6 +151,10 @@ def test_f_then_a_tags_the_look_just_failed_not_the_next(
     assert (judged.verdict, judged.tags) == ("fail", ("artifacts",))
     untouched = store.get(second)
     assert (untouched.verdict, untouched.tags) == (None, ())
+    # Ctrl+Z in the pause: the tag goes, and the look stays (the pause is over).
+    qtbot.keyClick(window.viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert store.get(first).tags == () and store.get(first).verdict == "fail"
+    assert not bar.advance_pending() and window.review.job_id == first
     qtbot.keyClick(window.viewer, Qt.Key.Key_N)
     qtbot.waitUntil(lambda: window.review.job_id == second)
     assert store.get(second).tags == ()
