@@ -396,6 +396,7 @@ def test_html_says_how_often_the_refined_image_won_blind(jobs, store, tmp_path):
     assert (s.by_tag["hands"].refined, s.by_tag["hands"].total) == (1, 2)
     assert s.by_tag["garment_colour"].same == 1 and s.by_tag["sparkles"].coarse == 1
     assert "background" not in s.by_tag  # no comparison carries it
+    assert (s.untagged.refined, s.untagged.total) == (1, 1)  # jobs[1] has no tag
 
     out = export_html(answered, tmp_path / "review.html")
     doc = _parse(out)
@@ -405,6 +406,7 @@ def test_html_says_how_often_the_refined_image_won_blind(jobs, store, tmp_path):
     hands = re.search(r'<tr data-blind-tag="hands">(.*?)</tr>', text)
     assert hands and "1 of 2" in hands.group(1) and "Hands" in hands.group(1)
     assert re.search(r'<tr data-blind-tag="artifacts">.*?1 of 1.*?</tr>', text)
+    assert re.search(r'<tr data-blind-tag="">.*?No defect tag.*?1 of 1.*?</tr>', text)
     # The per-tag counts of the review summary are untouched by the new table.
     assert doc.tag_counts["hands"] == 2 and doc.tag_counts["background"] == 0
 

@@ -242,11 +242,14 @@ def _blind_section(jobs: Sequence[Job]) -> str:
     def share(n: int, total: int) -> str:
         return f"{round(100 * n / total)}%" if total else "—"
 
+    groups = [(tag, tag_label(tag), c) for tag, c in b.by_tag.items()]
+    if b.untagged.total:
+        groups.append(("", "No defect tag", b.untagged))
     rows = "".join(
-        f'<tr data-blind-tag="{escape(tag)}"><td>{escape(tag_label(tag))}</td>'
+        f'<tr data-blind-tag="{escape(tag)}"><td>{escape(label)}</td>'
         f'<td class="n">{c.refined} of {c.total}</td><td class="n">{share(c.refined, c.total)}'
         f'</td><td class="n">{c.coarse}</td><td class="n">{c.same}</td></tr>'
-        for tag, c in b.by_tag.items()
+        for tag, label, c in groups
     )
     o = b.overall
     table = (

@@ -52,10 +52,12 @@ class BlindSummary:
         overall: every answered comparison.
         by_tag: per defect tag id (DEFECT_TAGS order first, then unknown stored ids), the
             comparisons of looks carrying that tag; only tags with at least one.
+        untagged: the comparisons of looks with no defect tag.
     """
 
     overall: PreferenceCount
     by_tag: dict[str, PreferenceCount]
+    untagged: PreferenceCount
 
 
 def _count(jobs: Sequence[Job]) -> PreferenceCount:
@@ -69,7 +71,11 @@ def blind_summary(jobs: Sequence[Job]) -> BlindSummary:
     order = list(DEFECT_TAGS)
     order += sorted({t for j in answered for t in j.tags} - set(order))
     by_tag = {tag: _count([j for j in answered if tag in j.tags]) for tag in order}
-    return BlindSummary(_count(answered), {t: c for t, c in by_tag.items() if c.total})
+    return BlindSummary(
+        _count(answered),
+        {t: c for t, c in by_tag.items() if c.total},
+        _count([j for j in answered if not j.tags]),
+    )
 
 
 __all__ = ["BlindSummary", "PreferenceCount", "blind_summary"]
