@@ -354,3 +354,17 @@ def test_blind_look_inputs_hide_the_coarse_thumbnail_until_answered(
     window.viewer.setFocus()
     qtbot.keyClick(window.viewer, Qt.Key.Key_S, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: panel.has_thumbnail(COARSE))
+
+
+def test_a_look_is_shown_with_its_review_as_stored_now(qtbot, window, store, job_images, tmp_path):
+    """Images load in the background; a review changed meanwhile (an undo, another
+    window) is what the bar shows, so a key never writes an old verdict back."""
+    from refiner_gui.workers import load_job_images
+
+    job = finished_job(store, job_images, tmp_path, 1)
+    stale = load_job_images(job)  # loaded before the change below
+    store.set_review(job.id, "fail", ["hands"], "changed meanwhile")
+    window.review.present(stale)
+    assert window.review_bar.review().verdict == "fail"
+    assert window.review_bar.review().tags == ("hands",)
+    assert window.review_bar.review().note == "changed meanwhile"

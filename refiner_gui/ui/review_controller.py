@@ -10,6 +10,7 @@ restores the last verdict, tag or blind-answer change and shows that look again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -118,6 +119,10 @@ class ReviewController(QObject):
         """Show a finished job: images (shuffled in blind mode), its review, its position."""
         self._loading = None  # an older open request must not replace what is shown now
         self.bar.commit_pending()
+        # The review as stored now, not as it was when the images started loading (a job
+        # deleted meanwhile is shown as it was; saving to it is then a no-op).
+        with contextlib.suppress(KeyError):
+            outcome = dataclasses.replace(outcome, job=self.store.get(outcome.job.id))
         self._outcome = outcome
         job = outcome.job
         # Blind only while the reviewer has not judged or seen this look unblinded.
@@ -173,7 +178,10 @@ class ReviewController(QObject):
         job_id = self.job_id
         if job_id is None:
             return
-        old = self.store.get(job_id)
+        try:
+            old = self.store.get(job_id)
+        except KeyError:
+            return  # deleted meanwhile (another window, the CLI): nothing to save to
         what = describe_change(old, review.verdict, tuple(review.tags))
         job = self.store.set_review(job_id, review.verdict, review.tags, review.note)
         if what is not None:
