@@ -368,3 +368,25 @@ def test_a_look_is_shown_with_its_review_as_stored_now(qtbot, window, store, job
     assert window.review_bar.review().verdict == "fail"
     assert window.review_bar.review().tags == ("hands",)
     assert window.review_bar.review().note == "changed meanwhile"
+
+
+def test_look_inputs_say_when_a_stored_input_is_gone_or_there_were_none(
+    qtbot, store, job_images, tmp_path
+):
+    from refiner_gui.slots import PERSON, TOP
+    from refiner_gui.ui.look_inputs import LookInputs
+
+    panel = LookInputs()
+    qtbot.addWidget(panel)
+    job = store.create_job(slot_files(job_images), "woman")
+    job.input_path(TOP).unlink()  # the stored copy was removed by hand
+    panel.show_job(job)
+    qtbot.waitUntil(lambda: panel.has_thumbnail(PERSON))
+    qtbot.waitUntil(lambda: panel._pictures[TOP].text() == "missing")
+    assert panel.use_button.isEnabled()
+    resumed = store.create_resumed("task-from-elsewhere", hold=False)  # no inputs stored
+    panel.show_job(resumed)
+    assert not panel.use_button.isEnabled()
+    assert panel._names[PERSON].text() == "No person" and panel.gender_label.text() == "No gender"
+    with qtbot.assertNotEmitted(panel.useRequested):
+        qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
