@@ -41,6 +41,7 @@ class WindowMenus(QObject):
             "open_output_folder": results.open_output_folder,
             "export_review": results.export_review,
             "quit": window.close,
+            "undo_review": content.undo_review,
             "settings": content.open_settings,
             "refine": content.refine_or_cancel,
             "cancel": content.cancel_job,
@@ -60,11 +61,18 @@ class WindowMenus(QObject):
         """The action called ``name`` in the table."""
         return self.actions[name]
 
-    def update(self, *, can_refine: bool, running: bool, has_result: bool) -> None:
+    def update(
+        self, *, can_refine: bool, running: bool, has_result: bool, can_undo: bool = False
+    ) -> None:
         """Enable each action by its table's condition."""
         update_enabled(
             self.actions,
-            {"can_refine": can_refine, "running": running, "has_result": has_result},
+            {
+                "can_refine": can_refine,
+                "running": running,
+                "has_result": has_result,
+                "can_undo": can_undo,
+            },
         )
 
     @Slot()
