@@ -44,7 +44,14 @@ from refiner_gui.config import app_paths
 from refiner_gui.jobs.damage import check_whole, damaged_message, is_damage
 from refiner_gui.jobs.errors import BadRow, JobHeld, JobStateError, StoreError
 from refiner_gui.jobs.journal import JOURNAL_NAME, JournalMixin
-from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import (
+    DEFECT_TAGS,
+    PREFERENCES,
+    VERDICTS,
+    Job,
+    JobState,
+    StoredInput,
+)
 from refiner_gui.jobs.ownership import HEARTBEAT_INTERVAL, Owner, stale_after_from_env
 from refiner_gui.jobs.previews import preview_path
 from refiner_gui.jobs.rows import RowsMixin
@@ -56,7 +63,7 @@ from refiner_gui.jobs.schema import (
     where_clause,
 )
 from refiner_gui.jobs.store_ownership import OwnershipMixin
-from refiner_gui.jobs.store_stages import StagesMixin
+from refiner_gui.jobs.store_stages import StagesMixin, check_kind
 from refiner_gui.slots import COARSE
 
 __all__ = [
@@ -265,11 +272,7 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
         before it runs; :func:`~refiner_gui.jobs.run_job` (on any thread) takes the hold
         over and releases it, and :meth:`close` frees a job that was never run.
         """
-        two_stage = kind in ("tryon", "tryon_refine")
-        if kind != "refine" and not two_stage:
-            raise ValueError(f"unknown job kind {kind!r}")
-        if two_stage and (tryon_model not in ("pro", "premium") or files.get(COARSE)):
-            raise ValueError("a try-on job needs tryon_model 'pro' or 'premium' and no coarse")
+        two_stage = check_kind(kind, tryon_model, has_coarse=bool(files.get(COARSE)))
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
         now = time.time()
         with self._write() as c:
@@ -475,6 +478,17 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
             note=note,
             reviewed_at=time.time() if verdict else None,
         )
+
+    def set_preference(self, job_id: int, preference: str | None) -> Job:
+        """Record the blind review's answer to "which looks better?" (or clear it).
+
+        ``preference`` is one of :data:`PREFERENCES` (which image won, unblinded:
+        ``"refined"``, ``"coarse"`` or ``"same"``) or None. The verdict, tags and note
+        are left alone. Raises ValueError for anything else; KeyError for an unknown job.
+        """
+        if preference is not None and preference not in PREFERENCES:
+            raise ValueError(f"preference must be one of {PREFERENCES} or None, not {preference!r}")
+        return self._update(job_id, preference=preference)
 
     def delete(self, job_id: int, *, delete_files: bool = True) -> None:
         """Remove a job; its result file too, and stored inputs no other job uses.

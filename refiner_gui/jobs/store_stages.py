@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = ["StagesMixin"]
+__all__ = ["StagesMixin", "check_kind", "stage_message"]
 
 _UNFINISHED = (JobState.PENDING.value, JobState.SUBMITTING.value, JobState.SUBMITTED.value)
 
@@ -171,3 +171,14 @@ def stage_message(stage: str, message: str) -> str:
     """``message`` prefixed with its stage: "refining failed: <message>"."""
     name = STAGE_NAMES.get(stage, stage)
     return f"{name[:1].upper()}{name[1:]} failed: {message}"
+
+
+def check_kind(kind: str, tryon_model: str | None, *, has_coarse: bool) -> bool:
+    """Whether a new job of ``kind`` has two stages; ValueError for an unknown kind, or a
+    try-on job without a model ("pro", "premium") or with a coarse image already."""
+    two_stage = kind in ("tryon", "tryon_refine")
+    if kind != "refine" and not two_stage:
+        raise ValueError(f"unknown job kind {kind!r}")
+    if two_stage and (tryon_model not in ("pro", "premium") or has_coarse):
+        raise ValueError("a try-on job needs tryon_model 'pro' or 'premium' and no coarse")
+    return two_stage
