@@ -107,3 +107,27 @@ def test_generate_coarse_only_and_a_failure_named_by_stage(qtbot, make_window, j
     assert w.error_panel.isVisibleTo(w)
     job = w.content.store.get(w.content.job_id)
     assert job.error["message"].startswith("Generating the coarse image failed: ")
+
+
+def test_a_failed_refinement_puts_the_kept_coarse_image_in_its_slot(
+    qtbot,
+    make_window,  # noqa: F811
+    job_images,
+):
+    with SandboxServer() as srv:
+        w = make_window(srv)
+        fill_without_coarse(qtbot, w, job_images)
+        flow(w).confirm = lambda text: True
+        srv.inject(Fault("submit", "task_failed"))
+        w.refine_button.click()
+        qtbot.waitUntil(lambda: not w.job_running(), timeout=30_000)
+        job = w.content.store.get(w.content.job_id)
+        assert job.error["message"].startswith("Refining failed: ")
+        assert w.inputs.original_path(COARSE) == job.input_path(COARSE)
+        # Refine now retries only the refinement, with the kept coarse image.
+        qtbot.waitUntil(lambda: w.refine_button.text() == "Refine", timeout=10_000)
+        qtbot.waitUntil(w.refine_button.isEnabled, timeout=10_000)
+        w.refine_button.click()
+        qtbot.waitUntil(lambda: not w.job_running(), timeout=30_000)
+        assert srv.submissions_by_kind == {"pro": 1, "refiner": 2}
+    assert w.shown is not None and w.shown.job.kind == "refine"

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.api import ProgressEvent
+from refiner_gui.jobs import JobState
 from refiner_gui.jobs.two_stage import COSTS, MODEL_NAMES, job_cost
 from refiner_gui.settings import save_settings
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOTS, TOP
@@ -265,6 +266,26 @@ class TryOnFlow(QObject):
             self.pair_box.setCurrentText("Person → Coarse")
             self.content.window.statusBar().showMessage(
                 "Coarse image ready: it is in the coarse slot; press Refine to refine it.", 8000
+            )
+
+    def failed(self, job_id: int | None) -> None:
+        """A job whose refinement failed after its coarse image was made: the coarse image
+        is kept, and goes into the coarse slot (Refine then retries only the refinement)."""
+        if job_id is None:
+            return
+        try:
+            job = self.content.store.get(job_id)
+        except KeyError:
+            return
+        coarse = job.input_path(COARSE)
+        if job.kind != "tryon_refine" or not job.tryon_done or job.state is JobState.SUBMITTED:
+            return
+        if coarse is not None and self.content.parts.inputs.original_path(COARSE) is None:
+            self.content.parts.inputs.set_file(COARSE, coarse)
+            self.content.window.statusBar().showMessage(
+                "The coarse image was kept: it is in the coarse slot. Press Refine to try "
+                "only the refinement again.",
+                15_000,
             )
 
     # -- the compare selector ------------------------------------------------------------

@@ -432,6 +432,7 @@ class WindowContent(QObject):
             return
         self.status.fail(error)
         self.parts.error_panel.show_error(error, resumable=self._job_resumable(self.job_id))
+        self.tryon.failed(self.job_id)
         if error.slot:
             self.parts.inputs.highlight(error.slot, error.user_message)
 
