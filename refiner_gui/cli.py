@@ -69,6 +69,7 @@ from refiner_gui.cli_output import (
     status_word,
     table_cell,
 )
+from refiner_gui.cli_tryon import cmd_tryon
 from refiner_gui.config import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -212,6 +213,15 @@ def make_client(args: argparse.Namespace) -> RefinerClient:
 
 def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
     """``refine``: check the inputs, store a job, run it, export the result."""
+    if args.generate_coarse:
+        if args.coarse is not None:
+            raise UsageError("Give --coarse or --generate-coarse, not both.")
+        return cmd_tryon(args, rep, cancel)
+    if args.coarse is None:
+        raise UsageError(
+            "Give the coarse try-on result with --coarse, or make it first with "
+            "--generate-coarse [--model pro|premium]."
+        )
     check_out(args)
     files = {"person": args.person, "top": args.top, "coarse": args.coarse, "bottom": args.bottom}
     reports = check_inputs(args.person, args.top, args.coarse, args.bottom)
@@ -427,6 +437,7 @@ def cmd_sandbox(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
 
 COMMANDS = {
     "refine": cmd_refine,
+    "tryon": cmd_tryon,
     "resume": cmd_resume,
     "jobs": cmd_jobs,
     "check": cmd_check,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from refiner_gui import __version__
 from refiner_gui.cli_output import EXIT_USAGE
+from refiner_gui.cli_tryon import add_model_option, add_tryon_parser
 from refiner_gui.config import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -130,7 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("refine", help="submit four images, wait, save the refined image")
     p.add_argument("--person", required=True, type=Path, help="the person photo")
     p.add_argument("--top", required=True, type=Path, help="the top garment (or dress)")
-    p.add_argument("--coarse", required=True, type=Path, help="the coarse try-on result")
+    p.add_argument(
+        "--coarse",
+        type=Path,
+        default=None,
+        help="the coarse try-on result (or --generate-coarse to make it first)",
+    )
+    p.add_argument(
+        "--generate-coarse",
+        action="store_true",
+        help="make the coarse image first with Try on Clothes Pro/Premium (--model), then "
+        "refine it: one job, two calls",
+    )
+    add_model_option(p)
     p.add_argument("--bottom", type=Path, default=None, help="the bottom garment (optional)")
     p.add_argument("--gender", required=True, choices=["woman", "man"])
     p.add_argument(
@@ -146,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload conforming copies of images that break the rules (originals untouched)",
     )
     _common(p)
+
+    add_tryon_parser(sub)
+    _common(sub.choices["tryon"])
 
     p = sub.add_parser(
         "resume",

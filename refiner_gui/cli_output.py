@@ -146,20 +146,32 @@ class ProgressLines:
         self.rep = rep
         self._quarter = -1
         self._downloading = False
+        self._step: str | None = None
 
     def __call__(self, ev: ProgressEvent) -> None:
+        if ev.step != self._step:  # a two-stage job's next stage: its own lines
+            self._step, self._quarter, self._downloading = ev.step, -1, False
+        self._line(ev)
+
+    def _say(self, text: str) -> None:
+        self.rep.progress(_STEP_PREFIX.get(self._step or "", "") + text)
+
+    def _line(self, ev: ProgressEvent) -> None:
         if ev.stage is Stage.UPLOADING:
             if ev.bytes_total:
                 quarter = (ev.bytes_done or 0) * 4 // max(ev.bytes_total, 1)
                 if quarter != self._quarter:
                     self._quarter = quarter
-                    self.rep.progress(f"uploading {(ev.bytes_done or 0) * 100 // ev.bytes_total}%")
+                    self._say(f"uploading {(ev.bytes_done or 0) * 100 // ev.bytes_total}%")
         elif ev.stage in (Stage.QUEUED, Stage.PROCESSING):
             left = expected_left_text(ev.expected_left)
-            self.rep.progress(f"status: {ev.stage.value}" + (f" ({left})" if left else ""))
+            self._say(f"status: {ev.stage.value}" + (f" ({left})" if left else ""))
         elif ev.stage is Stage.DOWNLOADING and not self._downloading:
             self._downloading = True
-            self.rep.progress("downloading result")
+            self._say("downloading result")
+
+
+_STEP_PREFIX = {"tryon": "coarse image: ", "refine": "refinement: "}
 
 
 def report_settled(rep: Reporter, job: Job) -> int:
@@ -211,4 +223,8 @@ def job_dict(job: Job) -> dict[str, Any]:
         "error": job.error_message or None,
         "request_id": job.request_id,
         "log_id": job.log_id,
+        "kind": job.kind,
+        "stage": job.stage,
+        "tryon_model": job.tryon.model if job.tryon else None,
+        "tryon_task_id": job.tryon.task_id if job.tryon else None,
     }

@@ -32,7 +32,7 @@ def _iso(t: float | None) -> str | None:
 def build_record(job: Job) -> dict[str, Any]:
     """The provenance record of one finished job (inputs hashed as they were uploaded)."""
     files = {slot: {"name": item.name, "sha256": item.sha256} for slot, item in job.inputs.items()}
-    return {
+    record = {
         "app": "refiner-gui",
         "app_version": __version__,
         "job_id": job.id,
@@ -47,6 +47,42 @@ def build_record(job: Job) -> dict[str, Any]:
         "finished_at": _iso(job.finished_at),
         "saved_at": _iso(datetime.now(timezone.utc).timestamp()),
     }
+    if job.tryon is not None:
+        # A job that made its own coarse image: both calls, each with its task id.
+        record["kind"] = job.kind
+        record["stages"] = stages_record(job)
+    return record
+
+
+def stages_record(job: Job) -> list[dict[str, Any]]:
+    """A two-stage job's calls, in order: the try-on that made the coarse image (with its
+    model) and, for "tryon_refine", the refinement. Empty for a one-stage job."""
+    tryon = job.tryon
+    if tryon is None:
+        return []
+    out: list[dict[str, Any]] = [
+        {
+            "stage": "tryon",
+            "model": tryon.model,
+            "task_id": tryon.task_id,
+            "request_id": tryon.request_id,
+            "log_id": tryon.log_id,
+            "submitted_at": _iso(tryon.submitted_at),
+            "finished_at": _iso(tryon.finished_at),
+        }
+    ]
+    if job.kind == "tryon_refine":
+        out.append(
+            {
+                "stage": "refine",
+                "task_id": job.task_id,
+                "request_id": job.request_id,
+                "log_id": job.log_id,
+                "submitted_at": _iso(job.submitted_at),
+                "finished_at": _iso(job.finished_at),
+            }
+        )
+    return out
 
 
 def sidecar_path(image_path: Path) -> Path:

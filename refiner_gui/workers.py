@@ -69,11 +69,26 @@ def load_image(path: Path, max_side: int | None = None) -> QImage:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """A new job: the files to upload by slot (fixed copies where the user pressed Fix)."""
+    """A new job: the files to upload by slot (fixed copies where the user pressed Fix).
+
+    ``generate_coarse`` ("pro" or "premium") makes the coarse image first with Try on
+    Clothes Pro/Premium (``files`` then hold no coarse image), then refines it; with
+    ``coarse_only`` the job stops once the coarse image is made
+    (:mod:`refiner_gui.jobs.two_stage`).
+    """
 
     files: dict[str, Path]
     gender: str
     parent_id: int | None = None
+    generate_coarse: str | None = None
+    coarse_only: bool = False
+
+    @property
+    def kind(self) -> str:
+        """The stored job's kind: "refine", "tryon" or "tryon_refine"."""
+        if self.generate_coarse is None:
+            return "refine"
+        return "tryon" if self.coarse_only else "tryon_refine"
 
 
 @dataclass(frozen=True)
@@ -202,7 +217,11 @@ class JobWorker(Worker):
             client = self._client_factory()
             if self._request is not None:
                 job = self._store.create_job(
-                    self._request.files, self._request.gender, parent_id=self._request.parent_id
+                    self._request.files,
+                    self._request.gender,
+                    parent_id=self._request.parent_id,
+                    kind=self._request.kind,
+                    tryon_model=self._request.generate_coarse,
                 )
             else:
                 assert self._resume_job_id is not None

@@ -80,6 +80,9 @@ def test_refine_is_enabled_only_when_ready(qtbot, make_window, sandbox, job_imag
     w.inputs.set_gender("man")
     qtbot.waitUntil(w.refine_button.isEnabled)
     w.inputs.clear_slot(COARSE)
+    # An empty coarse slot: Refine now makes the coarse image first (test_window_tryon).
+    qtbot.waitUntil(lambda: w.refine_button.text() == "Generate coarse, then refine")
+    w.inputs.clear_slot(TOP)
     qtbot.waitUntil(lambda: not w.refine_button.isEnabled())
 
 

@@ -160,7 +160,7 @@ def test_window_opens_inside_the_available_screen(open_window):
 
 def test_geometry_and_panels_are_remembered_per_screen(qtbot, open_window):
     available = QGuiApplication.primaryScreen().availableGeometry().size()
-    size = QSize(1000, 700).boundedTo(available - QSize(60, 60))
+    size = QSize(1000, 700).boundedTo(available - QSize(10, 60))  # not the whole screen
     w = open_window(size)
     w.inputs_column.set_compact(True)
     wide = w.inputs_column.wide_width()

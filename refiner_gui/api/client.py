@@ -82,6 +82,7 @@ from refiner_gui.api.models import (
     Submission,
     TaskState,
     TaskStatus,
+    TryOnInputs,
 )
 from refiner_gui.api.retry import RetryPolicy
 from refiner_gui.api.submitting import encode_inputs, failed_submit, interrupted_submit
@@ -103,6 +104,7 @@ __all__ = [
     "MAX_RESULT_PIXELS",
     "QUERY_PATH",
     "SUBMIT_PATH",
+    "TRYON_PATHS",
     "ConfigError",
     "RefinerClient",
     "RetryPolicy",
@@ -117,6 +119,10 @@ log = logging.getLogger(__name__)
 SUBMIT_PATH = "/api/portrait/enhance/try-on-clothes-refiner"
 QUERY_PATH = "/api/common/query-async-task-result"
 CREDITS_PATH = "/api/common/query-credits"
+TRYON_PATHS = {
+    "pro": "/api/portrait/editing/try-on-clothes-pro",
+    "premium": "/api/portrait/editing/try-on-clothes-premium",
+}
 KEY_HEADER = "ailabapi-api-key"
 
 
@@ -349,13 +355,18 @@ class RefinerClient:
 
     def submit(
         self,
-        inputs: RefineInputs,
+        inputs: RefineInputs | TryOnInputs,
         *,
         cancel: CancelToken | None = None,
         on_upload: Callable[[int, int], None] | None = None,
         deadline: float | None = None,
+        tryon: str | None = None,
     ) -> Submission:
         """Upload the inputs and return the new task's id. Called on a worker thread.
+
+        ``inputs`` are a refinement's (:class:`RefineInputs`, to the refiner) or a
+        try-on's (:class:`TryOnInputs`, to Try on Clothes ``tryon``: ``"pro"`` or
+        ``"premium"``); the same billing rule holds for both.
 
         Each file is read once; when ``inputs.sha256`` names a file's hash, the bytes read
         must have it (else :class:`InputRejected`, nothing sent), so the recorded hash
@@ -369,6 +380,11 @@ class RefinerClient:
             TimedOut: the deadline passed before the upload completed (nothing taken).
             RefinerError: any other typed error (input rejected, key, credits, ...).
         """
+        if isinstance(inputs, TryOnInputs) != (tryon is not None) or (
+            tryon is not None and tryon not in TRYON_PATHS
+        ):
+            raise ValueError(f"try-on inputs go with tryon='pro' or 'premium' (got {tryon!r})")
+        path = SUBMIT_PATH if tryon is None else TRYON_PATHS[tryon]
         body, content_type = encode_inputs(inputs)
         headers = {**self._headers(), "Content-Type": content_type}
         answered: list[int] = []  # the HTTP status of the last try's answer, if one came
@@ -380,7 +396,7 @@ class RefinerClient:
                 with (
                     self._guard(cancel, deadline, self.upload_read_timeout),
                     self._session.post(
-                        self.base_url + SUBMIT_PATH,
+                        self.base_url + path,
                         data=upload,
                         headers=headers,
                         allow_redirects=False,

@@ -53,19 +53,19 @@ from refiner_gui.api.models import (
     CancelToken,
     ProgressCallback,
     ProgressEvent,
-    RefineInputs,
     Stage,
     Submission,
     TaskState,
     TaskStatus,
 )
 from refiner_gui.api.progress import ProgressThrottle
+from refiner_gui.jobs.inputs import input_problem as _input_problem
+from refiner_gui.jobs.inputs import job_inputs as job_inputs
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.poll_watch import PollWatch
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.store import RESULT_TTL, JobHeld, JobStateError, JobStore, StoreError
 from refiner_gui.outputs import suffix_from_url
-from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
 if TYPE_CHECKING:  # the client module loads requests (~80 ms): only when a job runs
     from refiner_gui.api.client import RefinerClient
@@ -121,42 +121,6 @@ class LocalWriteError(RefinerError):
 RECORD_PAUSES = (0.2, 0.5, 1.0)
 
 
-def job_inputs(job: Job) -> RefineInputs:
-    """The stored copies of a job's inputs, as the client takes them.
-
-    With their recorded hashes: the client refuses a copy whose bytes no longer match,
-    so the hash recorded for a job always names what was uploaded.
-    """
-    return RefineInputs(
-        person=job.inputs[PERSON].path,
-        top=job.inputs[TOP].path,
-        coarse=job.inputs[COARSE].path,
-        gender=job.gender,
-        bottom=job.input_path(BOTTOM),
-        sha256={slot: item.sha256 for slot, item in job.inputs.items()},
-    )
-
-
-def _input_problem(job: Job) -> str | None:
-    """Why the stored inputs cannot be uploaded, or None.
-
-    Checked before SUBMITTING, so a job with a missing file fails plainly (nothing sent)
-    instead of ending "outcome unknown".
-    """
-    missing = [slot for slot in (PERSON, TOP, COARSE) if slot not in job.inputs]
-    if missing:
-        return f"The job has no {', '.join(missing)}; it cannot be sent."
-    if job.gender not in GENDERS:
-        return f"The job's gender is {job.gender!r}; it must be one of {', '.join(GENDERS)}."
-    gone = [item.name for item in job.inputs.values() if not item.path.is_file()]
-    if gone:
-        return (
-            f"The stored copies of {', '.join(gone)} are missing from the data folder; "
-            "nothing was sent. Create the job again from the original images."
-        )
-    return None
-
-
 def run_job(
     store: JobStore,
     client: RefinerClient,
@@ -199,14 +163,30 @@ def run_job(
     Thread: one worker thread (or the command line's main thread) per job; the store may
     be shared with other threads. Two runs of the same PENDING job never both upload, and
     the job is claimed for this process (and released at the end) before anything else.
+    A two-stage job (coarse image, then refinement) runs by :mod:`~refiner_gui.jobs.two_stage`.
     """
     try:
         store.claim(job.id)
     except JobHeld as held:
         raise HeldElsewhere(str(held), ErrorInfo(task_id=job.task_id)) from held
     try:
-        return _run_claimed(
-            store, client, job, cancel, on_event, on_submitted, on_result, progress_interval
+        if job.tryon is None:
+            return _run_claimed(
+                store, client, job, cancel, on_event, on_submitted, on_result, progress_interval
+            )
+        from refiner_gui.jobs.two_stage import run_two_stage  # a job of two stages
+
+        events = on_event
+        if on_event is not None and progress_interval:
+            events = ProgressThrottle(on_event, interval=progress_interval)
+        return run_two_stage(
+            store,
+            client,
+            job,
+            lambda j, ev: _run_claimed(store, client, j, cancel, ev, on_submitted, on_result, None),
+            cancel=cancel,
+            on_event=events,
+            on_submitted=on_submitted,
         )
     finally:
         store.release(job.id)
@@ -436,7 +416,8 @@ def _local_write_error(exc: OSError, store: JobStore, task_id: str) -> LocalWrit
 
 
 def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Job | None:
-    """Settle a job that cannot be resumed; return it, or None if it can be resumed.
+    """Settle a job that cannot be resumed; return it, or None if it can be resumed (also
+    a PENDING two-stage job whose coarse image is stored: its refinement is sent next).
 
     Based on ``job`` as given; the store only changes a job that is still unfinished.
     Call it only while holding the job (:meth:`JobStore.claim`, as :func:`recover`
@@ -445,7 +426,12 @@ def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Jo
     now = time.time() if now is None else now
     born = job.submitted_at or job.created_at
     if now - born > RESULT_TTL:
-        if job.state is JobState.PENDING:
+        if job.state is JobState.PENDING and job.tryon_done:
+            message = (
+                "Older than 24 hours: its coarse image was made (and billed) and is kept in "
+                "the job, but the refinement was never sent. Re-run the job to refine it."
+            )
+        elif job.state is JobState.PENDING:
             message = (
                 "Older than 24 hours and never sent (nothing was billed). "
                 "Re-run the job to refine these images."
@@ -471,7 +457,7 @@ def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Jo
         return store.mark_finished(
             job.id, JobState.OUTCOME_UNKNOWN, err.to_dict(), expected=(job.state,)
         )
-    if job.state is JobState.PENDING:
+    if job.state is JobState.PENDING and not (job.kind == "tryon_refine" and job.tryon_done):
         return store.mark_finished(
             job.id,
             JobState.CANCELLED,
@@ -569,6 +555,8 @@ def _recover_claimed(
         return client
     settled = expire_or_abandon(store, job, now)
     if settled is not None:
+        if settled.tryon is not None:  # a two-stage job: its error names the stage
+            settled = store.label_error(settled.id, job.stage)
         store.remove_partial_files(job.id)
         out.append(settled)
         if on_job is not None:

@@ -44,7 +44,14 @@ from refiner_gui.config import app_paths
 from refiner_gui.jobs.damage import check_whole, damaged_message, is_damage
 from refiner_gui.jobs.errors import BadRow, JobHeld, JobStateError, StoreError
 from refiner_gui.jobs.journal import JOURNAL_NAME, JournalMixin
-from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import (
+    DEFECT_TAGS,
+    PREFERENCES,
+    VERDICTS,
+    Job,
+    JobState,
+    StoredInput,
+)
 from refiner_gui.jobs.ownership import HEARTBEAT_INTERVAL, Owner, stale_after_from_env
 from refiner_gui.jobs.previews import preview_path
 from refiner_gui.jobs.rows import RowsMixin
@@ -56,6 +63,8 @@ from refiner_gui.jobs.schema import (
     where_clause,
 )
 from refiner_gui.jobs.store_ownership import OwnershipMixin
+from refiner_gui.jobs.store_stages import StagesMixin, check_kind
+from refiner_gui.slots import COARSE
 
 __all__ = [
     "DB_NAME",
@@ -89,7 +98,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
+class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:
@@ -212,7 +221,10 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         results and inputs folders goes, so call that only when nothing else runs.
         """
         if job_id is not None:
-            patterns = [(self.results_dir, f".job-{job_id}.*.part")]
+            patterns = [
+                (self.results_dir, f".job-{job_id}.*.part"),
+                (self.results_dir, f".job-{job_id}-coarse.*.part"),
+            ]
         else:
             patterns = [(self.results_dir, "*.part"), (self.inputs_dir, "*.part")]
         removed = 0
@@ -246,14 +258,21 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         *,
         parent_id: int | None = None,
         hold: bool = True,
+        kind: str = "refine",
+        tryon_model: str | None = None,
     ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
+
+        ``kind`` "tryon" (make the coarse image only) or "tryon_refine" (make it, then
+        refine) needs ``tryon_model`` "pro" or "premium" and no coarse file
+        (:mod:`refiner_gui.jobs.two_stage`); ValueError otherwise.
 
         With ``hold`` (the default) the new job is held by this process from the start
         (:meth:`claim`), so another process's recovery never cancels it as abandoned
         before it runs; :func:`~refiner_gui.jobs.run_job` (on any thread) takes the hold
         over and releases it, and :meth:`close` frees a job that was never run.
         """
+        two_stage = check_kind(kind, tryon_model, has_coarse=bool(files.get(COARSE)))
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
         now = time.time()
         with self._write() as c:
@@ -263,9 +282,18 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
                 if not s.path.exists():
                     stored[slot] = self.store_input(Path(files[slot]))
             cur = c.execute(
-                "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (JobState.PENDING.value, gender, now, now, parent_id),
+                "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id, kind, "
+                "tryon_model, tryon_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    JobState.PENDING.value,
+                    gender,
+                    now,
+                    now,
+                    parent_id,
+                    kind,
+                    tryon_model if two_stage else None,
+                    JobState.PENDING.value if two_stage else None,
+                ),
             )
             job_id = int(cur.lastrowid or 0)
             c.executemany(
@@ -451,6 +479,17 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
             reviewed_at=time.time() if verdict else None,
         )
 
+    def set_preference(self, job_id: int, preference: str | None) -> Job:
+        """Record the blind review's answer to "which looks better?" (or clear it).
+
+        ``preference`` is one of :data:`PREFERENCES` (which image won, unblinded:
+        ``"refined"``, ``"coarse"`` or ``"same"``) or None. The verdict, tags and note
+        are left alone. Raises ValueError for anything else; KeyError for an unknown job.
+        """
+        if preference is not None and preference not in PREFERENCES:
+            raise ValueError(f"preference must be one of {PREFERENCES} or None, not {preference!r}")
+        return self._update(job_id, preference=preference)
+
     def delete(self, job_id: int, *, delete_files: bool = True) -> None:
         """Remove a job; its result file too, and stored inputs no other job uses.
 
@@ -511,10 +550,14 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         return [self._job(rows[i], inputs[i]) for i in ids if i in rows]
 
     def find_by_task(self, task_id: str) -> Job | None:
-        """The newest job for ``task_id``, or None."""
+        """The newest job for ``task_id`` (either call's task of a two-stage job), or None."""
         row = (
             self._conn()
-            .execute("SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,))
+            .execute(
+                "SELECT id FROM jobs WHERE task_id = ? OR tryon_task_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (task_id, task_id),
+            )
             .fetchone()
         )
         return self.get(row["id"]) if row else None

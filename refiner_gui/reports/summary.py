@@ -32,6 +32,7 @@ ERROR_FIELDS = (
     "log_id",
     "task_id",
     "slot",
+    "stage",  # a two-stage job's failed stage: "tryon" or "refine"
 )
 
 

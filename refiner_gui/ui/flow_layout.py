@@ -10,7 +10,7 @@ GUI thread only.
 from __future__ import annotations
 
 from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt
-from PySide6.QtWidgets import QLayout, QLayoutItem, QWidget, QWidgetItem
+from PySide6.QtWidgets import QHBoxLayout, QLayout, QLayoutItem, QWidget, QWidgetItem
 
 
 class FlowLayout(QLayout):
@@ -41,6 +41,12 @@ class FlowLayout(QLayout):
         if stretch:
             self._stretched.add(id(item))
         self.addItem(item)
+        self.invalidate()
+
+    def insertWidget(self, index: int, widget: QWidget) -> None:  # noqa: N802 - Qt API
+        """Put ``widget`` at ``index`` in the flow (0: first)."""
+        self.addChildWidget(widget)
+        self._items.insert(index, QWidgetItem(widget))
         self.invalidate()
 
     def count(self) -> int:
@@ -114,17 +120,32 @@ class FlowLayout(QLayout):
             used = sum(self._width_of(item) for item in row) + self._gap * (len(row) - 1)
             stretched = [item for item in row if id(item) in self._stretched]
             spare = max(0, area.width() - used)
-            height = max(item.sizeHint().height() for item in row)
+            placed = []
+            for item in row:
+                width = self._width_of(item)
+                if stretched and id(item) in self._stretched:
+                    width += spare // len(stretched)
+                width = min(width, area.width())  # a wrapping label gets more lines
+                tall = item.heightForWidth(width) if item.hasHeightForWidth() else -1
+                placed.append((item, width, tall if tall > 0 else item.sizeHint().height()))
+            height = max(item_height for _, _, item_height in placed)
             if move:
                 x = area.x()
-                for item in row:
-                    width = self._width_of(item)
-                    if stretched and id(item) in self._stretched:
-                        width += spare // len(stretched)
-                    width = min(width, area.width())
-                    item_height = item.sizeHint().height()
+                for item, width, item_height in placed:
                     top = y + (height - item_height) // 2  # centred in the row
                     item.setGeometry(QRect(QPoint(x, top), QSize(width, item_height)))
                     x += width + self._gap
             y += height + self._gap
         return y - self._gap - rect.y() + margins.bottom() if y > area.y() else 0
+
+
+def row_widget(*widgets: QWidget, stretch: QWidget | None = None, spacing: int = 6) -> QWidget:
+    """``widgets`` side by side in one widget, kept together on one row of a flow; the
+    ``stretch`` one takes the spare width."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(spacing)
+    for widget in widgets:
+        row.addWidget(widget, 1 if widget is stretch else 0)
+    return box

@@ -45,8 +45,7 @@ DEMO_TEXT = (
 
 DEFAULT_SIZE = (1400, 860)
 TASK_ID_SAMPLE = "8717b46612a6496883a3c211588466ae"
-RESULT_LINE_SAMPLE = "Job 9999 · task 8717b46612a6496883a3c211588466ae · 30 Sep 23:59"
-"""As wide as the result bar's job line gets (window_content writes it)."""
+"""As wide as a task id: the widest word of the status and result lines (they wrap)."""
 
 
 @dataclass
@@ -136,9 +135,9 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     rv.setContentsMargins(0, 8, 8, 8)
     rv.addWidget(error_panel)
     rv.addWidget(tabs, 1)
-    # The widest thing a result brings (its job line) is reserved from the start, so the
-    # window's minimum size does not grow when a result arrives (Qt would then widen it).
-    right.setMinimumWidth(result_label.fontMetrics().horizontalAdvance(RESULT_LINE_SAMPLE) + 24)
+    # What a result brings (its job line wraps down to a task id) is reserved from the
+    # start, so the window's minimum does not grow when one arrives (Qt would widen it).
+    right.setMinimumWidth(result_label.fontMetrics().horizontalAdvance(TASK_ID_SAMPLE) + 80)
 
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.addWidget(left)
@@ -205,5 +204,6 @@ def _result_bar() -> tuple[tuple[QPushButton, ...], QLabel, QWidget]:
     label = QLabel("")
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    h.addWidget(label)
+    label.setWordWrap(True)  # two task ids (a try-on, then its refinement) are long
+    h.addWidget(label, stretch=True)
     return tuple(buttons), label, bar
