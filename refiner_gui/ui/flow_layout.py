@@ -26,8 +26,7 @@ class FlowLayout(QLayout):
         self._items: list[QLayoutItem] = []
         self._stretched: set[int] = set()  # ids of items that take their row's spare width
         self._gap = spacing
-        if parent is None:
-            self.setContentsMargins(0, 0, 0, 0)
+        self.setContentsMargins(0, 0, 0, 0)  # a row inside something that has margins
 
     # QLayout's item interface ----------------------------------------------------------
     def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt API

@@ -36,6 +36,7 @@ from refiner_gui.jobs.two_stage import COSTS, MODEL_NAMES, job_cost
 from refiner_gui.settings import save_settings
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task
+from refiner_gui.ui.eliding_combo import ElidingComboBox
 from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.job_status import STAGE_TEXT
 from refiner_gui.workers import JobOutcome, JobRequest, load_image
@@ -136,14 +137,9 @@ class TryOnFlow(QObject):
 
         self.bar = QWidget()
         row = FlowLayout(self.bar)  # wraps in a narrow inputs column (and the strip)
-        self.model_box = QComboBox()
         # As wide as its longest label when there is room (the button then wraps under
-        # it); in the inputs strip it may be cut short, and its list shows them whole.
-        self.model_box.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.model_box.setMinimumContentsLength(max(map(len, MODEL_LABELS.values())))
-        self.model_box.setMinimumWidth(self.model_box.fontMetrics().horizontalAdvance("M" * 8))
+        # it); in the inputs strip its text is cut short with "…" (the list shows all).
+        self.model_box = ElidingComboBox()
         self.model_box.setAccessibleName("Coarse image model")
         self.model_box.setToolTip("Which try-on makes the coarse image when its slot is empty")
         for model, label in MODEL_LABELS.items():
