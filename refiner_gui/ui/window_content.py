@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Slot
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from refiner_gui.api import ProgressEvent, RefinerError, Submission, TimedOut
+from refiner_gui.api import Cancelled, ProgressEvent, RefinerError, Submission, TimedOut
 from refiner_gui.api.errors import ErrorInfo, error_from_dict
 from refiner_gui.clients import ClientFactory, client_factory
 from refiner_gui.config import app_paths
@@ -23,21 +24,24 @@ from refiner_gui.controllers import JobController
 from refiner_gui.controllers.job_controller import SHUTDOWN_WAIT_MS
 from refiner_gui.demo import DemoSession, sample_paths
 from refiner_gui.images.formats import safe_formats
-from refiner_gui.jobs import Job, JobState, JobStore
+from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.jobs.store import DB_NAME
 from refiner_gui.keystore import get_api_key
 from refiner_gui.readiness import Readiness
 from refiner_gui.settings import Settings, save_settings
 from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
+from refiner_gui.ui.background_jobs import BackgroundJobs
 from refiner_gui.ui.info_dialogs import show_about, show_rules
 from refiner_gui.ui.job_status import JobStatus
 from refiner_gui.ui.result_actions import ResultActions
 from refiner_gui.ui.review_controller import Picture, ReviewController
+from refiner_gui.ui.running_preview import RunningPreview
 from refiner_gui.ui.settings_dialog import SettingsDialog
 from refiner_gui.ui.viewer import CompareViewer
 from refiner_gui.ui.window_layout import build_parts
 from refiner_gui.ui.window_menus import WindowMenus
+from refiner_gui.ui.window_title import window_title
 from refiner_gui.workers import JobOutcome, JobRequest
 
 log = logging.getLogger(__name__)
@@ -85,6 +89,7 @@ class WindowContent(QObject):
         self.job_id: int | None = None  # the running (or last started) job
         self.shown: JobOutcome | None = None  # the finished job in the viewer
         self._pending_rerun: int | None = None
+        self._resumed = False  # the window's run waits again for a stored job
         # Learnt off the GUI thread: probing the keyring's backends is slow.
         self._has_key: bool | None = None
 
@@ -101,6 +106,9 @@ class WindowContent(QObject):
         self.viewer.setAccessibleName("Coarse and refined comparison")
         p.right_layout.insertWidget(p.right_layout.indexOf(p.placeholder) + 1, self.viewer, 1)
         self.viewer.hide()
+        # While a job runs the page shows its coarse image (not a blank or an old result).
+        self.preview = RunningPreview()
+        p.right_layout.insertWidget(p.right_layout.indexOf(self.viewer) + 1, self.preview, 1)
 
         if demo and injected_factory is None:
             # Started last of the parts that can fail to build, and stopped again if
@@ -125,6 +133,8 @@ class WindowContent(QObject):
         )
         self.status = JobStatus(p.progress, p.stage_label, self)
         self.menus = WindowMenus(window, menus, self)
+        self.background = BackgroundJobs(self.jobs, self.review.open_job, p.error_panel, self)
+        self.background.still_running.keepChecking.connect(self._on_keep_checking)
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
         p.error_panel.resumeRequested.connect(self.resume_task)
@@ -144,7 +154,6 @@ class WindowContent(QObject):
         self.jobs.failed.connect(self._on_failed)
         self.jobs.runEnded.connect(self._on_run_ended)
         self.jobs.jobChanged.connect(p.history.job_changed)
-        self.jobs.recovered.connect(self._on_recovered)
         # Connected last: the panel may emit while the window is still being built.
         p.inputs.changed.connect(self.update_actions)
         p.inputs.changed.connect(self._remember_gender)
@@ -191,7 +200,8 @@ class WindowContent(QObject):
             else:
                 tip = "Submit to the refiner (Ctrl+Enter). Costs 25 credits when it succeeds."
             p.refine_button.setToolTip(tip)
-            if p.error_panel.isHidden() and self.shown is None:
+            stopped = not self.background.still_running.isHidden()  # says why already
+            if p.error_panel.isHidden() and self.shown is None and not stopped:
                 p.stage_label.setText(tip if not enabled else "Ready to refine.")
         self.menus.update(
             can_refine=not running and ready and key_ok,
@@ -248,7 +258,7 @@ class WindowContent(QObject):
         request = JobRequest(
             {s: p for s, p in files.items() if p is not None}, gender, parent_id=parent_id
         )
-        return self._began(self.jobs.start(request), "Uploading")
+        return self._began(self.jobs.start(request), "Uploading", files[COARSE])
 
     def resume_job(self, job_id: int) -> bool:
         """Wait again for a submitted job (never re-submits it). False, with the reason
@@ -261,21 +271,55 @@ class WindowContent(QObject):
                 f"Job {job_id} is already being checked in the background.", 8000
             )
             return False
-        if not self._began(self.jobs.resume(job_id), "Resuming"):
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            job = None
+        run_id = self.jobs.resume(job_id) if job is not None else None
+        if job is None or not self._began(
+            run_id, "Resuming", job.input_path(COARSE), since=job.submitted_at, resumed=True
+        ):
             self.window.statusBar().showMessage(f"Job {job_id} is not in the history.", 8000)
             return False
         return True
 
-    def _began(self, run_id: int | None, stage_text: str) -> bool:
+    def _began(
+        self,
+        run_id: int | None,
+        stage_text: str,
+        coarse: Path | None,
+        *,
+        since: float | None = None,
+        resumed: bool = False,
+    ) -> bool:
         if run_id is None:
             return False
         self.run_id = run_id
         self.job_id = None
-        self.parts.error_panel.hide()
-        self.parts.inputs.highlight(None, None)
-        self.status.start(stage_text)
+        self._resumed = resumed
+        p = self.parts
+        p.error_panel.hide()
+        self.background.still_running.hide()
+        p.inputs.highlight(None, None)
+        self.status.start(stage_text, since=since)
+        for part in (p.placeholder, self.viewer, p.review_bar, p.result_bar):
+            part.hide()
+        self.preview.show_coarse(
+            coarse, "The coarse try-on. The refined image appears here when the job is done."
+        )
+        p.tabs.setCurrentWidget(p.compare_page)
         self.update_actions()
         return True
+
+    def _job_ended_unshown(self) -> None:
+        """The window's job ended without a new result: show again what was there."""
+        self.preview.stop()
+        p = self.parts
+        if self.shown is not None:
+            for part in (self.viewer, p.review_bar, p.result_bar):
+                part.show()
+        else:
+            p.placeholder.show()
 
     @Slot(str)
     def resume_task(self, task_id: str) -> None:
@@ -352,13 +396,21 @@ class WindowContent(QObject):
     def _on_succeeded(self, run_id: int, outcome: JobOutcome) -> None:
         if run_id != self.run_id:
             return
-        self.status.finish(outcome.job.task_id)
+        self.status.finish(outcome.job.task_id, resumed=self._resumed)
+        self.preview.stop()
         self.review.present(outcome)
         self.window.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
 
     @Slot(int, object)
     def _on_failed(self, run_id: int, error: RefinerError) -> None:
         if run_id != self.run_id:
+            return
+        self._job_ended_unshown()
+        resumable = self._job_resumable(self.job_id)
+        if isinstance(error, Cancelled) and resumable and self.job_id and error.task_id:
+            # Cancel after the upload is no error: the task goes on at the service.
+            self.status.stop_with(f"Stopped waiting · task {error.task_id} goes on")
+            self.background.cancelled_after_upload(self.job_id, error.task_id)
             return
         self.status.fail(error)
         self.parts.error_panel.show_error(error, resumable=self._job_resumable(self.job_id))
@@ -374,17 +426,10 @@ class WindowContent(QObject):
         self.update_actions()
         self._maybe_start_rerun()
 
-    @Slot(object)
-    def _on_recovered(self, jobs: list[Job]) -> None:
-        if not jobs:
-            return
-        counts: dict[str, int] = {}
-        for job in jobs:
-            counts[job.state.label] = counts.get(job.state.label, 0) + 1
-        parts = ", ".join(f"{n} {label.lower()}" for label, n in counts.items())
-        self.window.statusBar().showMessage(
-            f"Unfinished jobs from the last session: {parts}.", 15_000
-        )
+    @Slot(int)
+    def _on_keep_checking(self, job_id: int) -> None:
+        if not self.job_running():
+            self.parts.stage_label.setText(f"Checking job {job_id} in the background…")
 
     def _job_resumable(self, job_id: int | None) -> bool | None:
         """Whether waiting again for the job makes sense (it is still SUBMITTED)."""
@@ -402,7 +447,9 @@ class WindowContent(QObject):
         except KeyError:
             return
         panel = self.parts.error_panel
-        if job.error:
+        # A job the user stopped waiting for is not an error: it is still waiting.
+        stopped = job.state is JobState.SUBMITTED and (job.error or {}).get("type") == "Cancelled"
+        if job.error and not stopped:
             panel.show_error(
                 error_from_dict({**job.error, "task_id": job.task_id}),
                 resumable=job.state is JobState.SUBMITTED,
@@ -426,6 +473,7 @@ class WindowContent(QObject):
         """Put two pictures in the viewer (the review controller decides which and how)."""
         p = self.parts
         self.shown = outcome
+        self.preview.stop()
         self.viewer.set_images(left[0], right[0], left[1], right[1])
         self.viewer.set_labels(left_label, right_label)
         p.placeholder.hide()
@@ -436,6 +484,7 @@ class WindowContent(QObject):
         job = outcome.job
         when = datetime.fromtimestamp(job.finished_at or job.created_at)
         p.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
+        self.window.setWindowTitle(window_title(demo=self.demo, detail=f"Job {job.id}"))
         self.update_actions()
 
     # -- dialogs ------------------------------------------------------------------------
@@ -443,10 +492,24 @@ class WindowContent(QObject):
     @Slot()
     def open_settings(self) -> None:
         """Edit the settings and the API key (modal)."""
-        dlg = SettingsDialog(self.settings, self.window)
+        dlg = SettingsDialog(self.settings, self.window, sandbox_url=self._sandbox_url())
         dlg.saved.connect(self._on_settings_saved)
         dlg.key_stored.connect(self._on_key_stored)
         dlg.exec()
+
+    def _sandbox_url(self) -> str | None:
+        """Demo mode: the address of the sandbox jobs go to (None otherwise)."""
+        if not self.demo:
+            return None
+        if self.demo_session is not None:
+            return self.demo_session.base_url
+        if self._injected is None:
+            return None
+        client = self._injected()  # no network: only to learn its address
+        try:
+            return client.base_url
+        finally:
+            client.close()
 
     @Slot(object)
     def _on_settings_saved(self, settings: Settings) -> None:
