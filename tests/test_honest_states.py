@@ -150,6 +150,28 @@ def test_jobs_recovered_at_start_up_are_listed_until_seen_and_open(
         store.close()
 
 
+def test_recovered_jobs_that_did_not_finish_say_why(qtbot, windows, job_images, tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    try:
+        with SandboxServer(latency=0.0) as gone:
+            lost = submitted_job(store, job_images, gone)  # its sandbox stops below
+        with SandboxServer(latency=0.0) as srv:
+            done = submitted_job(store, job_images, srv)
+            w = windows(srv, store=store)
+            finished = w.content.background.finished
+            qtbot.waitUntil(lambda: len(finished.job_ids()) == 2, timeout=15_000)
+            assert finished.title.text() == "2 jobs from the last session: 1 expired, 1 done"
+            assert store.get(lost.id).state is JobState.EXPIRED
+            assert store.get(done.id).state is JobState.SUCCEEDED
+            finished.openRequested.emit(lost.id)  # its Show: says what happened
+            qtbot.waitUntil(lambda: w.error_panel.isVisibleTo(w), timeout=5_000)
+            assert "no longer running" in w.error_panel.message.text()
+            assert w.shown is None
+    finally:
+        w.shutdown()
+        store.close()
+
+
 # -- "Done in 0 s" ----------------------------------------------------------------------
 
 

@@ -36,6 +36,13 @@ from refiner_gui.workers import JobOutcome
 log = logging.getLogger(__name__)
 
 CREDITS_PER_REFINEMENT = 25  # CONTRACT.md § Billing
+CLOSED = "closed"
+BACKGROUND = "background"
+# Per origin: (all of them succeeded, some did not) — see FinishedJobsNotice.add.
+HEADINGS = {
+    CLOSED: ("finished while the app was closed", "from the last session"),
+    BACKGROUND: ("finished in the background", "checked in the background"),
+}
 NOTICE_STYLE = "#{name} {{ border: 1px solid palette(mid); border-radius: 6px; }}"
 
 
@@ -134,8 +141,8 @@ class FinishedJobsNotice(QFrame):
         return list(self._jobs)
 
     def add(self, jobs: list[Job], where: str) -> None:
-        """List ``jobs`` (a job already listed is updated); ``where``: "while the app was
-        closed" or "in the background"."""
+        """List ``jobs`` (a job already listed is updated); ``where``: :data:`CLOSED`
+        (recovered at start-up) or :data:`BACKGROUND`."""
         for job in jobs:
             self._jobs[job.id] = (job, where)
         self._rebuild()
@@ -157,15 +164,21 @@ class FinishedJobsNotice(QFrame):
         if not self._jobs:
             self.hide()
             return
-        done = [job for job, _ in self._jobs.values() if job.state is JobState.SUCCEEDED]
+        counts: dict[str, int] = {}
+        for job, _ in self._jobs.values():
+            counts[job.state.label] = counts.get(job.state.label, 0) + 1
         wheres = {where for _, where in self._jobs.values()}
-        where = wheres.pop() if len(wheres) == 1 else "without being watched"
-        if len(done) == len(self._jobs):
-            n = len(done)
-            self.title.setText(f"{n} job{'s' if n != 1 else ''} finished {where}")
+        if len(wheres) == 1:
+            all_done, some = HEADINGS[next(iter(wheres))]
+        else:  # recovered ones and background checks together
+            all_done, some = "finished without being watched", "not watched"
+        n = len(self._jobs)
+        jobs = f"{n} job{'s' if n != 1 else ''}"
+        if set(counts) == {JobState.SUCCEEDED.label}:
+            self.title.setText(f"{jobs} {all_done}")
         else:
-            n = len(self._jobs)
-            self.title.setText(f"{n} job{'s' if n != 1 else ''} ended {where} — {len(done)} done")
+            parts = ", ".join(f"{k} {label.lower()}" for label, k in counts.items())
+            self.title.setText(f"{jobs} {some}: {parts}")
         for job, _ in self._jobs.values():
             self._rows.addWidget(self._row(job))
         self.show()
@@ -203,6 +216,8 @@ class BackgroundJobs(QObject):
         anchor: the notices are laid out right after this widget (the error panel).
         parent: the owner (the window content).
     """
+
+    checkEnded = Signal(int)  # job id: a background check of it ended (listed if it settled)
 
     def __init__(
         self,
@@ -244,12 +259,12 @@ class BackgroundJobs(QObject):
     @Slot(object)
     def _on_recovered(self, jobs: list[Job]) -> None:
         if jobs:
-            self.finished.add(jobs, "while the app was closed")
+            self.finished.add(jobs, CLOSED)
 
     @Slot(int, object)
     def _on_succeeded(self, run_id: int, outcome: JobOutcome) -> None:
         if run_id in self._runs:
-            self.finished.add([outcome.job], "in the background")
+            self.finished.add([outcome.job], BACKGROUND)
 
     @Slot(int, object)
     def _on_failed(self, run_id: int, error: RefinerError) -> None:
@@ -260,11 +275,13 @@ class BackgroundJobs(QObject):
             job = self._jobs.store.get(job_id)
         except KeyError:
             return
-        self.finished.add([job], "in the background")
+        self.finished.add([job], BACKGROUND)
 
     @Slot(int)
     def _on_run_ended(self, run_id: int) -> None:
-        self._runs.pop(run_id, None)
+        job_id = self._runs.pop(run_id, None)
+        if job_id is not None:
+            self.checkEnded.emit(job_id)
 
 
 def place_after(anchor: QWidget, widget: QWidget) -> None:

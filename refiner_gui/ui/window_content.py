@@ -135,6 +135,7 @@ class WindowContent(QObject):
         self.menus = WindowMenus(window, menus, self)
         self.background = BackgroundJobs(self.jobs, self.review.open_job, p.error_panel, self)
         self.background.still_running.keepChecking.connect(self._on_keep_checking)
+        self.background.checkEnded.connect(self._on_check_ended)
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
         p.error_panel.resumeRequested.connect(self.resume_task)
@@ -430,6 +431,12 @@ class WindowContent(QObject):
     def _on_keep_checking(self, job_id: int) -> None:
         if not self.job_running():
             self.parts.stage_label.setText(f"Checking job {job_id} in the background…")
+
+    @Slot(int)
+    def _on_check_ended(self, job_id: int) -> None:
+        if not self.job_running():  # the line said "Checking…"
+            self.parts.stage_label.setText(f"The background check of job {job_id} ended.")
+            self.update_actions()
 
     def _job_resumable(self, job_id: int | None) -> bool | None:
         """Whether waiting again for the job makes sense (it is still SUBMITTED)."""
