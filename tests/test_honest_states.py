@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtWidgets import QApplication, QLabel, QProgressBar
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QWidget
 
 from refiner_gui.api import RefinerClient
 from refiner_gui.jobs import JobState, JobStore, job_inputs
@@ -191,11 +191,12 @@ def test_a_resumed_job_is_timed_from_its_submission(qtbot, windows, job_images, 
 
 
 def test_a_resumed_job_of_unknown_age_says_done_without_a_time(qtbot):
-    host = QProgressBar()
-    label = QLabel()
+    host = QWidget()
     qtbot.addWidget(host)
-    qtbot.addWidget(label)
-    status = JobStatus(QProgressBar(host), label, host)
+    # Everything parented to the host: a top-level widget held by a Python reference
+    # cycle would be destroyed by a garbage collection on whichever thread runs it.
+    label, bar = QLabel(host), QProgressBar(host)
+    status = JobStatus(bar, label, host)
     status.start("Resuming", since=None)
     status.finish("t1", resumed=True)
     assert label.text() == "Done · task t1"

@@ -159,8 +159,10 @@ class FinishedJobsNotice(QFrame):
             item = self._rows.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                # Deleted by the GUI thread's event loop while still parented: a widget
+                # left to Python's garbage collector may be destroyed on another thread.
                 widget.hide()
-                widget.setParent(None)
+                widget.deleteLater()
         if not self._jobs:
             self.hide()
             return

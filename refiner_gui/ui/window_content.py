@@ -207,7 +207,7 @@ class WindowContent(QObject):
         self.menus.update(
             can_refine=not running and ready and key_ok,
             running=running,
-            has_result=self.shown is not None,
+            has_result=self.shown is not None and not running,  # hidden while one runs
         )
         p.inputs.set_enabled_inputs(not running)
 
