@@ -52,7 +52,8 @@ ONE_LINE_LIMIT = 160
 """Most characters of a service body quoted in a message (an ellipsis marks the cut)."""
 
 _HTML_START = re.compile(r"\s*(?:<\?xml[^>]*>\s*)?<(?:!doctype\s+html|html)\b", re.IGNORECASE)
-_HTML_TAG = re.compile(r"<(?:head|body|title|h[1-6]|center|p|div|hr|br)\b", re.IGNORECASE)
+# Any tag or comment: a body that is not an API answer and holds markup is a page.
+_HTML_TAG = re.compile(r"<(?:/?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>|!--)", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _INVISIBLE = re.compile(
     r"<(script|style|head)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL

@@ -52,6 +52,8 @@ def test_a_gateway_page_becomes_its_title_on_one_line(sandbox):
             "<b>bold</b>",
         ),
         ("plain\r\nline two\x1b[2J", "plain line two"),
+        ("<span class='x'>Bad <i>gateway</i></span>", "Bad gateway"),  # a bare fragment
+        ("a < b and c > d", "a < b and c > d"),  # not markup: kept as it is
     ],
 )
 def test_one_line(body, expected):

@@ -303,6 +303,7 @@ class WindowContent(QObject):
         self.background.still_running.hide()
         p.inputs.highlight(None, None)
         self.status.start(stage_text, since=since)
+        self.window.setWindowTitle(window_title(demo=self.demo))  # no old job's number
         for part in (p.placeholder, self.viewer, p.review_bar, p.result_bar):
             part.hide()
         self.preview.show_coarse(
