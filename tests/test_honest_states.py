@@ -141,6 +141,7 @@ def test_jobs_recovered_at_start_up_are_listed_until_seen_and_open(
             rows = [lab.text() for lab in finished.findChildren(QLabel)]
             assert any(f"Job {first.id}" in t for t in rows)
             assert any(f"Job {second.id}" in t for t in rows)
+            assert "listed above" in w.statusBar().currentMessage()
             w.content.background.finished.openRequested.emit(second.id)
             qtbot.waitUntil(lambda: w.shown is not None, timeout=10_000)
             assert w.shown.job.id == second.id
@@ -170,6 +171,24 @@ def test_recovered_jobs_that_did_not_finish_say_why(qtbot, windows, job_images, 
     finally:
         w.shutdown()
         store.close()
+
+
+def test_a_long_list_shows_the_first_jobs_and_says_how_many_more(qtbot):
+    from refiner_gui.jobs import Job
+    from refiner_gui.ui.background_jobs import MAX_ROWS, FinishedJobsNotice
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    notice = FinishedJobsNotice(host)
+    jobs = [
+        Job(id=i, state=JobState.SUCCEEDED, gender="woman", inputs={}, created_at=0, updated_at=0)
+        for i in range(9)
+    ]
+    notice.add(jobs, "closed")
+    texts = [lab.text() for lab in notice.findChildren(QLabel) if lab.isVisibleTo(notice)]
+    assert notice.title.text() == "9 jobs finished while the app was closed"
+    assert sum(t.startswith("Job ") for t in texts) == MAX_ROWS
+    assert f"… and {9 - MAX_ROWS} more: see History." in texts
 
 
 # -- "Done in 0 s" ----------------------------------------------------------------------

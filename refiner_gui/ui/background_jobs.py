@@ -36,6 +36,7 @@ from refiner_gui.workers import JobOutcome
 log = logging.getLogger(__name__)
 
 CREDITS_PER_REFINEMENT = 25  # CONTRACT.md § Billing
+MAX_ROWS = 5  # more would push the viewer off the window: the rest are in History
 CLOSED = "closed"
 BACKGROUND = "background"
 # Per origin: (all of them succeeded, some did not) — see FinishedJobsNotice.add.
@@ -181,8 +182,12 @@ class FinishedJobsNotice(QFrame):
         else:
             parts = ", ".join(f"{k} {label.lower()}" for label, k in counts.items())
             self.title.setText(f"{jobs} {some}: {parts}")
-        for job, _ in self._jobs.values():
+        listed = list(self._jobs.values())
+        for job, _ in listed[:MAX_ROWS]:
             self._rows.addWidget(self._row(job))
+        if len(listed) > MAX_ROWS:
+            more = _plain_label(f"… and {len(listed) - MAX_ROWS} more: see History.")
+            self._rows.addWidget(more)
         self.show()
 
     def _row(self, job: Job) -> QWidget:

@@ -24,7 +24,7 @@ from refiner_gui.controllers import JobController
 from refiner_gui.controllers.job_controller import SHUTDOWN_WAIT_MS
 from refiner_gui.demo import DemoSession, sample_paths
 from refiner_gui.images.formats import safe_formats
-from refiner_gui.jobs import JobState, JobStore
+from refiner_gui.jobs import Job, JobState, JobStore
 from refiner_gui.jobs.store import DB_NAME
 from refiner_gui.keystore import get_api_key
 from refiner_gui.readiness import Readiness
@@ -136,6 +136,7 @@ class WindowContent(QObject):
         self.background = BackgroundJobs(self.jobs, self.review.open_job, p.error_panel, self)
         self.background.still_running.keepChecking.connect(self._on_keep_checking)
         self.background.checkEnded.connect(self._on_check_ended)
+        self.jobs.recovered.connect(self._on_recovered)
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
         p.error_panel.resumeRequested.connect(self.resume_task)
@@ -432,6 +433,13 @@ class WindowContent(QObject):
     def _on_keep_checking(self, job_id: int) -> None:
         if not self.job_running():
             self.parts.stage_label.setText(f"Checking job {job_id} in the background…")
+
+    @Slot(object)
+    def _on_recovered(self, jobs: list[Job]) -> None:
+        # Replaces "Resuming unfinished jobs…"; the notice lists them (BackgroundJobs).
+        self.window.statusBar().showMessage(
+            "The last session's jobs are listed above." if jobs else "", 8000
+        )
 
     @Slot(int)
     def _on_check_ended(self, job_id: int) -> None:
