@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QWidget
 from refiner_gui.api import RefinerClient
 from refiner_gui.jobs import JobState, JobStore, job_inputs
 from refiner_gui.jobs.routing import SANDBOX_KEY
-from refiner_gui.sandbox import SandboxServer
+from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.settings import Settings
 from refiner_gui.slots import COARSE, PERSON, TOP
 from refiner_gui.threads import wait_for_tasks
@@ -120,6 +120,19 @@ def test_cancel_after_upload_says_the_task_goes_on_and_can_be_checked_in_the_bac
         finished.dismiss_button.click()
         assert not finished.isVisibleTo(w)
         assert srv.submissions == 1
+
+
+def test_a_failed_job_gives_the_page_back(qtbot, windows, job_images):
+    with SandboxServer(latency=0.0) as srv:
+        srv.inject(Fault("submit", "error", code="ERROR_NO_FACE_IN_FILE"))
+        w = windows(srv, recover_on_start=False)
+        content = w.content
+        fill(qtbot, w, job_images)
+        w.refine_button.click()
+        assert content.preview.isVisibleTo(w) and not content.parts.placeholder.isVisibleTo(w)
+        qtbot.waitUntil(lambda: not w.job_running(), timeout=10_000)
+        assert w.error_panel.isVisibleTo(w)  # a real failure is still an error
+        assert not content.preview.isVisibleTo(w) and content.parts.placeholder.isVisibleTo(w)
 
 
 # -- recovered at start-up --------------------------------------------------------------

@@ -7,6 +7,7 @@ file is decoded on the thread pool; the pixmap is made and scaled here. GUI thre
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
@@ -17,6 +18,7 @@ from refiner_gui.threads import run_task
 from refiner_gui.workers import load_image
 
 PREVIEW_MAX_SIDE = 2048  # decoded at most this big: the page is never larger
+CAPTION = "The coarse try-on. The refined image appears here when the job is done."
 
 
 class RunningPreview(QWidget):
@@ -27,7 +29,7 @@ class RunningPreview(QWidget):
         super().__init__(parent)
         self.setObjectName("runningPreview")
         self.setAccessibleName("Coarse image of the running job")
-        self.caption = QLabel()
+        self.caption = QLabel(CAPTION)
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)
@@ -41,18 +43,22 @@ class RunningPreview(QWidget):
         box.addWidget(self.picture, 1)
         self._image = QImage()
         self._path: Path | None = None
+        self._covered: list[QWidget] = []  # what the preview stands in for, to show again
         self.hide()
 
     def has_image(self) -> bool:
         """Whether the coarse image is decoded and shown."""
         return not self._image.isNull()
 
-    def show_coarse(self, path: Path | None, caption: str) -> None:
-        """Show ``caption`` now and the coarse image at ``path`` once decoded."""
+    def show_coarse(self, path: Path | None, cover: Iterable[QWidget] = ()) -> None:
+        """Show the coarse image at ``path`` (once decoded) in place of the widgets of
+        ``cover`` that are shown now (hidden until :meth:`stop` with ``uncover``)."""
         self._path = path
         self._image = QImage()
         self.picture.clear()
-        self.caption.setText(caption)
+        self._covered = [widget for widget in cover if not widget.isHidden()]
+        for widget in self._covered:
+            widget.hide()
         self.show()
         if path is None:
             return
@@ -63,16 +69,16 @@ class RunningPreview(QWidget):
             owner=self,
         )
 
-    def set_caption(self, caption: str) -> None:
-        """Change the caption (the stage of the job)."""
-        self.caption.setText(caption)
-
-    def stop(self) -> None:
-        """The job ended: forget the image and hide."""
+    def stop(self, *, uncover: bool = False) -> None:
+        """The job ended: forget the image and hide; with ``uncover``, show again what
+        :meth:`show_coarse` covered (no new result came to take its place)."""
         self._path = None
         self._image = QImage()
         self.picture.clear()
         self.hide()
+        covered, self._covered = self._covered, []
+        for widget in covered if uncover else ():
+            widget.show()
 
     def _on_loaded(self, path: Path, image: QImage) -> None:
         if path != self._path or image.isNull():  # a newer job, or an unreadable file

@@ -305,24 +305,10 @@ class WindowContent(QObject):
         p.inputs.highlight(None, None)
         self.status.start(stage_text, since=since)
         self.window.setWindowTitle(window_title(demo=self.demo))  # no old job's number
-        for part in (p.placeholder, self.viewer, p.review_bar, p.result_bar):
-            part.hide()
-        self.preview.show_coarse(
-            coarse, "The coarse try-on. The refined image appears here when the job is done."
-        )
+        self.preview.show_coarse(coarse, (p.placeholder, self.viewer, p.review_bar, p.result_bar))
         p.tabs.setCurrentWidget(p.compare_page)
         self.update_actions()
         return True
-
-    def _job_ended_unshown(self) -> None:
-        """The window's job ended without a new result: show again what was there."""
-        self.preview.stop()
-        p = self.parts
-        if self.shown is not None:
-            for part in (self.viewer, p.review_bar, p.result_bar):
-                part.show()
-        else:
-            p.placeholder.show()
 
     @Slot(str)
     def resume_task(self, task_id: str) -> None:
@@ -408,7 +394,7 @@ class WindowContent(QObject):
     def _on_failed(self, run_id: int, error: RefinerError) -> None:
         if run_id != self.run_id:
             return
-        self._job_ended_unshown()
+        self.preview.stop(uncover=True)  # no new result: what was there comes back
         resumable = self._job_resumable(self.job_id)
         if isinstance(error, Cancelled) and resumable and self.job_id and error.task_id:
             # Cancel after the upload is no error: the task goes on at the service.
