@@ -402,7 +402,7 @@ class WindowContent(QObject):
             self.background.cancelled_after_upload(self.job_id, error.task_id)
             return
         self.status.fail(error)
-        self.parts.error_panel.show_error(error, resumable=self._job_resumable(self.job_id))
+        self.parts.error_panel.show_error(error, resumable=resumable)
         if error.slot:
             self.parts.inputs.highlight(error.slot, error.user_message)
 
