@@ -17,9 +17,8 @@ Ownership between processes: ``jobs.owner`` and the ``processes`` table say whic
 process works on a job (:mod:`refiner_gui.jobs.ownership`: when a holder counts as gone;
 :mod:`refiner_gui.jobs.store_ownership`: claim, release, heartbeat). The task-id journal
 (:data:`JOURNAL_NAME`, beside the file; :mod:`refiner_gui.jobs.journal`) keeps the id of
-a new task when the file itself cannot be written.
-
-Schema: versioned with ``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
+a new task when the file itself cannot be written. Schema: versioned with
+``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
 
 This module holds :class:`JobStore` itself (opening, migrating, files, writing, reading);
 its parts live beside it: the errors (:mod:`refiner_gui.jobs.errors`), connections
@@ -348,16 +347,19 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
                 raise KeyError(job_id)
             return False
 
-    def mark_submitting(self, job_id: int) -> Job:
-        """Committed before the first byte is uploaded.
+    def mark_submitting(self, job_id: int, base_url: str | None = None) -> Job:
+        """Committed before the first byte is uploaded, with the service address it goes
+        to (``base_url``: the job is only ever polled there; see
+        :mod:`refiner_gui.jobs.routing`).
 
         Atomic compare-and-set from PENDING: of two threads or processes that try to run
         the same job, exactly one gets it; the other gets :class:`JobStateError` and must
         not upload (that would bill twice).
         """
-        if not self._update_if(
-            job_id, (JobState.PENDING.value,), state=JobState.SUBMITTING.value, error=None
-        ):
+        fields: dict[str, Any] = {"state": JobState.SUBMITTING.value, "error": None}
+        if base_url is not None:
+            fields["base_url"] = base_url
+        if not self._update_if(job_id, (JobState.PENDING.value,), **fields):
             current = self.get(job_id)
             raise JobStateError(
                 f"Job {job_id} is {current.state.value}, not pending: it is not uploaded (again)."

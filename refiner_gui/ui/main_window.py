@@ -24,6 +24,7 @@ from PySide6.QtGui import QCloseEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
 from refiner_gui.ui.skeleton import Skeleton
+from refiner_gui.ui.window_title import window_title
 
 if TYPE_CHECKING:
     from refiner_gui.clients import ClientFactory
@@ -92,7 +93,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False  # shutdown() began: nothing new may start
         self._shutdown_complete = False
 
-        self.setWindowTitle("Refiner — DEMO (local sandbox)" if demo else "Refiner")
+        self.setWindowTitle(window_title(demo=demo))
         self.setObjectName("mainWindow")
         self.resize(DEFAULT_SIZE)
         # The menu titles exist from the first frame (the bar keeps its height); their
