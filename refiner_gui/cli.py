@@ -253,6 +253,13 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
                     BOTTOM: files["bottom"],
                 },
                 args.gender,
+                # Beside a fixed copy's name, the file the user named (provenance, names).
+                original_names={
+                    PERSON: args.person.name,
+                    TOP: args.top.name,
+                    COARSE: args.coarse.name,
+                    **({BOTTOM: args.bottom.name} if args.bottom is not None else {}),
+                },
             )
         except OSError as exc:  # a full disk, an unwritable inputs folder
             raise StoreError(

@@ -107,10 +107,17 @@ def test_fix_uploads_conforming_copies(sandbox, job_images, tmp_path):
     imgs = {**job_images, "top": webp}
     rc, _, stderr = run(refine_args(sandbox, imgs))
     assert rc == cli.EXIT_USAGE and "--fix" in stderr
-    rc, stdout, stderr = run(refine_args(sandbox, imgs, "--fix"))
+    rc, stdout, stderr = run(refine_args(sandbox, imgs, "--fix", "--json"))
     assert rc == 0, stderr
     assert sandbox.submissions == 1
     assert webp.is_file()  # the original is untouched
+    store = JobStore.open_default()
+    try:
+        top = store.get(json.loads(stdout)["job_id"]).inputs[TOP]
+    finally:
+        store.close()
+    # The fixed copy was uploaded; the record names the file the user gave beside it.
+    assert ".fixed." in top.name and top.original_name == "top.webp"
 
 
 def test_missing_key_is_a_usage_error(sandbox, job_images):

@@ -299,10 +299,13 @@ def rerun_request(job: Job) -> JobRequest:
 
     Raises ``ValueError`` when a stored input is gone."""
     files = {}
+    names = {}
     for slot in SLOTS:
-        path = job.input_path(slot)
-        if path is not None:
-            if not path.is_file():
+        item = job.inputs.get(slot)
+        if item is not None:
+            if not item.path.is_file():
                 raise ValueError(f"job {job.id}'s stored {slot} image is gone")
-            files[slot] = path
-    return JobRequest(files, job.gender, parent_id=job.id)
+            files[slot] = item.path
+            # The stored copy is named by its hash: keep the name the user knows.
+            names[slot] = item.given_name
+    return JobRequest(files, job.gender, parent_id=job.id, original_names=names)

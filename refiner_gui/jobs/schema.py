@@ -80,6 +80,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN base_url TEXT;
     ALTER TABLE jobs ADD COLUMN preference TEXT;
     """,
+    # 5: the name of the file the user gave, when what was uploaded (and stored) is a
+    # copy made by Fix: provenance and file-name tokens speak of the original.
+    """
+    ALTER TABLE job_inputs ADD COLUMN original_name TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

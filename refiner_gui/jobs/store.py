@@ -35,7 +35,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -246,8 +246,13 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         *,
         parent_id: int | None = None,
         hold: bool = True,
+        original_names: Mapping[str, str] | None = None,
     ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
+
+        ``original_names`` (by slot) names the files the user gave where ``files`` holds
+        copies made by Fix (or stored copies, for a re-run); it is recorded beside the
+        uploaded file's name (:attr:`StoredInput.original_name`).
 
         With ``hold`` (the default) the new job is held by this process from the start
         (:meth:`claim`), so another process's recovery never cancels it as abandoned
@@ -255,6 +260,11 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
         over and releases it, and :meth:`close` frees a job that was never run.
         """
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
+        originals = {
+            slot: name
+            for slot, name in (original_names or {}).items()
+            if slot in stored and name and name != stored[slot].name
+        }
         now = time.time()
         with self._write() as c:
             # Under the write lock, so a concurrent delete() cannot remove a shared input
@@ -269,8 +279,12 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
             )
             job_id = int(cur.lastrowid or 0)
             c.executemany(
-                "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
-                [(job_id, slot, self._rel(s.path), s.sha256, s.name) for slot, s in stored.items()],
+                "INSERT INTO job_inputs (job_id, slot, path, sha256, name, original_name) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (job_id, slot, self._rel(s.path), s.sha256, s.name, originals.get(slot))
+                    for slot, s in stored.items()
+                ],
             )
             if hold:
                 self._mark_owned(c, job_id, now)

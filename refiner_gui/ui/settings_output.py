@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from refiner_gui.config import app_paths
 from refiner_gui.outputs import TOKENS, render_name
+from refiner_gui.slots import COARSE, PERSON, TOP
 from refiner_gui.ui.note import Note
 
 PREVIEW_TASK_ID = "T123"
@@ -38,7 +39,13 @@ _TOKEN_HELP = {
     "time": "the time it was saved (142501)",
     "task_id": "the service's task id",
     "gender": "the gender chosen for the job",
+    "person_name": "the person photo's file name, without extension",
+    "top_name": "the top garment's file name, without extension",
+    "bottom_name": "the bottom garment's file name (empty without one)",
+    "coarse_name": "the coarse image's file name, without extension",
 }
+# Names shown by the preview for the file-name tokens.
+PREVIEW_NAMES = {PERSON: "model_01.jpg", TOP: "shirt_blue.png", COARSE: "coarse_01.png"}
 
 
 class OutputGroup(QGroupBox):
@@ -132,7 +139,9 @@ class OutputGroup(QGroupBox):
         """Show the name a result would get now; warn about unknown tokens."""
         pattern = self.pattern_edit.text().strip()
         ext = "jpg" if self._save_format == "jpg" else "png"
-        stem = render_name(pattern, task_id=PREVIEW_TASK_ID, gender=PREVIEW_GENDER)
+        stem = render_name(
+            pattern, task_id=PREVIEW_TASK_ID, gender=PREVIEW_GENDER, names=PREVIEW_NAMES
+        )
         self.preview_label.setText(f"{stem}.{ext}")
         unknown = sorted({t for t in _TOKEN_RE.findall(pattern) if t not in TOKENS})
         if unknown:
