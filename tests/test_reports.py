@@ -29,6 +29,7 @@ from refiner_gui.reports import (
     export_json,
     html_report,
     summarize,
+    summary,
 )
 from refiner_gui.reports._thumbs import ThumbnailCache, make_thumbnail
 from refiner_gui.reports.contact_sheet import SheetLayout, pdf_layout, pdf_page_count, png_size
@@ -363,11 +364,11 @@ def test_html_is_self_contained_and_complete(jobs, store, tmp_path):
 
     assert doc.by_id["pass-rate"] == "50%"
     assert doc.by_id["count-jobs"] == "6"
-    assert (doc.by_id["count-pass"], doc.by_id["count-fail"], doc.by_id["count-unreviewed"]) == (
-        "2",
-        "2",
-        "2",
-    )
+    assert (doc.by_id["count-pass"], doc.by_id["count-fail"]) == ("2", "2")
+    # The two unreviewed jobs have no look: one failed, one is still waiting.
+    assert doc.by_id["count-unreviewed"] == "0"
+    assert doc.by_id["count-failed-jobs"] == "1" and doc.by_id["count-other"] == "1"
+    assert doc.by_id["count-outcome-unknown"] == "0"
     assert doc.tag_counts["hands"] == 2 and doc.tag_counts["artifacts"] == 1
     assert doc.tag_counts["garment_colour"] == 1 and doc.tag_counts["sparkles"] == 1
     assert doc.tag_counts["background"] == 0
@@ -382,6 +383,25 @@ def test_html_is_self_contained_and_complete(jobs, store, tmp_path):
     assert "The person photo is not a full-body view" in cards[jobs[4].id]
     assert "No result: Waiting" in cards[jobs[5].id]
     assert "UNREVIEWED" in cards[jobs[5].id]
+
+
+def test_html_counts_failed_and_unknown_apart_from_unreviewed(jobs, store, tmp_path):
+    look = _succeed(store, store.create_job(_inputs(tmp_path / "more"), "man"), 7, (1, 2, 3))
+    lost = store.create_job(_inputs(tmp_path / "more"), "man")
+    store.mark_submitting(lost.id)
+    lost = store.mark_finished(lost.id, JobState.OUTCOME_UNKNOWN, {"message": "no answer"})
+    every = [*jobs, look, lost]
+    split = summary.unreviewed_split(every)
+    assert split == {"looks": 1, "failed": 1, "outcome_unknown": 1, "other": 1}
+    assert sum(split.values()) == summarize(every)["unreviewed"]
+    doc = _parse(export_html(every, tmp_path / "review.html"))
+    assert doc.by_id["count-unreviewed"] == "1"  # only the look waiting for a verdict
+    assert doc.by_id["count-failed-jobs"] == "1"
+    assert doc.by_id["count-outcome-unknown"] == "1"
+    assert doc.by_id["count-other"] == "1"
+    # Nothing but reviewable looks: no "Other" box at all.
+    clean = _parse(export_html([jobs[0], look], tmp_path / "clean.html"))
+    assert clean.by_id["count-unreviewed"] == "1" and "count-other" not in clean.by_id
 
 
 def test_html_images_decode_and_fit(jobs, tmp_path):
