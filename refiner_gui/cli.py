@@ -91,7 +91,7 @@ from refiner_gui.jobs import (
 )
 from refiner_gui.keystore import get_api_key
 from refiner_gui.outputs import export_image
-from refiner_gui.sandbox import SandboxServer
+from refiner_gui.sandbox import SandboxServer, named_faults
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 __all__ = [
@@ -417,9 +417,27 @@ def cmd_credits(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
 
 
 def cmd_sandbox(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
-    """``sandbox``: serve the local sandbox of the API until interrupted."""
-    srv = SandboxServer(port=args.port, latency=args.latency)
-    url = srv.start()
+    """``sandbox``: serve the local sandbox of the API until interrupted, with the
+    ``--fault`` faults queued."""
+    srv = SandboxServer(
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        credits=args.credits,
+        task_ttl=args.task_ttl,
+        result_ttl=args.result_ttl,
+    )
+    try:
+        url = srv.start()
+    except OSError as exc:  # the port is taken, say
+        raise UsageError(
+            f"The sandbox cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. "
+            "Choose another --port (0 picks a free one)."
+        ) from None
+    for name in args.fault:
+        for fault in named_faults(name):
+            srv.inject(fault)
+        rep.progress(f"fault queued: {name}")
     rep.progress(
         f"sandbox listening on {url} (Ctrl+C to stop); use --base-url {url} with any API key"
     )
