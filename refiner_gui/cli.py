@@ -41,7 +41,7 @@ from refiner_gui.api import (
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.keys import clean_api_key
 from refiner_gui.cli_args import CliParser, build_parser
-from refiner_gui.cli_inputs import apply_fixes, cmd_check
+from refiner_gui.cli_inputs import apply_fixes, cli_wording, cmd_check
 from refiner_gui.cli_jobs import (
     check_out,
     cmd_jobs,
@@ -221,7 +221,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
     if bad:
         for slot, r in bad.items():
             for p in r.problems:
-                rep.progress(f"{slot}: {r.path.name}: {p.message}")
+                rep.progress(f"{slot}: {r.path.name}: {cli_wording(p.message)}")
         hint = " (try --fix)" if any(r.fixable for r in bad.values()) and not args.fix else ""
         if hint:
             rep.progress(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -220,6 +221,23 @@ def test_check_command(job_images, tmp_path):
     assert files[0]["ok"] and not files[1]["ok"] and files[1]["problems"]
     rc, _, _ = run(["check", str(job_images["person"])])
     assert rc == 0
+
+
+def test_check_speaks_of_the_fix_option_not_the_button(tmp_path):
+    webp = make_image(tmp_path / "top.webp", (300, 300), fmt="WEBP")
+    tiny = make_image(tmp_path / "tiny.png", (100, 100))
+    huge = make_image(tmp_path / "wide.png", (4200, 300))
+    rc, stdout, _ = run(["check", str(webp), str(tiny), str(huge)])
+    assert rc == cli.EXIT_USAGE
+    lines = stdout.splitlines()
+    assert "Run refine with --fix to convert it" in lines[0]
+    assert "--fix does not enlarge" in lines[1]
+    assert "--fix" in lines[2]
+    assert not re.search(r"\bFix\b", stdout)
+    rc, stdout, _ = run(["check", str(webp), str(tiny), "--json"])
+    messages = [p["message"] for f in json.loads(stdout)["files"] for p in f["problems"]]
+    assert messages and all(not re.search(r"\bFix\b", m) for m in messages)
+    assert any("--fix" in m for m in messages)
 
 
 def test_credits_command(sandbox):
