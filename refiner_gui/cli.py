@@ -37,6 +37,7 @@ from refiner_gui.api import (
     RefinerClient,
     RefinerError,
     RetryPolicy,
+    TaskNotFound,
 )
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.keys import clean_api_key
@@ -84,6 +85,7 @@ from refiner_gui.jobs import (
     Job,
     JobHeld,
     JobState,
+    JobStateError,
     JobStore,
     LocalWriteError,
     StoreError,
@@ -298,6 +300,7 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         if args.job is not None:
             job = _adopt(store, args.job, args.task_id, job)
             rep.progress(f"job {job.id}: task {args.task_id}")
+        created = job is None
         if job is None:  # submitted elsewhere (or before the store existed): record it now
             job = store.create_resumed(args.task_id)
             rep.progress(f"job {job.id}: new record for task {args.task_id}")
@@ -318,10 +321,24 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         client = make_client(args)
         try:
             return run_stored(args, rep, store, client, job, cancel)
+        except TaskNotFound:
+            if created:  # a mistyped id: the record made for it says nothing, drop it
+                _forget(store, job.id, args)
+                rep.progress(f"no job kept: the service does not know task {args.task_id}")
+            raise
         finally:
             client.close()
     finally:
         store.close()
+
+
+def _forget(store: JobStore, job_id: int, args: argparse.Namespace) -> None:
+    """Delete the record ``resume`` made for a task the service does not know."""
+    try:
+        store.delete(job_id)
+        args.job_id = None
+    except (JobStateError, StoreError, sqlite3.Error, OSError) as exc:
+        log.warning("could not remove job %s of an unknown task: %s", job_id, exc)
 
 
 def _adopt(store: JobStore, job_id: int, task_id: str, found: Job | None) -> Job:

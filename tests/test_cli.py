@@ -400,6 +400,27 @@ def test_resume_task_id_of_a_stored_job_and_of_an_unknown_task(sandbox, job_imag
     assert os.path.isfile(payload["output"]) and sandbox.submissions == 2
 
 
+def test_resume_of_a_mistyped_task_id_leaves_no_job(sandbox, job_images, tmp_path):
+    rc, stdout, _ = run(refine_args(sandbox, job_images, "--json"))
+    real = json.loads(stdout)
+    rc, stdout, stderr = run(["resume", "no-such-task-123", "--json", *srv_args(sandbox)])
+    assert rc == cli.EXIT_REJECTED
+    payload = json.loads(stdout)
+    assert payload["error"]["type"] == "TaskNotFound" and payload["job_id"] is None
+    assert "does not know task no-such-task-123" in stderr
+    store = JobStore.open_default()
+    try:
+        jobs = store.list_jobs()
+        assert [j.id for j in jobs] == [real["job_id"]]  # only the real one
+        assert store.find_by_task("no-such-task-123") is None
+    finally:
+        store.close()
+    # A task the service knows, whose job the history holds, is never dropped.
+    again = ["resume", real["task_id"], "--out", str(tmp_path / "again.png")]
+    rc, _, _ = run([*again, *srv_args(sandbox)])
+    assert rc == 0 and stored_job(real["job_id"]).state is JobState.SUCCEEDED
+
+
 def test_resume_of_a_settled_job_says_what_happened(sandbox, job_images):
     sandbox.inject(Fault("submit", "task_failed"))
     rc, stdout, _ = run(refine_args(sandbox, job_images, "--json"))
