@@ -8,6 +8,7 @@ A killed run is finished by ``refiner-cli resume --all`` without submitting anyt
 
 Exit codes (stable, for scripts):
     0   done
+    1   an internal error (a bug: the details are on stderr)
     2   usage error, an input rejected before upload (nothing was sent), or a local
         problem to fix first (an unwritable folder, a full disk, a damaged job history);
         when a task was already billed, its job stays resumable (the message says how)
@@ -17,8 +18,9 @@ Exit codes (stable, for scripts):
     5   timed out waiting (the task id is printed for ``refiner-cli resume``)
     130 interrupted
 
-Progress lines go to stderr; stdout carries only the result (one JSON object with
-``--json``). The API key never appears in either.
+Progress goes to stderr (one updating line on a terminal); stdout carries only the result
+(one JSON object with ``--json``), on every exit, errors included. The API key never
+appears in either.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import sqlite3
 import sys
 import threading
+import traceback
 from typing import Any, TextIO
 
 from refiner_gui.api import (
@@ -53,6 +56,7 @@ from refiner_gui.cli_jobs import (
     run_stored,
 )
 from refiner_gui.cli_output import (
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
@@ -97,6 +101,7 @@ from refiner_gui.sandbox import SandboxServer, named_faults
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 __all__ = [
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REJECTED",
@@ -274,7 +279,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
                 f"The job could not be recorded: {exc}. Free some disk space (or wait for "
                 "another process using the history), then run again. Nothing was sent."
             ) from None
-        rep.progress(f"job {job.id}: uploading")
+        rep.progress(f"job {job.id}: inputs stored in the job history")
         return run_stored(args, rep, store, client, job, cancel)
     finally:
         client.close()
@@ -494,8 +499,19 @@ def run(
     CliParser.stream = stderr
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed the usage message
-        return int(exc.code or 0) and EXIT_USAGE
+    except SystemExit as exc:  # argparse already printed the usage message (or the help)
+        code = int(exc.code or 0) and EXIT_USAGE
+        words = sys.argv[1:] if argv is None else argv
+        if code and "--json" in words:  # a script reading stdout still gets its object
+            message = "the command line is not valid (see the usage on stderr)"
+            Reporter(True, stdout, stderr).result(
+                payload(
+                    "rejected_before_upload",
+                    error={"http_status": None, "code": "USAGE", "message": message},
+                ),
+                message,
+            )
+        return code
     finally:
         CliParser.stream = None
     args.retry = retry
@@ -506,6 +522,14 @@ def run(
             level=logging.INFO, stream=rep.err, format="%(levelname)s %(name)s: %(message)s"
         )
     cancel = cancel or CancelToken()
+    try:
+        return _dispatch(args, rep, cancel)
+    finally:
+        rep.clear_status()  # never leave a half-drawn status line on the terminal
+
+
+def _dispatch(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """Run the command; every failure becomes its exit code and a result on stdout."""
     try:
         return COMMANDS[args.command](args, rep, cancel)
     except HeldElsewhere as err:  # another process works on the job: not a usage error
@@ -528,6 +552,20 @@ def run(
         rep.progress("interrupted")
         rep.result(payload("interrupted", job_id=args.job_id), "interrupted")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one result on stdout, the details on stderr
+        rep.progress(f"internal error: {type(exc).__name__}: {exc}")
+        for line in traceback.format_exc().splitlines():
+            rep.progress(f"  {line}")
+        message = f"internal error: {type(exc).__name__} (details on stderr)"
+        rep.result(
+            payload(
+                status_word(EXIT_INTERNAL),
+                job_id=args.job_id,
+                error={"http_status": None, "code": "INTERNAL", "message": message},
+            ),
+            message,
+        )
+        return EXIT_INTERNAL
 
 
 def main(argv: list[str] | None = None) -> None:
