@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.config import app_paths
-from refiner_gui.outputs import TOKENS, render_name
+from refiner_gui.outputs import NAME_TOKENS, TOKENS, render_name
 from refiner_gui.slots import COARSE, PERSON, TOP
 from refiner_gui.ui.note import Note
 
@@ -90,20 +90,25 @@ class OutputGroup(QGroupBox):
         pattern_label.setBuddy(self.pattern_edit)
         form.addRow(pattern_label, self.pattern_edit)
 
-        tokens = QHBoxLayout()
-        tokens.addWidget(QLabel("Insert:", box))
+        # Two rows: what the job is (date, time, task, gender), then the input files' names;
+        # one row of eight would squeeze the buttons to "{…}" in a dialog of usual width.
         self.token_buttons: dict[str, QToolButton] = {}
-        for token in TOKENS:
-            button = QToolButton(box)
-            button.setText(_token(token))
-            button.setAccessibleName(f"Insert {token.replace('_', ' ')} token")
-            button.setToolTip(f"Insert {{{token}}} at the cursor: {_TOKEN_HELP[token]}")
-            button.clicked.connect(self._on_token_clicked)
-            button.setProperty("token", token)
-            tokens.addWidget(button)
-            self.token_buttons[token] = button
-        tokens.addStretch(1)
-        form.addRow("", tokens)
+        token_rows = ([t for t in TOKENS if t not in NAME_TOKENS], list(NAME_TOKENS))
+        for r, names in enumerate(token_rows):
+            tokens = QHBoxLayout()
+            if r == 0:
+                tokens.addWidget(QLabel("Insert:", box))
+            for token in names:
+                button = QToolButton(box)
+                button.setText(_token(token))
+                button.setAccessibleName(f"Insert {token.replace('_', ' ')} token")
+                button.setToolTip(f"Insert {{{token}}} at the cursor: {_TOKEN_HELP[token]}")
+                button.clicked.connect(self._on_token_clicked)
+                button.setProperty("token", token)
+                tokens.addWidget(button)
+                self.token_buttons[token] = button
+            tokens.addStretch(1)
+            form.addRow("", tokens)
 
         self.preview_label = QLabel(box)
         self.preview_label.setTextFormat(Qt.TextFormat.PlainText)
