@@ -516,7 +516,8 @@ def run(
         CliParser.stream = None
     args.retry = retry
     args.job_id = None  # set by commands once a stored job is involved (error payloads)
-    rep = Reporter(args.json, stdout, stderr)
+    # With -v, log lines go to stderr at any moment: a line rewritten in place would be torn.
+    rep = Reporter(args.json, stdout, stderr, live=False if args.verbose else None)
     if args.verbose:
         logging.basicConfig(
             level=logging.INFO, stream=rep.err, format="%(levelname)s %(name)s: %(message)s"

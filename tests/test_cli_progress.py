@@ -251,3 +251,12 @@ def test_an_internal_error_still_ends_with_one_result(srv, job_images, tmp_path,
         assert not [j for j in store.list_jobs() if j.state is not JobState.SUCCEEDED]
     finally:
         store.close()
+
+
+def test_verbose_logs_turn_the_status_line_into_lines(srv, job_images, tmp_path):
+    # Log records arrive at any moment: a line rewritten in place would be torn by them.
+    rc, stdout, stderr = run(
+        refine(srv, job_images, "--out", str(tmp_path / "v.png"), "-v"), tty=True
+    )
+    assert rc == 0 and stdout == f"{tmp_path / 'v.png'}\n"
+    assert "\r" not in stderr and "status: " in stderr

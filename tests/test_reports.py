@@ -382,6 +382,7 @@ def test_json_export(jobs, tmp_path):
     assert first["tags"] == ["artifacts", "hands"]
     assert first["verdict"] == "fail" and first["state"] == "succeeded"
     assert first["inputs"]["person"]["sha256"] == jobs[0].inputs[PERSON].sha256
+    assert first["inputs"]["person"]["original_name"] == jobs[0].inputs[PERSON].name
     assert first["result_path"] == str(jobs[0].result_path)
     failed = doc["jobs"][4]
     assert failed["error"] == {
