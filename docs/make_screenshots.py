@@ -82,7 +82,15 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         shot(w, "window_running")
         pump_until(lambda: not w.job_running())
         w.viewer.set_mode(ViewMode.SIDE_BY_SIDE)
+        look = w.content.look_inputs
+        pump_until(lambda: all(look.has_thumbnail(s) for s in (PERSON, TOP, COARSE, BOTTOM)))
         shot(w, "window_result")
+        # The review: the look's own inputs beside the viewer, the auto-advance rule under
+        # it, a verdict with tags and a note as a reviewer leaves them.
+        w.review_bar.set_review("fail", ("pattern_logo", "hands"), "Logo on the chest is blurred")
+        shot(w, "review")
+        job = w.store.get(w.review.job_id)  # back to what is stored (it was only shown)
+        w.review_bar.set_review(job.verdict, job.tags, job.note)
         for mode, name in (
             (ViewMode.SWIPE, "window_swipe"),
             (ViewMode.FLICKER, "window_flicker"),

@@ -34,9 +34,9 @@ from refiner_gui.api import (
 from refiner_gui.api.errors import redact
 from refiner_gui.api.models import Stage
 from refiner_gui.api.progress import expected_left_text
-from refiner_gui.images.preflight import format_bytes
 from refiner_gui.jobs import Job, JobState
 from refiner_gui.safe_text import strict_json, terminal_text
+from refiner_gui.sizes import format_bytes
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1

@@ -75,7 +75,7 @@ def test_terminal_progress_is_one_updating_line_cleared_at_the_end():
         shown = screen(err.getvalue())
         assert len(shown) == 1  # never a new line: the same line, rewritten
         seen.append(shown[0])
-    assert "uploading  0 s  3.0 MB of 3.0 MB (100%)" in seen  # bytes, elapsed, stage
+    assert "uploading  0 s  3 MB of 3 MB (100%)" in seen  # bytes, elapsed, stage
     assert any(s.startswith("queued  3 s") for s in seen)
     assert any(s.startswith("processing  9 s  usually done in ~15 s") for s in seen)
     assert any(re.fullmatch(r"downloading result  11 s  \d+ KB", s) for s in seen)

@@ -35,6 +35,7 @@ from refiner_gui.reports import (
 )
 from refiner_gui.reports._thumbs import ThumbnailCache, make_thumbnail
 from refiner_gui.reports.contact_sheet import SheetLayout, pdf_layout, pdf_page_count, png_size
+from refiner_gui.reports.preferences import blind_summary
 from refiner_gui.reports.summary import format_rate
 from refiner_gui.reports.tabular import CSV_FIELDS, guard_cell
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
@@ -456,6 +457,35 @@ def test_html_counts_failed_and_unknown_apart_from_unreviewed(jobs, store, tmp_p
     # Nothing but reviewable looks: no "Other" box at all.
     clean = _parse(export_html([jobs[0], look], tmp_path / "clean.html"))
     assert clean.by_id["count-unreviewed"] == "1" and "count-other" not in clean.by_id
+
+
+def test_html_says_how_often_the_refined_image_won_blind(jobs, store, tmp_path):
+    # jobs[0] fail (hands, artifacts), [1] pass (no tags), [2] pass (colour), [3] fail
+    # (hands + an unknown tag); [4] and [5] have no result and no answer.
+    answers = {0: "refined", 1: "refined", 2: "same", 3: "coarse"}
+    answered = [dataclasses.replace(j, preference=answers.get(i)) for i, j in enumerate(jobs)]
+    s = blind_summary(answered)
+    assert (s.overall.refined, s.overall.coarse, s.overall.same) == (2, 1, 1)
+    assert s.overall.describe() == "refined preferred 2 of 4 blind comparisons"
+    assert (s.by_tag["hands"].refined, s.by_tag["hands"].total) == (1, 2)
+    assert s.by_tag["garment_colour"].same == 1 and s.by_tag["sparkles"].coarse == 1
+    assert "background" not in s.by_tag  # no comparison carries it
+    assert (s.untagged.refined, s.untagged.total) == (1, 1)  # jobs[1] has no tag
+
+    out = export_html(answered, tmp_path / "review.html")
+    doc = _parse(out)
+    overall = doc.by_id["blind-overall"]
+    assert "Refined preferred 2 of 4 blind comparisons" in overall and "50%" in overall
+    text = out.read_text(encoding="utf-8")
+    hands = re.search(r'<tr data-blind-tag="hands">(.*?)</tr>', text)
+    assert hands and "1 of 2" in hands.group(1) and "Hands" in hands.group(1)
+    assert re.search(r'<tr data-blind-tag="artifacts">.*?1 of 1.*?</tr>', text)
+    assert re.search(r'<tr data-blind-tag="">.*?No defect tag.*?1 of 1.*?</tr>', text)
+    # The per-tag counts of the review summary are untouched by the new table.
+    assert doc.tag_counts["hands"] == 2 and doc.tag_counts["background"] == 0
+
+    plain = export_html(jobs, tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert "blind-overall" not in plain  # no answers: no section at all
 
 
 def test_html_images_decode_and_fit(jobs, tmp_path):

@@ -25,6 +25,7 @@ def test_screenshot_script_captures_every_state(qtbot, tmp_path):
         "window_filled",
         "window_running",
         "window_result",
+        "review",
         "window_swipe",
         "window_flicker",
         "window_difference",

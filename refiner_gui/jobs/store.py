@@ -44,7 +44,14 @@ from refiner_gui.config import app_paths
 from refiner_gui.jobs.damage import check_whole, damaged_message, is_damage
 from refiner_gui.jobs.errors import BadRow, JobHeld, JobStateError, StoreError
 from refiner_gui.jobs.journal import JOURNAL_NAME, JournalMixin
-from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import (
+    DEFECT_TAGS,
+    PREFERENCES,
+    VERDICTS,
+    Job,
+    JobState,
+    StoredInput,
+)
 from refiner_gui.jobs.ownership import HEARTBEAT_INTERVAL, Owner, stale_after_from_env
 from refiner_gui.jobs.previews import preview_path
 from refiner_gui.jobs.rows import RowsMixin
@@ -464,6 +471,17 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin):
             note=note,
             reviewed_at=time.time() if verdict else None,
         )
+
+    def set_preference(self, job_id: int, preference: str | None) -> Job:
+        """Record the blind review's answer to "which looks better?" (or clear it).
+
+        ``preference`` is one of :data:`PREFERENCES` (which image won, unblinded:
+        ``"refined"``, ``"coarse"`` or ``"same"``) or None. The verdict, tags and note
+        are left alone. Raises ValueError for anything else; KeyError for an unknown job.
+        """
+        if preference is not None and preference not in PREFERENCES:
+            raise ValueError(f"preference must be one of {PREFERENCES} or None, not {preference!r}")
+        return self._update(job_id, preference=preference)
 
     def delete(self, job_id: int, *, delete_files: bool = True) -> None:
         """Remove a job; its result file too, and stored inputs no other job uses.

@@ -21,6 +21,7 @@ import refiner_gui
 from refiner_gui.jobs.models import Job
 from refiner_gui.reports._files import atomic_output
 from refiner_gui.reports._thumbs import Thumb, ThumbnailCache
+from refiner_gui.reports.preferences import blind_summary
 from refiner_gui.reports.summary import (
     INPUT_SLOTS,
     error_code,
@@ -256,6 +257,41 @@ def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
     )
 
 
+def _blind_section(jobs: Sequence[Job]) -> str:
+    """The blind comparisons: how often the refined image won, overall and per tag ("" when
+    no look has a blind answer)."""
+    b = blind_summary(jobs)
+    if not b.overall.total:
+        return ""
+
+    def share(n: int, total: int) -> str:
+        return f"{round(100 * n / total)}%" if total else "—"
+
+    groups = [(tag, tag_label(tag), c) for tag, c in b.by_tag.items()]
+    if b.untagged.total:
+        groups.append(("", "No defect tag", b.untagged))
+    rows = "".join(
+        f'<tr data-blind-tag="{escape(tag)}"><td>{escape(label)}</td>'
+        f'<td class="n">{c.refined} of {c.total}</td><td class="n">{share(c.refined, c.total)}'
+        f'</td><td class="n">{c.coarse}</td><td class="n">{c.same}</td></tr>'
+        for tag, label, c in groups
+    )
+    o = b.overall
+    table = (
+        '<table class="tags"><thead><tr><th>Defect tag</th><th>Refined won</th><th></th>'
+        f"<th>Coarse won</th><th>Same</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rows
+        else ""
+    )
+    return (
+        '<section class="summary" id="blind"><h2>Blind comparisons</h2>'
+        f'<p id="blind-overall">{escape(o.describe().capitalize())} '
+        f"({share(o.refined, o.total)}; coarse {o.coarse}, same {o.same}). "
+        "The sides were shuffled and hidden when the reviewer answered.</p>"
+        f"{table}</section>\n"
+    )
+
+
 def _write(
     fh: IO[str],
     jobs: Sequence[Job],
@@ -274,6 +310,7 @@ def _write(
         f'<body style="--thumb:{thumb_px}px">\n'
     )
     fh.write(_header(jobs, title, generated))
+    fh.write(_blind_section(jobs))
     fh.write("<main>\n")
     for start in range(0, len(jobs), BATCH):
         batch = jobs[start : start + BATCH]

@@ -135,7 +135,7 @@ class InputsPanel(QWidget):
         grid.setVerticalSpacing(4)
         self._columns = 0
         for slot in SLOTS:
-            view = DropSlot(SLOT_TITLES[slot], SLOT_LABELS[slot])
+            view = DropSlot(SLOT_TITLES[slot], SLOT_LABELS[slot], key=slot)
             view.setObjectName(f"slot_{slot}")
             # Same-thread view signals; partial binds the slot name.
             view.fileDropped.connect(functools.partial(self._on_file_dropped, slot))

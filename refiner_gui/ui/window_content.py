@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
-from PySide6.QtCore import QCoreApplication, QObject, Slot
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Slot
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMenu
 
 from refiner_gui.api import ProgressEvent, RefinerError, Submission, TimedOut
 from refiner_gui.api.errors import ErrorInfo, error_from_dict
@@ -30,8 +31,12 @@ from refiner_gui.readiness import Readiness
 from refiner_gui.settings import Settings, save_settings
 from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
+from refiner_gui.ui.blind import HIDDEN_LABELS
+from refiner_gui.ui.file_loader import FileLoader, WindowDropTarget
 from refiner_gui.ui.info_dialogs import show_about, show_rules
 from refiner_gui.ui.job_status import JobStatus
+from refiner_gui.ui.look_inputs import LookInputs
+from refiner_gui.ui.rerun_dialog import RerunDialog, balance_query
 from refiner_gui.ui.result_actions import ResultActions
 from refiner_gui.ui.review_controller import Picture, ReviewController
 from refiner_gui.ui.settings_dialog import SettingsDialog
@@ -99,8 +104,16 @@ class WindowContent(QObject):
             p.inputs.set_gender(settings.gender)
         self.viewer = CompareViewer()
         self.viewer.setAccessibleName("Coarse and refined comparison")
-        p.right_layout.insertWidget(p.right_layout.indexOf(p.placeholder) + 1, self.viewer, 1)
+        # The shown look's own inputs sit beside the viewer (portrait looks leave width).
+        self.look_inputs = LookInputs()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.viewer, 1)
+        row.addWidget(self.look_inputs)
+        p.right_layout.insertLayout(p.right_layout.indexOf(p.placeholder) + 1, row, 1)
         self.viewer.hide()
+        self.look_inputs.hide()
 
         if demo and injected_factory is None:
             # Started last of the parts that can fail to build, and stopped again if
@@ -124,12 +137,19 @@ class WindowContent(QObject):
             window, lambda: self.settings, lambda: self.shown, lambda: self.viewer, p.history, store
         )
         self.status = JobStatus(p.progress, p.stage_label, self)
+        # Several files at once (Ctrl+O, a drop on the window or on one slot) go by role.
+        self.loader = FileLoader(
+            p.inputs, window, lambda t: window.statusBar().showMessage(t, 10_000)
+        )
+        self.window_drop = WindowDropTarget(window, self.loader)
         self.menus = WindowMenus(window, menus, self)
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
         p.error_panel.resumeRequested.connect(self.resume_task)
-        p.history.rerunRequested.connect(self.rerun_job)
+        p.history.rerunRequested.connect(self.ask_rerun)
         self.review.openFailed.connect(self._on_open_failed)
+        self.review.undoChanged.connect(self.update_actions)
+        self.look_inputs.useRequested.connect(self.use_job_inputs)
         for button, slot in (
             (p.save_button, self.results.save_refined),
             (p.save_cmp_button, self.results.save_comparison),
@@ -197,6 +217,7 @@ class WindowContent(QObject):
             can_refine=not running and ready and key_ok,
             running=running,
             has_result=self.shown is not None,
+            can_undo=self.review.can_undo(),
         )
         p.inputs.set_enabled_inputs(not running)
 
@@ -296,8 +317,11 @@ class WindowContent(QObject):
             self.status.set_stage_text("Cancelling")
 
     @Slot(int)
-    def rerun_job(self, job_id: int) -> None:
-        """Load a past job's stored inputs and gender; start it when they check out."""
+    def ask_rerun(self, job_id: int) -> None:
+        """History → Re-run: say what it costs and the balance; re-run if the user agrees.
+
+        The dialog is window-modal but opened without a nested event loop; the re-run
+        starts from its ``accepted`` signal."""
         try:
             job = self.store.get(job_id)
         except KeyError:
@@ -305,16 +329,55 @@ class WindowContent(QObject):
         if self.job_running():
             self.window.statusBar().showMessage("Wait for the running job to finish first.", 5000)
             return
+        query = (
+            None if self.demo else balance_query(self._injected or client_factory(self.settings))
+        )
+        dialog = RerunDialog(job, self.window, query)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(partial(self.rerun_job, job_id))
+        dialog.open()
+
+    @Slot(int)
+    def rerun_job(self, job_id: int) -> None:
+        """Load a past job's stored inputs and gender; start it when they check out (no
+        question asked: :meth:`ask_rerun` is the user's way in)."""
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if not self._load_job_inputs(job):
+            return
+        self._pending_rerun = job_id
+        self.window.statusBar().showMessage(f"Re-running job {job_id} with the same inputs…", 5000)
+        self._maybe_start_rerun()
+
+    def _load_job_inputs(self, job: Job) -> bool:
+        """Put ``job``'s stored inputs and gender in the slots; False (said) while a job
+        runs, when the slots are locked."""
+        if self.job_running():
+            self.window.statusBar().showMessage("Wait for the running job to finish first.", 5000)
+            return False
         for slot in SLOTS:
             path = job.input_path(slot)
             if path is not None:
                 self.parts.inputs.set_file(slot, path)
             else:
                 self.parts.inputs.clear_slot(slot)
-        self.parts.inputs.set_gender(job.gender or None)
-        self._pending_rerun = job_id
-        self.window.statusBar().showMessage(f"Re-running job {job_id} with the same inputs…", 5000)
-        self._maybe_start_rerun()
+        self.parts.inputs.set_gender(job.gender if job.gender in ("woman", "man") else None)
+        return True
+
+    @Slot(int)
+    def use_job_inputs(self, job_id: int) -> None:
+        """ "Use these inputs": the shown look's inputs into the slots, for a new run."""
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            return
+        if self._load_job_inputs(job):
+            self.window.statusBar().showMessage(
+                f"Job {job_id}'s inputs are in the slots: check them, then Refine for a new run.",
+                8000,
+            )
 
     @Slot()
     def _maybe_start_rerun(self) -> None:
@@ -432,8 +495,12 @@ class WindowContent(QObject):
         self.shown = outcome
         self.viewer.set_images(left[0], right[0], left[1], right[1])
         self.viewer.set_labels(left_label, right_label)
+        # While blind and hidden, the coarse thumbnail would tell which side is which.
+        hidden = (left_label, right_label) == HIDDEN_LABELS
+        self.look_inputs.show_job(outcome.job, hide_coarse=hidden)
         p.placeholder.hide()
         self.viewer.show()
+        self.look_inputs.show()
         p.review_bar.show()
         p.result_bar.show()
         p.tabs.setCurrentWidget(p.compare_page)
@@ -441,6 +508,12 @@ class WindowContent(QObject):
         when = datetime.fromtimestamp(job.finished_at or job.created_at)
         p.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
         self.update_actions()
+
+    @Slot()
+    def undo_review(self) -> None:
+        """Edit → Undo review change (Ctrl+Z): restore the last change and show that look."""
+        message = self.review.undo()
+        self.window.statusBar().showMessage(message or "Nothing to undo in the review.", 8000)
 
     # -- dialogs ------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from refiner_gui.sizes import format_pixels
 from refiner_gui.ui.viewer import difference_worker
 from refiner_gui.ui.viewer.composite import compose_side_by_side
 from refiner_gui.ui.viewer.difference import DEFAULT_THRESHOLD, count_above
@@ -59,7 +60,7 @@ DEFAULT_LABELS = ("Coarse", "Refined")
 
 
 def _size_text(size: QSize) -> str:
-    return f"{size.width()}\u00d7{size.height()}"
+    return format_pixels(size.width(), size.height())
 
 
 class CompareViewer(QWidget):
