@@ -371,6 +371,8 @@ def _poll_and_fetch(
 
         def on_status(st: TaskStatus) -> None:
             watch.seen(st)
+            if st.state not in (TaskState.QUEUED, TaskState.PROCESSING):
+                return  # finished: DOWNLOADING (or the error) follows, never "queued" again
             emit(
                 Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
                 task_id=task_id,

@@ -281,8 +281,12 @@ class WindowContent(QObject):
         files = {s: inputs.path(s) for s in SLOTS}
         if gender is None or any(files[s] is None for s in (PERSON, TOP, COARSE)):
             return False
+        originals = {s: inputs.original_path(s) for s in SLOTS}
         request = JobRequest(
-            {s: p for s, p in files.items() if p is not None}, gender, parent_id=parent_id
+            {s: p for s, p in files.items() if p is not None},
+            gender,
+            parent_id=parent_id,
+            original_names={s: o.name for s, o in originals.items() if o is not None},
         )
         return self._began(self.jobs.start(request), "Uploading", files[COARSE])
 
