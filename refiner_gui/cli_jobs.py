@@ -73,6 +73,7 @@ def default_out(job: Job) -> Path:
         task_id=job.task_id or (job.tryon and job.tryon.task_id) or f"job{job.id}",
         when=datetime.now(),
         gender=job.gender or None,
+        names={slot: item.given_name for slot, item in job.inputs.items()},
     )
     suffix = job.result_path.suffix if job.result_path is not None else ".png"
     return app_paths().outputs / f"{stem}{suffix}"

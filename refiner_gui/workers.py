@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,7 @@ from PySide6.QtGui import QImage, QImageReader
 from refiner_gui.api import CancelToken, ProgressEvent, RefinerError
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.progress import ProgressThrottle
-from refiner_gui.atomic import SHARED_MODE, atomic_path
+from refiner_gui.atomic import shared_path
 from refiner_gui.images.formats import QT_SAFE_FORMATS, REFUSED_MESSAGE
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
@@ -89,6 +89,10 @@ class JobRequest:
         if self.generate_coarse is None:
             return "refine"
         return "tryon" if self.coarse_only else "tryon_refine"
+
+    # By slot: the name of the file the user gave, where ``files`` holds a copy (Fix's, or
+    # a re-run's stored one); recorded beside the uploaded name for provenance.
+    original_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ class JobWorker(Worker):
                     parent_id=self._request.parent_id,
                     kind=self._request.kind,
                     tryon_model=self._request.generate_coarse,
+                    original_names=self._request.original_names,
                 )
             else:
                 assert self._resume_job_id is not None
@@ -318,7 +323,7 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"{stem}-{uuid.uuid4().hex[:10]}.png"
-    with atomic_path(out, mode=SHARED_MODE) as tmp:
+    with shared_path(out) as tmp:
         # str, though PySide's stub says bytes: at run time bytes is refused (6.11).
         if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
             raise OSError(f"Could not save the picture into {dest_dir.name}.")

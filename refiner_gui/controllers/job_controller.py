@@ -317,17 +317,25 @@ def rerun_request(job: Job) -> JobRequest:
     same model. Raises ``ValueError`` when a stored input is gone."""
     files = {}
     coarse_only = job.kind == "tryon"
+    names = {}
     for slot in SLOTS:
         if coarse_only and slot == COARSE:
             continue
-        path = job.input_path(slot)
-        if path is not None:
-            if not path.is_file():
+        item = job.inputs.get(slot)
+        if item is not None:
+            if not item.path.is_file():
                 raise ValueError(f"job {job.id}'s stored {slot} image is gone")
-            files[slot] = path
+            files[slot] = item.path
+            # The stored copy is named by its hash: keep the name the user knows.
+            names[slot] = item.given_name
     if coarse_only:
         assert job.tryon is not None
         return JobRequest(
-            files, job.gender, parent_id=job.id, generate_coarse=job.tryon.model, coarse_only=True
+            files,
+            job.gender,
+            parent_id=job.id,
+            generate_coarse=job.tryon.model,
+            coarse_only=True,
+            original_names=names,
         )
-    return JobRequest(files, job.gender, parent_id=job.id)
+    return JobRequest(files, job.gender, parent_id=job.id, original_names=names)

@@ -67,7 +67,13 @@ class StoredInput:
 
     path: Path
     sha256: str
-    name: str  # the original file name, for display
+    name: str  # the name of the file uploaded (a fixed copy's name after Fix), for display
+    original_name: str = ""  # the file the user gave, when ``name`` is a copy made by Fix
+
+    @property
+    def given_name(self) -> str:
+        """The name of the file the user gave: ``original_name`` if set, else ``name``."""
+        return self.original_name or self.name
 
 
 KINDS = ("refine", "tryon", "tryon_refine")

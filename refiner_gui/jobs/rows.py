@@ -146,5 +146,6 @@ class RowsMixin(StoreBase):
             for r in conn.execute(f"SELECT * FROM job_inputs WHERE job_id IN ({marks})", chunk):
                 path = self._abs(r["path"])
                 assert path is not None
-                out[r["job_id"]][r["slot"]] = StoredInput(path, r["sha256"], r["name"])
+                original = r["original_name"] if isinstance(r["original_name"], str) else ""
+                out[r["job_id"]][r["slot"]] = StoredInput(path, r["sha256"], r["name"], original)
         return out

@@ -108,6 +108,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE poll_bounds_5 RENAME TO poll_bounds;
     CREATE INDEX poll_bounds_by_endpoint ON poll_bounds(endpoint, first_done_poll_at);
     """,
+    # 6: the name of the file the user gave, when what was uploaded (and stored) is a
+    # copy made by Fix: provenance and file-name tokens speak of the original.
+    """
+    ALTER TABLE job_inputs ADD COLUMN original_name TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

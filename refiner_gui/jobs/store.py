@@ -17,9 +17,8 @@ Ownership between processes: ``jobs.owner`` and the ``processes`` table say whic
 process works on a job (:mod:`refiner_gui.jobs.ownership`: when a holder counts as gone;
 :mod:`refiner_gui.jobs.store_ownership`: claim, release, heartbeat). The task-id journal
 (:data:`JOURNAL_NAME`, beside the file; :mod:`refiner_gui.jobs.journal`) keeps the id of
-a new task when the file itself cannot be written.
-
-Schema: versioned with ``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
+a new task when the file itself cannot be written. Schema: versioned with
+``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
 
 This module holds :class:`JobStore` itself (opening, migrating, files, writing, reading);
 its parts live beside it: the errors (:mod:`refiner_gui.jobs.errors`), connections
@@ -35,7 +34,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +44,6 @@ from refiner_gui.jobs.damage import check_whole, damaged_message, is_damage
 from refiner_gui.jobs.errors import BadRow, JobHeld, JobStateError, StoreError
 from refiner_gui.jobs.journal import JOURNAL_NAME, JournalMixin
 from refiner_gui.jobs.models import (
-    DEFECT_TAGS,
-    PREFERENCES,
-    VERDICTS,
     Job,
     JobState,
     StoredInput,
@@ -63,6 +59,7 @@ from refiner_gui.jobs.schema import (
     where_clause,
 )
 from refiner_gui.jobs.store_ownership import OwnershipMixin
+from refiner_gui.jobs.store_review import ReviewMixin
 from refiner_gui.jobs.store_stages import StagesMixin, check_kind
 from refiner_gui.slots import COARSE
 
@@ -98,7 +95,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
+class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, RowsMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:
@@ -260,12 +257,16 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
         hold: bool = True,
         kind: str = "refine",
         tryon_model: str | None = None,
+        original_names: Mapping[str, str] | None = None,
     ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
 
         ``kind`` "tryon" (make the coarse image only) or "tryon_refine" (make it, then
         refine) needs ``tryon_model`` "pro" or "premium" and no coarse file
-        (:mod:`refiner_gui.jobs.two_stage`); ValueError otherwise.
+        (:mod:`refiner_gui.jobs.two_stage`); ValueError otherwise. ``original_names`` (by
+        slot) names the files the user gave where ``files`` holds copies made by Fix (or
+        stored copies, for a re-run); it is recorded beside the uploaded file's name
+        (:attr:`StoredInput.original_name`).
 
         With ``hold`` (the default) the new job is held by this process from the start
         (:meth:`claim`), so another process's recovery never cancels it as abandoned
@@ -274,6 +275,11 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
         """
         two_stage = check_kind(kind, tryon_model, has_coarse=bool(files.get(COARSE)))
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
+        originals = {
+            slot: name
+            for slot, name in (original_names or {}).items()
+            if slot in stored and name and name != stored[slot].name
+        }
         now = time.time()
         with self._write() as c:
             # Under the write lock, so a concurrent delete() cannot remove a shared input
@@ -297,8 +303,12 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
             )
             job_id = int(cur.lastrowid or 0)
             c.executemany(
-                "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
-                [(job_id, slot, self._rel(s.path), s.sha256, s.name) for slot, s in stored.items()],
+                "INSERT INTO job_inputs (job_id, slot, path, sha256, name, original_name) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (job_id, slot, self._rel(s.path), s.sha256, s.name, originals.get(slot))
+                    for slot, s in stored.items()
+                ],
             )
             if hold:
                 self._mark_owned(c, job_id, now)
@@ -348,16 +358,19 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
                 raise KeyError(job_id)
             return False
 
-    def mark_submitting(self, job_id: int) -> Job:
-        """Committed before the first byte is uploaded.
+    def mark_submitting(self, job_id: int, base_url: str | None = None) -> Job:
+        """Committed before the first byte is uploaded, with the service address it goes
+        to (``base_url``: the job is only ever polled there; see
+        :mod:`refiner_gui.jobs.routing`).
 
         Atomic compare-and-set from PENDING: of two threads or processes that try to run
         the same job, exactly one gets it; the other gets :class:`JobStateError` and must
         not upload (that would bill twice).
         """
-        if not self._update_if(
-            job_id, (JobState.PENDING.value,), state=JobState.SUBMITTING.value, error=None
-        ):
+        fields: dict[str, Any] = {"state": JobState.SUBMITTING.value, "error": None}
+        if base_url is not None:
+            fields["base_url"] = base_url
+        if not self._update_if(job_id, (JobState.PENDING.value,), **fields):
             current = self.get(job_id)
             raise JobStateError(
                 f"Job {job_id} is {current.state.value}, not pending: it is not uploaded (again)."
@@ -452,43 +465,6 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, RowsMixin):
         )
         self._update_if(job_id, states, **fields)
         return self.get(job_id)
-
-    def set_review(
-        self, job_id: int, verdict: str | None, tags: Iterable[str] = (), note: str = ""
-    ) -> Job:
-        """Set the review (replacing the previous one).
-
-        Raises ValueError for a verdict not in :data:`VERDICTS` (or None), a tag not in
-        :data:`DEFECT_TAGS`, or a note that is not a string; KeyError for an unknown job.
-        """
-        if verdict is not None and verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS} or None, not {verdict!r}")
-        if isinstance(tags, str):  # a bare string would be split into letters
-            raise ValueError("tags must be a collection of tag names, not one string")
-        tag_set = set(tags)
-        unknown = sorted(str(t) for t in tag_set if t not in DEFECT_TAGS)
-        if unknown:
-            raise ValueError(f"unknown defect tags {unknown}; known: {sorted(DEFECT_TAGS)}")
-        if not isinstance(note, str):
-            raise ValueError("note must be a string")
-        return self._update(
-            job_id,
-            verdict=verdict,
-            tags=json.dumps(sorted(tag_set)),
-            note=note,
-            reviewed_at=time.time() if verdict else None,
-        )
-
-    def set_preference(self, job_id: int, preference: str | None) -> Job:
-        """Record the blind review's answer to "which looks better?" (or clear it).
-
-        ``preference`` is one of :data:`PREFERENCES` (which image won, unblinded:
-        ``"refined"``, ``"coarse"`` or ``"same"``) or None. The verdict, tags and note
-        are left alone. Raises ValueError for anything else; KeyError for an unknown job.
-        """
-        if preference is not None and preference not in PREFERENCES:
-            raise ValueError(f"preference must be one of {PREFERENCES} or None, not {preference!r}")
-        return self._update(job_id, preference=preference)
 
     def delete(self, job_id: int, *, delete_files: bool = True) -> None:
         """Remove a job; its result file too, and stored inputs no other job uses.

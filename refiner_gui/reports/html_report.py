@@ -29,6 +29,7 @@ from refiner_gui.reports.summary import (
     human_utc,
     summarize,
     tag_label,
+    unreviewed_split,
     verdict_text,
 )
 
@@ -205,6 +206,31 @@ def _card(job: Job, cache: ThumbnailCache[_Img], thumb_px: int) -> str:
     )
 
 
+def _unreviewed_stats(jobs: Sequence[Job]) -> str:
+    """Unreviewed looks, and apart from them the jobs that never made a look: a failed or
+    outcome-unknown job is not work waiting for a reviewer."""
+    split = unreviewed_split(jobs)
+    cells = [
+        ("Unreviewed", "count-unreviewed", split["looks"], "looks waiting for a verdict"),
+        ("Failed", "count-failed-jobs", split["failed"], "refused or failed: no look"),
+        (
+            "Outcome unknown",
+            "count-outcome-unknown",
+            split["outcome_unknown"],
+            "sent, no answer: may be billed",
+        ),
+    ]
+    if split["other"]:
+        cells.append(
+            ("Other", "count-other", split["other"], "waiting, expired or cancelled: no look")
+        )
+    return "".join(
+        f'<div class="stat"><dt>{escape(label)}</dt><dd id="{key}">{n}</dd>'
+        f'<dd class="sub">{escape(sub)}</dd></div>'
+        for label, key, n, sub in cells
+    )
+
+
 def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
     s = summarize(jobs)
     rate = format_rate(s["pass_rate"])
@@ -215,8 +241,7 @@ def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
         f'<dd class="sub">{reviewed}</dd></div>'
         f'<div class="stat"><dt>Pass</dt><dd id="count-pass">{s["pass"]}</dd></div>'
         f'<div class="stat"><dt>Fail</dt><dd id="count-fail">{s["fail"]}</dd></div>'
-        f'<div class="stat"><dt>Unreviewed</dt><dd id="count-unreviewed">{s["unreviewed"]}'
-        "</dd></div>"
+        + _unreviewed_stats(jobs)
     )
     top = max((t["count"] for t in s["tags"]), default=0) or 1
     zero = ' class="zero"'
@@ -310,8 +335,10 @@ def export_html(
     """Write the review of ``jobs`` (in the given order) as one HTML file; return ``dest``.
 
     Header: ``title``, generation time (UTC), number of looks, pass rate (passes /
-    reviewed), pass / fail / unreviewed counts, a per-tag count table with bars (see
-    :func:`~refiner_gui.reports.summary.summarize`). Then one card per job: person, top,
+    reviewed), pass / fail counts, the unreviewed looks counted apart from the failed and
+    outcome-unknown jobs (and any still waiting, expired or cancelled: see
+    :func:`~refiner_gui.reports.summary.unreviewed_split`), a per-tag count table with bars
+    (see :func:`~refiner_gui.reports.summary.summarize`). Then one card per job: person, top,
     bottom, coarse and refined thumbnails (at most ``thumb_px`` on their long side,
     JPEG ``data:`` URIs), verdict badge, tags, note, task id, gender, state, date and
     the error message if any. Every piece of user text is HTML-escaped.

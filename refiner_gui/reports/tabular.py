@@ -138,7 +138,9 @@ def export_csv(jobs: Sequence[Job], dest: Path, *, excel_bom: bool = False) -> P
 
 
 def job_record(job: Job) -> dict[str, Any]:
-    """The JSON object of one job. Paths are the job's own stored files, absolute."""
+    """The JSON object of one job. Paths are the job's own stored files, absolute. Each
+    input has the name of the file uploaded and ``original_name``, the file the user gave
+    (they differ when Fix made a conforming copy)."""
     return {
         "id": job.id,
         "state": job.state.value,
@@ -159,7 +161,12 @@ def job_record(job: Job) -> dict[str, Any]:
         "reviewed": iso_utc(job.reviewed_at) or None,
         "error": safe_error(job),
         "inputs": {
-            short: {"name": item.name, "sha256": item.sha256, "path": str(item.path)}
+            short: {
+                "name": item.name,
+                "original_name": item.given_name,
+                "sha256": item.sha256,
+                "path": str(item.path),
+            }
             for slot, short, _label in INPUT_SLOTS
             if (item := job.inputs.get(slot)) is not None
         },

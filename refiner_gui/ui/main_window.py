@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
 from refiner_gui.ui.skeleton import Skeleton
 from refiner_gui.ui.window_geometry import WindowGeometry, initial_size
+from refiner_gui.ui.window_title import window_title
 
 if TYPE_CHECKING:
     from refiner_gui.clients import ClientFactory
@@ -92,7 +93,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False  # shutdown() began: nothing new may start
         self._shutdown_complete = False
 
-        self.setWindowTitle("Refiner — DEMO (local sandbox)" if demo else "Refiner")
+        self.setWindowTitle(window_title(demo=demo))
         self.setObjectName("mainWindow")
         # Inside the available screen, where it was last closed (see window_geometry).
         self.geometry_store = WindowGeometry(self)

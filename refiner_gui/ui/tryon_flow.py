@@ -239,7 +239,7 @@ class TryOnFlow(QObject):
             coarse_only=coarse_only,
         )
         self._model_of_run = model
-        return content._began(content.jobs.start(request), "Generating the coarse image")
+        return content._began(content.jobs.start(request), "Generating the coarse image", None)
 
     @Slot()
     def start_coarse_only(self) -> bool:
