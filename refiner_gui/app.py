@@ -17,6 +17,8 @@ from refiner_gui.logs import buffer_startup_logs, setup_logging, stop_logging
 from refiner_gui.resource_files import resource_dir
 from refiner_gui.ui import crash_hook
 from refiner_gui.ui.main_window import MainWindow
+from refiner_gui.ui.theme import follow_dark_palette
+from refiner_gui.ui.window_title import APP_NAME
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +114,15 @@ def _open_log_file() -> None:
 def _run(args: argparse.Namespace) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("Refiner")
-    app.setApplicationDisplayName("Refiner")
+    # Qt adds the display name to window titles; the main window's title ends with it,
+    # so it is shown once (see refiner_gui.ui.window_title).
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName("refiner-gui")
     icon = resource_dir("icons") / "refiner-gui.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
+    follow_dark_palette(app)  # a dark system palette gets a dark window
     # The window paints an outline first and builds its content right after (in demo
     # mode with a local sandbox, its own job store and the sample images).
     window = MainWindow(demo=args.demo, deferred=True)

@@ -96,6 +96,21 @@ def atomic_open(
         raise
 
 
+def shared_path(dest: Path) -> contextlib.AbstractContextManager[Path]:
+    """:func:`atomic_path` for a file made to be shared (:data:`SHARED_MODE`, so the
+    user's umask decides): every export (saved results, their provenance, reports,
+    pasted pictures) uses this or :func:`shared_open`, so they all get the same
+    permissions."""
+    return atomic_path(dest, mode=SHARED_MODE)
+
+
+def shared_open(
+    dest: Path, *, binary: bool = False, **open_kwargs: Any
+) -> contextlib.AbstractContextManager[IO[Any]]:
+    """:func:`atomic_open` for a file made to be shared (see :func:`shared_path`)."""
+    return atomic_open(dest, binary=binary, mode=SHARED_MODE, **open_kwargs)
+
+
 def write_bytes_atomic(dest: Path, data: bytes, *, mode: int = PRIVATE_MODE) -> Path:
     """Write ``data`` to ``dest`` atomically (see :func:`atomic_path`); return ``dest``."""
     with atomic_open(dest, binary=True, mode=mode) as fh:

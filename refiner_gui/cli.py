@@ -8,6 +8,7 @@ A killed run is finished by ``refiner-cli resume --all`` without submitting anyt
 
 Exit codes (stable, for scripts):
     0   done
+    1   an internal error (a bug: the details are on stderr)
     2   usage error, an input rejected before upload (nothing was sent), or a local
         problem to fix first (an unwritable folder, a full disk, a damaged job history);
         when a task was already billed, its job stays resumable (the message says how)
@@ -17,8 +18,9 @@ Exit codes (stable, for scripts):
     5   timed out waiting (the task id is printed for ``refiner-cli resume``)
     130 interrupted
 
-Progress lines go to stderr; stdout carries only the result (one JSON object with
-``--json``). The API key never appears in either.
+Progress goes to stderr (one updating line on a terminal); stdout carries only the result
+(one JSON object with ``--json``), on every exit, errors included. The API key never
+appears in either.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import sqlite3
 import sys
 import threading
+import traceback
 from typing import Any, TextIO
 
 from refiner_gui.api import (
@@ -37,12 +40,13 @@ from refiner_gui.api import (
     RefinerClient,
     RefinerError,
     RetryPolicy,
+    TaskNotFound,
 )
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.keys import clean_api_key
 from refiner_gui.cli_args import CliParser, build_parser
 from refiner_gui.cli_batch import cmd_batch, resume_batches
-from refiner_gui.cli_inputs import apply_fixes, cmd_check
+from refiner_gui.cli_inputs import apply_fixes, cli_wording, cmd_check
 from refiner_gui.cli_jobs import (
     check_out,
     cmd_jobs,
@@ -53,6 +57,7 @@ from refiner_gui.cli_jobs import (
     run_stored,
 )
 from refiner_gui.cli_output import (
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
@@ -70,6 +75,7 @@ from refiner_gui.cli_output import (
     status_word,
     table_cell,
 )
+from refiner_gui.cli_tryon import cmd_tryon
 from refiner_gui.config import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -85,6 +91,7 @@ from refiner_gui.jobs import (
     Job,
     JobHeld,
     JobState,
+    JobStateError,
     JobStore,
     LocalWriteError,
     StoreError,
@@ -92,10 +99,11 @@ from refiner_gui.jobs import (
 )
 from refiner_gui.keystore import get_api_key
 from refiner_gui.outputs import export_image
-from refiner_gui.sandbox import SandboxServer
+from refiner_gui.sandbox import SandboxServer, named_faults
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 __all__ = [
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REJECTED",
@@ -213,6 +221,15 @@ def make_client(args: argparse.Namespace) -> RefinerClient:
 
 def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
     """``refine``: check the inputs, store a job, run it, export the result."""
+    if args.generate_coarse:
+        if args.coarse is not None:
+            raise UsageError("Give --coarse or --generate-coarse, not both.")
+        return cmd_tryon(args, rep, cancel)
+    if args.coarse is None:
+        raise UsageError(
+            "Give the coarse try-on result with --coarse, or make it first with "
+            "--generate-coarse [--model pro|premium]."
+        )
     check_out(args)
     files = {"person": args.person, "top": args.top, "coarse": args.coarse, "bottom": args.bottom}
     reports = check_inputs(args.person, args.top, args.coarse, args.bottom)
@@ -222,7 +239,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
     if bad:
         for slot, r in bad.items():
             for p in r.problems:
-                rep.progress(f"{slot}: {r.path.name}: {p.message}")
+                rep.progress(f"{slot}: {r.path.name}: {cli_wording(p.message)}")
         hint = " (try --fix)" if any(r.fixable for r in bad.values()) and not args.fix else ""
         if hint:
             rep.progress(
@@ -254,6 +271,13 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
                     BOTTOM: files["bottom"],
                 },
                 args.gender,
+                # Beside a fixed copy's name, the file the user named (provenance, names).
+                original_names={
+                    PERSON: args.person.name,
+                    TOP: args.top.name,
+                    COARSE: args.coarse.name,
+                    **({BOTTOM: args.bottom.name} if args.bottom is not None else {}),
+                },
             )
         except OSError as exc:  # a full disk, an unwritable inputs folder
             raise StoreError(
@@ -266,7 +290,7 @@ def cmd_refine(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
                 f"The job could not be recorded: {exc}. Free some disk space (or wait for "
                 "another process using the history), then run again. Nothing was sent."
             ) from None
-        rep.progress(f"job {job.id}: uploading")
+        rep.progress(f"job {job.id}: inputs stored in the job history")
         return run_stored(args, rep, store, client, job, cancel)
     finally:
         client.close()
@@ -292,6 +316,7 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         if args.job is not None:
             job = _adopt(store, args.job, args.task_id, job)
             rep.progress(f"job {job.id}: task {args.task_id}")
+        created = job is None
         if job is None:  # submitted elsewhere (or before the store existed): record it now
             job = store.create_resumed(args.task_id)
             rep.progress(f"job {job.id}: new record for task {args.task_id}")
@@ -312,10 +337,24 @@ def cmd_resume(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> 
         client = make_client(args)
         try:
             return run_stored(args, rep, store, client, job, cancel)
+        except TaskNotFound:
+            if created:  # a mistyped id: the record made for it says nothing, drop it
+                _forget(store, job.id, args)
+                rep.progress(f"no job kept: the service does not know task {args.task_id}")
+            raise
         finally:
             client.close()
     finally:
         store.close()
+
+
+def _forget(store: JobStore, job_id: int, args: argparse.Namespace) -> None:
+    """Delete the record ``resume`` made for a task the service does not know."""
+    try:
+        store.delete(job_id)
+        args.job_id = None
+    except (JobStateError, StoreError, sqlite3.Error, OSError) as exc:
+        log.warning("could not remove job %s of an unknown task: %s", job_id, exc)
 
 
 def _adopt(store: JobStore, job_id: int, task_id: str, found: Job | None) -> Job:
@@ -412,9 +451,27 @@ def cmd_credits(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
 
 
 def cmd_sandbox(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
-    """``sandbox``: serve the local sandbox of the API until interrupted."""
-    srv = SandboxServer(port=args.port, latency=args.latency)
-    url = srv.start()
+    """``sandbox``: serve the local sandbox of the API until interrupted, with the
+    ``--fault`` faults queued."""
+    srv = SandboxServer(
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        credits=args.credits,
+        task_ttl=args.task_ttl,
+        result_ttl=args.result_ttl,
+    )
+    try:
+        url = srv.start()
+    except OSError as exc:  # the port is taken, say
+        raise UsageError(
+            f"The sandbox cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. "
+            "Choose another --port (0 picks a free one)."
+        ) from None
+    for name in args.fault:
+        for fault in named_faults(name):
+            srv.inject(fault)
+        rep.progress(f"fault queued: {name}")
     rep.progress(
         f"sandbox listening on {url} (Ctrl+C to stop); use --base-url {url} with any API key"
     )
@@ -429,6 +486,7 @@ def cmd_sandbox(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
 
 COMMANDS = {
     "refine": cmd_refine,
+    "tryon": cmd_tryon,
     "resume": cmd_resume,
     "jobs": cmd_jobs,
     "check": cmd_check,
@@ -455,18 +513,38 @@ def run(
     CliParser.stream = stderr
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed the usage message
-        return int(exc.code or 0) and EXIT_USAGE
+    except SystemExit as exc:  # argparse already printed the usage message (or the help)
+        code = int(exc.code or 0) and EXIT_USAGE
+        words = sys.argv[1:] if argv is None else argv
+        if code and "--json" in words:  # a script reading stdout still gets its object
+            message = "the command line is not valid (see the usage on stderr)"
+            Reporter(True, stdout, stderr).result(
+                payload(
+                    "rejected_before_upload",
+                    error={"http_status": None, "code": "USAGE", "message": message},
+                ),
+                message,
+            )
+        return code
     finally:
         CliParser.stream = None
     args.retry = retry
     args.job_id = None  # set by commands once a stored job is involved (error payloads)
-    rep = Reporter(args.json, stdout, stderr)
+    # With -v, log lines go to stderr at any moment: a line rewritten in place would be torn.
+    rep = Reporter(args.json, stdout, stderr, live=False if args.verbose else None)
     if args.verbose:
         logging.basicConfig(
             level=logging.INFO, stream=rep.err, format="%(levelname)s %(name)s: %(message)s"
         )
     cancel = cancel or CancelToken()
+    try:
+        return _dispatch(args, rep, cancel)
+    finally:
+        rep.clear_status()  # never leave a half-drawn status line on the terminal
+
+
+def _dispatch(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> int:
+    """Run the command; every failure becomes its exit code and a result on stdout."""
     try:
         return COMMANDS[args.command](args, rep, cancel)
     except HeldElsewhere as err:  # another process works on the job: not a usage error
@@ -489,6 +567,20 @@ def run(
         rep.progress("interrupted")
         rep.result(payload("interrupted", job_id=args.job_id), "interrupted")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one result on stdout, the details on stderr
+        rep.progress(f"internal error: {type(exc).__name__}: {exc}")
+        for line in traceback.format_exc().splitlines():
+            rep.progress(f"  {line}")
+        message = f"internal error: {type(exc).__name__} (details on stderr)"
+        rep.result(
+            payload(
+                status_word(EXIT_INTERNAL),
+                job_id=args.job_id,
+                error={"http_status": None, "code": "INTERNAL", "message": message},
+            ),
+            message,
+        )
+        return EXIT_INTERNAL
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,15 +6,18 @@ No I/O beyond argparse's own output; :func:`build_parser` is all :mod:`refiner_g
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from refiner_gui import __version__
 from refiner_gui.cli_batch import add_batch_parser
 from refiner_gui.cli_output import EXIT_USAGE
+from refiner_gui.cli_tryon import add_model_option, add_tryon_parser
 from refiner_gui.config import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -24,6 +27,7 @@ from refiner_gui.config import (
 )
 from refiner_gui.jobs import JobState
 from refiner_gui.safe_text import terminal_text
+from refiner_gui.sandbox.named_faults import FAULT_NAMES
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -131,7 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("refine", help="submit four images, wait, save the refined image")
     p.add_argument("--person", required=True, type=Path, help="the person photo")
     p.add_argument("--top", required=True, type=Path, help="the top garment (or dress)")
-    p.add_argument("--coarse", required=True, type=Path, help="the coarse try-on result")
+    p.add_argument(
+        "--coarse",
+        type=Path,
+        default=None,
+        help="the coarse try-on result (or --generate-coarse to make it first)",
+    )
+    p.add_argument(
+        "--generate-coarse",
+        action="store_true",
+        help="make the coarse image first with Try on Clothes Pro/Premium (--model), then "
+        "refine it: one job, two calls",
+    )
+    add_model_option(p)
     p.add_argument("--bottom", type=Path, default=None, help="the bottom garment (optional)")
     p.add_argument("--gender", required=True, choices=["woman", "man"])
     p.add_argument(
@@ -147,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload conforming copies of images that break the rules (originals untouched)",
     )
     _common(p)
+
+    add_tryon_parser(sub)
+    _common(sub.choices["tryon"])
 
     p = sub.add_parser(
         "resume",
@@ -195,16 +214,117 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("credits", help="show the account's credit balance")
     _common(p)
 
-    p = sub.add_parser("sandbox", help="run the local sandbox of the API")
-    p.add_argument("--port", type=int, default=8765)
+    _sandbox(sub)
+    add_batch_parser(sub, _common)
+    return parser
+
+
+def loopback_host(text: str) -> str:
+    """A loopback address to listen on (argparse ``type``): ``localhost`` or 127.x.x.x.
+    The sandbox takes any API key, so it is never offered to the network."""
+    host = text.strip()
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        if isinstance(ipaddress.ip_address(host), ipaddress.IPv4Address) and (
+            ipaddress.ip_address(host).is_loopback
+        ):
+            return host
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("must be a loopback address (127.0.0.1 or localhost)")
+
+
+def credit_count(text: str) -> int:
+    """A whole number of credits, 0 or more (argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (argparse ``type``); 0 picks a free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return value
+
+
+def _sandbox(sub: argparse._SubParsersAction[CliParser]) -> None:
+    """``sandbox``: only the server's own options (it takes no key and calls no service)."""
+    p = sub.add_parser(
+        "sandbox",
+        help="run the local sandbox of the API",
+        description="Serve a local sandbox of the API on loopback until Ctrl+C. Point the "
+        "window or refiner-cli at the address it prints (--base-url), with any API key.",
+        # Only the epilog is pre-formatted: fault names must not be broken at hyphens.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="fault names (--fault), as the test suite's fault table calls them:\n"
+        + textwrap.fill(
+            ", ".join(FAULT_NAMES),
+            width=78,
+            initial_indent="  ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+        ),
+    )
+    p.add_argument(
+        "--host",
+        type=loopback_host,
+        default="127.0.0.1",
+        help="loopback address to listen on (default 127.0.0.1; never a network address)",
+    )
+    p.add_argument(
+        "--port",
+        type=port_number,
+        default=8765,
+        help="port to listen on (default 8765; 0 picks a free one)",
+    )
     p.add_argument(
         "--latency",
         type=seconds_or_zero,
         default=3.0,
         metavar="SECONDS",
-        help="seconds a task takes (default 3)",
+        help="seconds from a submit to the finished task (default 3)",
     )
-    _common(p)
-
-    add_batch_parser(sub, _common)
-    return parser
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=FAULT_NAMES,
+        metavar="NAME",
+        help="queue the fault the test suite calls NAME (repeatable; each applies to the "
+        "next matching requests, in order); the names are listed below",
+    )
+    p.add_argument(
+        "--credits",
+        type=credit_count,
+        default=1000,
+        metavar="N",
+        help="starting credit balance (default 1000; a finished task costs 25)",
+    )
+    p.add_argument(
+        "--task-ttl",
+        type=seconds,
+        default=86400.0,
+        metavar="SECONDS",
+        help="seconds a task id stays known to the sandbox (default 86400, a day)",
+    )
+    p.add_argument(
+        "--result-ttl",
+        type=seconds,
+        default=86400.0,
+        metavar="SECONDS",
+        help="seconds a result link stays valid (default 86400, a day)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the address as one JSON object on stdout"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")

@@ -7,6 +7,7 @@ copies in the data folder's ``fixed`` folder and never touches the originals.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from refiner_gui.api import CancelToken
@@ -15,6 +16,14 @@ from refiner_gui.config import app_paths
 from refiner_gui.images import ImageFixError, ImageReport, check_image, check_inputs, fix_image
 from refiner_gui.images.formats import open_untrusted
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
+
+
+def cli_wording(message: str) -> str:
+    """A pre-flight message worded for the terminal: the window's Fix button becomes the
+    ``--fix`` option of ``refine`` ("Use Fix to convert it" → "Run refine with --fix to
+    convert it")."""
+    message = re.sub(r"\bUse Fix to\b", "Run refine with --fix to", message)
+    return re.sub(r"\bFix\b", "--fix", message)
 
 
 def apply_fixes(
@@ -33,7 +42,7 @@ def apply_fixes(
             files[slot_arg[slot]] = fixed
             rep.progress(f"{slot}: fixed copy {fixed.name}")
         except ImageFixError as exc:
-            rep.progress(f"{slot}: cannot fix: {exc}")
+            rep.progress(f"{slot}: cannot fix: {cli_wording(str(exc))}")
     # The coarse image must match the (possibly fixed) person photo's size exactly.
     coarse = reports.get(COARSE)
     if coarse is not None and not coarse.ok and coarse.fixable:
@@ -46,7 +55,7 @@ def apply_fixes(
             files["coarse"] = fixed
             rep.progress(f"{COARSE}: fixed copy {fixed.name}")
         except ImageFixError as exc:
-            rep.progress(f"{COARSE}: cannot fix: {exc}")
+            rep.progress(f"{COARSE}: cannot fix: {cli_wording(str(exc))}")
     again = check_inputs(files["person"], files["top"], files["coarse"], files["bottom"])
     return {slot: r for slot, r in again.items() if not r.ok}, files
 
@@ -65,12 +74,13 @@ def cmd_check(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> i
             "file_size": r.file_size,
             "fixable": r.fixable,
             "problems": [
-                {"code": p.code, "message": p.message, "fixable": p.fixable} for p in r.problems
+                {"code": p.code, "message": cli_wording(p.message), "fixable": p.fixable}
+                for p in r.problems
             ],
         }
         for r in reports
     ]
-    text = "\n".join(f"{r.path}: {r.summary()}" for r in reports)
+    text = "\n".join(f"{r.path}: {cli_wording(r.summary())}" for r in reports)
     if rep.as_json:
         rep.result({"status": "ok" if ok else "problems", "files": items}, text)
     else:

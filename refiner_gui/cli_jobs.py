@@ -28,6 +28,7 @@ from refiner_gui.cli_output import (
 from refiner_gui.config import DEFAULT_FILENAME_PATTERN, HOME_ENV, app_paths
 from refiner_gui.jobs import Job, JobFilter, JobState, JobStore, StoreError, run_job
 from refiner_gui.outputs import export_image, render_name
+from refiner_gui.slots import COARSE
 
 
 def open_store() -> JobStore:
@@ -69,9 +70,10 @@ def default_out(job: Job) -> Path:
     """Where ``job``'s result goes without ``--out``: the default name in the output folder."""
     stem = render_name(
         DEFAULT_FILENAME_PATTERN,
-        task_id=job.task_id or f"job{job.id}",
+        task_id=job.task_id or (job.tryon and job.tryon.task_id) or f"job{job.id}",
         when=datetime.now(),
         gender=job.gender or None,
+        names={slot: item.given_name for slot, item in job.inputs.items()},
     )
     suffix = job.result_path.suffix if job.result_path is not None else ".png"
     return app_paths().outputs / f"{stem}{suffix}"
@@ -147,6 +149,14 @@ def export_result(
             f"saved to {stored} (could not write {out})",
         )
         return EXIT_USAGE
+    if job.tryon is not None:  # a job that made its own coarse image: both calls
+        extra = {
+            **extra,
+            "kind": job.kind,
+            "tryon_model": job.tryon.model,
+            "tryon_task_id": job.tryon.task_id,
+            "coarse": str(job.input_path(COARSE)),
+        }
     rep.result(
         payload(
             "done",
@@ -181,10 +191,10 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
             table_cell(v)
             for v in (
                 i["job_id"],
-                i["state"],
+                _staged_state(i),
                 i["created"],
                 i["gender"],
-                i["task_id"],
+                " -> ".join(t for t in (i["tryon_task_id"], i["task_id"]) if t) or None,
                 i["verdict"],
                 i["result_path"],
                 i["error"],
@@ -196,3 +206,13 @@ def cmd_jobs(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> in
         {"status": "ok", "total": total, "jobs": items}, "\n".join(lines) if items else "no jobs"
     )
     return EXIT_OK
+
+
+def _staged_state(item: dict[str, Any]) -> str:
+    """The state cell: a job that makes its coarse image says which call it is at."""
+    if item["kind"] == "refine":
+        return str(item["state"])
+    if item["kind"] == "tryon":
+        return f"{item['state']} (coarse only)"
+    stage = "coarse image" if item["stage"] == "tryon" else "refinement"
+    return f"{item['state']} ({stage})"

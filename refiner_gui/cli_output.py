@@ -1,4 +1,9 @@
-"""``refiner-cli``'s output: exit codes, progress lines on stderr, the result on stdout.
+"""``refiner-cli``'s output: exit codes, progress on stderr, the result on stdout.
+
+Progress on a terminal is one status line rewritten in place (stage, elapsed seconds, bytes
+sent or received), cleared before any other line and at the end; when stderr is a file or
+a pipe it is one line per change of stage, never one per poll or per chunk
+(:class:`ProgressLines`).
 
 Stable for scripts: the exit codes and the JSON payload's keys. Nothing here ever prints
 the API key: every line passes through :func:`~refiner_gui.api.errors.redact`. Nothing
@@ -10,6 +15,7 @@ a progress line stays one line), and JSON is strict (:func:`~refiner_gui.safe_te
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import datetime
 from typing import Any, TextIO
@@ -30,8 +36,10 @@ from refiner_gui.api.models import Stage
 from refiner_gui.api.progress import expected_left_text
 from refiner_gui.jobs import Job, JobState
 from refiner_gui.safe_text import strict_json, terminal_text
+from refiner_gui.sizes import format_bytes
 
 EXIT_OK = 0
+EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
 EXIT_UNAVAILABLE = 4
@@ -60,6 +68,7 @@ def status_word(code: int) -> str:
     """The ``status`` word of the JSON payload for an exit code."""
     return {
         EXIT_OK: "done",
+        EXIT_INTERNAL: "internal_error",
         EXIT_USAGE: "rejected_before_upload",
         EXIT_REJECTED: "failed",
         EXIT_UNAVAILABLE: "unavailable",
@@ -68,31 +77,65 @@ def status_word(code: int) -> str:
     }[code]
 
 
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is an interactive terminal (False for files, pipes, closed
+    streams and objects without ``isatty``)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 class Reporter:
-    """Progress on stderr, result on stdout (text or one JSON object)."""
+    """Progress on stderr, result on stdout (text or one JSON object).
+
+    ``live`` (default: whether stderr is a terminal) enables :meth:`status`, the one
+    progress line rewritten in place. Main thread only.
+    """
 
     def __init__(
-        self, as_json: bool, stdout: TextIO | None = None, stderr: TextIO | None = None
+        self,
+        as_json: bool,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        *,
+        live: bool | None = None,
     ) -> None:
         self.as_json = as_json
         self.out = stdout or sys.stdout
         self.err = stderr or sys.stderr
+        self.live = is_terminal(self.err) if live is None else live
+        self._status_width = 0  # characters of the status line on screen (0: none)
 
     def progress(self, text: str) -> None:
         """One progress line on stderr (redacted, made terminal-safe, one line)."""
+        self.clear_status()
         print(terminal_text(redact(text), newlines=False), file=self.err, flush=True)
 
-    def event(self, ev: ProgressEvent) -> None:
-        """A progress event as one stderr line."""
-        parts = [f"[{ev.elapsed:6.1f}s] {ev.stage.value}"]
-        if ev.bytes_done is not None and ev.bytes_total:
-            parts.append(f"{ev.bytes_done * 100 // max(ev.bytes_total, 1)}%")
-        if ev.task_id:
-            parts.append(f"task {ev.task_id}")
-        self.progress("  ".join(parts))
+    def status(self, text: str) -> None:
+        """On a terminal, show ``text`` as the status line, replacing the previous one
+        (cut to the terminal's width, so it never wraps). Does nothing elsewhere."""
+        if not self.live:
+            return
+        line = terminal_text(redact(text), newlines=False)
+        line = line[: max(20, shutil.get_terminal_size((80, 24)).columns - 1)]
+        # Spaces, not an escape sequence, rub out a longer previous line: any console.
+        pad = " " * max(0, self._status_width - len(line))
+        self.err.write(f"\r{line}{pad}")
+        self.err.flush()
+        self._status_width = len(line)
+
+    def clear_status(self) -> None:
+        """Rub out the status line, if one is shown (before any other output, and at
+        the end of a command)."""
+        if self._status_width:
+            self.err.write("\r" + " " * self._status_width + "\r")
+            self.err.flush()
+            self._status_width = 0
 
     def result(self, payload: dict[str, Any], text: str) -> None:
         """The result on stdout: ``payload`` as JSON with ``--json``, else ``text``."""
+        self.clear_status()
         if self.as_json:
             # json escapes every control character (and, ensure_ascii, all non-ASCII).
             print(redact(strict_json(payload, sort_keys=True)), file=self.out, flush=True)
@@ -139,27 +182,80 @@ def error_payload(code: int, err: RefinerError, job_id: int | None = None) -> di
     )
 
 
+_STAGE_WORDS = {
+    Stage.CHECKING: "checking",
+    Stage.UPLOADING: "uploading",
+    Stage.QUEUED: "queued",
+    Stage.PROCESSING: "processing",
+    Stage.DOWNLOADING: "downloading result",
+    Stage.DONE: "done",
+}
+
+REDRAW_S = 0.1
+"""At most this often (in the job's elapsed seconds) the status line is redrawn for byte
+counts; a change of stage is drawn at once."""
+
+
+def status_line(ev: ProgressEvent) -> str:
+    """The terminal's status line for ``ev``: stage, elapsed seconds, bytes, time left.
+
+    ``"uploading  4 s  1.2 MB of 3.4 MB (35%)"``, ``"processing  12 s  usually done in
+    ~20 s"``, ``"downloading result  14 s  800 KB"``.
+    """
+    parts = [_STEP_PREFIX.get(ev.step or "", "") + _STAGE_WORDS[ev.stage], f"{ev.elapsed:.0f} s"]
+    if ev.bytes_done is not None and ev.stage in (Stage.UPLOADING, Stage.DOWNLOADING):
+        done = format_bytes(ev.bytes_done)
+        if ev.bytes_total:
+            pct = min(100, ev.bytes_done * 100 // ev.bytes_total)
+            parts.append(f"{done} of {format_bytes(ev.bytes_total)} ({pct}%)")
+        else:
+            parts.append(done)
+    left = expected_left_text(ev.expected_left)
+    if left and ev.stage in (Stage.QUEUED, Stage.PROCESSING):
+        parts.append(left)
+    return "  ".join(parts)
+
+
+def change_line(ev: ProgressEvent) -> str:
+    """The log line for a change of stage: ``"[  3.1s] status: queued (…)"``."""
+    word = _STAGE_WORDS[ev.stage]
+    if ev.stage in (Stage.QUEUED, Stage.PROCESSING):
+        left = expected_left_text(ev.expected_left)
+        word = f"status: {word}" + (f" ({left})" if left else "")
+    return f"[{ev.elapsed:6.1f}s] {_STEP_PREFIX.get(ev.step or '', '')}{word}"
+
+
 class ProgressLines:
-    """Turns a job's progress events into a few stderr lines (not one per chunk)."""
+    """Turns a job's progress events into stderr output (``on_event`` of ``run_job``).
+
+    On a terminal (``rep.live``): one status line (:func:`status_line`) redrawn on each
+    change of stage and at most every :data:`REDRAW_S` for byte counts, and rubbed out
+    when the job is done. Elsewhere: one line (:func:`change_line`) per change of stage,
+    not per poll or per chunk; the DONE stage is left to the result. Main thread.
+    """
 
     def __init__(self, rep: Reporter) -> None:
         self.rep = rep
-        self._quarter = -1
-        self._downloading = False
+        self._stage: Stage | None = None
+        self._step: str | None = None
+        self._drawn_at = float("-inf")
 
     def __call__(self, ev: ProgressEvent) -> None:
-        if ev.stage is Stage.UPLOADING:
-            if ev.bytes_total:
-                quarter = (ev.bytes_done or 0) * 4 // max(ev.bytes_total, 1)
-                if quarter != self._quarter:
-                    self._quarter = quarter
-                    self.rep.progress(f"uploading {(ev.bytes_done or 0) * 100 // ev.bytes_total}%")
-        elif ev.stage in (Stage.QUEUED, Stage.PROCESSING):
-            left = expected_left_text(ev.expected_left)
-            self.rep.progress(f"status: {ev.stage.value}" + (f" ({left})" if left else ""))
-        elif ev.stage is Stage.DOWNLOADING and not self._downloading:
-            self._downloading = True
-            self.rep.progress("downloading result")
+        # A two-stage job's next stage (ev.step) starts its own lines.
+        changed = ev.stage is not self._stage or ev.step != self._step
+        self._stage, self._step = ev.stage, ev.step
+        if ev.stage is Stage.DONE:
+            self.rep.clear_status()
+        elif self.rep.live:
+            whole = ev.bytes_total is not None and ev.bytes_done == ev.bytes_total
+            if changed or whole or ev.elapsed - self._drawn_at >= REDRAW_S:
+                self._drawn_at = ev.elapsed
+                self.rep.status(status_line(ev))
+        elif changed:
+            self.rep.progress(change_line(ev))
+
+
+_STEP_PREFIX = {"tryon": "coarse image: ", "refine": "refinement: "}
 
 
 def report_settled(rep: Reporter, job: Job) -> int:
@@ -211,4 +307,8 @@ def job_dict(job: Job) -> dict[str, Any]:
         "error": job.error_message or None,
         "request_id": job.request_id,
         "log_id": job.log_id,
+        "kind": job.kind,
+        "stage": job.stage,
+        "tryon_model": job.tryon.model if job.tryon else None,
+        "tryon_task_id": job.tryon.task_id if job.tryon else None,
     }

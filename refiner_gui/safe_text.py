@@ -9,7 +9,9 @@ big headings. No Qt here; any thread.
 * :func:`terminal_text` for anything printed to a terminal;
 * :func:`plain_tooltip` for a tooltip (Qt renders a tooltip as rich text when it looks like
   HTML); labels that show such text use ``Qt.TextFormat.PlainText`` instead;
-* :func:`strict_json` for JSON printed or written: no ``NaN``/``Infinity`` (not JSON).
+* :func:`strict_json` for JSON printed or written: no ``NaN``/``Infinity`` (not JSON);
+* :func:`one_line` for a service body quoted in a message: a gateway's HTML page becomes its
+  title (or first words), tags stripped, on one line of bounded length.
 """
 
 from __future__ import annotations
@@ -44,6 +46,52 @@ def terminal_text(text: str | None, *, newlines: bool = True) -> str:
     text = _ESCAPES.sub("", text.replace("\r\n", "\n"))
     text = _CONTROLS.sub("", text)
     return text if newlines else text.replace("\n", " ").replace("\t", " ")
+
+
+ONE_LINE_LIMIT = 160
+"""Most characters of a service body quoted in a message (an ellipsis marks the cut)."""
+
+_HTML_START = re.compile(r"\s*(?:<\?xml[^>]*>\s*)?<(?:!doctype\s+html|html)\b", re.IGNORECASE)
+# Any tag or comment: a body that is not an API answer and holds markup is a page.
+_HTML_TAG = re.compile(r"<(?:/?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>|!--)", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_INVISIBLE = re.compile(
+    r"<(script|style|head)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
+)
+_TAGS = re.compile(r"<[^>]*>?")
+_SPACES = re.compile(r"\s+")
+
+
+def looks_like_html(text: str, content_type: str | None = None) -> bool:
+    """Whether a body is an HTML page (a gateway's or proxy's error page): by its
+    ``content_type`` when given, else by how it starts or the tags it holds."""
+    if content_type and "html" in content_type.lower():
+        return True
+    return bool(_HTML_START.match(text) or _HTML_TAG.search(text[:2000]))
+
+
+def one_line(
+    text: str | None, *, content_type: str | None = None, limit: int = ONE_LINE_LIMIT
+) -> str:
+    """``text`` (a service body) as one line of plain text of at most ``limit`` characters.
+
+    An HTML page gives its ``<title>``, else its visible text with the tags stripped and
+    entities decoded; whitespace runs become one space, controls and escape sequences go.
+    What is left never renders as markup in a label, and never fakes extra lines.
+    """
+    if not text:
+        return ""
+    if looks_like_html(text, content_type):
+        title = _TITLE.search(text)
+        flat = _TAGS.sub(" ", title.group(1)) if title else ""
+        if not flat.strip():
+            flat = _TAGS.sub(" ", _INVISIBLE.sub(" ", text))
+        text = html.unescape(flat)
+        # An entity may decode to "<": what is left is shown plain, never parsed again.
+    text = _SPACES.sub(" ", terminal_text(text, newlines=False)).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
 
 
 def plain_tooltip(text: str | None) -> str:

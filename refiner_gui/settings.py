@@ -41,6 +41,7 @@ class Settings:
     filename_pattern: str = DEFAULT_FILENAME_PATTERN
     gender: str = ""  # last explicit choice; empty until the user picks one
     save_format: str = "png"  # "png" or "jpg"
+    tryon_model: str = "pro"  # what makes a missing coarse image: "pro" or "premium"
 
     def output_path(self) -> Path:
         """The folder results are saved to (the pictures folder by default)."""
@@ -84,6 +85,8 @@ def load_settings(path: Path | None = None) -> Settings:
         s.gender = ""
     if s.save_format not in ("png", "jpg"):
         s.save_format = "png"
+    if s.tryon_model not in ("pro", "premium"):
+        s.tryon_model = "pro"
     if "poll_mode" not in raw:
         # Files from before "auto" hold the interval either way: the old default means
         # nobody chose it (auto now), anything else was the user's choice (kept fixed).

@@ -40,6 +40,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from refiner_gui.api.addresses import MAX_REDIRECTS, UnsafeAddress, check_public_url
 from refiner_gui.atomic import atomic_path
+from refiner_gui.sizes import format_bytes
 
 if TYPE_CHECKING:
     import requests
@@ -227,7 +228,7 @@ def _open(
 
 def _too_large_message(max_bytes: int) -> str:
     return (
-        f"The download is larger than {max_bytes // (1024 * 1024)} MB, too big for a photo. "
+        f"The download is larger than {format_bytes(max_bytes)}, too big for a photo. "
         "Save the picture to a file and check it is the right one."
     )
 

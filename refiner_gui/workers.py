@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,7 @@ from PySide6.QtGui import QImage, QImageReader
 from refiner_gui.api import CancelToken, ProgressEvent, RefinerError
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.progress import ProgressThrottle
-from refiner_gui.atomic import SHARED_MODE, atomic_path
+from refiner_gui.atomic import shared_path
 from refiner_gui.images.formats import QT_SAFE_FORMATS, REFUSED_MESSAGE
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
@@ -69,11 +69,30 @@ def load_image(path: Path, max_side: int | None = None) -> QImage:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """A new job: the files to upload by slot (fixed copies where the user pressed Fix)."""
+    """A new job: the files to upload by slot (fixed copies where the user pressed Fix).
+
+    ``generate_coarse`` ("pro" or "premium") makes the coarse image first with Try on
+    Clothes Pro/Premium (``files`` then hold no coarse image), then refines it; with
+    ``coarse_only`` the job stops once the coarse image is made
+    (:mod:`refiner_gui.jobs.two_stage`).
+    """
 
     files: dict[str, Path]
     gender: str
     parent_id: int | None = None
+    generate_coarse: str | None = None
+    coarse_only: bool = False
+
+    @property
+    def kind(self) -> str:
+        """The stored job's kind: "refine", "tryon" or "tryon_refine"."""
+        if self.generate_coarse is None:
+            return "refine"
+        return "tryon" if self.coarse_only else "tryon_refine"
+
+    # By slot: the name of the file the user gave, where ``files`` holds a copy (Fix's, or
+    # a re-run's stored one); recorded beside the uploaded name for provenance.
+    original_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -202,7 +221,12 @@ class JobWorker(Worker):
             client = self._client_factory()
             if self._request is not None:
                 job = self._store.create_job(
-                    self._request.files, self._request.gender, parent_id=self._request.parent_id
+                    self._request.files,
+                    self._request.gender,
+                    parent_id=self._request.parent_id,
+                    kind=self._request.kind,
+                    tryon_model=self._request.generate_coarse,
+                    original_names=self._request.original_names,
                 )
             else:
                 assert self._resume_job_id is not None
@@ -299,7 +323,7 @@ def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"{stem}-{uuid.uuid4().hex[:10]}.png"
-    with atomic_path(out, mode=SHARED_MODE) as tmp:
+    with shared_path(out) as tmp:
         # str, though PySide's stub says bytes: at run time bytes is refused (6.11).
         if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
             raise OSError(f"Could not save the picture into {dest_dir.name}.")

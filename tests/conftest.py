@@ -100,6 +100,10 @@ def no_dangling_qthreads(request):
     assert QThreadPool.globalInstance().waitForDone(10_000), "background tasks still running"
     running = [t for t in gc.get_objects() if isinstance(t, QThread) and _is_running(t)]
     assert not running, f"test left QThreads running: {running}"
+    # Windows are held in reference cycles (slots bound to their parts): collect them here,
+    # on the GUI thread. Left to a later collection, a worker thread of the next test may
+    # run it and destroy a top-level widget off the GUI thread (a segfault).
+    gc.collect()
 
 
 def _is_running(thread) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -107,10 +108,17 @@ def test_fix_uploads_conforming_copies(sandbox, job_images, tmp_path):
     imgs = {**job_images, "top": webp}
     rc, _, stderr = run(refine_args(sandbox, imgs))
     assert rc == cli.EXIT_USAGE and "--fix" in stderr
-    rc, stdout, stderr = run(refine_args(sandbox, imgs, "--fix"))
+    rc, stdout, stderr = run(refine_args(sandbox, imgs, "--fix", "--json"))
     assert rc == 0, stderr
     assert sandbox.submissions == 1
     assert webp.is_file()  # the original is untouched
+    store = JobStore.open_default()
+    try:
+        top = store.get(json.loads(stdout)["job_id"]).inputs[TOP]
+    finally:
+        store.close()
+    # The fixed copy was uploaded; the record names the file the user gave beside it.
+    assert ".fixed." in top.name and top.original_name == "top.webp"
 
 
 def test_missing_key_is_a_usage_error(sandbox, job_images):
@@ -213,6 +221,23 @@ def test_check_command(job_images, tmp_path):
     assert files[0]["ok"] and not files[1]["ok"] and files[1]["problems"]
     rc, _, _ = run(["check", str(job_images["person"])])
     assert rc == 0
+
+
+def test_check_speaks_of_the_fix_option_not_the_button(tmp_path):
+    webp = make_image(tmp_path / "top.webp", (300, 300), fmt="WEBP")
+    tiny = make_image(tmp_path / "tiny.png", (100, 100))
+    huge = make_image(tmp_path / "wide.png", (4200, 300))
+    rc, stdout, _ = run(["check", str(webp), str(tiny), str(huge)])
+    assert rc == cli.EXIT_USAGE
+    lines = stdout.splitlines()
+    assert "Run refine with --fix to convert it" in lines[0]
+    assert "--fix does not enlarge" in lines[1]
+    assert "--fix" in lines[2]
+    assert not re.search(r"\bFix\b", stdout)
+    rc, stdout, _ = run(["check", str(webp), str(tiny), "--json"])
+    messages = [p["message"] for f in json.loads(stdout)["files"] for p in f["problems"]]
+    assert messages and all(not re.search(r"\bFix\b", m) for m in messages)
+    assert any("--fix" in m for m in messages)
 
 
 def test_credits_command(sandbox):
@@ -373,6 +398,27 @@ def test_resume_task_id_of_a_stored_job_and_of_an_unknown_task(sandbox, job_imag
     job = stored_job(payload["job_id"])
     assert job.task_id == sub.task_id and job.state is JobState.SUCCEEDED
     assert os.path.isfile(payload["output"]) and sandbox.submissions == 2
+
+
+def test_resume_of_a_mistyped_task_id_leaves_no_job(sandbox, job_images, tmp_path):
+    rc, stdout, _ = run(refine_args(sandbox, job_images, "--json"))
+    real = json.loads(stdout)
+    rc, stdout, stderr = run(["resume", "no-such-task-123", "--json", *srv_args(sandbox)])
+    assert rc == cli.EXIT_REJECTED
+    payload = json.loads(stdout)
+    assert payload["error"]["type"] == "TaskNotFound" and payload["job_id"] is None
+    assert "does not know task no-such-task-123" in stderr
+    store = JobStore.open_default()
+    try:
+        jobs = store.list_jobs()
+        assert [j.id for j in jobs] == [real["job_id"]]  # only the real one
+        assert store.find_by_task("no-such-task-123") is None
+    finally:
+        store.close()
+    # A task the service knows, whose job the history holds, is never dropped.
+    again = ["resume", real["task_id"], "--out", str(tmp_path / "again.png")]
+    rc, _, _ = run([*again, *srv_args(sandbox)])
+    assert rc == 0 and stored_job(real["job_id"]).state is JobState.SUCCEEDED
 
 
 def test_resume_of_a_settled_job_says_what_happened(sandbox, job_images):

@@ -79,9 +79,17 @@ def test_drop_local_file_emits_path_and_highlights_during_drag(qtbot, slot, phot
     assert not slot.is_drag_over()
 
     with qtbot.waitSignal(slot.fileDropped) as sig:
-        assert drop_mime(slot, mime)
-    assert sig.args == [photo]  # the first of several files
+        assert drop_mime(slot, file_mime(photo))
+    assert sig.args == [photo]
     assert not slot.is_drag_over()
+
+
+def test_several_files_on_one_slot_are_handed_on_whole(qtbot, slot, photo):
+    """Several files are not reduced to the first: the window assigns them by role."""
+    other = make_image(photo.with_name("other.jpg"))
+    with qtbot.assertNotEmitted(slot.fileDropped), qtbot.waitSignal(slot.filesDropped) as sig:
+        assert drop_mime(slot, file_mime(photo, other))
+    assert sig.args == [[photo, other]]
 
 
 def test_drop_web_address_as_url_or_text(qtbot, slot):

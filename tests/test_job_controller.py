@@ -129,8 +129,13 @@ def test_shutdown_cancels_every_job_before_waiting(qtbot, store, job_images):
     with SandboxServer(latency=60) as srv:
         controller = JobController(store, factory(srv))
         log = Log(controller)
+        submitted: list[int] = []
+        controller.submitted.connect(lambda run, _info: submitted.append(run))
         runs = [controller.start(JobRequest(slot_files(job_images), "woman")) for _ in range(2)]
-        qtbot.waitUntil(lambda: srv.submissions == 2, timeout=10_000)
+        # Both task ids in hand (the server counting the uploads is not enough: a cancel
+        # while the submit's answer is on its way is rightly an unknown outcome).
+        qtbot.waitUntil(lambda: sorted(submitted) == sorted(runs), timeout=10_000)
+        assert srv.submissions == 2
         assert controller.shutdown(timeout_ms=10_000)
         assert controller.start(JobRequest(slot_files(job_images), "woman")) is None
         qtbot.waitUntil(lambda: not controller.is_busy(), timeout=10_000)

@@ -535,3 +535,23 @@ def test_raw_connection_helper_sees_committed_rows(store):
         assert conn.execute("SELECT task_id FROM jobs").fetchone()[0] == "visible"
     with pytest.raises(sqlite3.OperationalError), raw(store.path) as conn:
         conn.execute("SELECT nope FROM jobs")
+
+
+def test_set_preference_records_the_blind_answer_and_nothing_else(store, tmp_path):
+    job = store.create_resumed("t")
+    store.set_review(job.id, "fail", ["hands"], "thumb")
+    got = store.set_preference(job.id, "coarse")
+    assert got.preference == "coarse"
+    assert (got.verdict, got.tags, got.note) == ("fail", ("hands",), "thumb")
+    store.close()
+    reopened = JobStore(store.path)  # durable, not only in the returned snapshot
+    try:
+        assert reopened.get(job.id).preference == "coarse"
+        assert reopened.set_preference(job.id, None).preference is None
+        with pytest.raises(ValueError, match="preference"):
+            reopened.set_preference(job.id, "A")  # the blinded side is never stored
+        with pytest.raises(KeyError):
+            reopened.set_preference(job.id + 100, "same")
+        assert reopened.get(job.id).preference is None
+    finally:
+        reopened.close()

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import zlib
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,6 +22,7 @@ import refiner_gui
 from refiner_gui.jobs.models import DEFECT_TAGS, Job, JobState
 from refiner_gui.jobs.store import JobStore
 from refiner_gui.reports import (
+    _pdf,
     _thumbs,
     contact_sheet,
     export_contact_sheet,
@@ -29,9 +31,11 @@ from refiner_gui.reports import (
     export_json,
     html_report,
     summarize,
+    summary,
 )
 from refiner_gui.reports._thumbs import ThumbnailCache, make_thumbnail
 from refiner_gui.reports.contact_sheet import SheetLayout, pdf_layout, pdf_page_count, png_size
+from refiner_gui.reports.preferences import blind_summary
 from refiner_gui.reports.summary import format_rate
 from refiner_gui.reports.tabular import CSV_FIELDS, guard_cell
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
@@ -202,6 +206,57 @@ def _pdf_pages(data: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
 
 
+def _pdf_objects(data: bytes) -> dict[int, tuple[bytes, bytes | None]]:
+    """Every object as (dictionary, stream bytes or None), checked against the xref."""
+    objects: dict[int, tuple[bytes, bytes | None]] = {}
+    for m in re.finditer(rb"(?m)^(\d+) 0 obj\n", data):
+        at_stream = data.find(b"\nstream\n", m.end())
+        at_end = data.find(b"\nendobj", m.end())
+        stream = None
+        if at_stream != -1 and at_stream < at_end:
+            head = data[m.end() : at_stream]
+            start = at_stream + len(b"\nstream\n")
+            stream = data[start : start + int(re.search(rb"/Length (\d+)", head).group(1))]
+            assert data[start + len(stream) :].startswith(b"\nendstream")
+        else:
+            head = data[m.end() : at_end]
+        objects[int(m.group(1))] = (head, stream)
+    # The cross-reference table points at each object's first byte.
+    xref = int(re.search(rb"startxref\n(\d+)", data).group(1))
+    table = data[xref:].split(b"trailer")[0].split(b"\n")
+    assert table[0] == b"xref"
+    for number, entry in enumerate(table[3:], start=1):
+        if entry.strip():
+            offset = int(entry.split()[0])
+            assert data[offset:].startswith(b"%d 0 obj" % number), number
+    return objects
+
+
+def _unescape(literal: bytes) -> bytes:
+    return re.sub(
+        rb"\\([nrtbf()\\]|[0-7]{1,3})",
+        lambda m: {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}.get(
+            m.group(1), bytes([int(m.group(1), 8)]) if m.group(1).isdigit() else m.group(1)
+        ),
+        literal,
+    )
+
+
+def _pdf_text(data: bytes) -> list[list[str]]:
+    """Per page, the strings its text operators show (``(...) Tj``), decoded as WinAnsi."""
+    objects = _pdf_objects(data)
+    pages = []
+    for head, _stream in objects.values():
+        if re.search(rb"/Type /Page(?![a-z])", head):
+            content = objects[int(re.search(rb"/Contents (\d+) 0 R", head).group(1))]
+            raw = content[1]
+            if b"/FlateDecode" in content[0]:
+                raw = zlib.decompress(raw)
+            shown = re.findall(rb"\(((?:[^\\()]|\\.)*)\) Tj", raw, re.S)
+            pages.append([_unescape(t).decode("cp1252") for t in shown])
+    return pages
+
+
 # -- summary --------------------------------------------------------------------------------
 
 
@@ -328,6 +383,7 @@ def test_json_export(jobs, tmp_path):
     assert first["tags"] == ["artifacts", "hands"]
     assert first["verdict"] == "fail" and first["state"] == "succeeded"
     assert first["inputs"]["person"]["sha256"] == jobs[0].inputs[PERSON].sha256
+    assert first["inputs"]["person"]["original_name"] == jobs[0].inputs[PERSON].name
     assert first["result_path"] == str(jobs[0].result_path)
     failed = doc["jobs"][4]
     assert failed["error"] == {
@@ -363,11 +419,11 @@ def test_html_is_self_contained_and_complete(jobs, store, tmp_path):
 
     assert doc.by_id["pass-rate"] == "50%"
     assert doc.by_id["count-jobs"] == "6"
-    assert (doc.by_id["count-pass"], doc.by_id["count-fail"], doc.by_id["count-unreviewed"]) == (
-        "2",
-        "2",
-        "2",
-    )
+    assert (doc.by_id["count-pass"], doc.by_id["count-fail"]) == ("2", "2")
+    # The two unreviewed jobs have no look: one failed, one is still waiting.
+    assert doc.by_id["count-unreviewed"] == "0"
+    assert doc.by_id["count-failed-jobs"] == "1" and doc.by_id["count-other"] == "1"
+    assert doc.by_id["count-outcome-unknown"] == "0"
     assert doc.tag_counts["hands"] == 2 and doc.tag_counts["artifacts"] == 1
     assert doc.tag_counts["garment_colour"] == 1 and doc.tag_counts["sparkles"] == 1
     assert doc.tag_counts["background"] == 0
@@ -382,6 +438,54 @@ def test_html_is_self_contained_and_complete(jobs, store, tmp_path):
     assert "The person photo is not a full-body view" in cards[jobs[4].id]
     assert "No result: Waiting" in cards[jobs[5].id]
     assert "UNREVIEWED" in cards[jobs[5].id]
+
+
+def test_html_counts_failed_and_unknown_apart_from_unreviewed(jobs, store, tmp_path):
+    look = _succeed(store, store.create_job(_inputs(tmp_path / "more"), "man"), 7, (1, 2, 3))
+    lost = store.create_job(_inputs(tmp_path / "more"), "man")
+    store.mark_submitting(lost.id)
+    lost = store.mark_finished(lost.id, JobState.OUTCOME_UNKNOWN, {"message": "no answer"})
+    every = [*jobs, look, lost]
+    split = summary.unreviewed_split(every)
+    assert split == {"looks": 1, "failed": 1, "outcome_unknown": 1, "other": 1}
+    assert sum(split.values()) == summarize(every)["unreviewed"]
+    doc = _parse(export_html(every, tmp_path / "review.html"))
+    assert doc.by_id["count-unreviewed"] == "1"  # only the look waiting for a verdict
+    assert doc.by_id["count-failed-jobs"] == "1"
+    assert doc.by_id["count-outcome-unknown"] == "1"
+    assert doc.by_id["count-other"] == "1"
+    # Nothing but reviewable looks: no "Other" box at all.
+    clean = _parse(export_html([jobs[0], look], tmp_path / "clean.html"))
+    assert clean.by_id["count-unreviewed"] == "1" and "count-other" not in clean.by_id
+
+
+def test_html_says_how_often_the_refined_image_won_blind(jobs, store, tmp_path):
+    # jobs[0] fail (hands, artifacts), [1] pass (no tags), [2] pass (colour), [3] fail
+    # (hands + an unknown tag); [4] and [5] have no result and no answer.
+    answers = {0: "refined", 1: "refined", 2: "same", 3: "coarse"}
+    answered = [dataclasses.replace(j, preference=answers.get(i)) for i, j in enumerate(jobs)]
+    s = blind_summary(answered)
+    assert (s.overall.refined, s.overall.coarse, s.overall.same) == (2, 1, 1)
+    assert s.overall.describe() == "refined preferred 2 of 4 blind comparisons"
+    assert (s.by_tag["hands"].refined, s.by_tag["hands"].total) == (1, 2)
+    assert s.by_tag["garment_colour"].same == 1 and s.by_tag["sparkles"].coarse == 1
+    assert "background" not in s.by_tag  # no comparison carries it
+    assert (s.untagged.refined, s.untagged.total) == (1, 1)  # jobs[1] has no tag
+
+    out = export_html(answered, tmp_path / "review.html")
+    doc = _parse(out)
+    overall = doc.by_id["blind-overall"]
+    assert "Refined preferred 2 of 4 blind comparisons" in overall and "50%" in overall
+    text = out.read_text(encoding="utf-8")
+    hands = re.search(r'<tr data-blind-tag="hands">(.*?)</tr>', text)
+    assert hands and "1 of 2" in hands.group(1) and "Hands" in hands.group(1)
+    assert re.search(r'<tr data-blind-tag="artifacts">.*?1 of 1.*?</tr>', text)
+    assert re.search(r'<tr data-blind-tag="">.*?No defect tag.*?1 of 1.*?</tr>', text)
+    # The per-tag counts of the review summary are untouched by the new table.
+    assert doc.tag_counts["hands"] == 2 and doc.tag_counts["background"] == 0
+
+    plain = export_html(jobs, tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert "blind-overall" not in plain  # no answers: no section at all
 
 
 def test_html_images_decode_and_fit(jobs, tmp_path):
@@ -542,7 +646,7 @@ def test_contact_sheet_pdf_pages(store, tmp_path):
     data = out.read_bytes()
     assert data.startswith(b"%PDF")
     per_page = pdf_layout(220).looks_per_page()
-    assert per_page == 5
+    assert per_page == 4  # each look carries its task id and two lines of note
     assert _pdf_pages(data) == math.ceil(12 / per_page) == pdf_page_count(12) == 3
     # A4 portrait in points (150 dpi pixels → 72 dpi points).
     assert re.search(rb"/MediaBox \[ 0 0 595\.2\d* 841\.\d+ \]", data)
@@ -554,6 +658,62 @@ def test_contact_sheet_pdf_pages(store, tmp_path):
     assert _pdf_pages(one) == 1
     empty = export_contact_sheet([], tmp_path / "empty.pdf").read_bytes()
     assert _pdf_pages(empty) == 1
+
+
+def test_contact_sheet_pdf_has_real_text(jobs, store, tmp_path):
+    odd = store.create_job(_inputs(tmp_path / "odd"), "man")
+    odd = _succeed(store, odd, 9, (1, 2, 3))
+    odd = store.set_review(odd.id, "pass", [], "Größe passt (fast) – ő und 東京 \\ ok")
+    out = export_contact_sheet([*jobs, odd], tmp_path / "book.pdf")
+    data = out.read_bytes()
+    pages = _pdf_text(data)
+    assert len(pages) == _pdf_pages(data) == 2
+    text = "\n".join(line for page in pages for line in page)
+    # Task ids, notes (their lines joined), captions and labels are text operators.
+    for n in (1, 2, 3, 4, 6, 9):
+        assert f"Task id: task-{n}" in text
+    assert 'Note: =cmd|"x", <b>bold</b> / line2 ünï' in text
+    assert "Note: fine, thanks" in text and "Note: @SUM(A1)" in text
+    assert "colour slightly off — acceptable" in text
+    assert f"Job {jobs[0].id} · " in text and "FAIL" in text and "Refined" in text
+    # WinAnsi: Latin-1 and the dash survive; ő folds to o; what Helvetica cannot show is ?.
+    assert "Note: Größe passt (fast) – o und ?? \\ ok" in text
+    assert "Refiner lookbook · page 1 of 2" in pages[0][0]
+    # Pictures are embedded JPEG thumbnails, once per file (not the page as one picture).
+    objects = _pdf_objects(data)
+    images = [head for head, _ in objects.values() if b"/Subtype /Image" in head]
+    assert images and all(b"/Filter /DCTDecode" in head for head in images)
+    files = {str(p) for j in [*jobs, odd] for p in _thumb_paths(j)}
+    assert len(images) == len(files)
+    for head in images:
+        width = int(re.search(rb"/Width (\d+)", head).group(1))
+        assert width <= pdf_layout(220).cell
+    for _head, stream in objects.values():
+        if stream is not None and stream.startswith(b"\xff\xd8"):
+            with Image.open(io.BytesIO(stream)) as im:
+                assert im.format == "JPEG"
+    assert b"Helvetica" in data and b"/WinAnsiEncoding" in data
+
+
+def _thumb_paths(job: Job) -> list[Path]:
+    paths = [i.path for i in job.inputs.values()]
+    return paths + ([job.result_path] if job.result_path else [])
+
+
+def test_pdf_text_encoding():
+    assert _pdf.encode_text("a(b)\\ é—\n東") == b"a(b)\\ \xe9\x97 ?"
+    assert _pdf.literal(b"a(b)\\") == b"(a\\(b\\)\\\\)"
+    assert _pdf.text_width("ii", 10) < _pdf.text_width("MM", 10)
+
+
+def test_long_notes_wrap_into_two_lines_and_are_cut(jobs, tmp_path):
+    canvas = contact_sheet._PdfCanvas(None)
+    for note in ("word " * 400, "x" * 20_000, "short"):
+        lines = contact_sheet._wrap(canvas, f"Note: {note}", 13, 1000, 2)
+        assert 1 <= len(lines) <= 2
+        assert all(canvas.width_of(line, 13) <= 1000 for line in lines)
+        assert lines[-1].endswith("…") == (note != "short")
+        assert lines[0].startswith("Note: " + note[:3])  # a long word starts on line one
 
 
 def test_pdf_cells_shrink_to_fit_a4():

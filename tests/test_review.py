@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from refiner_gui.jobs.models import DEFECT_TAGS
 from refiner_gui.ui.blind import BlindAssignment, new_session_salt
 from refiner_gui.ui.review import NOTE_DEBOUNCE_MS, TAG_KEYS, Review, ReviewBar
+from refiner_gui.ui.review_advance import ADVANCE_PAUSE_MS
 from refiner_gui.ui.review_keys import is_editing_text
 
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -94,7 +95,7 @@ def recorder(bar: ReviewBar) -> list[tuple[str, object]]:
     bar.reviewChanged.connect(lambda r: events.append(("review", r)))
     bar.nextRequested.connect(lambda: events.append(("next", None)))
     bar.previousRequested.connect(lambda: events.append(("previous", None)))
-    bar.revealRequested.connect(lambda: events.append(("reveal", None)))
+    bar.preferenceChosen.connect(lambda answer: events.append(("answer", answer)))
     bar.blindChanged.connect(lambda on: events.append(("blind", on)))
     return events
 
@@ -119,13 +120,14 @@ def test_pressing_the_active_verdict_again_clears_it(qtbot, win):
     bar = win.bar
     events = recorder(bar)
     key(qtbot, win, "P")
+    assert bar.advance_pending()
     key(qtbot, win, "P")
     assert bar.review().verdict is None
     assert not bar._pass_button.isChecked()
-    # Clearing is reported but never auto-advances.
+    # Clearing is reported and cancels the pending auto-advance.
+    assert not bar.advance_pending()
     assert events == [
         ("review", Review("pass", (), "")),
-        ("next", None),
         ("review", Review(None, (), "")),
     ]
 
@@ -265,12 +267,67 @@ def test_position_text_and_ends(qtbot, win):
     assert bar._next_button.isEnabled() and bar._back_button.isEnabled()
 
 
-def test_auto_advance_follows_a_verdict_key(qtbot, win):
+def test_auto_advance_waits_a_visible_pause_in_which_keys_apply_to_the_judged_look(qtbot, win):
+    """F then A: the tag lands on the look just failed, the one still on screen; the bar
+    says so while the pause runs, and only then asks for the next look."""
     bar = win.bar
     assert bar.auto_advance()
+    bar.set_advance_delay(60_000)  # a pause that cannot end by itself during the test
+    bar.set_look_name("job 15")
+    assert "after P or F" in bar.rule_text()
+    events = recorder(bar)
+    key(qtbot, win, "F")
+    assert bar.advance_pending()
+    assert "keys still apply to job 15" in bar.rule_text()
+    key(qtbot, win, "A")  # Artifacts, for the look still shown
+    assert events == [
+        ("review", Review("fail", (), "")),
+        ("review", Review("fail", ("artifacts",), "")),
+    ]
+    key(qtbot, win, "N")  # go now
+    assert events[-1] == ("next", None) and not bar.advance_pending()
+    assert "after P or F" in bar.rule_text()
+
+
+def test_the_pause_ends_by_itself_and_then_moves_on(qtbot, win):
+    bar = win.bar
+    bar.set_advance_delay(50)
+    events = recorder(bar)
+    key(qtbot, win, "P")
+    assert events == [("review", Review("pass", (), ""))]
+    with qtbot.waitSignal(bar.nextRequested, timeout=5000):
+        pass
+    assert events[-1] == ("next", None) and not bar.advance_pending()
+
+
+def test_showing_another_look_or_typing_a_note_cancels_the_pause(qtbot, win):
+    bar = win.bar
+    bar.set_advance_delay(60_000)
+    key(qtbot, win, "F")
+    assert bar.advance_pending()
+    bar.set_review(None, (), "")  # another look came on screen
+    assert not bar.advance_pending()
+    key(qtbot, win, "F")
+    assert bar.advance_pending()
+    key(qtbot, win, "E")  # a note holds the look
+    assert not bar.advance_pending() and bar._note.hasFocus()
+
+
+def test_no_pause_means_the_old_immediate_advance(qtbot, win):
+    bar = win.bar
+    bar.set_advance_delay(0)
+    assert "at once" in bar.rule_text()
     events = recorder(bar)
     key(qtbot, win, "F")
     assert events == [("review", Review("fail", (), "")), ("next", None)]
+
+
+def test_no_pause_on_the_last_look(qtbot, win):
+    bar = win.bar
+    bar.set_position(4, 5)
+    with qtbot.assertNotEmitted(bar.nextRequested, wait=0):
+        key(qtbot, win, "P")
+    assert not bar.advance_pending()
 
 
 def test_no_auto_advance_when_off(qtbot, win):
@@ -279,6 +336,7 @@ def test_no_auto_advance_when_off(qtbot, win):
     events = recorder(bar)
     key(qtbot, win, "P")
     assert events == [("review", Review("pass", (), ""))]
+    assert not bar.advance_pending() and bar.rule_text() == ""
 
 
 # -- stored reviews and enabling ------------------------------------------------------------
@@ -354,6 +412,21 @@ def test_the_bar_is_compact(win):
     assert win.bar.minimumSizeHint().width() <= 1200
 
 
+def test_the_banner_and_the_blind_question_never_widen_the_bar(qtbot, win):
+    bar = win.bar
+    plain = bar.minimumSizeHint().width()
+    bar.set_blind(True)
+    bar.set_review(None, (), "", revealed=False)  # three answer buttons and the question
+    assert bar.minimumSizeHint().width() <= plain
+    bar.set_review(None, (), "", revealed=True, answer="You chose A: the refined image better")
+    assert bar.minimumSizeHint().width() <= plain
+    bar.set_blind(False)
+    bar.set_advance_delay(60_000)
+    key(qtbot, win, "F")
+    assert bar.advance_pending() and bar.minimumSizeHint().width() <= plain
+    assert bar.sizeHint().height() <= 90
+
+
 # -- blind mode -----------------------------------------------------------------------------
 
 
@@ -363,7 +436,7 @@ def test_blind_toggle_and_ctrl_b(qtbot, win):
     with qtbot.waitSignal(bar.blindChanged) as blocker:
         bar.set_blind(True)
     assert blocker.args == [True] and bar.blind()
-    assert "shuffled" in bar.blind_text()
+    assert "which looks better" in bar.blind_text()
     with qtbot.assertNotEmitted(bar.blindChanged, wait=0):
         bar.set_blind(True)
     with qtbot.waitSignal(bar.blindChanged, timeout=100) as blocker:
@@ -377,22 +450,42 @@ def test_blind_toggle_and_ctrl_b(qtbot, win):
     assert blocker.args == [True] and bar._note.text() == ""
 
 
-def test_blind_verdict_reveals_instead_of_advancing(qtbot, win):
+@pytest.mark.parametrize(("press", "answer"), [("A", "A"), ("B", "B"), ("S", "same")])
+def test_blind_asks_which_looks_better_before_the_verdict(qtbot, win, press, answer):
+    bar = win.bar
+    bar.set_auto_advance(False)
+    bar.set_blind(True)
+    bar.set_review(None, (), "", revealed=False)
+    assert "which looks better" in bar.blind_text() and bar.blind_hidden()
+    assert not bar._pass_button.isEnabled()
+    events = recorder(bar)
+    key(qtbot, win, "P")  # refused while hidden: answer first
+    assert events == [] and bar.review().verdict is None
+    key(qtbot, win, press, Qt.KeyboardModifier.ShiftModifier)
+    assert events == [("answer", answer)]  # not a tag: Shift+A is not A
+    assert not bar.blind_hidden() and "revealed" in bar.blind_text()
+    with qtbot.assertNotEmitted(bar.preferenceChosen, wait=0):
+        key(qtbot, win, press, Qt.KeyboardModifier.ShiftModifier)  # answered once only
+    key(qtbot, win, "P")
+    assert events[-1] == ("review", Review("pass", (), ""))
+    bar.set_blind_answer("You chose A: the refined image better")
+    assert "You chose A" in bar.blind_text()
+    bar.set_review(None, (), "", revealed=False)  # the next look: hidden again
+    assert bar.blind_hidden()
+
+
+def test_blind_answer_buttons(qtbot, win):
     bar = win.bar
     bar.set_blind(True)
-    bar.set_review(None, (), "")
-    events = recorder(bar)
-    key(qtbot, win, "P")
-    assert events == [("review", Review("pass", (), "")), ("reveal", None)]
-    assert "revealed" in bar.blind_text()
-    key(qtbot, win, "F")  # changing the verdict: already revealed, no second reveal
-    assert events[-1] == ("review", Review("fail", (), ""))
-    key(qtbot, win, "N")
-    assert events[-1] == ("next", None)
-    bar.set_review(None, (), "")  # the next job: hidden again
-    assert "shuffled" in bar.blind_text()
-    bar.set_review("pass", (), "")  # an already judged job counts as revealed
-    assert "revealed" in bar.blind_text()
+    bar.set_review(None, (), "", revealed=False)
+    buttons = bar._blind_question.buttons
+    assert all(b.isVisible() for b in buttons.values())
+    with qtbot.waitSignal(bar.preferenceChosen) as blocker:
+        qtbot.mouseClick(buttons["same"], Qt.MouseButton.LeftButton)
+    assert blocker.args == ["same"]
+    assert not any(b.isVisible() for b in buttons.values())
+    bar.set_review("pass", (), "")  # an already judged look counts as revealed
+    assert not bar.blind_hidden() and bar._pass_button.isEnabled()
 
 
 def test_blind_assignment_is_reproducible_and_fair():
@@ -432,10 +525,20 @@ def test_screenshot(qtbot, win, tmp_path):
     assert not image.isNull()
     assert image.save(str(out / "review_bar.png"))
     bar.set_blind(True)
-    bar.set_review(None, (), "")
-    label = bar._blind_label  # the layout settles on the next event-loop turn
+    bar.set_review(None, (), "", revealed=False)
+    label = bar._blind_question.label  # the layout settles on the next event-loop turn
     qtbot.waitUntil(lambda: label.width() >= label.sizeHint().width())
     assert bar.grab().save(str(out / "review_bar_blind.png"))
+    bar.set_blind(False)
+    bar.set_review(None, (), "")
+    # The real pause for the docs (run by hand); one that cannot end during a test run.
+    bar.set_advance_delay(ADVANCE_PAUSE_MS if out == SCREENSHOT_DIR else 60_000)
+    bar.set_look_name("job 14")
+    key(qtbot, win, "F")
+    assert bar.advance_pending()
+    label = bar._rule_label
+    qtbot.waitUntil(lambda: label.width() >= label.sizeHint().width())
+    assert bar.grab().save(str(out / "review_bar_pause.png"))
 
 
 def test_which_widgets_count_as_typing(qtbot):

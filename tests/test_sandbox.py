@@ -531,7 +531,7 @@ def test_bad_shape_is_refused():
     ("method", "path"),
     [
         ("GET", "/api/unknown"),
-        ("POST", "/api/portrait/editing/try-on-clothes-pro"),  # deliberately not implemented
+        ("POST", "/api/portrait/editing/try-on-clothes-ultra"),
         ("GET", SUBMIT),
     ],
 )

@@ -25,14 +25,26 @@ def test_screenshot_script_captures_every_state(qtbot, tmp_path):
         "window_filled",
         "window_running",
         "window_result",
+        "review",
         "window_swipe",
         "window_flicker",
         "window_difference",
         "window_history",
         "window_error",
         "shortcuts",
+        "laptop-1280x720",
+        "half-screen-960x1040",
+        "half-screen-960x1040-strip",
+        "hidpi-2x",
     } <= names
+    sizes = {}
     for p in written:
         with Image.open(p) as im:
-            assert im.size[0] >= (500 if p.stem == "shortcuts" else 1000)
+            sizes[p.stem] = im.size
+    assert sizes["laptop-1280x720"] == (1280, 720)
+    assert sizes["half-screen-960x1040"] == (960, 1040)
+    assert sizes["hidpi-2x"] == (2200, 1400)  # 1100 x 700 at two device pixels per pixel
+    for p in written:
+        with Image.open(p) as im:
+            assert im.size[0] >= (500 if p.stem == "shortcuts" else 960)
             assert max(ImageStat.Stat(im.convert("L")).stddev) > 5  # not a blank frame

@@ -362,6 +362,15 @@ def test_pattern_preview_updates_live(qtbot, make_dialog):
     assert dlg.pattern_edit.text() == "look_{gender}_{task_id}"
     assert dlg.preview_label.text() == "look_woman_T123.png"
 
+    # The input files' names: their stems, shown in the preview with sample names.
+    set_text(qtbot, dlg.pattern_edit, "")
+    qtbot.mouseClick(dlg.token_buttons["person_name"], Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(dlg.pattern_edit, "_")
+    qtbot.mouseClick(dlg.token_buttons["top_name"], Qt.MouseButton.LeftButton)
+    assert dlg.pattern_edit.text() == "{person_name}_{top_name}"
+    assert dlg.preview_label.text() == "model_01_shirt_blue.png"
+    assert not dlg.pattern_note.isVisibleTo(dlg)  # known tokens: no warning
+
     set_text(qtbot, dlg.pattern_edit, "{oops}_{task_id}")
     assert dlg.preview_label.text() == "T123.png"
     assert dlg.pattern_note.kind == "warning"

@@ -55,7 +55,7 @@ def test_menus_are_the_windows_menus(window):
         None,
         "&Quit",
     ]
-    assert _menu_layout(menus["edit"]) == ["&Settings…"]
+    assert _menu_layout(menus["edit"]) == ["&Undo review change", None, "&Settings…"]
     assert _menu_layout(menus["job"]) == ["&Refine", "&Cancel"]
     assert _menu_layout(menus["view"]) == [
         "Side by side",
@@ -99,6 +99,7 @@ def test_menus_are_the_windows_menus(window):
     assert keys("fit") == ["0"] and keys("actual_size") == ["1"]
     assert keys("photo_rules") == ["F1"]
     assert keys("keyboard_shortcuts") == ["Ctrl+/"]
+    assert keys("undo_review") == ["Ctrl+Z"]
     assert actions["open"].statusTip() == "Choose images for the empty slots, in order"
     assert actions["refine"].toolTip() == "Submit the images to the refiner"
     assert actions["export_review"].statusTip().startswith("Export the jobs shown in History")
@@ -129,12 +130,18 @@ def test_build_actions_refuses_a_missing_or_unknown_handler(qtbot):
 def test_update_enabled_follows_the_conditions(window):
     _win, _menus, actions, _calls = window
     assert {s.enabled_when for s in MENU_ACTIONS} - {None} <= set(CONDITIONS)
-    update_enabled(actions, {"has_result": False, "can_refine": True, "running": False})
+    update_enabled(
+        actions, {"has_result": False, "can_refine": True, "running": False, "can_undo": False}
+    )
     assert not actions["save"].isEnabled() and not actions["copy_refined"].isEnabled()
+    assert not actions["undo_review"].isEnabled()
     assert actions["refine"].isEnabled() and not actions["cancel"].isEnabled()
     assert actions["open"].isEnabled() and actions["quit"].isEnabled()
-    update_enabled(actions, {"has_result": True, "can_refine": False, "running": True})
+    update_enabled(
+        actions, {"has_result": True, "can_refine": False, "running": True, "can_undo": True}
+    )
     assert actions["save_comparison"].isEnabled() and actions["cancel"].isEnabled()
+    assert actions["undo_review"].isEnabled()
     assert not actions["refine"].isEnabled()
     with pytest.raises(KeyError):
         update_enabled(actions, {"has_result": True})
@@ -164,6 +171,9 @@ def test_dialog_lists_every_key(qtbot):
         assert any(row.keys == binding.label for row in rows)
     for row in (*REVIEW_KEYS, *VIEWER_KEY_HELP):
         assert row in rows
+    # Undo and the blind answers are listed (one table each: menus, review keys).
+    assert any(r.what == "Undo review change" and "Z" in r.keys for r in rows)
+    assert any("Shift+A" in r.keys and "A better" in r.what for r in rows)
     assert len(dialog.visible_rows()) == len(rows)
 
 

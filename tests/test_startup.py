@@ -133,7 +133,10 @@ def test_refiner_gui_demo_starts_deferred_and_preloads_samples(qtbot, monkeypatc
     assert failures == []
     window = captured["window"]
     assert window.is_built()
-    assert window.windowTitle().endswith("DEMO (local sandbox)")
+    # The name once: Qt appends the display name unless the title already ends with it.
+    title = window.windowTitle()
+    assert "DEMO (local sandbox)" in title and title.count("Refiner") == 1
+    assert title.endswith(QApplication.applicationDisplayName())
     for slot in SLOTS:
         path = window.inputs.original_path(slot)
         assert path is not None and Path(path).is_file()

@@ -29,6 +29,7 @@ from refiner_gui.api.transport import (
     TransportInterrupted,
 )
 from refiner_gui.api.upload import CHUNK
+from refiner_gui.sizes import format_bytes
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -60,7 +61,7 @@ def read_capped(r: requests.Response, cap: int) -> tuple[bytes, bool]:
 def answer_too_large(status: int, task_id: str | None) -> ServiceUnavailable:
     """The error for an API answer cut at :data:`MAX_ANSWER_BYTES` (retried)."""
     return ServiceUnavailable(
-        f"The service's answer was larger than {MAX_ANSWER_BYTES // MB} MB, which no "
+        f"The service's answer was larger than {format_bytes(MAX_ANSWER_BYTES)}, which no "
         "real answer is; reading stopped there. The app retries automatically.",
         ErrorInfo(http_status=status, task_id=task_id, vendor_message="AnswerTooLarge"),
     )

@@ -15,25 +15,23 @@ retry and are retried with exponential backoff and jitter, honouring ``Retry-Aft
 rules, the tries and the delays live in :class:`~refiner_gui.api.retry.RetryPolicy`.
 
 Time limits and cancel (:mod:`refiner_gui.api.transport`): every socket wait lasts at most
-0.1 s, so the cancel token stops any step (sleeping between polls, a poll, the upload, the
-wait for the submit's answer, the download) within ~0.2 s. A job has one overall deadline
-(``timeout`` seconds from its start, passed as ``deadline``) that every wait and request
-respects: a request stops at the deadline with :class:`TimedOut`, and a ``Retry-After``
-longer than the time left ends the wait at the deadline. Each request also fails as stalled
-when less than 1 KB moved for its read timeout (a body trickling a byte a second).
+0.1 s, so the cancel token stops any step (a sleep, a poll, the upload, the wait for the
+submit's answer, the download) within ~0.2 s. A job has one overall deadline
+(``timeout`` seconds from its start, ``deadline``) that every wait and request respects:
+a request stops there with :class:`TimedOut`, and so does a longer ``Retry-After`` wait.
+Each request also fails as stalled when less than 1 KB moved for its read timeout.
 
-Answers are streamed and capped (:mod:`refiner_gui.api.answers`): an API answer over
-:data:`MAX_ANSWER_BYTES` and a result over ``max_download_bytes`` (counted as received and as
-decoded, so a compressed result cannot unpack into a bomb) stop the reading with a clear
-error. One try at a result download lives in :mod:`refiner_gui.api.download`: result links
-must be http(s) to a public host (:mod:`refiner_gui.api.addresses`; loopback too when the
-service itself is on loopback); redirects are followed one hop at a time, each checked, at
-most :data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
+Answers are streamed and capped (:mod:`refiner_gui.api.answers`): an answer over
+:data:`MAX_ANSWER_BYTES` or a result over ``max_download_bytes`` (as received and as
+decoded: no decompression bomb) stops the reading with a clear error. One try at a result
+download lives in :mod:`refiner_gui.api.download`: result links must be http(s) to a public
+host (:mod:`refiner_gui.api.addresses`; loopback too when the service is on loopback);
+redirects are followed one hop at a time, each checked, at most
+:data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -47,6 +45,7 @@ import requests
 
 from refiner_gui import __version__
 from refiner_gui.api import responses
+from refiner_gui.api.addresses import is_loopback_url as is_loopback_url
 from refiner_gui.api.answers import (
     MAX_ANSWER_BYTES,
     answer_too_large,
@@ -83,6 +82,7 @@ from refiner_gui.api.models import (
     Submission,
     TaskState,
     TaskStatus,
+    TryOnInputs,
 )
 from refiner_gui.api.retry import RetryPolicy
 from refiner_gui.api.submitting import encode_inputs, failed_submit, interrupted_submit
@@ -104,6 +104,7 @@ __all__ = [
     "MAX_RESULT_PIXELS",
     "QUERY_PATH",
     "SUBMIT_PATH",
+    "TRYON_PATHS",
     "ConfigError",
     "RefinerClient",
     "RetryPolicy",
@@ -118,18 +119,11 @@ log = logging.getLogger(__name__)
 SUBMIT_PATH = "/api/portrait/enhance/try-on-clothes-refiner"
 QUERY_PATH = "/api/common/query-async-task-result"
 CREDITS_PATH = "/api/common/query-credits"
+TRYON_PATHS = {
+    "pro": "/api/portrait/editing/try-on-clothes-pro",
+    "premium": "/api/portrait/editing/try-on-clothes-premium",
+}
 KEY_HEADER = "ailabapi-api-key"
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url``'s host is this machine (``localhost`` or a loopback address)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RefinerClient:
@@ -271,8 +265,7 @@ class RefinerClient:
         task_id: str | None,
         deadline: float | None,
     ) -> None:
-        """The retry policy's pause: after a 429 ``EXCEEDING_LIMITS`` or a 503 it holds
-        every request of the app to this service for as long (:mod:`.limits`)."""
+        """The retry pause; after a 429/503 it holds the whole app's requests (:mod:`.limits`)."""
         if seen:
             self.limits.observe(seen[-1], seconds)
         self._sleep(seconds, cancel, task_id, deadline)
@@ -373,13 +366,18 @@ class RefinerClient:
 
     def submit(
         self,
-        inputs: RefineInputs,
+        inputs: RefineInputs | TryOnInputs,
         *,
         cancel: CancelToken | None = None,
         on_upload: Callable[[int, int], None] | None = None,
         deadline: float | None = None,
+        tryon: str | None = None,
     ) -> Submission:
         """Upload the inputs and return the new task's id. Called on a worker thread.
+
+        ``inputs`` are a refinement's (:class:`RefineInputs`, to the refiner) or a
+        try-on's (:class:`TryOnInputs`, to Try on Clothes ``tryon``: ``"pro"`` or
+        ``"premium"``); the same billing rule holds for both.
 
         Each file is read once; when ``inputs.sha256`` names a file's hash, the bytes read
         must have it (else :class:`InputRejected`, nothing sent), so the recorded hash
@@ -393,6 +391,11 @@ class RefinerClient:
             TimedOut: the deadline passed before the upload completed (nothing taken).
             RefinerError: any other typed error (input rejected, key, credits, ...).
         """
+        if isinstance(inputs, TryOnInputs) != (tryon is not None) or (
+            tryon is not None and tryon not in TRYON_PATHS
+        ):
+            raise ValueError(f"try-on inputs go with tryon='pro' or 'premium' (got {tryon!r})")
+        path = SUBMIT_PATH if tryon is None else TRYON_PATHS[tryon]
         body, content_type = encode_inputs(inputs)
         headers = {**self._headers(), "Content-Type": content_type}
         answered: list[int] = []  # the HTTP status of the last try's answer, if one came
@@ -407,7 +410,7 @@ class RefinerClient:
                 with (
                     self._guard(cancel, deadline, self.upload_read_timeout),
                     self._session.post(
-                        self.base_url + SUBMIT_PATH,
+                        self.base_url + path,
                         data=upload,
                         headers=headers,
                         allow_redirects=False,

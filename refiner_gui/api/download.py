@@ -45,6 +45,7 @@ from refiner_gui.api.transport import Guard, TransportInterrupted, guarded, requ
 from refiner_gui.api.upload import CHUNK
 from refiner_gui.atomic import atomic_path
 from refiner_gui.images.formats import open_untrusted
+from refiner_gui.sizes import format_bytes, format_pixels
 
 __all__ = ["MAX_DOWNLOAD_BYTES", "MAX_RESULT_PIXELS", "ResultDownload", "check_scheme"]
 
@@ -194,7 +195,7 @@ class ResultDownload:
     def too_large(self, task_id: str | None) -> DownloadError:
         """The error for a result over :attr:`max_bytes`."""
         return DownloadError(
-            f"The result is larger than {self.max_bytes // MB} MB; download stopped. "
+            f"The result is larger than {format_bytes(self.max_bytes)}; download stopped. "
             "The refinement itself succeeded (and was billed); its link works for 24 hours.",
             ErrorInfo(task_id=task_id),
         )
@@ -208,7 +209,7 @@ class ResultDownload:
                     w, h = im.size
                     if w * h > self.max_pixels:
                         raise DownloadError(
-                            f"The result is {w}x{h} pixels, over the limit.",
+                            f"The result is {format_pixels(w, h)} pixels, over the limit.",
                             ErrorInfo(task_id=task_id),
                         )
                     im.verify()

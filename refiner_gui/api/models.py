@@ -38,6 +38,34 @@ class RefineInputs:
         return files
 
 
+TRYON_MODELS = ("pro", "premium")
+"""The try-on endpoints that make a coarse image (contract, section 6)."""
+
+
+@dataclass(frozen=True)
+class TryOnInputs:
+    """The files for one Try on Clothes Pro/Premium call (the coarse image's maker).
+
+    ``resolution`` -1 keeps the person photo's size and ``restore_face`` True keeps the
+    face: what the vendor requires when the result is to be refined. ``sha256`` as in
+    :class:`RefineInputs`.
+    """
+
+    person: Path
+    top: Path
+    bottom: Path | None = None
+    resolution: int = -1
+    restore_face: bool = True
+    sha256: Mapping[str, str] | None = field(default=None, compare=False)
+
+    def files(self) -> dict[str, Path]:
+        """The multipart file fields, in the order they are sent."""
+        files = {PERSON: Path(self.person), TOP: Path(self.top)}
+        if self.bottom is not None:
+            files[BOTTOM] = Path(self.bottom)
+        return files
+
+
 @dataclass(frozen=True)
 class Submission:
     """The service's answer to a submit: the new task's id and the support ids."""
@@ -105,6 +133,7 @@ class ProgressEvent:
     attempt: int | None = None
     note: str | None = None
     expected_left: float | None = None
+    step: str | None = None  # a two-stage job's stage: "tryon" or "refine"; None for one
 
 
 class CancelToken:

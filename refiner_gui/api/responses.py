@@ -29,6 +29,10 @@ from refiner_gui.api.errors import (
     redact,
 )
 from refiner_gui.api.models import CreditBalance, Submission, TaskState, TaskStatus
+from refiner_gui.safe_text import one_line
+
+PAGE_BYTES = 16 * 1024
+"""Most bytes of a body that is not an API answer (a gateway page) looked at for its text."""
 
 _PUBLIC_FIELDS = (
     "error_code",
@@ -143,7 +147,9 @@ def check(
     wait = parse_retry_after(retry_after)
     if not 200 <= http_status < 300:
         if data is None or not _is_error_body(data):
-            snippet = redact(body[:200].decode("utf-8", "replace")).strip()
+            # A gateway's HTML page is quoted as one line of its text, never as markup.
+            page = body[:PAGE_BYTES].decode("utf-8", "replace")
+            snippet = redact(one_line(page))
             err = classify(http_status, None, snippet or None, task_id=task_id, retry_after=wait)
             if http_status not in (401, 403, 429):
                 message = err.user_message if isinstance(err, ServiceUnavailable) else None

@@ -26,7 +26,7 @@ from refiner_gui.api.errors import (
     SubmissionOutcomeUnknown,
     TimedOut,
 )
-from refiner_gui.api.models import RefineInputs
+from refiner_gui.api.models import RefineInputs, TryOnInputs
 from refiner_gui.api.transport import (
     DeadlinePassed,
     Stalled,
@@ -38,13 +38,20 @@ from refiner_gui.api.upload import UploadBody, encode_multipart, sniff_mime, upl
 __all__ = ["encode_inputs", "failed_submit", "interrupted_submit"]
 
 
-def encode_inputs(inputs: RefineInputs) -> tuple[bytes, str]:
+def encode_inputs(inputs: RefineInputs | TryOnInputs) -> tuple[bytes, str]:
     """The submit's ``multipart/form-data`` body and its content type.
 
-    Each file is read once; when ``inputs.sha256`` names a file's hash, the bytes read
-    must have it, else :class:`InputRejected` (nothing is sent).
+    A refinement sends ``task_type`` and ``gender``; a try-on (Pro/Premium) sends
+    ``task_type``, ``resolution`` and ``restore_face``; then the files. Each file is read
+    once; when ``inputs.sha256`` names a file's hash, the bytes read must have it, else
+    :class:`InputRejected` (nothing is sent).
     """
-    fields: list[tuple[str, Any]] = [("task_type", "async"), ("gender", inputs.gender)]
+    fields: list[tuple[str, Any]] = [("task_type", "async")]
+    if isinstance(inputs, TryOnInputs):
+        fields.append(("resolution", str(inputs.resolution)))
+        fields.append(("restore_face", "true" if inputs.restore_face else "false"))
+    else:
+        fields.append(("gender", inputs.gender))
     expected = inputs.sha256 or {}
     for name, path in inputs.files().items():
         data = Path(path).read_bytes()

@@ -36,7 +36,8 @@ from refiner_gui.api.models import CancelToken, ProgressEvent
 from refiner_gui.batch.looks import Counts, LookStatus, LookView, classify
 from refiner_gui.batch.results import export_result, write_summary
 from refiner_gui.jobs.models import Job, JobState
-from refiner_gui.jobs.runner import HeldElsewhere, recover, run_job
+from refiner_gui.jobs.recovery import recover
+from refiner_gui.jobs.runner import HeldElsewhere, run_job
 from refiner_gui.jobs.store import JobStore
 from refiner_gui.jobs.store_batches import BatchLook, LookRef, LookTaken
 

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from refiner_gui.api import ProgressEvent, RefinerError, Submission
 from refiner_gui.clients import ClientFactory
 from refiner_gui.jobs import Job, JobStore
-from refiner_gui.slots import SLOTS
+from refiner_gui.slots import COARSE, SLOTS
 from refiner_gui.threads import WorkerHandle, start_worker, stop_all
 from refiner_gui.workers import JobOutcome, JobRequest, JobWorker, RecoveryWorker
 
@@ -52,7 +52,9 @@ class JobRun:
         resumed: True when it waits again for a stored job, False for a new job.
         parent_id: the job this one re-runs, if any.
         job_id: the stored job, once ``jobCreated`` was emitted.
-        task_id: the service's task id, once known.
+        task_id: the service's task id, once known (a two-stage job's current stage's).
+        step: a two-stage job's stage, "tryon" or "refine", once it reported one.
+        tryon_task_id: a two-stage job's try-on task id, once known.
         started_at: ``time.monotonic()`` when it started.
     """
 
@@ -61,6 +63,8 @@ class JobRun:
     parent_id: int | None = None
     job_id: int | None = None
     task_id: str | None = None
+    step: str | None = None
+    tryon_task_id: str | None = None
     started_at: float = field(default_factory=time.monotonic)
     handle: WorkerHandle | None = field(default=None, repr=False)
     relay: _RunRelay | None = field(default=None, repr=False)
@@ -96,6 +100,12 @@ class _RunRelay(QObject):
             return
         if event.task_id:
             self.run.task_id = event.task_id
+            if event.step == "tryon":
+                self.run.tryon_task_id = event.task_id
+        if event.step != self.run.step:  # a two-stage job's next stage: its row changed
+            self.run.step = event.step
+            if self.run.job_id is not None:
+                self.controller.jobChanged.emit(self.run.job_id)
         self.controller.progressed.emit(self.run.id, event)
 
     @Slot(object)
@@ -164,6 +174,11 @@ class JobController(QObject):
         self._closed = False
 
     # -- queries ----------------------------------------------------------------------
+
+    @property
+    def client_factory(self) -> ClientFactory:
+        """What builds the clients of new runs (on a worker or pool thread)."""
+        return self._client_factory
 
     def set_client_factory(self, factory: ClientFactory) -> None:
         """Use ``factory`` for jobs started from now on."""
@@ -297,12 +312,30 @@ class JobController(QObject):
 def rerun_request(job: Job) -> JobRequest:
     """A new job from ``job``'s stored input copies and gender, as its child.
 
-    Raises ``ValueError`` when a stored input is gone."""
+    A job that made its own coarse image is re-run as a refinement of that coarse image
+    (it is reused, not paid for again); a "coarse image only" job makes a new one with the
+    same model. Raises ``ValueError`` when a stored input is gone."""
     files = {}
+    coarse_only = job.kind == "tryon"
+    names = {}
     for slot in SLOTS:
-        path = job.input_path(slot)
-        if path is not None:
-            if not path.is_file():
+        if coarse_only and slot == COARSE:
+            continue
+        item = job.inputs.get(slot)
+        if item is not None:
+            if not item.path.is_file():
                 raise ValueError(f"job {job.id}'s stored {slot} image is gone")
-            files[slot] = path
-    return JobRequest(files, job.gender, parent_id=job.id)
+            files[slot] = item.path
+            # The stored copy is named by its hash: keep the name the user knows.
+            names[slot] = item.given_name
+    if coarse_only:
+        assert job.tryon is not None
+        return JobRequest(
+            files,
+            job.gender,
+            parent_id=job.id,
+            generate_coarse=job.tryon.model,
+            coarse_only=True,
+            original_names=names,
+        )
+    return JobRequest(files, job.gender, parent_id=job.id, original_names=names)

@@ -20,7 +20,6 @@ Contracts kept here:
 from __future__ import annotations
 
 import contextlib
-import math
 import struct
 import warnings
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from typing import BinaryIO
 from PIL import Image, UnidentifiedImageError
 
 from refiner_gui.images.formats import open_untrusted
+from refiner_gui.sizes import format_bytes, format_pixels
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOT_LABELS, TOP
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -150,7 +150,9 @@ class ImageReport:
         """One line for a list row: ``"OK · JPEG 1024×1536 · 412 KB"`` or the first problem."""
         if self.problems:
             return self.problems[0].message
-        return f"OK · {self.format} {self.width}×{self.height} · {format_bytes(self.file_size)}"
+        assert self.width is not None and self.height is not None
+        size = format_pixels(self.width, self.height)
+        return f"OK · {self.format} {size} · {format_bytes(self.file_size)}"
 
     def with_problem(self, problem: Problem) -> ImageReport:
         """A copy of this report with ``problem`` added at the end."""
@@ -164,21 +166,6 @@ class ImageReport:
             problems=(*self.problems, problem),
             orientation=self.orientation,
         )
-
-
-def format_bytes(n: int, *, round_up: bool = False) -> str:
-    """Show a byte count the way people read it (1 KB = 1024 bytes, like the 5 MB limit).
-
-    With ``round_up`` the last digit is rounded up, so a file just over the limit never reads
-    "5.0 MB" next to "at most 5 MB".
-    """
-    if n < 1024 * 1024:
-        kb = n / 1024
-        kb = math.ceil(kb) if round_up else round(kb)
-        return f"{kb} KB"
-    mb = n / (1024 * 1024)
-    mb = math.ceil(mb * 10) / 10 if round_up else round(mb, 1)
-    return f"{mb:.1f} MB"
 
 
 def _subject(slot: str | None) -> str:
@@ -361,19 +348,20 @@ def _check_open_image(
         problems.append(
             Problem(
                 "file_too_large",
-                f"{subject} is {format_bytes(size, round_up=True)}; the service accepts at most "
+                f"{subject} is {format_bytes(size)}; the service accepts at most "
                 "5 MB. Use Fix to make a smaller copy.",
                 True,
             )
         )
 
     orientation = _orientation(im)
+    pixels = format_pixels(w, h)
     too_small = w <= MIN_SIDE_EXCLUSIVE or h <= MIN_SIDE_EXCLUSIVE
     if too_small:
         problems.append(
             Problem(
                 "too_small",
-                f"{subject} is {w}×{h} pixels, too small: the service needs both sides larger "
+                f"{subject} is {pixels} pixels, too small: the service needs both sides larger "
                 f"than {MIN_SIDE_EXCLUSIVE} pixels, and Fix does not enlarge pictures. Replace it "
                 "with a bigger photo.",
                 False,
@@ -383,13 +371,13 @@ def _check_open_image(
         small_after = min(downscaled_size(w, h)) <= MIN_SIDE_EXCLUSIVE
         if small_after and not too_small:
             message = (
-                f"{subject} is {w}×{h} pixels; the service needs both sides smaller than "
+                f"{subject} is {pixels} pixels; the service needs both sides smaller than "
                 f"{MAX_SIDE_EXCLUSIVE}, and this picture is so narrow that shrinking it would "
                 f"make its short side {MIN_SIDE_EXCLUSIVE} pixels or less. Crop it first."
             )
         else:
             message = (
-                f"{subject} is {w}×{h} pixels; the service needs both sides smaller than "
+                f"{subject} is {pixels} pixels; the service needs both sides smaller than "
                 f"{MAX_SIDE_EXCLUSIVE} pixels. Use Fix to make a smaller copy."
             )
         problems.append(Problem("too_large_resolution", message, not small_after))
@@ -576,14 +564,14 @@ def check_inputs(
         fixable = source[0] >= want[0] and source[1] >= want[1] and aspects_match(source, want)
         if fixable:
             message = (
-                f"The coarse try-on result is {have[0]}×{have[1]} pixels but the person photo "
-                f"is {want[0]}×{want[1]}; the service needs them the same size. Use Fix to "
+                f"The coarse try-on result is {format_pixels(*have)} pixels but the person photo "
+                f"is {format_pixels(*want)}; the service needs them the same size. Use Fix to "
                 "resize the coarse result."
             )
         else:
             message = (
-                f"The coarse try-on result is {have[0]}×{have[1]} pixels but the person photo "
-                f"is {want[0]}×{want[1]}; the service needs them the same size, and this one "
+                f"The coarse try-on result is {format_pixels(*have)} pixels but the person photo "
+                f"is {format_pixels(*want)}; the service needs them the same size, and this one "
                 "cannot be resized to match without distorting or enlarging it. Make the coarse "
                 "result again from this person photo (try-on resolution set to keep the size)."
             )

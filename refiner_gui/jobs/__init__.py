@@ -1,14 +1,8 @@
 """Durable jobs: the SQLite store, and running/recovering jobs through it. No Qt."""
 
 from refiner_gui.jobs.models import DEFECT_TAGS, PREFERENCES, VERDICTS, Job, JobState, StoredInput
-from refiner_gui.jobs.runner import (
-    HeldElsewhere,
-    LocalWriteError,
-    expire_or_abandon,
-    job_inputs,
-    recover,
-    run_job,
-)
+from refiner_gui.jobs.recovery import expire_or_abandon, recover
+from refiner_gui.jobs.runner import HeldElsewhere, LocalWriteError, job_inputs, run_job
 from refiner_gui.jobs.store import (
     RESULT_TTL,
     SCHEMA_VERSION,

@@ -38,6 +38,10 @@ class _JournalledStore(Protocol):
         self, job_id: int, task_id: str, request_id: str | None = None, log_id: str | None = None
     ) -> Job: ...
 
+    def mark_tryon_submitted(
+        self, job_id: int, task_id: str, request_id: str | None = None, log_id: str | None = None
+    ) -> Job: ...
+
 
 class JournalMixin:
     """Writing, reading and applying the journal at ``journal_path`` (in ``root``)."""
@@ -51,24 +55,27 @@ class JournalMixin:
         task_id: str,
         request_id: str | None = None,
         log_id: str | None = None,
+        *,
+        stage: str | None = None,
     ) -> Path:
         """Append ``task_id`` for ``job_id`` to the journal beside the store, fsync'd.
 
         For when the store itself cannot be written (locked by another process, failing):
         the id of a billed task must never be lost. One JSON line per task; no key, no
         secret. :meth:`apply_journal` moves the ids into the store later. Raises OSError
-        when even the journal cannot be written.
+        when even the journal cannot be written. ``stage`` "tryon" marks the try-on task
+        of a two-stage job (:mod:`refiner_gui.jobs.two_stage`); None, the refinement's.
         """
-        line = json.dumps(
-            {
-                "job_id": job_id,
-                "task_id": task_id,
-                "request_id": request_id,
-                "log_id": log_id,
-                "time": time.time(),
-            },
-            sort_keys=True,
-        )
+        entry: dict[str, Any] = {
+            "job_id": job_id,
+            "task_id": task_id,
+            "request_id": request_id,
+            "log_id": log_id,
+            "time": time.time(),
+        }
+        if stage is not None:
+            entry["stage"] = stage
+        line = json.dumps(entry, sort_keys=True)
         existed = self.journal_path.exists()
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -124,6 +131,16 @@ class JournalMixin:
             try:
                 job = self.get(entry["job_id"])
             except KeyError:
+                continue
+            if entry.get("stage") == "tryon":  # a two-stage job's first task
+                if job.tryon is None or job.tryon.task_id or job.state is JobState.SUCCEEDED:
+                    continue
+                log.info("job %d: try-on task %s taken from the journal", job.id, entry["task_id"])
+                applied.append(
+                    self.mark_tryon_submitted(
+                        job.id, entry["task_id"], entry.get("request_id"), entry.get("log_id")
+                    )
+                )
                 continue
             if job.task_id or job.state is JobState.SUCCEEDED:
                 continue

@@ -67,7 +67,41 @@ class StoredInput:
 
     path: Path
     sha256: str
-    name: str  # the original file name, for display
+    name: str  # the name of the file uploaded (a fixed copy's name after Fix), for display
+    original_name: str = ""  # the file the user gave, when ``name`` is a copy made by Fix
+
+    @property
+    def given_name(self) -> str:
+        """The name of the file the user gave: ``original_name`` if set, else ``name``."""
+        return self.original_name or self.name
+
+
+KINDS = ("refine", "tryon", "tryon_refine")
+"""What a job does: refine a coarse image; make one (Try on Clothes Pro/Premium) only; or
+make one, then refine it (:mod:`refiner_gui.jobs.two_stage`)."""
+
+STAGE_NAMES = {"tryon": "generating the coarse image", "refine": "refining"}
+"""A two-stage job's stages as errors and progress name them."""
+
+
+@dataclass(frozen=True)
+class TryOnStage:
+    """The first stage of a two-stage job: the Try on Clothes call that makes the coarse
+    image. ``state`` is PENDING, SUBMITTING, SUBMITTED or SUCCEEDED (a failure ends the
+    whole job: the job's own state and error say how)."""
+
+    model: str  # "pro" | "premium"
+    state: JobState
+    task_id: str | None = None
+    request_id: str | None = None
+    log_id: str | None = None
+    submitted_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the coarse image is stored (as the job's coarse input)."""
+        return self.state is JobState.SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,26 @@ class Job:
     result_url: str | None = None  # the last result link seen (kept when its download failed)
     base_url: str | None = None  # the service address the job was (or will be) sent to
     preference: str | None = None  # blind review: one of PREFERENCES, or None
+    kind: str = "refine"  # one of KINDS
+    tryon: TryOnStage | None = None  # the first stage, for "tryon" and "tryon_refine"
+
+    @property
+    def tryon_done(self) -> bool:
+        """Whether this two-stage job's coarse image is stored (False for a refinement)."""
+        return self.tryon is not None and self.tryon.done
+
+    @property
+    def tryon_task_id(self) -> str | None:
+        """The try-on task that made this job's coarse image, or None."""
+        return self.tryon.task_id if self.tryon is not None else None
+
+    @property
+    def stage(self) -> str:
+        """The stage the job is at (or stopped at): "tryon" until the coarse image is
+        stored, then "refine"; always "refine" for a plain refinement."""
+        if self.tryon is not None and not self.tryon.done:
+            return "tryon"
+        return "refine"
 
     def input_path(self, slot: str) -> Path | None:
         """The stored copy of the input in ``slot``, or None when the slot is empty."""

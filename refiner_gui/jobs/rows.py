@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from refiner_gui.jobs.errors import BadRow
-from refiner_gui.jobs.models import PREFERENCES, VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import (
+    KINDS,
+    PREFERENCES,
+    VERDICTS,
+    Job,
+    JobState,
+    StoredInput,
+    TryOnStage,
+)
 from refiner_gui.jobs.store_base import StoreBase
 
 __all__ = ["RowsMixin"]
@@ -107,6 +115,26 @@ class RowsMixin(StoreBase):
             result_url=row["result_url"] if isinstance(row["result_url"], str) else None,
             base_url=row["base_url"] if isinstance(row["base_url"], str) else None,
             preference=row["preference"] if row["preference"] in PREFERENCES else None,
+            kind=row["kind"] if row["kind"] in KINDS else "refine",
+            tryon=self._tryon(row),
+        )
+
+    def _tryon(self, row: sqlite3.Row) -> TryOnStage | None:
+        """The first stage of a two-stage job, or None for a plain refinement."""
+        if row["kind"] not in ("tryon", "tryon_refine"):
+            return None
+        try:
+            state = JobState(row["tryon_state"])
+        except ValueError:
+            raise self._bad_row(row, "tryon_state") from None
+        return TryOnStage(
+            model=self._text(row, "tryon_model") or "pro",
+            state=state,
+            task_id=self._text(row, "tryon_task_id") or None,
+            request_id=self._text(row, "tryon_request_id"),
+            log_id=self._text(row, "tryon_log_id"),
+            submitted_at=self._time(row, "tryon_submitted_at"),
+            finished_at=self._time(row, "tryon_finished_at"),
         )
 
     def _inputs_for(self, ids: Sequence[int]) -> dict[int, dict[str, StoredInput]]:
@@ -118,5 +146,6 @@ class RowsMixin(StoreBase):
             for r in conn.execute(f"SELECT * FROM job_inputs WHERE job_id IN ({marks})", chunk):
                 path = self._abs(r["path"])
                 assert path is not None
-                out[r["job_id"]][r["slot"]] = StoredInput(path, r["sha256"], r["name"])
+                original = r["original_name"] if isinstance(r["original_name"], str) else ""
+                out[r["job_id"]][r["slot"]] = StoredInput(path, r["sha256"], r["name"], original)
         return out

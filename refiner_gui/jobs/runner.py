@@ -29,7 +29,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from refiner_gui.api.errors import (
@@ -53,19 +53,20 @@ from refiner_gui.api.models import (
     CancelToken,
     ProgressCallback,
     ProgressEvent,
-    RefineInputs,
     Stage,
     Submission,
     TaskState,
     TaskStatus,
 )
 from refiner_gui.api.progress import ProgressThrottle
+from refiner_gui.jobs.inputs import input_problem as _input_problem
+from refiner_gui.jobs.inputs import job_inputs as job_inputs
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.poll_watch import PollWatch
 from refiner_gui.jobs.previews import write_preview
+from refiner_gui.jobs.routing import SandboxGone, ServiceMismatch, polling_client
 from refiner_gui.jobs.store import RESULT_TTL, JobHeld, JobStateError, JobStore, StoreError
 from refiner_gui.outputs import suffix_from_url
-from refiner_gui.slots import BOTTOM, COARSE, GENDERS, PERSON, TOP
 
 if TYPE_CHECKING:  # the client module loads requests (~80 ms): only when a job runs
     from refiner_gui.api.client import RefinerClient
@@ -121,42 +122,6 @@ class LocalWriteError(RefinerError):
 RECORD_PAUSES = (0.2, 0.5, 1.0)
 
 
-def job_inputs(job: Job) -> RefineInputs:
-    """The stored copies of a job's inputs, as the client takes them.
-
-    With their recorded hashes: the client refuses a copy whose bytes no longer match,
-    so the hash recorded for a job always names what was uploaded.
-    """
-    return RefineInputs(
-        person=job.inputs[PERSON].path,
-        top=job.inputs[TOP].path,
-        coarse=job.inputs[COARSE].path,
-        gender=job.gender,
-        bottom=job.input_path(BOTTOM),
-        sha256={slot: item.sha256 for slot, item in job.inputs.items()},
-    )
-
-
-def _input_problem(job: Job) -> str | None:
-    """Why the stored inputs cannot be uploaded, or None.
-
-    Checked before SUBMITTING, so a job with a missing file fails plainly (nothing sent)
-    instead of ending "outcome unknown".
-    """
-    missing = [slot for slot in (PERSON, TOP, COARSE) if slot not in job.inputs]
-    if missing:
-        return f"The job has no {', '.join(missing)}; it cannot be sent."
-    if job.gender not in GENDERS:
-        return f"The job's gender is {job.gender!r}; it must be one of {', '.join(GENDERS)}."
-    gone = [item.name for item in job.inputs.values() if not item.path.is_file()]
-    if gone:
-        return (
-            f"The stored copies of {', '.join(gone)} are missing from the data folder; "
-            "nothing was sent. Create the job again from the original images."
-        )
-    return None
-
-
 def run_job(
     store: JobStore,
     client: RefinerClient,
@@ -199,14 +164,30 @@ def run_job(
     Thread: one worker thread (or the command line's main thread) per job; the store may
     be shared with other threads. Two runs of the same PENDING job never both upload, and
     the job is claimed for this process (and released at the end) before anything else.
+    A two-stage job (coarse image, then refinement) runs by :mod:`~refiner_gui.jobs.two_stage`.
     """
     try:
         store.claim(job.id)
     except JobHeld as held:
         raise HeldElsewhere(str(held), ErrorInfo(task_id=job.task_id)) from held
     try:
-        return _run_claimed(
-            store, client, job, cancel, on_event, on_submitted, on_result, progress_interval
+        if job.tryon is None:
+            return _run_claimed(
+                store, client, job, cancel, on_event, on_submitted, on_result, progress_interval
+            )
+        from refiner_gui.jobs.two_stage import run_two_stage  # a job of two stages
+
+        events = on_event
+        if on_event is not None and progress_interval:
+            events = ProgressThrottle(on_event, interval=progress_interval)
+        return run_two_stage(
+            store,
+            client,
+            job,
+            lambda j, ev: _run_claimed(store, client, j, cancel, ev, on_submitted, on_result, None),
+            cancel=cancel,
+            on_event=events,
+            on_submitted=on_submitted,
         )
     finally:
         store.release(job.id)
@@ -257,7 +238,9 @@ def _run_claimed(
             )
             raise InputRejected(problem)
         inputs = job_inputs(job)
-        store.mark_submitting(job.id)  # JobStateError if another run got here first
+        # JobStateError if another run got here first. The address is recorded with it:
+        # the task is only ever polled there (see refiner_gui.jobs.routing).
+        store.mark_submitting(job.id, client.base_url)
         emit(Stage.UPLOADING, bytes_done=0)
         try:
             sub = client.submit(
@@ -347,6 +330,39 @@ def _finish(
         done = store.mark_succeeded(job.id, already)
         emit(Stage.DONE, task_id=task_id)
         return done
+    own = None if fresh else _routed_client(store, job, client)
+    try:
+        return _poll_and_fetch(store, own or client, job, cancel, emit, on_result, deadline, fresh)
+    finally:
+        if own is not None:
+            own.close()
+
+
+def _routed_client(store: JobStore, job: Job, client: RefinerClient) -> RefinerClient | None:
+    """The job's own sandbox client (None: ``client`` is right); records and raises when it
+    cannot be polled from here (see :func:`~refiner_gui.jobs.routing.polling_client`)."""
+    try:
+        return polling_client(job, client)
+    except SandboxGone as err:
+        store.mark_finished(job.id, JobState.EXPIRED, err.to_dict(), expected=(JobState.SUBMITTED,))
+        raise
+    except ServiceMismatch as err:
+        store.note_error(job.id, err.to_dict())  # still SUBMITTED: fetch it from there
+        raise
+
+
+def _poll_and_fetch(
+    store: JobStore,
+    client: RefinerClient,
+    job: Job,
+    cancel: CancelToken | None,
+    emit: _Emit,
+    on_result: Callable[[TaskStatus], None] | None,
+    deadline: float | None,
+    fresh: bool,
+) -> Job:
+    task_id = job.task_id
+    assert task_id is not None
     watch = PollWatch(store.path, job, client, fresh=fresh)
     left = watch.expected_left()
     if left is not None:  # said at once: a planned first poll may be many seconds away
@@ -355,6 +371,8 @@ def _finish(
 
         def on_status(st: TaskStatus) -> None:
             watch.seen(st)
+            if st.state not in (TaskState.QUEUED, TaskState.PROCESSING):
+                return  # finished: DOWNLOADING (or the error) follows, never "queued" again
             emit(
                 Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
                 task_id=task_id,
@@ -433,165 +451,3 @@ def _local_write_error(exc: OSError, store: JobStore, task_id: str) -> LocalWrit
         f"writable, then fetch it again (within 24 hours): refiner-cli resume {task_id}",
         ErrorInfo(task_id=task_id),
     )
-
-
-def expire_or_abandon(store: JobStore, job: Job, now: float | None = None) -> Job | None:
-    """Settle a job that cannot be resumed; return it, or None if it can be resumed.
-
-    Based on ``job`` as given; the store only changes a job that is still unfinished.
-    Call it only while holding the job (:meth:`JobStore.claim`, as :func:`recover`
-    does): a SUBMITTING job of a live process is not abandoned, its answer is on its way.
-    """
-    now = time.time() if now is None else now
-    born = job.submitted_at or job.created_at
-    if now - born > RESULT_TTL:
-        if job.state is JobState.PENDING:
-            message = (
-                "Older than 24 hours and never sent (nothing was billed). "
-                "Re-run the job to refine these images."
-            )
-        else:
-            message = (
-                "Older than 24 hours before its result was stored: the service no "
-                "longer keeps it. Re-run the job to refine these images again."
-            )
-        return store.mark_finished(
-            job.id,
-            JobState.EXPIRED,
-            expected=(job.state,),
-            error={"type": "Expired", "message": message, "task_id": job.task_id},
-        )
-    if job.state is JobState.SUBMITTING:
-        err = SubmissionOutcomeUnknown(
-            "The app stopped while uploading this job, so we cannot tell whether the service "
-            "took it. It was NOT sent again (that could bill twice). Check your AILabTools "
-            "usage, then re-run if needed.",
-            ErrorInfo(),
-        )
-        return store.mark_finished(
-            job.id, JobState.OUTCOME_UNKNOWN, err.to_dict(), expected=(job.state,)
-        )
-    if job.state is JobState.PENDING:
-        return store.mark_finished(
-            job.id,
-            JobState.CANCELLED,
-            expected=(job.state,),
-            error={
-                "type": "Cancelled",
-                "message": "The app stopped before the upload started: nothing was sent. "
-                "Re-run the job to submit it.",
-            },
-        )
-    return None
-
-
-def recover(
-    store: JobStore,
-    client_factory: Callable[[], RefinerClient],
-    *,
-    cancel: CancelToken | None = None,
-    on_job: Callable[[Job, RefinerError | None], None] | None = None,
-    now: float | None = None,
-    only: Collection[int] | None = None,
-) -> list[Job]:
-    """Finish every unfinished job (or those of them whose id is in ``only``): resume the
-    young SUBMITTED ones, settle the rest.
-
-    Never submits anything: SUBMITTED jobs are polled and downloaded, SUBMITTING ones
-    become OUTCOME_UNKNOWN, PENDING ones CANCELLED, and any older than 24 h EXPIRED
-    (``now`` replaces the clock, for tests). Partial downloads of the jobs it handles are
-    removed. A job that fails unexpectedly is reported and the others still run.
-
-    Task ids in the journal beside the store are recorded first (a job settled as
-    OUTCOME_UNKNOWN whose id was journalled becomes resumable). Each job is claimed
-    before it is touched: a job that a live process holds (an upload in another window
-    or ``refiner-cli`` run) is left alone, reported to ``on_job`` with a
-    :class:`HeldElsewhere` error and not returned; it is taken over only once its holder
-    is gone (:mod:`refiner_gui.jobs.ownership`).
-
-    Returns the jobs as they ended up. ``on_job(job, error)`` is called after each one,
-    on the calling thread. Worker thread; any time (jobs this process runs on other
-    threads are held, so they are left alone too).
-    """
-    out: list[Job] = []
-    client: RefinerClient | None = None
-    try:
-        store.apply_journal()
-    except (sqlite3.Error, StoreError) as exc:  # still locked: the journal stays for later
-        log.warning("the task-id journal could not be applied yet: %s", exc)
-    try:
-        for snapshot in store.unfinished():
-            if cancel is not None and cancel.cancelled:
-                break
-            if only is not None and snapshot.id not in only:
-                continue
-            # Re-read: earlier jobs may have taken minutes, and another process may have
-            # moved this one on meanwhile (mark_finished also checks the state it saw).
-            try:
-                job = store.get(snapshot.id)
-            except KeyError:
-                continue
-            if job.state.finished:
-                continue
-            try:
-                store.claim(job.id)
-            except JobHeld as held:
-                if on_job is not None:
-                    on_job(job, HeldElsewhere(str(held), ErrorInfo(task_id=job.task_id)))
-                continue
-            except KeyError:
-                continue
-            try:
-                client = _recover_claimed(
-                    store, client, client_factory, job, cancel, on_job, out, now
-                )
-            finally:
-                store.release(job.id)
-    finally:
-        if client is not None:
-            client.close()
-    return out
-
-
-def _recover_claimed(
-    store: JobStore,
-    client: RefinerClient | None,
-    client_factory: Callable[[], RefinerClient],
-    job: Job,
-    cancel: CancelToken | None,
-    on_job: Callable[[Job, RefinerError | None], None] | None,
-    out: list[Job],
-    now: float | None,
-) -> RefinerClient | None:
-    """Settle or resume one claimed job; returns the client (made on first need)."""
-    job = store.get(job.id)  # as it is now that we hold it
-    if job.state.finished:
-        return client
-    settled = expire_or_abandon(store, job, now)
-    if settled is not None:
-        store.remove_partial_files(job.id)
-        out.append(settled)
-        if on_job is not None:
-            on_job(settled, None)
-        return client
-    if client is None:
-        client = client_factory()
-    # Only this job's leftovers: another process may be downloading other jobs.
-    store.remove_partial_files(job.id)
-    error: RefinerError | None = None
-    try:
-        run_job(store, client, job, cancel=cancel)
-    except RefinerError as err:
-        error = err
-    except Exception as exc:  # one broken job must not stop the others
-        log.exception("recovering job %d failed", job.id)
-        error = RefinerError(
-            f"Could not resume this job: {type(exc).__name__}: {exc}",
-            ErrorInfo(task_id=job.task_id),
-        )
-        store.note_error(job.id, error.to_dict())
-    current = store.get(job.id)
-    out.append(current)
-    if on_job is not None:
-        on_job(current, error)
-    return client

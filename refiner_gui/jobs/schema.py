@@ -80,7 +80,40 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN base_url TEXT;
     ALTER TABLE jobs ADD COLUMN preference TEXT;
     """,
-    # 5: batches (:mod:`refiner_gui.batch`): a queue of looks read from a folder or a CSV
+    # 5: two-stage jobs (refiner_gui.jobs.two_stage): what the job does ("refine", "tryon"
+    # = make the coarse image only, "tryon_refine" = make it, then refine), the try-on
+    # model ("pro" | "premium") and the first stage's own record; the poll history keeps
+    # one bracket per job AND endpoint (a two-stage job waits on two endpoints).
+    """
+    ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'refine';
+    ALTER TABLE jobs ADD COLUMN tryon_model TEXT;
+    ALTER TABLE jobs ADD COLUMN tryon_state TEXT;
+    ALTER TABLE jobs ADD COLUMN tryon_task_id TEXT;
+    ALTER TABLE jobs ADD COLUMN tryon_request_id TEXT;
+    ALTER TABLE jobs ADD COLUMN tryon_log_id TEXT;
+    ALTER TABLE jobs ADD COLUMN tryon_submitted_at REAL;
+    ALTER TABLE jobs ADD COLUMN tryon_finished_at REAL;
+    CREATE INDEX jobs_by_tryon_task ON jobs(tryon_task_id);
+    CREATE TABLE poll_bounds_5 (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        submitted_at REAL NOT NULL,
+        last_running_poll_at REAL,
+        first_done_poll_at REAL NOT NULL,
+        PRIMARY KEY (job_id, endpoint)
+    );
+    INSERT INTO poll_bounds_5 SELECT job_id, endpoint, submitted_at, last_running_poll_at,
+        first_done_poll_at FROM poll_bounds;
+    DROP TABLE poll_bounds;
+    ALTER TABLE poll_bounds_5 RENAME TO poll_bounds;
+    CREATE INDEX poll_bounds_by_endpoint ON poll_bounds(endpoint, first_done_poll_at);
+    """,
+    # 6: the name of the file the user gave, when what was uploaded (and stored) is a
+    # copy made by Fix: provenance and file-name tokens speak of the original.
+    """
+    ALTER TABLE job_inputs ADD COLUMN original_name TEXT;
+    """,
+    # 7: batches (:mod:`refiner_gui.batch`): a queue of looks read from a folder or a CSV
     # manifest. Every row of the source is a ``batch_looks`` row, in order (a row with a
     # problem keeps it in ``problem`` and is never sent); a look gets its job only when
     # the queue takes it, and ``jobs.batch_id`` / ``jobs.look_name`` tie the job back.
@@ -157,11 +190,12 @@ def where_clause(f: JobFilter | None) -> tuple[str, list[Any]]:
         # The user's text is matched literally: % and _ are escaped.
         like = "%" + _escape_like(text) + "%"
         clauses.append(
-            "(task_id LIKE ? ESCAPE '\\' OR note LIKE ? ESCAPE '\\'"
+            "(task_id LIKE ? ESCAPE '\\' OR tryon_task_id LIKE ? ESCAPE '\\'"
+            " OR note LIKE ? ESCAPE '\\'"
             " OR gender LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
             " OR tags LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?"
             " OR EXISTS (SELECT 1 FROM job_inputs i WHERE"
             " i.job_id = jobs.id AND i.name LIKE ? ESCAPE '\\'))"
         )
-        args += [like, like, like, like, like, text, like]
+        args += [like, like, like, like, like, like, text, like]
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args

@@ -17,9 +17,8 @@ Ownership between processes: ``jobs.owner`` and the ``processes`` table say whic
 process works on a job (:mod:`refiner_gui.jobs.ownership`: when a holder counts as gone;
 :mod:`refiner_gui.jobs.store_ownership`: claim, release, heartbeat). The task-id journal
 (:data:`JOURNAL_NAME`, beside the file; :mod:`refiner_gui.jobs.journal`) keeps the id of
-a new task when the file itself cannot be written.
-
-Schema: versioned with ``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
+a new task when the file itself cannot be written. Schema: versioned with
+``PRAGMA user_version`` (:mod:`refiner_gui.jobs.schema`).
 
 This module holds :class:`JobStore` itself (opening, migrating, files, writing, reading);
 its parts live beside it: the errors (:mod:`refiner_gui.jobs.errors`), connections
@@ -35,7 +34,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,11 @@ from refiner_gui.config import app_paths
 from refiner_gui.jobs.damage import check_whole, damaged_message, is_damage
 from refiner_gui.jobs.errors import BadRow, JobHeld, JobStateError, StoreError
 from refiner_gui.jobs.journal import JOURNAL_NAME, JournalMixin
-from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState, StoredInput
+from refiner_gui.jobs.models import (
+    Job,
+    JobState,
+    StoredInput,
+)
 from refiner_gui.jobs.ownership import HEARTBEAT_INTERVAL, Owner, stale_after_from_env
 from refiner_gui.jobs.previews import preview_path
 from refiner_gui.jobs.rows import RowsMixin
@@ -57,6 +60,9 @@ from refiner_gui.jobs.schema import (
 )
 from refiner_gui.jobs.store_batches import BatchesMixin, LookRef
 from refiner_gui.jobs.store_ownership import OwnershipMixin
+from refiner_gui.jobs.store_review import ReviewMixin
+from refiner_gui.jobs.store_stages import StagesMixin, check_kind
+from refiner_gui.slots import COARSE
 
 __all__ = [
     "DB_NAME",
@@ -90,7 +96,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
+class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, RowsMixin, BatchesMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:
@@ -213,7 +219,10 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
         results and inputs folders goes, so call that only when nothing else runs.
         """
         if job_id is not None:
-            patterns = [(self.results_dir, f".job-{job_id}.*.part")]
+            patterns = [
+                (self.results_dir, f".job-{job_id}.*.part"),
+                (self.results_dir, f".job-{job_id}-coarse.*.part"),
+            ]
         else:
             patterns = [(self.results_dir, "*.part"), (self.inputs_dir, "*.part")]
         removed = 0
@@ -247,9 +256,19 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
         *,
         parent_id: int | None = None,
         hold: bool = True,
+        kind: str = "refine",
+        tryon_model: str | None = None,
+        original_names: Mapping[str, str] | None = None,
         look: LookRef | None = None,
     ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
+
+        ``kind`` "tryon" (make the coarse image only) or "tryon_refine" (make it, then
+        refine) needs ``tryon_model`` "pro" or "premium" and no coarse file
+        (:mod:`refiner_gui.jobs.two_stage`); ValueError otherwise. ``original_names`` (by
+        slot) names the files the user gave where ``files`` holds copies made by Fix (or
+        stored copies, for a re-run); it is recorded beside the uploaded file's name
+        (:attr:`StoredInput.original_name`).
 
         With ``look`` the job becomes that batch look's job in the same transaction, only
         if the look still has the job the caller saw; else
@@ -260,7 +279,13 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
         before it runs; :func:`~refiner_gui.jobs.run_job` (on any thread) takes the hold
         over and releases it, and :meth:`close` frees a job that was never run.
         """
+        two_stage = check_kind(kind, tryon_model, has_coarse=bool(files.get(COARSE)))
         stored = {slot: self.store_input(p) for slot, p in files.items() if p is not None}
+        originals = {
+            slot: name
+            for slot, name in (original_names or {}).items()
+            if slot in stored and name and name != stored[slot].name
+        }
         now = time.time()
         with self._write() as c:
             # Under the write lock, so a concurrent delete() cannot remove a shared input
@@ -269,14 +294,27 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
                 if not s.path.exists():
                     stored[slot] = self.store_input(Path(files[slot]))
             cur = c.execute(
-                "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (JobState.PENDING.value, gender, now, now, parent_id),
+                "INSERT INTO jobs (state, gender, created_at, updated_at, parent_id, kind, "
+                "tryon_model, tryon_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    JobState.PENDING.value,
+                    gender,
+                    now,
+                    now,
+                    parent_id,
+                    kind,
+                    tryon_model if two_stage else None,
+                    JobState.PENDING.value if two_stage else None,
+                ),
             )
             job_id = int(cur.lastrowid or 0)
             c.executemany(
-                "INSERT INTO job_inputs (job_id, slot, path, sha256, name) VALUES (?,?,?,?,?)",
-                [(job_id, slot, self._rel(s.path), s.sha256, s.name) for slot, s in stored.items()],
+                "INSERT INTO job_inputs (job_id, slot, path, sha256, name, original_name) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (job_id, slot, self._rel(s.path), s.sha256, s.name, originals.get(slot))
+                    for slot, s in stored.items()
+                ],
             )
             if look is not None:
                 self._attach_look(c, job_id, look)
@@ -328,16 +366,19 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
                 raise KeyError(job_id)
             return False
 
-    def mark_submitting(self, job_id: int) -> Job:
-        """Committed before the first byte is uploaded.
+    def mark_submitting(self, job_id: int, base_url: str | None = None) -> Job:
+        """Committed before the first byte is uploaded, with the service address it goes
+        to (``base_url``: the job is only ever polled there; see
+        :mod:`refiner_gui.jobs.routing`).
 
         Atomic compare-and-set from PENDING: of two threads or processes that try to run
         the same job, exactly one gets it; the other gets :class:`JobStateError` and must
         not upload (that would bill twice).
         """
-        if not self._update_if(
-            job_id, (JobState.PENDING.value,), state=JobState.SUBMITTING.value, error=None
-        ):
+        fields: dict[str, Any] = {"state": JobState.SUBMITTING.value, "error": None}
+        if base_url is not None:
+            fields["base_url"] = base_url
+        if not self._update_if(job_id, (JobState.PENDING.value,), **fields):
             current = self.get(job_id)
             raise JobStateError(
                 f"Job {job_id} is {current.state.value}, not pending: it is not uploaded (again)."
@@ -433,32 +474,6 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
         self._update_if(job_id, states, **fields)
         return self.get(job_id)
 
-    def set_review(
-        self, job_id: int, verdict: str | None, tags: Iterable[str] = (), note: str = ""
-    ) -> Job:
-        """Set the review (replacing the previous one).
-
-        Raises ValueError for a verdict not in :data:`VERDICTS` (or None), a tag not in
-        :data:`DEFECT_TAGS`, or a note that is not a string; KeyError for an unknown job.
-        """
-        if verdict is not None and verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS} or None, not {verdict!r}")
-        if isinstance(tags, str):  # a bare string would be split into letters
-            raise ValueError("tags must be a collection of tag names, not one string")
-        tag_set = set(tags)
-        unknown = sorted(str(t) for t in tag_set if t not in DEFECT_TAGS)
-        if unknown:
-            raise ValueError(f"unknown defect tags {unknown}; known: {sorted(DEFECT_TAGS)}")
-        if not isinstance(note, str):
-            raise ValueError("note must be a string")
-        return self._update(
-            job_id,
-            verdict=verdict,
-            tags=json.dumps(sorted(tag_set)),
-            note=note,
-            reviewed_at=time.time() if verdict else None,
-        )
-
     def delete(self, job_id: int, *, delete_files: bool = True) -> None:
         """Remove a job; its result file too, and stored inputs no other job uses.
 
@@ -519,10 +534,14 @@ class JobStore(OwnershipMixin, JournalMixin, RowsMixin, BatchesMixin):
         return [self._job(rows[i], inputs[i]) for i in ids if i in rows]
 
     def find_by_task(self, task_id: str) -> Job | None:
-        """The newest job for ``task_id``, or None."""
+        """The newest job for ``task_id`` (either call's task of a two-stage job), or None."""
         row = (
             self._conn()
-            .execute("SELECT id FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,))
+            .execute(
+                "SELECT id FROM jobs WHERE task_id = ? OR tryon_task_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (task_id, task_id),
+            )
             .fetchone()
         )
         return self.get(row["id"]) if row else None

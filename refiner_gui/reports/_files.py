@@ -10,8 +10,7 @@ import contextlib
 from pathlib import Path
 from typing import IO, Any
 
-from refiner_gui.atomic import SHARED_MODE, atomic_open
-from refiner_gui.atomic import atomic_path as _atomic_path
+from refiner_gui.atomic import shared_open, shared_path
 
 
 def atomic_output(
@@ -19,12 +18,12 @@ def atomic_output(
 ) -> contextlib.AbstractContextManager[IO[Any]]:
     """Yield a file object; when the ``with`` block ends normally, it becomes ``dest``.
 
-    :func:`refiner_gui.atomic.atomic_open` with :data:`~refiner_gui.atomic.SHARED_MODE`.
+    :func:`refiner_gui.atomic.shared_open`, the helper every export uses.
     """
-    return atomic_open(dest, binary=binary, mode=SHARED_MODE, **open_kwargs)
+    return shared_open(dest, binary=binary, **open_kwargs)
 
 
 def atomic_path(dest: Path) -> contextlib.AbstractContextManager[Path]:
     """Like :func:`atomic_output`, but yields a temporary *path* for writers that open the
     file themselves (Pillow's ``Image.save``). Same contract."""
-    return _atomic_path(dest, mode=SHARED_MODE)
+    return shared_path(dest)

@@ -1,28 +1,35 @@
 """The lookbook: one row per look (person, top, bottom, coarse, refined) as PNG or PDF.
 
-PNG is one tall image; PDF is A4 portrait pages at 150 dpi, as many looks per page as fit,
-written by Pillow's PDF writer. Pages are drawn one at a time as the writer asks for them
-(a multi-frame image, see :class:`_Pages`), so a long PDF needs memory for one page, not
-for all of them.
+Each look: a caption (job, date, gender, verdict), the five pictures with labels, then
+the task id and the reviewer's note. PNG is one tall image drawn with Pillow. PDF is A4
+portrait pages laid out on a 150 dpi grid and written by :mod:`refiner_gui.reports._pdf`:
+its words are real text (task ids and notes can be searched and copied) and its pictures
+are embedded JPEG thumbnails. Both draw through one small canvas interface
+(:class:`_Canvas`), so they show the same thing. Pages are written one at a time, so a
+long PDF needs memory for one page, not for all of them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFont
 
 from refiner_gui.jobs.models import Job
-from refiner_gui.reports._files import atomic_path
+from refiner_gui.reports._files import atomic_output, atomic_path
+from refiner_gui.reports._pdf import PdfDocument, PdfPage, text_width
 from refiner_gui.reports._thumbs import Thumb, ThumbnailCache
 from refiner_gui.reports.summary import INPUT_SLOTS, human_utc, tag_label, verdict_text
 
 A4_150DPI = (1240, 1754)  # 210 × 297 mm at 150 dpi
 PDF_DPI = 150.0
+PT_PER_PX = 72 / PDF_DPI  # the PDF grid's pixels in points
+NOTE_LINES = 2  # lines a note may take under its look (cut with "…" beyond)
 PDF_MIN_MARGIN = 45  # px at 150 dpi, about 7.5 mm: clear of most printers' unprintable edge
 COLUMNS = 5  # person, top, bottom, coarse, refined
 TITLE = "Refiner lookbook"
@@ -76,14 +83,32 @@ class SheetLayout:
         return round(self.label_font * 1.9)
 
     @property
+    def facts_font(self) -> int:
+        """Font size of the task id and note lines, in pixels."""
+        return self.label_font
+
+    @property
+    def facts_line(self) -> int:
+        """Height of one task id or note line, in pixels."""
+        return round(self.facts_font * 1.5)
+
+    @property
+    def facts_height(self) -> int:
+        """The task id line and :data:`NOTE_LINES` note lines."""
+        return (1 + NOTE_LINES) * self.facts_line
+
+    @property
     def title_height(self) -> int:
         """Height of the sheet's title, in pixels."""
         return round(self.caption_font * 2.6)
 
     @property
     def row_height(self) -> int:
-        """Caption, cells, labels and the space (with a rule) before the next look."""
-        return self.caption_height + self.cell + self.label_height + 2 * self.gap
+        """Caption, cells, labels, task id and note, and the space (with a rule) before
+        the next look."""
+        return (
+            self.caption_height + self.cell + self.label_height + self.facts_height + 2 * self.gap
+        )
 
     @property
     def width(self) -> int:
@@ -132,55 +157,156 @@ def pdf_page_count(looks: int, cell_px: int = 220) -> int:
 MAX_PNG_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
-def _fit_text(
-    draw: ImageDraw.ImageDraw,
-    text: str,
-    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
-    width: int,
-) -> str:
-    if draw.textlength(text, font=font) <= width:
+class _Canvas(Protocol):
+    """Where a sheet is drawn, in pixels of the sheet's grid (y grows downwards)."""
+
+    def width_of(self, text: str, size: int) -> float:
+        """The width of ``text`` at font ``size``."""
+        ...
+
+    def text(self, x: float, y: float, text: str, size: int, colour: tuple[int, int, int]) -> None:
+        """One line of ``text``, its left end at x, its middle at height y."""
+        ...
+
+    def box(self, x: int, y: int, w: int, h: int, colour: tuple[int, int, int]) -> None:
+        """A filled rectangle with its top-left corner at (x, y)."""
+        ...
+
+    def rule(self, x0: int, x1: int, y: int, colour: tuple[int, int, int]) -> None:
+        """A thin horizontal line."""
+        ...
+
+    def picture(self, key: str, image: Image.Image, x: int, y: int) -> None:
+        """``image`` at its own size, top-left corner at (x, y); ``key`` names its file."""
+        ...
+
+
+class _PilCanvas:
+    """A :class:`_Canvas` on a Pillow image (the PNG sheet)."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self.image = image
+        self.draw = ImageDraw.Draw(image)
+
+    def width_of(self, text: str, size: int) -> float:
+        return self.draw.textlength(text, font=_font(size))
+
+    def text(self, x: float, y: float, text: str, size: int, colour: tuple[int, int, int]) -> None:
+        self.draw.text((x, y), text, fill=colour, font=_font(size), anchor="lm")
+
+    def box(self, x: int, y: int, w: int, h: int, colour: tuple[int, int, int]) -> None:
+        self.draw.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)
+
+    def rule(self, x0: int, x1: int, y: int, colour: tuple[int, int, int]) -> None:
+        self.draw.line((x0, y, x1, y), fill=colour, width=1)
+
+    def picture(self, key: str, image: Image.Image, x: int, y: int) -> None:
+        self.image.paste(image, (x, y))
+
+
+class _PdfCanvas:
+    """A :class:`_Canvas` on a PDF page: the 150 dpi grid scaled to points, real text."""
+
+    def __init__(self, page: PdfPage) -> None:
+        self.page = page
+
+    def width_of(self, text: str, size: int) -> float:
+        return text_width(text, size)
+
+    def text(self, x: float, y: float, text: str, size: int, colour: tuple[int, int, int]) -> None:
+        # Helvetica's capital letters are 0.72 em tall: this baseline centres them on y.
+        baseline = (y + 0.36 * size) * PT_PER_PX
+        self.page.text(x * PT_PER_PX, baseline, text, size * PT_PER_PX, colour)
+
+    def box(self, x: int, y: int, w: int, h: int, colour: tuple[int, int, int]) -> None:
+        s = PT_PER_PX
+        self.page.rect(x * s, y * s, w * s, h * s, colour)
+
+    def rule(self, x0: int, x1: int, y: int, colour: tuple[int, int, int]) -> None:
+        self.page.line(x0 * PT_PER_PX, x1 * PT_PER_PX, y * PT_PER_PX, colour, PT_PER_PX)
+
+    def picture(self, key: str, image: Image.Image, x: int, y: int) -> None:
+        s = PT_PER_PX
+        self.page.image(key, image, x * s, y * s, image.width * s, image.height * s)
+
+
+def _fit_text(canvas: _Canvas, text: str, size: int, width: float) -> str:
+    """``text``, or its longest start that fits ``width`` with "…" added."""
+    if canvas.width_of(text, size) <= width:
         return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
+    lo, hi = 0, len(text)  # binary search: a huge note must not cost a measure per letter
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if canvas.width_of(text[:mid] + "…", size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "…"
+
+
+def _wrap(canvas: _Canvas, text: str, size: int, width: float, lines: int) -> list[str]:
+    """``text`` broken at spaces into at most ``lines`` lines of ``width``; the last one
+    ends with "…" when the text goes on. A word wider than a line is cut where the line
+    is full."""
+    out: list[str] = []
+    words = text.split(" ")
+    while words and len(out) < lines:
+        line = words.pop(0)
+        while words:
+            joined = f"{line} {words[0]}"
+            if canvas.width_of(joined, size) <= width:
+                line = joined
+                words.pop(0)
+                continue
+            if canvas.width_of(words[0], size) > width:  # an overlong word: fill this line
+                fitted = _fit_text(canvas, joined, size, width)[:-1]
+                if len(fitted) > len(line) + 1:
+                    words[0] = joined[len(fitted) :]
+                    line = fitted
+            break
+        if canvas.width_of(line, size) > width:  # the line's first word is overlong
+            fitted = _fit_text(canvas, line, size, width)[:-1] or line[:1]
+            words.insert(0, line[len(fitted) :])
+            line = fitted
+        out.append(line)
+    if words and out:
+        out[-1] = _fit_text(canvas, " ".join([out[-1], *words]) + " …", size, width)
+    return out
+
+
+def note_text(job: Job) -> str:
+    """The note as one line of text: its lines joined with " / "."""
+    return " / ".join(line.strip() for line in job.note.splitlines() if line.strip())
 
 
 def _draw_cell(
-    canvas: Image.Image,
-    draw: ImageDraw.ImageDraw,
+    canvas: _Canvas,
     x: int,
     y: int,
     layout: SheetLayout,
     label: str,
-    thumb: Thumb | None,
+    picture: tuple[str, Thumb] | None,
     problem: str,
 ) -> None:
     """One box at (x, y): the picture centred with its aspect kept, or ``problem`` text;
-    ``thumb=None`` with no problem draws a blank cell (no bottom garment)."""
+    no picture and no problem draws a blank cell (no bottom garment)."""
     c = layout.cell
-    blank = thumb is None and not problem
+    blank = picture is None and not problem
     if not blank:
-        draw.rectangle((x, y, x + c - 1, y + c - 1), fill=_CELL_BG)
-    if thumb is not None and thumb.image is not None:
-        im = thumb.image
-        canvas.paste(im, (x + (c - im.width) // 2, y + (c - im.height) // 2))
+        canvas.box(x, y, c, c, _CELL_BG)
+    size = layout.label_font
+    if picture is not None and picture[1].image is not None:
+        im = picture[1].image
+        canvas.picture(picture[0], im, x + (c - im.width) // 2, y + (c - im.height) // 2)
     elif problem:
-        font = _font(layout.label_font)
-        text = _fit_text(draw, problem, font, c - 8)
-        draw.text((x + c / 2, y + c / 2), text, fill=_MUTED, font=font, anchor="mm")
-    font = _font(layout.label_font)
-    draw.text(
-        (x + c / 2, y + c + layout.label_height / 2),
-        label,
-        fill=_MUTED if blank else _INK,
-        font=font,
-        anchor="mm",
-    )
+        text = _fit_text(canvas, problem, size, c - 8)
+        canvas.text(x + (c - canvas.width_of(text, size)) / 2, y + c / 2, text, size, _MUTED)
+    mid = x + (c - canvas.width_of(label, size)) / 2
+    canvas.text(mid, y + c + layout.label_height / 2, label, size, _MUTED if blank else _INK)
 
 
 def _draw_look(
-    canvas: Image.Image,
-    draw: ImageDraw.ImageDraw,
+    canvas: _Canvas,
     y: int,
     job: Job,
     layout: SheetLayout,
@@ -191,88 +317,57 @@ def _draw_look(
     m, c, g = layout.margin + dx, layout.cell, layout.gap
     right = dx + layout.width - layout.margin
     # Caption: job id, date, gender, then the verdict in its colour, then tags if room.
-    font = _font(layout.caption_font)
+    size = layout.caption_font
     cy = y + layout.caption_height / 2
     head = f"Job {job.id} · {human_utc(job.created_at)} · {job.gender or '—'} · "
-    draw.text((m, cy), head, fill=_INK, font=font, anchor="lm")
-    x = m + draw.textlength(head, font=font)
+    canvas.text(m, cy, head, size, _INK)
+    x = m + canvas.width_of(head, size)
     verdict = verdict_text(job)
-    draw.text((x, cy), verdict, fill=_VERDICT_COLOURS.get(verdict, _MUTED), font=font, anchor="lm")
-    x += draw.textlength(verdict, font=font)
+    canvas.text(x, cy, verdict, size, _VERDICT_COLOURS.get(verdict, _MUTED))
+    x += canvas.width_of(verdict, size)
     extra = ", ".join(tag_label(t) for t in job.tags)
     if not job.state.finished or job.result_path is None:
         extra = " · ".join(s for s in (job.state.label, extra) if s)
     if extra:
-        text = _fit_text(draw, f" · {extra}", font, int(right - x))
-        draw.text((x, cy), text, fill=_MUTED, font=font, anchor="lm")
+        canvas.text(x, cy, _fit_text(canvas, f" · {extra}", size, right - x), size, _MUTED)
 
     top = y + layout.caption_height
-    cells: list[tuple[str, Thumb | None, str]] = []
+    cells: list[tuple[str, tuple[str, Thumb] | None, str]] = []
     for slot, _short, label in INPUT_SLOTS:
         item = job.inputs.get(slot)
         if item is None:
             cells.append((label, None, "" if label == "Bottom" else "No file"))
         else:
             t = cache.get(item.path)
-            cells.append((label, t, t.problem))
+            cells.append((label, (str(item.path), t), t.problem))
     if job.result_path is None:
         cells.append(("Refined", None, f"No result: {job.state.label}"))
     else:
         t = cache.get(job.result_path)
-        cells.append(("Refined", t, t.problem))
-    for i, (label, thumb, problem) in enumerate(cells):
-        _draw_cell(canvas, draw, m + i * (c + g), top, layout, label, thumb, problem)
-    rule_y = top + c + layout.label_height + g
-    draw.line((m, rule_y, right, rule_y), fill=_RULE, width=1)
+        cells.append(("Refined", (str(job.result_path), t), t.problem))
+    for i, (label, picture, problem) in enumerate(cells):
+        _draw_cell(canvas, m + i * (c + g), top, layout, label, picture, problem)
+
+    # Task id and note: what a reviewer searches the sheet for.
+    size, line = layout.facts_font, layout.facts_line
+    fy = top + c + layout.label_height
+    task = f"Task id: {job.task_id or '—'}"
+    canvas.text(m, fy + line / 2, _fit_text(canvas, task, size, right - m), size, _MUTED)
+    note = note_text(job)
+    lines = _wrap(canvas, f"Note: {note}", size, right - m, NOTE_LINES) if note else []
+    for k, text in enumerate(lines):
+        canvas.text(m, fy + (k + 1.5) * line, text, size, _INK)
+    rule_y = fy + layout.facts_height + g
+    canvas.rule(m, right, rule_y, _RULE)
 
 
-def _draw_title(
-    draw: ImageDraw.ImageDraw, layout: SheetLayout, text: str, *, x: int, y: int
-) -> None:
+def _draw_title(canvas: _Canvas, layout: SheetLayout, text: str, *, x: int, y: int) -> None:
     """The sheet or page heading, its box's top-left corner at (x, y)."""
-    font = _font(round(layout.caption_font * 1.25))
-    draw.text((x, y + layout.title_height / 2 - 4), text, fill=_INK, font=font, anchor="lm")
+    canvas.text(x, y + layout.title_height / 2 - 4, text, round(layout.caption_font * 1.25), _INK)
 
 
 def _paths(jobs: Sequence[Job]) -> list[Path | None]:
     return [p for j in jobs for p in [*(i.path for i in j.inputs.values()), j.result_path]]
-
-
-class _Pages(Image.Image):
-    """A multi-frame RGB image whose frame *k* is page *k*, drawn when Pillow seeks to it.
-
-    Pillow's PDF writer takes ``save_all`` pages from a list it holds until the end, so a
-    list of 200 A4 pages would hold 200 × 6.5 MB; as frames of one image, only the page
-    being written exists. Uses Pillow's documented frame protocol (``n_frames``, ``seek``,
-    ``tell``), as multi-frame TIFF or GIF files do.
-    """
-
-    def __init__(
-        self, size: tuple[int, int], count: int, draw_page: Callable[[Image.Image, int], None]
-    ) -> None:
-        super().__init__()
-        blank = Image.new("RGB", size, "white")
-        # A subclass cannot be made by Image.new; take over its pixel store instead (these
-        # are the fields Image._new sets).
-        self.im = blank.im
-        self._mode = blank.mode
-        self._size = blank.size
-        self.n_frames = count
-        self.is_animated = count > 1
-        self._draw_page = draw_page
-        self._frame = -1
-        self.seek(0)
-
-    def seek(self, frame: int) -> None:
-        if not 0 <= frame < self.n_frames:
-            raise EOFError(f"no page {frame}")
-        if frame != self._frame:
-            self.paste((255, 255, 255), (0, 0, *self.size))
-            self._draw_page(self, frame)
-            self._frame = frame
-
-    def tell(self) -> int:
-        return self._frame
 
 
 def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220) -> Path:
@@ -281,12 +376,15 @@ def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220)
     One row per look: a caption (job id, date in UTC, gender, verdict in colour, tags or
     the state when there is no result), then Person, Top, Bottom (blank if none), Coarse
     and Refined, each fitted in a ``cell_px`` square with its aspect kept and labelled
-    underneath. A deleted or unreadable file shows a placeholder text in its cell.
+    underneath, then the task id and the note (at most :data:`NOTE_LINES` lines). A
+    deleted or unreadable file shows a placeholder text in its cell.
 
     ``.png``: one tall image of :func:`png_size` pixels; ``ValueError`` (before anything
     is written) if it would exceed :data:`MAX_PNG_PIXELS` — use a PDF for that many looks.
-    ``.pdf``: A4 portrait pages at 150 dpi, :func:`pdf_page_count` pages, each headed with
-    the title and page number; ``cell_px`` shrinks if five cells would not fit the width.
+    ``.pdf``: A4 portrait pages, :func:`pdf_page_count` pages, each headed with the title
+    and page number; ``cell_px`` shrinks if five cells would not fit the width. Its text
+    is real text in the standard Helvetica font (characters outside Windows-1252 fall
+    back, see :mod:`refiner_gui.reports._pdf`); its pictures are JPEG thumbnails.
     Any other suffix: ``ValueError``. Written atomically (see ``atomic_path``).
     """
     dest = Path(dest)
@@ -306,10 +404,10 @@ def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220)
             )
         with atomic_path(dest) as tmp, ThumbnailCache(layout.cell, lambda t: t) as cache:
             sheet = Image.new("RGB", (w, h), "white")
-            draw = ImageDraw.Draw(sheet)
+            canvas = _PilCanvas(sheet)
             n = len(jobs)
             _draw_title(
-                draw,
+                canvas,
                 layout,
                 f"{TITLE} · {n} {'look' if n == 1 else 'looks'} · {generated}",
                 x=layout.margin,
@@ -320,7 +418,7 @@ def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220)
                 batch = jobs[start : start + 64]
                 cache.prefetch(_paths(batch))
                 for job in batch:
-                    _draw_look(sheet, draw, y, job, layout, cache)
+                    _draw_look(canvas, y, job, layout, cache)
                     y += layout.row_height
             sheet.save(tmp, format="PNG")
         return dest
@@ -331,33 +429,23 @@ def export_contact_sheet(jobs: Sequence[Job], dest: Path, *, cell_px: int = 220)
     # Centre the rows on the page; keep a printable margin at the top.
     dx = (A4_150DPI[0] - layout.width) // 2
     top = max(layout.margin, PDF_MIN_MARGIN)
-    with atomic_path(dest) as tmp, ThumbnailCache(layout.cell, lambda t: t) as cache:
-
-        def draw_page(page: Image.Image, k: int) -> None:
+    size = (A4_150DPI[0] * PT_PER_PX, A4_150DPI[1] * PT_PER_PX)
+    with (
+        atomic_output(dest, binary=True) as fh,
+        ThumbnailCache(layout.cell, lambda t: t) as cache,
+    ):
+        doc = PdfDocument(fh, *size, title=TITLE, creator="refiner-gui")
+        for k in range(pages):
             batch = jobs[k * per_page : (k + 1) * per_page]
             cache.prefetch(_paths(batch))
-            draw = ImageDraw.Draw(page)
-            _draw_title(
-                draw,
-                layout,
-                f"{TITLE} · page {k + 1} of {pages} · {generated}",
-                x=dx + layout.margin,
-                y=top,
-            )
+            page = doc.new_page()
+            on_page = _PdfCanvas(page)
+            heading = f"{TITLE} · page {k + 1} of {pages} · {generated}"
+            _draw_title(on_page, layout, heading, x=dx + layout.margin, y=top)
             y = top + layout.title_height
             for job in batch:
-                _draw_look(page, draw, y, job, layout, cache, dx)
+                _draw_look(on_page, y, job, layout, cache, dx)
                 y += layout.row_height
-
-        doc = _Pages(A4_150DPI, pages, draw_page)
-        # Pillow writes RGB pages as JPEG (DCTDecode); 88 keeps caption text crisp.
-        doc.save(
-            tmp,
-            format="PDF",
-            save_all=True,
-            resolution=PDF_DPI,
-            quality=88,
-            title=TITLE,
-            creator="refiner-gui",
-        )
+            doc.add_page(page)
+        doc.close()
     return dest

@@ -21,6 +21,7 @@ import refiner_gui
 from refiner_gui.jobs.models import Job
 from refiner_gui.reports._files import atomic_output
 from refiner_gui.reports._thumbs import Thumb, ThumbnailCache
+from refiner_gui.reports.preferences import blind_summary
 from refiner_gui.reports.summary import (
     INPUT_SLOTS,
     error_code,
@@ -28,6 +29,7 @@ from refiner_gui.reports.summary import (
     human_utc,
     summarize,
     tag_label,
+    unreviewed_split,
     verdict_text,
 )
 
@@ -181,6 +183,12 @@ def _card(job: Job, cache: ThumbnailCache[_Img], thumb_px: int) -> str:
     note = escape(job.note) if job.note else none
     facts.append(f'<dt>Note</dt><dd class="note">{note}</dd>')
     facts.append(f"<dt>Task id</dt><dd><code>{escape(job.task_id or '—')}</code></dd>")
+    if job.tryon is not None:  # the coarse image was made by the app: its own call
+        model = "Try on Clothes " + job.tryon.model.title()
+        facts.append(
+            f"<dt>Coarse image</dt><dd>{escape(model)}, task "
+            f"<code>{escape(job.tryon.task_id or '—')}</code></dd>"
+        )
     facts.append(f"<dt>Gender</dt><dd>{escape(job.gender or '—')}</dd>")
     if job.error_message:
         code = error_code(job)
@@ -198,6 +206,31 @@ def _card(job: Job, cache: ThumbnailCache[_Img], thumb_px: int) -> str:
     )
 
 
+def _unreviewed_stats(jobs: Sequence[Job]) -> str:
+    """Unreviewed looks, and apart from them the jobs that never made a look: a failed or
+    outcome-unknown job is not work waiting for a reviewer."""
+    split = unreviewed_split(jobs)
+    cells = [
+        ("Unreviewed", "count-unreviewed", split["looks"], "looks waiting for a verdict"),
+        ("Failed", "count-failed-jobs", split["failed"], "refused or failed: no look"),
+        (
+            "Outcome unknown",
+            "count-outcome-unknown",
+            split["outcome_unknown"],
+            "sent, no answer: may be billed",
+        ),
+    ]
+    if split["other"]:
+        cells.append(
+            ("Other", "count-other", split["other"], "waiting, expired or cancelled: no look")
+        )
+    return "".join(
+        f'<div class="stat"><dt>{escape(label)}</dt><dd id="{key}">{n}</dd>'
+        f'<dd class="sub">{escape(sub)}</dd></div>'
+        for label, key, n, sub in cells
+    )
+
+
 def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
     s = summarize(jobs)
     rate = format_rate(s["pass_rate"])
@@ -208,8 +241,7 @@ def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
         f'<dd class="sub">{reviewed}</dd></div>'
         f'<div class="stat"><dt>Pass</dt><dd id="count-pass">{s["pass"]}</dd></div>'
         f'<div class="stat"><dt>Fail</dt><dd id="count-fail">{s["fail"]}</dd></div>'
-        f'<div class="stat"><dt>Unreviewed</dt><dd id="count-unreviewed">{s["unreviewed"]}'
-        "</dd></div>"
+        + _unreviewed_stats(jobs)
     )
     top = max((t["count"] for t in s["tags"]), default=0) or 1
     zero = ' class="zero"'
@@ -231,6 +263,41 @@ def _header(jobs: Sequence[Job], title: str, generated: float) -> str:
     )
 
 
+def _blind_section(jobs: Sequence[Job]) -> str:
+    """The blind comparisons: how often the refined image won, overall and per tag ("" when
+    no look has a blind answer)."""
+    b = blind_summary(jobs)
+    if not b.overall.total:
+        return ""
+
+    def share(n: int, total: int) -> str:
+        return f"{round(100 * n / total)}%" if total else "—"
+
+    groups = [(tag, tag_label(tag), c) for tag, c in b.by_tag.items()]
+    if b.untagged.total:
+        groups.append(("", "No defect tag", b.untagged))
+    rows = "".join(
+        f'<tr data-blind-tag="{escape(tag)}"><td>{escape(label)}</td>'
+        f'<td class="n">{c.refined} of {c.total}</td><td class="n">{share(c.refined, c.total)}'
+        f'</td><td class="n">{c.coarse}</td><td class="n">{c.same}</td></tr>'
+        for tag, label, c in groups
+    )
+    o = b.overall
+    table = (
+        '<table class="tags"><thead><tr><th>Defect tag</th><th>Refined won</th><th></th>'
+        f"<th>Coarse won</th><th>Same</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rows
+        else ""
+    )
+    return (
+        '<section class="summary" id="blind"><h2>Blind comparisons</h2>'
+        f'<p id="blind-overall">{escape(o.describe().capitalize())} '
+        f"({share(o.refined, o.total)}; coarse {o.coarse}, same {o.same}). "
+        "The sides were shuffled and hidden when the reviewer answered.</p>"
+        f"{table}</section>\n"
+    )
+
+
 def _write(
     fh: IO[str],
     jobs: Sequence[Job],
@@ -249,6 +316,7 @@ def _write(
         f'<body style="--thumb:{thumb_px}px">\n'
     )
     fh.write(_header(jobs, title, generated))
+    fh.write(_blind_section(jobs))
     fh.write("<main>\n")
     for start in range(0, len(jobs), BATCH):
         batch = jobs[start : start + BATCH]
@@ -267,8 +335,10 @@ def export_html(
     """Write the review of ``jobs`` (in the given order) as one HTML file; return ``dest``.
 
     Header: ``title``, generation time (UTC), number of looks, pass rate (passes /
-    reviewed), pass / fail / unreviewed counts, a per-tag count table with bars (see
-    :func:`~refiner_gui.reports.summary.summarize`). Then one card per job: person, top,
+    reviewed), pass / fail counts, the unreviewed looks counted apart from the failed and
+    outcome-unknown jobs (and any still waiting, expired or cancelled: see
+    :func:`~refiner_gui.reports.summary.unreviewed_split`), a per-tag count table with bars
+    (see :func:`~refiner_gui.reports.summary.summarize`). Then one card per job: person, top,
     bottom, coarse and refined thumbnails (at most ``thumb_px`` on their long side,
     JPEG ``data:`` URIs), verdict badge, tags, note, task id, gender, state, date and
     the error message if any. Every piece of user text is HTML-escaped.

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job
+from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS, Job, JobState
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 # Report order and the short names used in column names and labels.
@@ -32,6 +32,7 @@ ERROR_FIELDS = (
     "log_id",
     "task_id",
     "slot",
+    "stage",  # a two-stage job's failed stage: "tryon" or "refine"
 )
 
 
@@ -97,6 +98,30 @@ def summarize(jobs: Sequence[Job]) -> dict[str, Any]:
         "tags": [{"id": t, "label": tag_label(t), "count": counts.get(t, 0)} for t in order],
         "states": dict(sorted(states.items())),
     }
+
+
+def unreviewed_split(jobs: Sequence[Job]) -> dict[str, int]:
+    """The unreviewed jobs by why they are unreviewed; the four counts add up to the
+    summary's ``unreviewed``.
+
+    ``looks``: a result waits for a verdict; ``failed``: the service refused the request
+    or the task failed (nothing to review, nothing billed); ``outcome_unknown``: uploaded
+    without an answer (may have been billed; see the contract); ``other``: still under way,
+    expired or cancelled.
+    """
+    split = {"looks": 0, "failed": 0, "outcome_unknown": 0, "other": 0}
+    for j in jobs:
+        if j.verdict in VERDICTS:
+            continue
+        if j.state is JobState.SUCCEEDED:
+            split["looks"] += 1
+        elif j.state is JobState.FAILED:
+            split["failed"] += 1
+        elif j.state is JobState.OUTCOME_UNKNOWN:
+            split["outcome_unknown"] += 1
+        else:
+            split["other"] += 1
+    return split
 
 
 def format_rate(rate: float | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import refiner_gui
 from refiner_gui.jobs.models import Job
+from refiner_gui.provenance import stages_record
 from refiner_gui.reports._files import atomic_output
 from refiner_gui.reports.summary import (
     INPUT_SLOTS,
@@ -38,6 +39,10 @@ CSV_FIELDS: tuple[str, ...] = (
     "error_message",
     *(f"{short}_{part}" for _slot, short, _label in INPUT_SLOTS for part in ("file", "sha256")),
     "result_path",
+    # A job that made its own coarse image (Try on Clothes Pro/Premium, then refine).
+    "kind",
+    "tryon_model",
+    "tryon_task_id",
 )
 
 # Cells whose first character makes Excel, LibreOffice or Sheets evaluate a formula
@@ -90,6 +95,9 @@ def csv_row(job: Job) -> dict[str, str]:
         "error_code": error_code(job),
         "error_message": job.error_message,
         "result_path": str(job.result_path) if job.result_path else "",
+        "kind": job.kind,
+        "tryon_model": job.tryon.model if job.tryon else "",
+        "tryon_task_id": (job.tryon.task_id or "") if job.tryon else "",
     }
     for slot, short, _label in INPUT_SLOTS:
         item = job.inputs.get(slot)
@@ -130,7 +138,9 @@ def export_csv(jobs: Sequence[Job], dest: Path, *, excel_bom: bool = False) -> P
 
 
 def job_record(job: Job) -> dict[str, Any]:
-    """The JSON object of one job. Paths are the job's own stored files, absolute."""
+    """The JSON object of one job. Paths are the job's own stored files, absolute. Each
+    input has the name of the file uploaded and ``original_name``, the file the user gave
+    (they differ when Fix made a conforming copy)."""
     return {
         "id": job.id,
         "state": job.state.value,
@@ -151,11 +161,18 @@ def job_record(job: Job) -> dict[str, Any]:
         "reviewed": iso_utc(job.reviewed_at) or None,
         "error": safe_error(job),
         "inputs": {
-            short: {"name": item.name, "sha256": item.sha256, "path": str(item.path)}
+            short: {
+                "name": item.name,
+                "original_name": item.given_name,
+                "sha256": item.sha256,
+                "path": str(item.path),
+            }
             for slot, short, _label in INPUT_SLOTS
             if (item := job.inputs.get(slot)) is not None
         },
         "result_path": str(job.result_path) if job.result_path else None,
+        "kind": job.kind,
+        "stages": stages_record(job),  # both calls of a two-stage job; empty otherwise
     }
 
 

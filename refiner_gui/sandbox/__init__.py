@@ -20,6 +20,7 @@ stop), ``expire_url`` (download: storage 403/404 XML), ``slow`` (answer after ``
 from __future__ import annotations
 
 from .faults import Fault
+from .named_faults import FAULT_NAMES, named_faults
 from .server import SandboxServer
 
-__all__ = ["Fault", "SandboxServer"]
+__all__ = ["FAULT_NAMES", "Fault", "SandboxServer", "named_faults"]

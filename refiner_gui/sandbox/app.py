@@ -33,7 +33,7 @@ from .bodies import (
 from .counters import Counters
 from .faults import ANSWER_KINDS, DELIVERY_KINDS, TASK_KINDS, Fault, FaultQueue
 from .multipart import MultipartError, parse_multipart
-from .validation import Submission, validate_submission
+from .validation import Submission, validate_submission, validate_tryon
 from .watermark import stamp_sandbox
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,16 @@ CREDITS_PATH = "/api/common/query-credits"
 RESULTS_PREFIX = "/sandbox/results/"
 API_KEY_HEADER = "ailabapi-api-key"
 COST = 25  # credits per successful refinement
+TRYON_PATHS = {
+    "/api/portrait/editing/try-on-clothes-pro": "pro",
+    "/api/portrait/editing/try-on-clothes-premium": "premium",
+}
+# Credits per successful task, by endpoint (contract, sections 4 and 6).
+COSTS = {"refiner": COST, "pro": 30, "premium": 50}
+# A task's latency is the sandbox's ``latency`` times this: the contract's ~40 s (Pro) and
+# ~80 s (Premium) against a refinement's typical ~20 s.
+LATENCY_FACTORS = {"refiner": 1.0, "pro": 2.0, "premium": 4.0}
+TRYON_CAPTION = "demo coarse image - not a try-on"
 SHAPES = ("old", "data_image_url", "data_image")
 
 
@@ -67,6 +77,7 @@ class _Task:
     token: str  # the result URL's secret part
     fault: Fault | None  # a task-kind fault deciding how it ends, else it succeeds
     charged: bool = False
+    kind: str = "refiner"  # the endpoint that created it: "refiner", "pro" or "premium"
     revoked: bool = False  # expire_task() was called
     results_revoked: bool = False  # expire_results() was called
     result_png: bytes | None = field(default=None, repr=False)
@@ -114,6 +125,7 @@ class SandboxApp:
         self._tasks: dict[str, _Task] = {}
         self._by_token: dict[str, _Task] = {}
         self._submissions = 0
+        self._by_kind: dict[str, int] = {}
         self._requests: list[tuple[str, str]] = []
         self.faults = FaultQueue()
         self.counters = Counters(clock)
@@ -152,6 +164,12 @@ class SandboxApp:
             return self._submissions
 
     @property
+    def submissions_by_kind(self) -> dict[str, int]:
+        """Accepted submits by endpoint (``refiner``, ``pro``, ``premium``); a copy."""
+        with self._lock:
+            return dict(self._by_kind)
+
+    @property
     def credits(self) -> int:
         """The credit balance now, after billing every task that has succeeded by now."""
         with self._lock:
@@ -170,6 +188,9 @@ class SandboxApp:
                     "size": t.submission.size,
                     "has_bottom": t.submission.has_bottom,
                     "fault": t.fault.kind if t.fault else None,
+                    "kind": t.kind,
+                    "resolution": t.submission.resolution,
+                    "restore_face": t.submission.restore_face,
                     "charged": t.charged,
                     "expired": self._task_expired(t, now),
                     "result_url": self._result_url(t) if t.status(now) == 2 else None,
@@ -195,6 +216,8 @@ class SandboxApp:
         """The endpoint's name (``submit``, ``poll``, ...) for a request, None if unknown."""
         if method == "POST" and path == SUBMIT_PATH:
             return "submit"
+        if method == "POST" and path in TRYON_PATHS:
+            return "tryon"
         if method == "GET" and path == POLL_PATH:
             return "poll"
         if method == "GET" and path == CREDITS_PATH:
@@ -207,7 +230,6 @@ class SandboxApp:
         """Answer one request. Never raises for a bad request: errors become vendor answers."""
         endpoint = self.endpoint_of(req.method, req.path)
         if endpoint is None:
-            # Also the answer for the Pro/Premium try-on endpoints, which the sandbox lacks.
             return error_response(
                 ApiError("ERROR_AI_NOT_EXISTS", f"{req.method} {req.path} does not exist")
             )
@@ -218,6 +240,7 @@ class SandboxApp:
             return self._fault_answer(fault)
         handler = {
             "submit": self._submit,
+            "tryon": self._submit,
             "poll": self._poll,
             "credits": self._credits,
             "download": self._download,
@@ -256,17 +279,24 @@ class SandboxApp:
             raise ApiError("ERROR_USER_NOT_EXISTS", "The API key is not valid.")
 
     def _submit(self, req: Request) -> Response:
+        """A refiner or a Try on Clothes Pro/Premium submit: same checks, billing, faults."""
         self._authorize(req)
         try:
             parts = parse_multipart(req.headers.get("Content-Type") or "", req.body)
         except MultipartError as exc:
             raise ApiError("ERROR_PARAMETERS", f"body: {exc}") from exc
-        submission = validate_submission(parts)
+        kind = TRYON_PATHS.get(req.path, "refiner")
+        if kind == "refiner":
+            submission = validate_submission(parts)
+        else:
+            submission = validate_tryon(parts, kind)
+        cost = COSTS[kind]
+        what = "A refinement" if kind == "refiner" else f"A Try on Clothes {kind.title()} task"
         with self._lock:
             now = self._clock()
             self._settle(now)
             reserved = sum(
-                COST
+                COSTS[t.kind]
                 for t in self._tasks.values()
                 if not t.charged and not t.revoked and t.fault is None
             )
@@ -275,24 +305,26 @@ class SandboxApp:
                     "EXCEEDING_LIMITS",
                     f"At most {self.running_limit} tasks may run at once.",
                 )
-            if self._balance - reserved < COST:
+            if self._balance - reserved < cost:
                 raise ApiError(
                     "ERROR_NOT_ENOUGH_CREDITS",
-                    f"A refinement costs {COST} credits; the balance is "
+                    f"{what} costs {cost} credits; the balance is "
                     f"{self._balance} ({reserved} reserved by running tasks).",
                 )
             task = _Task(
                 task_id=uuid.uuid4().hex,
                 created=now,
-                latency=self.latency,
+                latency=self.latency * LATENCY_FACTORS[kind],
                 submission=submission,
                 token=secrets.token_urlsafe(24),
-                fault=self.faults.take("submit", TASK_KINDS),
+                fault=self.faults.take(self.endpoint_of(req.method, req.path) or "", TASK_KINDS),
+                kind=kind,
             )
             self._tasks[task.task_id] = task
             self._by_token[task.token] = task
             self._submissions += 1
             self.counters.max_running = max(self.counters.max_running, self._running(now))
+            self._by_kind[kind] = self._by_kind.get(kind, 0) + 1
         logger.debug(
             "task %s created (fault: %s)", task.task_id, task.fault.kind if task.fault else None
         )
@@ -374,7 +406,7 @@ class SandboxApp:
         if png is None:
             # Drawn outside the lock (it can take a while for a big image); a concurrent
             # first download may draw it twice, which is harmless: the first stored wins.
-            drawn = stamp_sandbox(task.submission.coarse)
+            drawn = _draw_result(task.submission)
             with self._lock:
                 if task.result_png is None:
                     task.result_png = drawn
@@ -388,7 +420,7 @@ class SandboxApp:
         for task in self._tasks.values():
             if not task.charged and not task.revoked and task.fault is None and now >= task.done_at:
                 task.charged = True
-                self._balance -= COST
+                self._balance -= COSTS[task.kind]
                 self._last_update = int(time.time())
 
     def _running(self, now: float) -> int:
@@ -399,3 +431,13 @@ class SandboxApp:
 
     def _result_url(self, task: _Task) -> str:
         return f"{self.base_url}{RESULTS_PREFIX}{task.token}.png"
+
+
+def _draw_result(sub: Submission) -> bytes:
+    """The sandbox's result: the coarse image stamped, or for a try-on the person photo
+    stamped, at the person's size (``resolution`` -1) or the vendor's fixed size."""
+    if sub.kind == "refiner":
+        return stamp_sandbox(sub.coarse)
+    # The vendor's sizes: 1024 is 576x1024, 1280 is 720x1280 (openapi-subset.json).
+    size = {1024: (576, 1024), 1280: (720, 1280)}.get(sub.resolution, sub.size)
+    return stamp_sandbox(sub.coarse, TRYON_CAPTION, size)

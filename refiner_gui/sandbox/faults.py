@@ -20,7 +20,9 @@ from typing import Any
 
 from refiner_gui.api.codes import lookup
 
-ENDPOINTS = frozenset({"submit", "poll", "download", "credits", "any"})
+# "tryon": the Try on Clothes Pro and Premium submits (both), "submit": the refiner's.
+ENDPOINTS = frozenset({"submit", "tryon", "poll", "download", "credits", "any"})
+SUBMITS = ("submit", "tryon")
 
 ANSWER_KINDS = frozenset({"error", "error_in_200", "rate_limit", "gateway_html", "expire_url"})
 DELIVERY_KINDS = frozenset({"drop_connection", "hang", "slow"})
@@ -46,7 +48,7 @@ class Fault:
     in a test fails loudly instead of silently never firing.
     """
 
-    endpoint: str  # "submit" | "poll" | "download" | "credits" | "any"
+    endpoint: str  # "submit" | "tryon" | "poll" | "download" | "credits" | "any"
     kind: str
     code: str | None = None
     http_status: int | None = None
@@ -60,7 +62,7 @@ class Fault:
             raise ValueError(f"unknown fault endpoint {self.endpoint!r}")
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}")
-        if self.kind in TASK_KINDS and self.endpoint not in ("submit", "any"):
+        if self.kind in TASK_KINDS and self.endpoint not in (*SUBMITS, "any"):
             raise ValueError(f"{self.kind!r} applies to the task a submit creates")
         if self.kind == "expire_url" and self.endpoint not in ("download", "any"):
             raise ValueError("'expire_url' applies to downloads")
@@ -81,7 +83,7 @@ class Fault:
         if self.endpoint not in ("any", endpoint):
             return False
         if self.kind in TASK_KINDS:
-            return endpoint == "submit"
+            return endpoint in SUBMITS
         if self.kind == "expire_url":
             return endpoint == "download"
         return True

@@ -211,9 +211,10 @@ def _refusal(code: str, message: str) -> Response:
 class SandboxServer:
     """A local fake of the AILabTools refiner API. Not a model: results are stamped SANDBOX.
 
-    Serves the submit, poll, credits endpoints and a fake storage host for results
-    (``/sandbox/results/<token>.png``). The Try on Clothes Pro/Premium endpoints are left
-    out: they answer 404 ``ERROR_AI_NOT_EXISTS`` like any unknown path.
+    Serves the submit, poll, credits endpoints, the Try on Clothes Pro and Premium submits
+    (same checks, billing and faults; fault endpoint ``"tryon"``; their tasks take 2x and
+    4x ``latency``, cost 30 and 50 credits) and a fake storage host for results
+    (``/sandbox/results/<token>.png``).
 
     Every method is meant for the owner's thread (a test or demo mode); the inspection
     properties and :meth:`inject` are also safe from any other thread.
@@ -329,14 +330,19 @@ class SandboxServer:
         return self._app.submissions
 
     @property
+    def submissions_by_kind(self) -> dict[str, int]:
+        """Submits that created a task, by endpoint: ``refiner``, ``pro``, ``premium``."""
+        return self._app.submissions_by_kind
+
+    @property
     def requests(self) -> list[tuple[str, str]]:
         """(method, path) of every request received, path without its query string."""
         return self._app.requests
 
     @property
     def tasks(self) -> dict[str, dict[str, Any]]:
-        """Snapshot: task id -> {status, gender, size, has_bottom, fault, charged, expired,
-        result_url}."""
+        """Snapshot: task id -> {status, gender, size, has_bottom, fault, kind, resolution,
+        restore_face, charged, expired, result_url}."""
         return self._app.tasks()
 
     @property

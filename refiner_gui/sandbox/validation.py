@@ -40,8 +40,11 @@ class Submission:
 
     gender: str
     size: tuple[int, int]  # the person photo's (and coarse image's) pixel size
-    coarse: bytes  # the coarse image, from which the sandbox "result" is drawn
+    coarse: bytes  # the coarse image (a try-on: the person photo): the "result" is drawn from it
     has_bottom: bool
+    kind: str = "refiner"  # the endpoint: "refiner", "pro" or "premium"
+    resolution: int = -1  # a try-on's result size: -1 keeps the person photo's size
+    restore_face: bool = False
 
 
 def check_image(field: str, data: bytes) -> tuple[int, int]:
@@ -110,4 +113,66 @@ def validate_submission(parts: list[Part]) -> Submission:
         )
     return Submission(
         gender=gender, size=sizes[PERSON], coarse=values[COARSE], has_bottom=BOTTOM in sizes
+    )
+
+
+TRYON_REQUIRED = ("task_type", PERSON, TOP)
+TRYON_RESOLUTIONS = (-1, 1024, 1280)
+
+
+def _text(values: dict[str, bytes], name: str) -> str:
+    return values[name].decode("utf-8", "replace").strip()
+
+
+def validate_tryon(parts: list[Part], kind: str) -> Submission:
+    """Check a Try on Clothes Pro/Premium submit (contract, section 6) like the refiner's.
+
+    Fields: ``task_type=async``, ``person_image``, ``top_garment``, optional
+    ``bottom_garment``, ``resolution`` (-1, 1024 or 1280; -1 when absent) and
+    ``restore_face`` (true/false; false when absent). Raises :class:`ApiError`.
+    """
+    values: dict[str, bytes] = {}
+    for part in parts:
+        values.setdefault(part.name, part.data)
+    for name in TRYON_REQUIRED:
+        if not values.get(name):
+            raise ApiError("MISSING_PARAMETERS", f"{name}: required parameter is missing")
+    task_type = _text(values, "task_type")
+    if task_type != "async":
+        raise ApiError(
+            "UNSUPPORTED_PARAMETER_VALUES",
+            f"task_type: {task_type!r} is not supported; use 'async'",
+        )
+    resolution = -1
+    if values.get("resolution"):
+        raw = _text(values, "resolution")
+        try:
+            resolution = int(raw)
+        except ValueError:
+            resolution = 0
+        if resolution not in TRYON_RESOLUTIONS:
+            raise ApiError(
+                "UNSUPPORTED_PARAMETER_VALUES",
+                f"resolution: {raw!r} is not supported; use -1, 1024 or 1280",
+            )
+    restore_face = False
+    if values.get("restore_face"):
+        flag = _text(values, "restore_face").lower()
+        if flag not in ("true", "false"):
+            raise ApiError(
+                "UNSUPPORTED_PARAMETER_VALUES",
+                f"restore_face: {flag!r} is not supported; use true or false",
+            )
+        restore_face = flag == "true"
+    sizes = {
+        name: check_image(name, values[name]) for name in (PERSON, TOP, BOTTOM) if values.get(name)
+    }
+    return Submission(
+        gender="",
+        size=sizes[PERSON],
+        coarse=values[PERSON],
+        has_bottom=BOTTOM in sizes,
+        kind=kind,
+        resolution=resolution,
+        restore_face=restore_face,
     )

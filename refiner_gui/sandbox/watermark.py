@@ -44,11 +44,16 @@ def _draw_centered(
     draw.text((x, y), text, font=font, fill=fill)
 
 
-def stamp_sandbox(coarse: bytes) -> bytes:
-    """Return a PNG of ``coarse`` (same pixel size) with the SANDBOX stamp drawn over it."""
+def stamp_sandbox(
+    coarse: bytes, caption: str = CAPTION, size: tuple[int, int] | None = None
+) -> bytes:
+    """Return a PNG of ``coarse`` (same pixel size, or ``size``) with the SANDBOX stamp
+    and ``caption`` drawn over it."""
     with Image.open(io.BytesIO(coarse)) as source:
         has_alpha = "A" in source.getbands()
         image = source.convert("RGBA")
+    if size is not None and size != image.size:
+        image = image.resize(size)
     width, height = image.size
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
@@ -61,8 +66,8 @@ def stamp_sandbox(coarse: bytes) -> bytes:
     draw.rectangle((0, top, width, top + band), fill=(0, 0, 0, 190))
     big = _fit_font(draw, STAMP, band * 0.6, width * 0.9)
     _draw_centered(draw, STAMP, big, (width / 2, top + band * 0.42), (255, 255, 255, 255))
-    small = _fit_font(draw, CAPTION, band * 0.16, width * 0.9)
-    _draw_centered(draw, CAPTION, small, (width / 2, top + band * 0.85), (255, 220, 80, 255))
+    small = _fit_font(draw, caption, band * 0.16, width * 0.9)
+    _draw_centered(draw, caption, small, (width / 2, top + band * 0.85), (255, 220, 80, 255))
 
     result = Image.alpha_composite(image, overlay)
     if not has_alpha:

@@ -28,12 +28,13 @@ MENUS: tuple[tuple[str, str], ...] = (
 )
 """Menu ids in menu-bar order, with their titles (without mnemonics)."""
 
-CONDITIONS = ("has_result", "can_refine", "running")
+CONDITIONS = ("has_result", "can_refine", "running", "can_undo")
 """The named conditions an action may be enabled by:
 
 * ``has_result``: a refined result is shown (save, copy it);
 * ``can_refine``: no job runs, the inputs are ready and an API key (or demo) is there;
-* ``running``: a job is running (cancel it).
+* ``running``: a job is running (cancel it);
+* ``can_undo``: a review change (verdict, tag, blind answer) can be undone.
 """
 
 
@@ -112,7 +113,22 @@ MENU_ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("quit", "file", "&Quit", (StandardKey.Quit,), separator_before=True),
     # Edit
-    ActionSpec("settings", "edit", "&Settings…", (StandardKey.Preferences,), ("Ctrl+,",)),
+    ActionSpec(
+        "undo_review",
+        "edit",
+        "&Undo review change",
+        ("Ctrl+Z",),
+        tip="Undo the last verdict, tag or blind answer, and show that look",
+        enabled_when="can_undo",
+    ),
+    ActionSpec(
+        "settings",
+        "edit",
+        "&Settings…",
+        (StandardKey.Preferences,),
+        ("Ctrl+,",),
+        separator_before=True,
+    ),
     # Job
     ActionSpec(
         "refine",

@@ -8,13 +8,15 @@ How the main window uses it, per shown job::
     assignment = BlindAssignment.draw(seed=job.id ^ session_salt)
     left, right = assignment.order(coarse_image, refined_image)
     viewer.set_images(left, right)
-    viewer.set_labels(*assignment.labels(revealed=job.verdict is not None))
+    viewer.set_labels(*assignment.labels(revealed=False))
 
-and, when the review bar reports a verdict (``ReviewBar.revealRequested``), calls
-``viewer.set_labels(*assignment.labels(revealed=True))``. Seeding with the job id mixed with
-a per-session salt keeps a job's sides stable while it is revisited in one session (so
-going back does not reshuffle what the reviewer already looked at) but differs between
-sessions, so reviewers cannot learn "job 12 has refined on the left".
+and, when the review bar reports the answer to "which looks better?"
+(``ReviewBar.preferenceChosen``: "A" is the left side, "B" the right), stores it unblinded
+(``which_is_refined``) and calls ``viewer.set_labels(*assignment.labels(revealed=True))``.
+Seeding with the job id mixed with a per-session salt keeps a job's sides stable while it
+is revisited in one session (so going back does not reshuffle what the reviewer already
+looked at) but differs between sessions, so reviewers cannot learn "job 12 has refined on
+the left".
 """
 
 from __future__ import annotations

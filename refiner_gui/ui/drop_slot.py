@@ -4,23 +4,16 @@ A :class:`DropSlot` is a view. It turns what the user does (drop, click, Enter/S
 Ctrl+V, ×, Fix) into signals and draws what its controller tells it to; it never reads
 files, checks images or starts work. All methods run on the GUI thread.
 
-What counts as an input, in order of preference (see :meth:`DropSlot.route_mime`):
-
-1. a local file URL (the first one, if several are dropped),
-2. raw image data (a picture copied from another app or dragged from some browsers),
-3. an http(s) URL, given as a URL or as text,
-4. text that is a ``file://`` URL or an absolute path.
-
-Image data comes before a web URL because it is already here: no network, and it cannot be
-a link to a web page that merely shows the picture.
+What counts as an input is decided in :mod:`~refiner_gui.ui.drop_mime`; several files at
+once are handed on whole (``filesDropped``) for the window to assign by role, and a slot's
+thumbnail can be dragged onto another slot to swap the two (``swapRequested``).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QMimeData, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -41,6 +34,7 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -53,8 +47,20 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.safe_text import plain_tooltip
+from refiner_gui.ui.drop_mime import classify_mime, dragged_slot, local_files
 from refiner_gui.ui.key_help import KeyHelp
-from refiner_gui.url_fetch import is_web_url
+from refiner_gui.ui.slot_drag import start_slot_drag
+from refiner_gui.ui.slot_look import (
+    BUSY,
+    COMPACT_SLOT,
+    ERROR,
+    NONE,
+    OK,
+    PROBLEM,
+    fit_thumbnail,
+    status_colour,
+    wrap_in_given_width,
+)
 
 IMAGE_FILTER = (
     "Images (*.jpg *.jpeg *.png *.bmp *.webp *.heic *.heif *.tif *.tiff *.gif);;All files (*)"
@@ -74,37 +80,6 @@ DROP_SLOT_KEYS: tuple[KeyHelp, ...] = (
 )
 """The keys :meth:`DropSlot.keyPressEvent` handles, for the keyboard help."""
 
-# Verdict kinds the controller passes to set_verdict().
-NONE, BUSY, OK, PROBLEM, ERROR = "none", "busy", "ok", "problem", "error"
-
-# (light theme, dark theme): dark enough to read on a light window, light enough on a dark one.
-_COLOURS = {
-    OK: ("#2e7d32", "#81c784"),
-    PROBLEM: ("#8a5300", "#ffb74d"),
-    ERROR: ("#c62828", "#ef9a9a"),
-}
-
-
-def _is_dark(palette: QPalette) -> bool:
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128
-
-
-def status_colour(kind: str, palette: QPalette) -> QColor:
-    """The text colour for a verdict ``kind`` that reads well on ``palette``'s window."""
-    if kind in _COLOURS:
-        light, dark = _COLOURS[kind]
-        return QColor(dark if _is_dark(palette) else light)
-    return palette.color(QPalette.ColorRole.PlaceholderText)
-
-
-def _wrap_in_given_width(label: QLabel) -> None:
-    """Let a word-wrapped label take the width it is given instead of widening the slot,
-    keeping height-for-width so every wrapped line stays visible."""
-    policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    policy.setHeightForWidth(True)
-    label.setSizePolicy(policy)
-    label.setMinimumWidth(1)
-
 
 class DropSlot(QFrame):
     """A labelled drop target for one input image.
@@ -115,6 +90,8 @@ class DropSlot(QFrame):
         imageDropped(QImage): raw image data was dropped or pasted; the controller saves it.
         clearRequested(): the user pressed × (or Delete).
         fixRequested(): the user pressed Fix.
+        filesDropped(list[Path]): several local files arrived at once (not fileDropped).
+        swapRequested(str): another slot's thumbnail (that slot's key) was dropped here.
     """
 
     fileDropped = Signal(object)
@@ -122,11 +99,19 @@ class DropSlot(QFrame):
     imageDropped = Signal(QImage)
     clearRequested = Signal()
     fixRequested = Signal()
+    filesDropped = Signal(list)
+    swapRequested = Signal(str)
 
-    def __init__(self, title: str, subject: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, subject: str, parent: QWidget | None = None, *, key: str = ""
+    ) -> None:
         """``title`` is the visible label ("Person photo"); ``subject`` names the image in
-        accessible names and tooltips ("person photo")."""
+        accessible names and tooltips ("person photo"); ``key`` (the slot's name) lets its
+        thumbnail be dragged onto another slot."""
         super().__init__(parent)
+        self._key = key
+        self._press: QPoint | None = None
+        self._preview = "empty"  # "empty", "loading", "shown" or "none" (no preview)
         self._title = title
         self._subject = subject
         self._locked = False
@@ -136,6 +121,7 @@ class DropSlot(QFrame):
         self._verdict_kind = NONE
         self._source: QPixmap | None = None
         self._browse_dir = ""
+        self.compact = False  # the small look of the inputs strip (see set_compact)
 
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -146,7 +132,7 @@ class DropSlot(QFrame):
         )
         self.setToolTip(
             f"Drop the {subject} here (a file, a picture or a web address),\n"
-            "click to choose a file, or select and paste with Ctrl+V."
+            "click to choose a file, or paste with Ctrl+V. Drag it onto another slot to swap."
         )
         self.setMinimumWidth(MIN_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -156,7 +142,7 @@ class DropSlot(QFrame):
         font.setBold(True)
         self._title_label.setFont(font)
         self._title_label.setWordWrap(True)  # "Top garment (or dress)" in a narrow column
-        _wrap_in_given_width(self._title_label)
+        wrap_in_given_width(self._title_label)
         self._title_label.setAccessibleName(f"{title} label")
 
         self._clear_button = QToolButton()
@@ -227,7 +213,7 @@ class DropSlot(QFrame):
         label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote files and services
         label.setWordWrap(True)
         label.setAccessibleName(accessible_name)
-        _wrap_in_given_width(label)
+        wrap_in_given_width(label)
         return label
 
     # -- what the controller tells the view to show ----------------------------------------
@@ -245,6 +231,7 @@ class DropSlot(QFrame):
         self._source = None
         self._thumb.setPixmap(QPixmap())
         self._thumb.setText("Drop an image here\nor click to choose a file")
+        self._preview = "empty"
         self._set_muted(self._thumb)
         self._name_label.clear()
         self._name_label.setToolTip("")
@@ -275,15 +262,16 @@ class DropSlot(QFrame):
         self._name_label.setText(metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, width))
         self._name_label.setProperty("full_name", name)
         self._name_label.setToolTip(plain_tooltip(tooltip))
-        self._name_label.show()
-        if self._source is None:
+        self._name_label.setVisible(not self.compact)
+        if self._preview == "empty":  # a new file; a failed preview stays "No preview"
+            self._preview = "loading"
             self._thumb.setText("Loading preview…")
         self.update()
 
     def set_details(self, text: str) -> None:
         """The facts line, e.g. "JPEG · 320×480 · 45 KB"; empty hides it."""
         self._info_label.setText(text)
-        self._info_label.setVisible(bool(text))
+        self._info_label.setVisible(bool(text) and not self.compact)
 
     def set_thumbnail(self, image: QImage | None) -> None:
         """Show ``image`` (already decoded near display size) or "No preview" when None/null.
@@ -292,11 +280,13 @@ class DropSlot(QFrame):
         """
         if image is None or image.isNull():
             self._source = None
+            self._preview = "none"
             self._thumb.setPixmap(QPixmap())
             self._thumb.setText("No preview")
             self._set_muted(self._thumb)
             return
         self._source = QPixmap.fromImage(image)
+        self._preview = "shown"
         self._thumb.setText("")
         self._update_thumbnail()
 
@@ -311,13 +301,20 @@ class DropSlot(QFrame):
         self._verdict_kind = kind
         self._verdict_label.setText(text)
         self._verdict_label.setToolTip(plain_tooltip(tooltip))
-        self._verdict_label.setVisible(bool(text))
         self._apply_verdict_colour()
         self._fix_button.setVisible(kind == PROBLEM and fixable)
         self._fix_button.setEnabled(not self._locked)
 
     def verdict_text(self) -> str:
         return self._verdict_label.text()
+
+    def verdict_shown(self) -> bool:
+        """Whether the verdict line is on screen (hidden when empty or outranked)."""
+        return not self._verdict_label.isHidden()
+
+    def preview_text(self) -> str:
+        """The thumbnail area's words ("Loading preview…", "No preview"), "" with a picture."""
+        return self._thumb.text()
 
     def verdict_kind(self) -> str:
         return self._verdict_kind
@@ -341,6 +338,7 @@ class DropSlot(QFrame):
         pal = self._highlight_label.palette()
         pal.setColor(QPalette.ColorRole.WindowText, status_colour(ERROR, self.palette()))
         self._highlight_label.setPalette(pal)
+        self._apply_verdict_colour()
         self.setAccessibleDescription(
             message
             or f"Drop the {self._subject} here, press Enter to choose a file, or paste with Ctrl+V."
@@ -370,7 +368,11 @@ class DropSlot(QFrame):
 
     def route_mime(self, mime: QMimeData | None) -> bool:
         """Emit the signal for the best input in ``mime``; False when it holds none."""
-        found = self._classify(mime)
+        files = local_files(mime)
+        if len(files) > 1:
+            self.filesDropped.emit(files)
+            return True
+        found = classify_mime(mime)
         if found is None:
             return False
         kind, value = found
@@ -381,37 +383,6 @@ class DropSlot(QFrame):
         else:
             self.urlDropped.emit(value)
         return True
-
-    @staticmethod
-    def _classify(mime: QMimeData | None) -> tuple[str, object] | None:
-        """What ``mime`` holds that a slot can use: ("file", Path), ("image", QImage) or
-        ("url", str); None when nothing."""
-        if mime is None:
-            return None
-        urls = mime.urls() if mime.hasUrls() else []
-        for url in urls:
-            if url.isLocalFile():
-                return ("file", Path(url.toLocalFile()))
-        if mime.hasImage():
-            data = mime.imageData()
-            image = data.toImage() if isinstance(data, QPixmap) else data
-            if isinstance(image, QImage) and not image.isNull():
-                return ("image", image)
-        for url in urls:
-            if url.scheme().lower() in ("http", "https") and url.host():
-                return ("url", url.toString())
-        if mime.hasText():
-            lines = [line.strip() for line in mime.text().strip().splitlines() if line.strip()]
-            text = lines[0] if lines else ""
-            if is_web_url(text):
-                return ("url", text)
-            if text.lower().startswith("file:"):
-                local = QUrl(text).toLocalFile()
-                if local:
-                    return ("file", Path(local))
-            if os.path.isabs(text):
-                return ("file", Path(text))
-        return None
 
     def browse(self) -> None:
         """Open the file dialog; a chosen file is emitted as ``fileDropped``."""
@@ -431,7 +402,9 @@ class DropSlot(QFrame):
         return self.route_mime(QGuiApplication.clipboard().mimeData())
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._locked or self._classify(event.mimeData()) is None:
+        mime = event.mimeData()
+        source = dragged_slot(mime)
+        if self._locked or (source is None and classify_mime(mime) is None) or source == self._key:
             event.ignore()
             return
         event.acceptProposedAction()
@@ -452,7 +425,11 @@ class DropSlot(QFrame):
     def dropEvent(self, event: QDropEvent) -> None:
         self._drag_over = False
         self.update()
-        if not self._locked and self.route_mime(event.mimeData()):
+        source = dragged_slot(event.mimeData())
+        if source is not None and not self._locked and source != self._key:
+            event.acceptProposedAction()
+            self.swapRequested.emit(source)
+        elif not self._locked and self.route_mime(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -460,9 +437,31 @@ class DropSlot(QFrame):
     def is_drag_over(self) -> bool:
         return self._drag_over
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        left = event.button() == Qt.MouseButton.LeftButton
+        self._press = event.position().toPoint() if left else None
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Dragging a slot's thumbnail (farther than a click wobbles) starts a swap drag."""
         if (
-            event.button() == Qt.MouseButton.LeftButton
+            self._press is not None
+            and self._key
+            and self._source is not None
+            and not self._locked
+            and (event.position().toPoint() - self._press).manhattanLength()
+            >= QApplication.startDragDistance()
+        ):
+            self._press = None  # the release after a drag is not a click
+            start_slot_drag(self, self._key, self._source)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        pressed, self._press = self._press, None
+        if (
+            pressed is not None
+            and event.button() == Qt.MouseButton.LeftButton
             and self.rect().contains(event.position().toPoint())
             and not self._locked
         ):
@@ -492,6 +491,15 @@ class DropSlot(QFrame):
         super().keyPressEvent(event)
 
     # -- drawing -------------------------------------------------------------------------------
+
+    def set_compact(self, compact: bool) -> None:
+        """Compact: a small thumbnail, the title and the verdict (no name, no facts)."""
+        self.compact = compact
+        self.setMinimumWidth(COMPACT_SLOT.width() if compact else MIN_WIDTH)
+        self._thumb.setFixedHeight(COMPACT_SLOT.height() if compact else THUMB_HEIGHT)
+        for label in (self._name_label, self._info_label):
+            label.setVisible(not compact and bool(label.text()))
+        self._update_thumbnail()
 
     def sizeHint(self) -> QSize:
         return QSize(MIN_WIDTH + 30, super().sizeHint().height())
@@ -566,22 +574,14 @@ class DropSlot(QFrame):
         """Scale the decoded image to the thumbnail area in device pixels, never enlarging."""
         if self._source is None:
             return
-        dpr = self.devicePixelRatioF()
         area = self._thumb.contentsRect().size()
-        target = QSize(max(1, int(area.width() * dpr)), max(1, int(area.height() * dpr)))
-        src = self._source
-        if src.width() <= target.width() and src.height() <= target.height():
-            pix = QPixmap(src)
-        else:
-            pix = src.scaled(
-                target,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        pix.setDevicePixelRatio(dpr)
-        self._thumb.setPixmap(pix)
+        self._thumb.setPixmap(fit_thumbnail(self._source, area, self.devicePixelRatioF()))
 
     def _apply_verdict_colour(self) -> None:
+        # The service's complaint (red, above) outranks our own checks: never a green
+        # "✓ OK" beside it.
+        hidden = self._verdict_kind == OK and bool(self._highlight)
+        self._verdict_label.setVisible(bool(self._verdict_label.text()) and not hidden)
         pal = self._verdict_label.palette()
         colour = status_colour(self._verdict_kind, self.palette())
         pal.setColor(QPalette.ColorRole.WindowText, colour)

@@ -60,6 +60,7 @@ from refiner_gui.slots import (
 from refiner_gui.threads import run_task, wait_for_tasks
 from refiner_gui.ui.drop_slot import MIN_WIDTH as DROP_SLOT_MIN_WIDTH
 from refiner_gui.ui.drop_slot import DropSlot
+from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.slot_jobs import CheckResult, check_job, fix_job
 from refiner_gui.ui.slot_render import render_slot
 from refiner_gui.ui.slot_state import (
@@ -134,8 +135,9 @@ class InputsPanel(QWidget):
         grid.setHorizontalSpacing(_SPACING)
         grid.setVerticalSpacing(4)
         self._columns = 0
+        self.compact = False  # the slots as a one-column strip (see set_compact)
         for slot in SLOTS:
-            view = DropSlot(SLOT_TITLES[slot], SLOT_LABELS[slot])
+            view = DropSlot(SLOT_TITLES[slot], SLOT_LABELS[slot], key=slot)
             view.setObjectName(f"slot_{slot}")
             # Same-thread view signals; partial binds the slot name.
             view.fileDropped.connect(functools.partial(self._on_file_dropped, slot))
@@ -164,18 +166,23 @@ class InputsPanel(QWidget):
         self._gender_group = QButtonGroup(self)
         self._gender_group.setExclusive(True)
         self._gender_buttons: dict[str, QRadioButton] = {}
-        gender_row = QHBoxLayout()
+        self._gender_row = QWidget()  # a widget, for the window to keep it in view
+        gender_row = FlowLayout(self._gender_row, spacing=8)
+        gender_row.setContentsMargins(0, 0, 0, 0)
         gender_row.addWidget(self._gender_label)
+        choices = QWidget()  # Woman and Man wrap together, under the label
+        choice_row = QHBoxLayout(choices)
+        choice_row.setContentsMargins(0, 0, 0, 0)
+        gender_row.addWidget(choices)
         for index, gender in enumerate(GENDERS):
             button = QRadioButton(gender.capitalize())
             button.setAccessibleName(gender.capitalize())
             button.setToolTip(f"The person photo shows a {gender}.")
             self._gender_group.addButton(button, index)
             self._gender_buttons[gender] = button
-            gender_row.addWidget(button)
+            choice_row.addWidget(button)
         self._gender_group.idToggled.connect(self._on_gender_toggled)
         self._gender_label.setBuddy(self._gender_buttons[GENDERS[0]])
-        gender_row.addStretch(1)
         self._rules_caption = self._caption(RULES_CAPTION, IMAGE_RULES, "Image rules")
 
         layout = QVBoxLayout(self)
@@ -186,7 +193,7 @@ class InputsPanel(QWidget):
         layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         layout.addLayout(grid)
         layout.addWidget(self._rules_caption)
-        layout.addLayout(gender_row)
+        layout.addWidget(self._gender_row)
         # Taller than its contents is only empty slot space: let the window keep the rest.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
@@ -210,8 +217,24 @@ class InputsPanel(QWidget):
         # The height needed changed: let a parent (the window's scroll area) ask again.
         self.updateGeometry()
 
-    @staticmethod
-    def _columns_for(width: int) -> int:
+    def take_gender_row(self) -> QWidget:
+        """The gender choice, taken out of the panel for the window to keep in view."""
+        self._gender_row.setParent(None)  # leaves the panel's layout too
+        return self._gender_row
+
+    def set_compact(self, compact: bool) -> None:
+        """The slots as a one-column strip of small thumbnails and verdicts (the rule
+        captions hidden; the slots' tooltips keep them), or back to the grid."""
+        self.compact = compact
+        for view in self._slots.values():
+            view.set_compact(compact)
+        for caption in (*self._captions.values(), self._rules_caption):
+            caption.setVisible(not compact)
+        self._arrange(self._columns_for(self.width()))
+
+    def _columns_for(self, width: int) -> int:
+        if self.compact:
+            return 1
         wide = _WIDE_COLUMNS * DROP_SLOT_MIN_WIDTH + (_WIDE_COLUMNS - 1) * _SPACING
         return _WIDE_COLUMNS if width >= wide else _NARROW_COLUMNS
 
@@ -227,6 +250,8 @@ class InputsPanel(QWidget):
         # The two-column width, whichever layout is showing: a narrower parent gets two
         # columns rather than a horizontal scroll bar.
         hint = super().minimumSizeHint()
+        if self.compact:
+            return QSize(self._slots[PERSON].minimumWidth(), hint.height())
         narrow = _NARROW_COLUMNS * DROP_SLOT_MIN_WIDTH + (_NARROW_COLUMNS - 1) * _SPACING
         return QSize(narrow, hint.height())
 

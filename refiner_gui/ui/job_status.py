@@ -42,6 +42,7 @@ class JobStatus(QObject):
         self._stage = ""
         self._task_id: str | None = None
         self._started = 0.0
+        self._since: float | None = None  # wall-clock origin of a resumed job's clock
         self._active = False
         self._left: tuple[float, float] | None = None  # (seconds left, monotonic when said)
         # A child timer dies with its parent, so it can never fire into a deleted label.
@@ -58,13 +59,15 @@ class JobStatus(QObject):
         """Whether a job is being shown as running."""
         return self._active
 
-    def start(self, stage_text: str) -> None:
-        """A job started: busy bar, ``stage_text``, the clock from zero."""
+    def start(self, stage_text: str, *, since: float | None = None) -> None:
+        """A job started: busy bar, ``stage_text``, the clock from zero; or, for a resumed
+        job, from ``since`` (its ``submitted_at``, wall-clock seconds)."""
         self._active = True
         self._stage = stage_text
         self._task_id = None
         self._left = None
         self._started = time.monotonic()
+        self._since = since
         self._progress.setRange(0, 0)
         self._progress.show()
         self._tick.start()
@@ -99,10 +102,21 @@ class JobStatus(QObject):
         self._stage = text
         self._show()
 
-    def finish(self, task_id: str | None) -> None:
-        """The job succeeded: "Done in N s · task T"."""
+    def finish(self, task_id: str | None, *, resumed: bool = False) -> None:
+        """The job succeeded: "Done in N s · task T", timed from its submission.
+
+        A resumed job is timed from the ``since`` given to :meth:`start`; without one its
+        time is unknown, and the line says "Done" without a time (never "Done in 0 s")."""
         elapsed = self._end()
-        self._label.setText(f"Done in {elapsed:.0f} s · task {task_id}")
+        if resumed and self._since is None:
+            self._label.setText(f"Done · task {task_id}")
+            return
+        self._label.setText(f"Done in {elapsed_text(elapsed)} · task {task_id}")
+
+    def stop_with(self, text: str) -> None:
+        """The job stopped and ``text`` says how (kept until the next start)."""
+        self._end()
+        self._label.setText(text)
 
     def fail(self, error: RefinerError) -> None:
         """The job failed: its title and task id stay on the line."""
@@ -120,16 +134,31 @@ class JobStatus(QObject):
         # overwrite the final text.
         self._active = False
         self._tick.stop()
+        return self._elapsed()
+
+    def _elapsed(self) -> float:
+        if self._since is not None:
+            return max(0.0, time.time() - self._since)
         return time.monotonic() - self._started
 
     @Slot()
     def _show(self) -> None:
         if not self._active:
             return
-        elapsed = time.monotonic() - self._started
+        elapsed = self._elapsed()
         task = f" · task {self._task_id}" if self._task_id else ""
         left = ""
         if self._left is not None:  # counts down between polls
             seconds, said_at = self._left
             left = " · " + expected_left_text(max(0.0, seconds - (time.monotonic() - said_at)))
-        self._label.setText(f"{self._stage} · {elapsed:.0f} s{left}{task}")
+        self._label.setText(f"{self._stage} · {elapsed_text(elapsed)}{left}{task}")
+
+
+def elapsed_text(seconds: float) -> str:
+    """A job's time so far: "42 s", "7 min 5 s", "3 h 12 min"."""
+    whole = max(0, round(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

@@ -24,6 +24,8 @@ from PySide6.QtGui import QCloseEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
 from refiner_gui.ui.skeleton import Skeleton
+from refiner_gui.ui.window_geometry import WindowGeometry, initial_size
+from refiner_gui.ui.window_title import window_title
 
 if TYPE_CHECKING:
     from refiner_gui.clients import ClientFactory
@@ -36,7 +38,6 @@ log = logging.getLogger(__name__)
 
 BUILD_FALLBACK_MS = 500
 FINISH_FALLBACK_MS = 1000
-DEFAULT_SIZE = QSize(1400, 860)
 
 MENU_TITLES = (
     ("file", "&File"),
@@ -92,9 +93,11 @@ class MainWindow(QMainWindow):
         self._shut_down = False  # shutdown() began: nothing new may start
         self._shutdown_complete = False
 
-        self.setWindowTitle("Refiner — DEMO (local sandbox)" if demo else "Refiner")
+        self.setWindowTitle(window_title(demo=demo))
         self.setObjectName("mainWindow")
-        self.resize(DEFAULT_SIZE)
+        # Inside the available screen, where it was last closed (see window_geometry).
+        self.geometry_store = WindowGeometry(self)
+        self.geometry_store.restore_window()
         # The menu titles exist from the first frame (the bar keeps its height); their
         # actions are added with the content.
         bar = self.menuBar()
@@ -214,6 +217,8 @@ class MainWindow(QMainWindow):
         self.store = self._store
         self.refine_action = content.menus.action("refine")
         self.save_action = content.menus.action("save")
+        self.inputs_column = parts.inputs_column
+        self.geometry_store.restore_panels(parts.root, parts.inputs_column)
 
     def _reveal(self) -> None:
         # The rest of the start-up follows the repaint this asks for (see paintEvent);
@@ -257,8 +262,9 @@ class MainWindow(QMainWindow):
             self._build_timer.start(BUILD_FALLBACK_MS)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        """The size the window opens at."""
-        return DEFAULT_SIZE
+        """The size the window opens at with nothing saved: fits the available screen."""
+        screen = self.screen()
+        return initial_size(screen.availableGeometry()) if screen else super().sizeHint()
 
     # -- what the window does (see WindowContent) -----------------------------------------
 
@@ -363,5 +369,10 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             log.info("closing during task %s; it stays resumable by id", task_id)
+        content = self.content
+        self.geometry_store.save(
+            content.parts.root if content else None,
+            content.parts.inputs_column if content else None,
+        )
         self.shutdown()
         super().closeEvent(event)

@@ -78,6 +78,7 @@ class ResultActions(QObject):
             task_id=job.task_id or str(job.id),
             when=datetime.fromtimestamp(job.finished_at or job.created_at),
             gender=job.gender,
+            names={slot: item.given_name for slot, item in job.inputs.items()},
         )
         return settings.output_path() / f"{stem}{suffix}"
 

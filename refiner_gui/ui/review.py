@@ -21,21 +21,20 @@ from functools import partial
 
 import shiboken6
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
-    QFrame,
-    QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from refiner_gui.jobs.models import DEFECT_TAGS, VERDICTS
-from refiner_gui.ui.drop_slot import ERROR, OK, PROBLEM, status_colour
+from refiner_gui.ui.drop_slot import ERROR, OK
+from refiner_gui.ui.flow_layout import FlowLayout, row_widget
+from refiner_gui.ui.review_advance import ADVANCE_PAUSE_MS, AdvancePause
 from refiner_gui.ui.review_keys import (
     BLIND_KEY,
     FAIL_KEY,
@@ -44,12 +43,20 @@ from refiner_gui.ui.review_keys import (
     NEXT_KEYS,
     NOTE_KEY,
     PASS_KEY,
+    PREFER_KEYS,
     PREVIOUS_KEYS,
     SHORT_TAG_LABELS,
     TAG_KEYS,
     is_editing_text,
 )
 from refiner_gui.ui.review_note import NoteEdit
+from refiner_gui.ui.review_parts import (
+    ReviewHints,
+    separator,
+    style_toggle,
+    style_verdict,
+    tool_button,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +66,6 @@ NOTE_DEBOUNCE_MS = 400
 """Quiet time after the last keystroke before a note edit is reported."""
 
 NOTE_MAX_LENGTH = 2000
-
-_BLIND_HIDDEN_HINT = "Blind: sides shuffled as A and B. Which looks better? A verdict reveals."
-_BLIND_REVEALED_HINT = "Blind: revealed, see the captions. N for the next look."
 
 
 @dataclass(frozen=True)
@@ -90,22 +94,22 @@ class ReviewBar(QWidget):
             edited the note. Note edits are reported 400 ms after the last keystroke, on
             leaving the note, and before ``nextRequested`` / ``previousRequested`` and
             :meth:`set_review`, so no typed text is lost when the look changes.
-        nextRequested(): go to the next look (N, ], the Next button, or auto-advance after
-            a verdict key). Not emitted on the last look (see :meth:`set_position`).
+        nextRequested(): go to the next look (N, ], the Next button, or auto-advance at
+            the end of the pause after a verdict key, see :mod:`.review_advance`). Not
+            emitted on the last look (see :meth:`set_position`).
         previousRequested(): go to the previous look (B, [, the Back button); not emitted
             on the first look.
-        revealRequested(): blind mode is on and the user has just given a verdict on a
-            still-hidden look: the main window should now show the real labels
-            (``BlindAssignment.labels(revealed=True)``). Emitted right after
-            ``reviewChanged``. In blind mode a verdict key does not auto-advance, so the
-            reviewer sees the reveal; N moves on.
+        preferenceChosen(str): blind mode, sides hidden: the reviewer answered "which
+            looks better?" with "A", "B" (the side captions) or "same". The bar now counts
+            the look as revealed; the receiver stores the unblinded answer and shows the
+            real captions. While hidden, P and F are refused: answer first.
         blindChanged(bool): blind mode was switched (by the user, Ctrl+B, or
             :meth:`set_blind`); not emitted when it stays the same.
 
-    Contract with the main window, per shown job: ``set_position``, then ``set_review``
-    with the stored review, then ``set_enabled_review(job is finished)``. In blind mode,
-    draw a ``BlindAssignment``, show the images in its ``order`` with
-    ``labels(revealed=verdict is not None)``, and reveal on ``revealRequested``.
+    Contract with the window, per shown job: ``set_position``, ``set_look_name``, then
+    ``set_review`` (``revealed=False`` for a blind look still hidden), then
+    ``set_enabled_review(job is finished)``. Showing another review cancels a pending
+    auto-advance: keys never act on a look other than the one shown.
 
     Keys are ``Qt.WindowShortcut`` shortcuts: they work anywhere in the bar's window
     while the bar is visible, but not while an editable text field has the focus. They
@@ -117,7 +121,7 @@ class ReviewBar(QWidget):
     reviewChanged = Signal(object)
     nextRequested = Signal()
     previousRequested = Signal()
-    revealRequested = Signal()
+    preferenceChosen = Signal(str)
     blindChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -131,9 +135,14 @@ class ReviewBar(QWidget):
         self._reported_note = ""
         self._review_enabled = True
         self._revealed = False
+        self._answer = ""
         self._index: int | None = None
         self._total: int | None = None
         self._return_focus: QWidget | None = None
+        self._look_name = ""
+        self._advance = AdvancePause(ADVANCE_PAUSE_MS, self)
+        self._advance.elapsed.connect(self._request_next)
+        self._advance.changed.connect(self._update_rule)
 
         self._note_timer = QTimer(self)
         self._note_timer.setSingleShot(True)
@@ -148,6 +157,7 @@ class ReviewBar(QWidget):
         self._update_verdict_buttons()
         self._update_position()
         self._update_blind_hint()
+        self._update_rule()
 
     # ================================================================ public API
     def review(self) -> Review:
@@ -155,13 +165,22 @@ class ReviewBar(QWidget):
         known = tuple(tag for tag, button in self._tag_buttons.items() if button.isChecked())
         return Review(self._verdict, known + self._extra_tags, self._note.text())
 
-    def set_review(self, verdict: str | None, tags: Iterable[str], note: str) -> None:
-        """Show a job's stored review; emits nothing about it.
+    def set_review(
+        self,
+        verdict: str | None,
+        tags: Iterable[str],
+        note: str,
+        *,
+        revealed: bool | None = None,
+        answer: str = "",
+    ) -> None:
+        """Show a job's stored review; emits nothing about it. Cancels a pending advance.
 
         A note edit still waiting for its debounce is reported first (``reviewChanged``
         with the review shown until now), so call this *before* switching the job your
         ``reviewChanged`` handler saves to, or call :meth:`commit_pending` yourself.
-        Also resets the blind "revealed" state: a look with a verdict counts as revealed.
+        ``revealed`` sets the blind state (None: a look with a verdict counts as
+        revealed); ``answer`` describes its stored blind answer for the bar ("" none).
 
         Raises:
             ValueError: ``verdict`` is not None, "pass" or "fail".
@@ -169,6 +188,7 @@ class ReviewBar(QWidget):
         if verdict is not None and verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r}; expected one of {VERDICTS}")
         self.commit_pending()
+        self._advance.cancel()
         tag_set = list(dict.fromkeys(tags))
         self._verdict = verdict
         for tag, button in self._tag_buttons.items():
@@ -177,7 +197,8 @@ class ReviewBar(QWidget):
         self._note.setText(note)  # setText does not emit textEdited: no debounce starts
         self._note.setCursorPosition(0)
         self._reported_note = note
-        self._revealed = verdict is not None
+        self._revealed = verdict is not None if revealed is None else revealed
+        self._answer = answer
         self._update_verdict_buttons()
         self._update_blind_hint()
 
@@ -200,16 +221,14 @@ class ReviewBar(QWidget):
         navigation and the blind toggle keep working."""
         if not enabled:
             self.commit_pending()
+            self._advance.cancel()
         self._review_enabled = enabled
-        for widget in (
-            self._pass_button,
-            self._fail_button,
-            self._note,
-            *self._tag_buttons.values(),
-        ):
+        for widget in (self._note, *self._tag_buttons.values()):
             widget.setEnabled(enabled)
         for shortcut in self._review_shortcuts:
             shortcut.setEnabled(enabled)
+        self._blind_question.set_answers_enabled(enabled)
+        self._update_verdict_buttons()
 
     def review_enabled(self) -> bool:
         return self._review_enabled
@@ -225,9 +244,30 @@ class ReviewBar(QWidget):
         return self._auto_button.isChecked()
 
     def set_auto_advance(self, on: bool) -> None:
-        """After a verdict *key*, also emit ``nextRequested`` (not in blind mode, not for
-        mouse clicks, not when the verdict is cleared)."""
+        """After a verdict *key*, emit ``nextRequested`` once the pause ends (not for mouse
+        clicks, not when the verdict is cleared, not on the last look)."""
         self._auto_button.setChecked(on)
+
+    def set_advance_delay(self, ms: int) -> None:
+        """The auto-advance pause (0: at once); tests and settings set it."""
+        self._advance.set_delay(ms)
+        self._update_rule()
+
+    def advance_pending(self) -> bool:
+        """True while a judged look waits for the pause to end."""
+        return self._advance.pending()
+
+    def cancel_advance(self) -> None:
+        """Stay on the shown look (no-op without a pending advance)."""
+        self._advance.cancel()
+
+    def set_look_name(self, name: str) -> None:
+        """What the pause banner calls the shown look ("job 14")."""
+        self._look_name = name
+
+    def rule_text(self) -> str:
+        """The auto-advance rule or pause banner as shown ("" with auto-advance off)."""
+        return self._rule_label.text() if self._rule_label.isVisibleTo(self) else ""
 
     def position_text(self) -> str:
         return self._position_label.text()
@@ -238,24 +278,32 @@ class ReviewBar(QWidget):
 
     def blind_text(self) -> str:
         """What the bar says about blind review ("" while blind mode is off)."""
-        return self._blind_label.text() if self.blind() else ""
+        return self._blind_question.text() if self.blind() else ""
+
+    def set_blind_answer(self, answer: str) -> None:
+        """Describe the shown look's stored blind answer ("you chose A: refined")."""
+        self._answer = answer
+        self._update_blind_hint()
+
+    def blind_hidden(self) -> bool:
+        """True in blind mode while the sides are still hidden (P and F wait)."""
+        return self.blind() and not self._revealed
 
     # ================================================================ building
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 3, 6, 3)
         layout.setSpacing(2)
-        top = QHBoxLayout()
-        top.setSpacing(3)
-        bottom = QHBoxLayout()
-        bottom.setSpacing(6)
+        # The verdict and tag buttons wrap onto a second row in a narrow window.
+        top = FlowLayout(spacing=3)
+        bottom = FlowLayout(spacing=6)
         layout.addLayout(top)
         layout.addLayout(bottom)
 
-        self._pass_button = self._button(
+        self._pass_button = tool_button(
             "\u2713 Pass (P)", "Pass", "The refined look is acceptable (P; press again to clear)"
         )
-        self._fail_button = self._button(
+        self._fail_button = tool_button(
             "\u2717 Fail (F)",
             "Fail",
             "The refined look is not acceptable (F; press again to clear)",
@@ -264,14 +312,14 @@ class ReviewBar(QWidget):
         self._fail_button.clicked.connect(self._on_fail_clicked)
         top.addWidget(self._pass_button)
         top.addWidget(self._fail_button)
-        top.addWidget(self._separator())
+        top.addWidget(separator())
 
         self._tag_buttons: dict[str, QToolButton] = {}
         for tag, label in DEFECT_TAGS.items():
             short = SHORT_TAG_LABELS.get(tag, label)
             letter = TAG_KEYS.get(tag)
             key = f" ({letter})" if letter else ""
-            button = self._button(
+            button = tool_button(
                 f"{letter} {short}" if letter else short,
                 label,
                 f"Defect: {label}{key}. Toggle on or off.",
@@ -281,9 +329,8 @@ class ReviewBar(QWidget):
             button.toggled.connect(self._style_toggles)
             self._tag_buttons[tag] = button
             top.addWidget(button)
-        top.addStretch(1)
 
-        self._back_button = self._button("\u25c0 Back", "Previous look", "Previous look (B or [)")
+        self._back_button = tool_button("\u25c0 Back", "Previous look", "Previous look (B or [)")
         self._back_button.setCheckable(False)
         self._back_button.clicked.connect(self._request_previous)
         self._position_label = QLabel()
@@ -293,94 +340,47 @@ class ReviewBar(QWidget):
         self._position_label.setMinimumWidth(
             self._position_label.fontMetrics().horizontalAdvance("Look 888 of 888")
         )
-        self._next_button = self._button("Next \u25b6", "Next look", "Next look (N or ])")
+        self._next_button = tool_button("Next \u25b6", "Next look", "Next look (N or ])")
         self._next_button.setCheckable(False)
         self._next_button.clicked.connect(self._request_next)
-        bottom.addWidget(self._back_button)
-        bottom.addWidget(self._position_label)
-        bottom.addWidget(self._next_button)
+        bottom.addWidget(row_widget(self._back_button, self._position_label, self._next_button))
 
         note_label = QLabel("&Note")
         note_label.setAccessibleName("Note")
-        self._note = NoteEdit()
-        self._note.setMaxLength(NOTE_MAX_LENGTH)
-        self._note.setPlaceholderText("What did you see? (E to type, Enter or Esc to leave)")
-        self._note.setAccessibleName("Review note")
-        self._note.setToolTip(
-            "A free note for this look (E). Keys type text here; Enter or Esc goes back."
-        )
-        self._note.setClearButtonEnabled(True)
+        self._note = NoteEdit(NOTE_MAX_LENGTH)
         note_label.setBuddy(self._note)
         note_label.setToolTip(self._note.toolTip())
         self._note.textEdited.connect(self._on_note_edited)
         self._note.focusLeft.connect(self.commit_pending)
         self._note.leaveRequested.connect(self._leave_note)
-        bottom.addWidget(note_label)
-        bottom.addWidget(self._note, 1)
+        self._note.setMinimumWidth(self._note.fontMetrics().horizontalAdvance("What did you see?"))
+        bottom.addWidget(row_widget(note_label, self._note, stretch=self._note), stretch=True)
 
         self._auto_button = QCheckBox("Auto-advance")
         self._auto_button.setChecked(True)
         self._auto_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self._auto_button.setAccessibleName("Auto-advance")
         self._auto_button.setToolTip(
-            "After a verdict key (P or F), go to the next look.\n"
-            "In blind mode the verdict reveals the sides instead; N moves on."
+            "After a verdict key (P or F), go to the next look after a short pause.\n"
+            "During the pause, keys still apply to the look you just judged."
         )
-        self._blind_button = self._button(
+        self._auto_button.toggled.connect(self._update_rule)
+        self._blind_button = tool_button(
             "Blind (Ctrl+B)",
             "Blind review",
-            "Blind review (Ctrl+B): the sides are shuffled and called A and B\n"
-            "until you give a verdict, which reveals which one is refined.",
+            "Blind review (Ctrl+B): the sides are shuffled and called A and B until you\n"
+            "say which looks better (Shift+A, Shift+B, Shift+S), which reveals them.",
         )
         self._blind_button.toggled.connect(self._on_blind_toggled)
         bottom.addWidget(self._auto_button)
         bottom.addWidget(self._blind_button)
 
-        # Third line: the keys on the left, the blind-review state on the right, where a
-        # reviewer looks when the captions say "A" and "B".
-        hints = QHBoxLayout()
-        hints.setSpacing(12)
-        layout.addLayout(hints)
-        self._hint_label = QLabel(KEY_HINT)
-        self._hint_label.setAccessibleName("Key hints")
-        self._hint_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self._hint_label.setToolTip("\n".join(f"{k}: {v}" for k, v in KEY_MAP.items()))
-        # Clipped in a narrow window rather than widening it.
-        self._hint_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self._hint_label.setMinimumWidth(120)
-        self._blind_label = QLabel()
-        self._blind_label.setAccessibleName("Blind review state")
-        self._blind_label.setToolTip(self._blind_button.toolTip())
-        self._blind_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        for small in (self._hint_label, self._blind_label):
-            font = small.font()
-            font.setPointSizeF(font.pointSizeF() * 0.92)
-            small.setFont(font)
-        bold = self._blind_label.font()
-        bold.setBold(True)
-        self._blind_label.setFont(bold)
-        hints.addWidget(self._hint_label, 1)
-        hints.addWidget(self._blind_label)
-
-    @staticmethod
-    def _button(text: str, name: str, tip: str) -> QToolButton:
-        button = QToolButton()
-        button.setText(text)
-        button.setCheckable(True)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        button.setAccessibleName(name)
-        button.setToolTip(tip)
-        # A click must not take the focus from the viewer: Space (flicker) and the zoom
-        # keys keep working after a mouse click; Tab still reaches every button.
-        button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        return button
-
-    @staticmethod
-    def _separator() -> QFrame:
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.VLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        return line
+        self._hints = ReviewHints(self._auto_button.toolTip(), self._blind_button.toolTip())
+        self._hint_label = self._hints.hint_label
+        self._rule_label = self._hints.rule_label
+        self._blind_question = self._hints.blind
+        self._blind_question.answered.connect(self._on_answer)
+        layout.addWidget(self._hints)
 
     def _build_shortcuts(self) -> None:
         self._review_shortcuts: list[QShortcut] = []
@@ -405,6 +405,8 @@ class ReviewBar(QWidget):
         for key in PREVIOUS_KEYS:
             add(key, self._on_previous_key, review=False)
         add(BLIND_KEY, self._blind_button.toggle, review=False)
+        for answer, key in PREFER_KEYS.items():
+            add(key, partial(self._on_answer_key, answer), review=True)
 
     # ================================================================ slots
     @Slot(bool)
@@ -414,6 +416,19 @@ class ReviewBar(QWidget):
     @Slot(bool)
     def _on_fail_clicked(self, checked: bool) -> None:
         self._set_verdict(FAIL if checked else None, by_key=False)
+
+    def _on_answer_key(self, answer: str) -> None:
+        if self._keys_allowed(review=True):
+            self._on_answer(answer)
+
+    @Slot(str)
+    def _on_answer(self, answer: str) -> None:
+        if not self.blind_hidden() or not self._review_enabled:
+            return  # only a hidden comparison can be answered blind
+        self._revealed = True
+        self._update_verdict_buttons()
+        self._update_blind_hint()
+        self.preferenceChosen.emit(answer)
 
     @Slot()
     def _on_pass_key(self) -> None:
@@ -446,12 +461,14 @@ class ReviewBar(QWidget):
 
     @Slot()
     def _request_next(self) -> None:
+        self._advance.cancel()
         if self._next_button.isEnabled():
             self.commit_pending()
             self.nextRequested.emit()
 
     @Slot()
     def _request_previous(self) -> None:
+        self._advance.cancel()
         if self._back_button.isEnabled():
             self.commit_pending()
             self.previousRequested.emit()
@@ -463,6 +480,7 @@ class ReviewBar(QWidget):
     @Slot()
     def _focus_note(self) -> None:
         if self._keys_allowed(review=True):
+            self._advance.cancel()  # typing a note holds the look
             self._note.setFocus(Qt.FocusReason.ShortcutFocusReason)
             self._note.end(False)
 
@@ -485,6 +503,8 @@ class ReviewBar(QWidget):
     @Slot(QWidget, QWidget)
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
         # Remember where the user came from, so Esc/Enter in the note returns there.
+        if new is self._note:
+            self._advance.cancel()  # typing a note holds the look
         if new is self._note and old is not None and old is not self._note:
             self._return_focus = old
 
@@ -503,20 +523,16 @@ class ReviewBar(QWidget):
         return not is_editing_text(QApplication.focusWidget())
 
     def _set_verdict(self, verdict: str | None, *, by_key: bool) -> None:
-        if verdict == self._verdict:
-            self._update_verdict_buttons()
+        if verdict == self._verdict or self.blind_hidden():
+            self._update_verdict_buttons()  # blind and hidden: answer first
             return
         self._verdict = verdict
         self._update_verdict_buttons()
-        reveal = verdict is not None and self.blind() and not self._revealed
-        if verdict is not None:
-            self._revealed = True
-        self._update_blind_hint()
         self._emit_review()
-        if reveal:
-            self.revealRequested.emit()
-        elif by_key and verdict is not None and self.auto_advance() and not self.blind():
-            self._request_next()
+        if verdict is None:
+            self._advance.cancel()
+        elif by_key and self.auto_advance() and self._next_button.isEnabled():
+            self._advance.start(self._look_name)
 
     def _emit_review(self) -> None:
         self._note_timer.stop()
@@ -524,29 +540,18 @@ class ReviewBar(QWidget):
         self.reviewChanged.emit(self.review())
 
     def _update_verdict_buttons(self) -> None:
+        allowed = self._review_enabled and not self.blind_hidden()
+        self._pass_button.setEnabled(allowed)
+        self._fail_button.setEnabled(allowed)
         self._pass_button.setChecked(self._verdict == PASS)
         self._fail_button.setChecked(self._verdict == FAIL)
-        for button, kind in ((self._pass_button, OK), (self._fail_button, ERROR)):
-            font = button.font()
-            font.setBold(button.isChecked())
-            button.setFont(font)
-            pal = QPalette(self.palette())
-            if button.isChecked():
-                pal.setColor(QPalette.ColorRole.ButtonText, status_colour(kind, self.palette()))
-            button.setPalette(pal)
+        style_verdict(self._pass_button, OK, self.palette())
+        style_verdict(self._fail_button, ERROR, self.palette())
 
     @Slot()
     def _style_toggles(self) -> None:
-        # Fusion shades a checked tool button only slightly darker; a reviewer scanning
-        # the row must see at a glance which defects are marked, so use the highlight.
         for button in (*self._tag_buttons.values(), self._blind_button):
-            pal = QPalette(self.palette())
-            if button.isChecked():
-                pal.setColor(QPalette.ColorRole.Button, pal.color(QPalette.ColorRole.Highlight))
-                pal.setColor(
-                    QPalette.ColorRole.ButtonText, pal.color(QPalette.ColorRole.HighlightedText)
-                )
-            button.setPalette(pal)
+            style_toggle(button, self.palette())
 
     def _update_position(self) -> None:
         index, total = self._index, self._total
@@ -561,21 +566,22 @@ class ReviewBar(QWidget):
         self._next_button.setEnabled(index is None or total is None or index < total - 1)
 
     def _update_blind_hint(self) -> None:
-        on = self.blind()
-        self._blind_label.setVisible(on)
-        text = _BLIND_REVEALED_HINT if self._revealed else _BLIND_HIDDEN_HINT
-        self._blind_label.setText(text)
-        # Amber while hidden (judge now), green once revealed; readable on light and dark.
-        pal = QPalette(self.palette())
-        kind = OK if self._revealed else PROBLEM
-        pal.setColor(QPalette.ColorRole.WindowText, status_colour(kind, self.palette()))
-        self._blind_label.setPalette(pal)
+        self._blind_question.setVisible(self.blind())
+        self._blind_question.set_state(hidden=not self._revealed, answer=self._answer)
+        self._update_rule()
+
+    @Slot()
+    def _update_rule(self) -> None:
+        # While blind and hidden the question is what matters; the rule returns after.
+        visible = self.auto_advance() and not self.blind_hidden()
+        self._hints.show_rule(visible, self._advance.text(), pending=self._advance.pending())
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._update_verdict_buttons()
             self._style_toggles()
+            self._blind_question.refresh_palette()
             self._update_blind_hint()
 
 

@@ -32,6 +32,11 @@ NEXT_KEYS: tuple[str, ...] = ("N", "]")
 PREVIOUS_KEYS: tuple[str, ...] = ("B", "[")
 BLIND_KEY = "Ctrl+B"
 
+# Blind mode's "which looks better?": the answer by the side's caption, with Shift so the
+# plain letters stay the tags' (A is Artifacts, S Shape/fit) and B stays "previous look".
+PREFER_KEYS: dict[str, str] = {"A": "Shift+A", "B": "Shift+B", "same": "Shift+S"}
+PREFER_LABELS: dict[str, str] = {"A": "A better", "B": "B better", "same": "Same"}
+
 # Short button captions for the known tags, so nine toggles fit one row of a 1200 px
 # window; the full DEFECT_TAGS label is the tooltip and accessible name. Tags added to
 # DEFECT_TAGS later fall back to their full label.
@@ -69,12 +74,13 @@ KEY_MAP: dict[str, str] = {
     " or ".join(NEXT_KEYS): "Next look",
     " or ".join(PREVIOUS_KEYS): "Previous look",
     BLIND_KEY: "Blind review on/off",
+    " ".join(PREFER_KEYS.values()): "Blind: A better, B better, or the same (reveals the sides)",
 }
 """What each key does in one line each (the key hints' tooltip)."""
 
 KEY_HINT = (
     f"{PASS_KEY} pass · {FAIL_KEY} fail · letters on the tags toggle them · {NOTE_KEY} note · "
-    f"{NEXT_KEYS[0]} next · {PREVIOUS_KEYS[0]} back · {BLIND_KEY} blind"
+    f"{NEXT_KEYS[0]} next · {PREVIOUS_KEYS[0]} back · Ctrl+Z undo · {BLIND_KEY} blind"
 )
 """The short line of key hints the bar shows."""
 
@@ -89,6 +95,10 @@ REVIEW_KEYS: tuple[KeyHelp, ...] = (
     KeyHelp(" or ".join(NEXT_KEYS), "Next look", REVIEW_SECTION),
     KeyHelp(" or ".join(PREVIOUS_KEYS), "Previous look", REVIEW_SECTION),
     KeyHelp(BLIND_KEY, KEY_MAP[BLIND_KEY], REVIEW_SECTION),
+    *(
+        KeyHelp(key, f"Blind: answer “{PREFER_LABELS[answer]}” (reveals the sides)", REVIEW_SECTION)
+        for answer, key in PREFER_KEYS.items()
+    ),
 )
 """The review keys for the keyboard help: one row per key (per tag letter)."""
 
@@ -103,6 +113,7 @@ def review_key_strings() -> tuple[str, ...]:
         *NEXT_KEYS,
         *PREVIOUS_KEYS,
         BLIND_KEY,
+        *PREFER_KEYS.values(),
     )
 
 
@@ -125,6 +136,8 @@ __all__ = [
     "NEXT_KEYS",
     "NOTE_KEY",
     "PASS_KEY",
+    "PREFER_KEYS",
+    "PREFER_LABELS",
     "PREVIOUS_KEYS",
     "REVIEW_KEYS",
     "SHORT_TAG_LABELS",

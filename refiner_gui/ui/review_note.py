@@ -14,6 +14,16 @@ class NoteEdit(QLineEdit):
     leaveRequested = Signal()
     focusLeft = Signal()
 
+    def __init__(self, max_length: int) -> None:
+        super().__init__()
+        self.setMaxLength(max_length)
+        self.setPlaceholderText("What did you see? (E to type, Enter or Esc to leave)")
+        self.setAccessibleName("Review note")
+        self.setToolTip(
+            "A free note for this look (E). Keys type text here; Enter or Esc goes back."
+        )
+        self.setClearButtonEnabled(True)
+
     def event(self, event: QEvent) -> bool:
         """Qt: claims Esc as a shortcut override (see the comment)."""
         # Claim Esc before the window's shortcuts see it: the main window binds Esc to

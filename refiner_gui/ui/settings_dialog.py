@@ -12,6 +12,8 @@ Contract:
   says so, and OK never touches the stored key.
 * "Test key" runs query-credits on the global thread pool
   (:class:`~refiner_gui.ui.key_test.KeyTester`); the GUI thread never waits on the network.
+* In demo mode (``sandbox_url`` given) the address shown, and tested, is the sandbox's,
+  with the sandbox key; the saved address (for normal use) is kept as it was.
 
 Parts in their own modules: :mod:`~refiner_gui.ui.key_test` (the key test and its words),
 :mod:`~refiner_gui.ui.settings_output` (the "Saved results" group) and
@@ -45,6 +47,7 @@ from PySide6.QtWidgets import (
 from refiner_gui.api.client import ConfigError, RefinerClient, is_loopback_url
 from refiner_gui.api.keys import clean_api_key
 from refiner_gui.config import API_KEY_ENV, DEFAULT_BASE_URL
+from refiner_gui.jobs.routing import SANDBOX_KEY
 from refiner_gui.keystore import clear_api_key, get_api_key, keyring_available, set_api_key
 from refiner_gui.settings import Settings, save_settings
 from refiner_gui.ui.key_test import (
@@ -99,6 +102,8 @@ class SettingsDialog(QDialog):
         settings: the current settings; not modified.
         client_factory: ``(api_key, base_url) -> RefinerClient`` for "Test key"; it is
             called on a pool thread. Defaults to :func:`default_client_factory`.
+        sandbox_url: demo mode: the local sandbox jobs go to (shown read-only and tested
+            with :data:`~refiner_gui.jobs.routing.SANDBOX_KEY`, never the user's key).
     """
 
     saved = Signal(object)
@@ -110,8 +115,10 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         client_factory: ClientFactory | None = None,
+        sandbox_url: str | None = None,
     ) -> None:
         super().__init__(parent)
+        self._sandbox_url = sandbox_url
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
         self._original = dataclasses.replace(settings)
@@ -275,6 +282,16 @@ class SettingsDialog(QDialog):
         form.addRow(url_label, self.base_url_edit)
         self.url_note = Note("Base URL problem", box)
         form.addRow(self.url_note)
+        if self._sandbox_url:
+            self.base_url_edit.setReadOnly(True)
+            self.base_url_edit.setToolTip("Demo mode: jobs go to this local sandbox")
+            self.demo_note = Note("Demo mode", box)
+            self.demo_note.show_message(
+                "info",
+                "Demo mode: jobs and Test key go to this local sandbox, with no key and no "
+                f"credits. Outside demo mode the app uses {self._original.base_url}.",
+            )
+            form.addRow(self.demo_note)
 
         self.poll_spin = QDoubleSpinBox(box)
         self.poll_spin.setAccessibleName("Poll interval in seconds")
@@ -329,7 +346,7 @@ class SettingsDialog(QDialog):
     # -- fields <-> settings -------------------------------------------------------------
 
     def _load_fields(self, s: Settings) -> None:
-        self.base_url_edit.setText(s.base_url)
+        self.base_url_edit.setText(self._sandbox_url or s.base_url)
         self._apply_poll_minimum()
         self.poll_spin.setValue(s.poll_interval)
         self.poll_auto.setChecked(s.poll_mode == "auto")
@@ -349,7 +366,7 @@ class SettingsDialog(QDialog):
         """The edited copy: fields the dialog does not show keep the values it was given."""
         return dataclasses.replace(
             self._original,
-            base_url=self.base_url_edit.text().strip().rstrip("/"),
+            base_url=self._saved_base_url(),
             poll_interval=float(self.poll_spin.value()),
             poll_mode="auto" if self.poll_auto.isChecked() else "fixed",
             timeout=float(self._timeout_s),
@@ -375,7 +392,14 @@ class SettingsDialog(QDialog):
             return str(exc)
         return None
 
+    def _saved_base_url(self) -> str:
+        # In demo mode the field shows the sandbox: the saved address stays as it was.
+        url = self._original.base_url if self._sandbox_url else self.base_url_edit.text()
+        return url.strip().rstrip("/")
+
     def _effective_key(self) -> str:
+        if self._sandbox_url:
+            return SANDBOX_KEY  # the user's key is for the real service only
         return self._env_key or self.api_key_text()
 
     @Slot()
@@ -431,7 +455,8 @@ class SettingsDialog(QDialog):
         self._validate()
 
     def _apply_poll_minimum(self) -> None:
-        loopback = is_loopback_url(self.base_url_edit.text().strip())
+        # In demo mode the values are saved for the real service: its minimum applies.
+        loopback = is_loopback_url(self._saved_base_url())
         minimum = LOOPBACK_MIN_POLL if loopback else REMOTE_MIN_POLL
         # Hundredths matter only below a second, which only a sandbox allows.
         self.poll_spin.setDecimals(2 if loopback else 1)
@@ -452,7 +477,7 @@ class SettingsDialog(QDialog):
         self.timeout_spin.setDecimals(decimals)
         self.timeout_spin.setRange(MIN_TIMEOUT_S / factor, MAX_TIMEOUT_S / factor)
         self.timeout_spin.setSingleStep(10.0 if factor == 1.0 else 1.0)
-        self.timeout_spin.setSuffix(" s" if factor == 1.0 else " min")
+        # No suffix: the unit box beside it names the unit (once).
         self.timeout_spin.setValue(self._timeout_s / factor)
         self.timeout_spin.blockSignals(False)
         shown = self.timeout_spin.value() * factor
@@ -567,12 +592,5 @@ class SettingsDialog(QDialog):
 
 
 # Re-exported: these lived here before the key test and the note had modules of their own.
-__all__ = [
-    "ClientFactory",
-    "Note",
-    "SettingsDialog",
-    "base_url_problem",
-    "default_client_factory",
-    "format_credits",
-    "universal_balance",
-]
+__all__ = ["ClientFactory", "Note", "SettingsDialog", "base_url_problem"]
+__all__ += ["default_client_factory", "format_credits", "universal_balance"]

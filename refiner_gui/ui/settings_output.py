@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.config import app_paths
-from refiner_gui.outputs import TOKENS, render_name
+from refiner_gui.outputs import NAME_TOKENS, TOKENS, render_name
+from refiner_gui.slots import COARSE, PERSON, TOP
 from refiner_gui.ui.note import Note
 
 PREVIEW_TASK_ID = "T123"
@@ -38,7 +39,13 @@ _TOKEN_HELP = {
     "time": "the time it was saved (142501)",
     "task_id": "the service's task id",
     "gender": "the gender chosen for the job",
+    "person_name": "the person photo's file name, without extension",
+    "top_name": "the top garment's file name, without extension",
+    "bottom_name": "the bottom garment's file name (empty without one)",
+    "coarse_name": "the coarse image's file name, without extension",
 }
+# Names shown by the preview for the file-name tokens.
+PREVIEW_NAMES = {PERSON: "model_01.jpg", TOP: "shirt_blue.png", COARSE: "coarse_01.png"}
 
 
 class OutputGroup(QGroupBox):
@@ -83,20 +90,25 @@ class OutputGroup(QGroupBox):
         pattern_label.setBuddy(self.pattern_edit)
         form.addRow(pattern_label, self.pattern_edit)
 
-        tokens = QHBoxLayout()
-        tokens.addWidget(QLabel("Insert:", box))
+        # Two rows: what the job is (date, time, task, gender), then the input files' names;
+        # one row of eight would squeeze the buttons to "{…}" in a dialog of usual width.
         self.token_buttons: dict[str, QToolButton] = {}
-        for token in TOKENS:
-            button = QToolButton(box)
-            button.setText(_token(token))
-            button.setAccessibleName(f"Insert {token.replace('_', ' ')} token")
-            button.setToolTip(f"Insert {{{token}}} at the cursor: {_TOKEN_HELP[token]}")
-            button.clicked.connect(self._on_token_clicked)
-            button.setProperty("token", token)
-            tokens.addWidget(button)
-            self.token_buttons[token] = button
-        tokens.addStretch(1)
-        form.addRow("", tokens)
+        token_rows = ([t for t in TOKENS if t not in NAME_TOKENS], list(NAME_TOKENS))
+        for r, names in enumerate(token_rows):
+            tokens = QHBoxLayout()
+            if r == 0:
+                tokens.addWidget(QLabel("Insert:", box))
+            for token in names:
+                button = QToolButton(box)
+                button.setText(_token(token))
+                button.setAccessibleName(f"Insert {token.replace('_', ' ')} token")
+                button.setToolTip(f"Insert {{{token}}} at the cursor: {_TOKEN_HELP[token]}")
+                button.clicked.connect(self._on_token_clicked)
+                button.setProperty("token", token)
+                tokens.addWidget(button)
+                self.token_buttons[token] = button
+            tokens.addStretch(1)
+            form.addRow("", tokens)
 
         self.preview_label = QLabel(box)
         self.preview_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -132,7 +144,9 @@ class OutputGroup(QGroupBox):
         """Show the name a result would get now; warn about unknown tokens."""
         pattern = self.pattern_edit.text().strip()
         ext = "jpg" if self._save_format == "jpg" else "png"
-        stem = render_name(pattern, task_id=PREVIEW_TASK_ID, gender=PREVIEW_GENDER)
+        stem = render_name(
+            pattern, task_id=PREVIEW_TASK_ID, gender=PREVIEW_GENDER, names=PREVIEW_NAMES
+        )
         self.preview_label.setText(f"{stem}.{ext}")
         unknown = sorted({t for t in _TOKEN_RE.findall(pattern) if t not in TOKENS})
         if unknown:

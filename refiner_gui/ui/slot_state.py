@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refiner_gui.images import ImageReport, Problem
-from refiner_gui.images.preflight import format_bytes
 from refiner_gui.readiness import InputsState, Readiness
+from refiner_gui.sizes import format_bytes, format_pixels
 from refiner_gui.slots import SLOT_LABELS
 
 # What a slot is waiting for (None: nothing).
@@ -84,11 +84,9 @@ def facts(report: ImageReport) -> list[str]:
     parts: list[str] = []
     if report.size is not None:
         kind = f"{report.format} " if report.format else ""
-        parts.append(f"{kind}{report.width}×{report.height}")
+        parts.append(f"{kind}{format_pixels(*report.size)}")
     if report.file_size:
-        # format_bytes says "0 KB" below 512 bytes, which reads like an empty file.
-        size = report.file_size
-        parts.append(f"{size} bytes" if size < 1024 else format_bytes(size))
+        parts.append(format_bytes(report.file_size))
     return parts
 
 

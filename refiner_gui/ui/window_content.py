@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Slot
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMenu
 
-from refiner_gui.api import ProgressEvent, RefinerError, Submission, TimedOut
+from refiner_gui.api import Cancelled, ProgressEvent, RefinerError, Submission, TimedOut
 from refiner_gui.api.errors import ErrorInfo, error_from_dict
 from refiner_gui.clients import ClientFactory, client_factory
 from refiner_gui.config import app_paths
@@ -26,18 +27,25 @@ from refiner_gui.images.formats import safe_formats
 from refiner_gui.jobs import Job, JobState, JobStore
 from refiner_gui.jobs.store import DB_NAME
 from refiner_gui.keystore import get_api_key
-from refiner_gui.readiness import Readiness
 from refiner_gui.settings import Settings, save_settings
 from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
+from refiner_gui.ui.background_jobs import BackgroundJobs
+from refiner_gui.ui.blind import HIDDEN_LABELS
+from refiner_gui.ui.file_loader import FileLoader, WindowDropTarget
 from refiner_gui.ui.info_dialogs import show_about, show_rules
 from refiner_gui.ui.job_status import JobStatus
+from refiner_gui.ui.look_inputs import LookInputs
+from refiner_gui.ui.rerun_flow import RerunFlow
 from refiner_gui.ui.result_actions import ResultActions
 from refiner_gui.ui.review_controller import Picture, ReviewController
+from refiner_gui.ui.running_preview import RunningPreview
 from refiner_gui.ui.settings_dialog import SettingsDialog
+from refiner_gui.ui.tryon_flow import TryOnFlow
 from refiner_gui.ui.viewer import CompareViewer
 from refiner_gui.ui.window_layout import build_parts
 from refiner_gui.ui.window_menus import WindowMenus
+from refiner_gui.ui.window_title import window_title
 from refiner_gui.workers import JobOutcome, JobRequest
 
 log = logging.getLogger(__name__)
@@ -84,7 +92,7 @@ class WindowContent(QObject):
         self.run_id: int | None = None  # the window's running job, while it runs
         self.job_id: int | None = None  # the running (or last started) job
         self.shown: JobOutcome | None = None  # the finished job in the viewer
-        self._pending_rerun: int | None = None
+        self._resumed = False  # the window's run waits again for a stored job
         # Learnt off the GUI thread: probing the keyring's backends is slow.
         self._has_key: bool | None = None
 
@@ -99,8 +107,19 @@ class WindowContent(QObject):
             p.inputs.set_gender(settings.gender)
         self.viewer = CompareViewer()
         self.viewer.setAccessibleName("Coarse and refined comparison")
-        p.right_layout.insertWidget(p.right_layout.indexOf(p.placeholder) + 1, self.viewer, 1)
+        # The shown look's own inputs sit beside the viewer (portrait looks leave width).
+        self.look_inputs = LookInputs()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.viewer, 1)
+        row.addWidget(self.look_inputs)
+        p.right_layout.insertLayout(p.right_layout.indexOf(p.placeholder) + 1, row, 1)
         self.viewer.hide()
+        self.look_inputs.hide()
+        # While a job runs the page shows its coarse image (not a blank or an old result).
+        self.preview = RunningPreview()
+        p.right_layout.insertWidget(p.right_layout.indexOf(p.placeholder) + 2, self.preview, 1)
 
         if demo and injected_factory is None:
             # Started last of the parts that can fail to build, and stopped again if
@@ -124,12 +143,25 @@ class WindowContent(QObject):
             window, lambda: self.settings, lambda: self.shown, lambda: self.viewer, p.history, store
         )
         self.status = JobStatus(p.progress, p.stage_label, self)
+        # Several files at once (Ctrl+O, a drop on the window or on one slot) go by role.
+        self.loader = FileLoader(
+            p.inputs, window, lambda t: window.statusBar().showMessage(t, 10_000)
+        )
+        self.window_drop = WindowDropTarget(window, self.loader)
         self.menus = WindowMenus(window, menus, self)
+        self.reruns = RerunFlow(self)  # History → Re-run and "Use these inputs"
+        self.tryon = TryOnFlow(self)  # an empty coarse slot: generate it, then refine
+        self.background = BackgroundJobs(self.jobs, self.review.open_job, p.error_panel, self)
+        self.background.still_running.keepChecking.connect(self._on_keep_checking)
+        self.background.checkEnded.connect(self._on_check_ended)
+        self.jobs.recovered.connect(self._on_recovered)
 
         p.refine_button.clicked.connect(self.refine_or_cancel)
         p.error_panel.resumeRequested.connect(self.resume_task)
-        p.history.rerunRequested.connect(self.rerun_job)
+        p.history.rerunRequested.connect(self.reruns.ask)
         self.review.openFailed.connect(self._on_open_failed)
+        self.review.undoChanged.connect(self.update_actions)
+        self.look_inputs.useRequested.connect(self.reruns.use_inputs)
         for button, slot in (
             (p.save_button, self.results.save_refined),
             (p.save_cmp_button, self.results.save_comparison),
@@ -144,11 +176,10 @@ class WindowContent(QObject):
         self.jobs.failed.connect(self._on_failed)
         self.jobs.runEnded.connect(self._on_run_ended)
         self.jobs.jobChanged.connect(p.history.job_changed)
-        self.jobs.recovered.connect(self._on_recovered)
         # Connected last: the panel may emit while the window is still being built.
         p.inputs.changed.connect(self.update_actions)
         p.inputs.changed.connect(self._remember_gender)
-        p.inputs.changed.connect(self._maybe_start_rerun)
+        p.inputs.changed.connect(self.reruns.maybe_start)
         self.update_actions()
 
     # -- state ------------------------------------------------------------------------
@@ -191,14 +222,17 @@ class WindowContent(QObject):
             else:
                 tip = "Submit to the refiner (Ctrl+Enter). Costs 25 credits when it succeeds."
             p.refine_button.setToolTip(tip)
-            if p.error_panel.isHidden() and self.shown is None:
+            stopped = not self.background.still_running.isHidden()  # says why already
+            if p.error_panel.isHidden() and self.shown is None and not stopped:
                 p.stage_label.setText(tip if not enabled else "Ready to refine.")
         self.menus.update(
             can_refine=not running and ready and key_ok,
             running=running,
-            has_result=self.shown is not None,
+            has_result=self.shown is not None and not running,  # hidden while one runs
+            can_undo=self.review.can_undo(),
         )
         p.inputs.set_enabled_inputs(not running)
+        self.tryon.update_actions(running=running, key_ok=key_ok)
 
     @Slot()
     def _remember_gender(self) -> None:
@@ -238,6 +272,8 @@ class WindowContent(QObject):
             return False
         inputs = self.parts.inputs
         state = inputs.readiness()
+        if not state.ready and self.tryon.can_start():
+            return self.tryon.start(parent_id=parent_id)
         if not state.ready:
             self.window.statusBar().showMessage(state.reason, 5000)
             return False
@@ -245,10 +281,14 @@ class WindowContent(QObject):
         files = {s: inputs.path(s) for s in SLOTS}
         if gender is None or any(files[s] is None for s in (PERSON, TOP, COARSE)):
             return False
+        originals = {s: inputs.original_path(s) for s in SLOTS}
         request = JobRequest(
-            {s: p for s, p in files.items() if p is not None}, gender, parent_id=parent_id
+            {s: p for s, p in files.items() if p is not None},
+            gender,
+            parent_id=parent_id,
+            original_names={s: o.name for s, o in originals.items() if o is not None},
         )
-        return self._began(self.jobs.start(request), "Uploading")
+        return self._began(self.jobs.start(request), "Uploading", files[COARSE])
 
     def resume_job(self, job_id: int) -> bool:
         """Wait again for a submitted job (never re-submits it). False, with the reason
@@ -261,19 +301,40 @@ class WindowContent(QObject):
                 f"Job {job_id} is already being checked in the background.", 8000
             )
             return False
-        if not self._began(self.jobs.resume(job_id), "Resuming"):
+        try:
+            job = self.store.get(job_id)
+        except KeyError:
+            job = None
+        run_id = self.jobs.resume(job_id) if job is not None else None
+        if job is None or not self._began(
+            run_id, "Resuming", job.input_path(COARSE), since=job.submitted_at, resumed=True
+        ):
             self.window.statusBar().showMessage(f"Job {job_id} is not in the history.", 8000)
             return False
         return True
 
-    def _began(self, run_id: int | None, stage_text: str) -> bool:
+    def _began(
+        self,
+        run_id: int | None,
+        stage_text: str,
+        coarse: Path | None,
+        *,
+        since: float | None = None,
+        resumed: bool = False,
+    ) -> bool:
         if run_id is None:
             return False
         self.run_id = run_id
         self.job_id = None
-        self.parts.error_panel.hide()
-        self.parts.inputs.highlight(None, None)
-        self.status.start(stage_text)
+        self._resumed = resumed
+        p = self.parts
+        p.error_panel.hide()
+        self.background.still_running.hide()
+        p.inputs.highlight(None, None)
+        self.status.start(stage_text, since=since)
+        self.window.setWindowTitle(window_title(demo=self.demo))  # no old job's number
+        self.preview.show_coarse(coarse, (p.placeholder, self.viewer, p.review_bar, p.result_bar))
+        p.tabs.setCurrentWidget(p.compare_page)
         self.update_actions()
         return True
 
@@ -293,37 +354,8 @@ class WindowContent(QObject):
 
     @Slot(int)
     def rerun_job(self, job_id: int) -> None:
-        """Load a past job's stored inputs and gender; start it when they check out."""
-        try:
-            job = self.store.get(job_id)
-        except KeyError:
-            return
-        if self.job_running():
-            self.window.statusBar().showMessage("Wait for the running job to finish first.", 5000)
-            return
-        for slot in SLOTS:
-            path = job.input_path(slot)
-            if path is not None:
-                self.parts.inputs.set_file(slot, path)
-            else:
-                self.parts.inputs.clear_slot(slot)
-        self.parts.inputs.set_gender(job.gender or None)
-        self._pending_rerun = job_id
-        self.window.statusBar().showMessage(f"Re-running job {job_id} with the same inputs…", 5000)
-        self._maybe_start_rerun()
-
-    @Slot()
-    def _maybe_start_rerun(self) -> None:
-        if self._pending_rerun is None or self.job_running() or self.jobs.is_closed():
-            return
-        state = self.parts.inputs.readiness()
-        if state.ready:
-            parent, self._pending_rerun = self._pending_rerun, None
-            self.start_job(parent_id=parent)
-        elif state.readiness is Readiness.NEEDS_USER:
-            # Nothing will change by itself: stop waiting to auto-start.
-            self._pending_rerun = None
-            self.window.statusBar().showMessage(f"Re-run needs you: {state.reason}", 8000)
+        """Re-run a past job with its stored inputs, without asking (see :class:`RerunFlow`)."""
+        self.reruns.rerun(job_id)
 
     def recover_unfinished(self) -> None:
         """Resume, in the background, every job a crash or quit left unfinished."""
@@ -341,6 +373,7 @@ class WindowContent(QObject):
     def _on_progress(self, run_id: int, event: ProgressEvent) -> None:
         if run_id == self.run_id:
             self.status.progress(event)
+            self.tryon.progressed(event)
 
     @Slot(int, object)
     def _on_submitted(self, run_id: int, submission: Submission) -> None:
@@ -352,16 +385,26 @@ class WindowContent(QObject):
     def _on_succeeded(self, run_id: int, outcome: JobOutcome) -> None:
         if run_id != self.run_id:
             return
-        self.status.finish(outcome.job.task_id)
+        self.status.finish(outcome.job.task_id or outcome.job.tryon_task_id, resumed=self._resumed)
+        self.preview.stop()
         self.review.present(outcome)
         self.window.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
+        self.tryon.succeeded(outcome)
 
     @Slot(int, object)
     def _on_failed(self, run_id: int, error: RefinerError) -> None:
         if run_id != self.run_id:
             return
+        self.preview.stop(uncover=True)  # no new result: what was there comes back
+        resumable = self._job_resumable(self.job_id)
+        if isinstance(error, Cancelled) and resumable and self.job_id and error.task_id:
+            # Cancel after the upload is no error: the task goes on at the service.
+            self.status.stop_with(f"Stopped waiting · task {error.task_id} goes on")
+            self.background.cancelled_after_upload(self.job_id, error.task_id)
+            return
         self.status.fail(error)
-        self.parts.error_panel.show_error(error, resumable=self._job_resumable(self.job_id))
+        self.parts.error_panel.show_error(error, resumable=resumable)
+        self.tryon.failed(self.job_id)
         if error.slot:
             self.parts.inputs.highlight(error.slot, error.user_message)
 
@@ -372,19 +415,25 @@ class WindowContent(QObject):
         self.run_id = None
         self.status.ended()
         self.update_actions()
-        self._maybe_start_rerun()
+        self.reruns.maybe_start()
+
+    @Slot(int)
+    def _on_keep_checking(self, job_id: int) -> None:
+        if not self.job_running():
+            self.parts.stage_label.setText(f"Checking job {job_id} in the background…")
 
     @Slot(object)
     def _on_recovered(self, jobs: list[Job]) -> None:
-        if not jobs:
-            return
-        counts: dict[str, int] = {}
-        for job in jobs:
-            counts[job.state.label] = counts.get(job.state.label, 0) + 1
-        parts = ", ".join(f"{n} {label.lower()}" for label, n in counts.items())
+        # Replaces "Resuming unfinished jobs…"; the notice lists them (BackgroundJobs).
         self.window.statusBar().showMessage(
-            f"Unfinished jobs from the last session: {parts}.", 15_000
+            "The last session's jobs are listed above." if jobs else "", 8000
         )
+
+    @Slot(int)
+    def _on_check_ended(self, job_id: int) -> None:
+        if not self.job_running():  # the line said "Checking…"
+            self.parts.stage_label.setText(f"The background check of job {job_id} ended.")
+            self.update_actions()
 
     def _job_resumable(self, job_id: int | None) -> bool | None:
         """Whether waiting again for the job makes sense (it is still SUBMITTED)."""
@@ -402,7 +451,9 @@ class WindowContent(QObject):
         except KeyError:
             return
         panel = self.parts.error_panel
-        if job.error:
+        # A job the user stopped waiting for is not an error: it is still waiting.
+        stopped = job.state is JobState.SUBMITTED and (job.error or {}).get("type") == "Cancelled"
+        if job.error and not stopped:
             panel.show_error(
                 error_from_dict({**job.error, "task_id": job.task_id}),
                 resumable=job.state is JobState.SUBMITTED,
@@ -426,27 +477,54 @@ class WindowContent(QObject):
         """Put two pictures in the viewer (the review controller decides which and how)."""
         p = self.parts
         self.shown = outcome
+        self.preview.stop()
         self.viewer.set_images(left[0], right[0], left[1], right[1])
         self.viewer.set_labels(left_label, right_label)
+        # While blind and hidden, the coarse thumbnail would tell which side is which.
+        hidden = (left_label, right_label) == HIDDEN_LABELS
+        self.look_inputs.show_job(outcome.job, hide_coarse=hidden)
         p.placeholder.hide()
         self.viewer.show()
+        self.look_inputs.show()
         p.review_bar.show()
         p.result_bar.show()
         p.tabs.setCurrentWidget(p.compare_page)
         job = outcome.job
         when = datetime.fromtimestamp(job.finished_at or job.created_at)
-        p.result_label.setText(f"Job {job.id} · task {job.task_id} · {when:%d %b %H:%M}")
+        task = " → ".join(t for t in (job.tryon_task_id, job.task_id) if t)
+        p.result_label.setText(f"Job {job.id} · task {task} · {when:%d %b %H:%M}")
+        self.window.setWindowTitle(window_title(demo=self.demo, detail=f"Job {job.id}"))
         self.update_actions()
+
+    @Slot()
+    def undo_review(self) -> None:
+        """Edit → Undo review change (Ctrl+Z): restore the last change and show that look."""
+        message = self.review.undo()
+        self.window.statusBar().showMessage(message or "Nothing to undo in the review.", 8000)
 
     # -- dialogs ------------------------------------------------------------------------
 
     @Slot()
     def open_settings(self) -> None:
         """Edit the settings and the API key (modal)."""
-        dlg = SettingsDialog(self.settings, self.window)
+        dlg = SettingsDialog(self.settings, self.window, sandbox_url=self._sandbox_url())
         dlg.saved.connect(self._on_settings_saved)
         dlg.key_stored.connect(self._on_key_stored)
         dlg.exec()
+
+    def _sandbox_url(self) -> str | None:
+        """Demo mode: the address of the sandbox jobs go to (None otherwise)."""
+        if not self.demo:
+            return None
+        if self.demo_session is not None:
+            return self.demo_session.base_url
+        if self._injected is None:
+            return None
+        client = self._injected()  # no network: only to learn its address
+        try:
+            return client.base_url
+        finally:
+            client.close()
 
     @Slot(object)
     def _on_settings_saved(self, settings: Settings) -> None:
@@ -481,7 +559,7 @@ class WindowContent(QObject):
 
     def shutdown(self) -> bool:
         """Stop every job and background task; True when every thread ended."""
-        self._pending_rerun = None
+        self.reruns.pending = None
         stopped = self.jobs.shutdown()
         QCoreApplication.processEvents()  # deliver the queued finished signals
         for part in (self.parts.inputs, self.parts.history, self.viewer):

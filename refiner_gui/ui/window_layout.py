@@ -12,11 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -25,7 +23,9 @@ from PySide6.QtWidgets import (
 
 from refiner_gui.jobs import JobStore
 from refiner_gui.ui.error_panel import ErrorPanel
+from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.history import HistoryPanel
+from refiner_gui.ui.inputs_column import InputsColumn
 from refiner_gui.ui.inputs_panel import InputsPanel
 from refiner_gui.ui.review import ReviewBar
 from refiner_gui.ui.skeleton import DEMO_BANNER_COLOUR, LEFT_WIDTH
@@ -44,6 +44,8 @@ DEMO_TEXT = (
 )
 
 DEFAULT_SIZE = (1400, 860)
+TASK_ID_SAMPLE = "8717b46612a6496883a3c211588466ae"
+"""As wide as a task id: the widest word of the status and result lines (they wrap)."""
 
 
 @dataclass
@@ -68,6 +70,7 @@ class WindowParts:
     compare_page: QWidget
     history: HistoryPanel
     tabs: QTabWidget
+    inputs_column: InputsColumn
 
 
 def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts:
@@ -77,7 +80,12 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     refine.setObjectName("refineButton")
     refine.setMinimumHeight(44)
     refine.setAccessibleName("Refine")
-    refine.setStyleSheet("font-size: 13pt; font-weight: bold;")
+    # A font, not a style sheet: a style sheet takes the button's drawing away from the
+    # style, which then ignores a dark palette (a white slab in a dark window).
+    font = refine.font()
+    font.setPointSizeF(13)
+    font.setBold(True)
+    refine.setFont(font)
     progress = QProgressBar()
     progress.setAccessibleName("Job progress")
     progress.setTextVisible(False)
@@ -88,20 +96,15 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     stage.setAccessibleName("Job status")
     stage.setWordWrap(True)
     stage.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    # A task id (it cannot wrap) is reserved from the start: a job that shows one must not
+    # widen the inputs strip, and so the window.
+    stage.setMinimumWidth(stage.fontMetrics().horizontalAdvance(TASK_ID_SAMPLE))
 
-    left = QWidget()
-    lv = QVBoxLayout(left)
-    lv.setContentsMargins(8, 8, 8, 8)
+    left = InputsColumn(inputs)
     if demo:
-        lv.addWidget(_demo_banner())
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    scroll.setWidget(inputs)
-    lv.addWidget(scroll, 1)
-    lv.addWidget(refine)
-    lv.addWidget(progress)
-    lv.addWidget(stage)
+        left.insert_above(_demo_banner())
+    for below in (refine, progress, stage):
+        left.add_below(below)
 
     placeholder = QLabel(PLACEHOLDER_TEXT)
     placeholder.setWordWrap(True)
@@ -132,6 +135,9 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
     rv.setContentsMargins(0, 8, 8, 8)
     rv.addWidget(error_panel)
     rv.addWidget(tabs, 1)
+    # What a result brings (its job line wraps down to a task id) is reserved from the
+    # start, so the window's minimum does not grow when one arrives (Qt would widen it).
+    right.setMinimumWidth(result_label.fontMetrics().horizontalAdvance(TASK_ID_SAMPLE) + 80)
 
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.addWidget(left)
@@ -160,6 +166,7 @@ def build_parts(*, demo: bool, inputs_dir: Path, store: JobStore) -> WindowParts
         compare_page=compare,
         history=history,
         tabs=tabs,
+        inputs_column=left,
     )
 
 
@@ -177,7 +184,8 @@ def _demo_banner() -> QLabel:
 
 def _result_bar() -> tuple[tuple[QPushButton, ...], QLabel, QWidget]:
     bar = QWidget()
-    h = QHBoxLayout(bar)
+    # Wraps onto a second row in a narrow window rather than widening it.
+    h = FlowLayout(bar, spacing=6)
     h.setContentsMargins(0, 0, 0, 0)
     specs = (
         ("Save refined…", "Save the refined image with its provenance (Ctrl+S)"),
@@ -196,6 +204,6 @@ def _result_bar() -> tuple[tuple[QPushButton, ...], QLabel, QWidget]:
     label = QLabel("")
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    h.addStretch(1)
-    h.addWidget(label)
+    label.setWordWrap(True)  # two task ids (a try-on, then its refinement) are long
+    h.addWidget(label, stretch=True)
     return tuple(buttons), label, bar

@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
 
-from refiner_gui.slots import SLOTS
 from refiner_gui.ui.actions import MENU_ACTIONS, build_actions, update_enabled
 from refiner_gui.ui.shortcuts_dialog import ShortcutsDialog
 from refiner_gui.ui.viewer import ViewMode
@@ -42,6 +41,7 @@ class WindowMenus(QObject):
             "open_output_folder": results.open_output_folder,
             "export_review": results.export_review,
             "quit": window.close,
+            "undo_review": content.undo_review,
             "settings": content.open_settings,
             "refine": content.refine_or_cancel,
             "cancel": content.cancel_job,
@@ -61,23 +61,29 @@ class WindowMenus(QObject):
         """The action called ``name`` in the table."""
         return self.actions[name]
 
-    def update(self, *, can_refine: bool, running: bool, has_result: bool) -> None:
+    def update(
+        self, *, can_refine: bool, running: bool, has_result: bool, can_undo: bool = False
+    ) -> None:
         """Enable each action by its table's condition."""
         update_enabled(
             self.actions,
-            {"can_refine": can_refine, "running": running, "has_result": has_result},
+            {
+                "can_refine": can_refine,
+                "running": running,
+                "has_result": has_result,
+                "can_undo": can_undo,
+            },
         )
 
     @Slot()
     def open_images(self) -> None:
-        """File → Open images: fill the empty slots in order (extra files are ignored)."""
-        inputs = self._content.parts.inputs
+        """File → Open images: one to four files (or more), each put in the slot its name
+        or picture says; when that is unclear, a dialog asks. Never by order."""
         names, _ = QFileDialog.getOpenFileNames(
             self._window, "Open images (person, top, coarse, bottom)", "", IMAGE_FILTER
         )
-        empty = [s for s in SLOTS if inputs.original_path(s) is None]
-        for slot, name in zip(empty, names, strict=False):
-            inputs.set_file(slot, Path(name))
+        if names:
+            self._content.loader.load([Path(name) for name in names])
 
     @Slot()
     def show_shortcuts(self) -> None:

@@ -3,7 +3,9 @@
 A :class:`FaultCase` says what to inject, how the client is tuned (short timeouts for the
 hang and slow cases), and what must come out: success, or the error type, the job's final
 state in the store, whether the service's code and ids reach the error, whether the
-sandbox created a task, and how many POSTs the job may make.
+sandbox created a task, and how many POSTs the job may make. The faults of :data:`CASES`
+are the sandbox's named faults (:mod:`refiner_gui.sandbox.named_faults`), so
+``refiner-cli sandbox --fault <case id>`` shows the same misbehaviour by hand.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from refiner_gui.api import (
     TaskNotFound,
 )
 from refiner_gui.jobs import JobState
-from refiner_gui.sandbox import Fault, SandboxServer
+from refiner_gui.sandbox import Fault, SandboxServer, named_faults
 from refiner_gui.slots import PERSON
 
 POLL_PATH = "/api/common/query-async-task-result"
@@ -63,7 +65,7 @@ class FaultCase:
 def _submit_error(code: str, error: type[RefinerError], **kw) -> FaultCase:
     return FaultCase(
         f"error-submit-{code}",
-        (Fault("submit", "error", code=code),),
+        named_faults(f"error-submit-{code}"),
         error,
         JobState.FAILED,
         code,
@@ -88,12 +90,12 @@ CASES: list[FaultCase] = [
     # 503 says the service took nothing: re-sent, and the second try succeeds.
     FaultCase(
         "error-submit-503-once",
-        (Fault("submit", "error", code="AI_SERVICE_FLOW_RESTRICTION"),),
+        named_faults("error-submit-503-once"),
         posts=2,
     ),
     FaultCase(
         "error-submit-503-always",
-        (Fault("submit", "error", code="ERROR_INSUFFICIENT_RESOURCES", times=50),),
+        named_faults("error-submit-503-always"),
         ServiceUnavailable,
         JobState.FAILED,
         "ERROR_INSUFFICIENT_RESOURCES",
@@ -102,12 +104,10 @@ CASES: list[FaultCase] = [
         posts=4,
     ),
     # -- error on poll and download (the task exists) ---------------------------------------
-    FaultCase(
-        "error-poll-502-transient", (Fault("poll", "error", code="AI_SERVICE_ERROR", times=2),)
-    ),
+    FaultCase("error-poll-502-transient", named_faults("error-poll-502-transient")),
     FaultCase(
         "error-poll-500-always",
-        (Fault("poll", "error", code="SERVICE_INTERNAL_ERROR", times=100),),
+        named_faults("error-poll-500-always"),
         ServiceUnavailable,
         JobState.SUBMITTED,
         "SERVICE_INTERNAL_ERROR",
@@ -115,7 +115,7 @@ CASES: list[FaultCase] = [
     ),
     FaultCase(
         "error-poll-404-not-found",
-        (Fault("poll", "error", code="ERROR_RESOURCE_NOT_FOUND"),),
+        named_faults("error-poll-404-not-found"),
         TaskNotFound,
         JobState.EXPIRED,
         "ERROR_RESOURCE_NOT_FOUND",
@@ -123,7 +123,7 @@ CASES: list[FaultCase] = [
     ),
     FaultCase(
         "error-poll-410-revoked",
-        (Fault("poll", "error", code="ERROR_TASK_REVOKED"),),
+        named_faults("error-poll-410-revoked"),
         TaskNotFound,
         JobState.EXPIRED,
         "ERROR_TASK_REVOKED",
@@ -132,19 +132,17 @@ CASES: list[FaultCase] = [
     # A poll refused for our key or account says nothing about the task: resumable.
     FaultCase(
         "error-poll-401-key",
-        (Fault("poll", "error", code="ERROR_USER_NOT_EXISTS"),),
+        named_faults("error-poll-401-key"),
         AuthError,
         JobState.SUBMITTED,
         "ERROR_USER_NOT_EXISTS",
         True,
     ),
-    FaultCase(
-        "error-download-500-transient", (Fault("download", "error", code="SERVICE_INTERNAL_ERROR"),)
-    ),
+    FaultCase("error-download-500-transient", named_faults("error-download-500-transient")),
     # -- error_in_200 ------------------------------------------------------------------------
     FaultCase(
         "error_in_200-submit",
-        (Fault("submit", "error_in_200"),),
+        named_faults("error_in_200-submit"),
         ServiceUnavailable,
         JobState.FAILED,
         "PROCESSING_FAILURE",
@@ -153,18 +151,18 @@ CASES: list[FaultCase] = [
     ),
     FaultCase(
         "error_in_200-submit-credits",
-        (Fault("submit", "error_in_200", code="ERROR_NOT_ENOUGH_CREDITS"),),
+        named_faults("error_in_200-submit-credits"),
         CreditsError,
         JobState.FAILED,
         "ERROR_NOT_ENOUGH_CREDITS",
         True,
         NO_TASK,
     ),
-    FaultCase("error_in_200-poll-transient", (Fault("poll", "error_in_200"),)),
+    FaultCase("error_in_200-poll-transient", named_faults("error_in_200-poll-transient")),
     # -- task_failed / poll_http_error: the task ends badly, its id is kept ------------------
     FaultCase(
         "task_failed",
-        (Fault("submit", "task_failed"),),
+        named_faults("task_failed"),
         TaskFailed,
         JobState.FAILED,
         "PROCESSING_FAILURE",
@@ -172,7 +170,7 @@ CASES: list[FaultCase] = [
     ),
     FaultCase(
         "task_failed-stopped",
-        (Fault("submit", "task_failed", code="ERROR_TASK_STOPPED_PROCESSING"),),
+        named_faults("task_failed-stopped"),
         TaskFailed,
         JobState.FAILED,
         "ERROR_TASK_STOPPED_PROCESSING",
@@ -180,7 +178,7 @@ CASES: list[FaultCase] = [
     ),
     FaultCase(
         "poll_http_error",
-        (Fault("submit", "poll_http_error"),),
+        named_faults("poll_http_error"),
         InputRejected,
         JobState.FAILED,
         "ERROR_NO_FACE_IN_FILE",
@@ -189,17 +187,17 @@ CASES: list[FaultCase] = [
     ),
     FaultCase(
         "poll_http_error-size",
-        (Fault("submit", "poll_http_error", code="FILE_SIZE_EXCEEDS_LIMIT"),),
+        named_faults("poll_http_error-size"),
         InputRejected,
         JobState.FAILED,
         "FILE_SIZE_EXCEEDS_LIMIT",
         True,
     ),
     # -- rate_limit: backed off and retried (a 429 EXCEEDING_LIMITS submit took nothing) -----
-    FaultCase("rate_limit-submit", (Fault("submit", "rate_limit", retry_after=0.05),), posts=2),
+    FaultCase("rate_limit-submit", named_faults("rate_limit-submit"), posts=2),
     FaultCase(
         "rate_limit-submit-always",
-        (Fault("submit", "rate_limit", retry_after=0.01, times=50),),
+        named_faults("rate_limit-submit-always"),
         RateLimited,
         JobState.FAILED,
         "EXCEEDING_LIMITS",
@@ -207,10 +205,10 @@ CASES: list[FaultCase] = [
         NO_TASK,
         posts=4,
     ),
-    FaultCase("rate_limit-poll", (Fault("poll", "rate_limit", retry_after=0.05, times=2),)),
+    FaultCase("rate_limit-poll", named_faults("rate_limit-poll")),
     FaultCase(
         "rate_limit-poll-always",
-        (Fault("poll", "rate_limit", retry_after=0.01, times=100),),
+        named_faults("rate_limit-poll-always"),
         RateLimited,
         JobState.SUBMITTED,
         "EXCEEDING_LIMITS",
@@ -219,7 +217,7 @@ CASES: list[FaultCase] = [
     # -- gateway_html: a proxy page, no vendor body ------------------------------------------
     FaultCase(
         "gateway_html-submit-502",
-        (Fault("submit", "gateway_html"),),
+        named_faults("gateway_html-submit-502"),
         SubmissionOutcomeUnknown,
         JobState.OUTCOME_UNKNOWN,
         None,
@@ -227,13 +225,11 @@ CASES: list[FaultCase] = [
         NO_TASK,
         http_status=502,
     ),
-    FaultCase(
-        "gateway_html-submit-503", (Fault("submit", "gateway_html", http_status=503),), posts=2
-    ),
-    FaultCase("gateway_html-poll-transient", (Fault("poll", "gateway_html", times=3),)),
+    FaultCase("gateway_html-submit-503", named_faults("gateway_html-submit-503"), posts=2),
+    FaultCase("gateway_html-poll-transient", named_faults("gateway_html-poll-transient")),
     FaultCase(
         "gateway_html-poll-always",
-        (Fault("poll", "gateway_html", times=100),),
+        named_faults("gateway_html-poll-always"),
         ServiceUnavailable,
         JobState.SUBMITTED,
         None,
@@ -242,21 +238,21 @@ CASES: list[FaultCase] = [
     ),
     FaultCase(
         "gateway_html-download-transient",
-        (Fault("download", "gateway_html", http_status=504, times=2),),
+        named_faults("gateway_html-download-transient"),
     ),
     # -- drop_connection: the request was processed, the answer is withheld or cut ---------
     FaultCase(
         "drop_connection-submit",
-        (Fault("submit", "drop_connection"),),
+        named_faults("drop_connection-submit"),
         SubmissionOutcomeUnknown,
         JobState.OUTCOME_UNKNOWN,
         task=UNKNOWN,
     ),
-    FaultCase("drop_connection-poll", (Fault("poll", "drop_connection", times=2),)),
-    FaultCase("drop_connection-download", (Fault("download", "drop_connection", times=2),)),
+    FaultCase("drop_connection-poll", named_faults("drop_connection-poll")),
+    FaultCase("drop_connection-download", named_faults("drop_connection-download")),
     FaultCase(
         "drop_connection-download-always",
-        (Fault("download", "drop_connection", times=100),),
+        named_faults("drop_connection-download-always"),
         NetworkError,
         JobState.SUBMITTED,
         retry={"attempts": 3},
@@ -264,41 +260,41 @@ CASES: list[FaultCase] = [
     # -- hang: no answer at all; the read timeout ends it -----------------------------------
     FaultCase(
         "hang-submit",
-        (Fault("submit", "hang"),),
+        named_faults("hang-submit"),
         SubmissionOutcomeUnknown,
         JobState.OUTCOME_UNKNOWN,
         task=UNKNOWN,
         client={"upload_read_timeout": 0.5},
     ),
-    FaultCase("hang-poll", (Fault("poll", "hang"),), client={"poll_read_timeout": 0.5}),
+    FaultCase("hang-poll", named_faults("hang-poll"), client={"poll_read_timeout": 0.5}),
     # -- expire_url: the storage host refuses the result link --------------------------------
     # A refused link of a young task says nothing about the task: a later poll gives a
     # fresh link, so the job stays resumable.
     FaultCase(
         "expire_url-403",
-        (Fault("download", "expire_url"),),
+        named_faults("expire_url-403"),
         ResultUnavailable,
         JobState.SUBMITTED,
         http_status=403,
     ),
     FaultCase(
         "expire_url-404",
-        (Fault("download", "expire_url", http_status=404),),
+        named_faults("expire_url-404"),
         ResultUnavailable,
         JobState.SUBMITTED,
         http_status=404,
     ),
     # -- slow: within the read timeout it is just slow; beyond it, a resumable failure ------
-    FaultCase("slow-download", (Fault("download", "slow", delay=0.3),)),
+    FaultCase("slow-download", named_faults("slow-download")),
     FaultCase(
         "slow-download-beyond-timeout",
-        (Fault("download", "slow", delay=30, times=100),),
+        named_faults("slow-download-beyond-timeout"),
         NetworkError,
         JobState.SUBMITTED,
         client={"download_read_timeout": 0.3},
         retry={"attempts": 2},
     ),
-    FaultCase("slow-submit", (Fault("submit", "slow", delay=0.2),)),
+    FaultCase("slow-submit", named_faults("slow-submit")),
 ]
 
 

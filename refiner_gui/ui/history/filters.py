@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from refiner_gui.jobs.models import DEFECT_TAGS, JobState
 from refiner_gui.jobs.store import JobFilter
+from refiner_gui.ui.flow_layout import FlowLayout
 
 SEARCH_DEBOUNCE_MS = 200
 """Quiet time after the last keystroke in the search field before the filter changes."""
@@ -74,7 +75,8 @@ class FilterBar(QWidget):
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setMinimumWidth(220)
 
-        row = QHBoxLayout(self)
+        # Each label stays with its control; the pairs wrap onto a second row when narrow.
+        row = FlowLayout(self, spacing=6)
         # Laid out as the panel's first row: no margins of its own.
         row.setContentsMargins(0, 0, 0, 0)
         for label_text, widget, name, tip in (
@@ -97,10 +99,12 @@ class FilterBar(QWidget):
             buddy.setBuddy(widget)
             widget.setAccessibleName(name)
             widget.setToolTip(tip)
-            row.addWidget(buddy)
-            row.addWidget(widget, 1 if widget is self.search_edit else 0)
-            if widget is not self.search_edit:
-                row.addSpacing(6)
+            pair = QWidget()
+            pair_row = QHBoxLayout(pair)
+            pair_row.setContentsMargins(0, 0, 6, 0)
+            pair_row.addWidget(buddy)
+            pair_row.addWidget(widget, 1)
+            row.addWidget(pair, stretch=widget is self.search_edit)
         for combo in self._combos():
             combo.currentIndexChanged.connect(self._emit_changed)
         self.search_edit.textChanged.connect(self._search_timer.start)

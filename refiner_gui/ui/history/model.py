@@ -126,6 +126,7 @@ def matches(job: Job, f: JobFilter) -> bool:
     if text:
         hay = [
             job.task_id or "",
+            (job.tryon.task_id or "") if job.tryon else "",
             job.note,
             job.gender,
             json.dumps(job.error) if job.error else "",
@@ -329,7 +330,7 @@ class HistoryModel(QAbstractTableModel):
 
     def _display(self, job: Job, col: int) -> str | None:
         if col == STATE:
-            return job.state.label
+            return state_text(job)
         if col == DATE:
             return format_date(job.created_at)
         if col == GENDER:
@@ -339,6 +340,8 @@ class HistoryModel(QAbstractTableModel):
         if col == TAGS:
             return tag_labels(job.tags)
         if col == TASK:
+            if job.tryon is not None and job.tryon.task_id:  # both calls' tasks, in order
+                return " → ".join(t for t in (job.tryon.task_id, job.task_id) if t)
             return job.task_id or "—"
         if col == NOTE:
             # One line in the table; the tooltip has it all.
@@ -361,6 +364,12 @@ class HistoryModel(QAbstractTableModel):
             return job.note
         if col == TAGS and job.tags:
             return tag_labels(job.tags)
+        if col == TASK and job.tryon is not None:
+            model = "Try on Clothes " + job.tryon.model.title()
+            tip = f"Coarse image: {model}, task {job.tryon.task_id or '(not sent)'}"
+            if job.kind == "tryon_refine":
+                tip += f"\nRefinement: task {job.task_id or '(not sent yet)'}"
+            return tip + f"\n(job #{job.id})"
         if col == TASK and job.task_id:
             return f"Task {job.task_id} (job #{job.id})"
         return None
@@ -424,3 +433,13 @@ class HistoryModel(QAbstractTableModel):
             painter.end()
             self._dots[colour] = dot
         return dot
+
+
+def state_text(job: Job) -> str:
+    """The state column: the state, and for a job that makes its coarse image, which of
+    its two calls it is at (or stopped at): "Waiting · coarse image"."""
+    if job.tryon is None:
+        return job.state.label
+    if job.kind == "tryon":
+        return f"{job.state.label} · coarse only"
+    return f"{job.state.label} · {'coarse image' if job.stage == 'tryon' else 'refinement'}"

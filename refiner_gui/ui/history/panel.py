@@ -36,7 +36,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QMessageBox,
@@ -48,6 +47,7 @@ from PySide6.QtWidgets import (
 from refiner_gui.jobs.models import Job
 from refiner_gui.jobs.store import JobFilter, JobStateError, JobStore
 from refiner_gui.slots import COARSE, REQUIRED_SLOTS
+from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.history.filters import FilterBar
 from refiner_gui.ui.history.model import (
     DATE,
@@ -215,11 +215,10 @@ class HistoryPanel(QWidget):
         self.empty_label.setTextFormat(Qt.TextFormat.RichText)
         self.empty_label.linkActivated.connect(self.filters.clear)
         self.empty_label.hide()
-        bar = QHBoxLayout()
+        # The count and the actions wrap onto two rows in a narrow window.
+        bar = FlowLayout(spacing=6)
         bar.addWidget(self.count_label)
-        bar.addSpacing(12)
         bar.addWidget(self.empty_label)
-        bar.addStretch(1)
         self.action_buttons: dict[str, QToolButton] = {}
         for action, name in (
             (self.open_action, "Open job"),

@@ -7,6 +7,7 @@ the panel owns its actions, selection handling and sorting. GUI thread only.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -39,6 +40,11 @@ HISTORY_KEYS: tuple[KeyHelp, ...] = (
 )
 """The job list's keys for the keyboard help (the panel binds Delete and Copy as the
 platform's standard keys; these are their usual names)."""
+
+LOW_VALUE_FIRST = (GENDER, TASK, TAGS, DATE)
+"""Columns hidden, in this order, when the table is too narrow to show every column
+without a horizontal scroll bar (the thumbnails, state, verdict and note always stay;
+the hidden facts are still in each row's tooltip, the job's dialog and the exports)."""
 
 
 class JobTable(QTableView):
@@ -107,8 +113,31 @@ class JobTable(QTableView):
         }
         for col, width in widths.items():
             self.setColumnWidth(col, width)
-        self.horizontalHeader().setMinimumSectionSize(fm.horizontalAdvance("Note") + margin)
+        self._widths = widths
+        self._note_min = fm.horizontalAdvance("Note") + margin
+        self.horizontalHeader().setMinimumSectionSize(self._note_min)
         assert model.columnCount() - 1 == NOTE  # the note column takes the rest
+
+    def fit_columns(self, width: int) -> None:
+        """Show every column that fits ``width`` (the viewport's), hiding the
+        :data:`LOW_VALUE_FIRST` ones first, so no horizontal scroll bar appears."""
+        hidden: set[int] = set()
+        # The stretched note column never gets narrower than the default section size.
+        note = max(self._note_min, self.horizontalHeader().defaultSectionSize())
+        needed = sum(self._widths.values()) + note
+        for col in LOW_VALUE_FIRST:
+            if needed <= width:
+                break
+            hidden.add(col)
+            needed -= self._widths[col]
+        for col in self._widths:
+            if self.isColumnHidden(col) != (col in hidden):
+                self.setColumnHidden(col, col in hidden)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        """Hide or show the low-value columns for the new width."""
+        super().resizeEvent(event)
+        self.fit_columns(self.viewport().width())
 
 
 class MiddleElideDelegate(QStyledItemDelegate):

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from refiner_gui.sizes import format_pixels
 from refiner_gui.ui.viewer import difference_worker
 from refiner_gui.ui.viewer.composite import compose_side_by_side
 from refiner_gui.ui.viewer.difference import DEFAULT_THRESHOLD, count_above
@@ -59,7 +60,7 @@ DEFAULT_LABELS = ("Coarse", "Refined")
 
 
 def _size_text(size: QSize) -> str:
-    return f"{size.width()}\u00d7{size.height()}"
+    return format_pixels(size.width(), size.height())
 
 
 class CompareViewer(QWidget):
@@ -72,7 +73,7 @@ class CompareViewer(QWidget):
     Signals:
         modeChanged(ViewMode): after the mode changed (not emitted if it stays the same).
         zoomChanged(float): the shown scale changed; 1.0 = one image pixel per
-            device-independent pixel.
+            device pixel (see :class:`~.image_canvas.ImageCanvas`).
         differenceReady(): the difference map for the current pair is available.
 
     All methods must be called on the GUI thread.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -82,7 +82,11 @@ class ImageCanvas(QGraphicsView):
         transformChanged: the scale changed through this class' API (zoom, fit, state);
             the viewer uses it to synchronise panes. Scroll position changes are reported
             by the scroll bars' own ``valueChanged``.
-        zoomChanged(float): the new scale, 1.0 = one image pixel per device-independent pixel.
+        zoomChanged(float): the new zoom, 1.0 = one image pixel per *device* pixel.
+
+    Zoom is counted in device pixels: on a 2x screen 100 % shows each image pixel on one
+    screen pixel (the view's transform is then 0.5), not blown up to 2x2; above 100 % the
+    pixels are drawn sharp (nearest neighbour) for close inspection, below it smoothed.
     """
 
     transformChanged = Signal()
@@ -105,6 +109,7 @@ class ImageCanvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName(accessible_name)
         self._fit = True
+        self._last_ratio = 1.0  # the pixel ratio the transform was set for
         self._pixmap_items: list[PhotoItem] = []
         self._captions: dict[Qt.AlignmentFlag, Caption] = {}
 
@@ -125,9 +130,13 @@ class ImageCanvas(QGraphicsView):
         return not self.sceneRect().isEmpty()
 
     # ------------------------------------------------------------------- zoom
+    def device_pixel_ratio(self) -> float:
+        """Device pixels per logical pixel of the screen the canvas is on."""
+        return self.devicePixelRatioF() or 1.0
+
     def zoom(self) -> float:
-        """Current scale (1.0 = 1:1)."""
-        return self.transform().m11()
+        """Current zoom in image pixels per device pixel (1.0 = 1:1 on any screen)."""
+        return self.transform().m11() * self.device_pixel_ratio()
 
     def is_fit(self) -> bool:
         """True while the canvas keeps the image fitted (it refits on resize)."""
@@ -142,6 +151,7 @@ class ImageCanvas(QGraphicsView):
             return
         # fitInView leaves an odd 2 px margin and can undershoot; compute the scale directly.
         scale = min(view.width() / rect.width(), view.height() / rect.height())
+        scale *= self.device_pixel_ratio()  # logical fit, counted in device pixels
         self._set_scale(max(MIN_ZOOM, min(MAX_ZOOM, scale)))
         self.centerOn(rect.center())
 
@@ -196,8 +206,11 @@ class ImageCanvas(QGraphicsView):
         self.verticalScrollBar().setValue(other.verticalScrollBar().value())
 
     def _set_scale(self, scale: float) -> None:
+        """Set the zoom (device pixels, see :meth:`zoom`)."""
         changed = not math.isclose(scale, self.zoom(), rel_tol=1e-12)
-        self.setTransform(QTransform.fromScale(scale, scale))
+        self._last_ratio = self.device_pixel_ratio()
+        logical = scale / self._last_ratio
+        self.setTransform(QTransform.fromScale(logical, logical))
         if changed:
             self._update_smoothing()
             self.zoomChanged.emit(scale)
@@ -257,6 +270,17 @@ class ImageCanvas(QGraphicsView):
         if self._fit:
             self.fit()
         self._place_captions()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        """Moved to a screen of another pixel ratio: keep the zoom in device pixels."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.DevicePixelRatioChange:
+            if self._fit:
+                self.fit()
+            else:
+                centre = self.mapToScene(self.viewport().rect().center())
+                self._set_scale(self.transform().m11() * self._last_ratio)
+                self.centerOn(centre)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt override)
         delta = event.angleDelta().y()

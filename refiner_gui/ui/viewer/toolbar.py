@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
+from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.viewer.modes import ViewMode
 
 MODE_TIPS = {
@@ -32,9 +33,11 @@ class ViewerToolbar(QWidget):
     def __init__(self, threshold: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Viewer toolbar")
-        row = QHBoxLayout(self)
+        # Three groups that wrap onto a second row in a narrow window.
+        row = FlowLayout(self, spacing=16)
         row.setContentsMargins(6, 4, 6, 4)
-        row.setSpacing(4)
+        modes_box, modes_row = _group()
+        zoom_box, zoom_row = _group()
 
         self.mode_group = QButtonGroup(self)
         self.mode_group.setExclusive(True)
@@ -50,9 +53,7 @@ class ViewerToolbar(QWidget):
             button.setToolTip(MODE_TIPS[mode] + shortcuts_hint.get(mode, ""))
             self.mode_group.addButton(button, index)
             self.mode_buttons[mode] = button
-            row.addWidget(button)
-
-        row.addSpacing(12)
+            modes_row.addWidget(button)
         self.zoom_out_button = _tool_button("\u2212", "Zoom out", "Zoom out (-)")
         self.zoom_label = QLabel("100 %")
         self.zoom_label.setAccessibleName("Zoom level")
@@ -71,8 +72,9 @@ class ViewerToolbar(QWidget):
             self.fit_button,
             self.actual_button,
         ):
-            row.addWidget(widget)
-        row.addStretch(1)
+            zoom_row.addWidget(widget)
+        row.addWidget(modes_box)
+        row.addWidget(zoom_box)
         row.addWidget(self._build_threshold_box(threshold))
 
     def _build_threshold_box(self, threshold: int) -> QWidget:
@@ -104,6 +106,14 @@ class ViewerToolbar(QWidget):
         box.addWidget(slider)
         box.addWidget(self.threshold_value)
         return self.threshold_box
+
+
+def _group() -> tuple[QWidget, QHBoxLayout]:
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    return box, row
 
 
 def _tool_button(text: str, name: str, tip: str) -> QToolButton:
