@@ -209,6 +209,11 @@ class BatchQueue:
                 self.store.set_look_cancelled(self.batch.id, look.position)
         self.store.set_batch_state(self.batch.id, "cancelled")
         self._halt("cancelled")
+        with self._cond:  # looks never taken: no worker will settle them
+            waiting = [self._views[p] for p in self._todo if p in self._views]
+            self._todo.clear()
+        for view in waiting:
+            self._set(_replace(view, status=LookStatus.CANCELLED))
 
     def cancel_look(self, position: int) -> None:
         """Cancel one look: never sent if it was waiting; stopped if in flight."""

@@ -80,6 +80,13 @@ MENU_ACTIONS: tuple[ActionSpec, ...] = (
         tip="Choose images for the empty slots, in order",
     ),
     ActionSpec(
+        "new_batch",
+        "file",
+        "New &batch…",
+        ("Ctrl+Shift+N",),
+        tip="Refine many looks: a folder of looks or a CSV manifest, with a dry run first",
+    ),
+    ActionSpec(
         "save",
         "file",
         "&Save refined…",

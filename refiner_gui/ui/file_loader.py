@@ -164,12 +164,15 @@ class WindowDropTarget(QObject):
     """Files dropped anywhere on ``window`` (outside a slot) go to ``loader``.
 
     An event filter, so the window's own class is not touched; slots still take their own
-    drops first (Qt gives a drop to the innermost widget that accepts it).
+    drops first (Qt gives a drop to the innermost widget that accepts it). One dropped item
+    goes to :attr:`on_source` first (a folder or .csv may make a batch); it returns True
+    when it took the drop.
     """
 
     def __init__(self, window: QWidget, loader: FileLoader) -> None:
         super().__init__(window)
         self._loader = loader
+        self.on_source: Callable[[Path], bool] | None = None
         window.setAcceptDrops(True)
         window.installEventFilter(self)
 
@@ -188,7 +191,8 @@ class WindowDropTarget(QObject):
             files = local_files(event.mimeData())
             if files:
                 event.acceptProposedAction()
-                self._loader.load(files)
+                if not (len(files) == 1 and self.on_source and self.on_source(files[0])):
+                    self._loader.load(files)
             else:
                 event.ignore()
             return True

@@ -31,6 +31,7 @@ from refiner_gui.settings import Settings, save_settings
 from refiner_gui.slots import COARSE, PERSON, SLOTS, TOP
 from refiner_gui.threads import run_task, stop_workers, wait_for_tasks
 from refiner_gui.ui.background_jobs import BackgroundJobs
+from refiner_gui.ui.batch_flow import BatchFlow
 from refiner_gui.ui.blind import HIDDEN_LABELS
 from refiner_gui.ui.file_loader import FileLoader, WindowDropTarget
 from refiner_gui.ui.info_dialogs import show_about, show_rules
@@ -148,6 +149,7 @@ class WindowContent(QObject):
             p.inputs, window, lambda t: window.statusBar().showMessage(t, 10_000)
         )
         self.window_drop = WindowDropTarget(window, self.loader)
+        self.batches = BatchFlow(self, window)  # the Batch tab, New batch…, batch drops
         self.menus = WindowMenus(window, menus, self)
         self.reruns = RerunFlow(self)  # History → Re-run and "Use these inputs"
         self.tryon = TryOnFlow(self)  # an empty coarse slot: generate it, then refine
@@ -560,7 +562,8 @@ class WindowContent(QObject):
     def shutdown(self) -> bool:
         """Stop every job and background task; True when every thread ended."""
         self.reruns.pending = None
-        stopped = self.jobs.shutdown()
+        stopped = self.batches.shutdown(SHUTDOWN_WAIT_MS)  # resumable: nothing cancelled
+        stopped = self.jobs.shutdown() and stopped
         QCoreApplication.processEvents()  # deliver the queued finished signals
         for part in (self.parts.inputs, self.parts.history, self.viewer):
             part.shutdown()

@@ -35,6 +35,7 @@ class WindowMenus(QObject):
         viewer = content.viewer
         handlers: dict[str, Callable[[], object]] = {
             "open": self.open_images,
+            "new_batch": lambda: content.batches.new_batch(),
             "save": results.save_refined,
             "save_comparison": results.save_comparison,
             "copy_refined": results.copy_refined,

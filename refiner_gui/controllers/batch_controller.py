@@ -1,0 +1,247 @@
+"""The batch controller: runs one stored batch (:class:`refiner_gui.batch.BatchQueue`) on a
+worker thread and forwards what it reports as typed signals. No widgets.
+
+Its client is the window's queue view (:mod:`refiner_gui.ui.batch_flow`). One batch runs
+at a time; each run has an id and every signal carries it, as with
+:class:`~refiner_gui.controllers.job_controller.JobController`.
+
+Order of a run's signals: ``runStarted`` · (``lookChanged`` | ``paused`` | ``notice``)* ·
+``batchEnded`` (the queue's run returned: summary.csv is written) · ``runEnded`` (the
+thread is gone; a new batch may start at once).
+
+Quitting mid-batch (:meth:`shutdown`) stops the queue the way Ctrl+C stops the command
+line: in-flight looks stop where they are (a submitted task stays resumable in the job
+store), nothing is marked cancelled, and the batch stays "active" or "paused" in the
+store, so :meth:`unfinished` offers it at the next start and :meth:`start` carries on.
+
+GUI thread only. The queue's own worker threads call :meth:`_BatchWorker.relay`;
+the worker's signals reach the controller queued, on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import shiboken6
+from PySide6.QtCore import QObject, Signal, Slot
+
+from refiner_gui.batch import BatchEvent, BatchQueue, Counts, LookStatus, LookView
+from refiner_gui.clients import ClientFactory
+from refiner_gui.jobs import JobStore
+from refiner_gui.jobs.store_batches import BatchRecord
+from refiner_gui.threads import Worker, WorkerHandle, start_worker
+
+log = logging.getLogger(__name__)
+
+BATCH_THREAD = "refiner-batch"
+
+
+class _BatchWorker(Worker):
+    """Runs :meth:`BatchQueue.run` on its thread; relays the queue's events as signals.
+
+    ``batchEvent`` is emitted on whichever queue thread caused it (plain data only); Qt
+    delivers it queued to the controller on the GUI thread."""
+
+    batchEvent = Signal(object)  # BatchEvent
+    ended = Signal(object)  # Counts, after the queue's run returned
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: BatchQueue | None = None  # set before the thread starts
+
+    def cancel(self) -> None:
+        """Stop the queue as a quit does (resumable; nothing cancelled). Any thread."""
+        super().cancel()
+        if self.queue is not None:
+            self.queue.stop()
+
+    def work(self) -> None:
+        """Worker thread: run the queue until every look is settled or it is stopped."""
+        assert self.queue is not None
+        self.ended.emit(self.queue.run())
+
+    def relay(self, event: BatchEvent) -> None:
+        """The queue's ``on_event``: any of its threads; emits :attr:`batchEvent`."""
+        self.batchEvent.emit(event)
+
+
+class BatchController(QObject):
+    """Starts, pauses, resumes and cancels the looks of one batch at a time. GUI thread.
+
+    Args:
+        store: the job store holding the batches.
+        client_factory: builds each queue thread's client (on that thread).
+    """
+
+    runStarted = Signal(int, int)  # run id, batch id
+    lookChanged = Signal(int, object, object)  # run id, LookView, Counts
+    paused = Signal(int, str, str)  # run id, reason ("user" | "credits" | "backoff"), words
+    notice = Signal(int, str)  # run id, a message for the user (a back-off, a stop)
+    batchEnded = Signal(int, object)  # run id, Counts: summary.csv is written
+    runEnded = Signal(int)  # run id: the thread is gone
+
+    def __init__(
+        self, store: JobStore, client_factory: ClientFactory, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._factory = client_factory
+        self._ids = itertools.count(1)
+        self.run_id: int | None = None
+        self.queue: BatchQueue | None = None
+        self._handle: WorkerHandle | None = None
+        self._worker: _BatchWorker | None = None
+        self._closed = False
+
+    def set_client_factory(self, factory: ClientFactory) -> None:
+        """Use ``factory`` for batches started from now on."""
+        self._factory = factory
+
+    def is_running(self) -> bool:
+        """Whether a batch's thread is live."""
+        return self._handle is not None
+
+    def is_closed(self) -> bool:
+        """Whether :meth:`shutdown` began (nothing starts any more)."""
+        return self._closed
+
+    def unfinished(self) -> list[BatchRecord]:
+        """Batches a quit or a crash left with looks to do ("active" or "paused")."""
+        return self.store.batches(unfinished=True)
+
+    # -- commands ---------------------------------------------------------------------
+
+    def start(self, batch_id: int, *, retry_failed: bool = False) -> int | None:
+        """Run (or carry on) stored batch ``batch_id``; the run id. With ``retry_failed``
+        its failed looks are queued again first. None when a batch already runs or after
+        :meth:`shutdown`. Raises ``KeyError`` for an unknown batch."""
+        if self._closed or self._handle is not None:
+            return None
+        worker = _BatchWorker()
+        worker.queue = queue = BatchQueue(
+            self.store, self._factory, batch_id, on_event=worker.relay
+        )
+        if retry_failed:
+            queue.retry_failed()  # before its threads start: none may see an empty queue
+        run_id = next(self._ids)
+        worker.batchEvent.connect(self._on_event)
+        worker.ended.connect(self._on_ended)
+        self.run_id, self.queue, self._worker = run_id, queue, worker
+        self._handle = start_worker(worker, BATCH_THREAD)
+        self._handle.when_ended(self._thread_ended)
+        self.runStarted.emit(run_id, batch_id)
+        return run_id
+
+    def views(self) -> list[LookView]:
+        """Every look's row of the running (or last) batch, in order."""
+        return self.queue.views() if self.queue is not None else []
+
+    def counts(self) -> Counts:
+        """The running (or last) batch at a glance."""
+        return self.queue.counts() if self.queue is not None else Counts()
+
+    def pause(self) -> None:
+        """Send no new looks (those in flight finish)."""
+        if self.queue is not None and self._handle is not None:
+            self.queue.pause("user")
+            self.paused.emit(self.run_id or 0, "user", "Paused: no new look is sent.")
+
+    def resume(self) -> None:
+        """Send looks again after a pause (the user's, or for credits)."""
+        if self.queue is not None and self._handle is not None:
+            self.queue.resume()
+
+    def cancel_look(self, position: int) -> None:
+        """Cancel one look (never sent if waiting; stopped if in flight)."""
+        if self.queue is not None and self._handle is not None:
+            self.queue.cancel_look(position)
+
+    def cancel_all(self) -> None:
+        """Cancel every look not done; the batch ends (a submitted task stays resumable
+        in the history)."""
+        if self.queue is not None and self._handle is not None:
+            self.queue.cancel_all()
+
+    def failed_count(self) -> int:
+        """How many looks :meth:`retry_failed` would send again."""
+        return self.queue.failed_count() if self.queue is not None else 0
+
+    def retry_failed(self) -> int:
+        """Send every failed look again (a new job each); how many. While the batch runs
+        they join its queue; after it ended the batch is started again with them."""
+        queue = self.queue
+        if queue is None or self._closed:
+            return 0
+        if self._handle is not None:
+            return queue.retry_failed()
+        n = queue.failed_count()
+        if n and self.start(queue.batch.id, retry_failed=True) is not None:
+            return n
+        return 0
+
+    def shutdown(self, timeout_ms: int) -> bool:
+        """Stop the running batch, resumable (see the module docstring); wait up to
+        ``timeout_ms`` (never terminate). Nothing starts afterwards; True when the
+        thread ended."""
+        self._closed = True
+        if self._handle is None:
+            return True
+        return self._handle.stop(timeout_ms)
+
+    # -- from the worker (GUI thread, queued) -------------------------------------------
+
+    @Slot(object)
+    def _on_event(self, event: BatchEvent) -> None:
+        run_id = self.run_id or 0
+        if event.kind == "look" and event.look is not None:
+            self.lookChanged.emit(run_id, event.look, event.counts)
+        elif event.kind == "notice":
+            queue = self.queue
+            reason = queue.pause_reason if queue is not None else None
+            if reason == "credits":
+                self.paused.emit(run_id, "credits", event.message)
+            elif event.message.startswith("The service is busy"):
+                self.paused.emit(run_id, "backoff", event.message)
+            else:
+                self.notice.emit(run_id, event.message)
+
+    @Slot(object)
+    def _on_ended(self, counts: Counts) -> None:
+        self.batchEnded.emit(self.run_id or 0, counts)
+
+    def _thread_ended(self) -> None:
+        if not shiboken6.isValid(self):
+            return
+        run_id = self.run_id or 0
+        self._handle = None
+        self._worker = None
+        self.runEnded.emit(run_id)
+
+
+def counts_words(c: Counts) -> str:
+    """The overall line of the queue view: done / failed / running / waiting, and the
+    time left once a look finished in this run."""
+    words = f"{c.done} done · {c.failed} failed · {c.running} running · {c.waiting} waiting"
+    extra = [
+        f"{n} {w}"
+        for n, w in (
+            (c.unfinished, "unfinished"),
+            (c.invalid, "invalid"),
+            (c.cancelled, "cancelled"),
+        )
+        if n
+    ]
+    if extra:
+        words += " · " + " · ".join(extra)
+    if c.eta is not None and (c.running or c.waiting):
+        minutes, seconds = divmod(int(c.eta + 0.5), 60)
+        words += (
+            f" · about {minutes} min {seconds:02d} s left"
+            if minutes
+            else f" · about {seconds} s left"
+        )
+    return words
+
+
+__all__ = ["BATCH_THREAD", "BatchController", "LookStatus", "counts_words"]

@@ -1,0 +1,109 @@
+"""The dry run of a new batch, shown before anything is sent: every look with what will be
+sent or why it will not (pre-flight, per row), the cost, the balance, and where the
+results go. A cost above the balance (or an unknown balance) needs "Start anyway".
+GUI thread only; the plan is made on the pool by :mod:`refiner_gui.ui.batch_flow`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from refiner_gui.batch import Plan
+from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
+
+SHORT_NAMES = {PERSON: "Person", TOP: "Top", COARSE: "Coarse", BOTTOM: "Bottom"}
+
+
+def sent_files(files: dict[str, Path]) -> str:
+    """What a look sends, "Person: a.jpg · Top: b.png …", in slot order."""
+    return " · ".join(
+        f"{name}: {files[slot].name}" for slot, name in SHORT_NAMES.items() if slot in files
+    )
+
+
+class BatchPlanDialog(QDialog):
+    """Shows ``plan``; accepted means "store the batch and start it" into :attr:`out_dir`.
+
+    ``demo``: the sandbox is not billed, so no balance is needed to start."""
+
+    def __init__(
+        self, plan: Plan, source: Path, out_dir: Path, *, demo: bool, parent: QWidget | None
+    ) -> None:
+        super().__init__(parent)
+        self.plan = plan
+        self.out_dir = out_dir
+        self.setWindowTitle(f"New batch: {source.name}")
+        self.resize(820, 480)
+
+        self.table = QTableWidget(len(plan.looks), 3)
+        self.table.setAccessibleName("Looks of the new batch")
+        self.table.setHorizontalHeaderLabels(["Look", "Will send", "Pre-flight"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.table.setColumnWidth(1, 340)
+        for row, p in enumerate(plan.looks):
+            status = "ok" if p.sendable else "not sent: " + "; ".join(p.problems)
+            for col, text in enumerate((p.look.name, sent_files(p.look.files), status)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, col, item)
+
+        self.cost_label = QLabel(plan.balance_line() + (" (demo: not billed)" if demo else ""))
+        self.cost_label.setWordWrap(True)
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        change = QPushButton("Change…")
+        change.clicked.connect(self._choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_label, 1)
+        folder_row.addWidget(change)
+        self._show_folder()
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.needs_override = not demo and not plan.affordable
+        self.start_button = self.buttons.addButton(
+            "Start anyway" if self.needs_override else "Start",
+            QDialogButtonBox.ButtonRole.AcceptRole,
+        )
+        if self.needs_override:
+            self.cost_label.setStyleSheet("color: #b03020; font-weight: bold;")
+            self.start_button.setToolTip("The balance may not cover every look")
+        self.start_button.setEnabled(bool(plan.sendable))
+        if not plan.sendable:
+            self.cost_label.setText("Nothing to send: every look has a problem (see the list).")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.cost_label)
+        layout.addLayout(folder_row)
+        layout.addWidget(self.buttons)
+
+    def _show_folder(self) -> None:
+        self.folder_label.setText(f"Results and summary.csv go to: {self.out_dir}")
+
+    def _choose_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Output folder", str(self.out_dir))
+        if chosen:
+            self.out_dir = Path(chosen)
+            self._show_folder()

@@ -1,0 +1,210 @@
+"""Batches in the window: File → New batch…, a folder or .csv dropped on the window, the
+dry run, the Batch tab, and carrying on a batch a quit left unfinished.
+
+Wires a :class:`~refiner_gui.controllers.batch_controller.BatchController` (the work) to a
+:class:`~refiner_gui.ui.batch_view.BatchView` (the tab) for
+:class:`~refiner_gui.ui.window_content.WindowContent`, which only creates it and shuts it
+down. The dry run (reading the source, pre-flight, the credits query) runs on the pool;
+nothing is stored or sent before the user accepted it. GUI thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
+
+from refiner_gui.batch import DEFAULT_CONCURRENCY, Plan, check_balance, make_plan, read_source
+from refiner_gui.controllers.batch_controller import BatchController
+from refiner_gui.jobs.store_batches import BatchRecord, NewLook
+from refiner_gui.threads import run_task
+from refiner_gui.ui.batch_dialog import BatchPlanDialog
+from refiner_gui.ui.batch_view import BatchView
+
+if TYPE_CHECKING:
+    from refiner_gui.ui.window_content import WindowContent
+
+log = logging.getLogger(__name__)
+
+BATCH_TAB = "Batch"
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    """What the dry run found (made on the pool): the plan and the service it is for."""
+
+    source: Path
+    plan: Plan
+    base_url: str
+
+
+def is_batch_source(path: Path) -> bool:
+    """Whether ``path`` can be a batch: a folder, or a .csv manifest."""
+    return path.is_dir() or (path.suffix.lower() == ".csv" and path.is_file())
+
+
+def default_out_dir(source: Path) -> Path:
+    """Beside the source, never inside it (a folder's next read would take it for a look)."""
+    base = source if source.is_dir() else source.with_suffix("")
+    return base.parent / f"{base.name}-refined"
+
+
+class BatchFlow(QObject):
+    """The window's batch side (see the module docstring)."""
+
+    def __init__(self, content: WindowContent, window: QMainWindow) -> None:
+        super().__init__(window)
+        self._content = content
+        self._window = window
+        # The jobs' factory is read per client, so a settings change reaches the next look.
+        self.controller = BatchController(
+            content.store, lambda: content.jobs.client_factory(), self
+        )
+        self.view = BatchView(self.controller)
+        self.dialog: BatchPlanDialog | None = None
+        self._planning = False
+        tabs = content.parts.tabs
+        tabs.addTab(self.view, BATCH_TAB)
+        tabs.setTabToolTip(tabs.indexOf(self.view), "Many looks at once: the queue of a batch")
+        content.window_drop.on_source = self.offer
+        self.view.continue_button.clicked.connect(self.continue_unfinished)
+        self.view.set_unfinished(self.controller.unfinished())
+
+    # -- starting ---------------------------------------------------------------------
+
+    def new_batch(self) -> None:
+        """File → New batch…: a folder of looks, or a .csv manifest."""
+        box = QMessageBox(self._window)
+        box.setWindowTitle("New batch")
+        box.setText(
+            "Make a batch from a folder (one sub-folder per look) or from a CSV manifest "
+            "(columns person, top, coarse, bottom, gender, name)?"
+        )
+        folder = box.addButton("Folder…", QMessageBox.ButtonRole.AcceptRole)
+        csv = box.addButton("CSV manifest…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        path = ""
+        if box.clickedButton() is folder:
+            path = QFileDialog.getExistingDirectory(self._window, "Folder of looks")
+        elif box.clickedButton() is csv:
+            path, _ = QFileDialog.getOpenFileName(
+                self._window, "Batch manifest", "", "CSV manifest (*.csv)"
+            )
+        if path:
+            self.prepare(Path(path))
+
+    def offer(self, path: Path) -> bool:
+        """A folder or .csv dropped on the window: offer to make a batch of it. False for
+        anything else (the drop goes on to the input slots)."""
+        if not is_batch_source(path):
+            return False
+        answer = QMessageBox.question(
+            self._window,
+            "Make a batch?",
+            f"Make a batch of the looks in {path.name}? You will see every look and the "
+            "cost before anything is sent.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.prepare(path)
+        return True
+
+    def prepare(self, source: Path) -> None:
+        """Run the dry run of ``source`` on the pool, then show it (:attr:`dialog`)."""
+        if self._busy_message():
+            return
+        self._planning = True
+        demo = self._content.demo_session is not None
+        factory = self._content.jobs.client_factory
+        gender = self._content.parts.inputs.gender() or None
+
+        def dry_run() -> PlannedBatch:  # pool thread: plain data in and out
+            plan = make_plan(read_source(source, default_gender=gender))
+            client = factory()
+            try:
+                if not demo:
+                    check_balance(
+                        plan, lambda: [(b.unique_sign, b.balance) for b in client.credits()]
+                    )
+                return PlannedBatch(source, plan, client.base_url)
+            finally:
+                client.close()
+
+        self._say(f"Reading {source.name}…")
+        run_task(dry_run, self._show_plan, self._plan_failed, owner=self)
+
+    def _show_plan(self, planned: PlannedBatch) -> None:
+        self._planning = False
+        demo = self._content.demo_session is not None
+        self.dialog = dialog = BatchPlanDialog(
+            planned.plan,
+            planned.source,
+            default_out_dir(planned.source),
+            demo=demo,
+            parent=self._window,
+        )
+        dialog.accepted.connect(lambda: self._start(planned, dialog.out_dir))
+        dialog.finished.connect(lambda _r: setattr(self, "dialog", None))
+        dialog.open()
+
+    def _plan_failed(self, exc: Exception) -> None:
+        self._planning = False
+        QMessageBox.warning(self._window, "Cannot make this batch", str(exc))
+
+    def _start(self, planned: PlannedBatch, out_dir: Path) -> None:
+        if self._busy_message():
+            return
+        record = self._content.store.create_batch(
+            name=planned.source.name,
+            source=str(planned.source.resolve()),
+            out_dir=out_dir,
+            concurrency=DEFAULT_CONCURRENCY,
+            looks=[
+                NewLook(p.look.name, p.look.gender, p.look.files, "; ".join(p.problems) or None)
+                for p in planned.plan.looks
+            ],
+            base_url=planned.base_url,
+        )
+        self.start(record.id)
+
+    def start(self, batch_id: int) -> bool:
+        """Run (or carry on) a stored batch and show its tab."""
+        if self.controller.start(batch_id) is None:
+            return False
+        self.view.set_unfinished([])
+        self._content.parts.tabs.setCurrentWidget(self.view)
+        return True
+
+    def continue_unfinished(self) -> None:
+        """Carry on the oldest batch a quit or crash left unfinished."""
+        left = self.controller.unfinished()
+        if left and not self._busy_message():
+            self.start(left[0].id)
+
+    def unfinished(self) -> list[BatchRecord]:
+        """Batches with looks left from an earlier session."""
+        return self.controller.unfinished()
+
+    def _busy_message(self) -> bool:
+        if self.controller.is_running() or self._planning:
+            QMessageBox.information(
+                self._window,
+                "A batch is running",
+                "One batch runs at a time: wait for it, or cancel it in the Batch tab.",
+            )
+            return True
+        return self.controller.is_closed()
+
+    def _say(self, text: str) -> None:
+        self._window.statusBar().showMessage(text, 10_000)
+
+    def shutdown(self, timeout_ms: int) -> bool:
+        """Stop the running batch, resumable (window shutdown); True when its thread ended."""
+        return self.controller.shutdown(timeout_ms)
+
+
+__all__ = ["BATCH_TAB", "BatchFlow", "PlannedBatch", "default_out_dir", "is_batch_source"]

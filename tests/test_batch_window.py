@@ -1,0 +1,276 @@
+"""Batches in the window: the Batch tab over the BatchController, against the sandbox with
+latency. A batch of looks runs to completion from the window, pause/resume, cancel all,
+retry failed, a folder dropped on the window, and a quit mid-batch that leaves it resumable.
+No sleeps: every wait is on a signal or a condition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from refiner_gui.api import RefinerClient
+from refiner_gui.batch import LookStatus
+from refiner_gui.jobs import JobState, JobStore
+from refiner_gui.sandbox import Fault, SandboxServer
+from refiner_gui.settings import Settings
+from refiner_gui.threads import live_workers
+from refiner_gui.ui.batch_flow import BATCH_TAB, default_out_dir
+from refiner_gui.ui.main_window import MainWindow
+from tests.helpers.fast import fast_retry
+from tests.helpers.images import make_image
+from tests.test_drop_slot import drag_enter
+
+pytestmark = pytest.mark.window
+
+KEY = "batch-win-key-0123456789"
+
+
+def looks_folder(root: Path, n: int) -> Path:
+    """``n`` looks, one sub-folder each (person, top, coarse, gender.txt)."""
+    for i in range(n):
+        d = root / f"look-{i + 1:02d}"
+        d.mkdir(parents=True)
+        make_image(d / "person.jpg", (320, 480), color=(60 + 40 * i, 120, 160))
+        make_image(d / "top.png", (300, 300), color=(20, 90, 200))
+        make_image(d / "coarse.png", (320, 480), color=(200, 100, 90))
+        (d / "gender.txt").write_text("woman\n")
+    return root
+
+
+def factory(srv: SandboxServer):
+    return lambda: RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=fast_retry())
+
+
+@pytest.fixture
+def store():
+    s = JobStore.open_default()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def make_window(qtbot, store):
+    windows: list[MainWindow] = []
+
+    def make(srv: SandboxServer) -> MainWindow:
+        w = MainWindow(client_factory=factory(srv), settings=Settings(), store=store)
+        qtbot.addWidget(w)
+        w.resize(1280, 720)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.shutdown()
+    assert not [h for h in live_workers() if h.name.startswith("refiner-batch")]
+
+
+def flow(w: MainWindow):
+    assert w.content is not None
+    return w.content.batches
+
+
+def plan_and_start(qtbot, w: MainWindow, source: Path):
+    """File → New batch's second half: the dry run, then Start in its dialog."""
+    f = flow(w)
+    f.prepare(source)
+    qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+    dialog = f.dialog
+    with qtbot.waitSignal(f.controller.runStarted, timeout=10_000):
+        dialog.start_button.click()
+    return f
+
+
+def wait_ended(qtbot, f, timeout=30_000):
+    qtbot.waitUntil(lambda: not f.controller.is_running(), timeout=timeout)
+
+
+def statuses(f) -> list[LookStatus]:
+    return [v.status for v in f.view.model.views()]
+
+
+def test_a_batch_of_four_runs_to_completion_from_the_window(qtbot, make_window, tmp_path):
+    source = looks_folder(tmp_path / "shoot", 4)
+    with SandboxServer(latency=0.3) as srv:
+        w = make_window(srv)
+        f = flow(w)
+        tabs = w.content.parts.tabs
+        assert tabs.tabText(tabs.indexOf(f.view)) == BATCH_TAB
+        f.prepare(source)
+        qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+        dialog = f.dialog
+        # The dry run lists every look with what will be sent, the cost and the balance.
+        assert dialog.table.rowCount() == 4
+        assert "Person: person.jpg" in dialog.table.item(0, 1).text()
+        assert "100 credits" in dialog.cost_label.text() and "enough" in dialog.cost_label.text()
+        assert dialog.start_button.text() == "Start"  # the sandbox's 1000 credits cover it
+        assert srv.submissions == 0  # nothing sent by the dry run
+        seen: list[str] = []
+        f.controller.lookChanged.connect(lambda _r, _v, c: seen.append(f.view.counts_label.text()))
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            dialog.start_button.click()
+        assert tabs.currentWidget() is f.view
+        wait_ended(qtbot, f)
+        assert statuses(f) == [LookStatus.DONE] * 4
+        assert f.view.counts_label.text().startswith("4 done · 0 failed · 0 running · 0 waiting")
+        assert any("running" in s and not s.startswith("0 done") for s in seen)  # it moved
+        assert srv.submissions == 4
+        out = default_out_dir(source)
+        assert (out / "summary.csv").is_file() and len(list(out.glob("*.png"))) == 4
+        assert f.view.out_dir == out and f.view.folder_button.isEnabled()
+        assert str(out) in f.view.notice.text()
+        qtbot.waitUntil(lambda: f.view.model.thumbnail_count() == 4, timeout=10_000)
+
+
+def test_a_cost_above_the_balance_needs_start_anyway(qtbot, make_window, tmp_path):
+    source = looks_folder(tmp_path / "shoot", 3)
+    with SandboxServer(latency=0.1, credits=50) as srv:
+        w = make_window(srv)
+        f = flow(w)
+        f.prepare(source)
+        qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+        assert f.dialog.start_button.text() == "Start anyway"
+        assert "NOT enough" in f.dialog.cost_label.text()
+        f.dialog.reject()
+        assert srv.submissions == 0 and not f.controller.is_running()
+
+
+def test_pause_then_resume(qtbot, make_window, tmp_path):
+    source = looks_folder(tmp_path / "shoot", 4)
+    with SandboxServer(latency=0.5) as srv:
+        w = make_window(srv)
+        f = plan_and_start(qtbot, w, source)
+        f.view.pause_button.click()
+        assert f.view.resume_button.isEnabled() and not f.view.pause_button.isEnabled()
+        # The looks in flight finish; nothing new is taken while paused.
+        qtbot.waitUntil(lambda: f.controller.counts().running == 0, timeout=20_000)
+        sent = srv.submissions
+        assert sent < 4 and f.controller.counts().waiting == 4 - sent
+        assert f.view.notice.text().startswith("Paused")
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            f.view.resume_button.click()
+        wait_ended(qtbot, f)
+        assert statuses(f) == [LookStatus.DONE] * 4 and srv.submissions == 4
+
+
+def test_cancel_all_leaves_nothing_running(qtbot, make_window, tmp_path, monkeypatch):
+    source = looks_folder(tmp_path / "shoot", 4)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with SandboxServer(latency=2.0) as srv:
+        w = make_window(srv)
+        f = plan_and_start(qtbot, w, source)
+        qtbot.waitUntil(lambda: srv.submissions >= 1, timeout=10_000)
+        with qtbot.waitSignal(f.controller.runEnded, timeout=20_000):
+            f.view.cancel_all_button.click()
+        assert not f.controller.is_running()
+        assert not [h for h in live_workers() if h.name.startswith("refiner-batch")]
+        counts = f.controller.counts()
+        assert counts.running == 0 and counts.waiting == 0
+        assert srv.submissions < 4  # the waiting looks were never sent
+        assert f.controller.unfinished() == []  # cancelled: not offered again
+        assert not f.view.cancel_all_button.isEnabled()
+
+
+def test_retry_failed_shows_the_cost_and_sends_them_again(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    source = looks_folder(tmp_path / "shoot", 4)
+    asked: list[str] = []
+
+    def yes(_parent, _title, text, *a, **k):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", yes)
+    with SandboxServer(latency=0.2) as srv:
+        srv.inject(Fault("submit", "task_failed", times=2))
+        w = make_window(srv)
+        f = plan_and_start(qtbot, w, source)
+        wait_ended(qtbot, f)
+        assert statuses(f).count(LookStatus.FAILED) == 2
+        assert f.view.retry_button.isEnabled()
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            f.view.retry_button.click()
+        assert "50 credits" in asked[-1]  # 2 looks x 25
+        wait_ended(qtbot, f)
+        assert statuses(f) == [LookStatus.DONE] * 4
+        assert srv.submissions == 6
+        assert not f.view.retry_button.isEnabled()
+
+
+def drop(w: MainWindow, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    assert drag_enter(w, mime).isAccepted()
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(w, event)
+
+
+def test_a_folder_dropped_on_the_window_offers_a_batch(qtbot, make_window, tmp_path, monkeypatch):
+    source = looks_folder(tmp_path / "shoot", 2)
+    offered: list[str] = []
+
+    def yes(_parent, title, *a, **k):
+        offered.append(title)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", yes)
+    with SandboxServer(latency=0.1) as srv:
+        w = make_window(srv)
+        f = flow(w)
+        drop(w, source)
+        assert offered == ["Make a batch?"]
+        qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+        assert f.dialog.table.rowCount() == 2
+        f.dialog.reject()
+        # A single image dropped is not a batch: it goes to the input slots as before.
+        drop(w, source / "look-01" / "person.jpg")
+        assert offered == ["Make a batch?"]
+        assert srv.submissions == 0
+
+
+def test_quitting_mid_batch_leaves_it_resumable(qtbot, store, tmp_path):
+    source = looks_folder(tmp_path / "shoot", 4)
+    with SandboxServer(latency=1.5) as srv:
+        w = MainWindow(
+            client_factory=factory(srv), settings=Settings(), store=store, recover_on_start=False
+        )
+        qtbot.addWidget(w)
+        f = plan_and_start(qtbot, w, source)
+        batch_id = f.controller.queue.batch.id
+        qtbot.waitUntil(lambda: srv.submissions >= 1, timeout=10_000)
+        w.shutdown()  # what closing the window does after its question
+        assert not [h for h in live_workers() if h.name.startswith("refiner-batch")]
+        sent = srv.submissions
+        assert 1 <= sent < 4
+        assert store.batch(batch_id).state in ("active", "paused")
+        assert not any(look.cancelled for look in store.batch_looks(batch_id))
+        # Submitted looks are kept as submitted jobs (resumable), never cancelled.
+        jobs = store.get_many(store.batch_job_ids(batch_id))
+        assert all(j.state is JobState.SUBMITTED for j in jobs if j.task_id)
+
+        # The next start offers to carry on; nothing is sent twice.
+        again = MainWindow(
+            client_factory=factory(srv), settings=Settings(), store=store, recover_on_start=False
+        )
+        qtbot.addWidget(again)
+        g = flow(again)
+        assert g.view.continue_button.isVisible() or not g.view.continue_button.isHidden()
+        assert [b.id for b in g.unfinished()] == [batch_id]
+        with qtbot.waitSignal(g.controller.batchEnded, timeout=40_000):
+            g.view.continue_button.click()
+        qtbot.waitUntil(lambda: not g.controller.is_running(), timeout=10_000)
+        assert statuses(g) == [LookStatus.DONE] * 4
+        assert srv.submissions == 4
+        assert g.unfinished() == []
+        again.shutdown()
