@@ -143,6 +143,7 @@ def capture(out: Path, scale: float = 1.0, latency: float = 1.5) -> list[Path]:
         w.close()
         demo.stop()
     written += capture_layouts(out, latency=min(latency, 0.3))
+    written += capture_batch(out, latency=max(latency, 1.5))
     del app
     return written
 
@@ -229,6 +230,96 @@ def capture_result_at(
         demo.stop()
     del app
     return path
+
+
+def batch_folder(root: Path) -> Path:
+    """Eight looks made from the demo samples (some mirrored, one without its coarse
+    image, so the dry run and the queue show a problem row), one folder each."""
+    import shutil
+
+    from PIL import Image, ImageOps
+
+    from refiner_gui.demo import sample_paths
+
+    samples = sample_paths()
+    names = ["denim-day", "linen-shirt", "office-blue", "weekend", "studio-a", "studio-b"]
+    names += ["street", "no-coarse"]
+    for i, name in enumerate(names):
+        d = root / f"{i + 1:02d}-{name}"
+        d.mkdir(parents=True, exist_ok=True)
+        for slot, src in samples.items():
+            if slot.startswith("bottom") or (name == "no-coarse" and slot.startswith("coarse")):
+                continue
+            dest = d / src.name
+            if i % 2 and slot.startswith(("person", "coarse")):
+                with Image.open(src) as im:
+                    ImageOps.mirror(im).save(dest, quality=92)
+            else:
+                shutil.copyfile(src, dest)
+        (d / "gender.txt").write_text("woman\n")
+    return root
+
+
+def capture_batch(out: Path, latency: float = 1.5) -> list[Path]:
+    """The Batch tab at 1280x720 mid-run (``batch-queue``): a demo window with a folder
+    of eight looks, one failing at the service and one not sent (no coarse image)."""
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QSize, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from refiner_gui.demo import DemoSession
+    from refiner_gui.sandbox import Fault
+    from refiner_gui.settings import Settings
+    from refiner_gui.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+
+    def pump_until(cond, timeout_s: float = 30.0) -> None:
+        waited = 0
+        while not cond():
+            loop = QEventLoop()
+            QTimer.singleShot(20, loop.quit)
+            loop.exec()
+            waited += 20
+            if waited > timeout_s * 1000:
+                raise TimeoutError("window did not reach the expected state")
+
+    written: list[Path] = []
+    demo = DemoSession.start(latency=latency, poll_interval=0.1)
+    demo.server.inject(Fault("submit", "task_failed", times=1))
+    w = MainWindow(
+        client_factory=demo.client, demo=True, settings=Settings(), recover_on_start=False
+    )
+    try:
+        w.resize(QSize(1280, 720))
+        w.show()
+        with tempfile.TemporaryDirectory(prefix="refiner-batch-") as tmp:
+            assert w.content is not None
+            flow = w.content.batches
+            flow.prepare(batch_folder(Path(tmp) / "spring-shoot"))
+            pump_until(lambda: flow.dialog is not None)
+            dialog = flow.dialog
+            assert dialog is not None
+            dialog.start_button.click()
+            controller = flow.controller
+            pump_until(
+                lambda: (
+                    controller.counts().done >= 3
+                    and controller.counts().failed >= 1
+                    and controller.counts().running >= 1
+                )
+            )
+            for _ in range(10):
+                QCoreApplication.processEvents()
+            written.append(out / "batch-queue.png")
+            w.grab().save(str(written[-1]))
+            controller.cancel_all()
+            pump_until(lambda: not controller.is_running())
+    finally:
+        w.shutdown()
+        w.close()
+        demo.stop()
+    del app
+    return written
 
 
 def main() -> None:

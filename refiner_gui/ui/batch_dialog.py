@@ -61,7 +61,7 @@ class BatchPlanDialog(QDialog):
         header.setStretchLastSection(True)
         self.table.setColumnWidth(1, 340)
         for row, p in enumerate(plan.looks):
-            status = "ok" if p.sendable else "not sent: " + "; ".join(p.problems)
+            status = "ready to send" if p.sendable else "not sent: " + "; ".join(p.problems)
             for col, text in enumerate((p.look.name, sent_files(p.look.files), status)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)

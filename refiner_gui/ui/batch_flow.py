@@ -118,7 +118,7 @@ class BatchFlow(QObject):
         if self._busy_message():
             return
         self._planning = True
-        demo = self._content.demo_session is not None
+        demo = self._content.demo
         factory = self._content.jobs.client_factory
         gender = self._content.parts.inputs.gender() or None
 
@@ -139,7 +139,8 @@ class BatchFlow(QObject):
 
     def _show_plan(self, planned: PlannedBatch) -> None:
         self._planning = False
-        demo = self._content.demo_session is not None
+        self._window.statusBar().clearMessage()
+        demo = self._content.demo
         self.dialog = dialog = BatchPlanDialog(
             planned.plan,
             planned.source,
@@ -153,6 +154,7 @@ class BatchFlow(QObject):
 
     def _plan_failed(self, exc: Exception) -> None:
         self._planning = False
+        self._window.statusBar().clearMessage()
         QMessageBox.warning(self._window, "Cannot make this batch", str(exc))
 
     def _start(self, planned: PlannedBatch, out_dir: Path) -> None:

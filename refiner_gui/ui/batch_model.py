@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QImageReader, QPixmap
 
 from refiner_gui.batch import LookStatus, LookView
 from refiner_gui.threads import run_task
@@ -46,6 +46,8 @@ class BatchModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}  # position -> row
         self._thumbs: dict[Path, QPixmap] = {}
         self._asked: set[Path] = set()
+        self._todo: list[Path] = []  # thumbnails to decode, the first one in progress
+        QImageReader.supportedImageFormats()  # load the image plugins on the GUI thread
 
     def views(self) -> list[LookView]:
         """The rows, in order."""
@@ -116,20 +118,32 @@ class BatchModel(QAbstractTableModel):
         if path is None or path in self._asked:
             return
         self._asked.add(path)
+        self._todo.append(path)
+        if len(self._todo) == 1:
+            self._next_thumb()
+
+    def _next_thumb(self) -> None:
+        # One decode at a time: a batch of hundreds never floods the pool (or the CPU),
+        # and the image plugins are never loaded by two threads at once (that crashed).
+        if not self._todo:
+            return
+        path = self._todo[0]
         run_task(
             lambda: load_image(path, THUMB_SIDE),
             lambda image: self._thumb_ready(path, image),
-            lambda _exc: None,  # no thumbnail: the row shows its name alone
+            lambda _exc: self._thumb_ready(path, QImage()),  # the row shows its name alone
             owner=self,
         )
 
     def _thumb_ready(self, path: Path, image: QImage) -> None:
-        if image.isNull():
-            return
-        self._thumbs[path] = QPixmap.fromImage(image)
-        for row, v in enumerate(self._views):
-            if v.thumbnail == path:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, 0))
+        if self._todo and self._todo[0] == path:
+            self._todo.pop(0)
+        if not image.isNull():
+            self._thumbs[path] = QPixmap.fromImage(image)
+            for row, v in enumerate(self._views):
+                if v.thumbnail == path:
+                    self.dataChanged.emit(self.index(row, 0), self.index(row, 0))
+        self._next_thumb()
 
     def thumbnail_count(self) -> int:
         """How many thumbnails are ready (tests)."""

@@ -134,7 +134,9 @@ class BatchView(QWidget):
         queue = self.controller.queue
         assert queue is not None
         self.out_dir = queue.batch.out_dir
-        self.title.setText(f"<b>{queue.batch.name}</b> → {queue.batch.out_dir}")
+        out = queue.batch.out_dir
+        self.title.setText(f"<b>{queue.batch.name}</b> → results in {out.name}")
+        self.title.setToolTip(f"Results and summary.csv go to {out}")
         self.model.set_views(queue.views())
         self._paused = queue.pause_reason is not None
         self._show_counts(queue.counts())
