@@ -71,3 +71,42 @@ def test_stopping_leaves_the_batch_resumable(qtbot, job_images, tmp_path):
         ]
     finally:
         store.close()
+
+
+def test_the_queue_view_shows_each_look_and_offers_the_retry_with_its_cost(
+    qtbot, job_images, tmp_path
+):
+    from refiner_gui.sandbox import Fault
+    from refiner_gui.ui.batch_view import BatchView
+
+    store = JobStore.open_default()
+    files = {PERSON: job_images["person"], TOP: job_images["top"], COARSE: job_images["coarse"]}
+    try:
+        looks = [NewLook(f"look-{i}", "woman", files) for i in range(4)]
+        looks.append(NewLook("bad-row", "woman", {}, "person: file not found: p.jpg"))
+        batch = store.create_batch("ui", "inline", tmp_path / "out", 2, looks)
+        with SandboxServer(latency=0.2) as srv:
+            srv.inject(Fault("submit", "task_failed"))
+            ctl = BatchController(
+                store,
+                lambda: RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=fast_retry()),
+            )
+            view = BatchView(ctl)
+            qtbot.addWidget(view)
+            view.resize(720, 360)
+            view.show()
+            with qtbot.waitSignal(ctl.ended, timeout=30_000):
+                ctl.start(batch.id)
+            assert not ctl.running
+            view.show_views(ctl.queue.views())
+            states = sorted(view.table.item(r, 1).text() for r in range(view.table.rowCount()))
+            assert states == ["done", "done", "done", "failed", "invalid"]
+            assert "3 done, 1 failed" in view.summary.text()
+            assert view.retry.isEnabled() and "(25 credits)" in view.retry.text()
+            view.grab().save(str(tmp_path / "batch_view.png"))
+            with qtbot.waitSignal(ctl.ended, timeout=30_000):
+                ctl.start(batch.id, retry_failed=True)
+            qtbot.waitUntil(lambda: not ctl.running, timeout=10_000)
+            assert ctl.queue.counts().done == 4 and srv.submissions == 5
+    finally:
+        store.close()

@@ -65,7 +65,8 @@ class BatchWorker(Worker):
 class BatchController(QObject):
     """Starts a stored batch and forwards its events; controls the running queue.
 
-    Signals (GUI thread): ``changed(BatchEvent)``, ``ended(Counts)``.
+    Signals (GUI thread): ``changed(BatchEvent)``; ``ended(Counts)`` once the run's
+    thread is gone (a new run may start at once).
     """
 
     changed = Signal(object)
@@ -79,16 +80,24 @@ class BatchController(QObject):
         self._factory = client_factory
         self.queue: BatchQueue | None = None
         self._handle: WorkerHandle | None = None
+        self._counts: Counts | None = None
 
-    def start(self, batch_id: int, concurrency: int | None = None) -> None:
-        """Run batch ``batch_id`` (a new one, or one a crash or quit left unfinished)."""
+    def start(
+        self, batch_id: int, concurrency: int | None = None, *, retry_failed: bool = False
+    ) -> None:
+        """Run batch ``batch_id`` (a new one, or one a crash or quit left unfinished);
+        with ``retry_failed`` its failed looks are sent again too (new jobs, billed)."""
         if self.running:
             raise RuntimeError("a batch is already running")
         worker = BatchWorker(self.store, self._factory, batch_id, concurrency)
         self.queue = worker.queue
+        if retry_failed:
+            worker.queue.retry_failed()
         worker.changed.connect(self._on_event)
         worker.ended.connect(self._on_ended)
         self._handle = start_worker(worker, f"{BATCH_THREAD}-{batch_id}")
+        # ``ended`` once the thread is gone: a view may start the next run at once.
+        self._handle.when_ended(self._thread_ended)
 
     @property
     def running(self) -> bool:
@@ -105,4 +114,10 @@ class BatchController(QObject):
 
     @Slot(object)
     def _on_ended(self, counts: Counts) -> None:
+        self._counts = counts
+
+    def _thread_ended(self) -> None:
+        counts = self._counts if self._counts is not None else Counts()
+        self._counts = None
+        self._handle = None
         self.ended.emit(counts)
