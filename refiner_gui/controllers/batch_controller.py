@@ -1,5 +1,5 @@
 """The batch controller: runs one stored batch off the GUI thread and forwards its events
-as Qt signals. No widgets: the window's queue view (not built yet) will follow it.
+as Qt signals. No widgets: the queue view (:mod:`refiner_gui.ui.batch_view`) follows it.
 
 :class:`BatchWorker` runs :meth:`refiner_gui.batch.BatchQueue.run` on a worker thread
 (:func:`~refiner_gui.threads.start_worker`); the queue's own threads call ``on_event``,
