@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -23,6 +23,7 @@ from refiner_gui.ui.main_window import MainWindow
 from tests.helpers.fast import fast_retry
 from tests.helpers.images import make_image
 from tests.test_drop_slot import drag_enter
+from tests.test_window_layout import assert_fits, settle
 
 pytestmark = pytest.mark.window
 
@@ -265,7 +266,8 @@ def test_quitting_mid_batch_leaves_it_resumable(qtbot, store, tmp_path):
         )
         qtbot.addWidget(again)
         g = flow(again)
-        assert g.view.continue_button.isVisible() or not g.view.continue_button.isHidden()
+        assert not g.view.continue_button.isHidden()
+        assert "Continue it" in g.view.notice.text()
         assert [b.id for b in g.unfinished()] == [batch_id]
         with qtbot.waitSignal(g.controller.batchEnded, timeout=40_000):
             g.view.continue_button.click()
@@ -274,3 +276,28 @@ def test_quitting_mid_batch_leaves_it_resumable(qtbot, store, tmp_path):
         assert srv.submissions == 4
         assert g.unfinished() == []
         again.shutdown()
+
+
+@pytest.mark.parametrize("size", [QSize(1280, 720), QSize(960, 1040)], ids=str)
+def test_the_batch_tab_fits_with_nothing_cut_off(qtbot, make_window, tmp_path, size):
+    source = looks_folder(tmp_path / "shoot", 3)
+    with SandboxServer(latency=0.1) as srv:
+        w = make_window(srv)
+        w.resize(size)
+        w.show()
+        qtbot.waitExposed(w)
+        f = plan_and_start(qtbot, w, source)
+        wait_ended(qtbot, f)
+        qtbot.waitUntil(lambda: f.view.model.thumbnail_count() == 3, timeout=10_000)
+        settle()
+        assert w.content.parts.tabs.currentWidget() is f.view
+        assert_fits(w, size)
+
+
+def test_new_batch_is_in_the_file_menu_and_the_shortcut_list():
+    from refiner_gui.ui.actions import MENU_ACTIONS
+
+    (spec,) = [a for a in MENU_ACTIONS if a.name == "new_batch"]
+    assert spec.menu == "file" and spec.plain_text == "New batch…"
+    others = [k for a in MENU_ACTIONS if a is not spec for k in a.shortcuts]
+    assert spec.shortcuts[0] not in others

@@ -36,12 +36,14 @@ def test_screenshot_script_captures_every_state(qtbot, tmp_path):
         "half-screen-960x1040",
         "half-screen-960x1040-strip",
         "hidpi-2x",
+        "batch-queue",
     } <= names
     sizes = {}
     for p in written:
         with Image.open(p) as im:
             sizes[p.stem] = im.size
     assert sizes["laptop-1280x720"] == (1280, 720)
+    assert sizes["batch-queue"] == (1280, 720)
     assert sizes["half-screen-960x1040"] == (960, 1040)
     assert sizes["hidpi-2x"] == (2200, 1400)  # 1100 x 700 at two device pixels per pixel
     for p in written:

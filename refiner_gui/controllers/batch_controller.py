@@ -7,7 +7,8 @@ at a time; each run has an id and every signal carries it, as with
 
 Order of a run's signals: ``runStarted`` · (``lookChanged`` | ``paused`` | ``notice``)* ·
 ``batchEnded`` (the queue's run returned: summary.csv is written) · ``runEnded`` (the
-thread is gone; a new batch may start at once).
+thread is gone; a new batch may start at once) · ``ended``. ``changed`` carries every
+queue event unkeyed, for a client that follows just the one batch.
 
 Quitting mid-batch (:meth:`shutdown`) stops the queue the way Ctrl+C stops the command
 line: in-flight looks stop where they are (a submitted task stays resumable in the job
@@ -80,6 +81,10 @@ class BatchController(QObject):
     notice = Signal(int, str)  # run id, a message for the user (a back-off, a stop)
     batchEnded = Signal(int, object)  # run id, Counts: summary.csv is written
     runEnded = Signal(int)  # run id: the thread is gone
+    # Unkeyed, for a client that follows the one batch: every BatchEvent as the queue sent
+    # it, and the run's Counts once its thread is gone (after runEnded).
+    changed = Signal(object)  # BatchEvent
+    ended = Signal(object)  # Counts
 
     def __init__(
         self, store: JobStore, client_factory: ClientFactory, parent: QObject | None = None
@@ -93,6 +98,7 @@ class BatchController(QObject):
         self._handle: WorkerHandle | None = None
         self._worker: _BatchWorker | None = None
         self._closed = False
+        self._counts: Counts | None = None
 
     def set_client_factory(self, factory: ClientFactory) -> None:
         """Use ``factory`` for batches started from now on."""
@@ -100,6 +106,11 @@ class BatchController(QObject):
 
     def is_running(self) -> bool:
         """Whether a batch's thread is live."""
+        return self._handle is not None
+
+    @property
+    def running(self) -> bool:
+        """Same as :meth:`is_running`."""
         return self._handle is not None
 
     def is_closed(self) -> bool:
@@ -112,15 +123,18 @@ class BatchController(QObject):
 
     # -- commands ---------------------------------------------------------------------
 
-    def start(self, batch_id: int, *, retry_failed: bool = False) -> int | None:
-        """Run (or carry on) stored batch ``batch_id``; the run id. With ``retry_failed``
-        its failed looks are queued again first. None when a batch already runs or after
+    def start(
+        self, batch_id: int, concurrency: int | None = None, *, retry_failed: bool = False
+    ) -> int | None:
+        """Run (or carry on) stored batch ``batch_id`` (``concurrency`` looks at once, the
+        batch's own setting by default); the run id. With ``retry_failed`` its failed
+        looks are queued again first. None when a batch already runs or after
         :meth:`shutdown`. Raises ``KeyError`` for an unknown batch."""
         if self._closed or self._handle is not None:
             return None
         worker = _BatchWorker()
         worker.queue = queue = BatchQueue(
-            self.store, self._factory, batch_id, on_event=worker.relay
+            self.store, self._factory, batch_id, concurrency=concurrency, on_event=worker.relay
         )
         if retry_failed:
             queue.retry_failed()  # before its threads start: none may see an empty queue
@@ -180,6 +194,11 @@ class BatchController(QObject):
             return n
         return 0
 
+    def stop(self, timeout_ms: int = 30_000) -> bool:
+        """Stop the running batch, resumable, and wait for its thread (new batches may
+        still start); True when it ended."""
+        return self._handle.stop(timeout_ms) if self._handle is not None else True
+
     def shutdown(self, timeout_ms: int) -> bool:
         """Stop the running batch, resumable (see the module docstring); wait up to
         ``timeout_ms`` (never terminate). Nothing starts afterwards; True when the
@@ -194,6 +213,7 @@ class BatchController(QObject):
     @Slot(object)
     def _on_event(self, event: BatchEvent) -> None:
         run_id = self.run_id or 0
+        self.changed.emit(event)
         if event.kind == "look" and event.look is not None:
             self.lookChanged.emit(run_id, event.look, event.counts)
         elif event.kind == "notice":
@@ -208,6 +228,7 @@ class BatchController(QObject):
 
     @Slot(object)
     def _on_ended(self, counts: Counts) -> None:
+        self._counts = counts
         self.batchEnded.emit(self.run_id or 0, counts)
 
     def _thread_ended(self) -> None:
@@ -216,7 +237,9 @@ class BatchController(QObject):
         run_id = self.run_id or 0
         self._handle = None
         self._worker = None
+        counts, self._counts = self._counts or self.counts(), None
         self.runEnded.emit(run_id)
+        self.ended.emit(counts)
 
 
 def counts_words(c: Counts) -> str:
