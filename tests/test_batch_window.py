@@ -301,3 +301,47 @@ def test_new_batch_is_in_the_file_menu_and_the_shortcut_list():
     assert spec.menu == "file" and spec.plain_text == "New batch…"
     others = [k for a in MENU_ACTIONS if a is not spec for k in a.shortcuts]
     assert spec.shortcuts[0] not in others
+
+
+def test_running_out_of_credits_pauses_with_the_reason(qtbot, make_window, tmp_path, monkeypatch):
+    source = looks_folder(tmp_path / "shoot", 3)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with SandboxServer(latency=0.5, credits=50) as srv:
+        w = make_window(srv)
+        f = flow(w)
+        f.prepare(source)
+        qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+        assert f.dialog.start_button.text() == "Start anyway"
+        with qtbot.waitSignal(
+            f.controller.paused,
+            timeout=20_000,
+            check_params_cb=lambda _r, why, _w: why == "credits",
+        ):
+            f.dialog.start_button.click()
+        assert "Out of credits" in f.view.notice.text()
+        assert f.view.resume_button.isEnabled() and not f.view.pause_button.isEnabled()
+        qtbot.waitUntil(lambda: f.controller.counts().running == 0, timeout=20_000)
+        assert f.controller.counts().done == 2 and f.controller.counts().failed == 0
+        with qtbot.waitSignal(f.controller.runEnded, timeout=20_000):
+            f.view.cancel_all_button.click()
+        assert srv.submissions == 2  # the third look was refused (not billed), never lost
+
+
+def test_closing_the_window_mid_batch_asks_first(qtbot, make_window, tmp_path, monkeypatch):
+    source = looks_folder(tmp_path / "shoot", 4)
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked: list[str] = []
+
+    def answer(_parent, title, *a, **k):
+        asked.append(title)
+        return answers.pop(0)
+
+    with SandboxServer(latency=2.0) as srv:
+        w = make_window(srv)
+        f = plan_and_start(qtbot, w, source)
+        monkeypatch.setattr(QMessageBox, "question", answer)
+        assert not w.close()  # refused: the batch goes on
+        assert f.controller.is_running() and asked == ["A batch is running"]
+        assert w.close()
+        assert not f.controller.is_running()
+        assert f.controller.unfinished()  # kept for the next start

@@ -204,6 +204,21 @@ class BatchFlow(QObject):
     def _say(self, text: str) -> None:
         self._window.statusBar().showMessage(text, 10_000)
 
+    def may_quit(self) -> bool:
+        """Closing the window: True when no batch runs, or the user agrees to stop it
+        (it is kept, and offered again at the next start)."""
+        if not self.controller.is_running():
+            return True
+        c = self.controller.counts()
+        answer = QMessageBox.question(
+            self._window,
+            "A batch is running",
+            f"A batch is running ({c.running + c.waiting} looks left). Quit anyway?\n\n"
+            "The batch is kept: submitted looks are finished and the rest sent the next "
+            "time you continue it (Batch tab). Nothing is sent twice.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def shutdown(self, timeout_ms: int) -> bool:
         """Stop the running batch, resumable (window shutdown); True when its thread ended."""
         return self.controller.shutdown(timeout_ms)

@@ -369,6 +369,9 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             log.info("closing during task %s; it stays resumable by id", task_id)
+        elif self.content is not None and not self.content.batches.may_quit():
+            event.ignore()
+            return
         content = self.content
         self.geometry_store.save(
             content.parts.root if content else None,
