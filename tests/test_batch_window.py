@@ -42,8 +42,9 @@ def looks_folder(root: Path, n: int) -> Path:
     return root
 
 
-def factory(srv: SandboxServer):
-    return lambda: RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=fast_retry())
+def factory(srv: SandboxServer, retry=None):
+    policy = retry or fast_retry()
+    return lambda: RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=policy)
 
 
 @pytest.fixture
@@ -57,8 +58,8 @@ def store():
 def make_window(qtbot, store):
     windows: list[MainWindow] = []
 
-    def make(srv: SandboxServer) -> MainWindow:
-        w = MainWindow(client_factory=factory(srv), settings=Settings(), store=store)
+    def make(srv: SandboxServer, retry=None) -> MainWindow:
+        w = MainWindow(client_factory=factory(srv, retry), settings=Settings(), store=store)
         qtbot.addWidget(w)
         w.resize(1280, 720)
         windows.append(w)
@@ -345,3 +346,36 @@ def test_closing_the_window_mid_batch_asks_first(qtbot, make_window, tmp_path, m
         assert w.close()
         assert not f.controller.is_running()
         assert f.controller.unfinished()  # kept for the next start
+
+
+def test_a_busy_service_shows_the_backoff_and_loses_nothing(qtbot, make_window, tmp_path):
+    from refiner_gui.api import RetryPolicy
+
+    source = looks_folder(tmp_path / "shoot", 4)
+    with SandboxServer(latency=0.2) as srv:
+        srv.inject(Fault("submit", "rate_limit", retry_after=0.3, times=8))
+        w = make_window(srv, RetryPolicy(base=0.05, cap=0.2, jitter=0.0, submit_attempts=2))
+        f = flow(w)
+        reasons: list[tuple[str, str]] = []
+        f.controller.paused.connect(lambda _r, why, words: reasons.append((why, words)))
+        f.prepare(source)
+        qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+        f.dialog.start_button.click()
+        wait_ended(qtbot, f, timeout=40_000)
+        assert statuses(f) == [LookStatus.DONE] * 4 and srv.submissions == 4
+        assert any(why == "backoff" and "busy" in words for why, words in reasons)
+        assert not f.view.resume_button.isEnabled()  # a back-off is not a pause to resume
+
+
+def test_cancel_one_waiting_look(qtbot, make_window, tmp_path):
+    source = looks_folder(tmp_path / "shoot", 4)
+    with SandboxServer(latency=1.0) as srv:
+        w = make_window(srv)
+        f = plan_and_start(qtbot, w, source)  # 3 at a time: the 4th waits
+        f.view.table.selectRow(3)
+        assert f.view.selected().name == "look-04"
+        assert f.view.cancel_button.isEnabled()
+        f.view.cancel_button.click()
+        wait_ended(qtbot, f)
+        assert statuses(f) == [LookStatus.DONE] * 3 + [LookStatus.CANCELLED]
+        assert srv.submissions == 3

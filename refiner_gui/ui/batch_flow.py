@@ -72,7 +72,10 @@ class BatchFlow(QObject):
         tabs.setTabToolTip(tabs.indexOf(self.view), "Many looks at once: the queue of a batch")
         content.window_drop.on_source = self.offer
         self.view.continue_button.clicked.connect(self.continue_unfinished)
-        self.view.set_unfinished(self.controller.unfinished())
+        left = self.controller.unfinished()
+        self.view.set_unfinished(left)
+        if left:
+            self._say("A batch was stopped with looks left: continue it in the Batch tab.")
 
     # -- starting ---------------------------------------------------------------------
 
