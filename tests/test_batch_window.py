@@ -379,3 +379,32 @@ def test_cancel_one_waiting_look(qtbot, make_window, tmp_path):
         wait_ended(qtbot, f)
         assert statuses(f) == [LookStatus.DONE] * 3 + [LookStatus.CANCELLED]
         assert srv.submissions == 3
+
+
+def test_the_dry_run_shows_problems_per_row_and_fix_cures_what_it_can(qtbot, make_window, tmp_path):
+    source = looks_folder(tmp_path / "shoot", 3)
+    coarse = source / "look-02" / "coarse.png"
+    make_image(coarse, (640, 960), color=(200, 100, 90))  # not the person photo's size
+    make_image(source / "look-03" / "top.png", (100, 100))  # too small: Fix cannot help
+    with SandboxServer(latency=0.1) as srv:
+        w = make_window(srv)
+        f = flow(w)
+        f.prepare(source)
+        qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+        d = f.dialog
+        rows = [d.table.item(r, 2).text() for r in range(3)]
+        assert rows[0] == "ready to send"
+        assert rows[1].startswith("not sent: coarse") and "(Fix can cure this)" in rows[1]
+        assert rows[2].startswith("not sent: top") and "(Fix can cure this)" not in rows[2]
+        assert "1 look to send, cost up to 25 credits" in d.cost_label.text()
+        assert d.fix_button is not None and d.fix_button.text() == "Fix 1 look"
+        d.fix_button.click()
+        qtbot.waitUntil(lambda: f.dialog is not None and f.dialog is not d, timeout=15_000)
+        rows = [f.dialog.table.item(r, 2).text() for r in range(3)]
+        assert rows[:2] == ["ready to send", "ready to send"]
+        assert "50 credits" in f.dialog.cost_label.text()
+        assert coarse.exists()  # the original is untouched; a copy is sent
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            f.dialog.start_button.click()
+        assert statuses(f)[:2] == [LookStatus.DONE] * 2
+        assert statuses(f)[2] is LookStatus.INVALID and srv.submissions == 2

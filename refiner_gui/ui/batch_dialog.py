@@ -36,6 +36,10 @@ def sent_files(files: dict[str, Path]) -> str:
     )
 
 
+FIX_CODE = 2
+"""The dialog's result when the user asked for Fix: the dry run is made again with it."""
+
+
 class BatchPlanDialog(QDialog):
     """Shows ``plan``; accepted means "store the batch and start it" into :attr:`out_dir`.
 
@@ -62,6 +66,8 @@ class BatchPlanDialog(QDialog):
         self.table.setColumnWidth(1, 340)
         for row, p in enumerate(plan.looks):
             status = "ready to send" if p.sendable else "not sent: " + "; ".join(p.problems)
+            if p.problems and p.fixable:
+                status += " (Fix can cure this)"
             for col, text in enumerate((p.look.name, sent_files(p.look.files), status)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
@@ -88,6 +94,16 @@ class BatchPlanDialog(QDialog):
             self.cost_label.setStyleSheet("color: #b03020; font-weight: bold;")
             self.start_button.setToolTip("The balance may not cover every look")
         self.start_button.setEnabled(bool(plan.sendable))
+        fixable = sum(bool(p.problems and p.fixable) for p in plan.looks)
+        self.fix_button: QPushButton | None = None
+        if fixable:
+            self.fix_button = self.buttons.addButton(
+                f"Fix {fixable} look{'s' * (fixable != 1)}", QDialogButtonBox.ButtonRole.ActionRole
+            )
+            self.fix_button.setToolTip(
+                "Send conforming copies (resized, converted); the originals are untouched"
+            )
+            self.fix_button.clicked.connect(lambda: self.done(FIX_CODE))
         if not plan.sendable:
             self.cost_label.setText("Nothing to send: every look has a problem (see the list).")
         self.buttons.accepted.connect(self.accept)

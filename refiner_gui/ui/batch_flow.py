@@ -19,10 +19,11 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from refiner_gui.batch import DEFAULT_CONCURRENCY, Plan, check_balance, make_plan, read_source
+from refiner_gui.config import app_paths
 from refiner_gui.controllers.batch_controller import BatchController
 from refiner_gui.jobs.store_batches import BatchRecord, NewLook
 from refiner_gui.threads import run_task
-from refiner_gui.ui.batch_dialog import BatchPlanDialog
+from refiner_gui.ui.batch_dialog import FIX_CODE, BatchPlanDialog
 from refiner_gui.ui.batch_view import BatchView
 
 if TYPE_CHECKING:
@@ -116,17 +117,20 @@ class BatchFlow(QObject):
             self.prepare(path)
         return True
 
-    def prepare(self, source: Path) -> None:
-        """Run the dry run of ``source`` on the pool, then show it (:attr:`dialog`)."""
+    def prepare(self, source: Path, *, fix: bool = False) -> None:
+        """Run the dry run of ``source`` on the pool, then show it (:attr:`dialog`); with
+        ``fix``, looks Fix can cure get conforming copies in the data folder."""
         if self._busy_message():
             return
         self._planning = True
         demo = self._content.demo
         factory = self._content.jobs.client_factory
         gender = self._content.parts.inputs.gender() or None
+        fixed_dir = app_paths().data / "fixed"
 
         def dry_run() -> PlannedBatch:  # pool thread: plain data in and out
-            plan = make_plan(read_source(source, default_gender=gender))
+            looks = read_source(source, default_gender=gender)
+            plan = make_plan(looks, fix=fix, fixed_dir=fixed_dir)
             client = factory()
             try:
                 if not demo:
@@ -152,8 +156,13 @@ class BatchFlow(QObject):
             parent=self._window,
         )
         dialog.accepted.connect(lambda: self._start(planned, dialog.out_dir))
-        dialog.finished.connect(lambda _r: setattr(self, "dialog", None))
+        dialog.finished.connect(lambda r: self._dialog_closed(planned.source, r))
         dialog.open()
+
+    def _dialog_closed(self, source: Path, result: int) -> None:
+        self.dialog = None
+        if result == FIX_CODE:
+            self.prepare(source, fix=True)
 
     def _plan_failed(self, exc: Exception) -> None:
         self._planning = False
