@@ -45,6 +45,7 @@ from refiner_gui.api import (
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.keys import clean_api_key
 from refiner_gui.cli_args import CliParser, build_parser
+from refiner_gui.cli_batch import cmd_batch, resume_batches
 from refiner_gui.cli_inputs import apply_fixes, cli_wording, cmd_check
 from refiner_gui.cli_jobs import (
     check_out,
@@ -420,6 +421,7 @@ def _resume_all(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) ->
         recover(store, lambda: make_client(args), cancel=cancel, on_job=on_job)
     finally:
         store.close()
+    codes.append(resume_batches(args, rep, cancel))  # then carry on interrupted batches
     code = max(codes)
     lines = [
         f"{i['job_id']}\t{i['state']}\t{i['task_id'] or '-'}\t"
@@ -490,6 +492,7 @@ COMMANDS = {
     "check": cmd_check,
     "credits": cmd_credits,
     "sandbox": cmd_sandbox,
+    "batch": cmd_batch,
 }
 
 

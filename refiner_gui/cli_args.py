@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from refiner_gui import __version__
+from refiner_gui.cli_batch import add_batch_parser
 from refiner_gui.cli_output import EXIT_USAGE
 from refiner_gui.cli_tryon import add_model_option, add_tryon_parser
 from refiner_gui.config import (
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     _sandbox(sub)
+    add_batch_parser(sub, _common)
     return parser
 
 

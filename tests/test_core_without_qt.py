@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CORE_PACKAGES = [
     "refiner_gui.api",
+    "refiner_gui.batch",
     "refiner_gui.images",
     "refiner_gui.jobs",
     "refiner_gui.sandbox",
@@ -30,6 +31,7 @@ CORE_PACKAGES = [
 CORE_MODULES = [
     "refiner_gui",
     "refiner_gui.cli",
+    "refiner_gui.cli_batch",
     "refiner_gui.config",
     "refiner_gui.demo",
     "refiner_gui.keystore",

@@ -121,3 +121,14 @@ def check_public_url(
                 f"Refusing to fetch from {host}: it points into a {reason} network "
                 f"({address}), not to a public server."
             )
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine (``localhost`` or a loopback address)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

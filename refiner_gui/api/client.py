@@ -4,9 +4,7 @@ Plain Python + requests, no Qt. Every method is blocking and is meant to run on 
 thread (the window's QThread worker, or the command line's main thread); the only thing
 another thread may touch is the :class:`CancelToken` passed in.
 
-Whole jobs (submit, wait, download, each step committed to the job store first) are run
-by :func:`refiner_gui.jobs.run_job`; this module is the network half of it.
-
+Whole jobs are run by :func:`refiner_gui.jobs.run_job`; this is their network half.
 Billing rule, enforced here: a submit is re-sent only when the service certainly did not
 take it (nothing of the body was sent, HTTP 429 ``EXCEEDING_LIMITS``, HTTP 503). A submit
 whose upload went out but whose answer never came raises
@@ -33,7 +31,6 @@ most :data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -47,6 +44,7 @@ import requests
 
 from refiner_gui import __version__
 from refiner_gui.api import responses
+from refiner_gui.api.addresses import is_loopback_url as is_loopback_url
 from refiner_gui.api.answers import (
     MAX_ANSWER_BYTES,
     answer_too_large,
@@ -75,6 +73,7 @@ from refiner_gui.api.errors import (
     register_secret,
 )
 from refiner_gui.api.keys import clean_api_key
+from refiner_gui.api.limits import AppLimits, limits_for
 from refiner_gui.api.models import (
     CancelToken,
     CreditBalance,
@@ -94,7 +93,7 @@ from refiner_gui.api.transport import (
     request_timeouts,
 )
 from refiner_gui.api.upload import UploadBody, UploadCancelled, encode_multipart
-from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from refiner_gui.config import DEFAULT_BASE_URL, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, app_paths
 
 __all__ = [
     "CREDITS_PATH",
@@ -126,17 +125,6 @@ TRYON_PATHS = {
 KEY_HEADER = "ailabapi-api-key"
 
 
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url``'s host is this machine (``localhost`` or a loopback address)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class RefinerClient:
     """Talks to the refiner API (or the sandbox). One instance per worker thread.
 
@@ -152,6 +140,8 @@ class RefinerClient:
             deadline, :meth:`wait` alone uses it from its own start.
         retry: backoff policy; tests pass a fast one.
         session: an injected :class:`requests.Session` (tests, connection reuse).
+        limits: the submit/poll rate limits and back-off hold; by default the app-wide
+            ones of ``base_url``, shared with other processes (:mod:`.limits`).
     """
 
     def __init__(
@@ -170,6 +160,7 @@ class RefinerClient:
         max_result_pixels: int = MAX_RESULT_PIXELS,
         session: requests.Session | None = None,
         adaptive_polling: bool = False,
+        limits: AppLimits | None = None,
     ) -> None:
         base_url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
         parts = urlsplit(base_url)
@@ -219,6 +210,7 @@ class RefinerClient:
         self.download_read_timeout = download_read_timeout
         self.max_download_bytes = max_download_bytes
         self.max_result_pixels = max_result_pixels
+        self.limits = limits or limits_for(base_url, app_paths().data)
         self._session = session or requests.Session()
         self._session.verify = True  # TLS verification is never turned off
         self._session.headers["User-Agent"] = f"refiner-gui/{__version__}"
@@ -264,6 +256,20 @@ class RefinerClient:
         if past_deadline:
             raise timed_out(task_id)
 
+    def _hold_and_sleep(
+        self,
+        seconds: float,
+        seen: list[RefinerError],
+        cancel: CancelToken | None,
+        task_id: str | None,
+        deadline: float | None,
+    ) -> None:
+        """The retry policy's pause: after a 429 ``EXCEEDING_LIMITS`` or a 503 it holds
+        every request of the app to this service for as long (:mod:`.limits`)."""
+        if seen:
+            self.limits.observe(seen[-1], seconds)
+        self._sleep(seconds, cancel, task_id, deadline)
+
     def _check_before(
         self, cancel: CancelToken | None, task_id: str | None, deadline: float | None
     ) -> None:
@@ -303,10 +309,15 @@ class RefinerClient:
         (:meth:`RefinerError.with_context`), so every failure of a task's call names it.
         """
 
+        seen: list[RefinerError] = []
+
         def once() -> T:
+            seen.clear()
             try:
                 return call()
             except RefinerError as err:
+                if what == "poll":  # a 429/503 on a poll holds the app's requests too
+                    seen.append(err)
                 if task_id and not err.task_id:
                     raise err.with_context(task_id=task_id) from err
                 raise
@@ -314,7 +325,7 @@ class RefinerClient:
         return self.retry.call(
             what,
             once,
-            wait=lambda seconds: self._sleep(seconds, cancel, task_id, deadline),
+            wait=lambda seconds: self._hold_and_sleep(seconds, seen, cancel, task_id, deadline),
             before=lambda: self._check_before(cancel, task_id, deadline),
         )
 
@@ -388,9 +399,12 @@ class RefinerClient:
         body, content_type = encode_inputs(inputs)
         headers = {**self._headers(), "Content-Type": content_type}
         answered: list[int] = []  # the HTTP status of the last try's answer, if one came
+        seen: list[RefinerError] = []  # the last try's error, for the app-wide hold
 
         def once() -> Submission:
             answered.clear()
+            seen.clear()
+            self.limits.before_submit(cancel)
             upload = UploadBody(body, cancel, on_upload)
             try:
                 with (
@@ -421,6 +435,7 @@ class RefinerClient:
             try:
                 return responses.parse_submission(status, content, retry_after=retry_after)
             except RefinerError as err:
+                seen.append(err)
                 if (
                     not self.retry.may_resubmit(err, status)
                     and err.code is None
@@ -434,7 +449,7 @@ class RefinerClient:
         return self.retry.call(
             "submit",
             once,
-            wait=lambda seconds: self._sleep(seconds, cancel, None, deadline),
+            wait=lambda seconds: self._hold_and_sleep(seconds, seen, cancel, None, deadline),
             before=lambda: self._check_before(cancel, None, deadline),
             attempts=self.retry.submit_attempts,
             retry_if=lambda err: self.retry.may_resubmit(err, answered[-1] if answered else None),
@@ -449,7 +464,10 @@ class RefinerClient:
         cancel: CancelToken | None = None,
         deadline: float | None = None,
     ) -> TaskStatus:
-        """One poll of ``task_id``, no retries. Raises the typed error of a failed task."""
+        """One poll of ``task_id``, no retries. Raises the typed error of a failed task.
+
+        Waits for the app-wide poll limit first (:attr:`limits`)."""
+        self.limits.before_poll(cancel, task_id)
         status, body, retry_after = self._get_json(
             QUERY_PATH, {"task_id": task_id}, task_id, cancel, deadline
         )

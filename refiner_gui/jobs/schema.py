@@ -113,6 +113,38 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE job_inputs ADD COLUMN original_name TEXT;
     """,
+    # 7: batches (:mod:`refiner_gui.batch`): a queue of looks read from a folder or a CSV
+    # manifest. Every row of the source is a ``batch_looks`` row, in order (a row with a
+    # problem keeps it in ``problem`` and is never sent); a look gets its job only when
+    # the queue takes it, and ``jobs.batch_id`` / ``jobs.look_name`` tie the job back.
+    """
+    CREATE TABLE batches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        out_dir TEXT NOT NULL,
+        concurrency INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        base_url TEXT
+    );
+    CREATE TABLE batch_looks (
+        batch_id INTEGER NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        gender TEXT NOT NULL,
+        files TEXT NOT NULL,
+        problem TEXT,
+        job_id INTEGER,
+        output TEXT,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (batch_id, position)
+    );
+    ALTER TABLE jobs ADD COLUMN batch_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN look_name TEXT;
+    CREATE INDEX jobs_by_batch ON jobs(batch_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

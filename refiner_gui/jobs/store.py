@@ -58,6 +58,7 @@ from refiner_gui.jobs.schema import (
     JobFilter,
     where_clause,
 )
+from refiner_gui.jobs.store_batches import BatchesMixin, LookRef
 from refiner_gui.jobs.store_ownership import OwnershipMixin
 from refiner_gui.jobs.store_review import ReviewMixin
 from refiner_gui.jobs.store_stages import StagesMixin, check_kind
@@ -95,7 +96,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, RowsMixin):
+class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, BatchesMixin, RowsMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:
@@ -258,6 +259,7 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, RowsMixin
         kind: str = "refine",
         tryon_model: str | None = None,
         original_names: Mapping[str, str] | None = None,
+        look: LookRef | None = None,
     ) -> Job:
         """Store the inputs and a PENDING job; returns it. Nothing is sent yet.
 
@@ -267,6 +269,10 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, RowsMixin
         slot) names the files the user gave where ``files`` holds copies made by Fix (or
         stored copies, for a re-run); it is recorded beside the uploaded file's name
         (:attr:`StoredInput.original_name`).
+
+        With ``look`` the job becomes that batch look's job in the same transaction, only
+        if the look still has the job the caller saw; else
+        :class:`~refiner_gui.jobs.store_batches.LookTaken` and nothing is stored.
 
         With ``hold`` (the default) the new job is held by this process from the start
         (:meth:`claim`), so another process's recovery never cancels it as abandoned
@@ -310,6 +316,8 @@ class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, RowsMixin
                     for slot, s in stored.items()
                 ],
             )
+            if look is not None:
+                self._attach_look(c, job_id, look)
             if hold:
                 self._mark_owned(c, job_id, now)
         if hold:

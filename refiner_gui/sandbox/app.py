@@ -30,6 +30,7 @@ from .bodies import (
     storage_error,
     success_fields,
 )
+from .counters import Counters
 from .faults import ANSWER_KINDS, DELIVERY_KINDS, TASK_KINDS, Fault, FaultQueue
 from .multipart import MultipartError, parse_multipart
 from .validation import Submission, validate_submission, validate_tryon
@@ -127,6 +128,10 @@ class SandboxApp:
         self._by_kind: dict[str, int] = {}
         self._requests: list[tuple[str, str]] = []
         self.faults = FaultQueue()
+        self.counters = Counters(clock)
+        # At most this many tasks running at once (None: no limit); one more submit is
+        # answered 429 EXCEEDING_LIMITS, as the service does (5 per account upstream).
+        self.running_limit: int | None = None
 
     # --- inspection, for tests and demo mode (any thread) ----------------------------------
 
@@ -140,6 +145,17 @@ class SandboxApp:
         """Every request received so far, in order, as (method, path); a copy."""
         with self._lock:
             return list(self._requests)
+
+    def running(self) -> int:
+        """Tasks submitted and not finished (queued or processing) now."""
+        with self._lock:
+            return self._running(self._clock())
+
+    def add_credits(self, amount: int) -> None:
+        """Top the balance up by ``amount`` credits (a purchase, in tests)."""
+        with self._lock:
+            self._balance += amount
+            self._total += amount
 
     @property
     def submissions(self) -> int:
@@ -217,6 +233,7 @@ class SandboxApp:
             return error_response(
                 ApiError("ERROR_AI_NOT_EXISTS", f"{req.method} {req.path} does not exist")
             )
+        self.counters.arrived(endpoint)
         fault = self.faults.take(endpoint, ANSWER_KINDS | DELIVERY_KINDS)
         if fault is not None and fault.kind in ANSWER_KINDS:
             logger.debug("fault %s on %s", fault.kind, endpoint)
@@ -283,6 +300,11 @@ class SandboxApp:
                 for t in self._tasks.values()
                 if not t.charged and not t.revoked and t.fault is None
             )
+            if self.running_limit is not None and self._running(now) >= self.running_limit:
+                raise ApiError(
+                    "EXCEEDING_LIMITS",
+                    f"At most {self.running_limit} tasks may run at once.",
+                )
             if self._balance - reserved < cost:
                 raise ApiError(
                     "ERROR_NOT_ENOUGH_CREDITS",
@@ -302,6 +324,7 @@ class SandboxApp:
             self._by_token[task.token] = task
             self._submissions += 1
             self._by_kind[kind] = self._by_kind.get(kind, 0) + 1
+            self.counters.max_running = max(self.counters.max_running, self._running(now))
         logger.debug(
             "task %s created (fault: %s)", task.task_id, task.fault.kind if task.fault else None
         )
@@ -399,6 +422,9 @@ class SandboxApp:
                 task.charged = True
                 self._balance -= COSTS[task.kind]
                 self._last_update = int(time.time())
+
+    def _running(self, now: float) -> int:
+        return sum(1 for t in self._tasks.values() if now < t.done_at and not t.revoked)
 
     def _task_expired(self, task: _Task, now: float) -> bool:
         return task.revoked or now - task.created > self._task_ttl

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from .app import Request as AppRequest
 from .app import SandboxApp
 from .bodies import ApiError, Response, error_response
+from .counters import Counters
 from .faults import Fault
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,29 @@ class SandboxServer:
     def credits(self) -> int:
         """Current balance (tasks that succeeded by now are charged)."""
         return self._app.credits
+
+    @property
+    def counters(self) -> Counters:
+        """The service-side counts: request rates per endpoint, peak running tasks."""
+        return self._app.counters
+
+    @property
+    def running(self) -> int:
+        """Tasks submitted and not finished now."""
+        return self._app.running()
+
+    @property
+    def running_limit(self) -> int | None:
+        """Tasks allowed to run at once (None: no limit); a submit beyond gets 429."""
+        return self._app.running_limit
+
+    @running_limit.setter
+    def running_limit(self, value: int | None) -> None:
+        self._app.running_limit = value
+
+    def add_credits(self, amount: int) -> None:
+        """Top the balance up by ``amount`` credits."""
+        self._app.add_credits(amount)
 
     def expire_task(self, task_id: str) -> None:
         """Polls of ``task_id`` answer 410 ERROR_RESOURCE_RECLAIMED from now on."""

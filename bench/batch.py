@@ -1,0 +1,240 @@
+"""A batch of 100 looks against the sandbox: wall time, GUI stalls and peak memory.
+
+Three measurements, each against a baseline in the same run:
+
+* **Wall time**: 100 looks at concurrency 5 against a sandbox whose tasks take 1 s, run
+  by :class:`refiner_gui.batch.BatchQueue` (each look a stored job: inputs copied, every
+  step committed, result downloaded, preview made, copied to the output folder, the
+  app-wide rate limits in force). Baseline: the ideal, 100 / 5 x 1 s = 20 s. Goal <= 1.15x.
+* **GUI stall**: the same batch with 4095x4095 inputs, run on worker threads beside a Qt
+  window whose label shows every batch event (forwarded by a queued signal, as the
+  window's queue view will be); the longest gap of a 5 ms QTimer heartbeat. Baseline: the
+  same heartbeat in the idle window for as long. Goal < 50 ms.
+* **Peak RSS** of that process (VmHWM). Baseline: the bare window process. Goal <= 500 MB.
+
+The sandbox runs in its own process (with credits enough for any batch) so its image work is not
+counted against the app. Run from the repository root:
+
+    QT_QPA_PLATFORM=offscreen python bench/batch.py [--looks 100] [--latency 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+KEY = "bench-key-0123456789"
+ADAPTIVE = [os.environ.get("BENCH_ADAPTIVE", "1") == "1"]  # the app's default: "auto" polling
+
+
+SANDBOX = """
+import json, signal, sys, threading
+from refiner_gui.sandbox import SandboxServer
+srv = SandboxServer(latency=float(sys.argv[1]), credits=10**7)
+print(json.dumps({"base_url": srv.start()}), flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+stop.wait()
+srv.stop()
+"""
+
+
+def start_sandbox(latency: float, home: Path) -> tuple[subprocess.Popen[str], str]:
+    """The sandbox in its own process, with credits for any number of looks."""
+    env = {**os.environ, "REFINER_GUI_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX, str(latency)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    url = json.loads(proc.stdout.readline())["base_url"]
+    return proc, url
+
+
+def make_looks(folder: Path, big: bool, n: int) -> list:
+    from refiner_gui.jobs.store_batches import NewLook
+    from refiner_gui.slots import COARSE, PERSON, TOP
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if big:
+        from bench.preflight import largest_jpeg_under, noisy_picture
+        from refiner_gui.images import MAX_FILE_BYTES
+
+        files = {}
+        for i, slot in enumerate((PERSON, TOP, COARSE)):
+            p = folder / f"{slot}.jpg"
+            p.write_bytes(largest_jpeg_under(noisy_picture(i), MAX_FILE_BYTES - 50_000))
+            files[slot] = p
+    else:
+        from tests.helpers.images import make_image
+
+        files = {
+            PERSON: make_image(folder / "person.jpg", (320, 480)),
+            TOP: make_image(folder / "top.png", (300, 300)),
+            COARSE: make_image(folder / "coarse.png", (320, 480)),
+        }
+    return [NewLook(f"look-{i:03d}", "woman", dict(files)) for i in range(n)]
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_batch(url: str, looks: list, out: Path, poll: float, on_event=None) -> tuple[float, dict]:
+    from refiner_gui.api import RefinerClient
+    from refiner_gui.batch import BatchQueue
+    from refiner_gui.jobs import JobStore
+
+    store = JobStore.open_default()
+    try:
+        batch = store.create_batch("bench", "bench", out, 5, looks)
+        queue = BatchQueue(
+            store,
+            lambda: RefinerClient(KEY, url, poll_interval=poll, adaptive_polling=ADAPTIVE[0]),
+            batch.id,
+            on_event=on_event,
+        )
+        t0 = time.perf_counter()
+        counts = queue.run()
+        wall = time.perf_counter() - t0
+        return wall, {"done": counts.done, "failed": counts.failed}
+    finally:
+        store.close()
+
+
+def child_wall(url: str, n: int, poll: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        looks = make_looks(Path(tmp) / "in", False, n)
+        wall, counts = run_batch(url, looks, Path(tmp) / "out", poll)
+    return {"wall": wall, **counts}
+
+
+def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> dict:
+    import threading
+
+    from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+
+    app = QApplication([])
+    w = QMainWindow()
+    label = QLabel("idle")
+    w.setCentralWidget(label)
+    w.resize(900, 600)
+    w.show()
+    worst = [0.0]
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def beat() -> None:
+        now = clock.elapsed()
+        worst[0] = max(worst[0], now - last[0])
+        last[0] = now
+
+    heart = QTimer()
+    heart.setInterval(5)
+    heart.timeout.connect(beat)
+    result: dict = {}
+
+    class Relay(QObject):
+        event = Signal(object)
+        finished = Signal()
+
+    relay = Relay()  # lives on the GUI thread; emitted from workers: queued
+    relay.event.connect(lambda e: label.setText(e.counts.line()))
+    relay.finished.connect(app.quit)
+
+    def work(tmp: str) -> None:
+        looks = make_looks(Path(tmp) / "in", True, n)
+        ready.set()
+        go.wait()
+        wall, counts = run_batch(url, looks, Path(tmp) / "out", poll, relay.event.emit)
+        result.update(wall=wall, **counts)
+        relay.finished.emit()
+
+    ready, go = threading.Event(), threading.Event()
+    with tempfile.TemporaryDirectory() as tmp:
+        if mode == "app":
+            t = threading.Thread(target=work, args=(tmp,))
+            t.start()
+            ready.wait()
+            last[0] = clock.elapsed()
+            heart.start()
+            go.set()
+            app.exec()
+            t.join()
+        else:
+            QTimer.singleShot(int(seconds * 1000), app.quit)
+            heart.start()
+            app.exec()
+    return {"stall_ms": worst[0], "rss_mb": peak_rss_mb(), **result}
+
+
+def spawn(args: list[str], home: Path) -> dict:
+    env = {**os.environ, "REFINER_GUI_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--looks", type=int, default=100)
+    p.add_argument("--latency", type=float, default=1.0)
+    p.add_argument("--poll", type=float, default=0.5, help="poll period on loopback (auto polling)")
+    p.add_argument("--child", choices=["wall", "app", "bare"])
+    p.add_argument("--url")
+    p.add_argument("--seconds", type=float, default=0.0)
+    p.add_argument("--skip-wall", action="store_true", help="only the window measurements")
+    a = p.parse_args()
+    if a.child == "wall":
+        print(json.dumps(child_wall(a.url, a.looks, a.poll)))
+        return
+    if a.child in ("app", "bare"):
+        print(json.dumps(child_window(a.url, a.looks, a.poll, a.child, a.seconds)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        sandbox, url = start_sandbox(a.latency, home / "sandbox")
+        try:
+            common = ["--url", url, "--looks", str(a.looks), "--poll", str(a.poll)]
+            ideal = a.looks / 5 * a.latency
+            wall = {"wall": 0.0, "done": 0, "failed": 0}
+            if not a.skip_wall:
+                wall = spawn(["--child", "wall", *common], home / "wall")
+            print(
+                f"wall: {wall['wall']:.1f} s for {wall['done']} done / {wall['failed']} failed; "
+                f"ideal {ideal:.1f} s; ratio {wall['wall'] / ideal:.3f} (goal <= 1.15)"
+            )
+            app = spawn(["--child", "app", *common], home / "app")
+            bare = spawn(["--child", "bare", *common, "--seconds", str(app["wall"])], home / "b")
+            print(
+                f"window: longest stall {app['stall_ms']:.0f} ms (idle {bare['stall_ms']:.0f} ms;"
+                f" goal < 50), peak RSS {app['rss_mb']:.0f} MB (bare window "
+                f"{bare['rss_mb']:.0f} MB; goal <= 500); 4095 px batch {app['wall']:.1f} s, "
+                f"{app['done']} done / {app['failed']} failed"
+            )
+        finally:
+            sandbox.terminate()
+            sandbox.wait(10)
+
+
+if __name__ == "__main__":
+    main()

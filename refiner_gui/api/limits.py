@@ -1,0 +1,281 @@
+"""App-wide rate limits on submits and polls, and the shared back-off after a 429 or 503.
+
+No Qt. The service allows an account 10 submits and 20 polls per second (contract, section
+5). Every :class:`~refiner_gui.api.RefinerClient` asks :func:`limits_for` its service's
+:class:`AppLimits` before each submit and each poll, so a batch, a single refinement in
+the window and a ``refiner-cli`` run together stay under those figures:
+
+- inside one process, every client of the same service shares one :class:`AppLimits`;
+- across processes, the buckets live in a small SQLite file in the app's data folder
+  (:class:`FileBuckets`), so the window and a command-line run share them too. When that
+  file cannot be used (a read-only folder), the process falls back to its own buckets
+  (:class:`MemoryBuckets`) and says so in the log.
+
+Each bucket holds one token (no bursts) and refills at :data:`RATE_MARGIN` of the
+service's figure, so requests leave evenly spaced and network jitter never makes the
+service count more than its limit in any one second.
+
+A 429 ``EXCEEDING_LIMITS`` or a 503 seen by any client holds every submit and poll of the
+service (in every process sharing the file) until its ``Retry-After`` has passed
+(:data:`DEFAULT_BACKOFF` seconds when it gives none): the whole app backs off at once
+instead of each request hammering on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+from refiner_gui.api.errors import (
+    Cancelled,
+    ErrorInfo,
+    RateLimited,
+    RefinerError,
+    ServiceUnavailable,
+)
+from refiner_gui.api.models import CancelToken
+
+__all__ = [
+    "DEFAULT_BACKOFF",
+    "MAX_BACKOFF",
+    "POLLS_PER_SECOND",
+    "RATE_MARGIN",
+    "SUBMITS_PER_SECOND",
+    "AppLimits",
+    "Buckets",
+    "FileBuckets",
+    "MemoryBuckets",
+    "limits_for",
+    "reset_limits",
+]
+
+log = logging.getLogger(__name__)
+
+SUBMITS_PER_SECOND = 10.0  # the service's figure per account
+POLLS_PER_SECOND = 20.0
+RATE_MARGIN = 0.9  # requests leave at 90 % of the figure: jitter never pushes us over
+DEFAULT_BACKOFF = 2.0  # seconds held after a 429/503 without Retry-After
+MAX_BACKOFF = 120.0  # a Retry-After longer than this is capped (as the retry policy does)
+LIMITS_FILE = "rate-limits.sqlite"
+
+
+class Buckets(Protocol):
+    """Where token buckets and the back-off hold live (one process, or a shared file)."""
+
+    def take(self, key: str, rate: float) -> float:
+        """Take the token of bucket ``key`` (refilling at ``rate`` per second) if it is
+        there and return 0.0; else take nothing and return the seconds until it is."""
+        ...
+
+    def hold(self, key: str, until: float) -> None:
+        """Hold ``key``'s requests until the wall-clock time ``until`` (never shortens)."""
+        ...
+
+    def held_until(self, key: str) -> float:
+        """The wall-clock time ``key``'s requests are held until (0 when not held)."""
+        ...
+
+
+class MemoryBuckets:
+    """Buckets for this process only. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}  # key -> wall time its token is back
+        self._hold: dict[str, float] = {}
+
+    def take(self, key: str, rate: float) -> float:
+        """See :meth:`Buckets.take`."""
+        now = time.time()
+        with self._lock:
+            ready = self._next.get(key, 0.0)
+            if ready > now:
+                return ready - now
+            self._next[key] = now + 1.0 / rate
+            return 0.0
+
+    def hold(self, key: str, until: float) -> None:
+        """See :meth:`Buckets.hold`."""
+        with self._lock:
+            self._hold[key] = max(self._hold.get(key, 0.0), until)
+
+    def held_until(self, key: str) -> float:
+        """See :meth:`Buckets.held_until`."""
+        with self._lock:
+            return self._hold.get(key, 0.0)
+
+
+class FileBuckets:
+    """Buckets in a SQLite file shared by every process of the app on this computer.
+
+    One row per bucket: the wall time its token is back, and the back-off hold. Each
+    take is one short write transaction (WAL, no fsync: the rows only matter while the
+    processes run). Thread-safe: one connection per thread.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._conn() as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, "
+                "ready REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0)"
+            )
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            self._local.conn = conn
+        return conn
+
+    def take(self, key: str, rate: float) -> float:
+        """See :meth:`Buckets.take`."""
+        c = self._conn()
+        with c:
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("INSERT OR IGNORE INTO buckets (key) VALUES (?)", (key,))
+            ready = float(
+                c.execute("SELECT ready FROM buckets WHERE key = ?", (key,)).fetchone()[0]
+            )
+            now = time.time()
+            if ready > now:
+                return ready - now
+            c.execute("UPDATE buckets SET ready = ? WHERE key = ?", (now + 1.0 / rate, key))
+            return 0.0
+
+    def hold(self, key: str, until: float) -> None:
+        """See :meth:`Buckets.hold`."""
+        c = self._conn()
+        with c:
+            c.execute("INSERT OR IGNORE INTO buckets (key) VALUES (?)", (key,))
+            c.execute("UPDATE buckets SET held = MAX(held, ?) WHERE key = ?", (until, key))
+
+    def held_until(self, key: str) -> float:
+        """See :meth:`Buckets.held_until`."""
+        row = self._conn().execute("SELECT held FROM buckets WHERE key = ?", (key,)).fetchone()
+        return float(row[0]) if row else 0.0
+
+
+class AppLimits:
+    """The submit and poll limits and the back-off hold of one service, for every client.
+
+    Args:
+        service: names the service (its base URL): each service has its own limits.
+        buckets: where the buckets live (:class:`FileBuckets` to share across processes).
+        submit_rate, poll_rate: the service's figures per second (:data:`RATE_MARGIN` of
+            them is used).
+
+    Thread: any; the waits block the calling (worker) thread, cancellable.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        buckets: Buckets | None = None,
+        *,
+        submit_rate: float = SUBMITS_PER_SECOND,
+        poll_rate: float = POLLS_PER_SECOND,
+    ) -> None:
+        self.service = service
+        self.buckets: Buckets = buckets or MemoryBuckets()
+        self.submit_rate = submit_rate * RATE_MARGIN
+        self.poll_rate = poll_rate * RATE_MARGIN
+        self.backoffs = 0  # how many 429/503 answers put the service on hold (for views)
+
+    def before_submit(self, cancel: CancelToken | None = None) -> None:
+        """Block until a submit may leave (the hold is over and a token is free)."""
+        self._wait("submit", self.submit_rate, cancel)
+
+    def before_poll(self, cancel: CancelToken | None = None, task_id: str | None = None) -> None:
+        """Block until a poll may leave (the hold is over and a token is free)."""
+        self._wait("poll", self.poll_rate, cancel, task_id)
+
+    def held_for(self) -> float:
+        """Seconds the service's requests are still held for (0 when not held)."""
+        return max(0.0, self.buckets.held_until(self.service) - time.time())
+
+    def observe(self, err: RefinerError, seconds: float | None = None) -> None:
+        """Hold every request to the service after a 429 ``EXCEEDING_LIMITS`` or a 503.
+
+        For ``seconds`` (the client passes its retry policy's delay, which honours
+        ``Retry-After``), else the ``Retry-After`` or :data:`DEFAULT_BACKOFF`; at most
+        :data:`MAX_BACKOFF`. Other errors are ignored. Any thread."""
+        limited = isinstance(err, RateLimited) and err.code == "EXCEEDING_LIMITS"
+        busy = isinstance(err, ServiceUnavailable) and err.http_status == 503
+        if not (limited or busy):
+            return
+        if seconds is None:
+            wait = err.info.retry_after
+            seconds = wait if wait is not None and wait > 0 else DEFAULT_BACKOFF
+        seconds = min(MAX_BACKOFF, seconds)
+        self.backoffs += 1
+        log.info("service busy (%s): every request holds %.1fs", err.code or 503, seconds)
+        self.buckets.hold(self.service, time.time() + seconds)
+
+    def _wait(
+        self, kind: str, rate: float, cancel: CancelToken | None, task_id: str | None = None
+    ) -> None:
+        key = f"{kind} {self.service}"
+        while True:
+            pause = self.held_for()
+            if pause <= 0:
+                pause = self.buckets.take(key, rate)
+                if pause <= 0:
+                    return
+            if cancel is None:
+                time.sleep(pause)
+            elif cancel.wait(pause):
+                raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
+
+
+_lock = threading.Lock()
+_limits: dict[tuple[str, Path | None], AppLimits] = {}
+_buckets: dict[Path | None, Buckets] = {}
+
+
+def limits_for(service: str, folder: Path | None = None) -> AppLimits:
+    """The process-wide :class:`AppLimits` of ``service`` (made on first use).
+
+    With ``folder`` (the app's data folder) the buckets are shared with other processes
+    through :data:`LIMITS_FILE` there; without it, or if that file cannot be opened, they
+    are this process's own. Any thread.
+    """
+    with _lock:
+        found = _limits.get((service, folder))
+        if found is not None:
+            return found
+        buckets = _buckets.get(folder)
+        if buckets is None:
+            buckets = _open_buckets(folder)
+            _buckets[folder] = buckets
+        made = _limits[(service, folder)] = AppLimits(service, buckets)
+        return made
+
+
+def _open_buckets(folder: Path | None) -> Buckets:
+    if folder is None:
+        return MemoryBuckets()
+    try:
+        return FileBuckets(folder / LIMITS_FILE)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning(
+            "rate limits shared with other processes are unavailable (%s); "
+            "this process keeps its own",
+            exc,
+        )
+        return MemoryBuckets()
+
+
+def reset_limits() -> None:
+    """Forget every service's limits (tests; a new data folder). Any thread."""
+    with _lock:
+        _limits.clear()
+        _buckets.clear()
