@@ -236,7 +236,15 @@ class TryOnFlow(QObject):
             generate_coarse=model,
             coarse_only=coarse_only,
         )
-        self._model_of_run = model
+        return self.run(request)
+
+    def run(self, request: JobRequest) -> bool:
+        """Start ``request`` (a job that makes its coarse image; the cost already agreed
+        to); False once shut down or while a job runs."""
+        content = self.content
+        if content.job_running() or content.jobs.is_closed():
+            return False
+        self._model_of_run = request.generate_coarse
         return content._began(content.jobs.start(request), "Generating the coarse image", None)
 
     @Slot()
