@@ -36,8 +36,11 @@ def test_the_old_looks_inputs_are_covered_while_a_new_job_runs(qtbot, windows, j
         w.refine_button.click()
         qtbot.waitUntil(c.preview.has_image, timeout=10_000)
         during = (c.look_inputs.isVisibleTo(w), c.viewer.isVisibleTo(w))
+        # The preview has the page (the hidden look's empty row keeps no share of it).
+        share = c.preview.height() / c.parts.compare_page.height()
         qtbot.waitUntil(lambda: not w.job_running(), timeout=15_000)
     assert during == (False, False)  # no "Use these inputs" of the old look meanwhile
+    assert share > 0.8
     second = w.job_id
     assert second != first and w.shown.job.id == second
     assert c.look_inputs.isVisibleTo(w) and c.look_inputs.job_id() == second

@@ -114,7 +114,9 @@ class WindowContent(QObject):
         row.setSpacing(0)
         row.addWidget(self.viewer, 1)
         row.addWidget(self.look_inputs)
-        p.right_layout.insertLayout(p.right_layout.indexOf(p.placeholder) + 1, row, 1)
+        # No stretch: an empty layout keeps its share (the preview would get half the page);
+        # the viewer expands into the space anyway.
+        p.right_layout.insertLayout(p.right_layout.indexOf(p.placeholder) + 1, row)
         self.viewer.hide()
         self.look_inputs.hide()
         # While a job runs the page shows its coarse image (not a blank or an old result).
