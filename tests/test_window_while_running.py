@@ -36,11 +36,8 @@ def test_the_old_looks_inputs_are_covered_while_a_new_job_runs(qtbot, windows, j
         w.refine_button.click()
         qtbot.waitUntil(c.preview.has_image, timeout=10_000)
         during = (c.look_inputs.isVisibleTo(w), c.viewer.isVisibleTo(w))
-        # The preview has the page (the hidden look's empty row keeps no share of it).
-        share = c.preview.height() / c.parts.compare_page.height()
         qtbot.waitUntil(lambda: not w.job_running(), timeout=15_000)
     assert during == (False, False)  # no "Use these inputs" of the old look meanwhile
-    assert share > 0.8
     second = w.job_id
     assert second != first and w.shown.job.id == second
     assert c.look_inputs.isVisibleTo(w) and c.look_inputs.job_id() == second
@@ -73,19 +70,22 @@ def test_a_job_ending_while_another_look_is_reviewed_does_not_replace_it(
 def test_a_two_stage_job_shows_its_coarse_image_once_made(qtbot, windows, job_images):  # noqa: F811
     with SandboxServer(latency=0.4) as srv:
         w = windows(srv, recover_on_start=False)
+        w.show()  # laid out, to see what the preview is given
         c = w.content
         c.tryon.confirm = lambda text: True
         fill_without_coarse(qtbot, w, job_images)
         w.refine_button.click()
         qtbot.waitUntil(lambda: c.preview.caption.text() == GENERATING_CAPTION, timeout=10_000)
-        assert not c.preview.has_image()  # nothing to show until the coarse image exists
+        before = c.preview.has_image()  # nothing to show until the coarse image exists
         # Once the try-on is done, the refinement runs over the generated coarse image.
         qtbot.waitUntil(c.preview.has_image, timeout=15_000)
-        assert w.job_running() and c.preview.caption.text() == GENERATED_CAPTION
-        job = c.store.get(w.job_id)
-        assert job.tryon_done and c.preview.isVisibleTo(w)
+        running, caption = w.job_running(), c.preview.caption.text()
+        made = c.store.get(w.job_id).tryon_done
+        share = c.preview.height() / c.parts.compare_page.height()
         qtbot.waitUntil(lambda: not w.job_running(), timeout=15_000)
         assert srv.submissions_by_kind == {"pro": 1, "refiner": 1}
+    assert not before and running and made and caption == GENERATED_CAPTION
+    assert share > 0.8  # the preview has the page (the hidden viewer's row takes no share)
 
 
 def test_a_coarse_only_job_promises_no_refined_image(qtbot, windows, job_images):  # noqa: F811
