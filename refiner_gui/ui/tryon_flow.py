@@ -252,7 +252,11 @@ class TryOnFlow(QObject):
         if content.job_running() or content.jobs.is_closed():
             return False
         self._model_of_run = request.generate_coarse
-        return content._began(content.jobs.start(request), "Generating the coarse image", None)
+        if not content._began(content.jobs.start(request), "Generating the coarse image", None):
+            return False
+        only = request.coarse_only  # no refined image is promised then
+        content.preview.set_caption(GENERATING_ONLY_CAPTION if only else GENERATING_CAPTION)
+        return True
 
     @Slot()
     def start_coarse_only(self) -> bool:
