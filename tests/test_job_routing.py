@@ -7,6 +7,7 @@ settled without sending anything, and a job of another service is left waiting, 
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 
 import pytest
@@ -15,6 +16,7 @@ from refiner_gui.api import RefinerClient
 from refiner_gui.jobs import JobState, JobStore, job_inputs, recover, run_job
 from refiner_gui.jobs.routing import SANDBOX_KEY, SandboxGone, ServiceMismatch, same_service
 from refiner_gui.sandbox import SandboxServer
+from refiner_gui.slots import COARSE
 from tests.helpers.fast import fast_retry
 from tests.helpers.jobs import slot_files
 
@@ -128,3 +130,125 @@ def test_an_old_job_without_an_address_keeps_using_the_settings(store, job_image
 )
 def test_same_service(a, b, same):
     assert same_service(a, b) is same
+
+
+def tryon_uploaded(store: JobStore, images, client: RefinerClient):
+    """A two-stage job whose try-on was uploaded by ``client`` (the app stopped before its
+    first poll: what recovery finds), through the runner's own first step."""
+    from refiner_gui.api.models import ProgressEvent, Stage
+
+    class Stopped(BaseException):
+        """The process dies once the try-on's task id is committed."""
+
+    files = {k: v for k, v in slot_files(images).items() if k != COARSE}
+    job = store.create_job(files, "woman", kind="tryon_refine", tryon_model="pro")
+
+    def die(event: ProgressEvent) -> None:
+        if event.step == "tryon" and event.stage is Stage.QUEUED:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        run_job(store, client, job, on_event=die)
+    return store.get(job.id)
+
+
+def test_a_try_on_upload_records_its_address_and_is_polled_only_there(store, job_images):
+    with SandboxServer(latency=0.0, api_keys={SANDBOX_KEY}) as own, SandboxServer() as current:
+        with closing(client_at(own.base_url, SANDBOX_KEY)) as first:
+            job = tryon_uploaded(store, job_images, first)
+        assert job.state is JobState.SUBMITTED and job.tryon.task_id
+        assert job.base_url == own.base_url
+        jobs = recover(store, lambda: client_at(current.base_url))
+        assert [j.state for j in jobs] == [JobState.SUCCEEDED]
+        # Both stages at the service that got the try-on; nothing at the configured one.
+        assert own.submissions_by_kind == {"pro": 1, "refiner": 1}
+        assert current.requests == []
+
+
+def test_a_try_on_from_a_gone_sandbox_is_settled_without_sending_anything(store, job_images):
+    with SandboxServer(latency=0.0) as own:
+        with closing(client_at(own.base_url)) as first:
+            job = tryon_uploaded(store, job_images, first)
+        url = own.base_url
+    with SandboxServer() as current:
+        errors: list = []
+        recover(store, lambda: client_at(current.base_url), on_job=lambda j, e: errors.append(e))
+        assert current.requests == []
+    got = store.get(job.id)
+    assert got.state is JobState.EXPIRED and isinstance(errors[0], SandboxGone)
+    assert url in got.error_message and "coarse image" in got.error_message
+
+
+def test_a_try_on_at_another_service_is_left_waiting(store, job_images, sandbox):
+    files = {k: v for k, v in slot_files(job_images).items() if k != COARSE}
+    job = store.create_job(files, "woman", kind="tryon_refine", tryon_model="pro")
+    store.mark_tryon_submitting(job.id, REAL)
+    store.mark_tryon_submitted(job.id, "real-tryon-task")
+    store.release(job.id)
+    errors: list = []
+    recover(store, lambda: client_at(sandbox.base_url), on_job=lambda j, e: errors.append(e))
+    got = store.get(job.id)
+    assert got.state is JobState.SUBMITTED and isinstance(errors[0], ServiceMismatch)
+    assert REAL in got.error_message and sandbox.base_url in got.error_message
+    assert sandbox.requests == []
+
+
+def between_the_stages(store: JobStore, images, srv: SandboxServer):
+    """A two-stage job stopped after its coarse image was stored, its refinement unsent."""
+    from refiner_gui.api.models import ProgressEvent, Stage
+
+    class Stopped(BaseException):
+        """The process dies between the stages."""
+
+    files = {k: v for k, v in slot_files(images).items() if k != COARSE}
+    job = store.create_job(files, "woman", kind="tryon_refine", tryon_model="pro")
+
+    def die(event: ProgressEvent) -> None:
+        if event.step == "tryon" and event.stage is Stage.DONE:
+            raise Stopped
+
+    with closing(client_at(srv.base_url)) as client, pytest.raises(Stopped):
+        run_job(store, client, job, on_event=die)
+    got = store.get(job.id)
+    assert got.state is JobState.PENDING and got.tryon_done
+    return got
+
+
+def test_a_demo_coarse_image_is_never_refined_by_the_real_service(store, job_images):
+    with SandboxServer(latency=0.0) as demo:
+        job = between_the_stages(store, job_images, demo)
+        url = demo.base_url
+    errors: list = []
+    # The real service is never contacted: this offline test would fail with a network
+    # error instead of SandboxGone.
+    jobs = recover(store, lambda: client_at(REAL), on_job=lambda j, e: errors.append(e))
+    got = store.get(job.id)
+    assert [j.id for j in jobs] == [job.id] and isinstance(errors[0], SandboxGone)
+    assert got.state is JobState.EXPIRED
+    assert url in got.error_message and "refinement was not sent" in got.error_message
+    assert got.input_path(COARSE) is not None  # the coarse image is kept
+
+
+def test_a_refinement_is_not_sent_to_another_service_than_the_coarse_images(store, job_images):
+    with SandboxServer(latency=0.0) as own, SandboxServer() as current:
+        job = between_the_stages(store, job_images, own)
+        # As if the coarse image had come from the real service (an earlier session).
+        with closing(sqlite3.connect(store.path)) as db, db:
+            db.execute("UPDATE jobs SET base_url = ? WHERE id = ?", (REAL, job.id))
+        errors: list = []
+        recover(store, lambda: client_at(current.base_url), on_job=lambda j, e: errors.append(e))
+        assert current.requests == []
+    got = store.get(job.id)
+    assert got.state is JobState.PENDING and got.tryon_done  # refined once pointed back
+    assert isinstance(errors[0], ServiceMismatch)
+    assert REAL in got.error_message and "refinement was not sent" in got.error_message
+
+
+def test_a_refinement_goes_to_the_sandbox_that_made_the_coarse_image(store, job_images):
+    with SandboxServer(latency=0.0, api_keys={SANDBOX_KEY, USER_KEY}) as own:
+        job = between_the_stages(store, job_images, own)
+        with SandboxServer() as current:
+            jobs = recover(store, lambda: client_at(current.base_url))
+            assert current.requests == []
+        assert [j.state for j in jobs] == [JobState.SUCCEEDED] and jobs[0].id == job.id
+        assert own.submissions_by_kind == {"pro": 1, "refiner": 1}

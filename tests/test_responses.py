@@ -267,3 +267,20 @@ def test_retry_policy_call_counts_tries_and_honours_retry_after():
     with pytest.raises(RateLimited):
         policy.call("poll", once, wait=waits.append, retry_if=lambda err: False)
     assert len(tries) == 1
+
+
+@pytest.mark.parametrize("before", [150, 153, 155, 157])
+def test_a_key_at_the_cut_of_a_gateway_page_is_redacted_before_the_cut(before):
+    from refiner_gui.api.errors import register_secret
+    from refiner_gui.safe_text import ONE_LINE_LIMIT
+
+    # Registered for the rest of the session: characters no other test's text contains.
+    key = "sk-CUTKEY-QzXwVuTsRqPoNmLk"
+    register_secret(key)
+    assert before < ONE_LINE_LIMIT
+    page = f"<html><body>{'x' * before} {key} proxy</body></html>".encode()
+    with pytest.raises(ServiceUnavailable) as ei:
+        r.check(502, page)
+    err = ei.value
+    for text in (str(err), err.support_text(), json.dumps(err.to_dict())):
+        assert key[:5] not in text, text  # not even the start of the key

@@ -308,3 +308,40 @@ def test_a_locked_store_at_the_try_on_keeps_its_task_id_in_the_journal(store, fi
         assert fast.apply_journal() == []
     finally:
         fast.close()
+
+
+def test_a_try_on_task_id_is_kept_whatever_the_job_became_meanwhile(store, files):
+    # Another process settled the upload (e.g. OUTCOME_UNKNOWN after a crash check, or a
+    # cancel) while the answer was on its way: the task id we hold is the better truth.
+    for settled in (JobState.CANCELLED, JobState.OUTCOME_UNKNOWN, JobState.FAILED):
+        job = store.create_job(files, "woman", kind="tryon", tryon_model="pro", hold=False)
+        store.mark_tryon_submitting(job.id)
+        store.mark_finished(job.id, settled, {"type": "X", "message": "settled elsewhere"})
+        got = store.mark_tryon_submitted(job.id, f"task-{settled.value}")
+        assert got.state is JobState.SUBMITTED and got.tryon.task_id == f"task-{settled.value}"
+
+
+def test_a_try_on_task_id_for_a_job_that_succeeded_meanwhile_is_logged(store, files, caplog):
+    job = store.create_job(files, "woman", kind="tryon", tryon_model="pro")
+
+    class FinishedElsewhere(RefinerClient):
+        """Another process finishes the job while this upload's answer is on its way."""
+
+        def submit(self, inputs, **kw):
+            sub = super().submit(inputs, **kw)
+            result = store.results_dir / f"job-{job.id}.png"
+            make_image(result, (64, 64))
+            store.mark_succeeded(job.id, result)
+            return sub
+
+    with (
+        SandboxServer() as srv,
+        closing(FinishedElsewhere(KEY, srv.base_url, retry=fast_retry())) as client,
+        caplog.at_level("WARNING"),
+    ):
+        done = run_job(store, client, job)  # no ValueError: the job is returned as it is
+        (task_id,) = srv.tasks
+    assert done.state is JobState.SUCCEEDED and done.tryon.task_id is None
+    assert any(
+        task_id in r.getMessage() and "not recorded" in r.getMessage() for r in caplog.records
+    )

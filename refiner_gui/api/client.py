@@ -4,9 +4,7 @@ Plain Python + requests, no Qt. Every method is blocking and is meant to run on 
 thread (the window's QThread worker, or the command line's main thread); the only thing
 another thread may touch is the :class:`CancelToken` passed in.
 
-Whole jobs (submit, wait, download, each step committed to the job store first) are run
-by :func:`refiner_gui.jobs.run_job`; this module is the network half of it.
-
+Whole jobs are run by :func:`refiner_gui.jobs.run_job`; this is their network half.
 Billing rule, enforced here: a submit is re-sent only when the service certainly did not
 take it (nothing of the body was sent, HTTP 429 ``EXCEEDING_LIMITS``, HTTP 503). A submit
 whose upload went out but whose answer never came raises
@@ -15,19 +13,20 @@ retry and are retried with exponential backoff and jitter, honouring ``Retry-Aft
 rules, the tries and the delays live in :class:`~refiner_gui.api.retry.RetryPolicy`.
 
 Time limits and cancel (:mod:`refiner_gui.api.transport`): every socket wait lasts at most
-0.1 s, so the cancel token stops any step (a sleep, a poll, the upload, the wait for the
-submit's answer, the download) within ~0.2 s. A job has one overall deadline
-(``timeout`` seconds from its start, ``deadline``) that every wait and request respects:
-a request stops there with :class:`TimedOut`, and so does a longer ``Retry-After`` wait.
-Each request also fails as stalled when less than 1 KB moved for its read timeout.
+0.1 s, so the cancel token stops any step (sleeping between polls, a poll, the upload, the
+wait for the submit's answer, the download) within ~0.2 s. A job has one overall deadline
+(``timeout`` seconds from its start, passed as ``deadline``) that every wait and request
+respects: a request stops at the deadline with :class:`TimedOut`, and a ``Retry-After``
+longer than the time left ends the wait at the deadline. Each request also fails as stalled
+when less than 1 KB moved for its read timeout (a body trickling a byte a second).
 
-Answers are streamed and capped (:mod:`refiner_gui.api.answers`): an answer over
-:data:`MAX_ANSWER_BYTES` or a result over ``max_download_bytes`` (as received and as
-decoded: no decompression bomb) stops the reading with a clear error. One try at a result
-download lives in :mod:`refiner_gui.api.download`: result links must be http(s) to a public
-host (:mod:`refiner_gui.api.addresses`; loopback too when the service is on loopback);
-redirects are followed one hop at a time, each checked, at most
-:data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
+Answers are streamed and capped (:mod:`refiner_gui.api.answers`): an API answer over
+:data:`MAX_ANSWER_BYTES` and a result over ``max_download_bytes`` (counted as received and as
+decoded, so a compressed result cannot unpack into a bomb) stop the reading with a clear
+error. One try at a result download lives in :mod:`refiner_gui.api.download`: result links
+must be http(s) to a public host (:mod:`refiner_gui.api.addresses`; loopback too when the
+service itself is on loopback); redirects are followed one hop at a time, each checked, at
+most :data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
 """
 
 from __future__ import annotations
@@ -265,7 +264,8 @@ class RefinerClient:
         task_id: str | None,
         deadline: float | None,
     ) -> None:
-        """The retry pause; after a 429/503 it holds the whole app's requests (:mod:`.limits`)."""
+        """The retry policy's pause: after a 429 ``EXCEEDING_LIMITS`` or a 503 it holds
+        every request of the app to this service for as long (:mod:`.limits`)."""
         if seen:
             self.limits.observe(seen[-1], seconds)
         self._sleep(seconds, cancel, task_id, deadline)

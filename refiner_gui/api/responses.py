@@ -149,7 +149,8 @@ def check(
         if data is None or not _is_error_body(data):
             # A gateway's HTML page is quoted as one line of its text, never as markup.
             page = body[:PAGE_BYTES].decode("utf-8", "replace")
-            snippet = redact(one_line(page))
+            # Redacted before it is cut: a key near the cut must not survive as a short prefix.
+            snippet = one_line(redact(page))
             err = classify(http_status, None, snippet or None, task_id=task_id, retry_after=wait)
             if http_status not in (401, 403, 429):
                 message = err.user_message if isinstance(err, ServiceUnavailable) else None

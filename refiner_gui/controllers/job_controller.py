@@ -309,17 +309,28 @@ class JobController(QObject):
         self._recovering = frozenset()
 
 
-def rerun_request(job: Job) -> JobRequest:
-    """A new job from ``job``'s stored input copies and gender, as its child.
+def rerun_kind(job: Job) -> tuple[str, str | None]:
+    """What a re-run of ``job`` is: its kind ("refine", "tryon", "tryon_refine") and try-on
+    model (None for a refinement), as :func:`rerun_request` builds it: a job with a stored
+    coarse image is refined again (the image reused, not paid for again); a "coarse image
+    only" job, or a two-stage job whose coarse image was never made, makes a new one."""
+    if job.tryon is None:
+        return "refine", None
+    if job.kind == "tryon":
+        return "tryon", job.tryon.model
+    if job.input_path(COARSE) is None:
+        return "tryon_refine", job.tryon.model
+    return "refine", None
 
-    A job that made its own coarse image is re-run as a refinement of that coarse image
-    (it is reused, not paid for again); a "coarse image only" job makes a new one with the
-    same model. Raises ``ValueError`` when a stored input is gone."""
+
+def rerun_request(job: Job) -> JobRequest:
+    """A new job from ``job``'s stored input copies and gender, as its child (of the kind
+    :func:`rerun_kind` says). Raises ``ValueError`` when a stored input is gone."""
+    kind, model = rerun_kind(job)
     files = {}
-    coarse_only = job.kind == "tryon"
     names = {}
     for slot in SLOTS:
-        if coarse_only and slot == COARSE:
+        if model is not None and slot == COARSE:
             continue
         item = job.inputs.get(slot)
         if item is not None:
@@ -328,14 +339,11 @@ def rerun_request(job: Job) -> JobRequest:
             files[slot] = item.path
             # The stored copy is named by its hash: keep the name the user knows.
             names[slot] = item.given_name
-    if coarse_only:
-        assert job.tryon is not None
-        return JobRequest(
-            files,
-            job.gender,
-            parent_id=job.id,
-            generate_coarse=job.tryon.model,
-            coarse_only=True,
-            original_names=names,
-        )
-    return JobRequest(files, job.gender, parent_id=job.id, original_names=names)
+    return JobRequest(
+        files,
+        job.gender,
+        parent_id=job.id,
+        generate_coarse=model,
+        coarse_only=kind == "tryon",
+        original_names=names,
+    )

@@ -1,10 +1,14 @@
 """Recovery: finishing, at start-up or on ``refiner-cli resume --all``, the jobs a crash or
 a quit left unfinished. No Qt.
 
-Never submits anything: SUBMITTED jobs are polled and downloaded through
+Never uploads anything again: SUBMITTED jobs are polled and downloaded through
 :func:`~refiner_gui.jobs.runner.run_job` (at the service each was submitted to, see
 :mod:`refiner_gui.jobs.routing`), SUBMITTING ones become OUTCOME_UNKNOWN, PENDING ones
-CANCELLED, and any older than 24 hours EXPIRED.
+CANCELLED, and any older than 24 hours EXPIRED. The one submission it makes: a two-stage
+job stopped between its stages (its coarse image made, billed and stored; the refinement
+never sent) gets its refinement sent, which bills 25 credits when it succeeds, and only to
+the service that made the coarse image (:func:`~refiner_gui.jobs.routing.refining_client`:
+otherwise it is left PENDING, or settled EXPIRED when that was a sandbox now gone).
 """
 
 from __future__ import annotations
@@ -95,10 +99,13 @@ def recover(
     """Finish every unfinished job (or those of them whose id is in ``only``): resume the
     young SUBMITTED ones, settle the rest.
 
-    Never submits anything: SUBMITTED jobs are polled and downloaded, SUBMITTING ones
+    Never uploads again: SUBMITTED jobs are polled and downloaded, SUBMITTING ones
     become OUTCOME_UNKNOWN, PENDING ones CANCELLED, and any older than 24 h EXPIRED
-    (``now`` replaces the clock, for tests). Partial downloads of the jobs it handles are
-    removed. A job that fails unexpectedly is reported and the others still run.
+    (``now`` replaces the clock, for tests). Except: a two-stage job whose coarse image
+    is stored gets its refinement submitted (billed, 25 credits, on success), at the
+    service that made the coarse image only (see the module's note). Partial downloads
+    of the jobs it handles are removed. A job that fails unexpectedly is reported and
+    the others still run.
 
     Task ids in the journal beside the store are recorded first (a job settled as
     OUTCOME_UNKNOWN whose id was journalled becomes resumable). Each job is claimed

@@ -122,3 +122,35 @@ def polling_client(job: Job, current: RefinerClient) -> RefinerClient | None:
         adaptive_polling=current.adaptive_polling,
         retry=current.retry,
     )
+
+
+def refining_client(job: Job, current: RefinerClient) -> RefinerClient | None:
+    """The client to send the refinement of a two-stage job whose coarse image is stored
+    (the job PENDING between its stages): the service that made the coarse image, as
+    :func:`polling_client` decides, so a sandbox's placeholder image is never refined (and
+    billed) by the real service, nor a real one sent to a sandbox. None means ``current``.
+
+    Raises:
+        ServiceMismatch: the coarse image came from another non-loopback service; nothing
+            was sent (the job can be refined once the app points there again).
+        SandboxGone: it came from a loopback sandbox that no longer listens.
+    """
+    recorded = job.base_url
+    try:
+        return polling_client(job, current)
+    except ServiceMismatch as err:
+        raise ServiceMismatch(
+            f"Job {job.id}'s coarse image was made by {recorded}, but the app now uses "
+            f"{current.base_url}, so its refinement was not sent (it would be billed there "
+            f"for an image it did not make). Set the service address back to {recorded} "
+            "to refine it, or re-run the job.",
+            err.info,
+        ) from None
+    except SandboxGone as err:
+        raise SandboxGone(
+            f"Job {job.id}'s coarse image was made by the local sandbox at {recorded}, "
+            "which is no longer running; its refinement was not sent to "
+            f"{current.base_url} (a sandbox's placeholder is never refined by another "
+            "service, nothing was billed). Re-run the job to refine these images.",
+            err.info,
+        ) from None

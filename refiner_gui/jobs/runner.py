@@ -184,7 +184,9 @@ def run_job(
             store,
             client,
             job,
-            lambda j, ev: _run_claimed(store, client, j, cancel, ev, on_submitted, on_result, None),
+            lambda j, ev, own: _run_claimed(
+                store, own or client, j, cancel, ev, on_submitted, on_result, None
+            ),
             cancel=cancel,
             on_event=events,
             on_submitted=on_submitted,

@@ -96,7 +96,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, RowsMixin, BatchesMixin):
+class JobStore(OwnershipMixin, JournalMixin, StagesMixin, ReviewMixin, BatchesMixin, RowsMixin):
     """Jobs on disk. ``JobStore.open_default()`` uses the app's data folder.
 
     Args:

@@ -15,6 +15,7 @@ before the first poll, delete refused while a task may bill) holds for each stag
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["StagesMixin", "check_kind", "stage_message"]
+
+log = logging.getLogger(__name__)
 
 _UNFINISHED = (JobState.PENDING.value, JobState.SUBMITTING.value, JobState.SUBMITTED.value)
 
@@ -45,17 +48,23 @@ class StagesMixin(StoreBase):
     def _update_if(self, job_id: int, states: Sequence[str], **fields: Any) -> bool:
         raise NotImplementedError
 
-    def mark_tryon_submitting(self, job_id: int) -> Job:
+    def mark_tryon_submitting(self, job_id: int, base_url: str | None = None) -> Job:
         """Committed before the first byte of the try-on upload: compare-and-set from a
-        PENDING job whose first stage was never sent; else :class:`JobStateError`."""
+        PENDING job whose first stage was never sent; else :class:`JobStateError`.
+
+        ``base_url`` is the service the upload goes to: the try-on task is only ever polled
+        there, and the refinement only sent there (see :mod:`refiner_gui.jobs.routing`).
+        """
         with self._write() as c:
             cur = c.execute(
-                "UPDATE jobs SET state = ?, tryon_state = ?, error = NULL, updated_at = ? "
+                "UPDATE jobs SET state = ?, tryon_state = ?, error = NULL, updated_at = ?, "
+                "base_url = COALESCE(?, base_url) "
                 "WHERE id = ? AND state = ? AND tryon_state = ?",
                 (
                     JobState.SUBMITTING.value,
                     JobState.SUBMITTING.value,
                     time.time(),
+                    base_url,
                     job_id,
                     JobState.PENDING.value,
                     JobState.PENDING.value,
@@ -75,10 +84,12 @@ class StagesMixin(StoreBase):
     ) -> Job:
         """Commit the try-on's task id before its first poll; the job is SUBMITTED (at its
         first stage) from here on and can always be resumed. Kept whatever the job's state
-        unless it already SUCCEEDED, like :meth:`JobStore.mark_submitted`."""
+        unless it already SUCCEEDED, like :meth:`JobStore.mark_submitted`: if another
+        process settled the upload meanwhile (OUTCOME_UNKNOWN, CANCELLED...), the id we now
+        hold is the better truth. A refused id is logged (the job is returned as it is)."""
         now = time.time()
-        states = (*_UNFINISHED, JobState.OUTCOME_UNKNOWN.value)
-        self._update_if(
+        states = [s.value for s in JobState if s is not JobState.SUCCEEDED]
+        recorded = self._update_if(
             job_id,
             states,
             state=JobState.SUBMITTED.value,
@@ -91,6 +102,8 @@ class StagesMixin(StoreBase):
             error=None,
             finished_at=None,
         )
+        if not recorded:
+            log.warning("job %d already succeeded; try-on task id %s not recorded", job_id, task_id)
         return self.get(job_id)
 
     def coarse_download_path(self, job_id: int, suffix: str = ".png") -> Path:

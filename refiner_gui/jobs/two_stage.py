@@ -14,8 +14,12 @@ Durability, stage by stage (the store's record: :mod:`refiner_gui.jobs.store_sta
 * a run that stopped in the first stage (a crash, a quit, a timeout) polls the try-on
   again and goes on; one that stopped between the stages (coarse image stored, the
   refinement not sent: the job is PENDING with its first stage done) submits the
-  refinement, never the try-on again (:func:`~refiner_gui.jobs.runner.expire_or_abandon`
+  refinement, never the try-on again (:func:`~refiner_gui.jobs.recovery.expire_or_abandon`
   leaves such a job for :func:`~refiner_gui.jobs.recover` to finish);
+* each stage goes to the service the job was first sent to (``jobs.base_url``, recorded
+  with the try-on's upload): a resumed try-on is polled there and the refinement sent
+  there, or the job is left alone (:mod:`refiner_gui.jobs.routing`): a sandbox's coarse
+  image is never refined, nor billed, by the real service;
 * errors name their stage ("Generating the coarse image failed: ...", "Refining failed:
   ..."), in the store and as raised; a failed refinement keeps the coarse image.
 
@@ -58,7 +62,14 @@ from refiner_gui.api.models import (
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.poll_watch import PollWatch
 from refiner_gui.jobs.previews import write_preview
-from refiner_gui.jobs.runner import _ABOUT_US, _RESUMABLE, RECORD_PAUSES, LocalWriteError
+from refiner_gui.jobs.routing import SandboxGone, ServiceMismatch, refining_client
+from refiner_gui.jobs.runner import (
+    _ABOUT_US,
+    _RESUMABLE,
+    RECORD_PAUSES,
+    LocalWriteError,
+    _routed_client,
+)
 from refiner_gui.jobs.store import RESULT_TTL, JobStore, StoreError
 from refiner_gui.jobs.store_stages import stage_message
 from refiner_gui.outputs import suffix_from_url
@@ -77,8 +88,9 @@ before it starts (``refiner-cli``, the window)."""
 
 MODEL_NAMES = {"pro": "Try on Clothes Pro", "premium": "Try on Clothes Premium"}
 
-RefineStage = Callable[[Job, "ProgressCallback | None"], Job]
-"""The one-stage path for the refinement (the runner's, already claimed): job, on_event."""
+RefineStage = Callable[[Job, "ProgressCallback | None", "RefinerClient | None"], Job]
+"""The one-stage path for the refinement (the runner's, already claimed): job, on_event,
+and the client to send it with (None: the run's own)."""
 
 
 def job_cost(kind: str, model: str | None) -> int:
@@ -153,10 +165,31 @@ def run_two_stage(
                     f"{problem} (the coarse image is kept in the job).",
                     ErrorInfo(slot=COARSE),
                 )
-        return refine(job, forward)
+            own = _refining_client(store, job, client)
+            try:
+                return refine(job, forward, own)
+            finally:
+                if own is not None:
+                    own.close()
+        return refine(job, forward, None)
     except RefinerError as err:
         _label(store, job.id, "refine")
         raise staged_error(err, "refine") from err
+
+
+def _refining_client(store: JobStore, job: Job, client: RefinerClient) -> RefinerClient | None:
+    """The client for the refinement of a job PENDING between its stages (None: ``client``);
+    records and raises when it must not be sent from here: a job whose coarse image came
+    from a gone sandbox is settled EXPIRED, one from another service is left PENDING with
+    the reason (:func:`~refiner_gui.jobs.routing.refining_client`)."""
+    try:
+        return refining_client(job, client)
+    except SandboxGone as err:
+        store.mark_finished(job.id, JobState.EXPIRED, err.to_dict(), expected=(JobState.PENDING,))
+        raise
+    except ServiceMismatch as err:
+        store.note_error(job.id, err.to_dict())  # still PENDING: refined once pointed back
+        raise
 
 
 def _label(store: JobStore, job_id: int, stage: str) -> None:
@@ -202,6 +235,8 @@ def _run_tryon(
     fresh = job.state is JobState.PENDING and job.tryon.state is JobState.PENDING
     if fresh:
         job = _submit_tryon(store, client, job, cancel, emit, deadline)
+        if job.state is JobState.SUCCEEDED:
+            return job  # finished elsewhere meanwhile; the store logged the refused task id
         assert job.tryon is not None and job.tryon.task_id is not None
         if on_submitted is not None:
             on_submitted(Submission(job.tryon.task_id, job.tryon.request_id, job.tryon.log_id))
@@ -261,7 +296,9 @@ def _submit_tryon(
         restore_face=True,
         sha256={slot: item.sha256 for slot, item in job.inputs.items()},
     )
-    store.mark_tryon_submitting(job.id)  # JobStateError if another run got here first
+    # JobStateError if another run got here first. The address is recorded with it: the
+    # try-on is only polled there and the refinement only sent there (jobs.routing).
+    store.mark_tryon_submitting(job.id, client.base_url)
     emit(Stage.UPLOADING, bytes_done=0)
     try:
         sub = client.submit(
@@ -334,6 +371,29 @@ def _wait_and_fetch(
     A failure is recorded like the refinement's (:func:`~refiner_gui.jobs.runner._finish`):
     a passing one leaves the job SUBMITTED at its first stage, resumable by polling.
     """
+    tryon = job.tryon
+    assert tryon is not None and tryon.task_id is not None
+    task_id = tryon.task_id
+    as_task = dataclasses.replace(job, task_id=task_id, submitted_at=tryon.submitted_at)
+    # A resumed try-on is polled only at the service it was sent to (or left alone).
+    own = None if fresh else _routed_client(store, as_task, client)
+    try:
+        return _poll_tryon(store, own or client, job, cancel, emit, deadline, fresh)
+    finally:
+        if own is not None:
+            own.close()
+
+
+def _poll_tryon(
+    store: JobStore,
+    client: RefinerClient,
+    job: Job,
+    cancel: CancelToken | None,
+    emit: Callable[..., None],
+    deadline: float,
+    fresh: bool,
+) -> tuple[TaskStatus, Path]:
+    """:func:`_wait_and_fetch` with the client the try-on task is polled at."""
     tryon = job.tryon
     assert tryon is not None and tryon.task_id is not None
     task_id = tryon.task_id

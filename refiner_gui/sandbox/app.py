@@ -323,8 +323,8 @@ class SandboxApp:
             self._tasks[task.task_id] = task
             self._by_token[task.token] = task
             self._submissions += 1
-            self.counters.max_running = max(self.counters.max_running, self._running(now))
             self._by_kind[kind] = self._by_kind.get(kind, 0) + 1
+            self.counters.max_running = max(self.counters.max_running, self._running(now))
         logger.debug(
             "task %s created (fault: %s)", task.task_id, task.fault.kind if task.fault else None
         )

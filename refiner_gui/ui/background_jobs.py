@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QStatusBar,
     QVBoxLayout,
     QWidget,
 )
@@ -30,12 +31,13 @@ from PySide6.QtWidgets import (
 from refiner_gui.api import RefinerError
 from refiner_gui.controllers import JobController
 from refiner_gui.jobs import Job, JobState
+from refiner_gui.jobs.two_stage import COSTS, MODEL_NAMES
 from refiner_gui.safe_text import one_line
 from refiner_gui.workers import JobOutcome
 
 log = logging.getLogger(__name__)
 
-CREDITS_PER_REFINEMENT = 25  # CONTRACT.md § Billing
+CREDITS_PER_REFINEMENT = COSTS["refiner"]  # CONTRACT.md § Billing
 MAX_ROWS = 5  # more would push the viewer off the window: the rest are in History
 CLOSED = "closed"
 BACKGROUND = "background"
@@ -89,15 +91,15 @@ class StillRunningNotice(QFrame):
         box.addLayout(buttons)
         self.hide()
 
-    def show_for(self, job_id: int, task_id: str) -> None:
-        """Job ``job_id``'s task ``task_id`` goes on at the service."""
+    def show_for(self, job_id: int, task_id: str, job: Job | None = None) -> None:
+        """Job ``job_id``'s task ``task_id`` goes on at the service (``job``, as stored,
+        says which stage it is and so what it bills)."""
         self.job_id = job_id
         self.title.setText(f"Stopped waiting — task {task_id} goes on at the service")
         self.message.setText(
             f"The images of job {job_id} were already sent, so the service keeps working "
-            f"on them; it bills {CREDITS_PER_REFINEMENT} credits if the task succeeds. The "
-            "result is kept for 24 hours: keep checking in the background now, or open the "
-            "job later in History and resume it."
+            f"on them; {billing_text(job)} The result is kept for 24 hours: keep checking "
+            "in the background now, or open the job later in History and resume it."
         )
         self.keep_button.setEnabled(True)
         self.show()
@@ -106,6 +108,25 @@ class StillRunningNotice(QFrame):
     def _keep(self) -> None:
         if self.job_id is not None:
             self.keepChecking.emit(self.job_id)
+
+
+def billing_text(job: Job | None) -> str:
+    """What the task a stopped wait leaves running bills: the stage it is at (a
+    two-stage job's try-on, or the refinement) and its cost, and for a try-on the
+    refinement that follows if the user keeps checking."""
+    if job is None or job.tryon is None or job.tryon.done:
+        return f"it bills {CREDITS_PER_REFINEMENT} credits if the refinement succeeds."
+    model = job.tryon.model
+    text = (
+        f"this task makes the coarse image with {MODEL_NAMES.get(model, model)} and bills "
+        f"{COSTS.get(model, 0)} credits if it succeeds."
+    )
+    if job.kind == "tryon_refine":
+        text += (
+            f" If you keep checking, the refinement ({CREDITS_PER_REFINEMENT} credits) is "
+            "sent once the coarse image is made."
+        )
+    return text
 
 
 class FinishedJobsNotice(QFrame):
@@ -252,8 +273,23 @@ class BackgroundJobs(QObject):
         return job_id in self._runs.values()
 
     def cancelled_after_upload(self, job_id: int, task_id: str) -> None:
-        """The user stopped waiting for a submitted job: say what that means."""
-        self.still_running.show_for(job_id, task_id)
+        """The user stopped waiting for a submitted job: say what that means (and what
+        the stage it stopped at bills)."""
+        try:
+            job: Job | None = self._jobs.store.get(job_id)
+        except KeyError:
+            job = None
+        self.still_running.show_for(job_id, task_id, job)
+
+    def finished_while_reviewing(self, job: Job, status_bar: QStatusBar) -> None:
+        """The window's job finished while the reviewer looks at another stored look:
+        list it (Show opens it) instead of replacing that look, and say so."""
+        self.finished.add([job], BACKGROUND)
+        status_bar.showMessage(
+            f"Job {job.id} finished; it is listed above (Show opens it). The look you are "
+            "reviewing stays.",
+            10_000,
+        )
 
     @Slot(int)
     def keep_checking(self, job_id: int) -> None:

@@ -17,14 +17,16 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QV
 from refiner_gui.api.errors import RefinerError, redact
 from refiner_gui.api.models import CreditBalance
 from refiner_gui.clients import ClientFactory
+from refiner_gui.controllers.job_controller import rerun_kind
 from refiner_gui.jobs.models import Job
+from refiner_gui.jobs.two_stage import MODEL_NAMES, job_cost
 from refiner_gui.reports.summary import INPUT_SLOTS
 from refiner_gui.threads import run_task
 from refiner_gui.ui.key_test import format_credits, universal_balance
 
 log = logging.getLogger(__name__)
 
-REFINEMENT_COST = 25
+REFINEMENT_COST = job_cost("refine", None)
 """Credits one successful refinement costs (CONTRACT.md, billing); failures are free."""
 
 BalanceQuery = Callable[[], list[CreditBalance]]
@@ -54,6 +56,29 @@ def _inputs_text(job: Job) -> str:
     return f"{', '.join(names) or 'no stored inputs'} · {gender}"
 
 
+def rerun_text(job: Job) -> tuple[str, int]:
+    """What a re-run of ``job`` sends where (:func:`rerun_kind`), and what it costs when
+    every call succeeds."""
+    kind, model = rerun_kind(job)
+    cost = job_cost(kind, model)
+    inputs = _inputs_text(job)
+    if kind == "refine" and job.tryon is not None:
+        return (
+            f"A new job refines job {job.id}’s coarse image again (it is reused, not paid "
+            f"for again): {inputs}.",
+            cost,
+        )
+    if kind == "refine":
+        return f"A new job sends job {job.id}’s inputs to the refiner again: {inputs}.", cost
+    name = MODEL_NAMES.get(model or "", "the try-on")
+    then = ", then refines it" if kind == "tryon_refine" else " (no refinement)"
+    return (
+        f"A new job makes a new coarse image with {name} from job {job.id}’s inputs{then}: "
+        f"{inputs}.",
+        cost,
+    )
+
+
 class RerunDialog(QDialog):
     """ "Re-run job N?" with the cost, the balance when known, and Re-run / Cancel.
 
@@ -71,14 +96,13 @@ class RerunDialog(QDialog):
         self.setAccessibleName("Confirm re-run")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         layout = QVBoxLayout(self)
-        what = QLabel(
-            f"A new job sends job {job.id}’s inputs to the refiner again: {_inputs_text(job)}."
-        )
+        text, self.cost = rerun_text(job)
+        what = QLabel(text)
         self.cost_label = QLabel(
-            f"Cost: {REFINEMENT_COST} credits if it succeeds; a failed job is not billed."
+            f"Cost: {self.cost} credits if it succeeds; a failed call is not billed."
             if balance is not None
-            else f"Demo mode: the local sandbox answers, no credits are spent (a real "
-            f"refinement costs {REFINEMENT_COST} credits)."
+            else f"Demo mode: the local sandbox answers, no credits are spent (for real it "
+            f"costs {self.cost} credits)."
         )
         self.balance_label = QLabel("Balance: asking the service…")
         for label in (what, self.cost_label, self.balance_label):
@@ -87,7 +111,7 @@ class RerunDialog(QDialog):
             layout.addWidget(label)
         self.balance_label.setVisible(balance is not None)
         buttons = QDialogButtonBox()
-        cost = f" for {REFINEMENT_COST} credits" if balance is not None else ""
+        cost = f" for {self.cost} credits" if balance is not None else ""
         self.rerun_button = QPushButton(f"Re-run{cost}")
         self.rerun_button.setAccessibleName("Re-run")
         self.rerun_button.setAutoDefault(False)  # Enter must not spend credits by accident
@@ -110,7 +134,7 @@ class RerunDialog(QDialog):
             self.balance_label.setText("Balance: the service reported none.")
             return
         text = f"Balance: {format_credits(best.balance)} credits."
-        if best.balance < REFINEMENT_COST:
+        if best.balance < self.cost:
             text += " That is not enough for a re-run: the service will refuse it (unbilled)."
         self.balance_label.setText(text)
 
@@ -120,4 +144,4 @@ class RerunDialog(QDialog):
         self.balance_label.setText(f"Balance: unknown ({redact(reason)}).")
 
 
-__all__ = ["REFINEMENT_COST", "BalanceQuery", "RerunDialog", "balance_query"]
+__all__ = ["REFINEMENT_COST", "BalanceQuery", "RerunDialog", "balance_query", "rerun_text"]

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, Slot
 
 from refiner_gui.clients import client_factory
+from refiner_gui.controllers.job_controller import rerun_kind, rerun_request
 from refiner_gui.jobs import Job
 from refiner_gui.readiness import Readiness
-from refiner_gui.slots import SLOTS
+from refiner_gui.slots import COARSE, SLOTS
 from refiner_gui.ui.rerun_dialog import RerunDialog, balance_query
 
 if TYPE_CHECKING:
@@ -56,10 +57,15 @@ class RerunFlow(QObject):
     @Slot(int)
     def rerun(self, job_id: int) -> None:
         """Load a past job's stored inputs and gender; start it when they check out (no
-        question asked: :meth:`ask` is the user's way in)."""
+        question asked: :meth:`ask` is the user's way in). A re-run that makes a new
+        coarse image (:func:`~refiner_gui.controllers.job_controller.rerun_kind`) starts
+        at once from the stored copies, through the try-on flow."""
         try:
             job = self.content.store.get(job_id)
         except KeyError:
+            return
+        if rerun_kind(job)[1] is not None:
+            self._rerun_tryon(job)
             return
         if not self.load_inputs(job):
             return
@@ -68,6 +74,26 @@ class RerunFlow(QObject):
             f"Re-running job {job_id} with the same inputs…", 5000
         )
         self.maybe_start()
+
+    def _rerun_tryon(self, job: Job) -> None:
+        """Re-run a job that makes its coarse image again (the slots show its inputs,
+        the coarse slot empty, filled with the new coarse image once made)."""
+        try:
+            request = rerun_request(job)
+        except ValueError:
+            self.content.window.statusBar().showMessage(
+                f"Job {job.id}'s stored images are missing from the data folder: add the "
+                "images again to run it.",
+                8000,
+            )
+            return
+        if not self.load_inputs(job):
+            return
+        self.content.parts.inputs.clear_slot(COARSE)
+        if self.content.tryon.run(request):
+            self.content.window.statusBar().showMessage(
+                f"Re-running job {job.id}: a new coarse image is being made…", 5000
+            )
 
     def load_inputs(self, job: Job) -> bool:
         """Put ``job``'s stored inputs and gender in the slots; False (said) while a job

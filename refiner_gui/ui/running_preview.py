@@ -19,6 +19,15 @@ from refiner_gui.workers import load_image
 
 PREVIEW_MAX_SIDE = 2048  # decoded at most this big: the page is never larger
 CAPTION = "The coarse try-on. The refined image appears here when the job is done."
+GENERATING_CAPTION = (
+    "Generating the coarse try-on: it appears here once made, then the refined image "
+    "when the job is done."
+)
+GENERATING_ONLY_CAPTION = "Generating the coarse try-on: it appears here when it is made."
+GENERATED_CAPTION = (
+    "The generated coarse try-on, now being refined. The refined image appears here when "
+    "the job is done."
+)
 
 
 class RunningPreview(QWidget):
@@ -56,18 +65,34 @@ class RunningPreview(QWidget):
         self._path = path
         self._image = QImage()
         self.picture.clear()
+        self.caption.setText(CAPTION)
         self._covered = [widget for widget in cover if not widget.isHidden()]
         for widget in self._covered:
             widget.hide()
         self.show()
-        if path is None:
-            return
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
         run_task(
             lambda: load_image(path, PREVIEW_MAX_SIDE),
             lambda image: self._on_loaded(path, image),
             lambda _exc: None,  # the caption still says what runs; nothing to show
             owner=self,
         )
+
+    def set_caption(self, text: str) -> None:
+        """Say what is shown (or coming) above the picture."""
+        self.caption.setText(text)
+
+    def set_coarse(self, path: Path, caption: str) -> None:
+        """While shown: put the coarse image at ``path`` (once decoded) in the picture, a
+        two-stage job's generated one, say; what :meth:`show_coarse` covered stays so."""
+        if self.isHidden():
+            return
+        self.caption.setText(caption)
+        self._path = path
+        self._load(path)
 
     def stop(self, *, uncover: bool = False) -> None:
         """The job ended: forget the image and hide; with ``uncover``, show again what

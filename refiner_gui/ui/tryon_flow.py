@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.api import ProgressEvent
-from refiner_gui.jobs import JobState
+from refiner_gui.api.models import Stage
+from refiner_gui.jobs import Job, JobState
 from refiner_gui.jobs.two_stage import COSTS, MODEL_NAMES, job_cost
 from refiner_gui.settings import save_settings
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOTS, TOP
@@ -39,6 +40,11 @@ from refiner_gui.threads import run_task
 from refiner_gui.ui.eliding_combo import ElidingComboBox
 from refiner_gui.ui.flow_layout import FlowLayout
 from refiner_gui.ui.job_status import STAGE_TEXT
+from refiner_gui.ui.running_preview import (
+    GENERATED_CAPTION,
+    GENERATING_CAPTION,
+    GENERATING_ONLY_CAPTION,
+)
 from refiner_gui.workers import JobOutcome, JobRequest, load_image
 from refiner_gui.zoom_levels import scaled_levels
 
@@ -131,6 +137,7 @@ class TryOnFlow(QObject):
         self.balance: float | None = None
         self._balance_asked = False
         self._model_of_run: str | None = None
+        self._preview_step: tuple[int | None, str] | None = None  # (run id, stage) shown
         self._person: tuple[int, QImage, tuple[QImage, ...]] | None = None  # job id, image
         self.confirm: Callable[[str], bool] = self._ask
         self.warn: Callable[[str], None] = self._tell
@@ -238,8 +245,20 @@ class TryOnFlow(QObject):
             generate_coarse=model,
             coarse_only=coarse_only,
         )
-        self._model_of_run = model
-        return content._began(content.jobs.start(request), "Generating the coarse image", None)
+        return self.run(request)
+
+    def run(self, request: JobRequest) -> bool:
+        """Start ``request`` (a job that makes its coarse image; the cost already agreed
+        to); False once shut down or while a job runs."""
+        content = self.content
+        if content.job_running() or content.jobs.is_closed():
+            return False
+        self._model_of_run = request.generate_coarse
+        if not content._began(content.jobs.start(request), "Generating the coarse image", None):
+            return False
+        only = request.coarse_only  # no refined image is promised then
+        content.preview.set_caption(GENERATING_ONLY_CAPTION if only else GENERATING_CAPTION)
+        return True
 
     @Slot()
     def start_coarse_only(self) -> bool:
@@ -251,9 +270,36 @@ class TryOnFlow(QObject):
     # -- a running and a finished job ----------------------------------------------------
 
     def progressed(self, event: ProgressEvent) -> None:
-        """Name the stage on the status line (after :class:`JobStatus` took the event)."""
-        if event.step is not None:
-            self.content.status.set_stage_text(stage_line(event, self._model_of_run))
+        """Name the stage on the status line (after :class:`JobStatus` took the event);
+        the running preview says what is coming, and shows the coarse image once made."""
+        if event.step is None:
+            return
+        self.content.status.set_stage_text(stage_line(event, self._model_of_run))
+        made = event.step == "refine" or event.stage is Stage.DONE
+        step = (self.content.run_id, "made" if made else "making")
+        if step == self._preview_step:
+            return  # done once per stage of a run
+        self._preview_step = step
+        job = self._running_job()
+        if job is None or job.tryon is None:
+            return
+        preview = self.content.preview
+        coarse = job.input_path(COARSE)
+        if not made:
+            coarse_only = job.kind == "tryon"
+            preview.set_caption(GENERATING_ONLY_CAPTION if coarse_only else GENERATING_CAPTION)
+        elif job.kind == "tryon_refine" and coarse is not None:
+            preview.set_coarse(coarse, GENERATED_CAPTION)
+
+    def _running_job(self) -> Job | None:
+        """The window's running job as stored now (None before it is created)."""
+        job_id = self.content.job_id
+        if job_id is None:
+            return None
+        try:
+            return self.content.store.get(job_id)
+        except KeyError:
+            return None
 
     def succeeded(self, outcome: JobOutcome) -> None:
         """A job that made its coarse image: put it in the coarse slot (ready to be refined
@@ -264,7 +310,8 @@ class TryOnFlow(QObject):
         coarse = job.input_path(COARSE)
         if coarse is not None:
             self.content.parts.inputs.set_file(COARSE, coarse)
-        if job.kind == "tryon":
+        shown = self.content.shown
+        if job.kind == "tryon" and shown is not None and shown.job.id == job.id:
             self.pair_box.setCurrentText("Person → Coarse")
             self.content.window.statusBar().showMessage(
                 "Coarse image ready: it is in the coarse slot; press Refine to refine it.", 8000

@@ -115,7 +115,9 @@ class WindowContent(QObject):
         row.setSpacing(0)
         row.addWidget(self.viewer, 1)
         row.addWidget(self.look_inputs)
-        p.right_layout.insertLayout(p.right_layout.indexOf(p.placeholder) + 1, row, 1)
+        # No stretch: an empty layout keeps its share (the preview would get half the page);
+        # the viewer expands into the space anyway.
+        p.right_layout.insertLayout(p.right_layout.indexOf(p.placeholder) + 1, row)
         self.viewer.hide()
         self.look_inputs.hide()
         # While a job runs the page shows its coarse image (not a blank or an old result).
@@ -335,7 +337,8 @@ class WindowContent(QObject):
         p.inputs.highlight(None, None)
         self.status.start(stage_text, since=since)
         self.window.setWindowTitle(window_title(demo=self.demo))  # no old job's number
-        self.preview.show_coarse(coarse, (p.placeholder, self.viewer, p.review_bar, p.result_bar))
+        covered = (p.placeholder, self.viewer, self.look_inputs, p.review_bar, p.result_bar)
+        self.preview.show_coarse(coarse, covered)
         p.tabs.setCurrentWidget(p.compare_page)
         self.update_actions()
         return True
@@ -388,9 +391,14 @@ class WindowContent(QObject):
         if run_id != self.run_id:
             return
         self.status.finish(outcome.job.task_id or outcome.job.tryon_task_id, resumed=self._resumed)
-        self.preview.stop()
-        self.review.present(outcome)
-        self.window.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
+        if self.shown is not None and self.preview.isHidden():
+            # The reviewer opened another look meanwhile: it stays (a tag key must not
+            # land on the new job); the new one is listed with a Show button.
+            self.background.finished_while_reviewing(outcome.job, self.window.statusBar())
+        else:
+            self.preview.stop()
+            self.review.present(outcome)
+            self.window.statusBar().showMessage("Refined image ready. Save it with Ctrl+S.", 8000)
         self.tryon.succeeded(outcome)
 
     @Slot(int, object)
