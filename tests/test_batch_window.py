@@ -296,9 +296,10 @@ def test_the_batch_tab_fits_with_nothing_cut_off(qtbot, make_window, tmp_path, s
 
 
 def test_new_batch_is_in_the_file_menu_and_the_shortcut_list():
-    from refiner_gui.ui.actions import MENU_ACTIONS
+    from refiner_gui.ui.actions import MENU_ACTIONS, menu_key_help
 
     (spec,) = [a for a in MENU_ACTIONS if a.name == "new_batch"]
+    assert any("New batch" in str(row) for row in menu_key_help())
     assert spec.menu == "file" and spec.plain_text == "New batch…"
     others = [k for a in MENU_ACTIONS if a is not spec for k in a.shortcuts]
     assert spec.shortcuts[0] not in others

@@ -45,6 +45,7 @@ def test_menus_are_the_windows_menus(window):
     _win, menus, actions, _calls = window
     assert _menu_layout(menus["file"]) == [
         "&Open images…",
+        "New &batch…",
         None,
         "&Save refined…",
         "Save &comparison…",
