@@ -295,7 +295,7 @@ def test_the_batch_tab_fits_with_nothing_cut_off(qtbot, make_window, tmp_path, s
         assert_fits(w, size)
 
 
-def test_new_batch_is_in_the_file_menu_and_the_shortcut_list():
+def test_new_batch_is_in_the_file_menu_and_the_shortcut_list(qapp):
     from refiner_gui.ui.actions import MENU_ACTIONS, menu_key_help
 
     (spec,) = [a for a in MENU_ACTIONS if a.name == "new_batch"]
