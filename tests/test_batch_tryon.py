@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -306,3 +308,77 @@ def test_retrying_a_failed_look_costs_the_try_on_when_it_has_no_coarse(store, im
     queue = BatchQueue(store, lambda: None, batch_id)  # type: ignore[arg-type,return-value]
     assert [v.status for v in queue.views()] == [LookStatus.FAILED] * 2
     assert queue.retry_cost() == 25 + 75
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_batch_killed_while_the_try_on_runs_resumes_at_the_right_stage(tmp_path, imgs):
+    from tests.test_batch_cli import batch_jobs, start, wait_until
+
+    p, t, c = imgs[PERSON], imgs[TOP], imgs[COARSE]
+    src = tmp_path / "looks.csv"
+    src.write_text(HEADER + f"{p},{t},,,woman,made\n{p},{t},{c},,woman,given\n")
+    out = tmp_path / "out"
+
+    def tryon_task_recorded() -> bool:
+        store = JobStore.open_default()
+        try:
+            return any(
+                j.tryon_task_id
+                for b in store.batches()
+                for j in store.get_many(store.batch_job_ids(b.id))
+            )
+        finally:
+            store.close()
+
+    with SandboxServer(latency=1.0) as srv:
+        proc = start(
+            srv,
+            tmp_path / "batch.log",
+            "batch",
+            str(src),
+            "--out-dir",
+            str(out),
+            "--concurrency",
+            "1",
+        )
+        try:
+            wait_until(tryon_task_recorded, "the try-on's task id in the store", proc)
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(20) == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        assert srv.submissions_by_kind == {"pro": 1}  # killed in the first stage
+        code, _, _ = run_cli(srv, "resume", "--all")
+        assert code == cli.EXIT_OK, (tmp_path / "batch.log").read_text()
+        assert srv.submissions_by_kind == {"pro": 1, "refiner": 2}  # the try-on paid once
+    looks, jobs = batch_jobs()
+    assert len(jobs) == 2 and all(j.state is JobState.SUCCEEDED for j in jobs)
+    assert sorted(p.name for p in out.iterdir()) == ["given.png", "made.png", SUMMARY_NAME]
+
+
+def test_a_batch_stored_before_schema_8_makes_coarse_images_with_pro(tmp_path):
+    from refiner_gui.jobs.schema import MIGRATIONS
+    from refiner_gui.jobs.store import DB_NAME, SCHEMA_VERSION
+    from tests.helpers.jobs import raw
+
+    path = tmp_path / DB_NAME
+    with raw(path) as conn:  # a schema-7 file, as the previous release wrote it
+        for migration in MIGRATIONS[:7]:
+            conn.executescript(migration)
+        conn.execute("PRAGMA user_version = 7")
+        conn.execute(
+            "INSERT INTO batches (name, source, out_dir, concurrency, state, created_at, "
+            "updated_at) VALUES ('old', 'inline', ?, 3, 'active', 0, 0)",
+            (str(tmp_path / "out"),),
+        )
+    store = JobStore(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION >= 8
+        (batch,) = store.batches()
+        assert batch.tryon_model == "pro"
+        with pytest.raises(ValueError):
+            store.create_batch("x", "inline", tmp_path / "o", 1, [], tryon_model="ultra")
+    finally:
+        store.close()
