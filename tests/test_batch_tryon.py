@@ -71,7 +71,11 @@ def test_a_batch_with_and_without_coarse_images_runs_to_the_end(store, imgs, tmp
     with SandboxServer(latency=0.05) as srv:
         before = srv.credits
         batch_id = two_looks(store, imgs, tmp_path)
-        counts = BatchQueue(store, factory(srv), batch_id).run()
+        seen: list = []
+        queue = BatchQueue(
+            store, factory(srv), batch_id, on_event=lambda e: e.look and seen.append(e.look)
+        )
+        counts = queue.run()
         assert counts.done == 2 and counts.failed == 0
         assert srv.submissions_by_kind == {"pro": 1, "refiner": 2}
         assert before - srv.credits == 25 + 55
@@ -89,6 +93,14 @@ def test_a_batch_with_and_without_coarse_images_runs_to_the_end(store, imgs, tmp
     assert rows["made"]["task_id"] == job.task_id
     assert rows["made"]["tryon_task_id"] == job.tryon_task_id
     assert rows["given"]["tryon_task_id"] == "" and rows["given"]["task_id"]
+    # The running row shows each stage with its own task id, the try-on's kept meanwhile.
+    running = [v for v in seen if v.name == "made" and v.status is LookStatus.RUNNING]
+    coarse = [v for v in running if v.stage.startswith("coarse: ")]
+    refine = [v for v in running if not v.stage.startswith("coarse: ")]
+    assert coarse[0].stage == "coarse: uploading" and coarse and refine
+    assert any(v.tryon_task_id == job.tryon_task_id and v.task_id is None for v in coarse)
+    assert any(v.task_id == job.task_id for v in refine)
+    assert all(v.tryon_task_id == job.tryon_task_id for v in refine)
 
 
 def test_a_manifest_may_leave_coarse_empty_or_out(tmp_path, imgs):

@@ -446,15 +446,21 @@ class BatchQueue:
             )
             return None
         started = time.monotonic()
-        self._set(self._view(look, job, LookStatus.RUNNING, "uploading"))
+        first = "coarse: uploading" if kind != "refine" else "uploading"
+        self._set(self._view(look, job, LookStatus.RUNNING, first))
+        tryon_ids: list[str] = []  # the try-on's task id, once seen (the job row is older)
 
         def on_progress(ev: ProgressEvent) -> None:
-            if ev.step == "tryon":  # a two-stage job's first stage: its own task id
+            if ev.step == "tryon":  # a two-stage job's first stage, with its own task id
+                if ev.task_id and not tryon_ids:
+                    tryon_ids.append(ev.task_id)
                 view = self._view(look, job, LookStatus.RUNNING, f"coarse: {ev.stage.value}")
-                self._set(_replace(view, tryon_task_id=ev.task_id or view.tryon_task_id))
-                return
-            view = self._view(look, job, LookStatus.RUNNING, ev.stage.value)
-            self._set(_replace(view, task_id=ev.task_id or view.task_id))
+            else:
+                view = self._view(look, job, LookStatus.RUNNING, ev.stage.value)
+                view = _replace(view, task_id=ev.task_id or view.task_id)
+            if tryon_ids:
+                view = _replace(view, tryon_task_id=tryon_ids[0])
+            self._set(view)
 
         local: list[bool] = []
 
