@@ -20,7 +20,7 @@ from refiner_gui.batch import BatchEvent, BatchQueue, LookStatus, make_plan, rea
 from refiner_gui.batch.results import SUMMARY_COLUMNS, SUMMARY_NAME
 from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.jobs.store_batches import NewLook
-from refiner_gui.sandbox import SandboxServer
+from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.slots import COARSE, PERSON, TOP
 from tests.helpers.fast import fast_retry
 from tests.helpers.images import make_image
@@ -299,27 +299,26 @@ def test_a_look_whose_refinement_was_not_taken_reuses_its_coarse_image(store, im
     assert row["state"] == "done" and row["tryon_task_id"] == paid.tryon_task_id
 
 
-def test_retrying_a_failed_look_costs_the_try_on_when_it_has_no_coarse(store, imgs, tmp_path):
-    batch_id = two_looks(store, imgs, tmp_path, model="premium")
-    queue = BatchQueue(store, lambda: None, batch_id)  # type: ignore[arg-type,return-value]
-    assert queue.retry_cost() == 0
-    for look in store.batch_looks(batch_id):  # both failed, without running anything
-        job = store.create_job(
-            dict(look.files),
-            "woman",
-            kind="refine" if not look.makes_coarse else "tryon_refine",
-            tryon_model="premium" if look.makes_coarse else None,
-            hold=False,
-        )
-        store.mark_finished(job.id, JobState.FAILED, {"type": "TaskFailed", "message": "x"})
-        with store._write() as c:
-            c.execute(
-                "UPDATE batch_looks SET job_id = ? WHERE batch_id = ? AND position = ?",
-                (job.id, batch_id, look.position),
-            )
-    queue = BatchQueue(store, lambda: None, batch_id)  # type: ignore[arg-type,return-value]
-    assert [v.status for v in queue.views()] == [LookStatus.FAILED] * 2
-    assert queue.retry_cost() == 25 + 75
+def test_retrying_failed_looks_refines_the_coarse_image_already_made(store, imgs, tmp_path):
+    with SandboxServer(latency=0.05) as srv:
+        srv.inject(Fault("submit", "task_failed", times=2))  # both refinements fail
+        batch_id = two_looks(store, imgs, tmp_path, model="premium")
+        queue = BatchQueue(store, factory(srv), batch_id)
+        assert queue.retry_cost() == 0
+        counts = queue.run()
+        assert (counts.done, counts.failed) == (0, 2)
+        assert srv.submissions_by_kind == {"premium": 1, "refiner": 2}
+        made = store.get(store.batch_looks(batch_id)[1].job_id)
+        assert made.error["stage"] == "refine" and made.tryon_done
+        assert queue.retry_cost() == 25 + 75  # at most: the try-on is counted in case
+        assert queue.retry_failed() == 2
+        counts = queue.run()
+        assert (counts.done, counts.failed) == (2, 0)
+        assert srv.submissions_by_kind == {"premium": 1, "refiner": 4}  # Premium paid once
+    again = store.get(store.batch_looks(batch_id)[1].job_id)
+    assert again.kind == "refine" and again.parent_id == made.id
+    row = summary_rows(tmp_path / "out")["made"]
+    assert row["state"] == "done" and row["tryon_task_id"] == made.tryon_task_id
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
