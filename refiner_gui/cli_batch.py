@@ -1,10 +1,13 @@
 """``refiner-cli batch``: refine many looks from a folder or a CSV manifest. No Qt.
 
-``refiner-cli batch SOURCE --out-dir DIR [--concurrency N] [--dry-run] [--yes] [--json]``
+``refiner-cli batch SOURCE --out-dir DIR [--concurrency N] [--model pro|premium] [--dry-run]
+[--yes] [--json]``
 
 1. reads the looks (:mod:`refiner_gui.batch.manifest`) and dry-runs them
    (:mod:`refiner_gui.batch.plan`): every look with what is wrong with it, the cost, and
-   the balance from ``query-credits``;
+   the balance from ``query-credits``. A look without a coarse image makes it first with
+   ``--model`` (Try on Clothes Pro, the default, or Premium; kept with the batch, so a
+   resumed batch uses the same) and costs the try-on plus the refinement;
 2. with ``--dry-run`` stops there; a batch whose cost exceeds the balance (or whose
    balance is unknown) starts only with ``--yes`` or a "y" typed at the prompt;
 3. stores the batch and runs it (:class:`refiner_gui.batch.BatchQueue`): a progress bar on
@@ -49,6 +52,7 @@ from refiner_gui.cli_output import (
     Reporter,
     UsageError,
 )
+from refiner_gui.cli_tryon import add_model_option
 from refiner_gui.config import app_paths
 from refiner_gui.jobs import JobStore
 from refiner_gui.jobs.store_batches import NewLook
@@ -94,6 +98,7 @@ def add_batch_parser(
         metavar="N",
         help=f"looks at once, 1 to {MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
     )
+    add_model_option(p)  # for the looks without a coarse image
     p.add_argument("--dry-run", action="store_true", help="list what would be sent; send nothing")
     p.add_argument("--yes", action="store_true", help="start even if the balance looks short")
     p.add_argument("--gender", choices=["woman", "man"], help="for look folders without gender.txt")
@@ -161,6 +166,7 @@ def look_dict(v: LookView) -> dict[str, Any]:
         "state": v.status.value,
         "job_id": v.job_id,
         "task_id": v.task_id,
+        "tryon_task_id": v.tryon_task_id,
         "output": str(v.output) if v.output else None,
         "error": v.error or None,
     }
@@ -169,7 +175,9 @@ def look_dict(v: LookView) -> dict[str, Any]:
 def _print_plan(rep: Reporter, plan: Plan) -> None:
     for p in plan.looks:
         if p.sendable:
-            rep.progress(f"send  {p.look.name}")
+            note = plan.coarse_note(p)
+            cost = f"{plan.cost_of(p)} credits"
+            rep.progress(f"send  {p.look.name}: " + (f"{note}, {cost}" if note else cost))
         else:
             fix = "  (Fix can cure these: run with --fix)" if p.fixable else ""
             rep.progress(f"skip  {p.look.name}: {'; '.join(p.problems)}{fix}")
@@ -186,10 +194,13 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
                 "send": p.sendable,
                 "problems": list(p.problems),
                 "fixable": p.fixable,
+                "coarse": plan.coarse_note(p).removeprefix("coarse image: ") or "given",
+                "cost": plan.cost_of(p) if p.sendable else 0,
             }
             for p in plan.looks
         ],
         "to_send": len(plan.sendable),
+        "tryon_model": plan.tryon_model,
         "cost": plan.cost,
         "balance": plan.balance,
         "balance_error": plan.balance_error,
@@ -223,7 +234,9 @@ def cmd_batch(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> i
         looks = read_source(args.source, default_gender=args.gender)
     except ManifestError as exc:
         raise UsageError(str(exc)) from None
-    plan = make_plan(looks, fix=args.fix, fixed_dir=app_paths().data / "fixed")
+    plan = make_plan(
+        looks, fix=args.fix, fixed_dir=app_paths().data / "fixed", tryon_model=args.model
+    )
     client = make_client(args)
     try:
         check_balance(
@@ -260,6 +273,7 @@ def cmd_batch(args: argparse.Namespace, rep: Reporter, cancel: CancelToken) -> i
                 for p in plan.looks
             ],
             base_url=client.base_url,
+            tryon_model=args.model,
         )
         rep.progress(f"batch {record.id}: {len(plan.sendable)} looks to send")
         return _run(args, rep, store, record.id)

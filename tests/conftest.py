@@ -48,6 +48,10 @@ def isolated_home(tmp_path_factory, monkeypatch):
     keyring.set_keyring(kr)
     yield home
     keyring.set_keyring(previous)
+    # The app-wide rate limits are per service and data folder: forget this test's.
+    from refiner_gui.api.limits import reset_limits
+
+    reset_limits()
 
 
 @pytest.fixture(autouse=True)

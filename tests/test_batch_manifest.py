@@ -47,7 +47,7 @@ def test_folder_of_looks_uses_the_role_rules_and_gender_files(tmp_path):
     text = " | ".join(c.problems)
     assert "IMG_0001.jpg: its name does not say one role" in text
     assert "no top image" in text
-    assert "no coarse image (generating it is not available in batch yet)" in text
+    assert "no coarse image" not in text and c.makes_coarse  # made by the batch
 
 
 def test_folder_look_without_gender_says_where_to_give_it(tmp_path):
@@ -88,9 +88,7 @@ def test_csv_manifest_rows_each_get_their_own_problem(tmp_path):
         "line 6 has 7 values but the header names 6 columns (extra: 'surplus')"
         in (by_name["extra"].problems[0])
     )
-    assert by_name["no-coarse"].problems == (
-        "no coarse image (generating it is not available in batch yet)",
-    )
+    assert by_name["no-coarse"].ok and by_name["no-coarse"].makes_coarse
     last = looks[-1]
     assert last.ok and last.name == "line-9" and last.gender == "woman"
 
@@ -100,7 +98,7 @@ def test_csv_manifest_rows_each_get_their_own_problem(tmp_path):
     [
         ("", "is empty"),
         ("person,top,coarse,gender,colour\n", "unknown: colour"),
-        ("person,top,gender\n", "missing: coarse"),
+        ("person,coarse,gender\n", "missing: top"),
         ("person,top,coarse,gender,gender\n", "a column is named twice"),
     ],
 )

@@ -179,8 +179,8 @@ def test_bad_rows_are_reported_and_never_stop_the_batch(store, images, tmp_path)
         counts = queue.run()
         assert (counts.done, counts.invalid) == (2, 1)
         summary = (tmp_path / "out" / SUMMARY_NAME).read_text().splitlines()
-        assert summary[0] == "look,state,task_id,result_file,error"
-        assert summary[-1] == "bad-0,invalid,,,person: file not found: x.jpg"
+        assert summary[0] == "look,state,task_id,result_file,error,tryon_task_id"
+        assert summary[-1] == "bad-0,invalid,,,person: file not found: x.jpg,"
         assert any(line.startswith("look-00,done,") and "look-00.png" in line for line in summary)
 
 

@@ -107,3 +107,21 @@ def test_a_hold_seen_by_one_process_holds_the_other(tmp_path):
     mine = AppLimits("svc", FileBuckets(path))
     assert mine.held_for() > 50
     assert time.time() < mine.buckets.held_until("svc")
+
+
+def test_shared_buckets_hold_no_file_open_between_takes(tmp_path):
+    # A long-lived thread (the GUI thread, a test run) meets a new data folder often; each
+    # limiter it used once must not keep its SQLite files open (the suite once ran out of
+    # descriptors: select() refuses a descriptor above 1024).
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        import pytest
+
+        pytest.skip("needs /proc/self/fd")
+    before = len(list(fd_dir.iterdir()))
+    for n in range(40):
+        buckets = FileBuckets(tmp_path / f"home-{n}" / "rate-limits.sqlite")
+        assert buckets.take("submit", 10.0) == 0.0
+        buckets.hold("svc", time.time() + 1)
+        assert buckets.held_until("svc") > 0
+    assert len(list(fd_dir.iterdir())) - before < 5

@@ -10,7 +10,14 @@ Rate limits shared by every client of the app live in :mod:`refiner_gui.api.limi
 
 from refiner_gui.batch.looks import Counts, LookStatus, LookView
 from refiner_gui.batch.manifest import Look, ManifestError, read_source
-from refiner_gui.batch.plan import COST_PER_LOOK, Plan, PlannedLook, check_balance, make_plan
+from refiner_gui.batch.plan import (
+    COST_PER_LOOK,
+    Plan,
+    PlannedLook,
+    check_balance,
+    look_cost,
+    make_plan,
+)
 from refiner_gui.batch.queue import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, BatchEvent, BatchQueue
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "Plan",
     "PlannedLook",
     "check_balance",
+    "look_cost",
     "make_plan",
     "read_source",
 ]

@@ -81,6 +81,7 @@ class LookView:
     output: Path | None = None
     error: str = ""
     thumbnail: Path | None = None  # the person photo, for a small picture in the row
+    tryon_task_id: str | None = None  # the try-on task that made the coarse image, if any
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,16 @@ Two sources, one result: a list of :class:`Look` rows in the source's order, eac
 problems that keep it from being sent (a bad row never stops the others).
 
 - A **folder** laid out by convention: one subfolder per look (its name is the look's
-  name), the files in it named by role (``person``, ``top``, ``coarse``, optional
+  name), the files in it named by role (``person``, ``top``, optional ``coarse`` and
   ``bottom``) by the same rules as loading four files in the window
   (:func:`refiner_gui.roles.assign_by_name`). The gender comes from a ``gender.txt`` in
   the look's folder (``woman`` or ``man``), else from the default given by the caller.
 - A **CSV manifest** with the columns ``person, top, coarse, bottom, gender, name`` (a
-  header row first; ``bottom`` and ``name`` may be left empty; paths relative to the
-  manifest's folder).
+  header row first; ``coarse``, ``bottom`` and ``name`` may be left empty or out; paths
+  relative to the manifest's folder).
+
+A look without a coarse image is not a problem: the batch makes it with Try on Clothes
+Pro or Premium, then refines it (:attr:`Look.makes_coarse`, a two-stage job).
 
 Only what the rows say is checked here (files exist, gender known, names unique, columns
 right); the images themselves are judged by :mod:`refiner_gui.batch.plan`.
@@ -32,7 +35,6 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "Look",
     "ManifestError",
-    "coarse_missing",
     "read_csv",
     "read_folder",
     "read_source",
@@ -69,16 +71,11 @@ class Look:
         """True when nothing in the row itself keeps the look from being sent."""
         return not self.problems
 
-
-def coarse_missing(look: Look) -> str | None:
-    """The problem of a look with no coarse image, or None when it has one.
-
-    The hook for two-stage jobs: once batch can make the coarse image with Try on Clothes
-    Pro/Premium, a look without one is sent that way instead of being refused here.
-    """
-    if COARSE in look.files:
-        return None
-    return "no coarse image (generating it is not available in batch yet)"
+    @property
+    def makes_coarse(self) -> bool:
+        """True when the look has no coarse image: the batch makes one with Try on Clothes
+        Pro or Premium, then refines it (a two-stage job)."""
+        return COARSE not in self.files
 
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")
@@ -107,7 +104,7 @@ def read_source(path: Path, *, default_gender: str | None = None) -> list[Look]:
 
 
 def _finish(looks: list[Look]) -> list[Look]:
-    """Add the problems that need every row: duplicate names, a missing coarse image."""
+    """Add the problems that need every row: duplicate names."""
     first: dict[str, int] = {}
     out: list[Look] = []
     for look in looks:
@@ -120,9 +117,6 @@ def _finish(looks: list[Look]) -> list[Look]:
             )
         else:
             first[key] = look.row
-        missing = coarse_missing(look)
-        if missing is not None and missing not in problems:
-            problems.append(missing)
         out.append(Look(look.row, look.name, look.gender, look.files, tuple(problems)))
     return out
 
@@ -147,11 +141,11 @@ def read_csv(path: Path) -> list[Look]:
     except StopIteration:
         raise ManifestError(f"The manifest {path} is empty: it needs a header row.") from None
     unknown = [h for h in header if h not in COLUMNS]
-    missing = [c for c in ("person", "top", "coarse", "gender") if c not in header]
+    missing = [c for c in ("person", "top", "gender") if c not in header]
     if unknown or missing or len(set(header)) != len(header):
         raise ManifestError(
             f"The manifest {path} needs a header row with the columns "
-            f"{', '.join(COLUMNS)} (bottom and name may be left out)"
+            f"{', '.join(COLUMNS)} (coarse, bottom and name may be left out)"
             + (f"; unknown: {', '.join(unknown)}" if unknown else "")
             + (f"; missing: {', '.join(missing)}" if missing else "")
             + ("; a column is named twice" if len(set(header)) != len(header) else "")
@@ -207,8 +201,8 @@ def read_folder(path: Path, *, default_gender: str | None = None) -> list[Look]:
         raise ManifestError(f"Cannot read the folder {path}: {exc}") from None
     if not subs:
         raise ManifestError(
-            f"{path} has no look folders: put each look's files (person, top, coarse, "
-            "optional bottom) in a subfolder named after the look."
+            f"{path} has no look folders: put each look's files (person, top, optional coarse "
+            "and bottom) in a subfolder named after the look."
         )
     return _finish([_folder_look(i, sub, default_gender) for i, sub in enumerate(subs, 1)])
 

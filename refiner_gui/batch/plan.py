@@ -7,6 +7,11 @@ whose row is fine, and offers Fix where it can cure the problems (:func:`fix_loo
 conforming copies in the data folder, never touching the originals). :func:`check_balance`
 asks ``query-credits``; :attr:`Plan.affordable` says whether the batch may start without
 the user's say.
+
+A look without a coarse image makes it first with the batch's try-on model (Try on
+Clothes Pro or Premium, :attr:`Plan.tryon_model`): its pre-flight checks the person photo
+and the garments only, and it costs the try-on plus the refinement (Pro 30 + 25 = 55,
+Premium 50 + 25 = 75) where a look with its coarse image costs 25.
 """
 
 from __future__ import annotations
@@ -17,13 +22,29 @@ from pathlib import Path
 
 from refiner_gui.api.errors import RefinerError
 from refiner_gui.batch.manifest import Look
-from refiner_gui.images import ImageFixError, check_inputs, fix_image
+from refiner_gui.images import ImageFixError, ImageReport, check_inputs, fix_image
 from refiner_gui.images.formats import open_untrusted
+from refiner_gui.jobs.two_stage import MODEL_NAMES, job_cost
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, SLOT_LABELS, TOP
 
-__all__ = ["COST_PER_LOOK", "Plan", "PlannedLook", "check_balance", "fix_look", "make_plan"]
+__all__ = [
+    "COST_PER_LOOK",
+    "Plan",
+    "PlannedLook",
+    "check_balance",
+    "fix_look",
+    "look_cost",
+    "make_plan",
+]
 
 COST_PER_LOOK = 25  # credits per successful refinement (contract, billing)
+
+
+def look_cost(makes_coarse: bool, tryon_model: str) -> int:
+    """Credits one look bills when it succeeds: 25 for a refinement; the try-on's price
+    on top when the look makes its coarse image first (``tryon_model`` "pro" or
+    "premium")."""
+    return job_cost("tryon_refine", tryon_model) if makes_coarse else COST_PER_LOOK
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,7 @@ class Plan:
     looks: list[PlannedLook] = field(default_factory=list)
     balance: float | None = None  # universal credits, once checked
     balance_error: str | None = None  # why the balance is unknown
+    tryon_model: str = "pro"  # makes the coarse image of looks without one
 
     @property
     def sendable(self) -> list[PlannedLook]:
@@ -55,8 +77,19 @@ class Plan:
 
     @property
     def cost(self) -> int:
-        """Credits the batch bills if every sent look succeeds."""
-        return COST_PER_LOOK * len(self.sendable)
+        """Credits the batch bills if every sent look succeeds (see :func:`look_cost`)."""
+        return sum(self.cost_of(p) for p in self.sendable)
+
+    def cost_of(self, planned: PlannedLook) -> int:
+        """Credits one look bills when it succeeds."""
+        return look_cost(planned.look.makes_coarse, self.tryon_model)
+
+    def coarse_note(self, planned: PlannedLook) -> str:
+        """How the look's coarse image comes: "" when it has one, else "coarse image:
+        generated with Try on Clothes Pro" (or Premium)."""
+        if not planned.look.makes_coarse:
+            return ""
+        return f"coarse image: generated with {MODEL_NAMES[self.tryon_model]}"
 
     @property
     def affordable(self) -> bool:
@@ -73,10 +106,20 @@ class Plan:
         return f"{line}; balance {self.balance:g} credits ({verdict})"
 
 
-def make_plan(looks: Sequence[Look], *, fix: bool = False, fixed_dir: Path | None = None) -> Plan:
+def make_plan(
+    looks: Sequence[Look],
+    *,
+    fix: bool = False,
+    fixed_dir: Path | None = None,
+    tryon_model: str = "pro",
+) -> Plan:
     """Pre-flight every look whose row is fine; with ``fix`` (and ``fixed_dir``), cure what
-    Fix can first. Runs on the calling thread (a worker: it reads every image header)."""
-    plan = Plan()
+    Fix can first. ``tryon_model`` ("pro" or "premium") makes the coarse image of the
+    looks without one (and prices them). Runs on the calling thread (a worker: it reads
+    every image header)."""
+    if tryon_model not in MODEL_NAMES:
+        raise ValueError(f"unknown try-on model {tryon_model!r}")
+    plan = Plan(tryon_model=tryon_model)
     for look in looks:
         if not look.ok:
             plan.looks.append(PlannedLook(look, look.problems))
@@ -92,9 +135,10 @@ def make_plan(looks: Sequence[Look], *, fix: bool = False, fixed_dir: Path | Non
 
 
 def preflight(look: Look) -> PlannedLook:
-    """The look judged by the service's image rules (reads the files)."""
-    f = look.files
-    reports = check_inputs(f.get(PERSON), f.get(TOP), f.get(COARSE), f.get(BOTTOM))
+    """The look judged by the service's image rules (reads the files); a look that makes
+    its coarse image is judged on the person photo and the garments only (the try-on's
+    rules are the same, and the coarse image it makes is checked when it comes)."""
+    reports = _reports(look.files)
     problems = tuple(
         f"{SLOT_LABELS.get(slot, slot)}: {p.message}"
         for slot, r in reports.items()
@@ -113,7 +157,7 @@ def fix_look(look: Look, fixed_dir: Path) -> Look:
     """
     fixed_dir.mkdir(parents=True, exist_ok=True)
     files = dict(look.files)
-    reports = check_inputs(files.get(PERSON), files.get(TOP), files.get(COARSE), files.get(BOTTOM))
+    reports = _reports(files)
     for slot, r in reports.items():
         if slot != COARSE and not r.ok and r.fixable:
             files[slot] = fix_image(r.path, fixed_dir, slot=slot)
@@ -123,6 +167,15 @@ def fix_look(look: Look, fixed_dir: Path) -> Look:
             target = im.size
         files[COARSE] = fix_image(coarse.path, fixed_dir, slot=COARSE, target_size=target)
     return replace(look, files=files)
+
+
+def _reports(files: dict[str, Path]) -> dict[str, ImageReport]:
+    """Pre-flight reports by slot; no coarse report when there is no coarse file."""
+    f = files
+    reports = check_inputs(f.get(PERSON), f.get(TOP), f.get(COARSE), f.get(BOTTOM))
+    if COARSE not in f:
+        reports.pop(COARSE, None)
+    return reports
 
 
 def check_balance(plan: Plan, credits: Callable[[], list[tuple[str, float]]]) -> Plan:

@@ -16,6 +16,12 @@ more than :data:`MAX_CONCURRENCY`, the service's running-task limit). What it pr
   every remaining look; **a bad key stops** it; in-flight looks finish either way.
 - **Crash or quit**: the batch stays in the store; a new :class:`BatchQueue` on it carries
   on where it was (``refiner-cli resume --all`` or ``batch --resume``, or the window).
+- **A look without a coarse image** is a two-stage job (``kind`` "tryon_refine" with the
+  batch's try-on model, :mod:`refiner_gui.jobs.two_stage`): the try-on is paid once. A
+  crash in or between its stages is finished by :func:`~refiner_gui.jobs.recover` at the
+  right stage; a look sent again after its refinement was not taken (no credits, a busy
+  service) or failed reuses the coarse image already made (a plain refinement, 25
+  credits), unless that image is what was wrong.
 
 Events (:class:`BatchEvent`) go to ``on_event`` on whichever worker thread caused them: a
 Qt adapter forwards them as a queued signal; the command line prints them under a lock.
@@ -29,17 +35,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from refiner_gui.api.errors import AuthError, CreditsError, RateLimited, RefinerError
 from refiner_gui.api.models import CancelToken, ProgressEvent
 from refiner_gui.batch.looks import Counts, LookStatus, LookView, classify
+from refiner_gui.batch.plan import look_cost
 from refiner_gui.batch.results import export_result, write_summary
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.recovery import recover
 from refiner_gui.jobs.runner import HeldElsewhere, run_job
 from refiner_gui.jobs.store import JobStore
 from refiner_gui.jobs.store_batches import BatchLook, LookRef, LookTaken
+from refiner_gui.jobs.two_stage import coarse_problem
+from refiner_gui.slots import COARSE
 
 if TYPE_CHECKING:
     from refiner_gui.api.client import RefinerClient
@@ -110,6 +120,7 @@ class BatchQueue:
         self._views: dict[int, LookView] = {}
         self._durations: list[float] = []
         self._retry: set[int] = set()  # failed looks the user asked to send again
+        self._tryon_ids: dict[int, str | None] = {}  # job id -> try-on task of its coarse
         self._local = threading.BoundedSemaphore(LOCAL_STEPS)
         self._stopped = False
         self.pause_reason: str | None = None  # "user", "credits", or None
@@ -131,8 +142,9 @@ class BatchQueue:
             ):
                 self._todo.append(look.position)
 
-    @staticmethod
-    def _view(look: BatchLook, job: Job | None, status: LookStatus, stage: str = "") -> LookView:
+    def _view(
+        self, look: BatchLook, job: Job | None, status: LookStatus, stage: str = ""
+    ) -> LookView:
         error = look.problem or ""
         if job is not None and status in (LookStatus.FAILED, LookStatus.UNFINISHED):
             error = job.error_message
@@ -146,7 +158,31 @@ class BatchQueue:
             output=look.output,
             error=error,
             thumbnail=look.files.get("person_image"),
+            tryon_task_id=self._tryon_task_id(job) if look.makes_coarse else None,
         )
+
+    def _tryon_task_id(self, job: Job | None) -> str | None:
+        """The try-on task that made the coarse image ``job`` refines: its own first stage,
+        or (a refinement reusing an earlier job's coarse image) that job's, found through
+        ``parent_id``. Refinements' answers are cached: their chain never changes."""
+        chain: list[int] = []
+        found: str | None = None
+        while job is not None and len(chain) < 20:  # chains are short; never loop forever
+            if job.tryon is not None:
+                found = job.tryon_task_id
+                break
+            with self._cond:
+                if job.id in self._tryon_ids:
+                    found = self._tryon_ids[job.id]
+                    break
+            chain.append(job.id)
+            try:
+                job = self.store.get(job.parent_id) if job.parent_id is not None else None
+            except KeyError:
+                job = None
+        with self._cond:
+            self._tryon_ids.update(dict.fromkeys(chain, found))
+        return found
 
     def views(self) -> list[LookView]:
         """Every look's row, in the source's order. Any thread."""
@@ -230,7 +266,7 @@ class BatchQueue:
 
     def retry_failed(self) -> int:
         """Queue every failed look again (a new job each, billed if it succeeds); returns
-        how many. The cost is ``COST_PER_LOOK`` times that (show it before asking)."""
+        how many. :meth:`retry_cost` is what it may bill (show it before asking)."""
         failed = [v for v in self.views() if v.status is LookStatus.FAILED]
         with self._cond:
             for v in failed:
@@ -239,6 +275,16 @@ class BatchQueue:
                 self._todo.append(v.position)
             self._cond.notify_all()
         return len(failed)
+
+    def retry_cost(self) -> int:
+        """Credits :meth:`retry_failed` bills at most: 25 per look, plus the try-on for a
+        look without a coarse image (less when the one already made is reused)."""
+        failed = {v.position for v in self.views() if v.status is LookStatus.FAILED}
+        return sum(
+            look_cost(x.makes_coarse, self.batch.tryon_model)
+            for x in self.store.batch_looks(self.batch.id)
+            if x.position in failed
+        )
 
     def failed_count(self) -> int:
         """How many looks failed (what :meth:`retry_failed` would send)."""
@@ -377,12 +423,21 @@ class BatchQueue:
         self, item: _Item, client: RefinerClient, look: BatchLook, old: Job | None
     ) -> Job | None:
         """Make the look's new job (if nobody else did) and run it; None if taken."""
+        files, kind = dict(look.files), "refine"
+        if look.makes_coarse:
+            coarse = _reusable_coarse(old)
+            if coarse is not None:
+                files[COARSE] = coarse  # made (and paid) already: only refine it again
+            else:
+                kind = "tryon_refine"
         try:
             job = self.store.create_job(
-                dict(look.files),
+                files,
                 look.gender,
                 parent_id=old.id if old else None,
                 look=LookRef(self.batch.id, look.position, old.id if old else None),
+                kind=kind,
+                tryon_model=self.batch.tryon_model if kind != "refine" else None,
             )
         except LookTaken:
             self._set(self._view(look, old, LookStatus.HELD))
@@ -396,11 +451,21 @@ class BatchQueue:
             )
             return None
         started = time.monotonic()
-        self._set(self._view(look, job, LookStatus.RUNNING, "uploading"))
+        first = "coarse: uploading" if kind != "refine" else "uploading"
+        self._set(self._view(look, job, LookStatus.RUNNING, first))
+        tryon_ids: list[str] = []  # the try-on's task id, once seen (the job row is older)
 
         def on_progress(ev: ProgressEvent) -> None:
-            view = self._view(look, job, LookStatus.RUNNING, ev.stage.value)
-            self._set(_replace(view, task_id=ev.task_id or view.task_id))
+            if ev.step == "tryon":  # a two-stage job's first stage, with its own task id
+                if ev.task_id and not tryon_ids:
+                    tryon_ids.append(ev.task_id)
+                view = self._view(look, job, LookStatus.RUNNING, f"coarse: {ev.stage.value}")
+            else:
+                view = self._view(look, job, LookStatus.RUNNING, ev.stage.value)
+                view = _replace(view, task_id=ev.task_id or view.task_id)
+            if tryon_ids:
+                view = _replace(view, tryon_task_id=tryon_ids[0])
+            self._set(view)
 
         local: list[bool] = []
 
@@ -498,6 +563,18 @@ class BatchQueue:
         if status is LookStatus.WAITING:
             status = LookStatus.FAILED
         self._set(_replace(self._view(look, job, status), error="unexpected error (see the log)"))
+
+
+def _reusable_coarse(old: Job | None) -> Path | None:
+    """The coarse image an earlier job of the look made (or reused) that a new attempt can
+    refine again without paying the try-on twice; None when there is none, or when it is
+    what was wrong (:func:`~refiner_gui.jobs.two_stage.coarse_problem`). Reads images."""
+    if old is None:
+        return None
+    path = old.input_path(COARSE)
+    if path is None or not path.is_file() or coarse_problem(old) is not None:
+        return None
+    return path
 
 
 def _replace(view: LookView, **changes: Any) -> LookView:

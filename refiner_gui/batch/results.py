@@ -21,7 +21,9 @@ from refiner_gui.reports.tabular import guard_cell
 __all__ = ["SUMMARY_COLUMNS", "SUMMARY_NAME", "export_result", "write_summary"]
 
 SUMMARY_NAME = "summary.csv"
-SUMMARY_COLUMNS = ("look", "state", "task_id", "result_file", "error")
+SUMMARY_COLUMNS = ("look", "state", "task_id", "result_file", "error", "tryon_task_id")
+"""summary.csv's columns; ``task_id`` is the refinement's task, ``tryon_task_id`` the try-on
+that made the coarse image of a look without one (empty otherwise). New columns go last."""
 
 
 def export_result(result: Path, out_dir: Path, look_name: str) -> Path:
@@ -44,7 +46,8 @@ def export_result(result: Path, out_dir: Path, look_name: str) -> Path:
 
 
 def write_summary(out_dir: Path, views: Iterable[LookView]) -> Path:
-    """Write ``summary.csv`` (look, state, task id, result file, error) atomically."""
+    """Write ``summary.csv`` (look, state, task id, result file, error, try-on task id)
+    atomically."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(SUMMARY_COLUMNS)
@@ -56,6 +59,7 @@ def write_summary(out_dir: Path, views: Iterable[LookView]) -> Path:
                 v.task_id or "",
                 guard_cell(v.output.name if v.output else ""),
                 guard_cell(v.error),
+                guard_cell(v.tryon_task_id or ""),
             ]
         )
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -145,6 +145,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN look_name TEXT;
     CREATE INDEX jobs_by_batch ON jobs(batch_id);
     """,
+    # 8: the try-on model ("pro" | "premium") a batch makes missing coarse images with:
+    # a look without one is a two-stage job (refiner_gui.batch.queue), and a resumed
+    # batch uses the model it was started with. NULL (older batches) means "pro".
+    """
+    ALTER TABLE batches ADD COLUMN tryon_model TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from refiner_gui.jobs.errors import StoreError
 from refiner_gui.jobs.store_base import StoreBase
+from refiner_gui.slots import COARSE
 
 __all__ = [
     "BATCH_STATES",
@@ -28,11 +29,15 @@ __all__ = [
     "LookRef",
     "LookTaken",
     "NewLook",
+    "TRYON_MODELS",
 ]
 
 # "active": runs (or will, on the next start); "paused": waits for the user; "done": every
 # look settled; "cancelled": the user stopped it (looks not yet sent are never sent).
 BATCH_STATES = ("active", "paused", "done", "cancelled")
+
+TRYON_MODELS = ("pro", "premium")
+"""The try-on models a batch can make missing coarse images with."""
 
 
 class LookTaken(StoreError):
@@ -73,6 +78,11 @@ class BatchLook:
     output: Path | None = None  # the copy in the batch's output folder, once written
     cancelled: bool = False
 
+    @property
+    def makes_coarse(self) -> bool:
+        """True when the look has no coarse image: its job makes one first (two stages)."""
+        return COARSE not in self.files
+
 
 @dataclass(frozen=True)
 class BatchRecord:
@@ -86,6 +96,7 @@ class BatchRecord:
     state: str  # one of BATCH_STATES
     created_at: float
     base_url: str | None = None
+    tryon_model: str = "pro"  # makes the coarse image of looks without one
 
 
 class BatchesMixin(StoreBase):
@@ -100,14 +111,29 @@ class BatchesMixin(StoreBase):
         looks: list[NewLook],
         *,
         base_url: str | None = None,
+        tryon_model: str = "pro",
     ) -> BatchRecord:
-        """Store a new active batch and all its looks (in order) in one transaction."""
+        """Store a new active batch and all its looks (in order) in one transaction.
+
+        ``tryon_model`` ("pro" or "premium") makes the coarse image of every look that has
+        none (a two-stage job); it is kept so a resumed batch uses the same model."""
+        if tryon_model not in TRYON_MODELS:
+            raise ValueError(f"unknown try-on model {tryon_model!r}")
         now = time.time()
         with self._write() as c:
             cur = c.execute(
                 "INSERT INTO batches (name, source, out_dir, concurrency, state, created_at, "
-                "updated_at, base_url) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
-                (name, source, str(Path(out_dir).resolve()), concurrency, now, now, base_url),
+                "updated_at, base_url, tryon_model) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+                (
+                    name,
+                    source,
+                    str(Path(out_dir).resolve()),
+                    concurrency,
+                    now,
+                    now,
+                    base_url,
+                    tryon_model,
+                ),
             )
             batch_id = int(cur.lastrowid or 0)
             c.executemany(
@@ -235,6 +261,7 @@ def _record(row: sqlite3.Row) -> BatchRecord:
         state=str(row["state"]),
         created_at=float(row["created_at"]),
         base_url=row["base_url"],
+        tryon_model=str(row["tryon_model"] or "pro"),
     )
 
 
