@@ -234,7 +234,7 @@ def capture_result_at(
 
 def batch_folder(root: Path) -> Path:
     """Eight looks made from the demo samples (some mirrored, one without its coarse
-    image, so the dry run and the queue show a problem row), one folder each."""
+    image: the batch makes it with Try on Clothes Pro first), one folder each."""
     import shutil
 
     from PIL import Image, ImageOps
@@ -243,12 +243,12 @@ def batch_folder(root: Path) -> Path:
 
     samples = sample_paths()
     names = ["denim-day", "linen-shirt", "office-blue", "weekend", "studio-a", "studio-b"]
-    names += ["street", "no-coarse"]
+    names += ["street", "make-coarse"]
     for i, name in enumerate(names):
         d = root / f"{i + 1:02d}-{name}"
         d.mkdir(parents=True, exist_ok=True)
         for slot, src in samples.items():
-            if slot.startswith("bottom") or (name == "no-coarse" and slot.startswith("coarse")):
+            if slot.startswith("bottom") or (name == "make-coarse" and slot.startswith("coarse")):
                 continue
             dest = d / src.name
             if i % 2 and slot.startswith(("person", "coarse")):
@@ -262,7 +262,7 @@ def batch_folder(root: Path) -> Path:
 
 def capture_batch(out: Path, latency: float = 1.5) -> list[Path]:
     """The Batch tab at 1280x720 mid-run (``batch-queue``): a demo window with a folder
-    of eight looks, one failing at the service and one not sent (no coarse image)."""
+    of eight looks, one failing at the service and one making its coarse image first."""
     from PySide6.QtCore import QCoreApplication, QEventLoop, QSize, QTimer
     from PySide6.QtWidgets import QApplication
 

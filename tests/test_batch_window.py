@@ -393,7 +393,7 @@ def test_the_dry_run_shows_problems_per_row_and_fix_cures_what_it_can(qtbot, mak
         f.prepare(source)
         qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
         d = f.dialog
-        rows = [d.table.item(r, 2).text() for r in range(3)]
+        rows = [d.table.item(r, 3).text() for r in range(3)]
         assert rows[0] == "ready to send"
         assert rows[1].startswith("not sent: coarse") and "(Fix can cure this)" in rows[1]
         assert rows[2].startswith("not sent: top") and "(Fix can cure this)" not in rows[2]
@@ -401,7 +401,7 @@ def test_the_dry_run_shows_problems_per_row_and_fix_cures_what_it_can(qtbot, mak
         assert d.fix_button is not None and d.fix_button.text() == "Fix 1 look"
         d.fix_button.click()
         qtbot.waitUntil(lambda: f.dialog is not None and f.dialog is not d, timeout=15_000)
-        rows = [f.dialog.table.item(r, 2).text() for r in range(3)]
+        rows = [f.dialog.table.item(r, 3).text() for r in range(3)]
         assert rows[:2] == ["ready to send", "ready to send"]
         assert "50 credits" in f.dialog.cost_label.text()
         assert coarse.exists()  # the original is untouched; a copy is sent
@@ -409,3 +409,24 @@ def test_the_dry_run_shows_problems_per_row_and_fix_cures_what_it_can(qtbot, mak
             f.dialog.start_button.click()
         assert statuses(f)[:2] == [LookStatus.DONE] * 2
         assert statuses(f)[2] is LookStatus.INVALID and srv.submissions == 2
+
+
+def test_a_look_without_coarse_image_is_priced_with_the_chosen_try_on(qtbot, make_window, tmp_path):
+    source = looks_folder(tmp_path / "shoot", 2)
+    (source / "look-02" / "coarse.png").unlink()
+    with SandboxServer(latency=0.1) as srv:
+        w = make_window(srv)
+        f = flow(w)
+        f.prepare(source)
+        qtbot.waitUntil(lambda: f.dialog is not None, timeout=15_000)
+        d = f.dialog
+        assert "generated with Try on Clothes Pro" in d.table.item(1, 1).text()
+        assert [d.table.item(r, 2).text() for r in range(2)] == ["25", "55"]
+        assert "80 credits" in d.cost_label.text()
+        d.model_box.setCurrentIndex(d.model_box.findData("premium"))
+        assert d.table.item(1, 2).text() == "75" and "100 credits" in d.cost_label.text()
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            d.start_button.click()
+        assert statuses(f) == [LookStatus.DONE] * 2
+        assert f.controller.queue.batch.tryon_model == "premium"
+        assert srv.submissions_by_kind.get("premium") == 1

@@ -181,6 +181,11 @@ class BatchController(QObject):
         """How many looks :meth:`retry_failed` would send again."""
         return self.queue.failed_count() if self.queue is not None else 0
 
+    def retry_cost(self) -> int:
+        """Credits :meth:`retry_failed` may bill (a look that makes its coarse image
+        costs the try-on too)."""
+        return self.queue.retry_cost() if self.queue is not None else 0
+
     def retry_failed(self) -> int:
         """Send every failed look again (a new job each); how many. While the batch runs
         they join its queue; after it ended the batch is started again with them."""

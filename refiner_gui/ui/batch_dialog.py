@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from refiner_gui.batch import Plan
+from refiner_gui.jobs.two_stage import MODEL_NAMES
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 SHORT_NAMES = {PERSON: "Person", TOP: "Top", COARSE: "Coarse", BOTTOM: "Bottom"}
@@ -54,26 +56,38 @@ class BatchPlanDialog(QDialog):
         self.setWindowTitle(f"New batch: {source.name}")
         self.resize(820, 480)
 
-        self.table = QTableWidget(len(plan.looks), 3)
+        self.demo = demo
+        self.table = QTableWidget(len(plan.looks), 4)
         self.table.setAccessibleName("Looks of the new batch")
-        self.table.setHorizontalHeaderLabels(["Look", "Will send", "Pre-flight"])
+        self.table.setHorizontalHeaderLabels(["Look", "Will send", "Credits", "Pre-flight"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setColumnWidth(1, 340)
-        for row, p in enumerate(plan.looks):
-            status = "ready to send" if p.sendable else "not sent: " + "; ".join(p.problems)
-            if p.problems and p.fixable:
-                status += " (Fix can cure this)"
-            for col, text in enumerate((p.look.name, sent_files(p.look.files), status)):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                self.table.setItem(row, col, item)
 
-        self.cost_label = QLabel(plan.balance_line() + (" (demo: not billed)" if demo else ""))
+        # Looks without a coarse image make it first: with which try-on model.
+        self.model_box = QComboBox()
+        self.model_box.setAccessibleName("Try-on model for looks without a coarse image")
+        for key, name in MODEL_NAMES.items():
+            self.model_box.addItem(name, key)
+        self.model_box.setCurrentIndex(max(0, self.model_box.findData(plan.tryon_model)))
+        self.model_box.currentIndexChanged.connect(self._model_changed)
+        makes = sum(p.look.makes_coarse for p in plan.sendable)
+        model_row = QHBoxLayout()
+        model_label = QLabel(
+            f"{makes} look{'s' * (makes != 1)} without a coarse image: make it with"
+        )
+        model_row.addWidget(model_label)
+        model_row.addWidget(self.model_box)
+        model_row.addStretch(1)
+        for w in (model_label, self.model_box):
+            w.setVisible(bool(makes))
+
+        self.cost_label = QLabel()
         self.cost_label.setWordWrap(True)
         self.folder_label = QLabel()
         self.folder_label.setWordWrap(True)
@@ -85,14 +99,7 @@ class BatchPlanDialog(QDialog):
         self._show_folder()
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.needs_override = not demo and not plan.affordable
-        self.start_button = self.buttons.addButton(
-            "Start anyway" if self.needs_override else "Start",
-            QDialogButtonBox.ButtonRole.AcceptRole,
-        )
-        if self.needs_override:
-            self.cost_label.setStyleSheet("color: #b03020; font-weight: bold;")
-            self.start_button.setToolTip("The balance may not cover every look")
+        self.start_button = self.buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
         self.start_button.setEnabled(bool(plan.sendable))
         fixable = sum(bool(p.problems and p.fixable) for p in plan.looks)
         self.fix_button: QPushButton | None = None
@@ -104,16 +111,51 @@ class BatchPlanDialog(QDialog):
                 "Send conforming copies (resized, converted); the originals are untouched"
             )
             self.fix_button.clicked.connect(lambda: self.done(FIX_CODE))
-        if not plan.sendable:
-            self.cost_label.setText("Nothing to send: every look has a problem (see the list).")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        self._fill()
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
+        layout.addLayout(model_row)
         layout.addWidget(self.cost_label)
         layout.addLayout(folder_row)
         layout.addWidget(self.buttons)
+
+    def _model_changed(self) -> None:
+        self.plan.tryon_model = str(self.model_box.currentData())
+        self._fill()
+
+    def _fill(self) -> None:
+        """The rows, the cost and the start button, for the chosen try-on model."""
+        plan = self.plan
+        for row, p in enumerate(plan.looks):
+            status = "ready to send" if p.sendable else "not sent: " + "; ".join(p.problems)
+            if p.problems and p.fixable:
+                status += " (Fix can cure this)"
+            sent = sent_files(p.look.files)
+            note = plan.coarse_note(p)
+            if note:
+                sent += f" · {note}"
+            cost = str(plan.cost_of(p)) if p.sendable else "—"
+            for col, text in enumerate((p.look.name, sent, cost, status)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, col, item)
+        self.needs_override = not self.demo and not plan.affordable
+        self.start_button.setText("Start anyway" if self.needs_override else "Start")
+        self.start_button.setToolTip(
+            "The balance may not cover every look" if self.needs_override else ""
+        )
+        self.cost_label.setStyleSheet(
+            "color: #b03020; font-weight: bold;" if self.needs_override else ""
+        )
+        if plan.sendable:
+            self.cost_label.setText(
+                plan.balance_line() + (" (demo: not billed)" if self.demo else "")
+            )
+        else:
+            self.cost_label.setText("Nothing to send: every look has a problem (see the list).")
 
     def _show_folder(self) -> None:
         self.folder_label.setText(f"Results and summary.csv go to: {self.out_dir}")

@@ -182,6 +182,7 @@ class BatchFlow(QObject):
                 for p in planned.plan.looks
             ],
             base_url=planned.base_url,
+            tryon_model=planned.plan.tryon_model,
         )
         self.start(record.id)
 

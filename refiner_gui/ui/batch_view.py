@@ -221,7 +221,9 @@ class BatchView(QWidget):
             self,
             "Retry failed looks",
             f"Send {n} failed look{'s' * (n != 1)} again? This costs up to "
-            f"{n * COST_PER_LOOK} credits ({COST_PER_LOOK} per look that succeeds).",
+            f"{self.controller.retry_cost()} credits ({COST_PER_LOOK} per refinement, plus "
+            "the try-on for a look that makes its coarse image; only what succeeds is "
+            "billed).",
         )
         if answer == QMessageBox.StandardButton.Yes:
             self._paused = False
