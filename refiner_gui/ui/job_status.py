@@ -155,8 +155,10 @@ class JobStatus(QObject):
 
 
 def elapsed_text(seconds: float) -> str:
-    """A job's time so far: "42 s", "7 min 5 s", "3 h 12 min"."""
-    whole = max(0, round(seconds))
+    """A job's time so far: "under 1 s", "42 s", "7 min 5 s", "3 h 12 min"."""
+    if seconds < 0.5:  # "0 s" reads as a clock that never started
+        return "under 1 s"
+    whole = round(seconds)
     if whole < 120:
         return f"{whole} s"
     if whole < 3600:
