@@ -17,6 +17,7 @@ from refiner_gui.batch import LookStatus
 from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.settings import Settings
+from refiner_gui.slots import PERSON
 from refiner_gui.threads import live_workers
 from refiner_gui.ui.batch_flow import BATCH_TAB, default_out_dir
 from refiner_gui.ui.main_window import MainWindow
@@ -430,3 +431,29 @@ def test_a_look_without_coarse_image_is_priced_with_the_chosen_try_on(qtbot, mak
         assert statuses(f) == [LookStatus.DONE] * 2
         assert f.controller.queue.batch.tryon_model == "premium"
         assert srv.submissions_by_kind.get("premium") == 1
+
+
+def test_review_walks_through_one_batchs_looks_in_order(qtbot, make_window, tmp_path, store):
+    source = looks_folder(tmp_path / "shoot", 3)
+    with SandboxServer(latency=0.1) as srv:
+        w = make_window(srv)
+        f = flow(w)
+        assert not f.view.review_button.isEnabled()  # no batch yet
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            plan_and_start(qtbot, w, source)
+        wait_ended(qtbot, f)
+        assert f.view.review_button.isEnabled()
+        batch_jobs = store.batch_job_ids(f.view.batch_id)
+        # A job made after the batch, outside it: the batch's review never lists it.
+        other = store.create_job({PERSON: source / "look-01" / "person.jpg"}, "woman", hold=False)
+        w.content.parts.history.refresh()
+        f.view.review_button.click()
+        review = w.content.review
+        shown: list[int | None] = []
+        for _ in range(len(batch_jobs)):
+            qtbot.waitUntil(lambda: review.job_id is not None and review.job_id not in shown)
+            shown.append(review.job_id)
+            review.next_job()
+        assert shown == sorted(batch_jobs)  # the order they were sent, nothing else
+        assert other.id not in shown
+        assert w.content.parts.history.visible_job_ids() == sorted(batch_jobs)

@@ -166,6 +166,7 @@ class JobFilter:
     verdict: str | None = None  # "pass", "fail", or "unreviewed"
     text: str = ""
     tag: str | None = None
+    batch_id: int | None = None  # only the jobs of this batch's looks
 
 
 def _escape_like(text: str) -> str:
@@ -187,6 +188,9 @@ def where_clause(f: JobFilter | None) -> tuple[str, list[Any]]:
     elif f.verdict:
         clauses.append("verdict = ?")
         args.append(f.verdict)
+    if f.batch_id is not None:
+        clauses.append("batch_id = ?")
+        args.append(f.batch_id)
     if f.tag:
         # An exact element of the JSON list (LIKE would treat "_" in names as a wildcard).
         clauses.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) t WHERE t.value = ?)")

@@ -73,12 +73,23 @@ class BatchFlow(QObject):
         tabs.setTabToolTip(tabs.indexOf(self.view), "Many looks at once: the queue of a batch")
         content.window_drop.on_source = self.offer
         self.view.continue_button.clicked.connect(self.continue_unfinished)
+        self.view.reviewRequested.connect(self.review_batch)
         left = self.controller.unfinished()
         self.view.set_unfinished(left)
         if left:
             self._say("A batch was stopped with looks left: continue it in the Batch tab.")
 
     # -- starting ---------------------------------------------------------------------
+
+    def review_batch(self, batch_id: int) -> None:
+        """The Batch tab's "Review these looks": History lists only this batch's looks,
+        oldest first, and review opens the first with a result (N / B walk on)."""
+        content = self._content
+        content.parts.history.show_batch(batch_id)
+        if content.review.review_from_start():
+            self._say(f"Reviewing batch {batch_id}: N for the next look, B to go back.")
+        else:
+            self._say("No look of this batch has a result to review yet.")
 
     def new_batch(self) -> None:
         """File → New batch…: a folder of looks, or a .csv manifest."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, QUrl
+from PySide6.QtCore import QSize, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,12 +36,20 @@ EMPTY_TEXT = (
 
 
 class BatchView(QWidget):
-    """The queue view of ``controller``'s batch."""
+    """The queue view of ``controller``'s batch.
+
+    Signals:
+        reviewRequested(int): "Review these looks" for the batch with that id.
+    """
+
+    reviewRequested = Signal(int)
 
     def __init__(self, controller: BatchController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.out_dir: Path | None = None
+        self.batch_id: int | None = None
+        self._done = 0
         self.model = BatchModel(self)
 
         self.title = QLabel(EMPTY_TEXT)
@@ -77,6 +85,10 @@ class BatchView(QWidget):
         self.cancel_all_button = QPushButton("Cancel all")
         self.retry_button = QPushButton("Retry failed")
         self.folder_button = QPushButton("Open output folder")
+        self.review_button = QPushButton("Review these looks")
+        self.review_button.setToolTip(
+            "Walk through this batch's results in the order they were sent"
+        )
         self.pause_button.setToolTip("Send no new look; those in flight finish")
         self.cancel_button.setToolTip("Cancel the selected look")
         self.retry_button.setToolTip(f"Send the failed looks again ({COST_PER_LOOK} credits each)")
@@ -91,6 +103,7 @@ class BatchView(QWidget):
             self.cancel_all_button,
             self.retry_button,
             self.folder_button,
+            self.review_button,
         ):
             buttons.addWidget(b)
 
@@ -108,6 +121,7 @@ class BatchView(QWidget):
         self.cancel_all_button.clicked.connect(self.cancel_all)
         self.retry_button.clicked.connect(self.retry_failed)
         self.folder_button.clicked.connect(self.open_output_folder)
+        self.review_button.clicked.connect(self._review)
         self.table.selectionModel().selectionChanged.connect(self.update_buttons)
         controller.runStarted.connect(self._on_started)
         controller.lookChanged.connect(self._on_look)
@@ -134,6 +148,7 @@ class BatchView(QWidget):
         queue = self.controller.queue
         assert queue is not None
         self.out_dir = queue.batch.out_dir
+        self.batch_id = queue.batch.id
         out = queue.batch.out_dir
         self.title.setText(f"<b>{queue.batch.name}</b> → results in {out.name}")
         self.title.setToolTip(f"Results and summary.csv go to {out}")
@@ -163,6 +178,7 @@ class BatchView(QWidget):
 
     def _show_counts(self, counts: Counts) -> None:
         self.counts_label.setText(counts_words(counts))
+        self._done = counts.done
         self.update_buttons()
 
     # -- commands -----------------------------------------------------------------------
@@ -183,6 +199,7 @@ class BatchView(QWidget):
             not self.controller.is_closed() and self.controller.failed_count() > 0
         )
         self.folder_button.setEnabled(self.out_dir is not None)
+        self.review_button.setEnabled(self.batch_id is not None and self._done > 0)
 
     def selected(self) -> LookView | None:
         """The selected look, if any."""
@@ -230,6 +247,10 @@ class BatchView(QWidget):
             self.controller.retry_failed()
             self.model.set_views(self.controller.views())
             self._show_counts(self.controller.counts())
+
+    def _review(self) -> None:
+        if self.batch_id is not None:
+            self.reviewRequested.emit(self.batch_id)
 
     def open_output_folder(self) -> None:
         """Show the output folder (results and summary.csv) in the file manager."""

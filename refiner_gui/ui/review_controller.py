@@ -289,6 +289,14 @@ class ReviewController(QObject):
         if 0 <= i < len(ids):
             self.open_job(ids[i])
 
+    def review_from_start(self) -> bool:
+        """Open the first look of the history's list (as filtered and sorted now) that has
+        a result; False when there is none."""
+        ids = self._reviewable_ids()
+        if ids:
+            self.open_job(ids[0])
+        return bool(ids)
+
     @Slot()
     def next_job(self) -> None:
         self._step(+1)

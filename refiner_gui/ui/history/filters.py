@@ -41,6 +41,9 @@ VERDICT_FILTERS: tuple[tuple[str, str | None], ...] = (
 )
 
 
+BATCH_PREFIX = "batch:"  # the search text that lists one batch's looks
+
+
 class FilterBar(QWidget):
     """State, verdict and tag combo boxes and a search field, in one row.
 
@@ -111,15 +114,20 @@ class FilterBar(QWidget):
         self.search_edit.returnPressed.connect(self._emit_changed)
 
     def current_filter(self) -> JobFilter:
-        """The filter the controls describe ("#123" searches job 123)."""
+        """The filter the controls describe ("#123" searches job 123, "batch:7" lists the
+        looks of batch 7)."""
         text = self.search_edit.text().strip()
+        batch_id = None
         if text.startswith("#") and text[1:].isdigit():
             text = text[1:]  # "#123" is how jobs are named in dialogs; the store wants "123"
+        elif text.lower().startswith(BATCH_PREFIX) and text[len(BATCH_PREFIX) :].isdigit():
+            batch_id, text = int(text[len(BATCH_PREFIX) :]), ""
         return JobFilter(
             states=tuple(self.state_combo.currentData() or ()),
             verdict=self.verdict_combo.currentData(),
             text=text,
             tag=self.tag_combo.currentData(),
+            batch_id=batch_id,
         )
 
     @Slot()

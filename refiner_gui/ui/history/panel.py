@@ -48,7 +48,7 @@ from refiner_gui.jobs.models import Job
 from refiner_gui.jobs.store import JobFilter, JobStateError, JobStore
 from refiner_gui.slots import COARSE, REQUIRED_SLOTS
 from refiner_gui.ui.flow_layout import FlowLayout
-from refiner_gui.ui.history.filters import FilterBar
+from refiner_gui.ui.history.filters import BATCH_PREFIX, FilterBar
 from refiner_gui.ui.history.model import (
     DATE,
     SORT_KEYS,
@@ -135,6 +135,12 @@ class HistoryPanel(QWidget):
     def visible_job_ids(self) -> list[int]:
         """Every listed job (filter applied), in view order: next/previous in review."""
         return self.model.ids()
+
+    def show_batch(self, batch_id: int) -> None:
+        """List only the looks of ``batch_id``, in the order they were sent (oldest job
+        first): review then walks through them in that order."""
+        self.search_edit.setText(f"{BATCH_PREFIX}{batch_id}")
+        self._requery(self.current_filter(), keep_scroll=False, sort=("id", False))
 
     def select_job(self, job_id: int) -> None:
         """Select ``job_id`` alone and scroll to it; nothing happens if the filter hides it."""
