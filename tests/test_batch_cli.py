@@ -136,6 +136,7 @@ def test_concurrency_is_bounded_by_the_service_limit(tmp_path, imgs, value):
 
 def child_env() -> dict[str, str]:
     env = {**os.environ, "AILABAPI_API_KEY": KEY, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONFAULTHANDLER"] = "1"  # a crash in the child prints its threads into the log
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 

@@ -310,19 +310,18 @@ class BatchQueue:
         self._exit_when_paused = exit_when_paused
         if self.store.batch(self.batch.id).state == "paused" and self.pause_reason is None:
             self.store.set_batch_state(self.batch.id, "active")
-        workers = [
-            threading.Thread(target=self._worker, name=f"batch-{self.batch.id}-{n}")
-            for n in range(self.concurrency)
-        ]
-        for w in workers:
-            w.start()
+        workers: list[tuple[threading.Thread, threading.Event]] = []
+        for n in range(self.concurrency):
+            done = threading.Event()
+            name = f"batch-{self.batch.id}-{n}"
+            workers.append((threading.Thread(target=self._worker, args=(done,), name=name), done))
         try:
-            for w in workers:
-                w.join()
+            for w, _ in workers:
+                w.start()
+            _wait_for(workers)
         except BaseException:  # Ctrl+C on the main thread: stop the workers, then re-raise
             self.stop()
-            for w in workers:
-                w.join()
+            _wait_for(workers)
             raise
         finally:
             self._finish_run()
@@ -356,7 +355,7 @@ class BatchQueue:
                     return None
                 self._cond.wait(0.5)
 
-    def _worker(self) -> None:
+    def _worker(self, done: threading.Event) -> None:
         client: RefinerClient | None = None
         try:
             while True:
@@ -379,8 +378,11 @@ class BatchQueue:
                         self._running.pop(item.position, None)
                         self._cond.notify_all()
         finally:
-            if client is not None:
-                client.close()
+            try:
+                if client is not None:
+                    client.close()
+            finally:
+                done.set()  # the last thing it does: see _wait_for
 
     def _look(self, position: int) -> BatchLook:
         return self.store.batch_look(self.batch.id, position)
@@ -563,6 +565,20 @@ class BatchQueue:
         if status is LookStatus.WAITING:
             status = LookStatus.FAILED
         self._set(_replace(self._view(look, job, status), error="unexpected error (see the log)"))
+
+
+def _wait_for(workers: list[tuple[threading.Thread, threading.Event]]) -> None:
+    """Block until every started worker has left :meth:`BatchQueue._worker`, then join it.
+
+    Each worker's own ``done`` event is waited on, not ``Thread.join`` alone: on CPython
+    before 3.13 a Ctrl+C that interrupts ``join`` marks the thread as ended while it still
+    runs (cpython#90882), so the join after :meth:`BatchQueue.stop` returned at once and the
+    command line closed the store under a live worker (a segfault in sqlite3). An
+    interrupted ``Event.wait`` leaves nothing behind; the final ``join`` returns at once."""
+    for thread, done in workers:
+        if thread.ident is not None:  # started (a failed start leaves it None)
+            done.wait()
+            thread.join()
 
 
 def _reusable_coarse(old: Job | None) -> Path | None:
