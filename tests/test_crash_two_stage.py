@@ -100,3 +100,22 @@ def test_killed_during_the_try_on_upload_is_never_sent_again(job_images, tmp_pat
         assert job.error_message.startswith("Generating the coarse image failed: ")
         assert payload["jobs"][0]["state"] == "outcome_unknown"
         assert srv.submissions_by_kind == {"pro": 1}
+
+
+def test_killed_once_the_coarse_image_is_stored_resumes_at_the_refinement(job_images, tmp_path):
+    # Past the first stage: the coarse image is stored and the refinement is being polled.
+    # The restart finishes the refinement; neither stage is paid twice.
+    with SandboxServer(latency=0.6) as srv:
+        with child(generate_argv(srv, job_images, "pro"), tmp_path / "child.log") as proc:
+            wait_until(
+                lambda: srv.submissions_by_kind.get("refiner", 0) == 1, "the refinement", proc
+            )
+            wait_until(lambda: all_jobs()[0].task_id is not None, "its task id stored", proc)
+            [job] = all_jobs()
+            assert job.stage == "refine" and job.tryon_done
+            assert job.input_path("coarse_image") is not None  # the generated coarse, kept
+            sigkill(proc)
+        assert srv.submissions_by_kind == {"pro": 1, "refiner": 1}
+        payload = start_again(srv, tmp_path)
+        assert payload["jobs"][0]["state"] == "succeeded"
+        settled_once_per_stage(srv, "pro", job.tryon.task_id)
