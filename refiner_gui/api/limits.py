@@ -126,18 +126,34 @@ class FileBuckets:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._set_wal()
         with self._conn() as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, "
                 "ready REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0)"
             )
 
+    def _set_wal(self) -> None:
+        """Put the file in WAL mode, once (the mode stays with the file). Switching needs
+        the file to itself and SQLite does not wait for that, so two processes opening a
+        new file at once retry here rather than fail ("database is locked")."""
+        for attempt in range(100):
+            conn = sqlite3.connect(self.path, timeout=10.0)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError:
+                if attempt == 99:
+                    raise
+            finally:
+                conn.close()
+            time.sleep(0.01)
+
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
         """A connection for one transaction (committed on success), always closed."""
         conn = sqlite3.connect(self.path, timeout=10.0)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
             with conn:
                 yield conn
