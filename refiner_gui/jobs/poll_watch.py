@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refiner_gui.api.models import TaskState, TaskStatus
+from refiner_gui.api.models import CancelToken, Stage, TaskState, TaskStatus
 from refiner_gui.jobs.durations import (
     PRIORS,
     REFINER,
@@ -132,3 +132,45 @@ class PollWatch:
             )
         except sqlite3.Error as exc:
             log.warning("could not record the poll bounds of job %d: %s", self._job.id, exc)
+
+
+def wait_watched(
+    client: RefinerClient,
+    watch: PollWatch,
+    task_id: str,
+    emit: Callable[..., None],
+    cancel: CancelToken | None,
+    deadline: float | None,
+) -> tuple[TaskStatus, str]:
+    """Wait for ``task_id`` on ``watch``'s schedule until it is done; the shared wait of
+    both stages of a job (:func:`~refiner_gui.jobs.run_job`, :mod:`~refiner_gui.jobs.two_stage`).
+
+    Says the expected time left at once (a planned first poll may be many seconds away),
+    then QUEUED / PROCESSING with the time left on each "running" answer, and records the
+    wait's bracket in the history. Returns the final status and its result link;
+    raises what :meth:`RefinerClient.wait` raises. The calling (worker) thread.
+    """
+    left = watch.expected_left()
+    if left is not None:
+        emit(Stage.QUEUED, task_id=task_id, expected_left=left)
+
+    def on_status(st: TaskStatus) -> None:
+        watch.seen(st)
+        if st.state not in (TaskState.QUEUED, TaskState.PROCESSING):
+            return  # finished: DOWNLOADING (or the error) follows, never "queued" again
+        emit(
+            Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
+            task_id=task_id,
+            expected_left=watch.expected_left(),
+        )
+
+    final = client.wait(
+        task_id,
+        cancel=cancel,
+        on_status=on_status,
+        deadline=deadline,
+        next_interval=watch.next_interval(),
+    )
+    watch.record()
+    assert final.image_url is not None  # the client's wait ends only on a result link
+    return final, final.image_url

@@ -55,14 +55,13 @@ from refiner_gui.api.models import (
     ProgressEvent,
     Stage,
     Submission,
-    TaskState,
     TaskStatus,
 )
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.jobs.inputs import input_problem as _input_problem
 from refiner_gui.jobs.inputs import job_inputs as job_inputs
 from refiner_gui.jobs.models import Job, JobState
-from refiner_gui.jobs.poll_watch import PollWatch
+from refiner_gui.jobs.poll_watch import PollWatch, wait_watched
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.routing import SandboxGone, ServiceMismatch, polling_client
 from refiner_gui.jobs.store import RESULT_TTL, JobHeld, JobStateError, JobStore, StoreError
@@ -366,38 +365,16 @@ def _poll_and_fetch(
     task_id = job.task_id
     assert task_id is not None
     watch = PollWatch(store.path, job, client, fresh=fresh)
-    left = watch.expected_left()
-    if left is not None:  # said at once: a planned first poll may be many seconds away
-        emit(Stage.QUEUED, task_id=task_id, expected_left=left)
     try:
-
-        def on_status(st: TaskStatus) -> None:
-            watch.seen(st)
-            if st.state not in (TaskState.QUEUED, TaskState.PROCESSING):
-                return  # finished: DOWNLOADING (or the error) follows, never "queued" again
-            emit(
-                Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
-                task_id=task_id,
-                expected_left=watch.expected_left(),
-            )
-
-        final = client.wait(
-            task_id,
-            cancel=cancel,
-            on_status=on_status,
-            deadline=deadline,
-            next_interval=watch.next_interval(),
-        )
-        watch.record()
-        assert final.image_url is not None
-        store.note_result_url(job.id, final.image_url)
+        final, url = wait_watched(client, watch, task_id, emit, cancel, deadline)
+        store.note_result_url(job.id, url)
         if on_result is not None:
             on_result(final)
         emit(Stage.DOWNLOADING, task_id=task_id)
-        dest = store.result_path_for(job.id, suffix_from_url(final.image_url))
+        dest = store.result_path_for(job.id, suffix_from_url(url))
         try:
             client.download(
-                final.image_url,
+                url,
                 dest,
                 cancel=cancel,
                 task_id=task_id,

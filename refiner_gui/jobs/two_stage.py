@@ -55,12 +55,11 @@ from refiner_gui.api.models import (
     ProgressEvent,
     Stage,
     Submission,
-    TaskState,
     TaskStatus,
     TryOnInputs,
 )
 from refiner_gui.jobs.models import Job, JobState
-from refiner_gui.jobs.poll_watch import PollWatch
+from refiner_gui.jobs.poll_watch import PollWatch, wait_watched
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.routing import SandboxGone, ServiceMismatch, refining_client
 from refiner_gui.jobs.runner import (
@@ -373,12 +372,12 @@ def _wait_and_fetch(
     """
     tryon = job.tryon
     assert tryon is not None and tryon.task_id is not None
-    task_id = tryon.task_id
-    as_task = dataclasses.replace(job, task_id=task_id, submitted_at=tryon.submitted_at)
+    # The try-on's task, seen as a one-stage job: what routing and the poll watch read.
+    as_task = dataclasses.replace(job, task_id=tryon.task_id, submitted_at=tryon.submitted_at)
     # A resumed try-on is polled only at the service it was sent to (or left alone).
     own = None if fresh else _routed_client(store, as_task, client)
     try:
-        return _poll_tryon(store, own or client, job, cancel, emit, deadline, fresh)
+        return _poll_tryon(store, own or client, job, as_task, cancel, emit, deadline, fresh)
     finally:
         if own is not None:
             own.close()
@@ -388,45 +387,25 @@ def _poll_tryon(
     store: JobStore,
     client: RefinerClient,
     job: Job,
+    as_task: Job,
     cancel: CancelToken | None,
     emit: Callable[..., None],
     deadline: float,
     fresh: bool,
 ) -> tuple[TaskStatus, Path]:
-    """:func:`_wait_and_fetch` with the client the try-on task is polled at."""
-    tryon = job.tryon
-    assert tryon is not None and tryon.task_id is not None
-    task_id = tryon.task_id
-    as_task = dataclasses.replace(job, task_id=task_id, submitted_at=tryon.submitted_at)
-    watch = PollWatch(store.path, as_task, client, endpoint=tryon.model, fresh=fresh)
-    left = watch.expected_left()
-    if left is not None:
-        emit(Stage.QUEUED, task_id=task_id, expected_left=left)
+    """:func:`_wait_and_fetch` with the client the try-on task is polled at (``as_task``:
+    the job with the try-on's task id and submit time)."""
+    assert job.tryon is not None and as_task.task_id is not None
+    task_id = as_task.task_id
+    watch = PollWatch(store.path, as_task, client, endpoint=job.tryon.model, fresh=fresh)
     try:
-
-        def on_status(st: TaskStatus) -> None:
-            watch.seen(st)
-            emit(
-                Stage.PROCESSING if st.state is TaskState.PROCESSING else Stage.QUEUED,
-                task_id=task_id,
-                expected_left=watch.expected_left(),
-            )
-
-        final = client.wait(
-            task_id,
-            cancel=cancel,
-            on_status=on_status,
-            deadline=deadline,
-            next_interval=watch.next_interval(),
-        )
-        watch.record()
-        assert final.image_url is not None
-        store.note_result_url(job.id, final.image_url)
+        final, url = wait_watched(client, watch, task_id, emit, cancel, deadline)
+        store.note_result_url(job.id, url)
         emit(Stage.DOWNLOADING, task_id=task_id)
-        dest = store.coarse_download_path(job.id, suffix_from_url(final.image_url))
+        dest = store.coarse_download_path(job.id, suffix_from_url(url))
         try:
             client.download(
-                final.image_url,
+                url,
                 dest,
                 cancel=cancel,
                 task_id=task_id,
@@ -444,7 +423,7 @@ def _poll_tryon(
             ) from exc
     except RefinerError as caught:
         err = caught if caught.task_id else caught.with_context(task_id=task_id)
-        young = time.time() - (tryon.submitted_at or job.created_at) < RESULT_TTL
+        young = time.time() - (as_task.submitted_at or job.created_at) < RESULT_TTL
         if isinstance(err, (*_RESUMABLE, LocalWriteError, *_ABOUT_US)) or (
             isinstance(err, DownloadError) and (err.retryable or young)
         ):
