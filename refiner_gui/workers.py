@@ -26,7 +26,7 @@ from refiner_gui.api import CancelToken, ProgressEvent, RefinerError
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.atomic import shared_path
-from refiner_gui.images.formats import QT_SAFE_FORMATS, REFUSED_MESSAGE
+from refiner_gui.images.formats import REFUSED_MESSAGE, SNIFF_BYTES, sniff_qt_format
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
 from refiner_gui.threads import Worker
@@ -48,15 +48,20 @@ def load_image(path: Path, max_side: int | None = None) -> QImage:
     Safe on any thread (QImage is not a GUI object). JPEG decoders honour the scaled size
     during decoding, so a thumbnail of a 4095 px photo never holds the full pixels.
     """
-    reader = QImageReader(str(path))
-    # Name the decoder by the content, and use only the formats the core decodes (see
-    # refiner_gui.images.formats): a file of any other kind, whatever its name, is refused.
-    reader.setDecideFormatFromContent(True)
-    fmt = bytes(reader.format().data()).decode("ascii", "replace").lower()
-    if fmt not in QT_SAFE_FORMATS:
-        log.warning("not decoding %s: %s (%s)", path.name, REFUSED_MESSAGE, fmt or "unknown")
+    try:
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
         return QImage()
-    reader.setFormat(fmt.encode("ascii"))
+    # The core names the format from the content (see sniff_qt_format for why Qt must not
+    # probe), and Qt uses that format's decoder only: a file of any other kind, whatever its
+    # name, is refused before a decoder runs.
+    fmt = sniff_qt_format(head)
+    if fmt is None:
+        log.warning("not decoding %s: %s", path.name, REFUSED_MESSAGE)
+        return QImage()
+    reader = QImageReader(str(path), fmt.encode("ascii"))
+    reader.setAutoDetectImageFormat(False)
     reader.setAutoTransform(True)
     if max_side:
         size = reader.size()
@@ -311,8 +316,6 @@ class RecoveryWorker(Worker):
 def save_image_png(image: QImage, dest_dir: Path, stem: str = "pasted") -> Path:
     """Save ``image`` as a new PNG file in ``dest_dir`` (created if missing); return its path.
 
-    A null QImage when the file cannot be read or its content is not one of
-    :data:`~refiner_gui.images.formats.QT_SAFE_FORMATS` (no decoder runs for it then).
     Safe on any thread (QImage is not a GUI object; the caller must not modify ``image``
     meanwhile). Written to a temporary name and renamed, so a reader never sees a partial
     file. The name is ``<stem>-<random>.png``, never an existing file. Raises ``OSError``

@@ -544,3 +544,31 @@ def test_a_stored_result_gets_a_small_preview_that_reports_use(store, new_job, s
     assert store.existing_result(done.id) == done.result_path
     store.delete(done.id)
     assert not preview.exists() and not done.result_path.exists()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_preview_is_upright_small_and_on_white(tmp_path, fmt):
+    """Shrunk before it is turned upright (one less full-size copy): still upright."""
+    from PIL import Image
+
+    from refiner_gui.jobs.previews import PREVIEW_PX, write_preview
+
+    mode = "RGB" if fmt == "JPEG" else "RGBA"
+    img = Image.new(mode, (1600, 800), (200, 30, 30) + (() if mode == "RGB" else (255,)))
+    img.paste((20, 20, 200) + (() if mode == "RGB" else (255,)), (0, 0, 800, 800))  # left half
+    if mode == "RGBA":
+        img.paste((0, 0, 0, 0), (1500, 700, 1600, 800))  # a transparent corner
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: shown turned 90° clockwise
+    src = tmp_path / f"result.{fmt.lower()}"
+    img.save(src, fmt, exif=exif.tobytes())
+
+    out = write_preview(src)
+    assert out is not None
+    with Image.open(out) as im:
+        assert im.size == (PREVIEW_PX // 2, PREVIEW_PX)  # portrait once upright
+        rgb = im.convert("RGB")
+        top, bottom = rgb.getpixel((160, 40)), rgb.getpixel((160, 600))
+    assert top[2] > 150 and bottom[0] > 150  # the blue half went to the top
+    if fmt == "PNG":
+        assert min(rgb.getpixel((5, 635))) > 230  # transparency became white

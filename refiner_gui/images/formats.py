@@ -41,6 +41,44 @@ QT_SAFE_FORMATS = frozenset(
 )
 """Qt's names (``QImageReader.format()``) of the same formats."""
 
+SNIFF_BYTES = 32
+"""How many leading bytes :func:`sniff_qt_format` needs."""
+
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def sniff_qt_format(head: bytes) -> str | None:
+    """Qt's format name for a file starting with ``head`` (its first :data:`SNIFF_BYTES`),
+    or None when it is none of :data:`QT_SAFE_FORMATS`.
+
+    Why not ``QImageReader``'s own detection: it asks every installed image plugin to
+    probe the bytes (SVG's probe builds a QTextStream, which connects a signal), and from a
+    worker thread PySide makes those calls holding the GIL. A probe that waits for a Qt lock
+    the GUI thread holds while it waits for the GIL (destroying a QObject calls into Python)
+    hung the app. Naming the format here means only that format's decoder ever sees the
+    file, and nothing else of Qt's runs on untrusted bytes.
+    """
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:2] == b"BM":
+        return "bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "avif"
+        if brand in _HEIF_BRANDS:
+            return "heif"
+    return None
+
+
 REFUSED_MESSAGE = "is not a JPG, PNG, BMP, WEBP, TIFF or GIF image, so the app will not decode it"
 """The reason shown when a file's content is another format (follows the file's name)."""
 

@@ -42,8 +42,11 @@ def write_preview(path: Path) -> Path | None:
         with open_untrusted(path) as im:
             if im.format == "JPEG":
                 im.draft("RGB", (PREVIEW_PX, PREVIEW_PX))
+            # Shrink first, then turn upright: exif_transpose copies the image, and a copy
+            # of a 4095 px result is another 50 MB per look in flight (the box is square,
+            # so the order does not change the size).
+            im.thumbnail((PREVIEW_PX, PREVIEW_PX), Image.Resampling.LANCZOS)
             img = ImageOps.exif_transpose(im)
-            img.thumbnail((PREVIEW_PX, PREVIEW_PX), Image.Resampling.LANCZOS)
             if img.mode in ("RGBA", "LA", "PA", "P"):
                 rgba = img.convert("RGBA")
                 img = Image.new("RGB", rgba.size, (255, 255, 255))
