@@ -126,70 +126,146 @@ def child_wall(url: str, n: int, poll: float) -> dict:
 
 
 def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> dict:
+    """The window's own queue view (BatchView + BatchController, as the Batch tab builds
+    them) running the batch, or ("bare") the same window idle for ``seconds``."""
     import threading
 
-    from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
+    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
     app = QApplication([])
     w = QMainWindow()
-    label = QLabel("idle")
-    w.setCentralWidget(label)
-    w.resize(900, 600)
-    w.show()
+    w.resize(1280, 800)
     worst = [0.0]
+    stalls: list[tuple[float, float]] = []  # (start, end) of gaps over 40 ms, perf_counter s
     clock = QElapsedTimer()
     clock.start()
     last = [clock.elapsed()]
 
     def beat() -> None:
         now = clock.elapsed()
-        worst[0] = max(worst[0], now - last[0])
+        gap = now - last[0]
+        worst[0] = max(worst[0], gap)
+        if gap > 40:
+            end = time.perf_counter()
+            stalls.append((end - gap / 1000, end))
         last[0] = now
 
     heart = QTimer()
     heart.setInterval(5)
     heart.timeout.connect(beat)
     result: dict = {}
+    sampler = _Sampler(threading.get_ident()) if os.environ.get("BENCH_SAMPLE") else None
 
-    class Relay(QObject):
-        event = Signal(object)
-        finished = Signal()
-
-    relay = Relay()  # lives on the GUI thread; emitted from workers: queued
-    relay.event.connect(lambda e: label.setText(e.counts.line()))
-    relay.finished.connect(app.quit)
-
-    def work(tmp: str) -> None:
-        looks = make_looks(Path(tmp) / "in", True, n)
-        ready.set()
-        go.wait()
-        wall, counts = run_batch(url, looks, Path(tmp) / "out", poll, relay.event.emit)
-        result.update(wall=wall, **counts)
-        relay.finished.emit()
-
-    ready, go = threading.Event(), threading.Event()
     with tempfile.TemporaryDirectory() as tmp:
         if mode == "app":
-            t = threading.Thread(target=work, args=(tmp,))
-            t.start()
-            ready.wait()
+            from refiner_gui.api import RefinerClient
+            from refiner_gui.controllers.batch_controller import BatchController
+            from refiner_gui.jobs import JobStore
+            from refiner_gui.ui.batch_view import BatchView
+
+            looks = make_looks(Path(tmp) / "in", True, n)
+            store = JobStore.open_default()
+            batch = store.create_batch("bench", "bench", Path(tmp) / "out", 5, looks)
+            controller = BatchController(
+                store,
+                lambda: RefinerClient(KEY, url, poll_interval=poll, adaptive_polling=ADAPTIVE[0]),
+            )
+            view = BatchView(controller)
+            w.setCentralWidget(view)
+            w.show()
+            t0 = [0.0]
+
+            def ended(counts) -> None:
+                result.update(
+                    wall=time.perf_counter() - t0[0], done=counts.done, failed=counts.failed
+                )
+
+            controller.batchEnded.connect(lambda _run, counts: ended(counts))
+            controller.runEnded.connect(lambda _run: app.quit())
+            t0[0] = time.perf_counter()
             last[0] = clock.elapsed()
             heart.start()
-            go.set()
+            if sampler:
+                sampler.start()
+            controller.start(batch.id)
             app.exec()
-            t.join()
+            heart.stop()
+            controller.shutdown(30_000)
+            store.close()
         else:
+            w.setCentralWidget(QLabel("idle"))
+            w.show()
             QTimer.singleShot(int(seconds * 1000), app.quit)
             heart.start()
             app.exec()
-    return {"stall_ms": worst[0], "rss_mb": peak_rss_mb(), **result}
+    if sampler:
+        sampler.report(stalls)
+    return {
+        "stall_ms": worst[0],
+        "rss_mb": peak_rss_mb(),
+        "stalls_over_40ms": len(stalls),
+        **result,
+    }
+
+
+class _Sampler:
+    """BENCH_SAMPLE=1: every 2 ms, the innermost frames of every thread (to stderr, for the
+    stalls only): which Python code ran while the GUI thread waited. A thread inside a C
+    call that holds the GIL shows as the frame that made the call."""
+
+    def __init__(self, gui_ident: int) -> None:
+        import collections
+        import threading
+
+        self.gui = gui_ident
+        self.samples: collections.deque = collections.deque(maxlen=200_000)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        import traceback
+
+        me = self.thread.ident
+        while not self.stop.wait(0.002):
+            now = time.perf_counter()
+            frames = sys._current_frames()
+            snap = []
+            for ident, frame in frames.items():
+                if ident == me:
+                    continue
+                stack = traceback.extract_stack(frame, limit=4)
+                where = " < ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+                )
+                snap.append(("GUI " if ident == self.gui else "") + where)
+            self.samples.append((now, snap))
+
+    def report(self, stalls: list[tuple[float, float]]) -> None:
+        import collections
+
+        self.stop.set()
+        self.thread.join()
+        seen: collections.Counter = collections.Counter()
+        for t, snap in self.samples:
+            if any(a <= t <= b for a, b in stalls):
+                seen.update(snap)
+        print(f"stalls over 40 ms: {len(stalls)}; frames seen during them:", file=sys.stderr)
+        for where, count in seen.most_common(25):
+            print(f"{count:6d}  {where}", file=sys.stderr)
 
 
 def spawn(args: list[str], home: Path) -> dict:
     env = {**os.environ, "REFINER_GUI_HOME": str(home), "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, __file__, *args], capture_output=True, text=True, env=env, check=True
+        [sys.executable, __file__, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -146,8 +146,19 @@ def start(srv: SandboxServer, log: Path, *args: str) -> subprocess.Popen:
     argv += ["--poll-interval", "0.05", "--json"]
     with open(log, "wb") as out:
         return subprocess.Popen(
-            argv, env=child_env(), cwd=REPO, stdout=out, stderr=subprocess.STDOUT
+            argv,
+            env=child_env(),
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # A run started in the background by a non-interactive shell inherits SIGINT
+            # ignored, and Python then keeps it ignored; the Ctrl+C test needs the default.
+            preexec_fn=_default_sigint if hasattr(signal, "SIGINT") else None,
         )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_until(cond, what: str, proc: subprocess.Popen | None = None, timeout=20.0) -> None:
