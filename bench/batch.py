@@ -133,6 +133,10 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
+    if os.environ.get("BENCH_ALLOCATOR", "1") == "1":
+        from refiner_gui.allocator import map_big_blocks
+
+        map_big_blocks()  # as refiner_gui.app does first (BENCH_ALLOCATOR=0: glibc's default)
     if os.environ.get("BENCH_SWITCH"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     app = QApplication([])

@@ -13,6 +13,7 @@ import sys
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from refiner_gui.allocator import map_big_blocks
 from refiner_gui.logs import buffer_startup_logs, setup_logging, stop_logging
 from refiner_gui.resource_files import resource_dir
 from refiner_gui.ui import crash_hook
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     # Records are held in memory until the log file is opened, right after the first
     # paint (see refiner_gui.logs); the finally below opens it on any other way out.
     _log_file.clear()
+    map_big_blocks()  # before any image: see refiner_gui.allocator
     buffer_startup_logs()
     log.info("refiner-gui starting (demo=%s)", args.demo)
     try:

@@ -12,7 +12,6 @@ core checks at every wake-up.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from refiner_gui.api import CancelToken, ProgressEvent, RefinerError
 from refiner_gui.api.errors import ErrorInfo
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.atomic import shared_path
+from refiner_gui.gil import GilYield
 from refiner_gui.images.formats import REFUSED_MESSAGE, SNIFF_BYTES, sniff_qt_format
 from refiner_gui.jobs import Job, JobStore, recover, run_job
 from refiner_gui.slots import COARSE
@@ -131,44 +131,6 @@ def load_job_images(job: Job) -> JobOutcome:
         scaled_levels(coarse, pause=give_way),
         scaled_levels(refined, pause=give_way),
     )
-
-
-class GilYield:
-    """Lets a waiting thread (the GUI thread) take the GIL from a busy worker loop.
-
-    Why it is needed (CPython 3.11, measured with ``perf`` on this app): a thread waiting
-    for the GIL asks the holder to drop it only after waiting the switch interval (5 ms)
-    *without interruption*. A busy worker loop that lets go of the GIL for a moment again
-    and again (some PySide calls do, as do socket reads) wakes the GUI thread each time
-    and restarts its 5 ms, and on a 2-core machine the worker has retaken the GIL before
-    the woken GUI thread gets a core. The GUI thread then waited 60-150 ms to run a QTimer
-    callback while a worker halved a 4095 px image in strips. Sleeping a moment releases
-    the GIL long enough for the waiting thread to take it.
-
-    Call it between pieces of work; it sleeps ``pause`` seconds at most once per ``every``
-    seconds: ~10 % of a CPU-bound loop, nothing measurable for an I/O-bound one. Use one
-    instance per thread, on worker threads only (on the GUI thread it would only waste
-    time). ``clock`` and ``sleep`` are for tests.
-    """
-
-    def __init__(
-        self,
-        *,
-        every: float = 0.004,
-        pause: float = 0.0005,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._every = every
-        self._pause = pause
-        self._clock = clock
-        self._sleep = sleep
-        self._last = clock()
-
-    def __call__(self) -> None:
-        if self._clock() - self._last >= self._every:
-            self._sleep(self._pause)
-            self._last = self._clock()
 
 
 class JobWorker(Worker):

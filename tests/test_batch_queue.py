@@ -236,3 +236,26 @@ def test_a_stopped_queue_resumes_without_sending_anything_twice(store, images, t
             job.state is JobState.SUCCEEDED or job.task_id is None
             for job in store.get_many(store.batch_job_ids(batch_id))
         )
+
+
+def test_a_look_is_reported_only_when_what_its_row_shows_changed(store, images, tmp_path):
+    """Upload bytes and polls come many times a look; the window hears of a look only when
+    its view (status, stage, ids, output) differs from the last one it was told."""
+    events: list = []
+    with SandboxServer(latency=0.5) as srv:
+        batch_id = make_batch(store, images, tmp_path, 3)
+        queue = BatchQueue(
+            store,
+            factory(srv),
+            batch_id,
+            on_event=lambda e: e.kind == "look" and events.append(e.look),
+        )
+        counts = queue.run()
+    assert counts.done == 3
+    for position in {v.position for v in events}:
+        seen = [v for v in events if v.position == position]
+        assert all(a != b for a, b in zip(seen, seen[1:], strict=False)), (
+            seen
+        )  # no repeats in a row
+        assert seen[-1].status is LookStatus.DONE
+        assert len(seen) >= 3  # waiting/uploading, running, done at least: still reported

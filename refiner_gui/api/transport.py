@@ -48,6 +48,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.poolmanager import PoolManager
 
 from refiner_gui.api.models import CancelToken
+from refiner_gui.gil import give_way
 
 __all__ = [
     "SLICE",
@@ -202,6 +203,7 @@ class _GuardedReader(socket.SocketIO):
                 continue
             if guard is not None:
                 guard.progress(n)
+            give_way()  # a long body arrives in many small reads: let the GUI thread in
             return int(n)
 
 
@@ -253,6 +255,7 @@ class _GuardedSocket:
             started = time.monotonic()
             if guard is not None:
                 guard.progress(sent)
+            give_way()  # each send lets go of the GIL only for a moment (see refiner_gui.gil)
 
     def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         """A buffered reader that reads in slices (``"rb"``); other modes as the socket."""

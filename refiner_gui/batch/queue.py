@@ -202,8 +202,13 @@ class BatchQueue:
 
     def _set(self, view: LookView) -> None:
         with self._cond:
+            unchanged = self._views.get(view.position) == view
             self._views[view.position] = view
-        self._emit(BatchEvent("look", self.counts(), look=view))
+        # Progress comes many times a second per look (upload bytes, polls) while what a
+        # row shows changes a few times per look: repeating it only kept the window's GUI
+        # thread busy (and waiting for the GIL) during the heaviest part of a batch.
+        if not unchanged:
+            self._emit(BatchEvent("look", self.counts(), look=view))
 
     def _emit(self, event: BatchEvent) -> None:
         if self._on_event is not None:
