@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from refiner_gui.api.errors import AuthError, CreditsError, RateLimited, RefinerError
 from refiner_gui.api.models import CancelToken, ProgressEvent
@@ -204,9 +204,8 @@ class BatchQueue:
         with self._cond:
             unchanged = self._views.get(view.position) == view
             self._views[view.position] = view
-        # Progress comes many times a second per look (upload bytes, polls) while what a
-        # row shows changes a few times per look: repeating it only kept the window's GUI
-        # thread busy (and waiting for the GIL) during the heaviest part of a batch.
+        # Progress comes many times a second (upload bytes, polls); a row changes a few
+        # times a look. Repeats only kept the window's GUI thread waiting for the GIL.
         if not unchanged:
             self._emit(BatchEvent("look", self.counts(), look=view))
 
@@ -254,7 +253,7 @@ class BatchQueue:
             waiting = [self._views[p] for p in self._todo if p in self._views]
             self._todo.clear()
         for view in waiting:
-            self._set(_replace(view, status=LookStatus.CANCELLED))
+            self._set(replace(view, status=LookStatus.CANCELLED))
 
     def cancel_look(self, position: int) -> None:
         """Cancel one look: never sent if it was waiting; stopped if in flight."""
@@ -267,7 +266,7 @@ class BatchQueue:
         if item is not None:
             item.token.cancel()
         elif view is not None and view.status is LookStatus.WAITING:
-            self._set(_replace(view, status=LookStatus.CANCELLED))
+            self._set(replace(view, status=LookStatus.CANCELLED))
 
     def retry_failed(self) -> int:
         """Queue every failed look again (a new job each, billed if it succeeds); returns
@@ -275,7 +274,7 @@ class BatchQueue:
         failed = [v for v in self.views() if v.status is LookStatus.FAILED]
         with self._cond:
             for v in failed:
-                self._views[v.position] = _replace(v, status=LookStatus.WAITING, error="")
+                self._views[v.position] = replace(v, status=LookStatus.WAITING, error="")
                 self._retry.add(v.position)
                 self._todo.append(v.position)
             self._cond.notify_all()
@@ -451,7 +450,7 @@ class BatchQueue:
             return None
         except OSError as exc:  # an input vanished since the dry run
             self._set(
-                _replace(
+                replace(
                     self._view(look, None, LookStatus.FAILED),
                     error=f"cannot read the look's files: {exc}",
                 )
@@ -469,9 +468,9 @@ class BatchQueue:
                 view = self._view(look, job, LookStatus.RUNNING, f"coarse: {ev.stage.value}")
             else:
                 view = self._view(look, job, LookStatus.RUNNING, ev.stage.value)
-                view = _replace(view, task_id=ev.task_id or view.task_id)
+                view = replace(view, task_id=ev.task_id or view.task_id)
             if tryon_ids:
-                view = _replace(view, tryon_task_id=tryon_ids[0])
+                view = replace(view, tryon_task_id=tryon_ids[0])
             self._set(view)
 
         local: list[bool] = []
@@ -532,7 +531,7 @@ class BatchQueue:
                 look = self._look(look.position)
             except OSError as exc:
                 self._set(
-                    _replace(
+                    replace(
                         self._view(look, job, status),
                         error=f"the result is stored at {job.result_path} but could not be "
                         f"copied to {self.batch.out_dir}: {exc}",
@@ -569,7 +568,7 @@ class BatchQueue:
         status = classify(look, job)
         if status is LookStatus.WAITING:
             status = LookStatus.FAILED
-        self._set(_replace(self._view(look, job, status), error="unexpected error (see the log)"))
+        self._set(replace(self._view(look, job, status), error="unexpected error (see the log)"))
 
 
 def _wait_for(workers: list[tuple[threading.Thread, threading.Event]]) -> None:
@@ -596,7 +595,3 @@ def _reusable_coarse(old: Job | None) -> Path | None:
     if path is None or not path.is_file() or coarse_problem(old) is not None:
         return None
     return path
-
-
-def _replace(view: LookView, **changes: Any) -> LookView:
-    return replace(view, **changes)
