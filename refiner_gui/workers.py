@@ -43,8 +43,8 @@ ClientFactory = Callable[[], "RefinerClient"]
 def load_image(path: Path, max_side: int | None = None) -> QImage:
     """Decode ``path`` (EXIF-rotated) to a QImage, scaled so no side exceeds ``max_side``.
 
-    A null QImage when the file cannot be read or its content is not one of
-    :data:`~refiner_gui.images.formats.QT_SAFE_FORMATS` (no decoder runs for it then).
+    A null QImage when the file cannot be read or its content is none of the formats
+    :func:`~refiner_gui.images.formats.sniff_qt_format` names (no decoder runs for it then).
     Safe on any thread (QImage is not a GUI object). JPEG decoders honour the scaled size
     during decoding, so a thumbnail of a 4095 px photo never holds the full pixels.
     """

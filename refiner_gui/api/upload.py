@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from refiner_gui.api.models import CancelToken
+from refiner_gui.images.formats import SNIFF_BYTES, sniff_qt_format
 
 CHUNK = 64 * 1024
 """Bytes per read of an upload or download: the unit of progress and of cancel checks."""
@@ -22,13 +23,8 @@ _EXT_BY_MIME = {"image/jpeg": ".jpg", "image/png": ".png", "image/bmp": ".bmp"}
 
 def sniff_mime(data: bytes) -> str:
     """The image type the bytes really are (JPEG, PNG, BMP), whatever the file is called."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:2] == b"BM":
-        return "image/bmp"
-    return "application/octet-stream"
+    fmt = sniff_qt_format(data[:SNIFF_BYTES])
+    return f"image/{fmt}" if fmt in ("jpeg", "png", "bmp") else "application/octet-stream"
 
 
 def upload_name(path: Path, mime: str) -> str:

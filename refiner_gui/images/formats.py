@@ -8,8 +8,9 @@ untrusted open goes through :func:`open_untrusted`, which lets Pillow try only
 (WEBP, TIFF, GIF, and HEIF/AVIF when a plugin for them is installed). Any other content,
 whatever the file's name, fails with ``PIL.UnidentifiedImageError`` before a decoder runs.
 
-The window decodes with Qt's ``QImageReader``; :data:`QT_SAFE_FORMATS` is the same list in
-Qt's names (``refiner_gui.workers.load_image`` refuses the rest). No Qt here.
+The window decodes with Qt's ``QImageReader``, for the formats :func:`sniff_qt_format` names
+from the content (the same list in Qt's names; ``refiner_gui.workers.load_image`` refuses
+the rest). No Qt here.
 """
 
 from __future__ import annotations
@@ -36,11 +37,6 @@ def safe_formats() -> tuple[str, ...]:
     return tuple(f for f in _BASE_FORMATS + _OPTIONAL_FORMATS if f in Image.OPEN)
 
 
-QT_SAFE_FORMATS = frozenset(
-    {"jpeg", "jpg", "png", "bmp", "webp", "tiff", "tif", "gif", "heic", "heif", "avif"}
-)
-"""Qt's names (``QImageReader.format()``) of the same formats."""
-
 SNIFF_BYTES = 32
 """How many leading bytes :func:`sniff_qt_format` needs."""
 
@@ -49,7 +45,7 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 
 def sniff_qt_format(head: bytes) -> str | None:
     """Qt's format name for a file starting with ``head`` (its first :data:`SNIFF_BYTES`),
-    or None when it is none of :data:`QT_SAFE_FORMATS`.
+    or None for any other content (the formats of :func:`safe_formats`, in Qt's names).
 
     Why not ``QImageReader``'s own detection: it asks every installed image plugin to
     probe the bytes (SVG's probe builds a QTextStream, which connects a signal), and from a
