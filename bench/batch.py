@@ -152,20 +152,33 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     clock.start()
     last = [clock.elapsed()]
 
+    sched = _SchedStat()
+    # per stall over 40 ms: gap, on a core, in a run queue (ms), start (s into the batch)
+    causes: list[tuple[float, float, float, float]] = []
+    t0 = [0.0]
+
     def beat() -> None:
         now = clock.elapsed()
         gap = now - last[0]
         worst[0] = max(worst[0], gap)
+        ran, queued = sched.delta()
+        beat_at[0] = time.perf_counter()
         if gap > 40:
             end = time.perf_counter()
             stalls.append((end - gap / 1000, end))
+            causes.append((gap, ran, queued, end - gap / 1000 - t0[0]))
         last[0] = now
 
     heart = QTimer()
     heart.setInterval(5)
     heart.timeout.connect(beat)
     result: dict = {}
-    sampler = _Sampler(threading.get_ident()) if os.environ.get("BENCH_SAMPLE") else None
+    beat_at = [time.perf_counter()]
+    sampler = (
+        _Sampler(threading.get_ident(), threading.get_native_id(), beat_at)
+        if os.environ.get("BENCH_SAMPLE")
+        else None
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         if mode == "app":
@@ -184,7 +197,6 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             view = BatchView(controller)
             w.setCentralWidget(view)
             w.show()
-            t0 = [0.0]
 
             def ended(counts) -> None:
                 result.update(
@@ -192,6 +204,13 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
                 )
 
             controller.batchEnded.connect(lambda _run, counts: ended(counts))
+            timeline: list[tuple[float, str]] = []  # (s into the batch, "look stage")
+            result["timeline"] = timeline
+            controller.lookChanged.connect(
+                lambda _r, look, _c: timeline.append(
+                    (time.perf_counter() - t0[0], f"{look.name} {look.status.value} {look.stage}")
+                )
+            )
             controller.runEnded.connect(lambda _run: app.quit())
             t0[0] = time.perf_counter()
             last[0] = clock.elapsed()
@@ -211,6 +230,17 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             app.exec()
     if sampler:
         sampler.report(stalls)
+    timeline = result.pop("timeline", [])
+    for gap, ran, queued, at in sorted(causes, reverse=True)[:5]:
+        print(
+            f"stall {gap:.0f} ms at {at:.1f} s: GUI thread on a core {ran:.0f} ms, waiting"
+            f" for a core {queued:.0f} ms, blocked (GIL, lock or I/O)"
+            f" {max(gap - ran - queued, 0):.0f} ms",
+            file=sys.stderr,
+        )
+        if sampler:  # what the looks were doing then
+            near = [f"{t:.2f} {what}" for t, what in timeline if at - 0.3 <= t <= at + gap / 1e3]
+            print(f"  looks around it: {near}", file=sys.stderr)
     return {
         "stall_ms": worst[0],
         "rss_mb": peak_rss_mb(),
@@ -219,16 +249,50 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     }
 
 
+class _SchedStat:
+    """The calling thread's scheduler counters (Linux ``/proc/thread-self/schedstat``): the
+    milliseconds it ran on a core and waited in a run queue since the last call. What is
+    left of a stall is time blocked: on the GIL, a lock or I/O."""
+
+    def __init__(self) -> None:
+        try:  # one open file, read with one system call per beat
+            self.fd: int | None = os.open(f"/proc/self/task/{threading_native_id()}/schedstat", 0)
+        except OSError:  # not Linux, or no schedstats: report zeros
+            self.fd = None
+        self.last = self._read()
+
+    def _read(self) -> tuple[int, int]:
+        if self.fd is None:
+            return 0, 0
+        ran, queued, _ = os.pread(self.fd, 128, 0).split()
+        return int(ran), int(queued)
+
+    def delta(self) -> tuple[float, float]:
+        now = self._read()
+        ran, queued = (now[0] - self.last[0]) / 1e6, (now[1] - self.last[1]) / 1e6
+        self.last = now
+        return ran, queued
+
+
+def threading_native_id() -> int:
+    import threading
+
+    return threading.get_native_id()
+
+
 class _Sampler:
     """BENCH_SAMPLE=1: every 5 ms, the innermost frames of every thread (to stderr, for the
     stalls only): which Python code ran while the GUI thread waited. A thread inside a C
     call that holds the GIL shows as the frame that made the call."""
 
-    def __init__(self, gui_ident: int) -> None:
+    def __init__(self, gui_ident: int, gui_native: int, last_beat: list) -> None:
         import collections
         import threading
 
         self.gui = gui_ident
+        self.gui_native = gui_native
+        self.last_beat = last_beat  # [perf_counter of the last heartbeat]
+        self.kernel: list[tuple[float, str]] = []  # (when, where the late GUI thread was)
         self.samples: collections.deque = collections.deque(maxlen=200_000)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -238,8 +302,17 @@ class _Sampler:
 
     def _run(self) -> None:
         me = self.thread.ident
+        task = f"/proc/self/task/{self.gui_native}"
         while not self.stop.wait(0.005):
             now = time.perf_counter()
+            if now - self.last_beat[0] > 0.03:  # the GUI thread is late: where is it?
+                try:
+                    call = Path(f"{task}/syscall").read_text().split()[0]
+                    wchan = Path(f"{task}/wchan").read_text()
+                    stack = Path(f"{task}/stack").read_text().split()[1:8:2]
+                except OSError:
+                    call, wchan, stack = "?", "?", []
+                self.kernel.append((now, f"syscall {call} wchan {wchan} {' < '.join(stack)}"))
             snap = []
             for ident, frame in sys._current_frames().items():
                 if ident == me:
@@ -264,6 +337,15 @@ class _Sampler:
                 seen.update(snap)
         print(f"stalls over 40 ms: {len(stalls)}; frames seen during them:", file=sys.stderr)
         for where, count in seen.most_common(25):
+            print(f"{count:6d}  {where}", file=sys.stderr)
+        print(
+            "the GUI thread in the kernel while late (syscall number, wait channel):",
+            file=sys.stderr,
+        )
+        inside = collections.Counter(
+            w for t, w in self.kernel if any(a <= t <= b for a, b in stalls)
+        )
+        for where, count in inside.most_common(10):
             print(f"{count:6d}  {where}", file=sys.stderr)
 
 
