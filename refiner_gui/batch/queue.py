@@ -43,6 +43,7 @@ from refiner_gui.api.models import CancelToken, ProgressEvent
 from refiner_gui.batch.looks import Counts, LookStatus, LookView, classify
 from refiner_gui.batch.plan import look_cost
 from refiner_gui.batch.results import export_result, write_summary
+from refiner_gui.jobs.local_steps import bounded_by
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.recovery import recover
 from refiner_gui.jobs.runner import HeldElsewhere, run_job
@@ -60,9 +61,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 3
 MAX_CONCURRENCY = 5  # the service runs at most 5 tasks of an account at once
-# Looks downloading and checking their result (and making its preview) at once: a 4095 px
-# result decoded is ~50 MB, so this bounds the batch's memory; the service's tasks do not
-# wait for it (they are done by then), only this process's CPU and memory are spared.
+# Looks downloading and checking a result (and making its preview) at once, the coarse
+# image of a two-stage look included (refiner_gui.jobs.local_steps): a 4095 px result
+# decoded is ~50 MB, so this bounds the batch's memory; the service's tasks never wait
+# for it, only this process's CPU and memory are spared.
 LOCAL_STEPS = 2
 
 
@@ -473,30 +475,21 @@ class BatchQueue:
                 view = replace(view, tryon_task_id=tryon_ids[0])
             self._set(view)
 
-        local: list[bool] = []
-
-        def before_download(_status: object) -> None:
-            self._local.acquire()  # released below, whatever happens next
-            local.append(True)
-
         try:
-            run_job(
-                self.store,
-                client,
-                job,
-                cancel=item.token,
-                on_event=on_progress,
-                on_result=before_download,
-                progress_interval=0.5,
-            )
+            with bounded_by(self._local):  # its downloads (one or two) take a local slot
+                run_job(
+                    self.store,
+                    client,
+                    job,
+                    cancel=item.token,
+                    on_event=on_progress,
+                    progress_interval=0.5,
+                )
         except AuthError:
             raise
         except RefinerError as err:
             log.info("look %r: %s", look.name, err.user_message)
             self._after_error(look, err, client)
-        finally:
-            if local:
-                self._local.release()
         done = self.store.get(job.id)
         if done.state is JobState.SUCCEEDED:
             with self._cond:

@@ -60,6 +60,7 @@ from refiner_gui.api.models import (
 from refiner_gui.api.progress import ProgressThrottle
 from refiner_gui.jobs.inputs import input_problem as _input_problem
 from refiner_gui.jobs.inputs import job_inputs as job_inputs
+from refiner_gui.jobs.local_steps import local_step
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.poll_watch import PollWatch, wait_watched
 from refiner_gui.jobs.previews import write_preview
@@ -370,22 +371,23 @@ def _poll_and_fetch(
         store.note_result_url(job.id, url)
         if on_result is not None:
             on_result(final)
-        emit(Stage.DOWNLOADING, task_id=task_id)
         dest = store.result_path_for(job.id, suffix_from_url(url))
-        try:
-            client.download(
-                url,
-                dest,
-                cancel=cancel,
-                task_id=task_id,
-                deadline=deadline,
-                on_progress=lambda d, t: emit(
-                    Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
-                ),
-            )
-            write_preview(dest)  # before SUCCEEDED: a listed result always has its preview
-        except OSError as exc:  # a full disk, a read-only results folder
-            raise _local_write_error(exc, store, task_id) from exc
+        with local_step():  # a batch downloads only a few results at once
+            emit(Stage.DOWNLOADING, task_id=task_id)
+            try:
+                client.download(
+                    url,
+                    dest,
+                    cancel=cancel,
+                    task_id=task_id,
+                    deadline=deadline,
+                    on_progress=lambda d, t: emit(
+                        Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
+                    ),
+                )
+                write_preview(dest)  # before SUCCEEDED: a listed result has its preview
+            except OSError as exc:  # a full disk, a read-only results folder
+                raise _local_write_error(exc, store, task_id) from exc
     except RefinerError as caught:
         # Recorded and raised naming its task (a copy when the error did not say it).
         err = caught if caught.task_id else caught.with_context(task_id=task_id)

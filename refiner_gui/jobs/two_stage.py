@@ -58,6 +58,7 @@ from refiner_gui.api.models import (
     TaskStatus,
     TryOnInputs,
 )
+from refiner_gui.jobs.local_steps import local_step
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.poll_watch import PollWatch, wait_watched
 from refiner_gui.jobs.previews import write_preview
@@ -401,19 +402,20 @@ def _poll_tryon(
     try:
         final, url = wait_watched(client, watch, task_id, emit, cancel, deadline)
         store.note_result_url(job.id, url)
-        emit(Stage.DOWNLOADING, task_id=task_id)
         dest = store.coarse_download_path(job.id, suffix_from_url(url))
         try:
-            client.download(
-                url,
-                dest,
-                cancel=cancel,
-                task_id=task_id,
-                deadline=deadline,
-                on_progress=lambda d, t: emit(
-                    Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
-                ),
-            )
+            with local_step():  # bounded like the refined result's download
+                emit(Stage.DOWNLOADING, task_id=task_id)
+                client.download(
+                    url,
+                    dest,
+                    cancel=cancel,
+                    task_id=task_id,
+                    deadline=deadline,
+                    on_progress=lambda d, t: emit(
+                        Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
+                    ),
+                )
         except OSError as exc:
             raise LocalWriteError(
                 f"The coarse image was made (and is billed), but it could not be saved in "

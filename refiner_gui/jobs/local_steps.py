@@ -1,0 +1,47 @@
+"""A bound on the heavy local steps of jobs run side by side. No Qt.
+
+A job's heavy local step is its download: the result is fetched, decoded to check it and
+shrunk into a preview (a 4095 px result decoded is ~50 MB); a two-stage job has two, its
+coarse image and its refined one. A batch runs up to five jobs at once, and their tasks at
+the service need not wait for each other, but their downloads should: the batch's memory
+and the window's share of the CPU depend on it.
+
+The code that runs jobs on worker threads (:class:`~refiner_gui.batch.BatchQueue`) gives
+each worker thread a gate with :func:`bounded_by`; the job path wraps every download in
+:func:`local_step`, which holds one of the gate's slots for that step only (never while a
+task is polled). A thread with no gate (the window's single job, the command line) is not
+bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["bounded_by", "local_step"]
+
+_state = threading.local()
+
+
+@contextmanager
+def bounded_by(gate: threading.Semaphore) -> Iterator[None]:
+    """Within the block, this thread's heavy steps take a slot of ``gate`` each."""
+    before = getattr(_state, "gate", None)
+    _state.gate = gate
+    try:
+        yield
+    finally:
+        _state.gate = before
+
+
+@contextmanager
+def local_step() -> Iterator[None]:
+    """One heavy local step (download, check, preview): holds a slot of this thread's gate,
+    waiting for one first; nothing when the thread has no gate."""
+    gate: threading.Semaphore | None = getattr(_state, "gate", None)
+    if gate is None:
+        yield
+        return
+    with gate:
+        yield
