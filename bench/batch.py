@@ -21,6 +21,7 @@ counted against the app. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import subprocess
@@ -163,6 +164,8 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
         worst[0] = max(worst[0], gap)
         ran, queued = sched.delta()
         beat_at[0] = time.perf_counter()
+        if sampler:  # a C watchdog (no GIL needed) dumps every thread if the next beat is late
+            faulthandler.dump_traceback_later(0.06)
         if gap > 40:
             end = time.perf_counter()
             stalls.append((end - gap / 1000, end))
@@ -228,6 +231,7 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             QTimer.singleShot(int(seconds * 1000), app.quit)
             heart.start()
             app.exec()
+    faulthandler.cancel_dump_traceback_later()  # the heartbeat has stopped
     if sampler:
         sampler.report(stalls)
     timeline = result.pop("timeline", [])
