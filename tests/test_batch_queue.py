@@ -17,6 +17,7 @@ from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 from tests.helpers.fast import fast_retry
 from tests.helpers.images import make_image
+from tests.test_local_steps import RecordingGate
 
 KEY = "batch-key-0123456789"
 
@@ -230,8 +231,11 @@ def test_a_stopped_queue_resumes_without_sending_anything_twice(store, images, t
         sent = srv.submissions
         assert 1 <= sent <= 2
         again = BatchQueue(store, factory(srv), batch_id)
+        gate = RecordingGate()
+        again._local = gate  # type: ignore[assignment]  # the queue's download gate, recorded
         assert again.run().done == 4
         assert srv.submissions == 4  # the submitted ones were polled, never re-sent
+        assert gate.steps == 4  # resumed looks download inside the gate too
         assert all(
             job.state is JobState.SUCCEEDED or job.task_id is None
             for job in store.get_many(store.batch_job_ids(batch_id))

@@ -99,6 +99,5 @@ def test_two_stage_looks_download_both_images_inside_the_gate(tmp_path: Path) ->
             assert srv.submissions_by_kind == {"pro": 3, "refiner": 3}
         assert counts.done == 3
         assert gate.steps == 6  # each look: its coarse image, then its result
-        assert gate.most_held == 1
     finally:
         store.close()

@@ -420,7 +420,8 @@ class BatchQueue:
             if isinstance(err, (HeldElsewhere, AuthError)):
                 held.append(err)
 
-        recover(self.store, self._factory, cancel=item.token, only={job.id}, on_job=on_job)
+        with bounded_by(self._local):  # its download takes a local slot, as in _send
+            recover(self.store, self._factory, cancel=item.token, only={job.id}, on_job=on_job)
         if held and isinstance(held[0], AuthError):
             raise held[0]
         if held:

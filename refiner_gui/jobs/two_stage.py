@@ -403,9 +403,9 @@ def _poll_tryon(
         final, url = wait_watched(client, watch, task_id, emit, cancel, deadline)
         store.note_result_url(job.id, url)
         dest = store.coarse_download_path(job.id, suffix_from_url(url))
-        try:
-            with local_step():  # bounded like the refined result's download
-                emit(Stage.DOWNLOADING, task_id=task_id)
+        with local_step():  # bounded like the refined result's download
+            emit(Stage.DOWNLOADING, task_id=task_id)
+            try:
                 client.download(
                     url,
                     dest,
@@ -416,13 +416,13 @@ def _poll_tryon(
                         Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
                     ),
                 )
-        except OSError as exc:
-            raise LocalWriteError(
-                f"The coarse image was made (and is billed), but it could not be saved in "
-                f"{store.results_dir} ({exc.strerror or exc}). Free some disk space, then "
-                "resume the job (within 24 hours).",
-                ErrorInfo(task_id=task_id),
-            ) from exc
+            except OSError as exc:
+                raise LocalWriteError(
+                    f"The coarse image was made (and is billed), but it could not be saved "
+                    f"in {store.results_dir} ({exc.strerror or exc}). Free some disk space, "
+                    "then resume the job (within 24 hours).",
+                    ErrorInfo(task_id=task_id),
+                ) from exc
     except RefinerError as caught:
         err = caught if caught.task_id else caught.with_context(task_id=task_id)
         young = time.time() - (as_task.submitted_at or job.created_at) < RESULT_TTL
