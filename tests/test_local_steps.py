@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from refiner_gui.api import RefinerClient
+from refiner_gui.api.errors import Cancelled
+from refiner_gui.api.models import CancelToken
 from refiner_gui.batch import BatchQueue
 from refiner_gui.jobs import JobStore
 from refiner_gui.jobs.local_steps import bounded_by, local_step
@@ -32,14 +34,16 @@ class RecordingGate:
         self.most_held = 0
         self.steps = 0
 
-    def __enter__(self) -> None:
-        self._sem.acquire()
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._sem.acquire(blocking, None if timeout < 0 else timeout):
+            return False
         with self._lock:
             self.held += 1
             self.steps += 1
             self.most_held = max(self.most_held, self.held)
+        return True
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         with self._lock:
             self.held -= 1
         self._sem.release()
@@ -101,3 +105,31 @@ def test_two_stage_looks_download_both_images_inside_the_gate(tmp_path: Path) ->
         assert gate.steps == 6  # each look: its coarse image, then its result
     finally:
         store.close()
+
+
+def test_a_cancelled_job_stops_waiting_for_a_slot() -> None:
+    gate = threading.BoundedSemaphore(1)
+    assert gate.acquire()  # another look is downloading
+    token = CancelToken()
+    token.cancel()
+    with bounded_by(gate), pytest.raises(Cancelled) as caught, local_step(token, "task-7"):
+        pytest.fail("the step ran without a slot")
+    assert caught.value.task_id == "task-7"
+    gate.release()
+
+
+def test_a_waiting_step_runs_once_the_slot_is_free() -> None:
+    gate = threading.BoundedSemaphore(1)
+    assert gate.acquire()
+    ran = threading.Event()
+
+    def worker() -> None:
+        with bounded_by(gate), local_step(CancelToken()):
+            ran.set()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert not ran.wait(0.3)  # still waiting: the slot is taken
+    gate.release()
+    t.join(10)
+    assert not t.is_alive() and ran.is_set()

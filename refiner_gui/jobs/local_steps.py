@@ -19,7 +19,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from refiner_gui.api.errors import Cancelled, ErrorInfo
+from refiner_gui.api.models import CancelToken
+
 __all__ = ["bounded_by", "local_step"]
+
+WAIT_SLICE = 0.1  # seconds between looks at the cancel token while waiting for a slot
 
 _state = threading.local()
 
@@ -36,12 +41,22 @@ def bounded_by(gate: threading.Semaphore) -> Iterator[None]:
 
 
 @contextmanager
-def local_step() -> Iterator[None]:
+def local_step(cancel: CancelToken | None = None, task_id: str | None = None) -> Iterator[None]:
     """One heavy local step (download, check, preview): holds a slot of this thread's gate,
-    waiting for one first; nothing when the thread has no gate."""
+    waiting for one first; nothing when the thread has no gate.
+
+    While it waits, ``cancel`` is looked at every :data:`WAIT_SLICE` seconds: a cancelled
+    job raises :class:`~refiner_gui.api.errors.Cancelled` (naming ``task_id``) instead of
+    waiting for a slot it no longer needs.
+    """
     gate: threading.Semaphore | None = getattr(_state, "gate", None)
     if gate is None:
         yield
         return
-    with gate:
+    while not gate.acquire(timeout=WAIT_SLICE):
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
+    try:
         yield
+    finally:
+        gate.release()

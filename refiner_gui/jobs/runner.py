@@ -372,7 +372,7 @@ def _poll_and_fetch(
         if on_result is not None:
             on_result(final)
         dest = store.result_path_for(job.id, suffix_from_url(url))
-        with local_step():  # a batch downloads only a few results at once
+        with local_step(cancel, task_id):  # a batch downloads only a few results at once
             emit(Stage.DOWNLOADING, task_id=task_id)
             try:
                 client.download(

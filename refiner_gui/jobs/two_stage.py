@@ -403,7 +403,7 @@ def _poll_tryon(
         final, url = wait_watched(client, watch, task_id, emit, cancel, deadline)
         store.note_result_url(job.id, url)
         dest = store.coarse_download_path(job.id, suffix_from_url(url))
-        with local_step():  # bounded like the refined result's download
+        with local_step(cancel, task_id):  # bounded like the refined result's download
             emit(Stage.DOWNLOADING, task_id=task_id)
             try:
                 client.download(
