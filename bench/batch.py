@@ -223,6 +223,7 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             controller.start(batch.id)
             app.exec()
             heart.stop()
+            faulthandler.cancel_dump_traceback_later()  # the heartbeat has stopped
             controller.shutdown(30_000)
             store.close()
         else:
@@ -231,7 +232,8 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             QTimer.singleShot(int(seconds * 1000), app.quit)
             heart.start()
             app.exec()
-    faulthandler.cancel_dump_traceback_later()  # the heartbeat has stopped
+            heart.stop()
+            faulthandler.cancel_dump_traceback_later()
     if sampler:
         sampler.report(stalls)
     timeline = result.pop("timeline", [])
