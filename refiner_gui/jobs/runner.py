@@ -30,6 +30,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from refiner_gui.api.errors import (
@@ -353,6 +354,30 @@ def _routed_client(store: JobStore, job: Job, client: RefinerClient) -> RefinerC
         raise
 
 
+def download_to(
+    client: RefinerClient,
+    url: str,
+    dest: Path,
+    task_id: str,
+    cancel: CancelToken | None,
+    deadline: float | None,
+    emit: Callable[..., None],
+) -> None:
+    """Download a task's result ``url`` to ``dest``, its bytes reported as DOWNLOADING
+    events. The caller announces the stage, holds the local step and words a local
+    ``OSError`` for its stage. Worker thread."""
+    client.download(
+        url,
+        dest,
+        cancel=cancel,
+        task_id=task_id,
+        deadline=deadline,
+        on_progress=lambda d, t: emit(
+            Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
+        ),
+    )
+
+
 def _poll_and_fetch(
     store: JobStore,
     client: RefinerClient,
@@ -375,16 +400,7 @@ def _poll_and_fetch(
         with local_step(cancel, task_id):  # a batch downloads only a few results at once
             emit(Stage.DOWNLOADING, task_id=task_id)
             try:
-                client.download(
-                    url,
-                    dest,
-                    cancel=cancel,
-                    task_id=task_id,
-                    deadline=deadline,
-                    on_progress=lambda d, t: emit(
-                        Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
-                    ),
-                )
+                download_to(client, url, dest, task_id, cancel, deadline, emit)
                 write_preview(dest)  # before SUCCEEDED: a listed result has its preview
             except OSError as exc:  # a full disk, a read-only results folder
                 raise _local_write_error(exc, store, task_id) from exc

@@ -69,6 +69,7 @@ from refiner_gui.jobs.runner import (
     RECORD_PAUSES,
     LocalWriteError,
     _routed_client,
+    download_to,
 )
 from refiner_gui.jobs.store import RESULT_TTL, JobStore, StoreError
 from refiner_gui.jobs.store_stages import stage_message
@@ -406,16 +407,7 @@ def _poll_tryon(
         with local_step(cancel, task_id):  # bounded like the refined result's download
             emit(Stage.DOWNLOADING, task_id=task_id)
             try:
-                client.download(
-                    url,
-                    dest,
-                    cancel=cancel,
-                    task_id=task_id,
-                    deadline=deadline,
-                    on_progress=lambda d, t: emit(
-                        Stage.DOWNLOADING, task_id=task_id, bytes_done=d, bytes_total=t
-                    ),
-                )
+                download_to(client, url, dest, task_id, cancel, deadline, emit)
             except OSError as exc:
                 raise LocalWriteError(
                     f"The coarse image was made (and is billed), but it could not be saved "
