@@ -110,6 +110,37 @@ def no_dangling_qthreads(request):
     gc.collect()
 
 
+@pytest.fixture(autouse=True)
+def no_unexpected_dialogs(request, monkeypatch):
+    """Fail a Qt test in which the app opens a message box the test did not answer.
+
+    A real one is modal: it would block until pytest-timeout (and when pytest-qt closes a
+    window at teardown, e.g. "A batch is running", it hides the test's own outcome). Here
+    it is recorded and answered No / Ok, the choice that sends and spends nothing. A test
+    that expects a message box patches the same methods itself, which replaces this.
+    """
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    from PySide6.QtWidgets import QMessageBox
+
+    seen: list[str] = []
+
+    def recorder(answer):
+        def shown(_parent, title, text="", *a, **k):
+            seen.append(f"{title}: {text}")
+            return answer
+
+        return shown
+
+    no, ok = QMessageBox.StandardButton.No, QMessageBox.StandardButton.Ok
+    monkeypatch.setattr(QMessageBox, "question", recorder(no))
+    for name in ("information", "warning", "critical"):
+        monkeypatch.setattr(QMessageBox, name, recorder(ok))
+    yield
+    assert not seen, f"message boxes opened that the test did not answer: {seen}"
+
+
 def _is_running(thread) -> bool:
     try:
         return thread.isRunning()

@@ -356,6 +356,29 @@ def test_closing_the_window_mid_batch_asks_first(qtbot, make_window, tmp_path, m
         assert f.controller.unfinished()  # kept for the next start
 
 
+def test_closing_as_the_batch_ends_asks_nothing(qtbot, make_window, tmp_path, monkeypatch):
+    """Once the run has returned (summary written), its thread only winding down, a quit
+    loses nothing: no "A batch is running (0 looks left)" question."""
+    source = looks_folder(tmp_path / "shoot", 2)
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda _p, title, *a, **k: asked.append(title))
+    closed: list[bool] = []
+    with SandboxServer(latency=0.1) as srv:
+        w = make_window(srv)
+        f = flow(w)
+
+        def close_now(_run_id, _counts):
+            assert f.controller.is_running()  # the thread has not ended yet
+            closed.append(w.close())
+
+        f.controller.batchEnded.connect(close_now)
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            plan_and_start(qtbot, w, source)
+        wait_ended(qtbot, f)
+    assert closed == [True] and asked == []
+    assert statuses(f) == [LookStatus.DONE] * 2
+
+
 def test_a_busy_service_shows_the_backoff_and_loses_nothing(qtbot, make_window, tmp_path):
     from refiner_gui.api import RetryPolicy
 
@@ -434,6 +457,7 @@ def test_a_look_without_coarse_image_is_priced_with_the_chosen_try_on(qtbot, mak
         assert d.table.item(1, 2).text() == "75" and "100 credits" in d.cost_label.text()
         with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
             d.start_button.click()
+        wait_ended(qtbot, f)
         assert statuses(f) == [LookStatus.DONE] * 2
         assert f.controller.queue.batch.tryon_model == "premium"
         assert srv.submissions_by_kind.get("premium") == 1

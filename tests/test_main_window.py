@@ -157,6 +157,27 @@ def test_close_during_a_job_can_be_refused(qtbot, make_window, job_images, monke
         qtbot.waitUntil(lambda: not w.job_running(), timeout=5_000)
 
 
+def test_closing_once_the_result_came_asks_nothing(qtbot, make_window, job_images, monkeypatch):
+    """The outcome is delivered, the thread only winding down: a quit loses nothing, so
+    no "A refinement is still running" question."""
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda _p, title, *a, **k: asked.append(title))
+    closed: list[bool] = []
+    with SandboxServer(latency=0.1) as srv:
+        w = make_window(srv)
+        fill(qtbot, w, job_images)
+
+        def close_now(_run_id, _outcome):
+            assert w.job_running()  # its thread has not ended yet
+            closed.append(w.close())
+
+        w.content.jobs.succeeded.connect(close_now)
+        with qtbot.waitSignal(w.content.jobs.succeeded, timeout=20_000):
+            w.refine_button.click()
+    assert closed == [True] and asked == []
+    assert not w.job_running()
+
+
 @pytest.mark.parametrize(
     "fault,slot,code",
     [

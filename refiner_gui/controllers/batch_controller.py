@@ -113,6 +113,12 @@ class BatchController(QObject):
         """Same as :meth:`is_running`."""
         return self._handle is not None
 
+    def has_work_left(self) -> bool:
+        """Whether a batch is live and its run has not returned yet: False once
+        ``batchEnded`` came, while its thread is only winding down (quitting then loses
+        nothing, so there is nothing to ask)."""
+        return self._handle is not None and self._counts is None
+
     def is_closed(self) -> bool:
         """Whether :meth:`shutdown` began (nothing starts any more)."""
         return self._closed

@@ -56,6 +56,8 @@ class JobRun:
         step: a two-stage job's stage, "tryon" or "refine", once it reported one.
         tryon_task_id: a two-stage job's try-on task id, once known.
         started_at: ``time.monotonic()`` when it started.
+        settled: its outcome (``succeeded`` or ``failed``) was delivered; only its thread
+            is left to wind down, so stopping it loses nothing.
     """
 
     id: int
@@ -66,6 +68,7 @@ class JobRun:
     step: str | None = None
     tryon_task_id: str | None = None
     started_at: float = field(default_factory=time.monotonic)
+    settled: bool = False
     handle: WorkerHandle | None = field(default=None, repr=False)
     relay: _RunRelay | None = field(default=None, repr=False)
 
@@ -120,6 +123,7 @@ class _RunRelay(QObject):
     def succeeded(self, outcome: JobOutcome) -> None:
         if not self._alive():
             return
+        self.run.settled = True
         self.controller.succeeded.emit(self.run.id, outcome)
         self.controller.jobChanged.emit(outcome.job.id)
 
@@ -129,6 +133,7 @@ class _RunRelay(QObject):
             return
         if error.task_id:
             self.run.task_id = error.task_id
+        self.run.settled = True
         log.info("job failed: %s %s", type(error).__name__, error.code or "")
         if self.run.job_id is not None:
             self.controller.jobChanged.emit(self.run.job_id)

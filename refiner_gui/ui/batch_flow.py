@@ -230,8 +230,9 @@ class BatchFlow(QObject):
 
     def may_quit(self) -> bool:
         """Closing the window: True when no batch runs, or the user agrees to stop it
-        (it is kept, and offered again at the next start)."""
-        if not self.controller.is_running():
+        (it is kept, and offered again at the next start). A batch whose run has ended,
+        its thread only winding down, has nothing to lose: no question then."""
+        if not self.controller.has_work_left():
             return True
         c = self.controller.counts()
         answer = QMessageBox.question(

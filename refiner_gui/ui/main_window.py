@@ -293,6 +293,13 @@ class MainWindow(QMainWindow):
         """Whether the window's job runs."""
         return self.content is not None and self.content.job_running()
 
+    def _job_in_flight(self) -> bool:
+        """Whether the window's job runs with no outcome yet (once it has one, only its
+        thread winds down: quitting then loses nothing, so there is nothing to ask)."""
+        content = self.content
+        run = content.jobs.run(content.run_id) if content and content.run_id else None
+        return run is not None and not run.settled
+
     def start_job(self, *, parent_id: int | None = None) -> bool:
         """Start a job from the current inputs; False if not startable (reason shown)."""
         content = self._built()
@@ -354,7 +361,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         """Ask before closing on a running job (it stays resumable), then shut down."""
-        if self.job_running():
+        if self._job_in_flight():
             assert self.content is not None
             task_id = self.content.running_task_id()
             task = f" (task {task_id})" if task_id else ""
