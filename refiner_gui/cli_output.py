@@ -184,6 +184,7 @@ def error_payload(code: int, err: RefinerError, job_id: int | None = None) -> di
 
 _STAGE_WORDS = {
     Stage.CHECKING: "checking",
+    Stage.WAITING_SLOT: "waiting for a free slot (5 tasks run at the service)",
     Stage.UPLOADING: "uploading",
     Stage.QUEUED: "queued",
     Stage.PROCESSING: "processing",

@@ -5,12 +5,13 @@ two-stage looks downloads each coarse image and each result inside the gate."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from refiner_gui.api import RefinerClient
-from refiner_gui.api.errors import Cancelled
+from refiner_gui.api.errors import Cancelled, TimedOut
 from refiner_gui.api.models import CancelToken
 from refiner_gui.batch import BatchQueue
 from refiner_gui.jobs import JobStore
@@ -133,3 +134,18 @@ def test_a_waiting_step_runs_once_the_slot_is_free() -> None:
     gate.release()
     t.join(10)
     assert not t.is_alive() and ran.is_set()
+
+
+def test_a_job_past_its_deadline_stops_waiting_for_a_slot() -> None:
+    """The deadline holds while a result waits for its turn to download: TimedOut naming
+    the task (resumable), never a wait past the job's time limit."""
+    gate = threading.BoundedSemaphore(1)
+    assert gate.acquire()  # another look is downloading
+    with (
+        bounded_by(gate),
+        pytest.raises(TimedOut, match="resume the job") as caught,
+        local_step(CancelToken(), "task-8", time.monotonic() + 0.2),
+    ):
+        pytest.fail("the step ran without a slot")
+    assert caught.value.task_id == "task-8"
+    gate.release()

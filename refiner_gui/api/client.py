@@ -13,8 +13,7 @@ retry and are retried with exponential backoff and jitter, honouring ``Retry-Aft
 rules, the tries and the delays live in :class:`~refiner_gui.api.retry.RetryPolicy`.
 
 Time limits and cancel (:mod:`refiner_gui.api.transport`): every socket wait lasts at most
-0.1 s, so the cancel token stops any step (sleeping between polls, a poll, the upload, the
-wait for the submit's answer, the download) within ~0.2 s. A job has one overall deadline
+0.1 s, so the cancel token stops any step within ~0.2 s. A job has one overall deadline
 (``timeout`` seconds from its start, passed as ``deadline``) that every wait and request
 respects: a request stops at the deadline with :class:`TimedOut`, and a ``Retry-After``
 longer than the time left ends the wait at the deadline. Each request also fails as stalled
@@ -372,6 +371,7 @@ class RefinerClient:
         on_upload: Callable[[int, int], None] | None = None,
         deadline: float | None = None,
         tryon: str | None = None,
+        on_wait: Callable[[], None] | None = None,
     ) -> Submission:
         """Upload the inputs and return the new task's id. Called on a worker thread.
 
@@ -383,6 +383,9 @@ class RefinerClient:
         must have it (else :class:`InputRejected`, nothing sent), so the recorded hash
         names exactly what is uploaded. ``deadline`` (a :func:`time.monotonic` time) bounds
         the upload and the wait for the answer.
+
+        First waits (calling ``on_wait``) while 5 of the app's tasks run at the service
+        (:mod:`.task_slots`); the new task holds a slot until a :meth:`wait` on it ends.
 
         Raises:
             SubmissionOutcomeUnknown: the body went out and no answer came (also when
@@ -446,14 +449,22 @@ class RefinerClient:
                     raise SubmissionOutcomeUnknown(None, err.info) from None
                 raise
 
-        return self.retry.call(
-            "submit",
-            once,
-            wait=lambda seconds: self._hold_and_sleep(seconds, seen, cancel, None, deadline),
-            before=lambda: self._check_before(cancel, None, deadline),
-            attempts=self.retry.submit_attempts,
-            retry_if=lambda err: self.retry.may_resubmit(err, answered[-1] if answered else None),
-        )
+        # One of the service's 5 running tasks, counted app-wide (.task_slots).
+        slot = self.limits.claim_task(cancel, deadline, on_wait)
+        try:
+            sub = self.retry.call(
+                "submit",
+                once,
+                wait=lambda seconds: self._hold_and_sleep(seconds, seen, cancel, None, deadline),
+                before=lambda: self._check_before(cancel, None, deadline),
+                attempts=self.retry.submit_attempts,
+                retry_if=lambda e: self.retry.may_resubmit(e, answered[-1] if answered else None),
+            )
+        except BaseException:
+            self.limits.release_task(slot)
+            raise
+        self.limits.task_submitted(slot, sub.task_id)
+        return sub
 
     # -- poll ----------------------------------------------------------------------------
 
@@ -500,40 +511,41 @@ class RefinerClient:
             Cancelled: the token was cancelled (within ~0.2 s, in any step).
             RefinerError: the task failed, or transient errors outlasted the retries.
         """
-        started = time.monotonic()
-        if deadline is None or timeout is not None:
-            own = started + (self.timeout if timeout is None else timeout)
-            deadline = own if deadline is None else min(deadline, own)
-        end = deadline
-        floor = 0.01 if is_loopback_url(self.base_url) else 1.0
-        if next_interval is not None:
-            first = min(next_interval(0.0), deadline - time.monotonic())
-            if first > 0:
-                self._sleep(first, cancel, task_id)
-        while True:
-            st = self._retrying(
-                "poll",
-                lambda: self.query(task_id, cancel=cancel, deadline=end),
-                cancel=cancel,
-                task_id=task_id,
-                deadline=end,
-            )
-            if on_status is not None:
-                on_status(st)
-            if st.state is TaskState.SUCCEEDED:
-                return st
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimedOut(
-                    f"Task {task_id} was still {st.state.name.lower()} after the time limit. "
-                    "It may still finish: resume it later with this task id "
-                    "(results are kept for 24 hours).",
-                    ErrorInfo(task_id=task_id),
-                )
-            gap = self.poll_interval
+        with self.limits.task_running(task_id):  # its slot of the 5, freed however it ends
+            started = time.monotonic()
+            if deadline is None or timeout is not None:
+                own = started + (self.timeout if timeout is None else timeout)
+                deadline = own if deadline is None else min(deadline, own)
+            end = deadline
+            floor = 0.01 if is_loopback_url(self.base_url) else 1.0
             if next_interval is not None:
-                gap = max(next_interval(time.monotonic() - started), floor)
-            self._sleep(min(gap, remaining), cancel, task_id)
+                first = min(next_interval(0.0), deadline - time.monotonic())
+                if first > 0:
+                    self._sleep(first, cancel, task_id)
+            while True:
+                st = self._retrying(
+                    "poll",
+                    lambda: self.query(task_id, cancel=cancel, deadline=end),
+                    cancel=cancel,
+                    task_id=task_id,
+                    deadline=end,
+                )
+                if on_status is not None:
+                    on_status(st)
+                if st.state is TaskState.SUCCEEDED:
+                    return st
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimedOut(
+                        f"Task {task_id} was still {st.state.name.lower()} after the time limit. "
+                        "It may still finish: resume it later with this task id "
+                        "(results are kept for 24 hours).",
+                        ErrorInfo(task_id=task_id),
+                    )
+                gap = self.poll_interval
+                if next_interval is not None:
+                    gap = max(next_interval(time.monotonic() - started), floor)
+                self._sleep(min(gap, remaining), cancel, task_id)
 
     # -- download ------------------------------------------------------------------------
 
@@ -560,25 +572,7 @@ class RefinerClient:
         check_scheme(url, task_id)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        return self._retrying(
-            "download",
-            lambda: self._download_once(url, dest, cancel, on_progress, task_id, deadline),
-            cancel=cancel,
-            task_id=task_id,
-            deadline=deadline,
-        )
-
-    def _download_once(
-        self,
-        url: str,
-        dest: Path,
-        cancel: CancelToken | None,
-        on_progress: Callable[[int, int | None], None] | None,
-        task_id: str | None,
-        deadline: float | None = None,
-    ) -> Path:
-        """One try at the download (see :class:`~refiner_gui.api.download.ResultDownload`)."""
-        fetch = ResultDownload(
+        fetch = ResultDownload(  # one try (see refiner_gui.api.download)
             session=self._session,
             allow_loopback=self._allow_loopback_links,
             connect_timeout=self.connect_timeout,
@@ -586,7 +580,13 @@ class RefinerClient:
             max_bytes=self.max_download_bytes,
             max_pixels=self.max_result_pixels,
         )
-        return fetch.fetch(url, dest, cancel, on_progress, task_id, deadline)
+        return self._retrying(
+            "download",
+            lambda: fetch.fetch(url, dest, cancel, on_progress, task_id, deadline),
+            cancel=cancel,
+            task_id=task_id,
+            deadline=deadline,
+        )
 
     # -- credits -------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def check_scheme(url: str, task_id: str | None) -> None:
 class ResultDownload:
     """How the client fetches a result: its session, limits and timeouts.
 
-    Built by the client for each try from its current settings. ``allow_loopback`` lets
+    Built by the client for each download from its current settings. ``allow_loopback`` lets
     result links point at this machine (only when the service itself is on loopback).
     """
 

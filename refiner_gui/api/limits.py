@@ -19,6 +19,10 @@ A 429 ``EXCEEDING_LIMITS`` or a 503 seen by any client holds every submit and po
 service (in every process sharing the file) until its ``Retry-After`` has passed
 (:data:`DEFAULT_BACKOFF` seconds when it gives none): the whole app backs off at once
 instead of each request hammering on its own.
+
+The third limit, 5 tasks running at once, is counted in slots (:mod:`.task_slots`), kept
+in the same place as the buckets: :meth:`AppLimits.claim_task` and
+:meth:`AppLimits.task_running`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -38,8 +43,10 @@ from refiner_gui.api.errors import (
     RateLimited,
     RefinerError,
     ServiceUnavailable,
+    TimedOut,
 )
 from refiner_gui.api.models import CancelToken
+from refiner_gui.api.task_slots import RUNNING_TASKS, FileSlots, MemorySlots, Slots
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -62,6 +69,7 @@ POLLS_PER_SECOND = 20.0
 RATE_MARGIN = 0.9  # requests leave at 90 % of the figure: jitter never pushes us over
 DEFAULT_BACKOFF = 2.0  # seconds held after a 429/503 without Retry-After
 MAX_BACKOFF = 120.0  # a Retry-After longer than this is capped (as the retry policy does)
+SLOT_WAIT = 0.25  # seconds between looks for a free task slot
 LIMITS_FILE = "rate-limits.sqlite"
 
 
@@ -127,7 +135,7 @@ class FileBuckets:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._set_wal()
-        with self._conn() as c:
+        with self.transaction() as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, "
                 "ready REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0)"
@@ -150,8 +158,9 @@ class FileBuckets:
             time.sleep(0.01)
 
     @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one transaction (committed on success), always closed."""
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction (committed on success), always closed; the
+        task slots (:class:`~refiner_gui.api.task_slots.FileSlots`) use it too."""
         conn = sqlite3.connect(self.path, timeout=10.0)
         try:
             conn.execute("PRAGMA synchronous=OFF")
@@ -162,7 +171,7 @@ class FileBuckets:
 
     def take(self, key: str, rate: float) -> float:
         """See :meth:`Buckets.take`."""
-        with self._conn() as c:
+        with self.transaction() as c:
             c.execute("BEGIN IMMEDIATE")
             c.execute("INSERT OR IGNORE INTO buckets (key) VALUES (?)", (key,))
             ready = float(
@@ -176,13 +185,13 @@ class FileBuckets:
 
     def hold(self, key: str, until: float) -> None:
         """See :meth:`Buckets.hold`."""
-        with self._conn() as c:
+        with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO buckets (key) VALUES (?)", (key,))
             c.execute("UPDATE buckets SET held = MAX(held, ?) WHERE key = ?", (until, key))
 
     def held_until(self, key: str) -> float:
         """See :meth:`Buckets.held_until`."""
-        with self._conn() as c:
+        with self.transaction() as c:
             row = c.execute("SELECT held FROM buckets WHERE key = ?", (key,)).fetchone()
         return float(row[0]) if row else 0.0
 
@@ -195,6 +204,8 @@ class AppLimits:
         buckets: where the buckets live (:class:`FileBuckets` to share across processes).
         submit_rate, poll_rate: the service's figures per second (:data:`RATE_MARGIN` of
             them is used).
+        slots, running_tasks: where the slots of running tasks live, and how many the
+            service allows at once (:mod:`.task_slots`).
 
     Thread: any; the waits block the calling (worker) thread, cancellable.
     """
@@ -206,9 +217,13 @@ class AppLimits:
         *,
         submit_rate: float = SUBMITS_PER_SECOND,
         poll_rate: float = POLLS_PER_SECOND,
+        slots: Slots | None = None,
+        running_tasks: int = RUNNING_TASKS,
     ) -> None:
         self.service = service
         self.buckets: Buckets = buckets or MemoryBuckets()
+        self.slots: Slots = slots or MemorySlots()
+        self.running_tasks = running_tasks
         self.submit_rate = submit_rate * RATE_MARGIN
         self.poll_rate = poll_rate * RATE_MARGIN
         self.backoffs = 0  # how many 429/503 answers put the service on hold (for views)
@@ -220,6 +235,62 @@ class AppLimits:
     def before_poll(self, cancel: CancelToken | None = None, task_id: str | None = None) -> None:
         """Block until a poll may leave (the hold is over and a token is free)."""
         self._wait("poll", self.poll_rate, cancel, task_id)
+
+    def claim_task(
+        self,
+        cancel: CancelToken | None,
+        deadline: float | None,
+        on_wait: Callable[[], None] | None = None,
+    ) -> str:
+        """Block until fewer than ``running_tasks`` of the app's tasks run at the service,
+        then take a slot for the task about to be submitted; return its provisional name
+        (:meth:`task_submitted` renames it, :meth:`release_task` frees it). ``on_wait``
+        is called once when it has to wait.
+
+        Raises :class:`Cancelled` or :class:`TimedOut` (at ``deadline``, a
+        :func:`time.monotonic` time); nothing was sent then."""
+        name = f"submit-{uuid.uuid4().hex}"
+        said = False
+        while not self.slots.claim(self.service, name, self.running_tasks):
+            if not said:
+                log.info("%d tasks run at the service: waiting for one to end", self.running_tasks)
+                said = True
+                if on_wait is not None:
+                    on_wait()
+            pause = SLOT_WAIT
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimedOut(
+                        f"{self.running_tasks} tasks of this app (a batch, another window or a "
+                        "command-line run) were still running at the service when the time "
+                        "limit came, and the service runs no more at once. Nothing was sent: "
+                        "start this one again once they have finished.",
+                    )
+                pause = min(pause, left)
+            if cancel is None:
+                time.sleep(pause)
+            elif cancel.wait(pause):
+                raise Cancelled("Cancelled before the upload; nothing was sent.")
+        return name
+
+    def task_submitted(self, name: str, task_id: str) -> None:
+        """The submit under slot ``name`` made task ``task_id``: the slot takes its name."""
+        self.slots.rename(name, task_id)
+
+    def release_task(self, name: str) -> None:
+        """Free the slot ``name`` (a submit that failed, a wait that ended)."""
+        self.slots.release(name)
+
+    @contextmanager
+    def task_running(self, task_id: str) -> Iterator[None]:
+        """Within the block (a wait on ``task_id``), its slot is held: taken without
+        waiting when it has none (a resumed task already runs), freed at the end."""
+        self.slots.hold(self.service, task_id)
+        try:
+            yield
+        finally:
+            self.slots.release(task_id)
 
     def held_for(self) -> float:
         """Seconds the service's requests are still held for (0 when not held)."""
@@ -261,7 +332,7 @@ class AppLimits:
 
 _lock = threading.Lock()
 _limits: dict[tuple[str, Path | None], AppLimits] = {}
-_buckets: dict[Path | None, Buckets] = {}
+_buckets: dict[Path | None, tuple[Buckets, Slots]] = {}
 
 
 def limits_for(service: str, folder: Path | None = None) -> AppLimits:
@@ -275,26 +346,26 @@ def limits_for(service: str, folder: Path | None = None) -> AppLimits:
         found = _limits.get((service, folder))
         if found is not None:
             return found
-        buckets = _buckets.get(folder)
-        if buckets is None:
-            buckets = _open_buckets(folder)
-            _buckets[folder] = buckets
-        made = _limits[(service, folder)] = AppLimits(service, buckets)
+        shared = _buckets.get(folder)
+        if shared is None:
+            shared = _buckets[folder] = _open_buckets(folder)
+        made = _limits[(service, folder)] = AppLimits(service, shared[0], slots=shared[1])
         return made
 
 
-def _open_buckets(folder: Path | None) -> Buckets:
+def _open_buckets(folder: Path | None) -> tuple[Buckets, Slots]:
     if folder is None:
-        return MemoryBuckets()
+        return MemoryBuckets(), MemorySlots()
     try:
-        return FileBuckets(folder / LIMITS_FILE)
+        buckets = FileBuckets(folder / LIMITS_FILE)
+        return buckets, FileSlots(buckets.transaction)
     except (OSError, sqlite3.Error) as exc:
         log.warning(
             "rate limits shared with other processes are unavailable (%s); "
             "this process keeps its own",
             exc,
         )
-        return MemoryBuckets()
+        return MemoryBuckets(), MemorySlots()
 
 
 def reset_limits() -> None:

@@ -110,6 +110,7 @@ class Stage(str, enum.Enum):
     """The steps of a job as progress reports them."""
 
     CHECKING = "checking"
+    WAITING_SLOT = "waiting for a slot"  # the app already runs 5 tasks at the service
     UPLOADING = "uploading"
     QUEUED = "queued"
     PROCESSING = "processing"

@@ -16,10 +16,11 @@ bounded.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from refiner_gui.api.errors import Cancelled, ErrorInfo
+from refiner_gui.api.errors import Cancelled, ErrorInfo, TimedOut
 from refiner_gui.api.models import CancelToken
 
 __all__ = ["bounded_by", "local_step"]
@@ -41,13 +42,19 @@ def bounded_by(gate: threading.Semaphore) -> Iterator[None]:
 
 
 @contextmanager
-def local_step(cancel: CancelToken | None = None, task_id: str | None = None) -> Iterator[None]:
+def local_step(
+    cancel: CancelToken | None = None,
+    task_id: str | None = None,
+    deadline: float | None = None,
+) -> Iterator[None]:
     """One heavy local step (download, check, preview): holds a slot of this thread's gate,
     waiting for one first; nothing when the thread has no gate.
 
-    While it waits, ``cancel`` is looked at every :data:`WAIT_SLICE` seconds: a cancelled
-    job raises :class:`~refiner_gui.api.errors.Cancelled` (naming ``task_id``) instead of
-    waiting for a slot it no longer needs.
+    While it waits, ``cancel`` and ``deadline`` (the job's, a :func:`time.monotonic` time)
+    are looked at every :data:`WAIT_SLICE` seconds: a cancelled job raises
+    :class:`~refiner_gui.api.errors.Cancelled`, a job past its deadline
+    :class:`~refiner_gui.api.errors.TimedOut` (both naming ``task_id``, the job stays
+    resumable), instead of waiting for a slot it no longer needs.
     """
     gate: threading.Semaphore | None = getattr(_state, "gate", None)
     if gate is None:
@@ -56,6 +63,13 @@ def local_step(cancel: CancelToken | None = None, task_id: str | None = None) ->
     while not gate.acquire(timeout=WAIT_SLICE):
         if cancel is not None and cancel.cancelled:
             raise Cancelled("Cancelled.", ErrorInfo(task_id=task_id))
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimedOut(
+                f"Task {task_id} is done at the service, but its result was still waiting for "
+                "its turn to download when the time limit came. Nothing is lost: resume the "
+                "job to download it (results are kept for 24 hours).",
+                ErrorInfo(task_id=task_id),
+            )
     try:
         yield
     finally:

@@ -26,6 +26,8 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+from refiner_gui.processes import pid_alive
+
 __all__ = [
     "HEARTBEAT_INTERVAL",
     "STALE_AFTER",
@@ -68,21 +70,6 @@ class Holder:
     def describe(self) -> str:
         """The holder in words, for messages ("process 123 on host-a")."""
         return f"process {self.pid} on {self.host}"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with ``pid`` exists on this machine (signal 0 probes it)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:  # e.g. Windows: an invalid pid raises a generic error
-        return False
-    return True
 
 
 def holder_gone(holder: Holder | None, *, now: float, stale_after: float) -> bool:

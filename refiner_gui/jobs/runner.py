@@ -251,6 +251,7 @@ def _run_claimed(
                 cancel=cancel,
                 on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d, bytes_total=t),
                 deadline=deadline,
+                on_wait=lambda: emit(Stage.WAITING_SLOT),
             )
         except RefinerError as err:
             if isinstance(err, SubmissionOutcomeUnknown):
@@ -397,7 +398,7 @@ def _poll_and_fetch(
         if on_result is not None:
             on_result(final)
         dest = store.result_path_for(job.id, suffix_from_url(url))
-        with local_step(cancel, task_id):  # a batch downloads only a few results at once
+        with local_step(cancel, task_id, deadline):  # a batch downloads a few at once
             emit(Stage.DOWNLOADING, task_id=task_id)
             try:
                 download_to(client, url, dest, task_id, cancel, deadline, emit)

@@ -308,6 +308,7 @@ def _submit_tryon(
             cancel=cancel,
             on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d, bytes_total=t),
             deadline=deadline,
+            on_wait=lambda: emit(Stage.WAITING_SLOT),
         )
     except RefinerError as err:
         if isinstance(err, SubmissionOutcomeUnknown):
@@ -404,7 +405,7 @@ def _poll_tryon(
         final, url = wait_watched(client, watch, task_id, emit, cancel, deadline)
         store.note_result_url(job.id, url)
         dest = store.coarse_download_path(job.id, suffix_from_url(url))
-        with local_step(cancel, task_id):  # bounded like the refined result's download
+        with local_step(cancel, task_id, deadline):  # bounded like the refined result's
             emit(Stage.DOWNLOADING, task_id=task_id)
             try:
                 download_to(client, url, dest, task_id, cancel, deadline, emit)

@@ -301,6 +301,7 @@ class SandboxApp:
                 if not t.charged and not t.revoked and t.fault is None
             )
             if self.running_limit is not None and self._running(now) >= self.running_limit:
+                self.counters.refused_running += 1
                 raise ApiError(
                     "EXCEEDING_LIMITS",
                     f"At most {self.running_limit} tasks may run at once.",

@@ -23,13 +23,15 @@ def peak_in_window(times: Iterable[float], window: float) -> int:
 
 
 class Counters:
-    """Arrival times per endpoint, and the peak number of tasks running at once."""
+    """Arrival times per endpoint, the peak number of tasks running at once, and the
+    submits refused because that many ran."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._arrivals: dict[str, list[float]] = {}
         self.max_running = 0  # written under the app's lock, at each accepted submit
+        self.refused_running = 0  # submits answered 429 for the running limit (same lock)
 
     def arrived(self, endpoint: str) -> None:
         """Note one request to ``endpoint`` now."""

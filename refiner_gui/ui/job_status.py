@@ -18,6 +18,7 @@ from refiner_gui.api.progress import expected_left_text
 
 STAGE_TEXT = {
     Stage.CHECKING: "Checking images",
+    Stage.WAITING_SLOT: "Waiting: the app already runs 5 tasks at the service",
     Stage.UPLOADING: "Uploading",
     Stage.QUEUED: "Queued at the service",
     Stage.PROCESSING: "Refining",

@@ -34,6 +34,7 @@ from refiner_gui.api import (
     TaskStatus,
 )
 from refiner_gui.api.codes import error_table
+from refiner_gui.api.limits import AppLimits
 from tests.helpers.fast import fast_retry
 from tests.helpers.http_stub import Reply, StubServer
 from tests.helpers.images import make_image
@@ -66,6 +67,9 @@ def client(stub):
         poll_read_timeout=2,
         upload_read_timeout=2,
         download_read_timeout=2,
+        # A stub whose tasks never run: no bound on running tasks (each example's submit
+        # would otherwise keep a slot, and the sixth would wait for one).
+        limits=AppLimits(stub.base_url, running_tasks=1_000_000),
     )
     yield c
     c.close()

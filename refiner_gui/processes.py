@@ -1,0 +1,45 @@
+"""Whether a process exists: the one question the job store's ownership and the app-wide
+task slots both ask of a pid. No Qt."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["pid_alive"]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this machine."""
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":
+        return _windows_pid_alive(pid)
+    try:
+        os.kill(pid, 0)  # signal 0 probes, sends nothing
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+if sys.platform == "win32":
+    import ctypes
+
+    def _windows_pid_alive(pid: int) -> bool:
+        # Not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT, sent to a whole
+        # console process group.
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)

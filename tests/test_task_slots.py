@@ -1,0 +1,287 @@
+"""The service's 5 running tasks, counted for the whole app (refiner_gui.api.task_slots):
+the slot stores, the wait for a free slot, and the sandbox's own counters when a batch, a
+single job and a command-line run share the service."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from refiner_gui.api import AuthError, Cancelled, RefinerClient, RetryPolicy, TimedOut
+from refiner_gui.api.limits import LIMITS_FILE, AppLimits, FileBuckets
+from refiner_gui.api.models import CancelToken, RefineInputs
+from refiner_gui.api.task_slots import UNWAITED_AFTER, FileSlots, MemorySlots
+from refiner_gui.batch import BatchQueue
+from refiner_gui.config import app_paths
+from refiner_gui.jobs import JobStore
+from refiner_gui.sandbox import SandboxServer
+from tests.test_batch_cli import start, wait_until
+from tests.test_batch_queue import KEY, factory, make_batch
+
+SERVICE = "http://127.0.0.1:1"
+
+
+@pytest.fixture(params=["memory", "file"])
+def slots(request, tmp_path):
+    if request.param == "memory":
+        return MemorySlots()
+    return FileSlots(FileBuckets(tmp_path / LIMITS_FILE).transaction)
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_sixth_task_gets_no_slot_until_one_is_freed(slots):
+    assert all(slots.claim(SERVICE, f"s{i}", 5) for i in range(5))
+    assert not slots.claim(SERVICE, "s5", 5)
+    assert slots.claim("http://other", "o1", 5)  # another service counts apart
+    slots.rename("s0", "task-a")  # the submit's task id: still held
+    assert slots.held(SERVICE) == 5 and not slots.claim(SERVICE, "s5", 5)
+    slots.release("task-a")
+    assert slots.claim(SERVICE, "s5", 5)
+    assert slots.held(SERVICE) == 5
+
+
+def test_a_resumed_task_is_counted_without_waiting(slots):
+    for i in range(5):
+        slots.claim(SERVICE, f"s{i}", 5)
+    slots.hold(SERVICE, "resumed")  # already runs at the service: never refused
+    assert slots.held(SERVICE) == 6
+    slots.release("s0")
+    assert not slots.claim(SERVICE, "s6", 5)  # still 5 with the resumed one
+    slots.release("resumed")
+    assert slots.claim(SERVICE, "s6", 5)
+
+
+def test_a_submitted_task_no_wait_took_up_frees_its_slot(tmp_path):
+    buckets = FileBuckets(tmp_path / LIMITS_FILE)
+    slots = FileSlots(buckets.transaction)
+    slots.claim(SERVICE, "unwaited", 1)
+    slots.hold(SERVICE, "waited")
+    old = time.time() - UNWAITED_AFTER - 1
+    with buckets.transaction() as c:
+        c.execute("UPDATE task_slots SET beat = ?", (old,))
+    assert slots.held(SERVICE) == 1  # the waited one stays: its wait may be long
+
+
+def test_the_slots_of_a_process_that_is_gone_are_freed(tmp_path):
+    buckets = FileBuckets(tmp_path / LIMITS_FILE)
+    slots = FileSlots(buckets.transaction)
+    for i in range(5):
+        slots.hold(SERVICE, f"t{i}")
+    with buckets.transaction() as c:
+        c.execute("UPDATE task_slots SET pid = ? WHERE name IN ('t0', 't1')", (dead_pid(),))
+    assert slots.held(SERVICE) == 3
+    assert slots.claim(SERVICE, "a", 5) and slots.claim(SERVICE, "b", 5)
+    assert not slots.claim(SERVICE, "c", 5)
+
+
+class RefusalSignal(MemorySlots):
+    """Memory slots that say when a claim was refused (the claimer is now waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = threading.Event()
+
+    def claim(self, service: str, name: str, limit: int) -> bool:
+        ok = super().claim(service, name, limit)
+        if not ok:
+            self.refused.set()
+        return ok
+
+
+def test_claim_task_waits_for_a_slot_then_takes_it():
+    slots = RefusalSignal()
+    limits = AppLimits(SERVICE, slots=slots, running_tasks=1)
+    limits.task_submitted(limits.claim_task(None, None), "task-a")
+    got: list[str] = []
+    waiter = threading.Thread(target=lambda: got.append(limits.claim_task(None, None)))
+    waiter.start()
+    assert slots.refused.wait(5)  # it is waiting, not through
+    assert got == []
+    with limits.task_running("task-a"):
+        pass  # the wait on task-a ended: its slot is free
+    waiter.join(5)
+    assert not waiter.is_alive() and len(got) == 1 and slots.held(SERVICE) == 1
+
+
+def test_claim_task_stops_on_cancel_and_at_the_deadline():
+    limits = AppLimits(SERVICE, running_tasks=1)
+    limits.claim_task(None, None)
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled, match="nothing was sent"):
+        limits.claim_task(cancel, None)
+    with pytest.raises(TimedOut, match="Nothing was sent") as caught:
+        limits.claim_task(None, time.monotonic() + 0.05)
+    assert "1 tasks" in str(caught.value) and "batch" in str(caught.value)
+
+
+def test_a_failed_submit_frees_its_slot(job_images):
+    with SandboxServer(api_keys={KEY}) as srv:
+        client = RefinerClient("bad-key-0000000000", srv.base_url, retry=no_resubmit())
+        inputs = RefineInputs(
+            job_images["person"], job_images["top"], job_images["coarse"], "woman"
+        )
+        with pytest.raises(AuthError):
+            client.submit(inputs)
+        assert client.limits.slots.held(srv.base_url) == 0
+        good = RefinerClient(KEY, srv.base_url)
+        sub = good.submit(inputs)
+        assert good.limits.slots.held(srv.base_url) == 1  # held by the new task...
+        good.wait(sub.task_id)
+        assert good.limits.slots.held(srv.base_url) == 0  # ...until its wait ended
+
+
+def test_seven_jobs_at_once_never_run_more_than_five_tasks(job_images):
+    """Seven threads submit and wait at once; a sixth running task would be answered 429
+    (no retries here: it would fail the job). The sandbox counts what it ran."""
+    inputs = RefineInputs(job_images["person"], job_images["top"], job_images["coarse"], "woman")
+    errors: list[BaseException] = []
+    with SandboxServer(latency=1.5) as srv:  # longer than the 7 submits take to leave
+        srv.running_limit = 5
+
+        def one() -> None:
+            client = RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=no_resubmit())
+            try:
+                client.wait(client.submit(inputs).task_id)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(7)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
+        assert errors == []
+        assert srv.submissions == 7
+        assert srv.counters.max_running == 5 and srv.counters.refused_running == 0
+
+
+def no_resubmit() -> RetryPolicy:
+    return RetryPolicy(base=0.01, cap=0.05, jitter=0.0, submit_attempts=1)
+
+
+def test_a_batch_a_single_job_and_a_cli_run_share_the_five(job_images, tmp_path):
+    """The issue's case: a batch at concurrency 5 fills the service; a refinement started
+    beside it (in this process, as the window's) and a ``refiner-cli refine`` (another
+    process, same data folder) wait for free slots instead of being the sixth."""
+    store = JobStore.open_default()
+    with SandboxServer(latency=1.5) as srv:
+        srv.running_limit = 5
+        batch_id = make_batch(store, _slot_images(job_images), tmp_path, 6, concurrency=5)
+        queue = BatchQueue(store, factory(srv, retry=no_resubmit()), batch_id)
+        done: list[int] = []
+        runner = threading.Thread(target=lambda: done.append(queue.run().done))
+        runner.start()
+        cli = None
+        try:
+            wait_until(lambda: srv.running == 5, "the batch filling the service")
+            cli = start(
+                srv,
+                tmp_path / "cli.log",
+                "refine",
+                "--person",
+                str(job_images["person"]),
+                "--top",
+                str(job_images["top"]),
+                "--coarse",
+                str(job_images["coarse"]),
+                "--gender",
+                "woman",
+                "--out",
+                str(tmp_path / "cli.png"),
+            )
+            single = RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=no_resubmit())
+            inputs = RefineInputs(
+                job_images["person"], job_images["top"], job_images["coarse"], "woman"
+            )
+            single.wait(single.submit(inputs).task_id)
+            assert cli.wait(60) == 0, (tmp_path / "cli.log").read_text()
+        finally:
+            if cli is not None and cli.poll() is None:
+                cli.kill()
+                cli.wait()
+            if runner.is_alive():
+                queue.stop()
+            runner.join(60)
+            store.close()
+        assert done == [6]
+        assert srv.submissions == 8
+        assert srv.counters.max_running == 5 and srv.counters.refused_running == 0
+        assert (tmp_path / "cli.png").is_file()
+    # Every slot was given back: nothing holds one once the work is done.
+    left = sqlite3.connect(app_paths().data / LIMITS_FILE)
+    try:
+        assert left.execute("SELECT COUNT(*) FROM task_slots").fetchone()[0] == 0
+    finally:
+        left.close()
+
+
+def _slot_images(job_images) -> dict[str, Path]:
+    from refiner_gui.slots import COARSE, PERSON, TOP
+
+    return {PERSON: job_images["person"], TOP: job_images["top"], COARSE: job_images["coarse"]}
+
+
+def test_a_job_waiting_for_a_slot_says_so_then_goes_on(job_images, tmp_path):
+    """A refinement started while the app's other work holds all 5 slots reports
+    WAITING_SLOT (the window and the CLI say why nothing moves), then uploads once one
+    is freed."""
+    from refiner_gui.api import Stage
+    from refiner_gui.api.limits import limits_for
+    from refiner_gui.cli_output import change_line, status_line
+    from refiner_gui.jobs import run_job
+    from refiner_gui.ui.job_status import STAGE_TEXT
+
+    store = JobStore.open_default()
+    stages: list[Stage] = []
+    waiting = threading.Event()
+
+    def seen(ev) -> None:
+        stages.append(ev.stage)
+        if ev.stage is Stage.WAITING_SLOT:
+            waiting.set()
+
+    with SandboxServer(latency=0.1) as srv:
+        slots = limits_for(srv.base_url, app_paths().data).slots
+        for i in range(5):
+            slots.hold(srv.base_url, f"other-{i}")  # a batch elsewhere fills the service
+        client = RefinerClient(KEY, srv.base_url, poll_interval=0.05)
+        job = store.create_job(_slot_images(job_images), "woman")
+        done: list[object] = []
+        worker = threading.Thread(
+            target=lambda: done.append(run_job(store, client, job, on_event=seen))
+        )
+        worker.start()
+        try:
+            assert waiting.wait(10)
+            assert srv.submissions == 0  # nothing sent while it waits
+            slots.release("other-0")
+        finally:
+            for i in range(5):
+                slots.release(f"other-{i}")
+            worker.join(30)
+            store.close()
+        assert not worker.is_alive() and len(done) == 1 and srv.submissions == 1
+    at = stages.index(Stage.WAITING_SLOT)
+    assert Stage.UPLOADING in stages[at:] and stages[-1] is Stage.DONE
+    assert "5 tasks" in STAGE_TEXT[Stage.WAITING_SLOT]
+    assert "free slot" in status_line(_event(Stage.WAITING_SLOT))
+    assert "free slot" in change_line(_event(Stage.WAITING_SLOT))
+
+
+def _event(stage):
+    from refiner_gui.api import ProgressEvent
+
+    return ProgressEvent(stage=stage, elapsed=1.0)
