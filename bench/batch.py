@@ -154,8 +154,10 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     last = [clock.elapsed()]
 
     sched = _SchedStat()
-    # per stall over 40 ms: gap, on a core, in a run queue (ms), start (s into the batch)
-    causes: list[tuple[float, float, float, float]] = []
+    steal = _Steal()
+    # per stall over 40 ms: gap, on a core, in a run queue, stolen by the host (ms), start
+    # (s into the batch)
+    causes: list[tuple[float, float, float, float, float]] = []
     t0 = [0.0]
 
     def beat() -> None:
@@ -163,13 +165,14 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
         gap = now - last[0]
         worst[0] = max(worst[0], gap)
         ran, queued = sched.delta()
+        stolen = steal.delta()
         beat_at[0] = time.perf_counter()
         if sampler:  # a C watchdog (no GIL needed) dumps every thread if the next beat is late
             faulthandler.dump_traceback_later(0.06)
         if gap > 40:
             end = time.perf_counter()
             stalls.append((end - gap / 1000, end))
-            causes.append((gap, ran, queued, end - gap / 1000 - t0[0]))
+            causes.append((gap, ran, queued, stolen, end - gap / 1000 - t0[0]))
         last[0] = now
 
     heart = QTimer()
@@ -237,11 +240,12 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     if sampler:
         sampler.report(stalls)
     timeline = result.pop("timeline", [])
-    for gap, ran, queued, at in sorted(causes, reverse=True)[:5]:
+    for gap, ran, queued, stolen, at in sorted(causes, reverse=True)[:5]:
         print(
             f"stall {gap:.0f} ms at {at:.1f} s: GUI thread on a core {ran:.0f} ms, waiting"
             f" for a core {queued:.0f} ms, blocked (GIL, lock or I/O)"
-            f" {max(gap - ran - queued, 0):.0f} ms",
+            f" {max(gap - ran - queued, 0):.0f} ms; host steal on the machine's CPUs"
+            f" meanwhile {stolen:.0f} ms",
             file=sys.stderr,
         )
         if sampler:  # what the looks were doing then
@@ -251,6 +255,10 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
         "stall_ms": worst[0],
         "rss_mb": peak_rss_mb(),
         "stalls_over_40ms": len(stalls),
+        "stalls": [
+            {"ms": round(g), "steal_ms": round(s), "blocked_ms": round(max(g - r - q, 0))}
+            for g, r, q, s, _at in sorted(causes, reverse=True)[:5]
+        ],
         **result,
     }
 
@@ -278,6 +286,30 @@ class _SchedStat:
         ran, queued = (now[0] - self.last[0]) / 1e6, (now[1] - self.last[1]) / 1e6
         self.last = now
         return ran, queued
+
+
+class _Steal:
+    """Time the hypervisor took from this machine's virtual CPUs (Linux ``/proc/stat``,
+    the ``steal`` column, summed over CPUs, in 10 ms ticks) since the last call, in ms.
+    A stall with steal beside it was, at least in part, the host's and not the app's."""
+
+    def __init__(self) -> None:
+        try:
+            self.fd: int | None = os.open("/proc/stat", 0)
+        except OSError:
+            self.fd = None
+        self.last = self._read()
+
+    def _read(self) -> int:
+        if self.fd is None:
+            return 0
+        fields = os.pread(self.fd, 256, 0).split(b"\n", 1)[0].split()
+        return int(fields[8]) if len(fields) > 8 else 0  # cpu user nice system idle ... steal
+
+    def delta(self) -> float:
+        now = self._read()
+        ticks, self.last = now - self.last, now
+        return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def threading_native_id() -> int:
@@ -404,6 +436,10 @@ def main() -> None:
                 f"{bare['rss_mb']:.0f} MB; goal <= 500); 4095 px batch {app['wall']:.1f} s, "
                 f"{app['done']} done / {app['failed']} failed"
             )
+            worst = ", ".join(
+                f"{x['ms']} ms ({x['steal_ms']} ms host steal meanwhile)" for x in app["stalls"]
+            )
+            print(f"stalls over 40 ms: {app['stalls_over_40ms']}; longest: {worst or 'none'}")
         finally:
             sandbox.terminate()
             sandbox.wait(10)
