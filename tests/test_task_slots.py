@@ -14,9 +14,16 @@ from pathlib import Path
 import pytest
 
 from refiner_gui.api import AuthError, Cancelled, RefinerClient, RetryPolicy, TimedOut
+from refiner_gui.api.errors import NetworkError, TaskFailed
 from refiner_gui.api.limits import LIMITS_FILE, AppLimits, FileBuckets
-from refiner_gui.api.models import CancelToken, RefineInputs
-from refiner_gui.api.task_slots import UNWAITED_AFTER, FileSlots, MemorySlots
+from refiner_gui.api.models import CancelToken, RefineInputs, TaskState
+from refiner_gui.api.task_slots import (
+    STALE_AFTER,
+    UNWAITED_AFTER,
+    WAITED,
+    FileSlots,
+    MemorySlots,
+)
 from refiner_gui.batch import BatchQueue
 from refiner_gui.config import app_paths
 from refiner_gui.jobs import JobStore
@@ -44,7 +51,7 @@ def test_a_sixth_task_gets_no_slot_until_one_is_freed(slots):
     assert all(slots.claim(SERVICE, f"s{i}", 5) for i in range(5))
     assert not slots.claim(SERVICE, "s5", 5)
     assert slots.claim("http://other", "o1", 5)  # another service counts apart
-    slots.rename("s0", "task-a")  # the submit's task id: still held
+    slots.rename(SERVICE, "s0", "task-a")  # the submit's task id: still held
     assert slots.held(SERVICE) == 5 and not slots.claim(SERVICE, "s5", 5)
     slots.release("task-a")
     assert slots.claim(SERVICE, "s5", 5)
@@ -54,7 +61,7 @@ def test_a_sixth_task_gets_no_slot_until_one_is_freed(slots):
 def test_a_resumed_task_is_counted_without_waiting(slots):
     for i in range(5):
         slots.claim(SERVICE, f"s{i}", 5)
-    slots.hold(SERVICE, "resumed")  # already runs at the service: never refused
+    slots.mark(SERVICE, "resumed", WAITED)  # already runs at the service: never refused
     assert slots.held(SERVICE) == 6
     slots.release("s0")
     assert not slots.claim(SERVICE, "s6", 5)  # still 5 with the resumed one
@@ -62,27 +69,84 @@ def test_a_resumed_task_is_counted_without_waiting(slots):
     assert slots.claim(SERVICE, "s6", 5)
 
 
-def test_a_submitted_task_no_wait_took_up_frees_its_slot(tmp_path):
+def test_a_rename_keeps_the_slot_even_if_it_was_taken_away(slots):
+    slots.rename(SERVICE, "gone", "task-b")  # e.g. freed meanwhile by another process
+    assert slots.held(SERVICE) == 1
+
+
+def test_only_a_task_nobody_waits_on_expires(tmp_path):
+    """A slow submit (CLAIMED) and a long wait (WAITED) keep their slots; a task left
+    SUBMITTED (no wait took it up, or its wait stopped early) is freed after a while."""
     buckets = FileBuckets(tmp_path / LIMITS_FILE)
     slots = FileSlots(buckets.transaction)
-    slots.claim(SERVICE, "unwaited", 1)
-    slots.hold(SERVICE, "waited")
-    old = time.time() - UNWAITED_AFTER - 1
+    slots.claim(SERVICE, "uploading", 5)
+    slots.mark(SERVICE, "polled", WAITED)
+    slots.rename(SERVICE, "x", "left")
+    assert slots.held(SERVICE) == 3
     with buckets.transaction() as c:
-        c.execute("UPDATE task_slots SET beat = ?", (old,))
-    assert slots.held(SERVICE) == 1  # the waited one stays: its wait may be long
+        c.execute("UPDATE running_tasks SET beat = ?", (time.time() - UNWAITED_AFTER - 1,))
+    assert slots.held(SERVICE) == 2  # "left" went
+    with buckets.transaction() as c:
+        c.execute("UPDATE running_tasks SET beat = ?", (time.time() - STALE_AFTER - 1,))
+    assert slots.held(SERVICE) == 0  # a holder silent for an hour is taken for gone
 
 
 def test_the_slots_of_a_process_that_is_gone_are_freed(tmp_path):
     buckets = FileBuckets(tmp_path / LIMITS_FILE)
     slots = FileSlots(buckets.transaction)
     for i in range(5):
-        slots.hold(SERVICE, f"t{i}")
+        slots.mark(SERVICE, f"t{i}", WAITED)
     with buckets.transaction() as c:
-        c.execute("UPDATE task_slots SET pid = ? WHERE name IN ('t0', 't1')", (dead_pid(),))
+        c.execute("UPDATE running_tasks SET pid = ? WHERE name IN ('t0', 't1')", (dead_pid(),))
     assert slots.held(SERVICE) == 3
     assert slots.claim(SERVICE, "a", 5) and slots.claim(SERVICE, "b", 5)
     assert not slots.claim(SERVICE, "c", 5)
+
+
+class BrokenSlots(MemorySlots):
+    """A slot store whose file fails (locked, corrupt)."""
+
+    def claim(self, service: str, name: str, limit: int) -> bool:
+        raise sqlite3.OperationalError("database is locked")
+
+    def mark(self, service: str, name: str, state: int) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    def release(self, name: str) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_failing_slot_store_lets_the_work_through(caplog):
+    limits = AppLimits(SERVICE, slots=BrokenSlots())
+    name = limits.claim_task(None, time.monotonic() + 1)  # no wait, no error
+    limits.task_not_sent(name)
+    with limits.task_running("task-c"):
+        pass
+    assert "running-task count is unavailable" in caplog.text
+
+
+def test_a_wait_frees_its_slot_when_the_task_ended_and_keeps_it_when_it_may_run():
+    limits = AppLimits(SERVICE)
+    for error, kept in ((TaskFailed("no face"), 0), (NetworkError("down"), 1)):
+        limits.slots = MemorySlots()
+        with pytest.raises(type(error)), limits.task_running("task-d"):
+            raise error
+        assert limits.slots.held(SERVICE) == kept, error
+
+
+def test_polls_refresh_the_slot_of_a_long_wait(tmp_path, monkeypatch):
+    from refiner_gui.api import limits as limits_module
+
+    monkeypatch.setattr(limits_module, "SLOT_REFRESH", 0.0)
+    buckets = FileBuckets(tmp_path / LIMITS_FILE)
+    limits = AppLimits(SERVICE, buckets, slots=FileSlots(buckets.transaction))
+    with limits.task_running("task-e"):
+        with buckets.transaction() as c:
+            c.execute("UPDATE running_tasks SET beat = 0")
+        limits.before_poll(None, "task-e")
+        with buckets.transaction() as c:
+            (beat,) = c.execute("SELECT beat FROM running_tasks").fetchone()
+        assert beat > time.time() - 60
 
 
 class RefusalSignal(MemorySlots):
@@ -123,7 +187,7 @@ def test_claim_task_stops_on_cancel_and_at_the_deadline():
         limits.claim_task(cancel, None)
     with pytest.raises(TimedOut, match="Nothing was sent") as caught:
         limits.claim_task(None, time.monotonic() + 0.05)
-    assert "1 tasks" in str(caught.value) and "batch" in str(caught.value)
+    assert "batch" in str(caught.value) and caught.value.title == "The service is full"
 
 
 def test_a_failed_submit_frees_its_slot(job_images):
@@ -165,7 +229,7 @@ def test_seven_jobs_at_once_never_run_more_than_five_tasks(job_images):
         assert not any(t.is_alive() for t in threads)
         assert errors == []
         assert srv.submissions == 7
-        assert srv.counters.max_running == 5 and srv.counters.refused_running == 0
+        assert srv.counters.max_running <= 5 and srv.counters.refused_running == 0
 
 
 def no_resubmit() -> RetryPolicy:
@@ -173,59 +237,68 @@ def no_resubmit() -> RetryPolicy:
 
 
 def test_a_batch_a_single_job_and_a_cli_run_share_the_five(job_images, tmp_path):
-    """The issue's case: a batch at concurrency 5 fills the service; a refinement started
-    beside it (in this process, as the window's) and a ``refiner-cli refine`` (another
-    process, same data folder) wait for free slots instead of being the sixth."""
+    """The issue's case, across processes. While 5 slots are held (here by this process,
+    as by another window's batch), a ``refiner-cli refine`` (another process, same data
+    folder) says it waits and sends nothing; then a batch at concurrency 5 and a single
+    refinement (the window's path) join in. Once the 5 are given back, all 8 tasks run,
+    never more than 5 at once, and the service refuses none."""
     store = JobStore.open_default()
-    with SandboxServer(latency=1.5) as srv:
+    with SandboxServer(latency=1.0) as srv:
         srv.running_limit = 5
+        slots = RefinerClient(KEY, srv.base_url).limits.slots  # the app-wide ones
+        held = [f"elsewhere-{i}" for i in range(5)]
+        for name in held:
+            slots.mark(srv.base_url, name, WAITED)
+        log = tmp_path / "cli.log"
+        cli = start(srv, log, "refine", *_refine_args(job_images, tmp_path / "cli.png"))
         batch_id = make_batch(store, _slot_images(job_images), tmp_path, 6, concurrency=5)
         queue = BatchQueue(store, factory(srv, retry=no_resubmit()), batch_id)
-        done: list[int] = []
-        runner = threading.Thread(target=lambda: done.append(queue.run().done))
-        runner.start()
-        cli = None
+        single = RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=no_resubmit())
+        inputs = RefineInputs(
+            job_images["person"], job_images["top"], job_images["coarse"], "woman"
+        )
+        done: list[object] = []
+        threads = [
+            threading.Thread(target=lambda: done.append(queue.run().done)),
+            threading.Thread(
+                target=lambda: done.append(single.wait(single.submit(inputs).task_id).state.name)
+            ),
+        ]
         try:
-            wait_until(lambda: srv.running == 5, "the batch filling the service")
-            cli = start(
-                srv,
-                tmp_path / "cli.log",
-                "refine",
-                "--person",
-                str(job_images["person"]),
-                "--top",
-                str(job_images["top"]),
-                "--coarse",
-                str(job_images["coarse"]),
-                "--gender",
-                "woman",
-                "--out",
-                str(tmp_path / "cli.png"),
-            )
-            single = RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=no_resubmit())
-            inputs = RefineInputs(
-                job_images["person"], job_images["top"], job_images["coarse"], "woman"
-            )
-            single.wait(single.submit(inputs).task_id)
-            assert cli.wait(60) == 0, (tmp_path / "cli.log").read_text()
+            wait_until(lambda: "waiting for a free slot" in log.read_text(), "the CLI waiting", cli)
+            for t in threads:
+                t.start()
+            assert srv.submissions == 0  # nobody sent anything while the 5 were held
+            for name in held:
+                slots.release(name)
+            assert cli.wait(60) == 0, log.read_text()
         finally:
-            if cli is not None and cli.poll() is None:
+            if cli.poll() is None:
                 cli.kill()
                 cli.wait()
-            if runner.is_alive():
+            for t in threads:
+                t.join(60)
+            if threads[0].is_alive():
                 queue.stop()
-            runner.join(60)
+                threads[0].join(60)
             store.close()
-        assert done == [6]
+        assert sorted(map(str, done)) == ["6", TaskState.SUCCEEDED.name]
         assert srv.submissions == 8
-        assert srv.counters.max_running == 5 and srv.counters.refused_running == 0
+        assert srv.counters.max_running <= 5 and srv.counters.refused_running == 0
         assert (tmp_path / "cli.png").is_file()
     # Every slot was given back: nothing holds one once the work is done.
     left = sqlite3.connect(app_paths().data / LIMITS_FILE)
     try:
-        assert left.execute("SELECT COUNT(*) FROM task_slots").fetchone()[0] == 0
+        assert left.execute("SELECT COUNT(*) FROM running_tasks").fetchone()[0] == 0
     finally:
         left.close()
+
+
+def _refine_args(job_images, out: Path) -> list[str]:
+    args = []
+    for role in ("person", "top", "coarse"):
+        args += [f"--{role}", str(job_images[role])]
+    return [*args, "--gender", "woman", "--out", str(out)]
 
 
 def _slot_images(job_images) -> dict[str, Path]:
@@ -256,7 +329,7 @@ def test_a_job_waiting_for_a_slot_says_so_then_goes_on(job_images, tmp_path):
     with SandboxServer(latency=0.1) as srv:
         slots = limits_for(srv.base_url, app_paths().data).slots
         for i in range(5):
-            slots.hold(srv.base_url, f"other-{i}")  # a batch elsewhere fills the service
+            slots.mark(srv.base_url, f"other-{i}", WAITED)  # a batch elsewhere fills it
         client = RefinerClient(KEY, srv.base_url, poll_interval=0.05)
         job = store.create_job(_slot_images(job_images), "woman")
         done: list[object] = []
@@ -285,3 +358,53 @@ def _event(stage):
     from refiner_gui.api import ProgressEvent
 
     return ProgressEvent(stage=stage, elapsed=1.0)
+
+
+def test_a_job_waiting_for_a_slot_was_never_sent_and_cancels_cleanly(job_images):
+    """While it waits the job is still PENDING (a quit or a crash then leaves a job that
+    was plainly never sent, not one of unknown outcome); a cancel makes it CANCELLED with
+    nothing sent and no slot kept."""
+    from refiner_gui.api import Stage
+    from refiner_gui.api.limits import limits_for
+    from refiner_gui.jobs import JobState, run_job
+
+    store = JobStore.open_default()
+    waiting = threading.Event()
+    cancel = CancelToken()
+    errors: list[BaseException] = []
+    with SandboxServer(latency=0.1) as srv:
+        slots = limits_for(srv.base_url, app_paths().data).slots
+        for i in range(5):
+            slots.mark(srv.base_url, f"other-{i}", WAITED)
+        client = RefinerClient(KEY, srv.base_url, poll_interval=0.05)
+        job = store.create_job(_slot_images(job_images), "woman")
+
+        def work() -> None:
+            try:
+                run_job(
+                    store,
+                    client,
+                    job,
+                    cancel=cancel,
+                    on_event=lambda ev: ev.stage is Stage.WAITING_SLOT and waiting.set(),
+                )
+            except BaseException as exc:  # checked below
+                errors.append(exc)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        try:
+            assert waiting.wait(10)
+            assert store.get(job.id).state is JobState.PENDING
+            cancel.cancel()
+            worker.join(10)
+            assert not worker.is_alive()
+            assert [type(e) for e in errors] == [Cancelled]
+            assert store.get(job.id).state is JobState.CANCELLED
+            assert srv.submissions == 0 and slots.held(srv.base_url) == 5
+        finally:
+            cancel.cancel()
+            worker.join(10)
+            for i in range(5):
+                slots.release(f"other-{i}")
+            store.close()

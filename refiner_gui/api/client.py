@@ -15,17 +15,12 @@ rules, the tries and the delays live in :class:`~refiner_gui.api.retry.RetryPoli
 Time limits and cancel (:mod:`refiner_gui.api.transport`): every socket wait lasts at most
 0.1 s, so the cancel token stops any step within ~0.2 s. A job has one overall deadline
 (``timeout`` seconds from its start, passed as ``deadline``) that every wait and request
-respects: a request stops at the deadline with :class:`TimedOut`, and a ``Retry-After``
-longer than the time left ends the wait at the deadline. Each request also fails as stalled
-when less than 1 KB moved for its read timeout (a body trickling a byte a second).
+respects (:class:`TimedOut`). Each request also fails as stalled when less than 1 KB
+moved for its read timeout (a body trickling a byte a second).
 
-Answers are streamed and capped (:mod:`refiner_gui.api.answers`): an API answer over
-:data:`MAX_ANSWER_BYTES` and a result over ``max_download_bytes`` (counted as received and as
-decoded, so a compressed result cannot unpack into a bomb) stop the reading with a clear
-error. One try at a result download lives in :mod:`refiner_gui.api.download`: result links
-must be http(s) to a public host (:mod:`refiner_gui.api.addresses`; loopback too when the
-service itself is on loopback); redirects are followed one hop at a time, each checked, at
-most :data:`~refiner_gui.api.addresses.MAX_REDIRECTS`.
+Answers are streamed and capped (:mod:`refiner_gui.api.answers`); result downloads,
+their link and redirect checks and their size caps live in :mod:`refiner_gui.api.download`.
+The service's limits (rates, 5 running tasks) are app-wide: :mod:`refiner_gui.api.limits`.
 """
 
 from __future__ import annotations
@@ -372,6 +367,7 @@ class RefinerClient:
         deadline: float | None = None,
         tryon: str | None = None,
         on_wait: Callable[[], None] | None = None,
+        slot: str | None = None,
     ) -> Submission:
         """Upload the inputs and return the new task's id. Called on a worker thread.
 
@@ -384,8 +380,9 @@ class RefinerClient:
         names exactly what is uploaded. ``deadline`` (a :func:`time.monotonic` time) bounds
         the upload and the wait for the answer.
 
-        First waits (calling ``on_wait``) while 5 of the app's tasks run at the service
-        (:mod:`.task_slots`); the new task holds a slot until a :meth:`wait` on it ends.
+        First waits (calling ``on_wait``) while 5 of the app's tasks run at the service,
+        unless given the ``slot`` its caller claimed (:mod:`.task_slots`, it is this call's
+        from then on); the new task holds it until a :meth:`wait` on it ends.
 
         Raises:
             SubmissionOutcomeUnknown: the body went out and no answer came (also when
@@ -450,7 +447,7 @@ class RefinerClient:
                 raise
 
         # One of the service's 5 running tasks, counted app-wide (.task_slots).
-        slot = self.limits.claim_task(cancel, deadline, on_wait)
+        slot = slot or self.limits.claim_task(cancel, deadline, on_wait)
         try:
             sub = self.retry.call(
                 "submit",
@@ -460,8 +457,11 @@ class RefinerClient:
                 attempts=self.retry.submit_attempts,
                 retry_if=lambda e: self.retry.may_resubmit(e, answered[-1] if answered else None),
             )
+        except SubmissionOutcomeUnknown:
+            self.limits.task_unknown(slot)  # a task may run: its slot expires on its own
+            raise
         except BaseException:
-            self.limits.release_task(slot)
+            self.limits.task_not_sent(slot)
             raise
         self.limits.task_submitted(slot, sub.task_id)
         return sub

@@ -35,18 +35,29 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from refiner_gui.api.errors import (
     Cancelled,
     ErrorInfo,
+    InputRejected,
     RateLimited,
     RefinerError,
+    ResultUnavailable,
     ServiceUnavailable,
+    TaskFailed,
+    TaskNotFound,
     TimedOut,
 )
 from refiner_gui.api.models import CancelToken
-from refiner_gui.api.task_slots import RUNNING_TASKS, FileSlots, MemorySlots, Slots
+from refiner_gui.api.task_slots import (
+    RUNNING_TASKS,
+    SUBMITTED,
+    WAITED,
+    FileSlots,
+    MemorySlots,
+    Slots,
+)
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -63,6 +74,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SUBMITS_PER_SECOND = 10.0  # the service's figure per account
 POLLS_PER_SECOND = 20.0
@@ -70,6 +82,9 @@ RATE_MARGIN = 0.9  # requests leave at 90 % of the figure: jitter never pushes u
 DEFAULT_BACKOFF = 2.0  # seconds held after a 429/503 without Retry-After
 MAX_BACKOFF = 120.0  # a Retry-After longer than this is capped (as the retry policy does)
 SLOT_WAIT = 0.25  # seconds between looks for a free task slot
+SLOT_REFRESH = 60.0  # a wait's polls refresh its task's slot at most this often
+# Errors of a wait that say its task ended at the service: its slot is free at once.
+TASK_ENDED = (TaskFailed, TaskNotFound, InputRejected, ResultUnavailable)
 LIMITS_FILE = "rate-limits.sqlite"
 
 
@@ -224,6 +239,8 @@ class AppLimits:
         self.buckets: Buckets = buckets or MemoryBuckets()
         self.slots: Slots = slots or MemorySlots()
         self.running_tasks = running_tasks
+        self._lock = threading.Lock()
+        self._waited: dict[str, float] = {}  # task id -> when a wait last refreshed its slot
         self.submit_rate = submit_rate * RATE_MARGIN
         self.poll_rate = poll_rate * RATE_MARGIN
         self.backoffs = 0  # how many 429/503 answers put the service on hold (for views)
@@ -235,6 +252,8 @@ class AppLimits:
     def before_poll(self, cancel: CancelToken | None = None, task_id: str | None = None) -> None:
         """Block until a poll may leave (the hold is over and a token is free)."""
         self._wait("poll", self.poll_rate, cancel, task_id)
+        if task_id is not None:
+            self._refresh(task_id)
 
     def claim_task(
         self,
@@ -244,14 +263,14 @@ class AppLimits:
     ) -> str:
         """Block until fewer than ``running_tasks`` of the app's tasks run at the service,
         then take a slot for the task about to be submitted; return its provisional name
-        (:meth:`task_submitted` renames it, :meth:`release_task` frees it). ``on_wait``
+        (:meth:`task_submitted` renames it, :meth:`task_not_sent` frees it). ``on_wait``
         is called once when it has to wait.
 
         Raises :class:`Cancelled` or :class:`TimedOut` (at ``deadline``, a
         :func:`time.monotonic` time); nothing was sent then."""
         name = f"submit-{uuid.uuid4().hex}"
         said = False
-        while not self.slots.claim(self.service, name, self.running_tasks):
+        while not self._slot_op(self.slots.claim, self.service, name, self.running_tasks):
             if not said:
                 log.info("%d tasks run at the service: waiting for one to end", self.running_tasks)
                 said = True
@@ -262,10 +281,11 @@ class AppLimits:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimedOut(
-                        f"{self.running_tasks} tasks of this app (a batch, another window or a "
-                        "command-line run) were still running at the service when the time "
-                        "limit came, and the service runs no more at once. Nothing was sent: "
-                        "start this one again once they have finished.",
+                        f"The service runs at most {self.running_tasks} tasks at once, and "
+                        "this app's other work (a batch, another window or a command-line "
+                        "run) still had that many running when the time limit came. Nothing "
+                        "was sent: start this one again once they have finished.",
+                        title="The service is full",
                     )
                 pause = min(pause, left)
             if cancel is None:
@@ -276,21 +296,59 @@ class AppLimits:
 
     def task_submitted(self, name: str, task_id: str) -> None:
         """The submit under slot ``name`` made task ``task_id``: the slot takes its name."""
-        self.slots.rename(name, task_id)
+        self._slot_op(self.slots.rename, self.service, name, task_id)
 
-    def release_task(self, name: str) -> None:
-        """Free the slot ``name`` (a submit that failed, a wait that ended)."""
-        self.slots.release(name)
+    def task_not_sent(self, name: str) -> None:
+        """The submit under slot ``name`` made no task (refused, cancelled): free it."""
+        self._slot_op(self.slots.release, name)
+
+    def task_unknown(self, name: str) -> None:
+        """The submit under slot ``name`` may have made a task (its answer never came):
+        the slot stays until it expires (:data:`~.task_slots.UNWAITED_AFTER`)."""
+        self._slot_op(self.slots.mark, self.service, name, SUBMITTED)
 
     @contextmanager
     def task_running(self, task_id: str) -> Iterator[None]:
-        """Within the block (a wait on ``task_id``), its slot is held: taken without
-        waiting when it has none (a resumed task already runs), freed at the end."""
-        self.slots.hold(self.service, task_id)
+        """Within the block (a wait on ``task_id``), its slot is held, taken without
+        waiting when it has none (a resumed task already runs) and refreshed by every
+        poll (:meth:`before_poll`). Freed at the end when the task ended at the service
+        (the block returned, or raised one of :data:`TASK_ENDED`); otherwise (cancel, time
+        limit, network) the task may still run: SUBMITTED, it expires on its own."""
+        self._slot_op(self.slots.mark, self.service, task_id, WAITED)
+        with self._lock:
+            self._waited[task_id] = time.monotonic()
+        ended = False
         try:
             yield
+            ended = True
+        except TASK_ENDED:
+            ended = True
+            raise
         finally:
-            self.slots.release(task_id)
+            with self._lock:
+                self._waited.pop(task_id, None)
+            if ended:
+                self._slot_op(self.slots.release, task_id)
+            else:
+                self._slot_op(self.slots.mark, self.service, task_id, SUBMITTED)
+
+    def _refresh(self, task_id: str) -> None:
+        """A poll of ``task_id``: refresh its slot now and then, if a wait holds it."""
+        now = time.monotonic()
+        with self._lock:
+            since = self._waited.get(task_id)
+            if since is None or now - since < SLOT_REFRESH:
+                return
+            self._waited[task_id] = now
+        self._slot_op(self.slots.mark, self.service, task_id, WAITED)
+
+    def _slot_op(self, op: Callable[..., T], *args: object) -> T | bool:
+        """One slot store call; a store that fails lets the work through (logged)."""
+        try:
+            return op(*args)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("the running-task count is unavailable (%s); not waiting on it", exc)
+            return True
 
     def held_for(self) -> float:
         """Seconds the service's requests are still held for (0 when not held)."""

@@ -110,7 +110,7 @@ class Stage(str, enum.Enum):
     """The steps of a job as progress reports them."""
 
     CHECKING = "checking"
-    WAITING_SLOT = "waiting for a slot"  # the app already runs 5 tasks at the service
+    WAITING_SLOT = "waiting: 5 tasks already running"  # the app fills the service
     UPLOADING = "uploading"
     QUEUED = "queued"
     PROCESSING = "processing"

@@ -29,7 +29,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -241,9 +242,12 @@ def _run_claimed(
             )
             raise InputRejected(problem)
         inputs = job_inputs(job)
+        slot = claim_slot(store, client, job.id, cancel, deadline, emit)
+        deadline = time.monotonic() + client.timeout  # waiting for a slot is not the job's
         # JobStateError if another run got here first. The address is recorded with it:
         # the task is only ever polled there (see refiner_gui.jobs.routing).
-        store.mark_submitting(job.id, client.base_url)
+        with released_on_error(client, slot):
+            store.mark_submitting(job.id, client.base_url)
         emit(Stage.UPLOADING, bytes_done=0)
         try:
             sub = client.submit(
@@ -251,7 +255,7 @@ def _run_claimed(
                 cancel=cancel,
                 on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d, bytes_total=t),
                 deadline=deadline,
-                on_wait=lambda: emit(Stage.WAITING_SLOT),
+                slot=slot,
             )
         except RefinerError as err:
             if isinstance(err, SubmissionOutcomeUnknown):
@@ -277,6 +281,37 @@ def _run_claimed(
     if job.state is not JobState.SUBMITTED or not job.task_id:
         raise ValueError(f"job {job.id} is {job.state.value}; nothing to run")
     return _finish(store, client, job, cancel, emit, on_result, deadline, fresh)
+
+
+def claim_slot(
+    store: JobStore,
+    client: RefinerClient,
+    job_id: int,
+    cancel: CancelToken | None,
+    deadline: float,
+    emit: Callable[..., None],
+) -> str:
+    """Wait for one of the service's running-task slots (:mod:`refiner_gui.api.task_slots`)
+    before the job is marked as submitting, so a quit or a crash while waiting leaves a job
+    that was plainly never sent (still PENDING), not one of unknown outcome. Says
+    WAITING_SLOT when it has to wait; a cancel (CANCELLED) or the deadline (FAILED) is
+    recorded, then raised. Worker thread."""
+    try:
+        return client.limits.claim_task(cancel, deadline, lambda: emit(Stage.WAITING_SLOT))
+    except RefinerError as err:
+        state = JobState.CANCELLED if isinstance(err, Cancelled) else JobState.FAILED
+        store.mark_finished(job_id, state, err.to_dict())
+        raise
+
+
+@contextmanager
+def released_on_error(client: RefinerClient, slot: str) -> Iterator[None]:
+    """Within the block (between claiming ``slot`` and the submit), a failure frees it."""
+    try:
+        yield
+    except BaseException:
+        client.limits.task_not_sent(slot)
+        raise
 
 
 def _record_task(store: JobStore, job: Job, sub: Submission) -> Job:

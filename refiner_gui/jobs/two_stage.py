@@ -69,7 +69,9 @@ from refiner_gui.jobs.runner import (
     RECORD_PAUSES,
     LocalWriteError,
     _routed_client,
+    claim_slot,
     download_to,
+    released_on_error,
 )
 from refiner_gui.jobs.store import RESULT_TTL, JobStore, StoreError
 from refiner_gui.jobs.store_stages import stage_message
@@ -235,7 +237,14 @@ def _run_tryon(
 
     fresh = job.state is JobState.PENDING and job.tryon.state is JobState.PENDING
     if fresh:
-        job = _submit_tryon(store, client, job, cancel, emit, deadline)
+        _check_tryon_inputs(store, job)
+        slot = claim_slot(store, client, job.id, cancel, deadline, emit)
+        deadline = time.monotonic() + client.timeout  # waiting for a slot is not the job's
+        with released_on_error(client, slot):
+            # JobStateError if another run got here first. The address is recorded with
+            # it: the try-on is polled there and the refinement sent there (jobs.routing).
+            store.mark_tryon_submitting(job.id, client.base_url)
+        job = _submit_tryon(store, client, job, cancel, emit, deadline, slot)
         if job.state is JobState.SUCCEEDED:
             return job  # finished elsewhere meanwhile; the store logged the refused task id
         assert job.tryon is not None and job.tryon.task_id is not None
@@ -268,16 +277,8 @@ def _run_tryon(
     return done
 
 
-def _submit_tryon(
-    store: JobStore,
-    client: RefinerClient,
-    job: Job,
-    cancel: CancelToken | None,
-    emit: Callable[..., None],
-    deadline: float,
-) -> Job:
-    """Upload the try-on once; commit its task id (SUBMITTED) before anything else."""
-    assert job.tryon is not None
+def _check_tryon_inputs(store: JobStore, job: Job) -> None:
+    """Refuse (recorded FAILED, then raised) a try-on whose inputs are not all there."""
     missing = [s for s in (PERSON, TOP) if s not in job.inputs]
     gone = [item.name for item in job.inputs.values() if not item.path.is_file()]
     if missing or gone:
@@ -289,17 +290,28 @@ def _submit_tryon(
         )
         store.mark_finished(job.id, JobState.FAILED, {"type": "InputMissing", "message": problem})
         raise InputRejected(problem)
+
+
+def _submit_tryon(
+    store: JobStore,
+    client: RefinerClient,
+    job: Job,
+    cancel: CancelToken | None,
+    emit: Callable[..., None],
+    deadline: float,
+    slot: str,
+) -> Job:
+    """Upload the try-on once (the job marked as submitting, holding ``slot``); commit its
+    task id (SUBMITTED) before anything else."""
+    assert job.tryon is not None
     inputs = TryOnInputs(
         person=job.inputs[PERSON].path,
         top=job.inputs[TOP].path,
         bottom=job.input_path(BOTTOM),
         resolution=-1,  # the vendor's requirement for a later refinement
         restore_face=True,
-        sha256={slot: item.sha256 for slot, item in job.inputs.items()},
+        sha256={name: item.sha256 for name, item in job.inputs.items()},
     )
-    # JobStateError if another run got here first. The address is recorded with it: the
-    # try-on is only polled there and the refinement only sent there (jobs.routing).
-    store.mark_tryon_submitting(job.id, client.base_url)
     emit(Stage.UPLOADING, bytes_done=0)
     try:
         sub = client.submit(
@@ -308,7 +320,7 @@ def _submit_tryon(
             cancel=cancel,
             on_upload=lambda d, t: emit(Stage.UPLOADING, bytes_done=d, bytes_total=t),
             deadline=deadline,
-            on_wait=lambda: emit(Stage.WAITING_SLOT),
+            slot=slot,
         )
     except RefinerError as err:
         if isinstance(err, SubmissionOutcomeUnknown):
