@@ -88,7 +88,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="overall seconds for one job: upload, wait and download (default 600)",
+        help="overall seconds for one job: upload, wait and download (default 600), counted "
+        "once it may run (a wait while the app already runs 5 tasks comes first)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")

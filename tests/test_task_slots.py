@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from refiner_gui.api import AuthError, Cancelled, RefinerClient, RetryPolicy, TimedOut
-from refiner_gui.api.errors import NetworkError, TaskFailed
+from refiner_gui.api import AuthError, Cancelled, NoFreeSlot, RefinerClient, RetryPolicy
+from refiner_gui.api.errors import InputRejected, NetworkError, TaskFailed
 from refiner_gui.api.limits import LIMITS_FILE, AppLimits, FileBuckets
 from refiner_gui.api.models import CancelToken, RefineInputs, TaskState
 from refiner_gui.api.task_slots import (
@@ -28,6 +28,7 @@ from refiner_gui.batch import BatchQueue
 from refiner_gui.config import app_paths
 from refiner_gui.jobs import JobStore
 from refiner_gui.sandbox import SandboxServer
+from refiner_gui.slots import COARSE
 from tests.test_batch_cli import start, wait_until
 from tests.test_batch_queue import KEY, factory, make_batch
 
@@ -185,9 +186,9 @@ def test_claim_task_stops_on_cancel_and_at_the_deadline():
     cancel.cancel()
     with pytest.raises(Cancelled, match="nothing was sent"):
         limits.claim_task(cancel, None)
-    with pytest.raises(TimedOut, match="Nothing was sent") as caught:
+    with pytest.raises(NoFreeSlot, match="Nothing was sent") as caught:
         limits.claim_task(None, time.monotonic() + 0.05)
-    assert "batch" in str(caught.value) and caught.value.title == "The service is full"
+    assert "batch" in str(caught.value) and caught.value.title == "Five tasks already running"
 
 
 def test_a_failed_submit_frees_its_slot(job_images):
@@ -405,6 +406,48 @@ def test_a_job_waiting_for_a_slot_was_never_sent_and_cancels_cleanly(job_images)
         finally:
             cancel.cancel()
             worker.join(10)
+            for i in range(5):
+                slots.release(f"other-{i}")
+            store.close()
+
+
+def test_a_submit_that_fails_before_sending_gives_its_slot_back(job_images, tmp_path):
+    """A slot handed to ``submit`` is freed when the submit fails before any byte goes
+    out (here a stored input whose bytes no longer match its recorded hash)."""
+    with SandboxServer() as srv:
+        client = RefinerClient(KEY, srv.base_url, retry=no_resubmit())
+        slot = client.limits.claim_task(None, None)
+        inputs = RefineInputs(
+            *(job_images[r] for r in ("person", "top", "coarse")),
+            "woman",
+            sha256={COARSE: "0" * 64},
+        )
+        with pytest.raises(InputRejected):
+            client.submit(inputs, slot=slot)
+        assert client.limits.slots.held(srv.base_url) == 0 and srv.submissions == 0
+
+
+def test_a_look_that_never_got_a_place_is_sent_again_not_failed(job_images):
+    """NoFreeSlot (the time limit passed while the app's other work held all 5 places)
+    leaves a job that was never sent: a batch sends the look again."""
+    from refiner_gui.api.limits import limits_for
+    from refiner_gui.batch.looks import not_taken
+    from refiner_gui.jobs import JobState, run_job
+
+    store = JobStore.open_default()
+    with SandboxServer() as srv:
+        slots = limits_for(srv.base_url, app_paths().data).slots
+        for i in range(5):
+            slots.mark(srv.base_url, f"other-{i}", WAITED)
+        try:
+            client = RefinerClient(KEY, srv.base_url, timeout=0.3)
+            job = store.create_job(_slot_images(job_images), "woman")
+            with pytest.raises(NoFreeSlot):
+                run_job(store, client, job)
+            done = store.get(job.id)
+            assert done.state is JobState.FAILED and not_taken(done)
+            assert srv.submissions == 0
+        finally:
             for i in range(5):
                 slots.release(f"other-{i}")
             store.close()

@@ -391,64 +391,66 @@ class RefinerClient:
             TimedOut: the deadline passed before the upload completed (nothing taken).
             RefinerError: any other typed error (input rejected, key, credits, ...).
         """
-        if isinstance(inputs, TryOnInputs) != (tryon is not None) or (
-            tryon is not None and tryon not in TRYON_PATHS
-        ):
-            raise ValueError(f"try-on inputs go with tryon='pro' or 'premium' (got {tryon!r})")
-        path = SUBMIT_PATH if tryon is None else TRYON_PATHS[tryon]
-        body, content_type = encode_inputs(inputs)
-        headers = {**self._headers(), "Content-Type": content_type}
-        answered: list[int] = []  # the HTTP status of the last try's answer, if one came
-        seen: list[RefinerError] = []  # the last try's error, for the app-wide hold
+        # One of the service's 5 running tasks, counted app-wide (.task_slots), held from
+        # here: whatever fails below frees it (or, if a task may exist, lets it expire).
+        with self.limits.submitting(
+            slot or self.limits.claim_task(cancel, deadline, on_wait)
+        ) as made:
+            if isinstance(inputs, TryOnInputs) != (tryon is not None) or (
+                tryon is not None and tryon not in TRYON_PATHS
+            ):
+                raise ValueError(f"try-on inputs go with tryon='pro' or 'premium' (got {tryon!r})")
+            path = SUBMIT_PATH if tryon is None else TRYON_PATHS[tryon]
+            body, content_type = encode_inputs(inputs)
+            headers = {**self._headers(), "Content-Type": content_type}
+            answered: list[int] = []  # the HTTP status of the last try's answer, if one came
+            seen: list[RefinerError] = []  # the last try's error, for the app-wide hold
 
-        def once() -> Submission:
-            answered.clear()
-            seen.clear()
-            self.limits.before_submit(cancel)
-            upload = UploadBody(body, cancel, on_upload)
-            try:
-                with (
-                    self._guard(cancel, deadline, self.upload_read_timeout),
-                    self._session.post(
-                        self.base_url + path,
-                        data=upload,
-                        headers=headers,
-                        allow_redirects=False,
-                        stream=True,
-                        timeout=self._timeouts(deadline, self.upload_read_timeout),
-                    ) as r,
-                ):
-                    status, retry_after = r.status_code, r.headers.get("Retry-After")
-                    content, more = read_capped(r, MAX_ANSWER_BYTES)
-            except TransportInterrupted as exc:
-                raise interrupted_submit(exc, upload) from None
-            except (UploadCancelled, requests.RequestException, OSError) as exc:
-                if cancel is not None and cancel.cancelled and upload.bytes_read < upload.len:
-                    raise Cancelled(
-                        "Cancelled before the upload finished; nothing was sent for processing."
-                    ) from None
-                raise failed_submit(exc, upload) from None
-            answered.append(status)
-            if more:
-                # Cut at the cap, it cannot parse: after a full upload that is "unknown".
-                log.warning("submit answer over %d bytes; reading stopped", MAX_ANSWER_BYTES)
-            try:
-                return responses.parse_submission(status, content, retry_after=retry_after)
-            except RefinerError as err:
-                seen.append(err)
-                if (
-                    not self.retry.may_resubmit(err, status)
-                    and err.code is None
-                    and (status >= 500 or 200 <= status < 300)
-                ):
-                    # A gateway page, or a success we cannot read, after a full upload: the
-                    # backend may have the task. Re-sending could bill twice.
-                    raise SubmissionOutcomeUnknown(None, err.info) from None
-                raise
+            def once() -> Submission:
+                answered.clear()
+                seen.clear()
+                self.limits.before_submit(cancel)
+                upload = UploadBody(body, cancel, on_upload)
+                try:
+                    with (
+                        self._guard(cancel, deadline, self.upload_read_timeout),
+                        self._session.post(
+                            self.base_url + path,
+                            data=upload,
+                            headers=headers,
+                            allow_redirects=False,
+                            stream=True,
+                            timeout=self._timeouts(deadline, self.upload_read_timeout),
+                        ) as r,
+                    ):
+                        status, retry_after = r.status_code, r.headers.get("Retry-After")
+                        content, more = read_capped(r, MAX_ANSWER_BYTES)
+                except TransportInterrupted as exc:
+                    raise interrupted_submit(exc, upload) from None
+                except (UploadCancelled, requests.RequestException, OSError) as exc:
+                    if cancel is not None and cancel.cancelled and upload.bytes_read < upload.len:
+                        raise Cancelled(
+                            "Cancelled before the upload finished; nothing was sent for processing."
+                        ) from None
+                    raise failed_submit(exc, upload) from None
+                answered.append(status)
+                if more:
+                    # Cut at the cap, it cannot parse: after a full upload that is "unknown".
+                    log.warning("submit answer over %d bytes; reading stopped", MAX_ANSWER_BYTES)
+                try:
+                    return responses.parse_submission(status, content, retry_after=retry_after)
+                except RefinerError as err:
+                    seen.append(err)
+                    if (
+                        not self.retry.may_resubmit(err, status)
+                        and err.code is None
+                        and (status >= 500 or 200 <= status < 300)
+                    ):
+                        # A gateway page, or a success we cannot read, after a full upload: the
+                        # backend may have the task. Re-sending could bill twice.
+                        raise SubmissionOutcomeUnknown(None, err.info) from None
+                    raise
 
-        # One of the service's 5 running tasks, counted app-wide (.task_slots).
-        slot = slot or self.limits.claim_task(cancel, deadline, on_wait)
-        try:
             sub = self.retry.call(
                 "submit",
                 once,
@@ -457,13 +459,7 @@ class RefinerClient:
                 attempts=self.retry.submit_attempts,
                 retry_if=lambda e: self.retry.may_resubmit(e, answered[-1] if answered else None),
             )
-        except SubmissionOutcomeUnknown:
-            self.limits.task_unknown(slot)  # a task may run: its slot expires on its own
-            raise
-        except BaseException:
-            self.limits.task_not_sent(slot)
-            raise
-        self.limits.task_submitted(slot, sub.task_id)
+            made(sub.task_id)
         return sub
 
     # -- poll ----------------------------------------------------------------------------

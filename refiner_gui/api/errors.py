@@ -258,6 +258,14 @@ class TimedOut(RefinerError):
     )
 
 
+class NoFreeSlot(TimedOut):
+    """Nothing was sent: the app's other work kept all 5 of the service's running-task
+    places busy until the time limit (:mod:`refiner_gui.api.task_slots`)."""
+
+    retryable = True
+    title = "Five tasks already running"
+
+
 class SubmissionOutcomeUnknown(RefinerError):
     """The upload went out but no answer came: never re-sent (it could bill twice)."""
 

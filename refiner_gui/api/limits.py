@@ -41,13 +41,14 @@ from refiner_gui.api.errors import (
     Cancelled,
     ErrorInfo,
     InputRejected,
+    NoFreeSlot,
     RateLimited,
     RefinerError,
     ResultUnavailable,
     ServiceUnavailable,
+    SubmissionOutcomeUnknown,
     TaskFailed,
     TaskNotFound,
-    TimedOut,
 )
 from refiner_gui.api.models import CancelToken
 from refiner_gui.api.task_slots import (
@@ -266,7 +267,7 @@ class AppLimits:
         (:meth:`task_submitted` renames it, :meth:`task_not_sent` frees it). ``on_wait``
         is called once when it has to wait.
 
-        Raises :class:`Cancelled` or :class:`TimedOut` (at ``deadline``, a
+        Raises :class:`Cancelled` or :class:`NoFreeSlot` (at ``deadline``, a
         :func:`time.monotonic` time); nothing was sent then."""
         name = f"submit-{uuid.uuid4().hex}"
         said = False
@@ -280,12 +281,11 @@ class AppLimits:
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimedOut(
+                    raise NoFreeSlot(
                         f"The service runs at most {self.running_tasks} tasks at once, and "
                         "this app's other work (a batch, another window or a command-line "
                         "run) still had that many running when the time limit came. Nothing "
                         "was sent: start this one again once they have finished.",
-                        title="The service is full",
                     )
                 pause = min(pause, left)
             if cancel is None:
@@ -293,6 +293,29 @@ class AppLimits:
             elif cancel.wait(pause):
                 raise Cancelled("Cancelled before the upload; nothing was sent.")
         return name
+
+    @contextmanager
+    def submitting(self, name: str) -> Iterator[Callable[[str], None]]:
+        """The block is a submit under slot ``name``; it calls the function it is given
+        with the new task's id, and the slot takes that name. A block that raises frees
+        the slot, except when a task may exist (:class:`SubmissionOutcomeUnknown`, or an
+        interrupt that may have come mid-upload): then it stays SUBMITTED and expires."""
+        made: list[str] = []
+        try:
+            yield made.append
+        except SubmissionOutcomeUnknown:
+            self.task_unknown(name)
+            raise
+        except Exception:
+            self.task_not_sent(name)
+            raise
+        except BaseException:
+            self.task_unknown(name)
+            raise
+        if made:
+            self.task_submitted(name, made[0])
+        else:
+            self.task_not_sent(name)
 
     def task_submitted(self, name: str, task_id: str) -> None:
         """The submit under slot ``name`` made task ``task_id``: the slot takes its name."""

@@ -110,7 +110,7 @@ class Stage(str, enum.Enum):
     """The steps of a job as progress reports them."""
 
     CHECKING = "checking"
-    WAITING_SLOT = "waiting: 5 tasks already running"  # the app fills the service
+    WAITING_SLOT = "waiting (5 tasks running)"  # the app's other work fills the service
     UPLOADING = "uploading"
     QUEUED = "queued"
     PROCESSING = "processing"

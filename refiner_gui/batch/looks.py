@@ -38,7 +38,7 @@ class LookStatus(str, enum.Enum):
 # Errors after which the service certainly did not take the look (nothing billed): it is
 # sent again with a new job, never counted as failed.
 _NOT_TAKEN = frozenset(
-    {"RateLimited", "CreditsError", "ServiceUnavailable", "Cancelled", "AuthError"}
+    {"RateLimited", "CreditsError", "ServiceUnavailable", "Cancelled", "AuthError", "NoFreeSlot"}
 )
 
 

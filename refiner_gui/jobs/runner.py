@@ -159,9 +159,11 @@ def run_job(
     :data:`~refiner_gui.api.progress.PROGRESS_INTERVAL_S`), at most one byte-count update
     per interval (:class:`~refiner_gui.api.progress.ProgressThrottle`).
 
-    The whole run has one deadline, ``client.timeout`` seconds from its start: the
-    upload, every poll and wait, and the download end there (:class:`TimedOut`; a deadline
-    during the submit's answer is OUTCOME_UNKNOWN, as any submit without an answer).
+    The whole run has one deadline, ``client.timeout`` seconds from its start, or from the
+    moment it got one of the service's 5 running-task places if it had to wait for one
+    (:func:`claim_slot`, itself bounded by a first ``client.timeout``): the upload, every
+    poll and wait, and the download end there (:class:`TimedOut`; a deadline during the
+    submit's answer is OUTCOME_UNKNOWN, as any submit without an answer).
 
     Thread: one worker thread (or the command line's main thread) per job; the store may
     be shared with other threads. Two runs of the same PENDING job never both upload, and
@@ -248,7 +250,7 @@ def _run_claimed(
         # the task is only ever polled there (see refiner_gui.jobs.routing).
         with released_on_error(client, slot):
             store.mark_submitting(job.id, client.base_url)
-        emit(Stage.UPLOADING, bytes_done=0)
+            emit(Stage.UPLOADING, bytes_done=0)
         try:
             sub = client.submit(
                 inputs,

@@ -304,15 +304,16 @@ def _submit_tryon(
     """Upload the try-on once (the job marked as submitting, holding ``slot``); commit its
     task id (SUBMITTED) before anything else."""
     assert job.tryon is not None
-    inputs = TryOnInputs(
-        person=job.inputs[PERSON].path,
-        top=job.inputs[TOP].path,
-        bottom=job.input_path(BOTTOM),
-        resolution=-1,  # the vendor's requirement for a later refinement
-        restore_face=True,
-        sha256={name: item.sha256 for name, item in job.inputs.items()},
-    )
-    emit(Stage.UPLOADING, bytes_done=0)
+    with released_on_error(client, slot):
+        inputs = TryOnInputs(
+            person=job.inputs[PERSON].path,
+            top=job.inputs[TOP].path,
+            bottom=job.input_path(BOTTOM),
+            resolution=-1,  # the vendor's requirement for a later refinement
+            restore_face=True,
+            sha256={name: item.sha256 for name, item in job.inputs.items()},
+        )
+        emit(Stage.UPLOADING, bytes_done=0)
     try:
         sub = client.submit(
             inputs,
