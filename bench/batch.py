@@ -124,6 +124,12 @@ def run_batch(url: str, looks: list, out: Path, poll: float, on_event=None) -> t
 
 
 def child_wall(url: str, n: int, poll: float) -> dict:
+    if os.environ.get("BENCH_SLOTS") == "memory":  # the baseline of bench/slots_overhead.py
+        from refiner_gui.api import limits
+        from refiner_gui.api.task_slots import MemorySlots
+
+        opened = limits._open_buckets
+        limits._open_buckets = lambda folder: (opened(folder)[0], MemorySlots())
     with tempfile.TemporaryDirectory() as tmp:
         looks = make_looks(Path(tmp) / "in", False, n)
         wall, counts = run_batch(url, looks, Path(tmp) / "out", poll)

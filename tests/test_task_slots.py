@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from refiner_gui.api import AuthError, Cancelled, NoFreeSlot, RefinerClient, RetryPolicy
+from refiner_gui.api import (
+    AuthError,
+    Cancelled,
+    NoFreeSlot,
+    RefinerClient,
+    RefinerError,
+    RetryPolicy,
+)
 from refiner_gui.api.errors import InputRejected, NetworkError, TaskFailed
 from refiner_gui.api.limits import LIMITS_FILE, AppLimits, FileBuckets
 from refiner_gui.api.models import CancelToken, RefineInputs, TaskState
@@ -451,3 +458,21 @@ def test_a_look_that_never_got_a_place_is_sent_again_not_failed(job_images):
             for i in range(5):
                 slots.release(f"other-{i}")
             store.close()
+
+
+@pytest.mark.parametrize("code", ["PROCESSING_FAILURE", "ERROR_NOT_ENOUGH_CREDITS"])
+def test_a_task_that_failed_at_the_service_frees_its_place_at_once(job_images, code):
+    """A poll that says the task failed (status 3) ends it, whatever its error code is
+    classed as (a credits code here becomes a CreditsError): its place is free at once,
+    not after the 120 s a task that may still run keeps it."""
+    from refiner_gui.sandbox import Fault
+
+    with SandboxServer(latency=0.05) as srv:
+        srv.inject(Fault("submit", "task_failed", code=code))
+        client = RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=no_resubmit())
+        inputs = RefineInputs(*(job_images[r] for r in ("person", "top", "coarse")), "woman")
+        sub = client.submit(inputs)
+        with pytest.raises(RefinerError) as caught:
+            client.wait(sub.task_id)
+        assert caught.value.task_ended
+        assert client.limits.slots.held(srv.base_url) == 0

@@ -51,6 +51,7 @@ class RefinerError(Exception):
     """
 
     retryable = False
+    task_ended = False  # True when a poll said the task is over (failed) at the service
     title = "Something went wrong"
     advice = (
         "Try again. If it keeps happening, send the request id and log id to AILabTools support."

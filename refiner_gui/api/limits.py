@@ -335,8 +335,9 @@ class AppLimits:
         """Within the block (a wait on ``task_id``), its slot is held, taken without
         waiting when it has none (a resumed task already runs) and refreshed by every
         poll (:meth:`before_poll`). Freed at the end when the task ended at the service
-        (the block returned, or raised one of :data:`TASK_ENDED`); otherwise (cancel, time
-        limit, network) the task may still run: SUBMITTED, it expires on its own."""
+        (the block returned, or raised an error of a finished task: one of
+        :data:`TASK_ENDED`, or any error a poll marked ``task_ended``); otherwise (cancel,
+        time limit, network) the task may still run: SUBMITTED, it expires on its own."""
         self._slot_op(self.slots.mark, self.service, task_id, WAITED)
         with self._lock:
             self._waited[task_id] = time.monotonic()
@@ -344,8 +345,8 @@ class AppLimits:
         try:
             yield
             ended = True
-        except TASK_ENDED:
-            ended = True
+        except RefinerError as exc:
+            ended = exc.task_ended or isinstance(exc, TASK_ENDED)
             raise
         finally:
             with self._lock:

@@ -255,8 +255,11 @@ def _task_failure(data: Mapping[str, Any], task_id: str) -> RefinerError:
     err = classify(status, code, message, request_id=request_id, log_id=log_id, task_id=task_id)
     # The task is over, whatever the code says: polling again cannot change that.
     if isinstance(err, ServiceUnavailable) or not code:
-        return TaskFailed(None, err.info, retryable=False)
-    return type(err)(err.user_message, err.info, retryable=False)
+        over: RefinerError = TaskFailed(None, err.info, retryable=False)
+    else:
+        over = type(err)(err.user_message, err.info, retryable=False)
+    over.task_ended = True  # its running-task place is free (refiner_gui.api.task_slots)
+    return over
 
 
 def parse_task(
