@@ -171,14 +171,16 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
 
     def beat() -> None:
         now = clock.elapsed()
+        if sampler:  # a C watchdog (no GIL needed) dumps every thread if the next beat is late
+            # Armed first: the reads below release the GIL and may wait to get it back;
+            # armed after them (as until session 7), such a wait went unseen by it.
+            faulthandler.dump_traceback_later(0.06)
         gap = now - last[0]
         worst[0] = max(worst[0], gap)
         ran, queued = sched.delta()
         stolen = steal.delta()
         worst_net[0] = max(worst_net[0], gap - stolen)
         beat_at[0] = time.perf_counter()
-        if sampler:  # a C watchdog (no GIL needed) dumps every thread if the next beat is late
-            faulthandler.dump_traceback_later(0.06)
         if gap > 40:
             end = time.perf_counter()
             stalls.append((end - gap / 1000, end))
