@@ -244,8 +244,7 @@ def _run_claimed(
             )
             raise InputRejected(problem)
         inputs = job_inputs(job)
-        slot = claim_slot(store, client, job.id, cancel, deadline, emit)
-        deadline = time.monotonic() + client.timeout  # waiting for a slot is not the job's
+        slot, deadline = claim_slot(store, client, job.id, cancel, deadline, emit)
         # JobStateError if another run got here first. The address is recorded with it:
         # the task is only ever polled there (see refiner_gui.jobs.routing).
         with released_on_error(client, slot):
@@ -292,14 +291,16 @@ def claim_slot(
     cancel: CancelToken | None,
     deadline: float,
     emit: Callable[..., None],
-) -> str:
+) -> tuple[str, float]:
     """Wait for one of the service's running-task slots (:mod:`refiner_gui.api.task_slots`)
     before the job is marked as submitting, so a quit or a crash while waiting leaves a job
-    that was plainly never sent (still PENDING), not one of unknown outcome. Says
-    WAITING_SLOT when it has to wait; a cancel (CANCELLED) or the deadline (FAILED) is
-    recorded, then raised. Worker thread."""
+    that was plainly never sent (still PENDING), not one of unknown outcome. Returns the
+    slot and the job's deadline from now on (``client.timeout`` from the moment it got its
+    slot: the wait is not the job's). Says WAITING_SLOT when it has to wait; a cancel
+    (CANCELLED) or ``deadline`` passing (FAILED) is recorded, then raised. Worker thread."""
     try:
-        return client.limits.claim_task(cancel, deadline, lambda: emit(Stage.WAITING_SLOT))
+        slot = client.limits.claim_task(cancel, deadline, lambda: emit(Stage.WAITING_SLOT))
+        return slot, time.monotonic() + client.timeout
     except RefinerError as err:
         state = JobState.CANCELLED if isinstance(err, Cancelled) else JobState.FAILED
         store.mark_finished(job_id, state, err.to_dict())

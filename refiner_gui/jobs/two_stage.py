@@ -238,8 +238,7 @@ def _run_tryon(
     fresh = job.state is JobState.PENDING and job.tryon.state is JobState.PENDING
     if fresh:
         _check_tryon_inputs(store, job)
-        slot = claim_slot(store, client, job.id, cancel, deadline, emit)
-        deadline = time.monotonic() + client.timeout  # waiting for a slot is not the job's
+        slot, deadline = claim_slot(store, client, job.id, cancel, deadline, emit)
         with released_on_error(client, slot):
             # JobStateError if another run got here first. The address is recorded with
             # it: the try-on is polled there and the refinement sent there (jobs.routing).
