@@ -6,11 +6,13 @@ Three measurements, each against a baseline in the same run:
   by :class:`refiner_gui.batch.BatchQueue` (each look a stored job: inputs copied, every
   step committed, result downloaded, preview made, copied to the output folder, the
   app-wide rate limits in force). Baseline: the ideal, 100 / 5 x 1 s = 20 s. Goal <= 1.15x.
-* **GUI stall**: the same batch with 4095x4095 inputs, run on worker threads beside a Qt
-  window whose label shows every batch event (forwarded by a queued signal, as the
-  window's queue view will be); the longest gap of a 5 ms QTimer heartbeat. Baseline: the
-  same heartbeat in the idle window for as long. Goal < 50 ms.
-* **Peak RSS** of that process (VmHWM). Baseline: the bare window process. Goal <= 500 MB.
+* **GUI stall**: the same batch with 4095x4095 inputs, run as the window runs it (the
+  queue view over the batch controller, the batch in a process of its own); the longest
+  gap of a 5 ms QTimer heartbeat. Baseline: the same heartbeat in the idle window for as
+  long. Goal < 50 ms. ``--compare-thread`` also runs the batch on worker threads of the
+  window's process, as before 2026-12-04 session 8, for a side-by-side ratio.
+* **Peak RSS** of the window's process (VmHWM) plus the batch process's peak. Baseline:
+  the bare window process. Goal <= 500 MB.
 
 The sandbox runs in its own process (with credits enough for any batch) so its image work is not
 counted against the app. Run from the repository root:
@@ -136,6 +138,13 @@ def child_wall(url: str, n: int, poll: float) -> dict:
     return {"wall": wall, **counts}
 
 
+def child_peak_rss_mb() -> float:
+    """The largest peak RSS of this process's ended children (the batch's own process)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+
+
 def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> dict:
     """The window's own queue view (BatchView + BatchController, as the Batch tab builds
     them) running the batch, or ("bare") the same window idle for ``seconds``."""
@@ -199,8 +208,9 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        if mode == "app":
+        if mode in ("app", "app-thread"):
             from refiner_gui.api import RefinerClient
+            from refiner_gui.clients import FixedClientFactory
             from refiner_gui.controllers.batch_controller import BatchController
             from refiner_gui.jobs import JobStore
             from refiner_gui.ui.batch_view import BatchView
@@ -208,10 +218,13 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             looks = make_looks(Path(tmp) / "in", True, n)
             store = JobStore.open_default()
             batch = store.create_batch("bench", "bench", Path(tmp) / "out", 5, looks)
-            controller = BatchController(
-                store,
-                lambda: RefinerClient(KEY, url, poll_interval=poll, adaptive_polling=ADAPTIVE[0]),
-            )
+            options = {"poll_interval": poll, "adaptive_polling": ADAPTIVE[0]}
+            if mode == "app":  # as the window runs it: in a process of its own
+                controller = BatchController(
+                    store, FixedClientFactory(KEY, url, options), own_process=True
+                )
+            else:  # the baseline: on worker threads of this process
+                controller = BatchController(store, lambda: RefinerClient(KEY, url, **options))
             view = BatchView(controller)
             w.setCentralWidget(view)
             w.show()
@@ -266,7 +279,8 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     return {
         "stall_ms": worst[0],
         "stall_net_of_steal_ms": worst_net[0],
-        "rss_mb": peak_rss_mb(),
+        "rss_mb": peak_rss_mb() + child_peak_rss_mb(),
+        "child_rss_mb": child_peak_rss_mb(),
         "stalls_over_40ms": len(stalls),
         "stalls": [
             {"ms": round(g), "steal_ms": round(s), "blocked_ms": round(max(g - r - q, 0))}
@@ -417,15 +431,20 @@ def main() -> None:
     p.add_argument("--looks", type=int, default=100)
     p.add_argument("--latency", type=float, default=1.0)
     p.add_argument("--poll", type=float, default=0.5, help="poll period on loopback (auto polling)")
-    p.add_argument("--child", choices=["wall", "app", "bare"])
+    p.add_argument("--child", choices=["wall", "app", "app-thread", "bare"])
     p.add_argument("--url")
     p.add_argument("--seconds", type=float, default=0.0)
     p.add_argument("--skip-wall", action="store_true", help="only the window measurements")
+    p.add_argument(
+        "--compare-thread",
+        action="store_true",
+        help="also run the window's batch on threads of its process (the old way)",
+    )
     a = p.parse_args()
     if a.child == "wall":
         print(json.dumps(child_wall(a.url, a.looks, a.poll)))
         return
-    if a.child in ("app", "bare"):
+    if a.child in ("app", "app-thread", "bare"):
         print(json.dumps(child_window(a.url, a.looks, a.poll, a.child, a.seconds)))
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -455,8 +474,18 @@ def main() -> None:
             print(f"stalls over 40 ms: {app['stalls_over_40ms']}; longest: {worst or 'none'}")
             print(
                 f"longest stall less the host's steal in it: {app['stall_net_of_steal_ms']:.0f}"
-                f" ms (idle {bare['stall_net_of_steal_ms']:.0f} ms)"
+                f" ms (idle {bare['stall_net_of_steal_ms']:.0f} ms); of the peak RSS, the "
+                f"batch process {app['child_rss_mb']:.0f} MB"
             )
+            if a.compare_thread:
+                old = spawn(["--child", "app-thread", *common], home / "thread")
+                print(
+                    f"baseline, the batch on threads of the window's process: longest stall "
+                    f"{old['stall_ms']:.0f} ms ({old['stalls_over_40ms']} over 40 ms), peak RSS"
+                    f" {old['rss_mb']:.0f} MB, batch {old['wall']:.1f} s; ratio own process / "
+                    f"threads: stall {app['stall_ms'] / old['stall_ms']:.2f}, batch wall "
+                    f"{app['wall'] / old['wall']:.2f}"
+                )
         finally:
             sandbox.terminate()
             sandbox.wait(10)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from refiner_gui.allocator import map_big_blocks
 from refiner_gui.logs import buffer_startup_logs, setup_logging, stop_logging
+from refiner_gui.processes import BATCH_PROCESS_FLAG
 from refiner_gui.resource_files import resource_dir
 from refiner_gui.ui import crash_hook
 from refiner_gui.ui.main_window import MainWindow
@@ -73,7 +74,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the window (or the self-test) until it closes; the exit code (1 when the
     window could not be built)."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [BATCH_PROCESS_FLAG]:
+        # A frozen app started again as a batch's own process (refiner_gui.batch.child).
+        from refiner_gui.batch.child import main as run_batch_process
+
+        return run_batch_process()
+    args = parse_args(argv)
     if args.self_test:
         # Another program (offscreen, a temporary home): loaded only when asked for.
         from refiner_gui.self_test import run_self_test

@@ -10,8 +10,10 @@ have just stored it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from refiner_gui.api import AuthError, ConfigError, RefinerClient, RefinerError
 from refiner_gui.api.client import is_loopback_url
@@ -77,3 +79,29 @@ def client_factory(settings: Settings) -> ClientFactory:
 
     Call again after the settings change; factories already handed out keep theirs."""
     return KeyedClientFactory(ConnectionSettings.of(settings))
+
+
+@dataclass(frozen=True)
+class FixedClientFactory:
+    """A :data:`ClientFactory` with its key and client options fixed: the demo sandbox's,
+    a test's, a benchmark's. Plain data, so it can be handed to a batch's own process
+    (:mod:`refiner_gui.batch.child`) over its private pipe. The key is left out of
+    ``repr``, so it never reaches a log. Any thread."""
+
+    api_key: str = field(repr=False)
+    base_url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> RefinerClient:
+        return RefinerClient(self.api_key, self.base_url, **dict(self.options))
+
+
+def is_portable(factory: ClientFactory) -> bool:
+    """Whether ``factory`` can be sent to another process (pickled): a
+    :class:`KeyedClientFactory` (the key stays in the key store) or a
+    :class:`FixedClientFactory`; not a lambda."""
+    try:
+        pickle.dumps(factory)
+    except Exception:  # pickling raises many types (PicklingError, AttributeError, ...)
+        return False
+    return True

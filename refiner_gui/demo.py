@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refiner_gui.api import RefinerClient, RetryPolicy
+from refiner_gui.clients import FixedClientFactory
 from refiner_gui.resource_files import resource_dir
 from refiner_gui.sandbox import SandboxServer
 from refiner_gui.slots import BOTTOM, COARSE, PERSON, TOP
 
 DEMO_KEY = "demo-key"
+_DEMO_RETRY = RetryPolicy(base=0.2, cap=2.0)
 SAMPLE_FILES = {PERSON: "person.jpg", TOP: "top.jpg", COARSE: "coarse.jpg", BOTTOM: "bottom.jpg"}
 
 
@@ -44,15 +46,19 @@ class DemoSession:
         """The sandbox's URL (``http://127.0.0.1:<port>``)."""
         return self.server.base_url
 
-    def client(self) -> RefinerClient:
-        """A new API client for the sandbox, with the demo key and short retry delays."""
-        return RefinerClient(
+    @property
+    def factory(self) -> FixedClientFactory:
+        """Builds clients for the sandbox, with the demo key and short retry delays; plain
+        data, so a batch's own process can use it too."""
+        return FixedClientFactory(
             DEMO_KEY,
             self.base_url,
-            poll_interval=self.poll_interval,
-            timeout=120,
-            retry=RetryPolicy(base=0.2, cap=2.0),
+            {"poll_interval": self.poll_interval, "timeout": 120, "retry": _DEMO_RETRY},
         )
+
+    def client(self) -> RefinerClient:
+        """A new API client for the sandbox (see :attr:`factory`)."""
+        return self.factory()
 
     def stop(self) -> None:
         """Stop the sandbox server (idempotent as :meth:`SandboxServer.stop` is)."""

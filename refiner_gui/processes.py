@@ -6,7 +6,12 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["pid_alive"]
+__all__ = ["BATCH_PROCESS_FLAG", "pid_alive"]
+
+
+# The argument that makes a frozen app its own batch process (refiner_gui.batch.child);
+# here, with only the standard library, because the app's start reads it first.
+BATCH_PROCESS_FLAG = "--batch-process"
 
 
 def pid_alive(pid: int) -> bool:

@@ -1,8 +1,9 @@
 """``refiner-gui --self-test``: prove that an installed or frozen app is whole.
 
 Offscreen, in a temporary app folder: the window starts, one demo job runs against the
-in-process sandbox on loopback, its result is saved with provenance and read back. Also
-checked: the keyring backends load, the CA bundle for HTTPS exists, the bundled resources
+in-process sandbox on loopback, its result is saved with provenance and read back; a
+one-look demo batch runs in a process of its own (a frozen app starts itself again for
+it). Also checked: the keyring backends load, the CA bundle for HTTPS exists, the bundled resources
 and the vendor error table are there. Prints one line per check; exit 0 only if all pass.
 """
 
@@ -116,6 +117,44 @@ def _window_job(out_dir: Path) -> str:
         del app
 
 
+def _batch_process(home: Path) -> str:
+    """A one-look demo batch run as the window runs batches: in a process of its own,
+    which a frozen app starts as itself (refiner_gui.batch.child)."""
+    from refiner_gui.controllers.batch_controller import BatchController
+    from refiner_gui.jobs import JobStore
+    from refiner_gui.jobs.store_batches import NewLook
+    from refiner_gui.slots import BOTTOM
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    demo = DemoSession.start(latency=0.3, poll_interval=0.1)
+    store = JobStore(home / "batch-self-test.sqlite")
+    files = {k: v for k, v in sample_paths().items() if k != BOTTOM}
+    controller = BatchController(store, demo.factory, own_process=True)
+    try:
+        batch = store.create_batch(
+            "self-test", "self-test", home / "batch-out", 1, [NewLook("look-1", "woman", files)]
+        )
+        if controller.start(batch.id) is None or controller.process is None:
+            raise RuntimeError("the batch did not start in a process of its own")
+        pid = controller.process.pid
+        deadline = time.monotonic() + TIMEOUT_S
+        while controller.is_running():
+            if time.monotonic() > deadline:
+                raise TimeoutError("timed out waiting for the batch")
+            loop = QEventLoop()
+            QTimer.singleShot(20, loop.quit)
+            loop.exec()
+        counts = controller.counts()
+        if counts.done != 1:
+            raise RuntimeError(f"the batch ended with {counts.line()}")
+        return f"1 look done in process {pid}"
+    finally:
+        controller.shutdown(30_000)
+        store.close()
+        demo.stop()
+        del app
+
+
 def run_self_test() -> int:
     """Run every check; print a report; return the exit code."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -127,6 +166,7 @@ def run_self_test() -> int:
         _check("keyring", _keyring, results)
         _check("certificates", _certificates, results)
         _check("window + demo job", lambda: _window_job(Path(home)), results)
+        _check("batch in its own process", lambda: _batch_process(Path(home)), results)
 
     print(f"refiner-gui {__version__} self-test")
     for name, ok, detail in results:

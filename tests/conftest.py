@@ -93,7 +93,8 @@ def job_images(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_dangling_qthreads(request):
-    """Fail a Qt test that leaves a QThread running (napari's ``_dangling_qthreads``)."""
+    """Fail a Qt test that leaves a QThread or a batch's own process running (napari's
+    ``_dangling_qthreads``)."""
     yield
     if "qtbot" not in request.fixturenames:
         return
@@ -104,6 +105,10 @@ def no_dangling_qthreads(request):
     assert QThreadPool.globalInstance().waitForDone(10_000), "background tasks still running"
     running = [t for t in gc.get_objects() if isinstance(t, QThread) and _is_running(t)]
     assert not running, f"test left QThreads running: {running}"
+    from refiner_gui.controllers.batch_process import live_batch_processes
+
+    children = [p.pid for p in live_batch_processes()]
+    assert not children, f"test left batch processes running: {children}"
     # Windows are held in reference cycles (slots bound to their parts): collect them here,
     # on the GUI thread. Left to a later collection, a worker thread of the next test may
     # run it and destroy a top-level widget off the GUI thread (a segfault).

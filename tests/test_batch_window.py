@@ -12,8 +12,9 @@ from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from refiner_gui.api import RefinerClient
 from refiner_gui.batch import LookStatus
+from refiner_gui.clients import FixedClientFactory
+from refiner_gui.controllers.batch_process import live_batch_processes
 from refiner_gui.jobs import JobState, JobStore
 from refiner_gui.sandbox import Fault, SandboxServer
 from refiner_gui.settings import Settings
@@ -44,8 +45,9 @@ def looks_folder(root: Path, n: int) -> Path:
 
 
 def factory(srv: SandboxServer, retry=None):
+    """Plain data, as the window's own factories are: its batches run in their own process."""
     policy = retry or fast_retry()
-    return lambda: RefinerClient(KEY, srv.base_url, poll_interval=0.05, retry=policy)
+    return FixedClientFactory(KEY, srv.base_url, {"poll_interval": 0.05, "retry": policy})
 
 
 @pytest.fixture
@@ -70,6 +72,7 @@ def make_window(qtbot, store):
     for w in windows:
         w.shutdown()
     assert not [h for h in live_workers() if h.name.startswith("refiner-batch")]
+    assert not live_batch_processes()
 
 
 def flow(w: MainWindow):
@@ -487,3 +490,26 @@ def test_review_walks_through_one_batchs_looks_in_order(qtbot, make_window, tmp_
         assert shown == sorted(batch_jobs)  # the order they were sent, nothing else
         assert other.id not in shown
         assert w.content.parts.history.visible_job_ids() == sorted(batch_jobs)
+
+
+def test_a_batch_whose_process_dies_is_offered_again_and_finishes(qtbot, make_window, tmp_path):
+    import os
+    import signal
+
+    source = looks_folder(tmp_path / "shoot", 3)
+    with SandboxServer(latency=2.0) as srv:
+        w = make_window(srv)
+        f = plan_and_start(qtbot, w, source)
+        process = f.controller.process
+        assert process is not None  # the window's batch runs in a process of its own
+        # Killed once every task id is stored (see test_batch_process.py for why).
+        qtbot.waitUntil(lambda: all(v.task_id for v in f.controller.views()), timeout=20_000)
+        with qtbot.waitSignal(f.controller.runEnded, timeout=20_000):
+            os.kill(process.pid, signal.SIGKILL)
+        assert not f.view.continue_button.isHidden()
+        assert "stopped unexpectedly" in f.view.notice.text()
+        with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
+            f.view.continue_button.click()
+        wait_ended(qtbot, f)
+        assert statuses(f) == [LookStatus.DONE] * 3 and srv.submissions == 3
+        assert f.view.continue_button.isHidden()

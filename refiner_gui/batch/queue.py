@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from refiner_gui.api.errors import AuthError, CreditsError, RateLimited, RefinerError
 from refiner_gui.api.models import CancelToken, ProgressEvent
 from refiner_gui.batch.looks import Counts, LookStatus, LookView, classify
-from refiner_gui.batch.plan import look_cost
+from refiner_gui.batch.mirror import retry_cost
 from refiner_gui.batch.results import export_result, write_summary
 from refiner_gui.jobs.local_steps import bounded_by
 from refiner_gui.jobs.models import Job, JobState
@@ -285,12 +285,7 @@ class BatchQueue:
     def retry_cost(self) -> int:
         """Credits :meth:`retry_failed` bills at most: 25 per look, plus the try-on for a
         look without a coarse image (less when the one already made is reused)."""
-        failed = {v.position for v in self.views() if v.status is LookStatus.FAILED}
-        return sum(
-            look_cost(x.makes_coarse, self.batch.tryon_model)
-            for x in self.store.batch_looks(self.batch.id)
-            if x.position in failed
-        )
+        return retry_cost(self.store, self.batch, self.views())
 
     def failed_count(self) -> int:
         """How many looks failed (what :meth:`retry_failed` would send)."""

@@ -1,5 +1,14 @@
-"""The batch controller: runs one stored batch (:class:`refiner_gui.batch.BatchQueue`) on a
-worker thread and forwards what it reports as typed signals. No widgets.
+"""The batch controller: runs one stored batch (:class:`refiner_gui.batch.BatchQueue`) in a
+process of its own or on a worker thread, and forwards what it reports as typed signals.
+No widgets.
+
+**Where it runs.** With ``own_process`` (the window) and a client factory that can cross
+to another process (:func:`refiner_gui.clients.is_portable`), the queue runs in a child
+process (:mod:`refiner_gui.controllers.batch_process`): its workers then never make the
+GUI thread wait for the GIL. :attr:`queue` is then a
+:class:`~refiner_gui.batch.mirror.BatchMirror` the child's events keep current. Otherwise
+(a factory that is a closure) it runs on a worker thread of this process, and
+:attr:`queue` is the queue itself. Both answer the same calls and send the same signals.
 
 Its client is the window's queue view (:mod:`refiner_gui.ui.batch_flow`). One batch runs
 at a time; each run has an id and every signal carries it, as with
@@ -7,7 +16,9 @@ at a time; each run has an id and every signal carries it, as with
 
 Order of a run's signals: ``runStarted`` · (``lookChanged`` | ``paused`` | ``notice``)* ·
 ``batchEnded`` (the queue's run returned: summary.csv is written) · ``runEnded`` (the
-thread is gone; a new batch may start at once) · ``ended``. ``changed`` carries every
+thread or process is gone; a new batch may start at once) · ``ended``. A batch process
+that dies before its run returned sends no ``batchEnded``: a ``notice`` says so, and the
+batch stays in the store to continue. ``changed`` carries every
 queue event unkeyed, for a client that follows just the one batch.
 
 Quitting mid-batch (:meth:`shutdown`) stops the queue the way Ctrl+C stops the command
@@ -15,20 +26,25 @@ line: in-flight looks stop where they are (a submitted task stays resumable in t
 store), nothing is marked cancelled, and the batch stays "active" or "paused" in the
 store, so :meth:`unfinished` offers it at the next start and :meth:`start` carries on.
 
-GUI thread only. The queue's own worker threads call :meth:`_BatchWorker.relay`;
-the worker's signals reach the controller queued, on the GUI thread.
+GUI thread only. On a thread, the queue's workers call :meth:`_BatchWorker.relay`; the
+worker's signals reach the controller queued, on the GUI thread. A child's frames arrive
+on the GUI thread from the event loop.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
 from refiner_gui.batch import BatchEvent, BatchQueue, Counts, LookStatus, LookView
-from refiner_gui.clients import ClientFactory
+from refiner_gui.batch.child import ChildStart
+from refiner_gui.batch.mirror import BatchMirror
+from refiner_gui.clients import ClientFactory, is_portable
+from refiner_gui.controllers.batch_process import BatchProcess
 from refiner_gui.jobs import JobStore
 from refiner_gui.jobs.store_batches import BatchRecord
 from refiner_gui.threads import Worker, WorkerHandle, start_worker
@@ -73,6 +89,8 @@ class BatchController(QObject):
     Args:
         store: the job store holding the batches.
         client_factory: builds each queue thread's client (on that thread).
+        own_process: run each batch in a process of its own when the factory allows it
+            (see the module docstring).
     """
 
     runStarted = Signal(int, int)  # run id, batch id
@@ -80,23 +98,31 @@ class BatchController(QObject):
     paused = Signal(int, str, str)  # run id, reason ("user" | "credits" | "backoff"), words
     notice = Signal(int, str)  # run id, a message for the user (a back-off, a stop)
     batchEnded = Signal(int, object)  # run id, Counts: summary.csv is written
-    runEnded = Signal(int)  # run id: the thread is gone
+    runEnded = Signal(int)  # run id: the thread (or process) is gone
     # Unkeyed, for a client that follows the one batch: every BatchEvent as the queue sent
     # it, and the run's Counts once its thread is gone (after runEnded).
     changed = Signal(object)  # BatchEvent
     ended = Signal(object)  # Counts
 
     def __init__(
-        self, store: JobStore, client_factory: ClientFactory, parent: QObject | None = None
+        self,
+        store: JobStore,
+        client_factory: ClientFactory,
+        parent: QObject | None = None,
+        *,
+        own_process: bool = False,
     ) -> None:
         super().__init__(parent)
         self.store = store
         self._factory = client_factory
+        self._own_process = own_process
         self._ids = itertools.count(1)
         self.run_id: int | None = None
-        self.queue: BatchQueue | None = None
+        self.queue: BatchQueue | BatchMirror | None = None
         self._handle: WorkerHandle | None = None
         self._worker: _BatchWorker | None = None
+        self._process: BatchProcess | None = None
+        self._returned = False  # the current or last run's queue returned
         self._closed = False
         self._counts: Counts | None = None
 
@@ -105,19 +131,29 @@ class BatchController(QObject):
         self._factory = factory
 
     def is_running(self) -> bool:
-        """Whether a batch's thread is live."""
-        return self._handle is not None
+        """Whether a batch's thread or process is live."""
+        return self._handle is not None or self._process is not None
 
     @property
     def running(self) -> bool:
         """Same as :meth:`is_running`."""
-        return self._handle is not None
+        return self.is_running()
+
+    @property
+    def process(self) -> BatchProcess | None:
+        """The running batch's own process, if it runs in one."""
+        return self._process
 
     def has_work_left(self) -> bool:
         """Whether a batch is live and its run has not returned yet: False once
         ``batchEnded`` came, while its thread is only winding down (quitting then loses
         nothing, so there is nothing to ask)."""
-        return self._handle is not None and self._counts is None
+        return self.is_running() and self._counts is None
+
+    def last_run_returned(self) -> bool:
+        """Whether the last run's queue returned (``batchEnded`` came); False for a run
+        stopped by its process dying. Meaningful once ``runEnded`` came."""
+        return self._returned
 
     def is_closed(self) -> bool:
         """Whether :meth:`shutdown` began (nothing starts any more)."""
@@ -136,8 +172,10 @@ class BatchController(QObject):
         batch's own setting by default); the run id. With ``retry_failed`` its failed
         looks are queued again first. None when a batch already runs or after
         :meth:`shutdown`. Raises ``KeyError`` for an unknown batch."""
-        if self._closed or self._handle is not None:
+        if self._closed or self.is_running():
             return None
+        if self._own_process and is_portable(self._factory):
+            return self._start_process(batch_id, concurrency, retry_failed)
         worker = _BatchWorker()
         worker.queue = queue = BatchQueue(
             self.store, self._factory, batch_id, concurrency=concurrency, on_event=worker.relay
@@ -148,10 +186,32 @@ class BatchController(QObject):
         worker.batchEvent.connect(self._on_event)
         worker.ended.connect(self._on_ended)
         self.run_id, self.queue, self._worker = run_id, queue, worker
+        self._returned = False
         self._handle = start_worker(worker, BATCH_THREAD)
         self._handle.when_ended(self._thread_ended)
         self.runStarted.emit(run_id, batch_id)
         return run_id
+
+    def _start_process(self, batch_id: int, concurrency: int | None, retry: bool) -> int:
+        mirror = BatchMirror(self.store, batch_id, concurrency)  # KeyError: unknown batch
+        if retry:
+            mirror.retry_failed()
+        start = ChildStart(self.store.path, batch_id, self._factory, concurrency, retry)
+        process = BatchProcess(start, self)
+        run_id = next(self._ids)
+        process.frame.connect(self._on_frame)
+        process.ended.connect(self._process_ended)
+        self.run_id, self.queue, self._process = run_id, mirror, process
+        self._returned = False
+        self.runStarted.emit(run_id, batch_id)
+        return run_id
+
+    def _command(self, *command: object) -> bool:
+        """Send ``command`` to the batch's process; False when it runs on a thread."""
+        if self._process is None:
+            return False
+        self._process.send(command)
+        return True
 
     def views(self) -> list[LookView]:
         """Every look's row of the running (or last) batch, in order."""
@@ -163,24 +223,33 @@ class BatchController(QObject):
 
     def pause(self) -> None:
         """Send no new looks (those in flight finish)."""
-        if self.queue is not None and self._handle is not None:
-            self.queue.pause("user")
+        if self.queue is not None and self.is_running():
+            if isinstance(self.queue, BatchMirror):
+                self.queue.pause_reason = "user"
+                self._command("pause")
+            else:
+                self.queue.pause("user")
             self.paused.emit(self.run_id or 0, "user", "Paused: no new look is sent.")
 
     def resume(self) -> None:
         """Send looks again after a pause (the user's, or for credits)."""
-        if self.queue is not None and self._handle is not None:
+        if isinstance(self.queue, BatchMirror):
+            self.queue.pause_reason = None
+            self._command("resume")
+        elif self.queue is not None and self._handle is not None:
             self.queue.resume()
 
     def cancel_look(self, position: int) -> None:
         """Cancel one look (never sent if waiting; stopped if in flight)."""
-        if self.queue is not None and self._handle is not None:
+        if not self._command("cancel_look", position) and self._handle is not None:
+            assert isinstance(self.queue, BatchQueue)
             self.queue.cancel_look(position)
 
     def cancel_all(self) -> None:
         """Cancel every look not done; the batch ends (a submitted task stays resumable
         in the history)."""
-        if self.queue is not None and self._handle is not None:
+        if not self._command("cancel_all") and self._handle is not None:
+            assert isinstance(self.queue, BatchQueue)
             self.queue.cancel_all()
 
     def failed_count(self) -> int:
@@ -198,8 +267,10 @@ class BatchController(QObject):
         queue = self.queue
         if queue is None or self._closed:
             return 0
-        if self._handle is not None:
-            return queue.retry_failed()
+        if self.is_running():
+            n = queue.retry_failed()  # a mirror shows them waiting; the child sends them
+            self._command("retry_failed")
+            return n
         n = queue.failed_count()
         if n and self.start(queue.batch.id, retry_failed=True) is not None:
             return n
@@ -208,6 +279,8 @@ class BatchController(QObject):
     def stop(self, timeout_ms: int = 30_000) -> bool:
         """Stop the running batch, resumable, and wait for its thread (new batches may
         still start); True when it ended."""
+        if self._process is not None:
+            return self._process.stop(timeout_ms)
         return self._handle.stop(timeout_ms) if self._handle is not None else True
 
     def shutdown(self, timeout_ms: int) -> bool:
@@ -215,11 +288,37 @@ class BatchController(QObject):
         ``timeout_ms`` (never terminate). Nothing starts afterwards; True when the
         thread ended."""
         self._closed = True
-        if self._handle is None:
-            return True
-        return self._handle.stop(timeout_ms)
+        return self.stop(timeout_ms)
 
-    # -- from the worker (GUI thread, queued) -------------------------------------------
+    # -- from the worker (GUI thread, queued) or the process (GUI thread) ---------------
+
+    @Slot(object)
+    def _on_frame(self, frame: tuple[Any, ...]) -> None:
+        kind = frame[0]
+        if kind == "event":
+            _, event, pause_reason = frame
+            if isinstance(self.queue, BatchMirror):
+                self.queue.apply(event.look, event.counts, pause_reason)
+            self._on_event(event)
+        elif kind == "ended":
+            self._on_ended(frame[1])
+        elif kind == "log":
+            _, level, name, text = frame
+            logging.getLogger(name).log(level, "%s", text)
+        elif kind == "error" and self._process is not None:
+            self._process.error = (
+                f"The batch could not run: {str(frame[1]).rstrip('.')}."  # told as it ends
+            )
+
+    @Slot(bool)
+    def _process_ended(self, normal: bool) -> None:
+        process = self._process
+        if process is not None and not normal and self._counts is None:
+            self.notice.emit(
+                self.run_id or 0,
+                f"{process.error} The batch is kept: continue it, and nothing is sent twice.",
+            )
+        self._thread_ended()
 
     @Slot(object)
     def _on_event(self, event: BatchEvent) -> None:
@@ -240,6 +339,7 @@ class BatchController(QObject):
     @Slot(object)
     def _on_ended(self, counts: Counts) -> None:
         self._counts = counts
+        self._returned = True
         self.batchEnded.emit(self.run_id or 0, counts)
 
     def _thread_ended(self) -> None:
@@ -248,6 +348,9 @@ class BatchController(QObject):
         run_id = self.run_id or 0
         self._handle = None
         self._worker = None
+        if self._process is not None:
+            self._process.deleteLater()
+            self._process = None
         counts, self._counts = self._counts or self.counts(), None
         self.runEnded.emit(run_id)
         self.ended.emit(counts)

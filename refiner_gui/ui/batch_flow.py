@@ -61,9 +61,10 @@ class BatchFlow(QObject):
         super().__init__(window)
         self._content = content
         self._window = window
-        # The jobs' factory is read per client, so a settings change reaches the next look.
+        # Each batch runs in a process of its own (its workers never hold the GIL the GUI
+        # thread needs) with the jobs' factory as it is when the batch starts (start()).
         self.controller = BatchController(
-            content.store, lambda: content.jobs.client_factory(), self
+            content.store, content.jobs.client_factory, self, own_process=True
         )
         self.view = BatchView(self.controller)
         self.dialog: BatchPlanDialog | None = None
@@ -73,6 +74,7 @@ class BatchFlow(QObject):
         tabs.setTabToolTip(tabs.indexOf(self.view), "Many looks at once: the queue of a batch")
         content.window_drop.on_source = self.offer
         self.view.continue_button.clicked.connect(self.continue_unfinished)
+        self.controller.runEnded.connect(self._run_ended)
         self.view.reviewRequested.connect(self.review_batch)
         left = self.controller.unfinished()
         self.view.set_unfinished(left)
@@ -199,11 +201,18 @@ class BatchFlow(QObject):
 
     def start(self, batch_id: int) -> bool:
         """Run (or carry on) a stored batch and show its tab."""
+        self.controller.set_client_factory(self._content.jobs.client_factory)
         if self.controller.start(batch_id) is None:
             return False
         self.view.set_unfinished([])
         self._content.parts.tabs.setCurrentWidget(self.view)
         return True
+
+    def _run_ended(self, _run_id: int) -> None:
+        """A run that ended without its outcome (its process died) is offered again."""
+        if self.controller.is_closed() or self.controller.last_run_returned():
+            return
+        self.view.set_unfinished(self.controller.unfinished(), "its process stopped unexpectedly")
 
     def continue_unfinished(self) -> None:
         """Carry on the oldest batch a quit or crash left unfinished."""

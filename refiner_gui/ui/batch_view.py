@@ -132,12 +132,13 @@ class BatchView(QWidget):
         self._paused = False
         self.update_buttons()
 
-    def set_unfinished(self, batches: list[BatchRecord]) -> None:
-        """Offer to carry on ``batches`` (left by a quit or crash); [] hides the offer."""
+    def set_unfinished(self, batches: list[BatchRecord], why: str = "the app was closed") -> None:
+        """Offer to carry on ``batches`` (left by a quit or crash: ``why``); [] hides the
+        offer."""
         if batches and not self.controller.is_running():
             names = ", ".join(f"“{b.name}”" for b in batches[:3])
             self._say(
-                f"Batch {names} stopped with looks left (the app was closed). Continue it: "
+                f"Batch {names} stopped with looks left ({why}). Continue it: "
                 "finished looks are kept and nothing is sent twice."
             )
         self.continue_button.setVisible(bool(batches))

@@ -128,7 +128,7 @@ class WindowContent(QObject):
             # Started last of the parts that can fail to build, and stopped again if
             # anything after it does: its server thread would keep the app from exiting.
             self.demo_session = DemoSession.start()
-            self._injected = self.demo_session.client
+            self._injected = self.demo_session.factory
         try:
             self._wire(window, menus, store, settings)
         except BaseException:
