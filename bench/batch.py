@@ -83,7 +83,8 @@ def make_looks(folder: Path, big: bool, n: int) -> list:
         files = {}
         for i, slot in enumerate((PERSON, TOP, COARSE)):
             p = folder / f"{slot}.jpg"
-            p.write_bytes(largest_jpeg_under(noisy_picture(i), MAX_FILE_BYTES - 50_000))
+            if not p.exists():  # made once by the bench's own process (see main)
+                p.write_bytes(largest_jpeg_under(noisy_picture(i), MAX_FILE_BYTES - 50_000))
             files[slot] = p
     else:
         from tests.helpers.images import make_image
@@ -138,14 +139,23 @@ def child_wall(url: str, n: int, poll: float) -> dict:
     return {"wall": wall, **counts}
 
 
-def child_peak_rss_mb() -> float:
-    """The largest peak RSS of this process's ended children (the batch's own process)."""
-    import resource
+def peak_rss_of(pid: int) -> float:
+    """Process ``pid``'s peak RSS so far (VmHWM), in MB; 0 once it is gone. Read from
+    /proc rather than getrusage: a child's ru_maxrss also counts the parent's pages it
+    shared between fork and exec."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
 
-
-def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> dict:
+def child_window(
+    url: str, n: int, poll: float, mode: str, seconds: float, inputs: Path | None = None
+) -> dict:
     """The window's own queue view (BatchView + BatchController, as the Batch tab builds
     them) running the batch, or ("bare") the same window idle for ``seconds``."""
     import threading
@@ -167,6 +177,7 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     # summed over both CPUs, so this is an estimate (it may subtract the other CPU's).
     worst_net = [0.0]
     stalls: list[tuple[float, float]] = []  # (start, end) of gaps over 40 ms, perf_counter s
+    gaps: list[float] = []  # every heartbeat's gap, ms: the tail beside the worst
     clock = QElapsedTimer()
     clock.start()
     last = [clock.elapsed()]
@@ -186,6 +197,7 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             faulthandler.dump_traceback_later(0.06)
         gap = now - last[0]
         worst[0] = max(worst[0], gap)
+        gaps.append(gap)
         ran, queued = sched.delta()
         stolen = steal.delta()
         worst_net[0] = max(worst_net[0], gap - stolen)
@@ -215,7 +227,7 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
             from refiner_gui.jobs import JobStore
             from refiner_gui.ui.batch_view import BatchView
 
-            looks = make_looks(Path(tmp) / "in", True, n)
+            looks = make_looks(inputs or Path(tmp) / "in", True, n)
             store = JobStore.open_default()
             batch = store.create_batch("bench", "bench", Path(tmp) / "out", 5, looks)
             options = {"poll_interval": poll, "adaptive_polling": ADAPTIVE[0]}
@@ -242,6 +254,14 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
                     (time.perf_counter() - t0[0], f"{look.name} {look.status.value} {look.stage}")
                 )
             )
+
+            def child_peak(*_args: object) -> None:  # VmHWM only grows: the last read counts
+                if controller.process is not None:
+                    peak = peak_rss_of(controller.process.pid)
+                    result["child_rss_mb"] = max(result.get("child_rss_mb", 0.0), peak)
+
+            controller.lookChanged.connect(child_peak)
+            controller.batchEnded.connect(child_peak)  # the child is still there then
             controller.runEnded.connect(lambda _run: app.quit())
             t0[0] = time.perf_counter()
             last[0] = clock.elapsed()
@@ -279,9 +299,12 @@ def child_window(url: str, n: int, poll: float, mode: str, seconds: float) -> di
     return {
         "stall_ms": worst[0],
         "stall_net_of_steal_ms": worst_net[0],
-        "rss_mb": peak_rss_mb() + child_peak_rss_mb(),
-        "child_rss_mb": child_peak_rss_mb(),
+        "rss_mb": peak_rss_mb() + result.get("child_rss_mb", 0.0),
+        "window_rss_mb": peak_rss_mb(),
+        "child_rss_mb": result.get("child_rss_mb", 0.0),
         "stalls_over_40ms": len(stalls),
+        "gaps_over_20ms": sum(g > 20 for g in gaps),
+        "p999_ms": sorted(gaps)[int(len(gaps) * 0.999)] if gaps else 0.0,
         "stalls": [
             {"ms": round(g), "steal_ms": round(s), "blocked_ms": round(max(g - r - q, 0))}
             for g, r, q, s, _at in sorted(causes, reverse=True)[:5]
@@ -434,6 +457,7 @@ def main() -> None:
     p.add_argument("--child", choices=["wall", "app", "app-thread", "bare"])
     p.add_argument("--url")
     p.add_argument("--seconds", type=float, default=0.0)
+    p.add_argument("--inputs", type=Path, help="the 4095 px inputs, made by the bench")
     p.add_argument("--skip-wall", action="store_true", help="only the window measurements")
     p.add_argument(
         "--compare-thread",
@@ -445,7 +469,7 @@ def main() -> None:
         print(json.dumps(child_wall(a.url, a.looks, a.poll)))
         return
     if a.child in ("app", "app-thread", "bare"):
-        print(json.dumps(child_window(a.url, a.looks, a.poll, a.child, a.seconds)))
+        print(json.dumps(child_window(a.url, a.looks, a.poll, a.child, a.seconds, a.inputs)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -460,7 +484,11 @@ def main() -> None:
                 f"wall: {wall['wall']:.1f} s for {wall['done']} done / {wall['failed']} failed; "
                 f"ideal {ideal:.1f} s; ratio {wall['wall'] / ideal:.3f} (goal <= 1.15)"
             )
-            app = spawn(["--child", "app", *common], home / "app")
+            # The 4095 px inputs are made here, once: encoding them takes ~300 MB, which
+            # until session 8 was counted in the window's peak RSS.
+            make_looks(home / "inputs", True, 0)
+            big = ["--inputs", str(home / "inputs")]
+            app = spawn(["--child", "app", *common, *big], home / "app")
             bare = spawn(["--child", "bare", *common, "--seconds", str(app["wall"])], home / "b")
             print(
                 f"window: longest stall {app['stall_ms']:.0f} ms (idle {bare['stall_ms']:.0f} ms;"
@@ -471,18 +499,25 @@ def main() -> None:
             worst = ", ".join(
                 f"{x['ms']} ms ({x['steal_ms']} ms host steal meanwhile)" for x in app["stalls"]
             )
-            print(f"stalls over 40 ms: {app['stalls_over_40ms']}; longest: {worst or 'none'}")
+            print(
+                f"stalls over 40 ms: {app['stalls_over_40ms']}; longest: {worst or 'none'}; "
+                f"gaps over 20 ms: {app['gaps_over_20ms']} (idle {bare['gaps_over_20ms']}); "
+                f"99.9th percentile gap {app['p999_ms']:.0f} ms (idle {bare['p999_ms']:.0f} ms)"
+            )
             print(
                 f"longest stall less the host's steal in it: {app['stall_net_of_steal_ms']:.0f}"
-                f" ms (idle {bare['stall_net_of_steal_ms']:.0f} ms); of the peak RSS, the "
-                f"batch process {app['child_rss_mb']:.0f} MB"
+                f" ms (idle {bare['stall_net_of_steal_ms']:.0f} ms); peak RSS: the window's "
+                f"process {app['window_rss_mb']:.0f} MB, the batch's {app['child_rss_mb']:.0f} MB"
             )
             if a.compare_thread:
-                old = spawn(["--child", "app-thread", *common], home / "thread")
+                old = spawn(["--child", "app-thread", *common, *big], home / "thread")
                 print(
                     f"baseline, the batch on threads of the window's process: longest stall "
-                    f"{old['stall_ms']:.0f} ms ({old['stalls_over_40ms']} over 40 ms), peak RSS"
-                    f" {old['rss_mb']:.0f} MB, batch {old['wall']:.1f} s; ratio own process / "
+                    f"{old['stall_ms']:.0f} ms ({old['stalls_over_40ms']} over 40 ms, "
+                    f"{old['gaps_over_20ms']} over 20 ms, 99.9th percentile "
+                    f"{old['p999_ms']:.0f} ms; less steal {old['stall_net_of_steal_ms']:.0f}"
+                    f" ms), peak RSS {old['rss_mb']:.0f} MB, batch {old['wall']:.1f} s;"
+                    " ratio own process / "
                     f"threads: stall {app['stall_ms'] / old['stall_ms']:.2f}, batch wall "
                     f"{app['wall'] / old['wall']:.2f}"
                 )

@@ -97,11 +97,19 @@ class FixedClientFactory:
 
 
 def is_portable(factory: ClientFactory) -> bool:
-    """Whether ``factory`` can be sent to another process (pickled): a
-    :class:`KeyedClientFactory` (the key stays in the key store) or a
-    :class:`FixedClientFactory`; not a lambda."""
+    """Whether ``factory`` builds the same clients in another process: a
+    :class:`FixedClientFactory`, or a :class:`KeyedClientFactory` reading the app's key
+    store (which the other process reads too; a key kept for this session only must be
+    handed over: :func:`refiner_gui.keystore.session_key`). Not a closure, nor a factory
+    with its own way to find the key: being picklable is not enough."""
+    if isinstance(factory, KeyedClientFactory):
+        portable = factory.lookup_key is get_api_key
+    else:
+        portable = isinstance(factory, FixedClientFactory)
+    if not portable:
+        return False
     try:
         pickle.dumps(factory)
-    except Exception:  # pickling raises many types (PicklingError, AttributeError, ...)
+    except Exception:  # e.g. options holding something that cannot cross (a lock, a socket)
         return False
     return True

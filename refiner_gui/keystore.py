@@ -91,6 +91,21 @@ def get_api_key() -> KeyLookup:
     return KeyLookup(None, "none")
 
 
+def session_key() -> str | None:
+    """The key kept for this session only (no keyring), or None: what a batch's own
+    process (:mod:`refiner_gui.batch.child`) must be handed, having no other way to it."""
+    return _session_key
+
+
+def use_session_key(key: str | None) -> None:
+    """Keep ``key`` for this session only, as :func:`set_api_key` does without a keyring
+    (the batch's own process, handed the window's); the keyring is not touched."""
+    global _session_key
+    if key:
+        register_secret(key)
+    _session_key = key or None
+
+
 def set_api_key(key: str) -> str:
     """Store ``key``; return where it went: ``"keyring"`` or ``"session"`` (no backend).
 

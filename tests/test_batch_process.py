@@ -38,6 +38,24 @@ def store():
 
 
 @pytest.fixture
+def controllers():
+    """Makes batch controllers, each shut down after the test, whatever happened in it."""
+    made: list[BatchController] = []
+
+    def make(store: JobStore, factory, **kw) -> BatchController:
+        ctl = BatchController(store, factory, own_process=True, **kw)
+        made.append(ctl)
+        return ctl
+
+    yield make
+    for ctl in made:
+        ctl.shutdown(30_000)
+
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+
+
+@pytest.fixture
 def files(job_images):
     return {PERSON: job_images["person"], TOP: job_images["top"], COARSE: job_images["coarse"]}
 
@@ -63,17 +81,28 @@ def test_frames_come_out_whole_however_the_pipe_splits_them():
     assert out == objects
 
 
+def test_a_bad_frame_is_skipped_and_a_stream_of_no_frames_is_refused():
+    from refiner_gui.batch.child import MAX_FRAME, FrameError
+
+    bad = (5).to_bytes(4, "big") + b"junk!"
+    reader = FrameReader()
+    assert reader.feed(encode_frame("a") + bad + encode_frame("b")) == ["a", "b"]
+    with pytest.raises(FrameError):
+        reader.feed((MAX_FRAME + 1).to_bytes(4, "big") + b"x" * 10)
+    assert reader.feed(encode_frame("c")) == ["c"]  # the stray bytes were dropped
+
+
 def test_a_factory_is_portable_only_when_it_can_cross_to_another_process(sandbox):
     assert is_portable(portable(sandbox))
     assert not is_portable(lambda: None)
     assert KEY not in repr(portable(sandbox))  # the key never reaches a log through repr
 
 
-def test_the_batch_runs_in_a_process_of_its_own(qtbot, store, files, tmp_path, caplog):
+def test_the_batch_runs_in_a_process_of_its_own(qtbot, store, files, tmp_path, caplog, controllers):
     batch = make_batch(store, files, tmp_path, 3)
     caplog.set_level(logging.INFO)
     with SandboxServer(latency=0.3) as srv:
-        ctl = BatchController(store, portable(srv), own_process=True)
+        ctl = controllers(store, portable(srv))
         holders: set[int] = set()
         worker_threads: list[str] = []
         gui = threading.get_ident()
@@ -107,24 +136,27 @@ def test_the_batch_runs_in_a_process_of_its_own(qtbot, store, files, tmp_path, c
     assert all((tmp_path / "out" / f"look-{i}.png").is_file() for i in range(3))
 
 
-def test_a_closure_factory_runs_the_batch_on_a_thread(qtbot, store, files, tmp_path, sandbox):
+def test_a_closure_factory_runs_the_batch_on_a_thread(
+    qtbot, store, files, tmp_path, sandbox, controllers
+):
     from refiner_gui.api import RefinerClient
 
     batch = make_batch(store, files, tmp_path, 2)
     url = sandbox.base_url
-    ctl = BatchController(
-        store, lambda: RefinerClient(KEY, url, poll_interval=0.05), own_process=True
-    )
+    ctl = controllers(store, lambda: RefinerClient(KEY, url, poll_interval=0.05))
     with qtbot.waitSignal(ctl.runEnded, timeout=30_000):
         ctl.start(batch.id)
         assert ctl.process is None and ctl.is_running()
     assert ctl.counts().done == 2
 
 
-def test_a_killed_batch_process_is_reported_and_the_batch_carries_on(qtbot, store, files, tmp_path):
+@posix_only
+def test_a_killed_batch_process_is_reported_and_the_batch_carries_on(
+    qtbot, store, files, tmp_path, controllers
+):
     batch = make_batch(store, files, tmp_path, 4, concurrency=2)
     with SandboxServer(latency=1.5) as srv:
-        ctl = BatchController(store, portable(srv), own_process=True)
+        ctl = controllers(store, portable(srv))
         notices: list[str] = []
         ctl.notice.connect(lambda _run, text: notices.append(text))
         ctl.start(batch.id)
@@ -135,6 +167,15 @@ def test_a_killed_batch_process_is_reported_and_the_batch_carries_on(qtbot, stor
         with qtbot.waitSignal(ctl.runEnded, timeout=20_000):
             os.kill(ctl.process.pid, signal.SIGKILL)
         assert notices and "crashed" in notices[-1] and "kept" in notices[-1]
+        assert ctl.last_error == "The batch process crashed."
+        # The rows are read again from the store: the two submitted looks are unfinished
+        # (resumable), the others waiting; none shows as running in a dead process.
+        assert sorted(v.status.value for v in ctl.views()) == [
+            "unfinished",
+            "unfinished",
+            "waiting",
+            "waiting",
+        ]
         assert store.batch(batch.id).state == "active"  # offered again, nothing lost
         # Carried on: the two tasks already submitted are finished, never sent again.
         with qtbot.waitSignal(ctl.runEnded, timeout=60_000):
@@ -144,9 +185,11 @@ def test_a_killed_batch_process_is_reported_and_the_batch_carries_on(qtbot, stor
     assert not live_batch_processes()
 
 
-def test_a_batch_that_cannot_run_says_why_and_ends(qtbot, store, files, tmp_path, sandbox):
+def test_a_batch_that_cannot_run_says_why_and_ends(
+    qtbot, store, files, tmp_path, sandbox, controllers
+):
     batch = make_batch(store, files, tmp_path, 1)
-    ctl = BatchController(store, portable(sandbox), own_process=True)
+    ctl = controllers(store, portable(sandbox))
     notices: list[str] = []
     ctl.notice.connect(lambda _run, text: notices.append(text))
     damaged = tmp_path / "damaged.sqlite"
@@ -163,6 +206,48 @@ def test_a_batch_that_cannot_run_says_why_and_ends(qtbot, store, files, tmp_path
     assert sandbox.submissions == 0
 
 
+def test_a_batch_process_that_cannot_start_says_why_and_ends(
+    qtbot, store, files, tmp_path, sandbox, controllers, monkeypatch
+):
+    from refiner_gui.controllers import batch_process
+
+    batch = make_batch(store, files, tmp_path, 1)
+    monkeypatch.setattr(batch_process, "child_command", lambda: [str(tmp_path / "missing")])
+    ctl = controllers(store, portable(sandbox))
+    notices: list[str] = []
+    order: list[str] = []
+    ctl.notice.connect(lambda _run, text: notices.append(text))
+    ctl.runStarted.connect(lambda *_: order.append("started"))
+    ctl.runEnded.connect(lambda *_: order.append("ended"))
+    with qtbot.waitSignal(ctl.runEnded, timeout=10_000):
+        assert ctl.start(batch.id) is not None
+    assert order == ["started", "ended"]  # never ended before it was said to start
+    assert notices and notices[-1].startswith("The batch process could not start")
+    assert not ctl.is_running() and ctl.last_error and sandbox.submissions == 0
+    assert store.batch(batch.id).state == "active"  # kept, to continue
+
+
+def test_a_key_kept_for_this_session_only_is_handed_to_the_batch_process(
+    qtbot, store, files, tmp_path, sandbox, controllers
+):
+    from refiner_gui.clients import ConnectionSettings, KeyedClientFactory
+    from refiner_gui.keystore import get_api_key, use_session_key
+
+    batch = make_batch(store, files, tmp_path, 1)
+    use_session_key(KEY)  # as Settings does when no keyring can store it
+    try:
+        assert get_api_key().source == "session"
+        factory = KeyedClientFactory(ConnectionSettings(sandbox.base_url, 0.05, 30.0))
+        ctl = controllers(store, factory)
+        with qtbot.waitSignal(ctl.runEnded, timeout=30_000):
+            ctl.start(batch.id)
+            assert ctl.process is not None  # the stored-key factory crosses to the child
+    finally:
+        use_session_key(None)
+    assert ctl.counts().done == 1 and sandbox.submissions == 1
+
+
+@posix_only
 def test_the_child_stops_resumable_when_the_window_is_gone(store, files, tmp_path):
     batch = make_batch(store, files, tmp_path, 4, concurrency=2)
     with SandboxServer(latency=1.5) as srv:
@@ -174,15 +259,24 @@ def test_the_child_stops_resumable_when_the_window_is_gone(store, files, tmp_pat
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(encode_frame(start))
             proc.stdin.flush()
-            frames = []
-            while srv.submissions < 2:  # read until both first looks went out
-                frame = read_frame(proc.stdout)
-                assert frame is not None, "the child ended early"
-                frames.append(frame)
-            proc.stdin.close()  # the window is gone (closed, or crashed)
-            while (frame := read_frame(proc.stdout)) is not None:
-                frames.append(frame)
-            assert proc.wait(30) == 0
+            # Never wait forever on a pipe: a child that hangs is killed (and fails below).
+            watchdog = threading.Timer(60, proc.kill)
+            watchdog.start()
+            try:
+                frames, tasks = [], set()
+                while len(tasks) < 2:  # until both first looks' task ids are stored
+                    frame = read_frame(proc.stdout)
+                    assert frame is not None, "the child ended early"
+                    frames.append(frame)
+                    if frame[0] == "event" and frame[1].look and frame[1].look.task_id:
+                        tasks.add(frame[1].look.task_id)
+                proc.stdin.close()  # the window is gone (closed, or crashed)
+                while (frame := read_frame(proc.stdout)) is not None:
+                    frames.append(frame)
+                assert proc.wait(30) == 0
+            finally:
+                watchdog.cancel()
+                watchdog.join()
         assert [f[0] for f in frames].count("ended") == 1  # stopped, summary written
         assert store.batch(batch.id).state == "active"
         assert srv.submissions == 2

@@ -507,7 +507,9 @@ def test_a_batch_whose_process_dies_is_offered_again_and_finishes(qtbot, make_wi
         with qtbot.waitSignal(f.controller.runEnded, timeout=20_000):
             os.kill(process.pid, signal.SIGKILL)
         assert not f.view.continue_button.isHidden()
-        assert "stopped unexpectedly" in f.view.notice.text()
+        assert "stopped with looks left (the batch process crashed)" in f.view.notice.text()
+        # The rows are the store's, not the dead process's last word: none is running.
+        assert LookStatus.RUNNING not in statuses(f)
         with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
             f.view.continue_button.click()
         wait_ended(qtbot, f)

@@ -32,21 +32,38 @@ import pickle
 import struct
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from refiner_gui.processes import BATCH_PROCESS_FLAG
+from refiner_gui.redaction import redact
 
 if TYPE_CHECKING:  # only the standard library at import: the frozen app's start reads this
     from refiner_gui.clients import ClientFactory
 
-__all__ = ["CHILD_FLAG", "ChildStart", "FrameReader", "encode_frame", "main", "read_frame"]
+__all__ = [
+    "CHILD_FLAG",
+    "MAX_FRAME",
+    "ChildStart",
+    "FrameError",
+    "FrameReader",
+    "encode_frame",
+    "main",
+    "read_frame",
+]
 
 log = logging.getLogger(__name__)
 
 CHILD_FLAG = BATCH_PROCESS_FLAG  # a frozen app's argument that makes it this child
 _HEADER = struct.Struct(">I")
+# Frames are small (a look's row, a log line); a bigger length means the stream is not
+# frames at all (something printed to the pipe before the child took it over).
+MAX_FRAME = 16 * 1024 * 1024
+
+
+class FrameError(ValueError):
+    """The stream is not a stream of frames (see :data:`MAX_FRAME`)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,9 @@ class ChildStart:
     factory: ClientFactory
     concurrency: int | None = None
     retry_failed: bool = False  # queue the failed looks again before the run starts
+    # The window's key when it keeps it for this session only (no keyring): the child
+    # has no other way to it. Never in repr, so never in a log.
+    session_key: str | None = field(default=None, repr=False)
 
 
 def encode_frame(obj: object) -> bytes:
@@ -71,7 +91,10 @@ def read_frame(stream: IO[bytes]) -> Any:
     head = _read_exactly(stream, _HEADER.size)
     if head is None:
         return None
-    body = _read_exactly(stream, _HEADER.unpack(head)[0])
+    (size,) = _HEADER.unpack(head)
+    if size > MAX_FRAME:
+        raise FrameError(f"a frame of {size} bytes: not a frame stream")
+    body = _read_exactly(stream, size)
     return None if body is None else pickle.loads(body)
 
 
@@ -93,16 +116,25 @@ class FrameReader:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[Any]:
-        """Add ``data``; every frame now complete, in order."""
+        """Add ``data``; every frame now complete, in order. A frame that does not
+        unpickle is skipped (logged); the ones around it still arrive. Raises
+        :class:`FrameError` when the bytes are not frames at all (the rest is dropped)."""
         self._buffer += data
         out: list[Any] = []
         while len(self._buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._buffer)
+            if size > MAX_FRAME:
+                self._buffer.clear()
+                raise FrameError(f"a frame of {size} bytes: not a frame stream")
             end = _HEADER.size + size
             if len(self._buffer) < end:
                 break
-            out.append(pickle.loads(bytes(self._buffer[_HEADER.size : end])))
-            del self._buffer[:end]
+            body = bytes(self._buffer[_HEADER.size : end])
+            del self._buffer[:end]  # first: a bad frame must not block the ones after it
+            try:
+                out.append(pickle.loads(body))
+            except Exception:
+                log.exception("an unreadable frame from the batch process was skipped")
         return out
 
 
@@ -138,7 +170,9 @@ class _LogFrames(logging.Handler):
             text = record.getMessage()
             if record.exc_info:
                 text += "\n" + logging.Formatter().formatException(record.exc_info)
-            self._out.send(("log", record.levelno, record.name, text))
+            # Redacted here too: this process knows the keys its clients use, which the
+            # window may not (a key read from the keyring after the window's last look).
+            self._out.send(("log", record.levelno, record.name, redact(text)))
         except Exception:
             self.handleError(record)
 
@@ -175,7 +209,10 @@ def run(start: ChildStart, commands: IO[bytes], out: _Out) -> int:
     """Run ``start``'s batch until it ends or is stopped; the exit code."""
     from refiner_gui.batch.queue import BatchQueue
     from refiner_gui.jobs.store import JobStore
+    from refiner_gui.keystore import use_session_key
 
+    if start.session_key:
+        use_session_key(start.session_key)
     store = JobStore(start.store_path)
     try:
         holder: list[BatchQueue] = []
@@ -199,18 +236,23 @@ def run(start: ChildStart, commands: IO[bytes], out: _Out) -> int:
 
 
 def main() -> int:
-    """The child's entry point: read the start frame, run, exit."""
-    frames = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # from here a print goes to stderr, never into the frames
-    commands = os.fdopen(os.dup(0), "rb")
+    """The child's entry point: read the start frame, run, exit (never raises: a frozen
+    windowed app would show a modal error box nobody can see)."""
+    try:
+        frames = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)  # from here a print goes to stderr, never into the frames
+        commands = os.fdopen(os.dup(0), "rb")
+    except OSError as exc:  # no pipes: nothing to report to
+        print(f"refiner-gui batch process: no pipes to the window: {exc}", file=sys.stderr)
+        return 2
     out = _Out(frames)
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(_LogFrames(out))
-    from refiner_gui.allocator import map_big_blocks
-
-    map_big_blocks()  # before any image, as the window does (see refiner_gui.allocator)
     try:
+        from refiner_gui.allocator import map_big_blocks
+
+        map_big_blocks()  # before any image, as the window does (refiner_gui.allocator)
         start = read_frame(commands)
         if not isinstance(start, ChildStart):
             out.send(("error", "The batch process got no batch to run."))
@@ -218,7 +260,7 @@ def main() -> int:
         return run(start, commands, out)
     except Exception as exc:
         log.exception("the batch process failed")
-        out.send(("error", f"{type(exc).__name__}: {exc}"))
+        out.send(("error", redact(f"{type(exc).__name__}: {exc}")))
         return 1
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import shiboken6
@@ -43,10 +44,12 @@ from PySide6.QtCore import QObject, Signal, Slot
 from refiner_gui.batch import BatchEvent, BatchQueue, Counts, LookStatus, LookView
 from refiner_gui.batch.child import ChildStart
 from refiner_gui.batch.mirror import BatchMirror
-from refiner_gui.clients import ClientFactory, is_portable
+from refiner_gui.clients import ClientFactory, KeyedClientFactory, is_portable
 from refiner_gui.controllers.batch_process import BatchProcess
 from refiner_gui.jobs import JobStore
 from refiner_gui.jobs.store_batches import BatchRecord
+from refiner_gui.keystore import session_key
+from refiner_gui.redaction import redact
 from refiner_gui.threads import Worker, WorkerHandle, start_worker
 
 log = logging.getLogger(__name__)
@@ -88,9 +91,12 @@ class BatchController(QObject):
 
     Args:
         store: the job store holding the batches.
-        client_factory: builds each queue thread's client (on that thread).
+        client_factory: builds each queue thread's client (on that thread); or, with
+            ``factory_source``, ignored.
         own_process: run each batch in a process of its own when the factory allows it
             (see the module docstring).
+        factory_source: gives the factory to use, read at each start (the window's, as
+            its settings are when the batch starts or is retried).
     """
 
     runStarted = Signal(int, int)  # run id, batch id
@@ -111,10 +117,12 @@ class BatchController(QObject):
         parent: QObject | None = None,
         *,
         own_process: bool = False,
+        factory_source: Callable[[], ClientFactory] | None = None,
     ) -> None:
         super().__init__(parent)
         self.store = store
         self._factory = client_factory
+        self._factory_source = factory_source
         self._own_process = own_process
         self._ids = itertools.count(1)
         self.run_id: int | None = None
@@ -123,6 +131,7 @@ class BatchController(QObject):
         self._worker: _BatchWorker | None = None
         self._process: BatchProcess | None = None
         self._returned = False  # the current or last run's queue returned
+        self.last_error = ""  # why the last run's process ended early, for the user
         self._closed = False
         self._counts: Counts | None = None
 
@@ -174,6 +183,9 @@ class BatchController(QObject):
         :meth:`shutdown`. Raises ``KeyError`` for an unknown batch."""
         if self._closed or self.is_running():
             return None
+        if self._factory_source is not None:
+            self._factory = self._factory_source()
+        self.last_error = ""
         if self._own_process and is_portable(self._factory):
             return self._start_process(batch_id, concurrency, retry_failed)
         worker = _BatchWorker()
@@ -196,13 +208,16 @@ class BatchController(QObject):
         mirror = BatchMirror(self.store, batch_id, concurrency)  # KeyError: unknown batch
         if retry:
             mirror.retry_failed()
-        start = ChildStart(self.store.path, batch_id, self._factory, concurrency, retry)
+        # A key kept for this session only lives in this process: the child is handed it.
+        key = session_key() if isinstance(self._factory, KeyedClientFactory) else None
+        start = ChildStart(self.store.path, batch_id, self._factory, concurrency, retry, key)
         process = BatchProcess(start, self)
         run_id = next(self._ids)
         process.frame.connect(self._on_frame)
         process.ended.connect(self._process_ended)
         self.run_id, self.queue, self._process = run_id, mirror, process
         self._returned = False
+        process.start()  # a child that cannot start ends from the event loop, after this
         self.runStarted.emit(run_id, batch_id)
         return run_id
 
@@ -268,6 +283,8 @@ class BatchController(QObject):
         if queue is None or self._closed:
             return 0
         if self.is_running():
+            if not self.has_work_left():  # the run returned: nothing would take them now
+                return 0
             n = queue.retry_failed()  # a mirror shows them waiting; the child sends them
             self._command("retry_failed")
             return n
@@ -298,22 +315,29 @@ class BatchController(QObject):
         if kind == "event":
             _, event, pause_reason = frame
             if isinstance(self.queue, BatchMirror):
-                self.queue.apply(event.look, event.counts, pause_reason)
+                # Only a notice says why the child paused; a row sent before it read the
+                # user's pause would undo the pause shown here.
+                reason = pause_reason if event.kind == "notice" else self.queue.pause_reason
+                self.queue.apply(event.look, event.counts, reason)
             self._on_event(event)
         elif kind == "ended":
             self._on_ended(frame[1])
         elif kind == "log":
             _, level, name, text = frame
-            logging.getLogger(name).log(level, "%s", text)
+            pid = self._process.pid if self._process is not None else 0
+            logging.getLogger(name).log(level, "[batch process %d] %s", pid, redact(text))
         elif kind == "error" and self._process is not None:
-            self._process.error = (
-                f"The batch could not run: {str(frame[1]).rstrip('.')}."  # told as it ends
-            )
+            text = redact(str(frame[1])).rstrip(".")
+            self._process.error = f"The batch could not run: {text}."  # told as it ends
 
     @Slot(bool)
     def _process_ended(self, normal: bool) -> None:
         process = self._process
         if process is not None and not normal and self._counts is None:
+            self.last_error = process.error
+            mirror = self.queue
+            if isinstance(mirror, BatchMirror):  # its rows were the dead child's last word
+                self.queue = BatchMirror(self.store, mirror.batch.id)
             self.notice.emit(
                 self.run_id or 0,
                 f"{process.error} The batch is kept: continue it, and nothing is sent twice.",

@@ -15,10 +15,19 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QObject, QProcess, QProcessEnvironment, Signal, Slot
+from PySide6.QtCore import (
+    QByteArray,
+    QObject,
+    QProcess,
+    QProcessEnvironment,
+    QTimer,
+    Signal,
+    Slot,
+)
 
 import refiner_gui
-from refiner_gui.batch.child import CHILD_FLAG, ChildStart, FrameReader, encode_frame
+from refiner_gui.batch.child import CHILD_FLAG, ChildStart, FrameError, FrameReader, encode_frame
+from refiner_gui.redaction import redact
 
 __all__ = ["BatchProcess", "child_command", "live_batch_processes"]
 
@@ -34,18 +43,20 @@ def live_batch_processes() -> list[BatchProcess]:
 
 
 def child_command() -> list[str]:
-    """How to start the child: this program again when frozen, else this Python."""
+    """How to start the child: this program again when frozen, else this Python (with
+    ``-P``: the window's working folder must not shadow the package)."""
     if getattr(sys, "frozen", False):
         return [sys.executable, CHILD_FLAG]
-    return [sys.executable, "-m", "refiner_gui.batch.child"]
+    return [sys.executable, "-P", "-m", "refiner_gui.batch.child"]
 
 
 class BatchProcess(QObject):
-    """One run of a batch in a child process.
+    """One run of a batch in a child process; :meth:`start` starts it.
 
     Signals: ``frame(object)`` for each frame the child sends (see
-    :mod:`refiner_gui.batch.child`), then ``ended(bool)`` once it exited (True when it
-    exited normally, with code 0).
+    :mod:`refiner_gui.batch.child`), in order, then ``ended(bool)`` once it exited and its
+    last frame was delivered (True when it exited normally, with code 0). Both are
+    emitted from the event loop, never from inside :meth:`start`.
     """
 
     frame = Signal(object)
@@ -53,8 +64,12 @@ class BatchProcess(QObject):
 
     def __init__(self, start: ChildStart, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._start = start
         self._reader = FrameReader()
-        self._done = False
+        self._exited = False  # the child is gone (it may still have frames to deliver)
+        self._done = False  # ended was emitted
+        self._reading = False  # _read is delivering frames (a slot may re-enter it)
+        self._end_pending: bool | None = None  # how it exited, while frames were delivered
         self.error = ""  # why the child could not start or ended badly, for the user
         proc = self._proc = QProcess(self)
         program, *args = child_command()
@@ -71,9 +86,13 @@ class BatchProcess(QObject):
         proc.readyReadStandardError.connect(self._read_errors)
         proc.finished.connect(self._finished)
         proc.errorOccurred.connect(self._failed)
+
+    def start(self) -> None:
+        """Start the child and send it the batch. Connect the signals first: a child that
+        cannot start ends at once (``ended(False)``, with :attr:`error` saying why)."""
         _LIVE.add(self)
-        proc.start()
-        self.send(start)
+        self._proc.start()
+        self.send(self._start)
 
     @property
     def pid(self) -> int:
@@ -81,64 +100,89 @@ class BatchProcess(QObject):
         return int(self._proc.processId())
 
     def is_live(self) -> bool:
-        """Whether the child has not ended yet."""
+        """Whether ``ended`` has not been emitted yet."""
         return not self._done
 
     def send(self, obj: object) -> None:
-        """Send a frame (the start, or a command) to the child; dropped once it ended."""
-        if not self._done:
+        """Send a frame (the start, or a command) to the child; dropped once it exited."""
+        if not self._exited and self._proc.state() != QProcess.ProcessState.NotRunning:
             self._proc.write(QByteArray(encode_frame(obj)))
 
     def stop(self, timeout_ms: int) -> bool:
-        """Tell the child to stop (resumable) and wait up to ``timeout_ms`` for it to exit,
-        delivering its last frames meanwhile; True when it ended. Never kills it: a child
-        still winding down finishes on its own (its input closes when the window exits)."""
-        if self._done:
+        """Tell the child to stop (resumable) and wait up to ``timeout_ms`` for it to exit;
+        True when it exited. Its input is closed too, so it stops even if the command is
+        lost. A child still running when this object is destroyed afterwards (the window
+        gone) is killed by Qt, as a thread would end with the process; a look it was
+        uploading then stays "outcome unknown", never sent again."""
+        if self._exited:
             return True
         self.send(("stop",))
+        self._proc.closeWriteChannel()
         self._proc.waitForFinished(max(1, timeout_ms))
-        return self._done
+        return self._exited
 
     # -- from QProcess (GUI thread) -------------------------------------------------------
 
     @Slot()
     def _read(self) -> None:
-        data = bytes(self._proc.readAllStandardOutput().data())
-        try:
-            frames = self._reader.feed(data)
-        except Exception:
-            log.exception("unreadable frame from the batch process")
+        # A slot of `frame` may run a nested event loop (a dialog, stop()'s wait) in which
+        # more output arrives: the outer call delivers it, so the frames keep their order.
+        if self._reading:
             return
-        for frame in frames:
-            self.frame.emit(frame)
+        self._reading = True
+        try:
+            while self._proc.bytesAvailable() > 0:
+                data = bytes(self._proc.readAllStandardOutput().data())
+                try:
+                    frames = self._reader.feed(data)
+                except FrameError as exc:
+                    self._protocol_error(str(exc))
+                    return
+                for frame in frames:
+                    self.frame.emit(frame)
+        finally:
+            self._reading = False
+        if self._end_pending is not None:
+            self._end(self._end_pending)
+
+    def _protocol_error(self, what: str) -> None:
+        self.error = "The batch process sent something unreadable and was stopped."
+        log.error("%s (%s)", self.error, what)
+        self._proc.kill()  # finished() follows and ends this run
 
     @Slot()
     def _read_errors(self) -> None:
         text = bytes(self._proc.readAllStandardError().data()).decode("utf-8", "replace")
         for line in text.splitlines():
             if line.strip():
-                child_log.warning("batch process: %s", line)
+                child_log.warning("batch process %d: %s", self.pid, redact(line))
 
     @Slot(QProcess.ProcessError)
     def _failed(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self.error = f"The batch process could not start: {self._proc.errorString()}"
+            self.error = f"The batch process could not start ({self._proc.errorString()})."
             log.error("%s", self.error)
-            self._end(False)
+            self._exited = True
+            # Qt may report this from inside start(): ended comes from the event loop.
+            QTimer.singleShot(0, self, lambda: self._end(False))
 
     @Slot(int, QProcess.ExitStatus)
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        self._read()
+        self._exited = True
         self._read_errors()
         normal = status == QProcess.ExitStatus.NormalExit and code == 0
         if not normal and not self.error:
             how = "crashed" if status == QProcess.ExitStatus.CrashExit else f"exited ({code})"
             self.error = f"The batch process {how}."
             log.error("%s", self.error)
-        self._end(normal)
+        self._end_pending = normal
+        self._read()  # its last frames first, then ended (at once, or after the outer read)
 
     def _end(self, normal: bool) -> None:
         if self._done:
+            return
+        if self._reading:  # delivered by the outer _read once its frames are out
+            self._end_pending = normal
             return
         self._done = True
         _LIVE.discard(self)

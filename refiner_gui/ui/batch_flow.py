@@ -64,7 +64,11 @@ class BatchFlow(QObject):
         # Each batch runs in a process of its own (its workers never hold the GIL the GUI
         # thread needs) with the jobs' factory as it is when the batch starts (start()).
         self.controller = BatchController(
-            content.store, content.jobs.client_factory, self, own_process=True
+            content.store,
+            content.jobs.client_factory,
+            self,
+            own_process=True,
+            factory_source=lambda: content.jobs.client_factory,
         )
         self.view = BatchView(self.controller)
         self.dialog: BatchPlanDialog | None = None
@@ -201,7 +205,6 @@ class BatchFlow(QObject):
 
     def start(self, batch_id: int) -> bool:
         """Run (or carry on) a stored batch and show its tab."""
-        self.controller.set_client_factory(self._content.jobs.client_factory)
         if self.controller.start(batch_id) is None:
             return False
         self.view.set_unfinished([])
@@ -212,7 +215,9 @@ class BatchFlow(QObject):
         """A run that ended without its outcome (its process died) is offered again."""
         if self.controller.is_closed() or self.controller.last_run_returned():
             return
-        self.view.set_unfinished(self.controller.unfinished(), "its process stopped unexpectedly")
+        why = self.controller.last_error.rstrip(".") or "its process stopped unexpectedly"
+        self.view.reload()  # the rows as the store has them, not the dead process's last
+        self.view.set_unfinished(self.controller.unfinished(), why[:1].lower() + why[1:])
 
     def continue_unfinished(self) -> None:
         """Carry on the oldest batch a quit or crash left unfinished."""

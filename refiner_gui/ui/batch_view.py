@@ -143,6 +143,12 @@ class BatchView(QWidget):
             )
         self.continue_button.setVisible(bool(batches))
 
+    def reload(self) -> None:
+        """Show every row and the counts as the controller has them now (after a batch
+        process died, they are read again from the store)."""
+        self.model.set_views(self.controller.views())
+        self._show_counts(self.controller.counts())
+
     # -- from the controller ------------------------------------------------------------
 
     def _on_started(self, _run_id: int, _batch_id: int) -> None:
