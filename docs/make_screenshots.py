@@ -286,8 +286,9 @@ def capture_batch(out: Path, latency: float = 1.5) -> list[Path]:
     written: list[Path] = []
     demo = DemoSession.start(latency=latency, poll_interval=0.1)
     demo.server.inject(Fault("submit", "task_failed", times=1))
+    # demo.factory, as the demo app uses it: the batch runs in its own process.
     w = MainWindow(
-        client_factory=demo.client, demo=True, settings=Settings(), recover_on_start=False
+        client_factory=demo.factory, demo=True, settings=Settings(), recover_on_start=False
     )
     try:
         w.resize(QSize(1280, 720))

@@ -510,6 +510,7 @@ def test_a_batch_whose_process_dies_is_offered_again_and_finishes(qtbot, make_wi
         assert "stopped with looks left (the batch process crashed)" in f.view.notice.text()
         # The rows are the store's, not the dead process's last word: none is running.
         assert LookStatus.RUNNING not in statuses(f)
+        w.grab().save(str(tmp_path / "batch_process_died.png"))  # looked at by eye
         with qtbot.waitSignal(f.controller.batchEnded, timeout=30_000):
             f.view.continue_button.click()
         wait_ended(qtbot, f)
