@@ -23,6 +23,7 @@ from refiner_gui.controllers.batch_controller import BatchController
 from refiner_gui.controllers.batch_process import child_command, live_batch_processes
 from refiner_gui.jobs import JobStore
 from refiner_gui.jobs.store_batches import NewLook
+from refiner_gui.processes import BACKGROUND_NICE
 from refiner_gui.sandbox import SandboxServer
 from refiner_gui.slots import COARSE, PERSON, TOP
 from tests.helpers.fast import fast_retry
@@ -104,6 +105,7 @@ def test_the_batch_runs_in_a_process_of_its_own(qtbot, store, files, tmp_path, c
     with SandboxServer(latency=0.3) as srv:
         ctl = controllers(store, portable(srv))
         holders: set[int] = set()
+        nices: set[int] = set()
         worker_threads: list[str] = []
         gui = threading.get_ident()
         delivered_on: set[int] = set()
@@ -117,6 +119,8 @@ def test_the_batch_runs_in_a_process_of_its_own(qtbot, store, files, tmp_path, c
                 holder = store.holder_of(view.job_id)
                 if holder is not None:
                     holders.add(holder.pid)
+                    if hasattr(os, "getpriority"):
+                        nices.add(os.getpriority(os.PRIO_PROCESS, holder.pid))
 
         ctl.lookChanged.connect(seen)
         with qtbot.waitSignal(ctl.runEnded, timeout=60_000):
@@ -128,6 +132,8 @@ def test_the_batch_runs_in_a_process_of_its_own(qtbot, store, files, tmp_path, c
     assert delivered_on == {gui}
     assert not worker_threads  # no batch worker ever ran in this process
     assert holders == {child}  # the store saw the child hold each look's job
+    if hasattr(os, "getpriority"):  # it yields the cores to the window
+        assert nices == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)}
     assert not live_batch_processes()
     # The child's log reaches this process's log, and never carries the key.
     texts = [r.getMessage() for r in caplog.records]

@@ -21,7 +21,9 @@ start frame may carry a demo or test key (never the stored key: a
   the run returned (summary.csv written), ``("error", text)`` when it could not run.
 
 The child's own stdout is pointed at stderr first, so a stray print can never corrupt a
-frame; the window logs what arrives on stderr.
+frame; the window logs what arrives on stderr. The child runs at a background CPU
+priority (:func:`~refiner_gui.processes.lower_priority`): on a machine with few cores
+its five workers must not keep the GUI thread waiting for one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from refiner_gui.processes import BATCH_PROCESS_FLAG
+from refiner_gui.processes import BATCH_PROCESS_FLAG, lower_priority
 from refiner_gui.redaction import redact
 
 if TYPE_CHECKING:  # only the standard library at import: the frozen app's start reads this
@@ -253,6 +255,8 @@ def main() -> int:
         from refiner_gui.allocator import map_big_blocks
 
         map_big_blocks()  # before any image, as the window does (refiner_gui.allocator)
+        if not lower_priority():  # the window's GUI thread comes first for the cores
+            log.info("the batch process runs at normal priority (it may not lower it)")
         start = read_frame(commands)
         if not isinstance(start, ChildStart):
             out.send(("error", "The batch process got no batch to run."))
