@@ -26,6 +26,7 @@ import argparse
 import faulthandler
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,20 @@ stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 stop.wait()
 srv.stop()
+"""
+
+
+# The "busy" baseline: the idle window while another process keeps every core busy at
+# nice 10 (as the batch's own process and the sandbox run): what the machine alone does
+# to a heartbeat, the host's steal included, with no work of the app anywhere.
+BURN = """
+import os, sys
+os.nice(10)
+for _ in range(int(sys.argv[1]) - 1):
+    if os.fork() == 0:
+        break
+while True:
+    pass
 """
 
 
@@ -275,6 +290,11 @@ def child_window(
             controller.shutdown(30_000)
             store.close()
         else:
+            burner = None
+            if mode == "busy":  # no app work at all: every core kept busy at nice 10
+                burner = subprocess.Popen(
+                    [sys.executable, "-c", BURN, str(os.cpu_count())], start_new_session=True
+                )
             w.setCentralWidget(QLabel("idle"))
             w.show()
             QTimer.singleShot(int(seconds * 1000), app.quit)
@@ -282,6 +302,9 @@ def child_window(
             app.exec()
             heart.stop()
             faulthandler.cancel_dump_traceback_later()
+            if burner is not None:
+                os.killpg(burner.pid, signal.SIGTERM)  # the spinner and its forks
+                burner.wait(10)
     if sampler:
         sampler.report(stalls)
     timeline = result.pop("timeline", [])
@@ -454,7 +477,7 @@ def main() -> None:
     p.add_argument("--looks", type=int, default=100)
     p.add_argument("--latency", type=float, default=1.0)
     p.add_argument("--poll", type=float, default=0.5, help="poll period on loopback (auto polling)")
-    p.add_argument("--child", choices=["wall", "app", "app-thread", "bare"])
+    p.add_argument("--child", choices=["wall", "app", "app-thread", "bare", "busy"])
     p.add_argument("--url")
     p.add_argument("--seconds", type=float, default=0.0)
     p.add_argument("--inputs", type=Path, help="the 4095 px inputs, made by the bench")
@@ -464,11 +487,16 @@ def main() -> None:
         action="store_true",
         help="also run the window's batch on threads of its process (the old way)",
     )
+    p.add_argument(
+        "--busy-baseline",
+        action="store_true",
+        help="also the idle window with every core kept busy by another process",
+    )
     a = p.parse_args()
     if a.child == "wall":
         print(json.dumps(child_wall(a.url, a.looks, a.poll)))
         return
-    if a.child in ("app", "app-thread", "bare"):
+    if a.child in ("app", "app-thread", "bare", "busy"):
         print(json.dumps(child_window(a.url, a.looks, a.poll, a.child, a.seconds, a.inputs)))
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -509,6 +537,16 @@ def main() -> None:
                 f" ms (idle {bare['stall_net_of_steal_ms']:.0f} ms); peak RSS: the window's "
                 f"process {app['window_rss_mb']:.0f} MB, the batch's {app['child_rss_mb']:.0f} MB"
             )
+            if a.busy_baseline:
+                busy = spawn(
+                    ["--child", "busy", *common, "--seconds", str(app["wall"])], home / "c"
+                )
+                print(
+                    f"baseline, the idle window with every core busy (no app work): longest "
+                    f"stall {busy['stall_ms']:.0f} ms ({busy['stalls_over_40ms']} over 40 ms, "
+                    f"{busy['gaps_over_20ms']} over 20 ms, 99.9th percentile "
+                    f"{busy['p999_ms']:.0f} ms; less steal {busy['stall_net_of_steal_ms']:.0f} ms)"
+                )
             if a.compare_thread:
                 old = spawn(["--child", "app-thread", *common, *big], home / "thread")
                 print(
