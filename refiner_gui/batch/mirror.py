@@ -4,11 +4,14 @@ The batch's own process (:mod:`refiner_gui.batch.child`) holds the real
 :class:`~refiner_gui.batch.queue.BatchQueue`; the window keeps this mirror of its rows,
 filled from the store when the run starts and kept current by the events the child sends.
 It answers what the queue view asks (:meth:`views`, :meth:`counts`, the retry's cost)
-without a round trip to the child. GUI thread only.
+without a round trip to the child, and takes the queue's commands (pause, resume,
+cancel, retry), passing them on to the child through :attr:`BatchMirror.send`. GUI
+thread only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import NoReturn
 
@@ -53,6 +56,8 @@ class BatchMirror:
         self._views = {v.position: v for v in queue.views()}
         self._counts: Counts | None = None
         self.pause_reason: str | None = None  # "user", "credits", or None
+        # Sends a command frame to the child (refiner_gui.batch.child); set once it runs.
+        self.send: Callable[[tuple[object, ...]], None] = lambda _command: None
 
     def apply(self, look: LookView | None, counts: Counts, pause_reason: str | None) -> None:
         """An event from the child: a row (if any) and the counts at that moment."""
@@ -77,11 +82,32 @@ class BatchMirror:
         """See :func:`retry_cost`."""
         return retry_cost(self.store, self.batch, self.views())
 
+    # -- the queue's commands, for the child ----------------------------------------
+
+    def pause(self, reason: str = "user") -> None:
+        """Shown paused at once; the child takes no new looks."""
+        self.pause_reason = reason
+        self.send(("pause",))
+
+    def resume(self) -> None:
+        """The child takes looks again."""
+        self.pause_reason = None
+        self.send(("resume",))
+
+    def cancel_look(self, position: int) -> None:
+        """The child cancels one look (its event shows it)."""
+        self.send(("cancel_look", position))
+
+    def cancel_all(self) -> None:
+        """The child cancels every look not done (its events show them)."""
+        self.send(("cancel_all",))
+
     def retry_failed(self) -> int:
         """Show the failed looks as waiting, as the child's queue does when told to send
-        them again (it sends no event for that); how many."""
+        them again (it sends no event for that), and tell it; how many."""
         failed = [v for v in self._views.values() if v.status is LookStatus.FAILED]
         for v in failed:
             self._views[v.position] = replace(v, status=LookStatus.WAITING, error="")
         self._counts = Counts.of(self.views())
+        self.send(("retry_failed",))
         return len(failed)

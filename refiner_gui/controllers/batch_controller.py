@@ -135,10 +135,6 @@ class BatchController(QObject):
         self._closed = False
         self._counts: Counts | None = None
 
-    def set_client_factory(self, factory: ClientFactory) -> None:
-        """Use ``factory`` for batches started from now on."""
-        self._factory = factory
-
     def is_running(self) -> bool:
         """Whether a batch's thread or process is live."""
         return self._handle is not None or self._process is not None
@@ -215,18 +211,12 @@ class BatchController(QObject):
         run_id = next(self._ids)
         process.frame.connect(self._on_frame)
         process.ended.connect(self._process_ended)
+        mirror.send = process.send  # from here its commands go to the child
         self.run_id, self.queue, self._process = run_id, mirror, process
         self._returned = False
         process.start()  # a child that cannot start ends from the event loop, after this
         self.runStarted.emit(run_id, batch_id)
         return run_id
-
-    def _command(self, *command: object) -> bool:
-        """Send ``command`` to the batch's process; False when it runs on a thread."""
-        if self._process is None:
-            return False
-        self._process.send(command)
-        return True
 
     def views(self) -> list[LookView]:
         """Every look's row of the running (or last) batch, in order."""
@@ -239,32 +229,23 @@ class BatchController(QObject):
     def pause(self) -> None:
         """Send no new looks (those in flight finish)."""
         if self.queue is not None and self.is_running():
-            if isinstance(self.queue, BatchMirror):
-                self.queue.pause_reason = "user"
-                self._command("pause")
-            else:
-                self.queue.pause("user")
+            self.queue.pause("user")
             self.paused.emit(self.run_id or 0, "user", "Paused: no new look is sent.")
 
     def resume(self) -> None:
         """Send looks again after a pause (the user's, or for credits)."""
-        if isinstance(self.queue, BatchMirror):
-            self.queue.pause_reason = None
-            self._command("resume")
-        elif self.queue is not None and self._handle is not None:
+        if self.queue is not None and self.is_running():
             self.queue.resume()
 
     def cancel_look(self, position: int) -> None:
         """Cancel one look (never sent if waiting; stopped if in flight)."""
-        if not self._command("cancel_look", position) and self._handle is not None:
-            assert isinstance(self.queue, BatchQueue)
+        if self.queue is not None and self.is_running():
             self.queue.cancel_look(position)
 
     def cancel_all(self) -> None:
         """Cancel every look not done; the batch ends (a submitted task stays resumable
         in the history)."""
-        if not self._command("cancel_all") and self._handle is not None:
-            assert isinstance(self.queue, BatchQueue)
+        if self.queue is not None and self.is_running():
             self.queue.cancel_all()
 
     def failed_count(self) -> int:
@@ -285,9 +266,7 @@ class BatchController(QObject):
         if self.is_running():
             if not self.has_work_left():  # the run returned: nothing would take them now
                 return 0
-            n = queue.retry_failed()  # a mirror shows them waiting; the child sends them
-            self._command("retry_failed")
-            return n
+            return queue.retry_failed()  # a mirror shows them waiting; the child sends them
         n = queue.failed_count()
         if n and self.start(queue.batch.id, retry_failed=True) is not None:
             return n
@@ -325,7 +304,8 @@ class BatchController(QObject):
         elif kind == "log":
             _, level, name, text = frame
             pid = self._process.pid if self._process is not None else 0
-            logging.getLogger(name).log(level, "[batch process %d] %s", pid, redact(text))
+            # Redacted by the child, and again by the log file's filter (refiner_gui.logs).
+            logging.getLogger(name).log(level, "[batch process %d] %s", pid, text)
         elif kind == "error" and self._process is not None:
             text = redact(str(frame[1])).rstrip(".")
             self._process.error = f"The batch could not run: {text}."  # told as it ends

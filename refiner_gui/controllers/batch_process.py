@@ -27,7 +27,6 @@ from PySide6.QtCore import (
 
 import refiner_gui
 from refiner_gui.batch.child import CHILD_FLAG, ChildStart, FrameError, FrameReader, encode_frame
-from refiner_gui.redaction import redact
 
 __all__ = ["BatchProcess", "child_command", "live_batch_processes"]
 
@@ -99,10 +98,6 @@ class BatchProcess(QObject):
         """The child's process id (0 before it started or after it ended)."""
         return int(self._proc.processId())
 
-    def is_live(self) -> bool:
-        """Whether ``ended`` has not been emitted yet."""
-        return not self._done
-
     def send(self, obj: object) -> None:
         """Send a frame (the start, or a command) to the child; dropped once it exited."""
         if not self._exited and self._proc.state() != QProcess.ProcessState.NotRunning:
@@ -155,7 +150,7 @@ class BatchProcess(QObject):
         text = bytes(self._proc.readAllStandardError().data()).decode("utf-8", "replace")
         for line in text.splitlines():
             if line.strip():
-                child_log.warning("batch process %d: %s", self.pid, redact(line))
+                child_log.warning("batch process %d: %s", self.pid, line)  # the log redacts
 
     @Slot(QProcess.ProcessError)
     def _failed(self, error: QProcess.ProcessError) -> None:
