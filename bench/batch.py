@@ -142,6 +142,20 @@ def run_batch(url: str, looks: list, out: Path, poll: float, on_event=None) -> t
 
 
 def child_wall(url: str, n: int, poll: float) -> dict:
+    if "BENCH_AHEAD" in os.environ:  # the baselines of bench/batch_overlap.py
+        from refiner_gui.batch import queue
+
+        queue.AHEAD = int(os.environ["BENCH_AHEAD"])
+    if os.environ.get("BENCH_BURST") == "1":
+        from refiner_gui.api import limits
+
+        init = limits.AppLimits.__init__
+
+        def one_token(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            init(self, *args, **kwargs)  # the buckets before session 9: 9 and 18 a second
+            self.submit_rate, self.submit_burst, self.poll_rate, self.poll_burst = 9, 1, 18, 1
+
+        limits.AppLimits.__init__ = one_token  # type: ignore[method-assign]
     if os.environ.get("BENCH_SLOTS") == "memory":  # the baseline of bench/slots_overhead.py
         from refiner_gui.api import limits
         from refiner_gui.api.task_slots import MemorySlots

@@ -89,6 +89,28 @@ def test_concurrency_never_exceeds_the_bound(store, images, tmp_path, concurrenc
     assert store.batch(batch_id).state == "done"
 
 
+def test_the_next_look_is_sent_while_the_last_one_downloads(store, images, tmp_path):
+    """The batch's bound is on its tasks at the service, not its threads: with one turn,
+    the second look is submitted as soon as the first one's task ended, while the first
+    one's result is still on its way (a download answered a second late)."""
+    with SandboxServer(latency=0.3) as srv:
+        srv.inject(Fault("download", "slow", delay=1.0))
+        batch_id = make_batch(store, images, tmp_path, 2, concurrency=1)
+        sent = []
+        queue = BatchQueue(
+            store,
+            factory(srv),
+            batch_id,
+            on_event=lambda e: e.look and e.look.stage == "uploading" and sent.append(e.look.name),
+        )
+        assert queue.run().done == 2
+        submits, downloads = srv.counters.arrivals("submit"), srv.counters.arrivals("download")
+        assert srv.counters.max_running == 1  # one task at a time at the service
+    assert sent == ["look-00", "look-01"]  # in the batch's order
+    assert len(submits) == 2 and len(downloads) == 2
+    assert downloads[0] < submits[1] < downloads[0] + 1.0  # during the slow download
+
+
 def test_a_concurrency_above_the_service_limit_is_capped(store, images, tmp_path):
     batch_id = make_batch(store, images, tmp_path, 1, concurrency=9)
     assert BatchQueue(store, lambda: None, batch_id).concurrency == 5  # type: ignore[arg-type,return-value]

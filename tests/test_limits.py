@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from refiner_gui.api import Cancelled, CancelToken, RefinerClient
+from refiner_gui.api import Cancelled, CancelToken, RefinerClient, limits
 from refiner_gui.api.errors import ErrorInfo, RateLimited, ServiceUnavailable, TaskFailed
 from refiner_gui.api.limits import AppLimits, FileBuckets, MemoryBuckets, limits_for
 from refiner_gui.config import app_paths
@@ -17,12 +18,38 @@ from refiner_gui.sandbox.counters import peak_in_window
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_tokens_leave_evenly_spaced():
+def test_a_full_bucket_lets_its_burst_out_then_spaces_the_rest():
+    for buckets in (MemoryBuckets(), FileBuckets(app_paths().data / "buckets.sqlite")):
+        assert [buckets.take("k", 10.0, 3) for _ in range(3)] == [0.0, 0.0, 0.0]
+        wait = buckets.take("k", 10.0, 3)
+        assert 0.0 < wait <= 0.1  # the fourth waits for the next token
+        assert buckets.take("other", 10.0) == 0.0  # each bucket on its own
+        wait = buckets.take("other", 10.0)
+        assert 0.0 < wait <= 0.1  # a bucket of one token: evenly spaced
+
+
+def test_the_bursts_and_rates_stay_within_the_service_figures_with_jitter():
+    """In any window of T seconds a bucket lets out at most burst + floor(rate * T)."""
+    for burst, rate, figure in (
+        (limits.SUBMIT_BURST, limits.SUBMIT_RATE, limits.SUBMITS_PER_SECOND),
+        (limits.POLL_BURST, limits.POLL_RATE, limits.POLLS_PER_SECOND),
+    ):
+        assert burst + math.floor(rate * limits.JITTER_WINDOW) <= figure
+        assert burst + rate * (limits.JITTER_WINDOW + 0.01) > figure - 1  # not needlessly low
+
+
+def test_a_burst_of_takes_never_exceeds_the_figure_in_any_second():
     buckets = MemoryBuckets()
-    assert buckets.take("k", 10.0) == 0.0
-    wait = buckets.take("k", 10.0)
-    assert 0.0 < wait <= 0.1
-    assert buckets.take("other", 10.0) == 0.0  # each bucket on its own
+    times: list[float] = []
+    end = time.monotonic() + 1.6
+    while time.monotonic() < end:
+        wait = buckets.take("poll", limits.POLL_RATE, limits.POLL_BURST)
+        if wait <= 0:
+            times.append(time.time())
+        else:
+            time.sleep(min(wait, 0.01))
+    assert peak_in_window(times, 1.0) <= limits.POLLS_PER_SECOND
+    assert len(times) >= limits.POLL_BURST + limits.POLL_RATE  # the burst went at once
 
 
 def test_a_429_or_503_holds_every_request_other_errors_do_not():

@@ -1,8 +1,11 @@
 """Run a stored batch: a bounded pool of worker threads, each look a durable job. No Qt.
 
 :class:`BatchQueue` takes the looks of one batch from the store (in order) and runs each
-through :func:`~refiner_gui.jobs.run_job` on at most ``concurrency`` worker threads (never
-more than :data:`MAX_CONCURRENCY`, the service's running-task limit). What it promises:
+through :func:`~refiner_gui.jobs.run_job` on a few worker threads, with at most
+``concurrency`` of them (never more than :data:`MAX_CONCURRENCY`, the service's
+running-task limit) having a task at the service at once: the batch's turns
+(:mod:`refiner_gui.jobs.task_turns`), so one look's download overlaps the next one's
+task. What it promises:
 
 - **Nothing sent twice.** A look gets its job only when a worker takes it, in the same
   transaction that checks nobody else did (:class:`~refiner_gui.jobs.store_batches.LookTaken`);
@@ -35,10 +38,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refiner_gui.api.errors import AuthError, CreditsError, RateLimited, RefinerError
+from refiner_gui.api.errors import AuthError, Cancelled, CreditsError, RateLimited, RefinerError
 from refiner_gui.api.models import CancelToken, ProgressEvent
 from refiner_gui.batch.looks import Counts, LookStatus, LookView, classify
 from refiner_gui.batch.mirror import retry_cost
@@ -49,7 +51,8 @@ from refiner_gui.jobs.recovery import recover
 from refiner_gui.jobs.runner import HeldElsewhere, run_job
 from refiner_gui.jobs.store import JobStore
 from refiner_gui.jobs.store_batches import BatchLook, LookRef, LookTaken
-from refiner_gui.jobs.two_stage import coarse_problem
+from refiner_gui.jobs.task_turns import TaskTurns, take_turn, turns_from
+from refiner_gui.jobs.two_stage import reusable_coarse
 from refiner_gui.slots import COARSE
 
 if TYPE_CHECKING:
@@ -66,6 +69,10 @@ MAX_CONCURRENCY = 5  # the service runs at most 5 tasks of an account at once
 # decoded is ~50 MB, so this bounds the batch's memory; the service's tasks never wait
 # for it, only this process's CPU and memory are spared.
 LOCAL_STEPS = 2
+# Worker threads beyond ``concurrency``: a look downloads (or is made ready) while the next
+# one's task already runs at the service; the bound there is the batch's turns
+# (refiner_gui.jobs.task_turns), never its threads.
+AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class BatchEvent:
 @dataclass
 class _Item:
     position: int
+    order: int  # its ticket for the batch's turns (TaskTurns.ticket)
     token: CancelToken = field(default_factory=CancelToken)
 
 
@@ -124,6 +132,7 @@ class BatchQueue:
         self._retry: set[int] = set()  # failed looks the user asked to send again
         self._tryon_ids: dict[int, str | None] = {}  # job id -> try-on task of its coarse
         self._local = threading.BoundedSemaphore(LOCAL_STEPS)
+        self._turns = TaskTurns(self.concurrency)
         self._stopped = False
         self.pause_reason: str | None = None  # "user", "credits", or None
         self.stop_reason: str | None = None  # "auth", "stopped", "cancelled", or None
@@ -198,7 +207,10 @@ class BatchQueue:
             eta = None
             if self._durations:
                 mean = sum(self._durations) / len(self._durations)
-                left = sum(v.status is LookStatus.WAITING for v in views) + 0.5 * len(self._running)
+                left = sum(
+                    (v.status is LookStatus.WAITING) + 0.5 * (v.status is LookStatus.RUNNING)
+                    for v in views
+                )
                 eta = mean * left / self.concurrency
         return Counts.of(views, eta)
 
@@ -312,7 +324,7 @@ class BatchQueue:
         if self.store.batch(self.batch.id).state == "paused" and self.pause_reason is None:
             self.store.set_batch_state(self.batch.id, "active")
         workers: list[tuple[threading.Thread, threading.Event]] = []
-        for n in range(self.concurrency):
+        for n in range(self.concurrency + AHEAD):
             done = threading.Event()
             name = f"batch-{self.batch.id}-{n}"
             workers.append((threading.Thread(target=self._worker, args=(done,), name=name), done))
@@ -348,7 +360,8 @@ class BatchQueue:
                 if self._stopped:
                     return None
                 if self.pause_reason is None and self._todo:
-                    item = _Item(self._todo.popleft())
+                    # In line for a turn now, under this lock: turns go in the queue's order.
+                    item = _Item(self._todo.popleft(), self._turns.ticket())
                     self._running[item.position] = item
                     return item
                 if not self._running and (not self._todo or self._exit_when_paused):
@@ -366,7 +379,9 @@ class BatchQueue:
                 try:
                     if client is None:
                         client = self._factory()
-                    self._process(item, client)
+                    # Its task takes a turn; its downloads (one or two) a local slot.
+                    with turns_from(self._turns, item.order), bounded_by(self._local):
+                        self._process(item, client)
                 except AuthError as err:
                     self._requeue(item.position)
                     self._refresh(item.position)
@@ -396,6 +411,12 @@ class BatchQueue:
             status = LookStatus.WAITING  # the user asked: a new job (billed if it succeeds)
         with self._cond:
             self._retry.discard(item.position)
+        if status in (LookStatus.WAITING, LookStatus.UNFINISHED):
+            try:  # held until its task ends (the wait gives it back), or the look does
+                take_turn(item.token)
+            except Cancelled:  # stopped, or cancelled, before its turn came
+                self._settle(look, job, status)
+                return
         if job is not None and status is LookStatus.UNFINISHED:
             job = self._resume(item, look, job)
             status = classify(look, job)
@@ -415,8 +436,7 @@ class BatchQueue:
             if isinstance(err, (HeldElsewhere, AuthError)):
                 held.append(err)
 
-        with bounded_by(self._local):  # its download takes a local slot, as in _send
-            recover(self.store, self._factory, cancel=item.token, only={job.id}, on_job=on_job)
+        recover(self.store, self._factory, cancel=item.token, only={job.id}, on_job=on_job)
         if held and isinstance(held[0], AuthError):
             raise held[0]
         if held:
@@ -429,7 +449,7 @@ class BatchQueue:
         """Make the look's new job (if nobody else did) and run it; None if taken."""
         files, kind = dict(look.files), "refine"
         if look.makes_coarse:
-            coarse = _reusable_coarse(old)
+            coarse = reusable_coarse(old)
             if coarse is not None:
                 files[COARSE] = coarse  # made (and paid) already: only refine it again
             else:
@@ -472,15 +492,14 @@ class BatchQueue:
             self._set(view)
 
         try:
-            with bounded_by(self._local):  # its downloads (one or two) take a local slot
-                run_job(
-                    self.store,
-                    client,
-                    job,
-                    cancel=item.token,
-                    on_event=on_progress,
-                    progress_interval=0.5,
-                )
+            run_job(
+                self.store,
+                client,
+                job,
+                cancel=item.token,
+                on_event=on_progress,
+                progress_interval=0.5,
+            )
         except AuthError:
             raise
         except RefinerError as err:
@@ -572,15 +591,3 @@ def _wait_for(workers: list[tuple[threading.Thread, threading.Event]]) -> None:
         if thread.ident is not None:  # started (a failed start leaves it None)
             done.wait()
             thread.join()
-
-
-def _reusable_coarse(old: Job | None) -> Path | None:
-    """The coarse image an earlier job of the look made (or reused) that a new attempt can
-    refine again without paying the try-on twice; None when there is none, or when it is
-    what was wrong (:func:`~refiner_gui.jobs.two_stage.coarse_problem`). Reads images."""
-    if old is None:
-        return None
-    path = old.input_path(COARSE)
-    if path is None or not path.is_file() or coarse_problem(old) is not None:
-        return None
-    return path

@@ -32,6 +32,7 @@ from refiner_gui.jobs.durations import (
 )
 from refiner_gui.jobs.models import Job
 from refiner_gui.jobs.poll_schedule import FALLBACK_GAP, MIN_GAP_REMOTE, PollSchedule, plan
+from refiner_gui.jobs.task_turns import give_turn
 
 if TYPE_CHECKING:
     from refiner_gui.api.client import RefinerClient
@@ -148,7 +149,8 @@ def wait_watched(
     Says the expected time left at once (a planned first poll may be many seconds away),
     then QUEUED / PROCESSING with the time left on each "running" answer, and records the
     wait's bracket in the history. Returns the final status and its result link;
-    raises what :meth:`RefinerClient.wait` raises. The calling (worker) thread.
+    raises what :meth:`RefinerClient.wait` raises. Gives back the batch turn the thread
+    holds, however the wait ends (:mod:`.task_turns`). The calling (worker) thread.
     """
     left = watch.expected_left()
     if left is not None:
@@ -164,13 +166,16 @@ def wait_watched(
             expected_left=watch.expected_left(),
         )
 
-    final = client.wait(
-        task_id,
-        cancel=cancel,
-        on_status=on_status,
-        deadline=deadline,
-        next_interval=watch.next_interval(),
-    )
+    try:
+        final = client.wait(
+            task_id,
+            cancel=cancel,
+            on_status=on_status,
+            deadline=deadline,
+            next_interval=watch.next_interval(),
+        )
+    finally:
+        give_turn()  # a batch's next look may submit while this one downloads (.task_turns)
     watch.record()
     assert final.image_url is not None  # the client's wait ends only on a result link
     return final, final.image_url

@@ -68,6 +68,7 @@ from refiner_gui.jobs.poll_watch import PollWatch, wait_watched
 from refiner_gui.jobs.previews import write_preview
 from refiner_gui.jobs.routing import SandboxGone, ServiceMismatch, polling_client
 from refiner_gui.jobs.store import RESULT_TTL, JobHeld, JobStateError, JobStore, StoreError
+from refiner_gui.jobs.task_turns import take_turn
 from refiner_gui.outputs import suffix_from_url
 
 if TYPE_CHECKING:  # the client module loads requests (~80 ms): only when a job runs
@@ -296,9 +297,12 @@ def claim_slot(
     before the job is marked as submitting, so a quit or a crash while waiting leaves a job
     that was plainly never sent (still PENDING), not one of unknown outcome. Returns the
     slot and the job's deadline from now on (``client.timeout`` from the moment it got its
-    slot: the wait is not the job's). Says WAITING_SLOT when it has to wait; a cancel
+    slot: the wait is not the job's). A look of a batch first takes the batch's turn
+    (:mod:`.task_turns`). Says WAITING_SLOT when it has to wait; a cancel
     (CANCELLED) or ``deadline`` passing (FAILED) is recorded, then raised. Worker thread."""
     try:
+        # A batch's own bound first (.task_turns), so a look waiting for it holds no slot.
+        take_turn(cancel, lambda: emit(Stage.WAITING_SLOT))
         slot = client.limits.claim_task(cancel, deadline, lambda: emit(Stage.WAITING_SLOT))
         return slot, time.monotonic() + client.timeout
     except RefinerError as err:

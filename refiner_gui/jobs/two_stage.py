@@ -83,7 +83,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COSTS", "RefineStage", "coarse_problem", "run_two_stage", "staged_error"]
+__all__ = [
+    "COSTS",
+    "RefineStage",
+    "coarse_problem",
+    "reusable_coarse",
+    "run_two_stage",
+    "staged_error",
+]
 
 COSTS = {"pro": 30, "premium": 50, "refiner": 25}
 """Credits per successful call (contract, sections 4 and 6): what a job costs is shown
@@ -128,6 +135,18 @@ def coarse_problem(job: Job) -> str | None:
     if report.ok:
         return None
     return " ".join(p.message for p in report.problems)
+
+
+def reusable_coarse(old: Job | None) -> Path | None:
+    """The coarse image an earlier job of the look made (or reused) that a new attempt can
+    refine again without paying the try-on twice; None when there is none, or when it is
+    what was wrong (:func:`coarse_problem`). Reads images."""
+    if old is None:
+        return None
+    path = old.input_path(COARSE)
+    if path is None or not path.is_file() or coarse_problem(old) is not None:
+        return None
+    return path
 
 
 def run_two_stage(

@@ -44,6 +44,11 @@ class Counters:
         with self._lock:
             return len(self._arrivals.get(endpoint, ()))
 
+    def arrivals(self, endpoint: str) -> list[float]:
+        """When each request to ``endpoint`` arrived, in order (the sandbox's clock)."""
+        with self._lock:
+            return list(self._arrivals.get(endpoint, ()))
+
     def peak_rate(self, endpoint: str, window: float = 1.0) -> int:
         """The most requests to ``endpoint`` that arrived within any ``window`` seconds."""
         with self._lock:
