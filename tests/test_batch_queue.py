@@ -4,6 +4,7 @@ and retry; each look a durable job, nothing sent twice."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,57 @@ def test_the_next_look_is_sent_while_the_last_one_downloads(store, images, tmp_p
     assert downloads[0] < submits[1] < downloads[0] + 1.0  # during the slow download
 
 
+def test_a_pause_sends_no_look_waiting_for_its_turn(store, images, tmp_path):
+    """Looks handed to the threads ahead, waiting for a turn, are not sent once the batch
+    is paused: they go back to the queue, and are sent in order after resume."""
+    with SandboxServer(latency=0.5) as srv:
+        batch_id = make_batch(store, images, tmp_path, 6, concurrency=1)
+        sent: list[str] = []
+
+        def on_event(e) -> None:
+            if e.look and e.look.stage == "uploading":
+                sent.append(e.look.name)
+            if e.look and e.look.stage == "queued":
+                queue.pause()  # the first look's task runs: no new look from now on
+
+        queue = BatchQueue(store, factory(srv), batch_id, on_event=on_event)
+        counts = queue.run(exit_when_paused=True)
+        assert srv.submissions == 1 and sent == ["look-00"]
+        assert counts.done == 1 and counts.waiting == 5
+        assert len(store.batch_job_ids(batch_id)) == 1  # no job made for a look not sent
+        queue._on_event = lambda e: (
+            e.look and e.look.stage == "uploading" and sent.append(e.look.name)
+        )
+        queue.resume()
+        assert queue.run().done == 6
+        assert sent == [f"look-{i:02d}" for i in range(6)]  # in the batch's order
+        assert srv.submissions == 6
+
+
+def test_a_client_that_cannot_be_made_fails_one_look_and_holds_up_none(store, images, tmp_path):
+    with SandboxServer(latency=0.1) as srv:
+        batch_id = make_batch(store, images, tmp_path, 4, concurrency=1)
+        make, calls = factory(srv), []
+
+        def flaky():
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("the key store could not be read")
+            return make()
+
+        queue = BatchQueue(store, flaky, batch_id)
+        guard = threading.Timer(60, queue.stop)  # a hang fails the test instead of the run
+        guard.start()
+        try:
+            counts = queue.run()
+        finally:
+            guard.cancel()
+            guard.join()
+        assert not queue.stop_reason  # not stopped by the guard: the line moved on
+        assert counts.done == 3 and counts.failed == 1
+        assert srv.submissions == 3
+
+
 def test_a_concurrency_above_the_service_limit_is_capped(store, images, tmp_path):
     batch_id = make_batch(store, images, tmp_path, 1, concurrency=9)
     assert BatchQueue(store, lambda: None, batch_id).concurrency == 5  # type: ignore[arg-type,return-value]
@@ -166,6 +218,9 @@ def test_running_out_of_credits_pauses_instead_of_failing_the_rest(store, images
         assert any("Out of credits" in m for m in notices)
         assert store.batch(batch_id).state == "paused"
 
+        assert sum("Out of credits" in m for m in notices) == 1  # said once
+        waiting = [v.position for v in queue.views() if v.status is LookStatus.WAITING]
+        assert list(queue._todo) == waiting  # in the batch's order, refused look first
         srv.add_credits(100)
         queue.resume()
         counts = queue.run(exit_when_paused=True)

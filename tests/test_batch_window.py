@@ -132,6 +132,38 @@ def test_a_batch_of_four_runs_to_completion_from_the_window(qtbot, make_window, 
         qtbot.waitUntil(lambda: f.view.model.thumbnail_count() == 4, timeout=10_000)
 
 
+def test_history_follows_a_running_batch_while_it_is_shown(qtbot, make_window, tmp_path, store):
+    source = looks_folder(tmp_path / "shoot", 3)
+    with SandboxServer(latency=0.3) as srv:
+        w = make_window(srv)
+        tabs, history = w.content.parts.tabs, w.content.parts.history
+        f = plan_and_start(qtbot, w, source)
+        assert tabs.currentWidget() is f.view
+        qtbot.waitUntil(lambda: not f.controller.is_running(), timeout=30_000)
+        batch = store.batches()[0].id
+        jobs = store.batch_job_ids(batch)
+        assert len(jobs) == 3
+        # History was not shown: not re-queried behind the user's back; shown, it is.
+        qtbot.waitUntil(lambda: not f._history_due.isActive(), timeout=5_000)
+        assert not set(jobs) & set(history.visible_job_ids())
+        tabs.setCurrentWidget(history)
+        assert set(jobs) <= set(history.visible_job_ids())
+        # Shown while a batch runs, it follows without being asked.
+        srv.latency = 2.0  # the looks' tasks outlast History's next re-query
+        f = plan_and_start(qtbot, w, looks_folder(tmp_path / "second", 2))
+        tabs.setCurrentWidget(history)
+        second = store.batches()[-1].id
+        assert second != batch
+
+        def listed() -> bool:
+            jobs = store.batch_job_ids(second)
+            return len(jobs) == 2 and set(jobs) <= set(history.visible_job_ids())
+
+        qtbot.waitUntil(listed, timeout=10_000)
+        assert f.controller.is_running()  # listed while the batch still ran
+        wait_ended(qtbot, f)
+
+
 def test_a_cost_above_the_balance_needs_start_anyway(qtbot, make_window, tmp_path):
     source = looks_folder(tmp_path / "shoot", 3)
     with SandboxServer(latency=0.1, credits=50) as srv:

@@ -169,6 +169,35 @@ def test_submit_that_never_answers_is_outcome_unknown_and_sent_once(sandbox, job
     assert len([r for r in sandbox.requests if r[0] == "POST"]) == 1
 
 
+def test_a_cancel_once_the_images_are_sent_waits_for_the_answer_that_names_the_task(
+    sandbox, job_images
+):
+    """A quit or Cancel just after the upload: the answer, a moment later, gives the task
+    id (the job resumes), instead of the outcome being unknown."""
+    sandbox.inject(Fault("submit", "slow", delay=0.2))  # the task exists; the answer lags
+    cancel = CancelToken()
+
+    def on_upload(done: int, total: int) -> None:
+        if done == total:
+            cancel.cancel()
+
+    sub = client_for(sandbox).submit(inputs(job_images), cancel=cancel, on_upload=on_upload)
+    assert cancel.cancelled and sub.task_id
+    assert sandbox.submissions == 1
+
+
+def test_a_cancel_after_the_upload_still_ends_when_no_answer_comes(sandbox, job_images):
+    sandbox.inject(Fault("submit", "hang"))
+    cancel = CancelToken()
+    c = client_for(sandbox, upload_read_timeout=60)
+    with pytest.raises(SubmissionOutcomeUnknown) as ei:
+        c.submit(
+            inputs(job_images), cancel=cancel, on_upload=lambda d, t: d == t and cancel.cancel()
+        )
+    assert ei.value.info.vendor_message == "Cancelled"  # the cancel ended it, not a timeout
+    assert len([r for r in sandbox.requests if r[0] == "POST"]) == 1
+
+
 def test_dropped_submit_connection_after_upload_is_outcome_unknown(sandbox, job_images):
     sandbox.inject(Fault("submit", "drop_connection"))
     with pytest.raises(SubmissionOutcomeUnknown):

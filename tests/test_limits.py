@@ -28,6 +28,13 @@ def test_a_full_bucket_lets_its_burst_out_then_spaces_the_rest():
         assert 0.0 < wait <= 0.1  # a bucket of one token: evenly spaced
 
 
+def test_a_wall_clock_set_back_holds_requests_no_longer_than_one_token():
+    buckets = MemoryBuckets()
+    buckets._next["poll"] = time.time() + 3600  # taken before the clock went back an hour
+    wait = buckets.take("poll", 10.0, 3)
+    assert wait <= 0.1
+
+
 def test_the_bursts_and_rates_stay_within_the_service_figures_with_jitter():
     """In any window of T seconds a bucket lets out at most burst + floor(rate * T)."""
     for burst, rate, figure in (

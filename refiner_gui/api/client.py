@@ -281,10 +281,10 @@ class RefinerClient:
         cancel: CancelToken | None,
         deadline: float | None,
         stall_timeout: float,
-        refuse_address: Callable[[str], str | None] | None = None,
+        hold_cancel: Callable[[], bool] | None = None,
     ) -> Iterator[Guard]:
         """Watch this thread's requests inside the ``with`` (see :mod:`.transport`)."""
-        guard = Guard(cancel, deadline, stall_timeout, refuse_address=refuse_address)
+        guard = Guard(cancel, deadline, stall_timeout, hold_cancel=hold_cancel)
         with guarded(guard):
             yield guard
 
@@ -386,7 +386,8 @@ class RefinerClient:
 
         Raises:
             SubmissionOutcomeUnknown: the body went out and no answer came (also when
-                cancelled, timed out or stalled while waiting for it); never re-sent.
+                timed out or stalled waiting for it, or cancelled and no answer came within
+                :data:`~.transport.ANSWER_GRACE`); never re-sent.
             Cancelled: cancelled before the upload completed (nothing was taken).
             TimedOut: the deadline passed before the upload completed (nothing taken).
             RefinerError: any other typed error (input rejected, key, credits, ...).
@@ -413,7 +414,9 @@ class RefinerClient:
                 upload = UploadBody(body, cancel, on_upload)
                 try:
                     with (
-                        self._guard(cancel, deadline, self.upload_read_timeout),
+                        self._guard(
+                            cancel, deadline, self.upload_read_timeout, hold_cancel=upload.sent
+                        ),
                         self._session.post(
                             self.base_url + path,
                             data=upload,

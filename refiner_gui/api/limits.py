@@ -66,6 +66,7 @@ from refiner_gui.api.task_slots import (
 
 __all__ = [
     "DEFAULT_BACKOFF",
+    "JITTER_WINDOW",
     "MAX_BACKOFF",
     "POLLS_PER_SECOND",
     "POLL_BURST",
@@ -123,6 +124,9 @@ def _take(full: float, now: float, rate: float, burst: int) -> tuple[float, floa
     """One take from a bucket that is full again at wall time ``full`` (the one number a
     bucket needs: each token taken pushes it ``1 / rate`` later): (0.0, the new ``full``)
     when a token is there, else (seconds until one is, ``full`` unchanged)."""
+    # Never later than a bucket emptied just now can be: a wall clock set back must not
+    # hold every request for as long as it jumped.
+    full = min(full, now + burst / rate)
     wait = full - (burst - 1) / rate - now
     if wait > 0:
         return wait, full
@@ -158,7 +162,7 @@ class MemoryBuckets:
 class FileBuckets:
     """Buckets in a SQLite file shared by every process of the app on this computer.
 
-    One row per bucket: the wall time its token is back, and the back-off hold. Each
+    One row per bucket: the wall time it is full again (``ready``), and the back-off hold. Each
     take is one short write transaction (WAL, no fsync: the rows only matter while the
     processes run) on a connection opened for it and closed after: a cached connection
     per thread would keep three file descriptors open for every limiter a long-lived

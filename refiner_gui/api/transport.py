@@ -51,6 +51,7 @@ from refiner_gui.api.models import CancelToken
 from refiner_gui.gil import give_way
 
 __all__ = [
+    "ANSWER_GRACE",
     "SLICE",
     "AddressRefused",
     "DeadlinePassed",
@@ -66,6 +67,11 @@ __all__ = [
 
 SLICE = 0.1
 """Longest single blocking socket call, seconds: the latency of cancel and deadline."""
+
+ANSWER_GRACE = 0.25
+"""Seconds a cancel waits for a submit's answer once its body is all sent (``Guard``'s
+``hold_cancel``): the answer names the task, which then resumes instead of being
+"outcome unknown". Short, so Cancel still takes effect within a fraction of a second."""
 
 _SEND_PIECE = 64 * 1024
 
@@ -101,6 +107,11 @@ class Guard:
         stall_bytes: how many bytes count as progress (less is a trickle).
         refuse_address: given an IP address the connect is about to use, why it must
             not (a sentence), or None to allow it.
+        hold_cancel: while it returns True, a cancel stops the request only
+            :data:`ANSWER_GRACE` seconds after it was first seen: a submit whose body is
+            all sent waits that long for the answer that names its task, so a quit or a
+            Cancel then leaves a task to resume, not an outcome unknown. The deadline and
+            the stall clock are never held.
 
     Used on the thread that makes the requests.
     """
@@ -112,9 +123,12 @@ class Guard:
         stall_timeout: float = 30.0,
         stall_bytes: int = 1024,
         refuse_address: Callable[[str], str | None] | None = None,
+        hold_cancel: Callable[[], bool] | None = None,
     ) -> None:
         self.cancel = cancel
         self.refuse_address = refuse_address
+        self.hold_cancel = hold_cancel
+        self._cancel_seen: float | None = None  # when a held cancel was first seen
         self.deadline = deadline
         self.stall_timeout = stall_timeout
         self.stall_bytes = stall_bytes
@@ -141,11 +155,16 @@ class Guard:
     def check(self) -> None:
         """Raise the reason to stop now, if there is one."""
         cancel = self.cancel
+        now = time.monotonic()
         if cancel is not None and (
             cancel.is_set() if isinstance(cancel, threading.Event) else cancel.cancelled
         ):
-            raise TransportCancelled
-        now = time.monotonic()
+            if self.hold_cancel is None or not self.hold_cancel():
+                raise TransportCancelled
+            if self._cancel_seen is None:
+                self._cancel_seen = now
+            if now - self._cancel_seen >= ANSWER_GRACE:
+                raise TransportCancelled
         if self.deadline is not None and now >= self.deadline:
             raise DeadlinePassed
         if now - self._mark > self.stall_timeout:

@@ -92,12 +92,18 @@ class UploadBody:
         """How many bytes of the body have been handed to the connection so far."""
         return self._pos
 
+    def sent(self) -> bool:
+        """Whether the whole body has been handed to the connection (the service may
+        then have the task: its answer names it)."""
+        return self._pos >= self.len
+
     def __len__(self) -> int:
         return self.len
 
     def read(self, size: int | None = -1) -> bytes:
-        """The next chunk (at most :data:`CHUNK` bytes); raises :class:`UploadCancelled`."""
-        if self._cancel is not None and self._cancel.cancelled:
+        """The next chunk (at most :data:`CHUNK` bytes); raises :class:`UploadCancelled`
+        while some is left (at the end, the answer is waited for: see ``Guard``)."""
+        if self._cancel is not None and self._cancel.cancelled and not self.sent():
             raise UploadCancelled
         if size is None or size < 0:
             size = self.len - self._pos

@@ -45,6 +45,7 @@ from refiner_gui.api.models import CancelToken, ProgressEvent
 from refiner_gui.batch.looks import Counts, LookStatus, LookView, classify
 from refiner_gui.batch.mirror import retry_cost
 from refiner_gui.batch.results import export_result, write_summary
+from refiner_gui.batch.workers import join_workers
 from refiner_gui.jobs.local_steps import bounded_by
 from refiner_gui.jobs.models import Job, JobState
 from refiner_gui.jobs.recovery import recover
@@ -69,7 +70,7 @@ MAX_CONCURRENCY = 5  # the service runs at most 5 tasks of an account at once
 # decoded is ~50 MB, so this bounds the batch's memory; the service's tasks never wait
 # for it, only this process's CPU and memory are spared.
 LOCAL_STEPS = 2
-# Worker threads beyond ``concurrency``: a look downloads (or is made ready) while the next
+# Worker threads beyond ``concurrency``: a look downloads and is copied out while the next
 # one's task already runs at the service; the bound there is the batch's turns
 # (refiner_gui.jobs.task_turns), never its threads.
 AHEAD = 2
@@ -331,10 +332,10 @@ class BatchQueue:
         try:
             for w, _ in workers:
                 w.start()
-            _wait_for(workers)
+            join_workers(workers)
         except BaseException:  # Ctrl+C on the main thread: stop the workers, then re-raise
             self.stop()
-            _wait_for(workers)
+            join_workers(workers)
             raise
         finally:
             self._finish_run()
@@ -377,10 +378,11 @@ class BatchQueue:
                 if item is None:
                     return
                 try:
-                    if client is None:
-                        client = self._factory()
-                    # Its task takes a turn; its downloads (one or two) a local slot.
+                    # Its task takes a turn; its downloads (one or two) a local slot. Its
+                    # place in the turns' line is given up however this ends.
                     with turns_from(self._turns, item.order), bounded_by(self._local):
+                        if client is None:
+                            client = self._factory()
                         self._process(item, client)
                 except AuthError as err:
                     self._requeue(item.position)
@@ -398,7 +400,7 @@ class BatchQueue:
                 if client is not None:
                     client.close()
             finally:
-                done.set()  # the last thing it does: see _wait_for
+                done.set()  # the last thing it does: see join_workers
 
     def _look(self, position: int) -> BatchLook:
         return self.store.batch_look(self.batch.id, position)
@@ -412,11 +414,19 @@ class BatchQueue:
         with self._cond:
             self._retry.discard(item.position)
         if status in (LookStatus.WAITING, LookStatus.UNFINISHED):
-            try:  # held until its task ends (the wait gives it back), or the look does
-                take_turn(item.token)
+            # Held until its task ends (the wait gives it back), or the look does. A look
+            # not sent yet gives its place up when the batch is paused meanwhile; one
+            # whose task runs already is finished, paused or not.
+            new = status is LookStatus.WAITING
+            try:
+                if not take_turn(item.token, wanted=lambda: not new or self.pause_reason is None):
+                    self._requeue(item.position, front=True)
+                    return
             except Cancelled:  # stopped, or cancelled, before its turn came
                 self._settle(look, job, status)
                 return
+        else:
+            self._turns.withdraw(item.order)  # no task: the looks behind need not wait
         if job is not None and status is LookStatus.UNFINISHED:
             job = self._resume(item, look, job)
             status = classify(look, job)
@@ -549,10 +559,15 @@ class BatchQueue:
         self._set(self._view(look, job, status))
 
     def _requeue(self, position: int, *, front: bool = False) -> None:
+        """Put a look back in the queue: at the end, or at the front among the looks that
+        went back there before it in the batch's order (a pause returns several)."""
         with self._cond:
             if position not in self._todo:
                 if front:
-                    self._todo.appendleft(position)
+                    at = 0
+                    while at < len(self._todo) and self._todo[at] < position:
+                        at += 1
+                    self._todo.insert(at, position)
                 else:
                     self._todo.append(position)
             self._cond.notify_all()
@@ -577,17 +592,3 @@ class BatchQueue:
         if status is LookStatus.WAITING:
             status = LookStatus.FAILED
         self._set(replace(self._view(look, job, status), error="unexpected error (see the log)"))
-
-
-def _wait_for(workers: list[tuple[threading.Thread, threading.Event]]) -> None:
-    """Block until every started worker has left :meth:`BatchQueue._worker`, then join it.
-
-    Each worker's own ``done`` event is waited on, not ``Thread.join`` alone: on CPython
-    before 3.13 a Ctrl+C that interrupts ``join`` marks the thread as ended while it still
-    runs (cpython#90882), so the join after :meth:`BatchQueue.stop` returned at once and the
-    command line closed the store under a live worker (a segfault in sqlite3). An
-    interrupted ``Event.wait`` leaves nothing behind; the final ``join`` returns at once."""
-    for thread, done in workers:
-        if thread.ident is not None:  # started (a failed start leaves it None)
-            done.wait()
-            thread.join()

@@ -303,6 +303,7 @@ def claim_slot(
     try:
         # A batch's own bound first (.task_turns), so a look waiting for it holds no slot.
         take_turn(cancel, lambda: emit(Stage.WAITING_SLOT))
+        deadline = max(deadline, time.monotonic() + client.timeout)  # that wait is not the job's
         slot = client.limits.claim_task(cancel, deadline, lambda: emit(Stage.WAITING_SLOT))
         return slot, time.monotonic() + client.timeout
     except RefinerError as err:

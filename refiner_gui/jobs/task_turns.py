@@ -10,10 +10,13 @@ through them, for every look.
 
 So the batch runs a few more worker threads than ``concurrency``, and a look holds a
 *turn* of the batch's :class:`TaskTurns` only while it has a task to submit or wait on:
-the worker takes a turn before the look's first submit or wait, and the wait that sees
-the task end gives it back (:func:`~refiner_gui.jobs.poll_watch.wait_watched`), so the
-next look submits while this one downloads. A look of two stages takes a turn again
-before its second submit (:func:`~refiner_gui.jobs.runner.claim_slot`).
+the worker takes a turn before the look's job is made (so a look stopped while it waits
+leaves no job behind), and the wait that sees the task end gives it back
+(:func:`~refiner_gui.jobs.poll_watch.wait_watched`), so the next look submits while this
+one downloads and is copied out. A look of two stages takes a turn again before its
+second submit (:func:`~refiner_gui.jobs.runner.claim_slot`). Turns go in the order the
+queue handed the looks out (:meth:`TaskTurns.ticket`), and a paused batch takes none for
+a new look.
 
 Like :mod:`.local_steps`, the turns are the worker thread's (:func:`turns_from`): the
 job path calls :func:`take_turn` and :func:`give_turn`, which do nothing on a thread
@@ -73,12 +76,19 @@ class TaskTurns:
             return self._issued
 
     def take(
-        self, cancel: CancelToken | None, on_wait: Callable[[], None] | None, order: int = 0
-    ) -> None:
-        """Block until a turn is free and no look of a lower ``order`` waits, then hold it;
-        ``on_wait`` is called once when it has to wait (on this thread, with no lock held).
-        Raises :class:`Cancelled` when ``cancel`` is cancelled first (looked at every
-        :data:`WAIT_SLICE` seconds); the look is then out of the line."""
+        self,
+        cancel: CancelToken | None,
+        on_wait: Callable[[], None] | None,
+        order: int = 0,
+        wanted: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Block until a turn is free and no look of a lower ``order`` waits, then hold it
+        and return True; ``on_wait`` is called once when it has to wait (on this thread,
+        with no lock held). Raises :class:`Cancelled` when ``cancel`` is cancelled first;
+        returns False, holding nothing, as soon as ``wanted()`` is False (a paused batch
+        sends no new look; it is called under this object's lock, so it must take none).
+        Both are looked at every :data:`WAIT_SLICE` seconds and before taking; either way
+        the look is then out of the line."""
         said = False
         try:
             while True:
@@ -89,10 +99,13 @@ class TaskTurns:
                     # not take the turn a finishing look just gave back.
                     if cancel is not None and cancel.cancelled:
                         raise Cancelled("Cancelled before it was sent; nothing was sent.")
+                    if wanted is not None and not wanted():
+                        self._withdraw(order)
+                        return False
                     if self._held < self.limit and self._waiting[0] == order:
                         self._waiting.remove(order)
                         self._held += 1
-                        return
+                        return True
                     if said or on_wait is None:
                         self._cond.wait(WAIT_SLICE)
                         continue
@@ -105,9 +118,12 @@ class TaskTurns:
     def withdraw(self, order: int) -> None:
         """Take ``order`` out of the line (its look needs no turn, or no more)."""
         with self._cond:
-            if order in self._waiting:
-                self._waiting.remove(order)
-                self._cond.notify_all()  # the next in order may go now
+            self._withdraw(order)
+
+    def _withdraw(self, order: int) -> None:
+        if order in self._waiting:
+            self._waiting.remove(order)
+            self._cond.notify_all()  # the next in order may go now
 
     def give(self) -> None:
         """Give a turn back."""
@@ -135,15 +151,19 @@ def turns_from(turns: TaskTurns, order: int = 0) -> Iterator[None]:
         _state.turns, _state.holding, _state.order = before
 
 
-def take_turn(cancel: CancelToken | None = None, on_wait: Callable[[], None] | None = None) -> None:
+def take_turn(
+    cancel: CancelToken | None = None,
+    on_wait: Callable[[], None] | None = None,
+    wanted: Callable[[], bool] | None = None,
+) -> bool:
     """Hold a turn of this thread's :class:`TaskTurns` before a submit or a wait, waiting
-    for one (see :meth:`TaskTurns.take`); nothing when the thread has no turns or holds
-    one already."""
+    for one (see :meth:`TaskTurns.take`); True at once when the thread has no turns or
+    holds one already. False: ``wanted()`` turned False first; no turn is held."""
     turns: TaskTurns | None = getattr(_state, "turns", None)
     if turns is None or getattr(_state, "holding", False):
-        return
-    turns.take(cancel, on_wait, _state.order)
-    _state.holding = True
+        return True
+    _state.holding = turns.take(cancel, on_wait, _state.order, wanted)
+    return bool(_state.holding)
 
 
 def give_turn() -> None:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from refiner_gui.batch import DEFAULT_CONCURRENCY, Plan, check_balance, make_plan, read_source
+from refiner_gui.batch.looks import LookView
 from refiner_gui.config import app_paths
 from refiner_gui.controllers.batch_controller import BatchController
 from refiner_gui.jobs.store_batches import BatchRecord, NewLook
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_TAB = "Batch"
+# History follows a running batch (its looks' jobs appear and settle there) at most this
+# far behind: one re-query for the many row changes a batch makes each second.
+HISTORY_EVERY_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,14 @@ class BatchFlow(QObject):
         self.view.continue_button.clicked.connect(self.continue_unfinished)
         self.controller.runEnded.connect(self._run_ended)
         self.view.reviewRequested.connect(self.review_batch)
+        self._history_due = QTimer(self)
+        self._history_due.setSingleShot(True)
+        self._history_due.setInterval(HISTORY_EVERY_MS)
+        self._history_due.timeout.connect(self._refresh_history)
+        self._history_stale = False  # changed while History was not shown
+        self.controller.lookChanged.connect(self._look_changed)
+        self.controller.batchEnded.connect(self._history_changed)
+        tabs.currentChanged.connect(self._tab_changed)
         left = self.controller.unfinished()
         self.view.set_unfinished(left)
         if left:
@@ -210,6 +222,27 @@ class BatchFlow(QObject):
         self.view.set_unfinished([])
         self._content.parts.tabs.setCurrentWidget(self.view)
         return True
+
+    def _look_changed(self, _run_id: int, view: LookView, _counts: object) -> None:
+        if view.job_id is not None:  # a look without a job is not in History
+            self._history_changed()
+
+    def _history_changed(self, *_args: object) -> None:
+        """A look's job came or changed: History re-queries once the timer is due."""
+        if not self._history_due.isActive():
+            self._history_due.start()
+
+    def _tab_changed(self, _index: int) -> None:
+        if self._history_stale:
+            self._refresh_history()
+
+    def _refresh_history(self) -> None:
+        """Re-query History (keeping its selection and scroll) if it is the tab shown;
+        otherwise when it is shown next: a hidden table is not worth the GUI thread."""
+        parts = self._content.parts
+        self._history_stale = parts.tabs.currentWidget() is not parts.history
+        if not self._history_stale:
+            parts.history.refresh()
 
     def _run_ended(self, _run_id: int) -> None:
         """A run that ended without its outcome (its process died) is offered again."""
